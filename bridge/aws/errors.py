@@ -1,0 +1,67 @@
+"""Errors of the AWS layer. ``str()`` of each is one line a user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class AwsError(Exception):
+    """Base of everything the AWS layer raises; ``kind`` is a stable machine-readable name."""
+
+    kind = "aws_error"
+
+
+class ConfigurationError(AwsError):
+    kind = "configuration"
+
+
+class CredentialsError(AwsError):
+    """Missing, invalid or expired credentials; the message says how to sign in."""
+
+    kind = "credentials"
+
+
+class ApiError(AwsError):
+    """An AWS API call failed with an error code we have no better message for."""
+
+    kind = "api_error"
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class SpaceNotFound(AwsError):
+    kind = "space_not_found"
+
+
+class AmbiguousSpace(AwsError):
+    kind = "ambiguous_space"
+
+    def __init__(self, name: str, candidates: Sequence[str]) -> None:
+        listed = ", ".join(candidates)
+        super().__init__(
+            f"space {name!r} exists in several domains; name one of: {listed}",
+        )
+        self.candidates = list(candidates)
+
+
+class RemoteAccessDisabled(AwsError):
+    kind = "remote_access_disabled"
+
+
+class AppNotRunning(AwsError):
+    kind = "app_not_running"
+
+
+class AppStartFailed(AwsError):
+    kind = "app_start_failed"
+
+
+class AppTimeout(AwsError):
+    kind = "app_timeout"
+
+
+class SessionStartFailed(AwsError):
+    kind = "session_start_failed"

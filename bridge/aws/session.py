@@ -1,0 +1,87 @@
+"""boto3 sessions built on the standard AWS credential and config chain.
+
+Everything the AWS CLI honours works unchanged: environment variables, shared config and
+credentials files, SSO, assume-role, ``credential_process``, ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_<SERVICE>`` (how the emulator is reached) and ``HTTPS_PROXY``. Two additions:
+an explicit ``--profile`` / ``--region`` wins over the environment, and ``AWS_REGION`` is honoured
+as a fallback for ``AWS_DEFAULT_REGION`` (botocore itself reads only the latter).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from bridge.aws.errors import ConfigurationError, CredentialsError
+
+__all__ = ["SessionSpec", "client_config", "make_session", "require_credentials"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """What the user asked for; None means "whatever the standard chain says"."""
+
+    profile: str | None = None
+    region: str | None = None
+
+
+def make_session(spec: SessionSpec | None = None) -> boto3.Session:
+    spec = spec or SessionSpec()
+    profile = spec.profile or os.environ.get("AWS_PROFILE") or None
+    region = spec.region or _region_from_env()
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound:
+        raise ConfigurationError(
+            f"AWS profile {profile!r} is not defined in ~/.aws/config or ~/.aws/credentials; "
+            "create it with `aws configure --profile NAME` or pick another with --profile"
+        ) from None
+    if not session.region_name:
+        raise ConfigurationError(
+            "no AWS region is configured: pass --region, set AWS_REGION, "
+            "or set `region` for the profile in ~/.aws/config"
+        )
+    return session
+
+
+def require_credentials(session: boto3.Session) -> None:
+    """Fail early, with the fix, when the chain finds no credentials at all.
+
+    Resolves through botocore's refreshing providers: nothing here is a snapshot.
+    """
+    try:
+        credentials = session.get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise CredentialsError(_credentials_hint(session, str(exc))) from None
+    if credentials is None:
+        raise CredentialsError(_credentials_hint(session, "no AWS credentials were found"))
+
+
+def client_config(
+    *, connect_timeout: float = 10.0, read_timeout: float = 30.0
+) -> botocore.config.Config:
+    """Explicit timeouts on every client; botocore's standard retry mode for throttling."""
+    return botocore.config.Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": 4},
+        user_agent_extra="smconnect",
+    )
+
+
+def _region_from_env() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def _credentials_hint(session: boto3.Session, problem: str) -> str:
+    profile = session.profile_name
+    if profile and profile != "default":
+        return (
+            f"{problem} for profile {profile!r}: run `smconnect login --profile {profile}` "
+            f"(SSO) or `aws configure --profile {profile}`"
+        )
+    return f"{problem}: run `aws configure`, `smconnect login` (SSO), or set AWS_PROFILE"

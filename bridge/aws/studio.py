@@ -1,0 +1,460 @@
+"""The SageMaker Studio slice smconnect needs: find spaces, run their app, open a session.
+
+Synchronous boto3 on purpose: the daemon runs these calls in worker threads, and the CLI can use
+the same client directly. Every AWS error is turned into an ``AwsError`` whose message says what
+to do; raw ``ClientError`` never escapes. Long waits report progress through a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from bridge.aws.errors import (
+    AmbiguousSpace,
+    ApiError,
+    AppNotRunning,
+    AppStartFailed,
+    AppTimeout,
+    AwsError,
+    ConfigurationError,
+    CredentialsError,
+    RemoteAccessDisabled,
+    SessionStartFailed,
+    SpaceNotFound,
+)
+from bridge.aws.session import client_config
+
+__all__ = ["Progress", "SessionGrant", "Space", "StudioClient"]
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "default"
+SUPPORTED_APP_TYPES = ("JupyterLab", "CodeEditor")
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "AccessDeniedException",
+    }
+)
+_RETRIABLE_SESSION_CODES = frozenset(
+    {"InternalFailure", "ThrottlingException", "ServiceUnavailable"}
+)
+
+Progress = Callable[[str, str], None]
+"""``progress(phase, message)``: phases are ``update``, ``stopping``, ``starting``, ``session``."""
+
+
+def _no_progress(phase: str, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    name: str
+    domain_id: str
+    arn: str
+    status: str
+    app_type: str | None
+    remote_access: str
+    domain_name: str = ""
+    instance_type: str | None = None
+    app_status: str | None = None  # None: no app (stopped)
+    owner: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.domain_id}/{self.name}"
+
+    @property
+    def running(self) -> bool:
+        return self.app_status == "InService"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    """What StartSession returns. The token is single-use and never printed."""
+
+    session_id: str
+    stream_url: str
+    token_value: str = field(repr=False)
+
+
+class StudioClient:
+    def __init__(
+        self,
+        session: boto3.Session,
+        *,
+        poll_interval: float = 5.0,
+        app_timeout: float = 600.0,
+        session_retry_window: float = 90.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = session
+        self.poll_interval = poll_interval
+        self.app_timeout = app_timeout
+        self.session_retry_window = session_retry_window
+        self._sleep = sleep
+        config = client_config()
+        self._sm: Any = session.client("sagemaker", config=config)
+        self._ssm: Any = session.client("ssm", config=config)
+
+    @property
+    def region(self) -> str:
+        return str(self._session.region_name)
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def list_spaces(self, domain_id: str | None = None) -> list[Space]:
+        """Every space the caller can see, across domains, with its app state and instance type."""
+        domains = {
+            d["DomainId"]: d.get("DomainName", "")
+            for d in self._paginate("list_domains", "Domains")
+        }
+        filters = {"DomainIdEquals": domain_id} if domain_id else {}
+        summaries = list(self._paginate("list_spaces", "Spaces", **filters))
+        apps = self._live_apps(domain_id)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            details = list(
+                pool.map(lambda s: self._describe_raw(s["DomainId"], s["SpaceName"]), summaries)
+            )
+        spaces = [
+            self._space_from(detail, domains.get(detail["DomainId"], ""), apps)
+            for detail in details
+        ]
+        return sorted(spaces, key=lambda s: (s.name, s.domain_id))
+
+    def resolve_space(self, ref: str) -> Space:
+        """``name`` or ``domain-id/name``; a name found in several domains is an error."""
+        ref = ref.strip()
+        if not ref:
+            raise SpaceNotFound("no space name given")
+        if "/" in ref:
+            domain_id, _, name = ref.partition("/")
+            return self.describe_space(domain_id, name)
+        matches = [s for s in self.list_spaces() if s.name == ref]
+        if not matches:
+            raise SpaceNotFound(
+                f"no space named {ref!r} in region {self.region}; `smconnect list` shows the spaces you can use"
+            )
+        if len(matches) > 1:
+            raise AmbiguousSpace(ref, [m.ref for m in matches])
+        return matches[0]
+
+    def describe_space(self, domain_id: str, name: str) -> Space:
+        detail = self._describe_raw(domain_id, name)
+        domain_name = ""
+        try:
+            domain_name = self._call(self._sm.describe_domain, DomainId=domain_id).get(
+                "DomainName", ""
+            )
+        except AwsError:
+            log.debug("describe_domain failed for %s", domain_id)
+        return self._space_from(detail, domain_name, self._live_apps(domain_id, name))
+
+    # -- remote access and compute ------------------------------------------------------
+
+    def enable_remote_access(self, space: Space, instance_type: str | None = None) -> Space:
+        """Turn RemoteAccess on (and switch the instance type). A running app must restart
+        before the change applies; the caller decides whether to ask the user."""
+        self._require_supported(space)
+        settings: dict[str, Any] = {"RemoteAccess": "ENABLED"}
+        if instance_type:
+            settings[f"{space.app_type}AppSettings"] = {
+                "DefaultResourceSpec": {"InstanceType": instance_type}
+            }
+        if space.remote_access == "ENABLED" and not instance_type:
+            return space
+        self._call(
+            self._sm.update_space,
+            DomainId=space.domain_id,
+            SpaceName=space.name,
+            SpaceSettings=settings,
+        )
+        self._wait(
+            lambda: self._describe_raw(space.domain_id, space.name)["Status"] == "InService",
+            "space update",
+            _no_progress,
+        )
+        return replace(
+            space, remote_access="ENABLED", instance_type=instance_type or space.instance_type
+        )
+
+    def start_app(
+        self,
+        space: Space,
+        *,
+        instance_type: str | None = None,
+        progress: Progress = _no_progress,
+        timeout: float | None = None,
+    ) -> Space:
+        """Make the space's app InService: create it if needed, wait through Pending/Deleting."""
+        self._require_supported(space)
+        deadline = time.monotonic() + (timeout if timeout is not None else self.app_timeout)
+        while True:
+            status = self._app_status(space)
+            if status == "InService":
+                progress("starting", "app is running")
+                return replace(space, app_status="InService")
+            if status == "Failed":
+                reason = self._app_failure(space)
+                raise AppStartFailed(f"the app of space {space.name!r} failed to start: {reason}")
+            if status in (None, "Deleted"):
+                spec = instance_type or space.instance_type
+                progress(
+                    "starting", f"starting the {space.app_type} app ({spec or 'default instance'})"
+                )
+                params: dict[str, Any] = {
+                    "DomainId": space.domain_id,
+                    "SpaceName": space.name,
+                    "AppType": space.app_type,
+                    "AppName": APP_NAME,
+                }
+                if spec:
+                    params["ResourceSpec"] = {"InstanceType": spec}
+                self._call(self._sm.create_app, **params)
+            elif status == "Deleting":
+                progress("starting", "waiting for the previous app to finish stopping")
+            else:
+                progress("starting", f"app is {status}")
+            if time.monotonic() >= deadline:
+                raise AppTimeout(
+                    f"the app of space {space.name!r} was not running after "
+                    f"{timeout or self.app_timeout:.0f} s; raise --timeout or check the space in Studio"
+                )
+            self._sleep(self.poll_interval)
+
+    def stop_app(
+        self, space: Space, *, wait: bool = True, progress: Progress = _no_progress
+    ) -> Space:
+        self._require_supported(space)
+        status = self._app_status(space)
+        if status in (None, "Deleted"):
+            return replace(space, app_status=None)
+        if status != "Deleting":
+            progress("stopping", f"stopping the app of space {space.name!r}")
+            self._call(
+                self._sm.delete_app,
+                DomainId=space.domain_id,
+                SpaceName=space.name,
+                AppType=space.app_type,
+                AppName=APP_NAME,
+            )
+        if wait:
+            self._wait(
+                lambda: self._app_status(space) in (None, "Deleted", "Failed"),
+                "app stop",
+                progress,
+            )
+        return replace(space, app_status=None)
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def start_session(self, space: Space, *, progress: Progress = _no_progress) -> SessionGrant:
+        """StartSession, retrying the InternalFailure the service answers for a while after the
+        app reaches InService (SSM registration is asynchronous), with 1.5x backoff."""
+        if space.remote_access != "ENABLED":
+            raise RemoteAccessDisabled(
+                f"remote access is disabled for space {space.name!r}; "
+                f"`smconnect open {space.name}` enables it"
+            )
+        deadline = time.monotonic() + self.session_retry_window
+        attempt = 0
+        while True:
+            try:
+                response = self._sm.start_session(ResourceIdentifier=space.arn)
+            except botocore.exceptions.ClientError as exc:
+                code = _code(exc)
+                if code in _RETRIABLE_SESSION_CODES and time.monotonic() < deadline:
+                    delay = min(1.0 * 1.5**attempt, 10.0) * random.uniform(0.8, 1.2)
+                    attempt += 1
+                    progress(
+                        "session", f"the space is not ready for sessions yet ({code}); retrying"
+                    )
+                    self._sleep(delay)
+                    continue
+                if code == "ValidationException" and "InService" in _message(exc):
+                    raise AppNotRunning(
+                        f"space {space.name!r} is not running; `smconnect start {space.name}` starts it"
+                    ) from None
+                raise self._translate("StartSession", exc) from None
+            except botocore.exceptions.BotoCoreError as exc:
+                raise self._translate("StartSession", exc) from None
+            return SessionGrant(
+                session_id=response["SessionId"],
+                stream_url=response["StreamUrl"],
+                token_value=response["TokenValue"],
+            )
+
+    def resume_session(self, session_id: str) -> str:
+        """A new token for a dropped data channel (ssm:ResumeSession)."""
+        response = self._call(self._ssm.resume_session, SessionId=session_id)
+        token = response.get("TokenValue")
+        if not token:
+            raise SessionStartFailed(f"session {session_id} can no longer be resumed (timed out)")
+        return str(token)
+
+    def terminate_session(self, session_id: str) -> None:
+        self._call(self._ssm.terminate_session, SessionId=session_id)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _require_supported(self, space: Space) -> None:
+        if space.app_type not in SUPPORTED_APP_TYPES:
+            raise ConfigurationError(
+                f"space {space.name!r} has app type {space.app_type or 'none'}; "
+                "remote access needs a JupyterLab or CodeEditor space"
+            )
+
+    def _describe_raw(self, domain_id: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            self._sm.describe_space, DomainId=domain_id, SpaceName=name
+        )
+        return result
+
+    def _live_apps(
+        self, domain_id: str | None, space_name: str | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Apps that are not Deleted, keyed by (domain id, space name)."""
+        filters: dict[str, str] = {}
+        if domain_id:
+            filters["DomainIdEquals"] = domain_id
+        if space_name:
+            filters["SpaceNameEquals"] = space_name
+        apps: dict[tuple[str, str], dict[str, Any]] = {}
+        for app in self._paginate("list_apps", "Apps", **filters):
+            if app.get("AppName") != APP_NAME or app.get("Status") == "Deleted":
+                continue
+            if app.get("AppType") not in SUPPORTED_APP_TYPES or "SpaceName" not in app:
+                continue
+            apps[(app["DomainId"], app["SpaceName"])] = app
+        return apps
+
+    def _app_status(self, space: Space) -> str | None:
+        try:
+            app = self._sm.describe_app(
+                DomainId=space.domain_id,
+                SpaceName=space.name,
+                AppType=space.app_type,
+                AppName=APP_NAME,
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) in ("ResourceNotFound", "ResourceNotFoundException"):
+                return None
+            raise self._translate("DescribeApp", exc) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._translate("DescribeApp", exc) from None
+        status = app.get("Status")
+        return str(status) if status else None
+
+    def _app_failure(self, space: Space) -> str:
+        app = self._call(
+            self._sm.describe_app,
+            DomainId=space.domain_id,
+            SpaceName=space.name,
+            AppType=space.app_type,
+            AppName=APP_NAME,
+        )
+        return str(app.get("FailureReason") or "no reason given")
+
+    def _space_from(
+        self, detail: dict[str, Any], domain_name: str, apps: dict[tuple[str, str], dict[str, Any]]
+    ) -> Space:
+        settings = detail.get("SpaceSettings") or {}
+        app_type = settings.get("AppType")
+        app_settings = settings.get(f"{app_type}AppSettings") or {}
+        instance = (app_settings.get("DefaultResourceSpec") or {}).get("InstanceType")
+        app = apps.get((detail["DomainId"], detail["SpaceName"]))
+        if app is not None:
+            instance = (app.get("ResourceSpec") or {}).get("InstanceType") or instance
+        owner = (detail.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+        return Space(
+            name=detail["SpaceName"],
+            domain_id=detail["DomainId"],
+            arn=detail["SpaceArn"],
+            status=detail.get("Status", "Unknown"),
+            app_type=app_type,
+            remote_access=settings.get("RemoteAccess") or "DISABLED",
+            domain_name=domain_name,
+            instance_type=instance,
+            app_status=app.get("Status") if app else None,
+            owner=owner,
+        )
+
+    def _wait(self, done: Callable[[], bool], what: str, progress: Progress) -> None:
+        deadline = time.monotonic() + self.app_timeout
+        while not done():
+            if time.monotonic() >= deadline:
+                raise AppTimeout(f"{what} did not finish within {self.app_timeout:.0f} s")
+            self._sleep(self.poll_interval)
+
+    def _paginate(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        try:
+            for page in self._sm.get_paginator(operation).paginate(**params):
+                yield from page.get(key, [])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._translate(_operation_name(operation), exc) from None
+
+    def _call(self, method: Callable[..., Any], **params: Any) -> Any:
+        try:
+            return method(**params)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._translate(_operation_name(method.__name__), exc) from None
+
+    def _translate(self, operation: str, exc: Exception) -> AwsError:
+        if isinstance(exc, botocore.exceptions.ClientError):
+            code, message = _code(exc), _message(exc)
+            if code in _CREDENTIAL_CODES:
+                if code.startswith("AccessDenied"):
+                    return CredentialsError(
+                        f"{operation} was denied: {message} (see docs/user-guide.md for the IAM permissions)"
+                    )
+                return CredentialsError(
+                    f"AWS rejected the credentials ({code}): {message}; "
+                    "sign in again with `smconnect login` or `aws sso login`"
+                )
+            if code in ("ResourceNotFound", "ResourceNotFoundException"):
+                return SpaceNotFound(f"{operation}: {message}")
+            return ApiError(operation, code, message)
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return CredentialsError(
+                "no AWS credentials were found: run `aws configure`, `smconnect login` (SSO), or set AWS_PROFILE"
+            )
+        if isinstance(exc, (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError)):
+            return CredentialsError(
+                f"the SSO session has expired or is missing: run `smconnect login` ({exc})"
+            )
+        if isinstance(
+            exc,
+            (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
+        ):
+            return ConfigurationError(
+                f"cannot reach the AWS endpoint for {operation} ({exc}); check the network, "
+                "HTTPS_PROXY and the region"
+            )
+        return ApiError(operation, type(exc).__name__, str(exc))
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _message(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
+
+
+def _operation_name(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
