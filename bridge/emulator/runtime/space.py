@@ -1,0 +1,171 @@
+"""A running SageMaker app, as seen from inside: an SSH server and (JupyterLab) a Jupyter server.
+
+Everything listens on unix sockets in a private 0700 directory, so the only way in is through
+the agent side, which asks ``resolve`` where a port inside the space lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncssh
+
+from bridge.emulator.runtime.address import Address, is_loopback
+from bridge.emulator.runtime.jupyter import JupyterServer
+from bridge.emulator.runtime.procs import descendants, kill_tree
+from bridge.emulator.runtime.ssh_server import SSHServer
+
+LOGIN_USER = "sagemaker-user"
+SSH_PORT = 22
+JUPYTER_PORT = 8888
+APP_TYPES = ("JupyterLab", "CodeEditor")
+#: AF_UNIX paths are limited to about 104 bytes (macOS) / 108 (Linux), counting the NUL.
+_MAX_SOCKET_PATH = 100
+
+
+class SpaceRuntime:
+    """The space-side processes of one running app; ``start()`` again after ``stop()`` is fine."""
+
+    def __init__(
+        self, *, space_name: str, app_type: str, root: Path, jupyter: bool | None = None
+    ) -> None:
+        if app_type not in APP_TYPES:
+            raise ValueError(f"app_type must be one of {APP_TYPES}, not {app_type!r}")
+        self.space_name = space_name
+        self.app_type = app_type
+        self.root = Path(root)
+        self.home = self.root / "home" / LOGIN_USER
+        self.jupyter_enabled = app_type == "JupyterLab" if jupyter is None else jupyter
+        self.startup_seconds: float | None = None
+        self._run_dir: Path | None = None
+        self._host_key: asyncssh.SSHKey | None = None
+        self._ssh: SSHServer | None = None
+        self._jupyter: JupyterServer | None = None
+        self._children: set[int] = set()
+
+    @property
+    def running(self) -> bool:
+        return self._ssh is not None
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return self._key().get_fingerprint("sha256")
+
+    @property
+    def host_public_key(self) -> str:
+        return self._key().export_public_key("openssh").decode("ascii").strip()
+
+    @property
+    def ssh_socket(self) -> Path:
+        return self._dir() / "ssh.sock"
+
+    @property
+    def jupyter_socket(self) -> Path:
+        return self._dir() / "jupyter.sock"
+
+    def _key(self) -> asyncssh.SSHKey:
+        if self._host_key is None:
+            raise RuntimeError(f"space {self.space_name!r} has not been started")
+        return self._host_key
+
+    def _dir(self) -> Path:
+        if self._run_dir is None:
+            raise RuntimeError(f"space {self.space_name!r} is not running")
+        return self._run_dir
+
+    def _make_run_dir(self) -> Path:
+        """The private socket directory: under root if the paths fit, else a short temp dir."""
+        preferred = self.root / "run"
+        if len(os.fsencode(preferred / "jupyter.sock")) <= _MAX_SOCKET_PATH:
+            shutil.rmtree(preferred, ignore_errors=True)
+            preferred.mkdir(mode=0o700, parents=True)
+            os.chmod(preferred, 0o700)  # mkdir's mode is masked by the umask
+            return preferred
+        return Path(tempfile.mkdtemp(prefix="smconnect-space-"))  # mkdtemp makes it 0700
+
+    def _environment(self) -> dict[str, str]:
+        """What a login in the space sees; HOME is always set (aws-toolkit-vscode #8096)."""
+        path = os.pathsep.join(
+            [os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)]
+        )
+        return {
+            "HOME": os.fspath(self.home),
+            "USER": LOGIN_USER,
+            "LOGNAME": LOGIN_USER,
+            "SHELL": "/bin/bash",
+            "PATH": path,
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "SAGEMAKER_SPACE_NAME": self.space_name,
+            "SAGEMAKER_APP_TYPE": self.app_type,
+            "SAGEMAKER_APP_TYPE_LOWERCASE": self.app_type.lower(),
+        }
+
+    async def start(self) -> None:
+        """Start SSH (with a new host key) and, for JupyterLab, Jupyter, side by side."""
+        if self.running:
+            raise RuntimeError(f"space {self.space_name!r} is already running")
+        began = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        run_dir = self._run_dir = self._make_run_dir()
+        env = self._environment()
+        self._host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self._ssh = SSHServer(
+            socket_path=run_dir / "ssh.sock",
+            home=self.home,
+            env=env,
+            resolve=self.resolve,
+            children=self._children,
+        )
+        starts = [self._ssh.start(self._host_key)]
+        if self.jupyter_enabled:
+            runtime_dir = run_dir / "jupyter-runtime"
+            runtime_dir.mkdir(mode=0o700)
+            self._jupyter = JupyterServer(
+                socket_path=run_dir / "jupyter.sock",
+                kernel_ipc_prefix=run_dir / "k",
+                runtime_dir=runtime_dir,
+                log_path=self.root / "jupyter.log",
+                home=self.home,
+                env=env,
+            )
+            starts.append(self._jupyter.start())
+        results = await asyncio.gather(*starts, return_exceptions=True)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            await self.stop()
+            raise failure
+        self.startup_seconds = time.monotonic() - began
+
+    async def stop(self) -> None:
+        """Close SSH, stop Jupyter and its kernels, kill every session's process tree."""
+        ssh, self._ssh = self._ssh, None
+        jupyter, self._jupyter = self._jupyter, None
+        leftovers = await asyncio.to_thread(descendants, set(self._children)) | self._children
+        if ssh is not None:
+            await ssh.stop()
+        if jupyter is not None:
+            await jupyter.stop()
+        kill_tree(leftovers)
+        self._children.clear()
+        run_dir, self._run_dir = self._run_dir, None
+        if run_dir is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(run_dir)
+
+    def resolve(self, host: str, port: int) -> Address:
+        """Where ``host:port`` as seen from inside the space really listens."""
+        if not is_loopback(host):
+            return (host, port)
+        if self._run_dir is not None:
+            if port == SSH_PORT:
+                return os.fspath(self.ssh_socket)
+            if port == JUPYTER_PORT and self._jupyter is not None:
+                return os.fspath(self._jupyter.socket_path)
+        raise ConnectionRefusedError(f"nothing listens on port {port} in space {self.space_name!r}")
