@@ -1,0 +1,131 @@
+"""Where the daemon's socket, lock, token and log live, and how the client reaches it.
+
+Stdlib only: the ssh ProxyCommand relay imports this on every connection.
+The runtime directory is private (0700, owned by us, not a symlink) because the socket's file
+mode is not a security boundary on every platform; the directory's is.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_RUNTIME_DIR = "SMCONNECT_RUNTIME_DIR"
+ENV_STATE_DIR = "SMCONNECT_STATE_DIR"
+ENV_TRANSPORT = "SMCONNECT_DAEMON_TRANSPORT"  # "unix" (default where available) or "tcp"
+ENV_IDLE_TIMEOUT = "SMCONNECT_DAEMON_IDLE_TIMEOUT"
+ENV_LOG_LEVEL = "SMCONNECT_LOG_LEVEL"
+
+DEFAULT_IDLE_TIMEOUT = 600.0
+
+
+class RuntimeDirError(RuntimeError):
+    """The runtime directory exists but is not safe to use (wrong owner, a symlink, …)."""
+
+
+@dataclass(frozen=True)
+class DaemonPaths:
+    runtime_dir: Path
+    state_dir: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime_dir / "daemon.sock"
+
+    @property
+    def lock(self) -> Path:
+        return self.runtime_dir / "daemon.lock"
+
+    @property
+    def tcp_endpoint(self) -> Path:
+        """JSON ``{"port": …, "token": …}`` written 0600 by a daemon serving loopback TCP."""
+        return self.runtime_dir / "daemon.tcp"
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / "daemon.log"
+
+    @property
+    def stderr_log(self) -> Path:
+        """Where a freshly spawned daemon's stderr goes until its own logging is set up."""
+        return self.state_dir / "daemon.stderr"
+
+
+def transport_kind() -> str:
+    """``"unix"`` unless forced to ``"tcp"`` or the platform has no AF_UNIX."""
+    forced = os.environ.get(ENV_TRANSPORT, "").strip().lower()
+    if forced in ("unix", "tcp"):
+        return forced
+    return "unix" if hasattr(socket, "AF_UNIX") else "tcp"
+
+
+def idle_timeout() -> float:
+    raw = os.environ.get(ENV_IDLE_TIMEOUT, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_IDLE_TIMEOUT
+    return value if value > 0 else DEFAULT_IDLE_TIMEOUT
+
+
+def default_paths() -> DaemonPaths:
+    return DaemonPaths(runtime_dir=_runtime_dir_path(), state_dir=_state_dir_path())
+
+
+def _runtime_dir_path() -> Path:
+    override = os.environ.get(ENV_RUNTIME_DIR)
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "smconnect"
+    return Path(tempfile.gettempdir()) / f"smconnect-{os.getuid()}"
+
+
+def _state_dir_path() -> Path:
+    override = os.environ.get(ENV_STATE_DIR)
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "smconnect"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` 0700 or check an existing one is ours, a real directory and private.
+
+    The fallback lives in a world-writable /tmp, where someone else may have created the name
+    first (to watch or hijack our socket), so an existing directory is verified, never trusted.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=False)
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise RuntimeDirError(f"{path} is a symlink; refusing to use it")
+    if not stat.S_ISDIR(st.st_mode):
+        raise RuntimeDirError(f"{path} is not a directory")
+    if st.st_uid != os.getuid():
+        raise RuntimeDirError(f"{path} is owned by uid {st.st_uid}, not by us")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def write_private_file(path: Path, data: str) -> None:
+    """Atomically replace ``path`` with a 0600 file, never following a planted symlink."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
