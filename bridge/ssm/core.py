@@ -1,22 +1,43 @@
 """The sans-I/O protocol core of the SSM data channel: frames and time in, frames and events out.
 
-CONTRACT SKELETON (to be implemented): the signatures below are the interface the transport
-(``bridge/ssm/transport.py``) and the emulator's agent side program against. Keep them stable;
-add, don't rename.
+The transport (``bridge/ssm/transport.py``) and the emulator's agent side both drive this class,
+so the protocol is written and tested once, without sockets or an event loop: every method that
+depends on time takes ``now`` (seconds, monotonic, float). The I/O layer calls ``receive()`` for
+each binary frame, ``send()`` for application bytes, ``tick()`` when ``next_deadline()`` passes,
+then drains ``frames_to_send()`` onto the websocket and ``events()`` into the application.
 
-No sockets, no asyncio, no clock reads here: every method that depends on time takes ``now``
-(seconds, monotonic, float). The I/O layer calls ``receive()`` for each binary frame, ``send()``
-for application bytes, ``tick()`` when ``next_deadline()`` passes, then drains
-``frames_to_send()`` onto the websocket and ``events()`` into the application.
+The design note is docs/design/ssm-core.md; the wire facts are in ssm-protocol.md.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import time
+import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from bridge.ssm.codec import Flag, PayloadType
+from bridge.ssm import _handshake as hs
+from bridge.ssm import _wire
+from bridge.ssm._pacing import TokenBucket
+from bridge.ssm._rto import RtoEstimator
+from bridge.ssm.codec import (
+    AckPayload,
+    ClientMessage,
+    Flag,
+    FrameError,
+    MessageFlags,
+    MessageType,
+    PayloadType,
+    decode,
+    encode,
+    flag_payload,
+    parse_flag,
+)
+from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, HandshakeTimeout
 
 CLIENT_VERSION = "1.2.677.0"  # above 1.2.331.0 (no smux keepalive) and 1.1.70 (mux allowed)
 AGENT_VERSION = "3.3.1802.0"
@@ -47,6 +68,7 @@ class CoreConfig:
     min_rto_variance: float = 0.01
     max_rto: float = 1.0
     handshake_timeout: float = 15.0  # agent: wait for HandshakeResponse; client: for Complete
+    rto_backoff: float = 2.0  # RTO multiplier per round of timeouts (1.0 = plugin behaviour)
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -117,9 +139,13 @@ class FrameRejected:
 
 @dataclass(frozen=True, slots=True)
 class SessionFailed:
-    """Terminal: KMS encryption requested, handshake timeout, a failed action, ..."""
+    """Terminal: KMS encryption requested, handshake timeout, a failed action, ...
+
+    ``error`` is the ``bridge.ssm.errors`` class the transport should raise for it.
+    """
 
     reason: str
+    error: type[ChannelError] = HandshakeError
 
 
 Event = (
@@ -151,23 +177,95 @@ class ChannelStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def _require_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise FrameError(f"OpenDataChannelInput lacks a string {key}")
+    return value
+
+
+def _require_uuid(data: Mapping[str, Any], key: str) -> str:
+    value = _require_str(data, key)
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise FrameError(f"OpenDataChannelInput {key} is not a UUID") from None
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class OpenDataChannelInput:
     """The first (text) frame of every websocket connection, client to service."""
 
-    token_value: str
+    token_value: str = field(repr=False)  # a secret: never in reprs, logs or errors
     client_id: str
     request_id: str
     message_schema_version: str = "1.0"
     client_version: str = CLIENT_VERSION
 
     def to_json(self) -> str:
-        raise NotImplementedError
+        return json.dumps(
+            {
+                "MessageSchemaVersion": self.message_schema_version,
+                "RequestId": self.request_id,
+                "TokenValue": self.token_value,
+                "ClientId": self.client_id,
+                "ClientVersion": self.client_version,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> OpenDataChannelInput:
-        """Parse and validate; raises codec.FrameError on anything malformed."""
-        raise NotImplementedError
+        """Parse and validate; raises codec.FrameError on anything malformed.
+
+        ``ClientVersion`` is optional (plugins before 1.2.677.0 omit it): it reads as "".
+        """
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise FrameError("OpenDataChannelInput is not JSON") from None
+        if not isinstance(data, dict):
+            raise FrameError("OpenDataChannelInput is not a JSON object")
+        version = data.get("ClientVersion", "")
+        if not isinstance(version, str):
+            raise FrameError("OpenDataChannelInput ClientVersion is not a string")
+        return cls(
+            token_value=_require_str(data, "TokenValue"),
+            client_id=_require_uuid(data, "ClientId"),
+            request_id=_require_uuid(data, "RequestId"),
+            message_schema_version=_require_str(data, "MessageSchemaVersion"),
+            client_version=version,
+        )
+
+
+# ---- implementation -----------------------------------------------------------------------
+
+# Payload types whose first arrival, with no HandshakeRequest before it, means "no handshake".
+_STANDARD_STREAM_TRIGGERS = frozenset(
+    {PayloadType.OUTPUT, PayloadType.ERROR, PayloadType.STDERR, PayloadType.EXIT_CODE}
+)
+_TERMINAL = frozenset({State.CLOSED, State.FAILED})
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    """One framed data message until its ack. The frame bytes are resent unchanged."""
+
+    seq: int
+    frame: bytes
+    first_sent: float = -1.0
+    last_sent: float = -1.0
+    sends: int = 0
+    queued: bool = False  # waiting in a transmit queue (so its old timer entry is stale)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Bytes accepted by send() (or a flag) and not framed yet."""
+
+    payload_type: int
+    data: bytearray
 
 
 class DataChannelCore:
@@ -181,37 +279,130 @@ class DataChannelCore:
         config: CoreConfig | None = None,
         client_id: str | None = None,
         version: str | None = None,
+        epoch: float | None = None,
     ) -> None:
-        raise NotImplementedError
+        """``epoch`` is the Unix time that ``now`` corresponds to (for CreatedDate); by
+        default the wall clock is read once, here, and never again."""
+        cfg = config or CoreConfig()
+        if cfg.max_payload < 1 or cfg.send_window < 1 or cfg.send_buffer < 1:
+            raise ValueError("max_payload, send_window and send_buffer must be positive")
+        self._role = role
+        self._cfg = cfg
+        self._is_client = role is Role.CLIENT
+        if self._is_client:
+            self._client_id = client_id or str(uuid.uuid4())
+            self._version = version or CLIENT_VERSION
+            self._out_type = MessageType.INPUT_STREAM_DATA.value
+            self._in_type = MessageType.OUTPUT_STREAM_DATA.value
+        else:
+            self._client_id = client_id or ""
+            self._version = version or AGENT_VERSION
+            self._out_type = MessageType.OUTPUT_STREAM_DATA.value
+            self._in_type = MessageType.INPUT_STREAM_DATA.value
+        self._out_type_field = _wire.padded_type(self._out_type)
+        self._epoch_offset = (time.time() if epoch is None else epoch) - now
+        self._state = State.HANDSHAKING
+        self._stats = ChannelStats(rtt=cfg.initial_rtt, rto=cfg.initial_rto)
+        self._session_type: str | None = None
+        self._properties: Mapping[str, str] = {}
+        self._peer_version: str | None = None
+        self._events: list[Event] = []
+        self._now = now
+        # sending
+        self._next_seq = 0
+        self._unacked: dict[int, _Outgoing] = {}  # insertion order == sequence order
+        self._tx: deque[int] = deque()  # framed control messages not yet sent once
+        self._retx: deque[int] = deque()  # messages due for retransmission
+        self._timers: deque[tuple[float, int]] = deque()  # (last send, seq), by send time
+        self._pending: deque[_Pending] = deque()
+        self._pending_bytes = 0
+        self._control: deque[bytes] = deque()  # acks and channel_closed: never paced
+        self._rto = RtoEstimator(
+            initial_rtt=cfg.initial_rtt,
+            initial_rto=cfg.initial_rto,
+            min_variance=cfg.min_rto_variance,
+            max_rto=cfg.max_rto,
+            backoff_factor=max(1.0, cfg.rto_backoff),
+        )
+        self._bucket = TokenBucket(cfg.rate_limit, cfg.rate_burst, now)
+        self._connected = True
+        self._paused = False
+        # receiving
+        self._expected = 0
+        self._reorder: dict[int, tuple[ClientMessage, object]] = {}
+        # handshake
+        self._handshake_deadline: float | None = (
+            now + cfg.handshake_timeout if self._is_client else None
+        )
+        self._handshake_started = now
+        self._handshake_seen = False  # client: PT5 arrived / agent: PT5 sent
+        self._first_frame_seen = False
+        self._early: list[Event] = []  # client: data between PT5 and PT7, released on ready
 
     # -- identity / state
+
     @property
     def state(self) -> State:
-        raise NotImplementedError
+        return self._state
+
+    @property
+    def role(self) -> Role:
+        return self._role
 
     @property
     def client_id(self) -> str:
-        raise NotImplementedError
+        return self._client_id
 
     @property
     def stats(self) -> ChannelStats:
-        raise NotImplementedError
+        return self._stats
 
     @property
     def session_type(self) -> str | None:
-        raise NotImplementedError
+        return self._session_type
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        return self._properties
 
     @property
     def peer_version(self) -> str | None:
         """Agent version (client role, from PT5) or client version (agent role, from PT6/open)."""
-        raise NotImplementedError
+        return self._peer_version
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def in_flight(self) -> int:
+        """Data messages sent (or framed) and not acknowledged yet."""
+        return len(self._unacked)
 
     # -- client role
+
     def open_frame(self, token: str) -> str:
         """The OpenDataChannelInput text for a (re)connection: new RequestId, same ClientId."""
-        raise NotImplementedError
+        return OpenDataChannelInput(
+            token_value=token,
+            client_id=self._client_id,
+            request_id=str(uuid.uuid4()),
+            client_version=self._version,
+        ).to_json()
 
     # -- agent role
+
+    def accept_open(self, text: str) -> OpenDataChannelInput:
+        """Agent/service: parse a connection's first text frame and remember who the client is.
+
+        Raises codec.FrameError when it is malformed; checking the token is the caller's job.
+        """
+        opened = OpenDataChannelInput.from_json(text)
+        self._client_id = opened.client_id
+        if opened.client_version:
+            self._peer_version = opened.client_version
+        return opened
+
     def start_session(
         self,
         now: float,
@@ -221,55 +412,509 @@ class DataChannelCore:
         kms_key_id: str | None = None,
     ) -> None:
         """Begin: send PT5 for Port/NonInteractiveCommands (or with KMS), else go READY at once."""
-        raise NotImplementedError
+        if self._is_client:
+            raise RuntimeError("start_session() is for the agent role")
+        if self._handshake_seen or self._state is not State.HANDSHAKING:
+            raise RuntimeError("the session has already started")
+        self._now = now
+        self._session_type = session_type
+        self._properties = dict(properties or {})
+        if session_type in hs.HANDSHAKE_SESSION_TYPES or kms_key_id is not None:
+            request = hs.build_request(self._version, session_type, properties, kms_key_id)
+            self._handshake_seen = True
+            self._handshake_started = now
+            self._handshake_deadline = now + self._cfg.handshake_timeout
+            self._queue_control_message(PayloadType.HANDSHAKE_REQUEST, request.to_json(), now)
+        else:
+            self._become_ready("")
 
     def close_channel(self, now: float, reason: str = "", session_id: str = "") -> None:
-        """Agent/service: queue a ``channel_closed`` message and move to CLOSED."""
-        raise NotImplementedError
+        """Agent/service: queue a ``channel_closed`` message and move to CLOSED.
+
+        Data not framed yet is discarded: wait for ``all_acknowledged()`` first for a clean close.
+        """
+        if self._state is State.CLOSED:
+            return
+        self._now = now
+        message_id = uuid.uuid4()
+        created = self._created_ms(now)
+        payload = hs.channel_closed_payload(reason, session_id, str(message_id), created)
+        self._control.append(
+            encode(
+                ClientMessage(
+                    message_type=MessageType.CHANNEL_CLOSED.value,
+                    sequence_number=0,
+                    payload=payload,
+                    payload_type=PayloadType.OUTPUT,
+                    message_id=message_id,
+                    created_date=created,
+                )
+            )
+        )
+        self._enter_terminal(State.CLOSED)
 
     # -- both roles
+
     def receive(self, frame: bytes, now: float) -> None:
         """Feed one binary websocket frame. Never raises for bad input: emits FrameRejected."""
-        raise NotImplementedError
+        self._now = now
+        try:
+            message = decode(frame)
+            self._dispatch(message, now)
+        except FrameError as exc:
+            self._stats.frames_rejected += 1
+            self._events.append(FrameRejected(str(exc)))
 
     def send(self, data: bytes, now: float, payload_type: int = PayloadType.OUTPUT) -> int:
         """Queue application bytes; returns how many were accepted (0..len) under back-pressure.
 
-        Bytes sent before READY are held and go out once the session is ready.
+        Bytes sent before READY are held and go out once the session is ready. Raises
+        ChannelClosedError once the channel is CLOSED or FAILED (nothing would ever leave).
         """
-        raise NotImplementedError
+        self._check_open()
+        self._now = now
+        accepted = min(len(data), self.writable())
+        if accepted <= 0:
+            return 0
+        chunk = data[:accepted] if accepted < len(data) else data
+        tail = self._pending[-1] if self._pending else None
+        if (
+            payload_type == PayloadType.OUTPUT
+            and tail is not None
+            and tail.payload_type == PayloadType.OUTPUT
+        ):
+            tail.data += chunk  # coalesce small writes into full 1024-byte messages
+        else:
+            self._pending.append(_Pending(int(payload_type), bytearray(chunk)))
+        self._pending_bytes += accepted
+        return accepted
 
     def send_flag(self, flag: Flag, now: float) -> None:
-        raise NotImplementedError
+        """Queue a Flag message in order with the data (it is never refused by back-pressure)."""
+        self._check_open()
+        self._now = now
+        self._pending.append(_Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
+        self._pending_bytes += 4
 
     def writable(self) -> int:
         """How many bytes ``send()`` would accept now."""
-        raise NotImplementedError
+        if self._state in _TERMINAL:
+            return 0
+        return max(0, self._cfg.send_buffer - self._pending_bytes)
 
     def all_acknowledged(self) -> bool:
         """Nothing queued and nothing in flight (for a clean close)."""
-        raise NotImplementedError
+        return not self._pending and not self._unacked
 
     def tick(self, now: float) -> None:
         """Run timers: retransmission, handshake timeout."""
-        raise NotImplementedError
+        self._now = now
+        if (
+            self._state is State.HANDSHAKING
+            and self._handshake_deadline is not None
+            and now >= self._handshake_deadline
+        ):
+            self._handshake_timed_out()
+        if not self._connected or self._paused or self._state in _TERMINAL:
+            return
+        rto = self._rto.current
+        timers = self._timers
+        unacked = self._unacked
+        expired = False
+        while timers:
+            sent, seq = timers[0]
+            entry = unacked.get(seq)
+            if entry is None or entry.queued or entry.last_sent != sent:
+                timers.popleft()  # acked, or superseded by a later send
+                continue
+            if sent + rto > now:
+                break
+            timers.popleft()
+            entry.queued = True
+            self._retx.append(seq)
+            expired = True
+        if expired:
+            self._rto.timed_out()
+            self._stats.rto = self._rto.current
 
     def frames_to_send(self, now: float) -> list[bytes]:
         """Drain the binary frames that may go out now (acks at once, data within pacing)."""
-        raise NotImplementedError
+        self.tick(now)
+        if not self._connected:
+            return []
+        out = list(self._control)
+        self._control.clear()
+        if self._paused or self._state is State.CLOSED:
+            return out
+        bucket = self._bucket
+        timers = self._timers
+        while bucket.ready(now):
+            entry = self._next_to_transmit(now)
+            if entry is None:
+                break
+            bucket.take()
+            entry.sends += 1
+            if entry.sends == 1:
+                entry.first_sent = now
+            else:
+                self._stats.retransmissions += 1
+            entry.last_sent = now
+            entry.queued = False
+            timers.append((now, entry.seq))
+            out.append(entry.frame)
+        return out
 
     def events(self) -> list[Event]:
         """Drain the events produced since the last call."""
-        raise NotImplementedError
+        events = self._events
+        self._events = []
+        return events
 
     def next_deadline(self) -> float | None:
         """When ``tick()``/``frames_to_send()`` next has work (retransmit, pacing), or None."""
-        raise NotImplementedError
+        deadline: float | None = None
+        if self._state is State.HANDSHAKING and self._handshake_deadline is not None:
+            deadline = self._handshake_deadline
+        if not self._connected:
+            return deadline
+        candidates: list[float] = []
+        if self._control:
+            candidates.append(self._now)
+        if not self._paused and self._state is not State.CLOSED:
+            if self._has_transmit_work():
+                candidates.append(self._bucket.ready_at())
+            if self._state is not State.FAILED:
+                head = self._timer_head()
+                if head is not None:
+                    candidates.append(head + self._rto.current)
+        for candidate in candidates:
+            if deadline is None or candidate < deadline:
+                deadline = candidate
+        return deadline
 
     def connection_lost(self, now: float) -> None:
         """The websocket dropped: stop counting RTO against in-flight messages."""
-        raise NotImplementedError
+        self._now = now
+        self._connected = False
+        self._timers.clear()
+        self._retx.clear()
+        self._tx.clear()
+        for entry in self._unacked.values():
+            entry.queued = False
 
     def connection_resumed(self, now: float) -> None:
-        """A new websocket is up (its open frame already sent): resend everything unacked."""
-        raise NotImplementedError
+        """A new websocket is up (its open frame already sent): resend everything unacked.
+
+        A pause belonged to the old connection, so publication resumes too.
+        """
+        self._now = now
+        self._connected = True
+        self._timers.clear()
+        self._retx.clear()
+        self._tx.clear()
+        for seq, entry in self._unacked.items():
+            entry.queued = True
+            self._retx.append(seq)
+        if self._paused:
+            self._set_paused(False)
+
+    # -- receiving
+
+    def _dispatch(self, message: ClientMessage, now: float) -> None:
+        kind = message.message_type
+        if kind == MessageType.ACKNOWLEDGE:
+            ack = AckPayload.from_json(message.payload)
+            if not self._is_client:
+                self._set_paused(False)
+            self._on_ack(ack, now)
+        elif kind == self._in_type:
+            parsed = self._validate(message)
+            if self._state in _TERMINAL:
+                return
+            if not self._is_client:
+                self._set_paused(False)
+            self._on_data(message, parsed)
+        elif kind == MessageType.CHANNEL_CLOSED:
+            if self._state is State.CLOSED:
+                return
+            reason, session_id = hs.parse_channel_closed(message.payload)
+            self._events.append(ChannelClosed(reason, session_id))
+            self._enter_terminal(State.CLOSED)
+        elif kind == MessageType.PAUSE_PUBLICATION:
+            self._stats.pauses_received += 1
+            self._set_paused(True)
+        elif kind == MessageType.START_PUBLICATION:
+            self._set_paused(False)
+        elif kind == self._out_type:
+            raise FrameError(f"peer sent {kind}, which only this side sends")
+        # anything else (agent_session_state, future types) is ignored, as the plugin does
+
+    def _validate(self, message: ClientMessage) -> object:
+        """Parse a data message's structured payload up front: a malformed one is rejected
+        before it takes a sequence slot or an ack, exactly as if it had been lost."""
+        kind = message.payload_type
+        if kind == PayloadType.FLAG:
+            return parse_flag(message.payload)
+        if self._is_client:
+            if kind == PayloadType.HANDSHAKE_REQUEST:
+                return hs.HandshakeRequest.from_json(message.payload)
+            if kind == PayloadType.HANDSHAKE_COMPLETE:
+                return hs.HandshakeComplete.from_json(message.payload)
+        elif kind == PayloadType.HANDSHAKE_RESPONSE:
+            return hs.HandshakeResponse.from_json(message.payload)
+        return None
+
+    def _on_ack(self, ack: AckPayload, now: float) -> None:
+        entry = self._unacked.pop(ack.sequence_number, None)
+        if entry is None:
+            self._bump("acks_unmatched")
+            return
+        if entry.sends == 1:  # Karn: an ack of a resent message cannot be timed
+            self._rto.sample(now - entry.first_sent)
+            self._stats.rtt = self._rto.rtt
+            self._stats.rto = self._rto.current
+
+    def _on_data(self, message: ClientMessage, parsed: object) -> None:
+        seq = message.sequence_number
+        expected = self._expected
+        if seq == expected:
+            self._ack(message)
+            self._process(message, parsed)
+            expected += 1
+            reorder = self._reorder
+            while reorder and expected in reorder:
+                buffered, buffered_parsed = reorder.pop(expected)
+                self._process(buffered, buffered_parsed)
+                expected += 1
+            self._expected = expected
+        elif seq > expected:
+            if seq in self._reorder:
+                self._stats.duplicates_received += 1
+                self._ack(message)
+            elif seq - expected < self._cfg.receive_buffer:
+                self._reorder[seq] = (message, parsed)
+                self._ack(message)
+            else:
+                self._bump("dropped_beyond_receive_buffer")  # unacked: the peer resends
+        else:
+            self._stats.duplicates_received += 1
+            self._ack(message)  # its ack may have been lost, e.g. across a reconnect
+
+    def _ack(self, message: ClientMessage) -> None:
+        # Only our own incoming type is ever acked, so it is a known ASCII constant in the JSON.
+        self._control.append(
+            _wire.ack_frame(
+                self._in_type,
+                str(message.message_id),
+                message.sequence_number,
+                self._created_ms(self._now),
+            )
+        )
+
+    def _process(self, message: ClientMessage, parsed: object) -> None:
+        """Act on one in-order data message."""
+        if self._state in _TERMINAL:
+            return
+        self._stats.messages_received += 1
+        if self._is_client:
+            self._process_as_client(message, parsed)
+        else:
+            self._process_as_agent(message, parsed)
+
+    def _process_as_client(self, message: ClientMessage, parsed: object) -> None:
+        kind = message.payload_type
+        if isinstance(parsed, hs.HandshakeRequest):
+            self._on_handshake_request(parsed)
+        elif isinstance(parsed, hs.HandshakeComplete):
+            if self._state is State.HANDSHAKING:
+                self._become_ready(parsed.customer_message)
+        elif kind == PayloadType.ENC_CHALLENGE_REQUEST:
+            self._fail(f"the agent sent a KMS challenge; {hs.KMS_UNSUPPORTED_ERROR}")
+        elif self._state is State.READY:
+            self._deliver(message, parsed)
+        elif not self._handshake_seen and kind in _STANDARD_STREAM_TRIGGERS:
+            self._session_type = "Standard_Stream"
+            self._become_ready("")
+            self._deliver(message, parsed)
+        else:
+            self._early.append(self._as_event(message, parsed))
+
+    def _process_as_agent(self, message: ClientMessage, parsed: object) -> None:
+        if self._state is State.HANDSHAKING:
+            if isinstance(parsed, hs.HandshakeResponse) and self._handshake_seen:
+                self._on_handshake_response(parsed)
+            else:
+                self._bump("dropped_before_handshake")  # the real agent drops these too
+            return
+        if message.payload_type in (
+            PayloadType.HANDSHAKE_RESPONSE,
+            PayloadType.ENC_CHALLENGE_RESPONSE,
+        ):
+            return
+        self._deliver(message, parsed)
+
+    def _as_event(self, message: ClientMessage, parsed: object) -> Event:
+        if isinstance(parsed, int):
+            return FlagReceived(parsed)
+        self._stats.bytes_received += len(message.payload)
+        return DataReceived(message.payload, message.payload_type)
+
+    def _deliver(self, message: ClientMessage, parsed: object) -> None:
+        self._events.append(self._as_event(message, parsed))
+
+    def _on_handshake_request(self, request: hs.HandshakeRequest) -> None:
+        if self._handshake_seen or self._state is not State.HANDSHAKING:
+            return
+        self._handshake_seen = True
+        self._peer_version = request.agent_version
+        answer = hs.answer_request(request, self._version)
+        self._session_type = answer.session_type or None
+        self._properties = answer.properties
+        self._events.append(
+            HandshakeRequested(answer.session_type, answer.properties, request.agent_version)
+        )
+        self._queue_control_message(
+            PayloadType.HANDSHAKE_RESPONSE, answer.response.to_json(), self._now
+        )
+        if answer.failure is not None:
+            self._fail(answer.failure, answer.error)
+
+    def _on_handshake_response(self, response: hs.HandshakeResponse) -> None:
+        self._peer_version = response.client_version or self._peer_version
+        self._events.append(HandshakeResponded(response.client_version))
+        failure = response.failure()
+        if failure is not None:
+            self._fail(failure)
+            return
+        elapsed_ns = int((self._now - self._handshake_started) * 1e9)
+        complete = hs.HandshakeComplete(max(0, elapsed_ns), "")
+        self._queue_control_message(PayloadType.HANDSHAKE_COMPLETE, complete.to_json(), self._now)
+        self._become_ready("")
+
+    # -- state changes
+
+    def _become_ready(self, customer_message: str) -> None:
+        self._state = State.READY
+        self._handshake_deadline = None
+        self._events.append(
+            SessionReady(self._session_type or "", self._properties, customer_message)
+        )
+        if self._early:
+            self._events.extend(self._early)
+            self._early = []
+
+    def _handshake_timed_out(self) -> None:
+        waited = self._cfg.handshake_timeout
+        if self._is_client:
+            reason = f"no HandshakeComplete from the agent within {waited:g} s"
+        else:
+            reason = f"no HandshakeResponse from the client within {waited:g} s"
+        self._fail(reason, HandshakeTimeout)
+
+    def _fail(self, reason: str, error: type[ChannelError] = HandshakeError) -> None:
+        if self._state in _TERMINAL:
+            return
+        self._events.append(SessionFailed(reason, error))
+        self._enter_terminal(State.FAILED)
+
+    def _enter_terminal(self, state: State) -> None:
+        """Stop data for good. Control frames still queued (the refusing PT6, acks, the
+        channel_closed) go out; nothing is retransmitted any more."""
+        self._state = state
+        self._handshake_deadline = None
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._timers.clear()
+        self._retx.clear()
+        self._early = []
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self._events.append(PublicationPaused() if paused else PublicationResumed())
+
+    def _check_open(self) -> None:
+        if self._state in _TERMINAL:
+            raise ChannelClosedError(f"the data channel is {self._state.value}")
+
+    def _bump(self, counter: str) -> None:
+        self._stats.extra[counter] = self._stats.extra.get(counter, 0) + 1
+
+    # -- sending
+
+    def _created_ms(self, now: float) -> int:
+        return max(1, int((now + self._epoch_offset) * 1000))
+
+    def _frame(self, payload_type: int, payload: bytes, now: float) -> _Outgoing:
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        frame = _wire.pack(
+            self._out_type_field,
+            self._created_ms(now),
+            seq,
+            MessageFlags.SYN if seq == 0 and not self._is_client else 0,
+            _wire.new_wire_id(),
+            payload_type,
+            payload,
+        )
+        entry = _Outgoing(seq, frame)
+        self._unacked[seq] = entry
+        self._stats.messages_sent += 1
+        return entry
+
+    def _queue_control_message(self, payload_type: int, payload: bytes, now: float) -> None:
+        """Frame a handshake message at once: it bypasses the hold-until-READY data queue."""
+        entry = self._frame(payload_type, payload, now)
+        entry.queued = True
+        self._tx.append(entry.seq)
+
+    def _next_to_transmit(self, now: float) -> _Outgoing | None:
+        unacked = self._unacked
+        for queue in (self._retx, self._tx):
+            while queue:
+                entry = unacked.get(queue.popleft())
+                if entry is not None and entry.queued:
+                    return entry
+        if self._state is State.READY and self._pending and len(unacked) < self._cfg.send_window:
+            return self._frame_pending(now)
+        return None
+
+    def _frame_pending(self, now: float) -> _Outgoing:
+        """Frame the next message from the held bytes, at the moment it is first sent (so the
+        unframed backlog, not the in-flight list, is what back-pressure measures)."""
+        item = self._pending[0]
+        data = item.data
+        limit = self._cfg.max_payload
+        if len(data) > limit:
+            chunk = bytes(data[:limit])
+            del data[:limit]
+        else:
+            chunk = bytes(data)
+            self._pending.popleft()
+        self._pending_bytes -= len(chunk)
+        if item.payload_type != PayloadType.FLAG:
+            self._stats.bytes_sent += len(chunk)
+        return self._frame(item.payload_type, chunk, now)
+
+    def _has_transmit_work(self) -> bool:
+        if self._retx or self._tx:
+            return True
+        return (
+            self._state is State.READY
+            and bool(self._pending)
+            and len(self._unacked) < self._cfg.send_window
+        )
+
+    def _timer_head(self) -> float | None:
+        """The send time of the oldest live timer, dropping stale entries on the way."""
+        timers = self._timers
+        unacked = self._unacked
+        while timers:
+            sent, seq = timers[0]
+            entry = unacked.get(seq)
+            if entry is None or entry.queued or entry.last_sent != sent:
+                timers.popleft()
+                continue
+            return sent
+        return None

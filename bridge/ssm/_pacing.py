@@ -1,0 +1,44 @@
+"""A token bucket that keeps data messages under the service's ~1000 messages/s ceiling.
+
+The plugin and the agent pace by sleeping 1 ms after every read, which also caps them when the
+link is idle-fast; a bucket lets a burst through and then holds the long-run rate, which is
+what the service actually measures (reference section 7).
+"""
+
+from __future__ import annotations
+
+_EPSILON = 1e-9  # float slack, so that waking exactly at ready_at() always finds a token
+
+
+class TokenBucket:
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
+    def __init__(self, rate: float | None, burst: int, now: float) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive (or None for unthrottled)")
+        self._rate = rate
+        self._burst = float(max(1, burst))
+        self._tokens = self._burst
+        self._at = now
+
+    def _refill(self, now: float) -> None:
+        if self._rate is not None and now > self._at:
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = max(self._at, now)
+
+    def ready(self, now: float) -> bool:
+        """Whether one message may go out at ``now``."""
+        if self._rate is None:
+            return True
+        self._refill(now)
+        return self._tokens >= 1.0 - _EPSILON
+
+    def take(self) -> None:
+        if self._rate is not None:
+            self._tokens -= 1.0
+
+    def ready_at(self) -> float:
+        """The earliest time one message may go out (in the past when it may go now)."""
+        if self._rate is None or self._tokens >= 1.0 - _EPSILON:
+            return self._at
+        return self._at + (1.0 - self._tokens) / self._rate
