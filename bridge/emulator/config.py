@@ -1,0 +1,425 @@
+"""The emulator's configuration: typed dataclasses, a JSON/YAML loader and the default seed.
+
+A config file is checked up front and every problem is reported with its location
+(``domains[0].spaces[1].app_type: ...``) so ``smconnect emulator serve`` can print one clear line
+instead of failing later inside a request handler.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_ACCESS_KEY_ID = "AKIAEMULATOR00000001"
+# A well-known local-only secret, like moto's "testing": it guards nothing real.
+DEFAULT_SECRET_ACCESS_KEY = "smconnectEmulatorSecretAccessKey00000000"  # noqa: S105
+DEFAULT_DOMAIN_ID = "d-emulator00001"
+DEFAULT_DOMAIN_NAME = "smconnect-demo"
+DEFAULT_USER_PROFILE = "default-user"
+DEFAULT_INSTANCE_TYPE = "ml.t3.large"
+
+APP_TYPES = ("JupyterLab", "CodeEditor")
+FEATURE_STATUSES = ("ENABLED", "DISABLED")
+SHARING_TYPES = ("Private", "Shared")
+PACINGS = ("realistic", "unthrottled")
+
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_DOMAIN_ID = re.compile(r"^d-(-*[a-z0-9]){1,61}$")
+_ACCESS_KEY = re.compile(r"^[A-Z0-9]{16,128}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+
+
+class ConfigError(ValueError):
+    """A config file or value the emulator cannot use; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class CredentialConfig:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+    expires_at: float | None = None  # epoch seconds; after it the key answers ExpiredToken
+    arn: str | None = None  # GetCallerIdentity's Arn; defaults to an IAM user in the account
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    name: str
+    app_type: str = "JupyterLab"
+    remote_access: str = "ENABLED"
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    owner: str | None = None  # a user profile of the domain; defaults to the first one
+    sharing: str = "Private"
+    app_running: bool = False  # seed the space with its app already InService
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    id: str
+    name: str
+    user_profiles: tuple[str, ...]
+    spaces: tuple[SpaceConfig, ...]
+
+
+@dataclass(frozen=True)
+class DelaysConfig:
+    """Seconds. The real service takes minutes; the defaults keep a demo snappy but visible."""
+
+    app_start: float = 3.0  # CreateApp: Pending -> InService
+    app_stop: float = 2.0  # DeleteApp: Deleting -> Deleted
+    space_update: float = 1.0  # UpdateSpace: Updating -> InService
+    start_session_failure_window: float = 2.0  # StartSession answers InternalFailure this long
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    fail_app_start: tuple[str, ...] = ()  # space names whose app starts end in Failed
+    start_session_failures: int = 0  # the next N StartSession calls answer InternalFailure
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    pacing: str = "realistic"
+    credentials: tuple[CredentialConfig, ...] = (
+        CredentialConfig(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY),
+    )
+    domains: tuple[DomainConfig, ...] = ()
+    delays: DelaysConfig = field(default_factory=DelaysConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
+
+    def with_overrides(
+        self, *, port: int | None = None, pacing: str | None = None
+    ) -> EmulatorConfig:
+        """Command-line options win over the file."""
+        updated = self
+        if port is not None:
+            updated = replace(updated, port=_port(port, "--port"))
+        if pacing is not None:
+            updated = replace(updated, pacing=_choice(pacing, PACINGS, "--pacing"))
+        return updated
+
+
+def default_domains() -> tuple[DomainConfig, ...]:
+    """The seed used without a config file: one domain with the three spaces a demo needs."""
+    return (
+        DomainConfig(
+            id=DEFAULT_DOMAIN_ID,
+            name=DEFAULT_DOMAIN_NAME,
+            user_profiles=(DEFAULT_USER_PROFILE,),
+            spaces=(
+                SpaceConfig(name="demo", app_type="JupyterLab", remote_access="ENABLED"),
+                SpaceConfig(name="editor", app_type="CodeEditor", remote_access="ENABLED"),
+                SpaceConfig(name="locked", app_type="JupyterLab", remote_access="DISABLED"),
+            ),
+        ),
+    )
+
+
+def default_config() -> EmulatorConfig:
+    return EmulatorConfig(domains=default_domains())
+
+
+def load_config(path: Path | str) -> EmulatorConfig:
+    """Read a ``.json``, ``.yaml`` or ``.yml`` file; anything else is tried as YAML (a superset)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    data: Any
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: invalid YAML{where}") from None
+    try:
+        return config_from_mapping({} if data is None else data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_from_mapping(data: Any) -> EmulatorConfig:
+    """Build a config from parsed JSON/YAML. Domains default to the demo seed when absent."""
+    root = _Obj(data, "config")
+    cfg = EmulatorConfig(
+        region=root.text("region", DEFAULT_REGION, pattern=_REGION),
+        account_id=root.text("account_id", DEFAULT_ACCOUNT_ID, pattern=_ACCOUNT),
+        host=root.text("host", "127.0.0.1"),
+        port=_port(root.integer("port", 0), "port"),
+        pacing=_choice(root.text("pacing", "realistic"), PACINGS, "pacing"),
+        credentials=_credentials(root),
+        domains=_domains(root),
+        delays=_delays(root),
+        faults=_faults(root),
+    )
+    root.done()
+    return cfg
+
+
+# -- sections ----------------------------------------------------------------------------
+
+
+def _credentials(root: _Obj) -> tuple[CredentialConfig, ...]:
+    items = root.items("credentials")
+    if items is None:
+        return EmulatorConfig().credentials
+    if not items:
+        raise ConfigError("credentials: needs at least one entry")
+    creds = []
+    for i, item in enumerate(items):
+        obj = _Obj(item, f"credentials[{i}]")
+        key = obj.req_str("access_key_id", pattern=_ACCESS_KEY)
+        cred = CredentialConfig(
+            access_key_id=key,
+            secret_access_key=obj.req_str("secret_access_key"),
+            session_token=obj.opt_str("session_token"),
+            expires_at=obj.timestamp("expires_at"),
+            arn=obj.opt_str("arn"),
+        )
+        obj.done()
+        creds.append(cred)
+    keys = [c.access_key_id for c in creds]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("credentials: access_key_id values must be unique")
+    return tuple(creds)
+
+
+def _domains(root: _Obj) -> tuple[DomainConfig, ...]:
+    items = root.items("domains")
+    if items is None:
+        return default_domains()
+    domains = []
+    for i, item in enumerate(items):
+        obj = _Obj(item, f"domains[{i}]")
+        domain_id = obj.req_str("id", pattern=_DOMAIN_ID)
+        name = obj.text("name", domain_id)
+        profiles_raw = obj.items("user_profiles")
+        profiles = tuple(
+            _name(p, f"{obj.where}.user_profiles[{j}]")
+            for j, p in enumerate(
+                profiles_raw if profiles_raw is not None else [DEFAULT_USER_PROFILE]
+            )
+        )
+        if not profiles:
+            raise ConfigError(f"{obj.where}.user_profiles: needs at least one user profile")
+        _unique(profiles, f"{obj.where}.user_profiles")
+        spaces = tuple(
+            _space(s, f"{obj.where}.spaces[{j}]", profiles)
+            for j, s in enumerate(obj.items("spaces") or [])
+        )
+        _unique([s.name for s in spaces], f"{obj.where}.spaces")
+        obj.done()
+        domains.append(DomainConfig(domain_id, name, profiles, spaces))
+    _unique([d.id for d in domains], "domains")
+    return tuple(domains)
+
+
+def _space(data: Any, where: str, profiles: tuple[str, ...]) -> SpaceConfig:
+    obj = _Obj(data, where)
+    owner = obj.opt_str("owner") or profiles[0]
+    if owner not in profiles:
+        raise ConfigError(f"{where}.owner: {owner!r} is not a user profile of this domain")
+    space = SpaceConfig(
+        name=_name(obj.req_str("name"), f"{where}.name"),
+        app_type=_choice(obj.text("app_type", "JupyterLab"), APP_TYPES, f"{where}.app_type"),
+        remote_access=_choice(
+            obj.text("remote_access", "ENABLED"), FEATURE_STATUSES, f"{where}.remote_access"
+        ),
+        instance_type=obj.text("instance_type", DEFAULT_INSTANCE_TYPE),
+        owner=owner,
+        sharing=_choice(obj.text("sharing", "Private"), SHARING_TYPES, f"{where}.sharing"),
+        app_running=obj.boolean("app_running", False),
+    )
+    obj.done()
+    return space
+
+
+def _delays(root: _Obj) -> DelaysConfig:
+    data = root.raw("delays")
+    if data is None:
+        return DelaysConfig()
+    obj = _Obj(data, "delays")
+    base = DelaysConfig()
+    delays = DelaysConfig(
+        app_start=obj.seconds("app_start", base.app_start),
+        app_stop=obj.seconds("app_stop", base.app_stop),
+        space_update=obj.seconds("space_update", base.space_update),
+        start_session_failure_window=obj.seconds(
+            "start_session_failure_window", base.start_session_failure_window
+        ),
+    )
+    obj.done()
+    return delays
+
+
+def _faults(root: _Obj) -> FaultsConfig:
+    data = root.raw("faults")
+    if data is None:
+        return FaultsConfig()
+    obj = _Obj(data, "faults")
+    names = obj.items("fail_app_start") or []
+    failures = obj.integer("start_session_failures", 0)
+    if failures < 0:
+        raise ConfigError("faults.start_session_failures: must be 0 or more")
+    faults = FaultsConfig(
+        fail_app_start=tuple(_name(n, f"faults.fail_app_start[{i}]") for i, n in enumerate(names)),
+        start_session_failures=failures,
+    )
+    obj.done()
+    return faults
+
+
+# -- typed access to one mapping, remembering which keys were used -----------------------
+
+
+class _Obj:
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {_kind(data)}")
+        self.data: Mapping[Any, Any] = data
+        self.where = where
+        self._used: set[str] = set()
+
+    def raw(self, key: str) -> Any:
+        self._used.add(key)
+        return self.data.get(key)
+
+    def text(self, key: str, default: str, *, pattern: re.Pattern[str] | None = None) -> str:
+        value = self.opt_str(key, pattern=pattern)
+        return default if value is None else value
+
+    def req_str(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str:
+        value = self.opt_str(key, pattern=pattern)
+        if value is None:
+            raise ConfigError(f"{self.where}.{key}: required")
+        return value
+
+    def opt_str(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
+        value = self.raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"{self.where}.{key}: expected a non-empty string, got {_kind(value)}"
+            )
+        if pattern is not None and not pattern.match(value):
+            raise ConfigError(f"{self.where}.{key}: {value!r} is not a valid value")
+        return value
+
+    def integer(self, key: str, default: int) -> int:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self.where}.{key}: expected an integer, got {_kind(value)}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.where}.{key}: expected true or false, got {_kind(value)}")
+        return value
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{self.where}.{key}: expected seconds (a number >= 0)")
+        return float(value)
+
+    def items(self, key: str) -> list[Any] | None:
+        value = self.raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.where}.{key}: expected a list, got {_kind(value)}")
+        return value
+
+    def timestamp(self, key: str) -> float | None:
+        """ISO 8601 text (``2026-01-01T00:00:00Z``), a YAML timestamp, or epoch seconds."""
+        value = self.raw(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ConfigError(f"{self.where}.{key}: expected a timestamp")
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(
+                    f"{self.where}.{key}: {value!r} is not an ISO 8601 time"
+                ) from None
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=_dt.UTC)
+            return value.timestamp()
+        raise ConfigError(f"{self.where}.{key}: expected a timestamp, got {_kind(value)}")
+
+    def done(self) -> None:
+        unknown = sorted(str(k) for k in self.data if k not in self._used)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown key {unknown[0]!r}")
+
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ConfigError(
+            f"{where}: {value!r} is not a valid name (letters, digits and hyphens, at most 63)"
+        )
+    return value
+
+
+def _choice(value: str, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _port(value: int, where: str) -> int:
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{where}: {value} is not a TCP port (0-65535)")
+    return value
+
+
+def _unique(values: Any, where: str) -> None:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"{where}: {value!r} appears twice")
+        seen.add(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,148 @@
+"""One HTTP endpoint for SageMaker, SSM and STS, like moto's server mode: requests are routed
+by X-Amz-Target (awsJson1_1) or the form's Action (STS query protocol), authenticated with
+SigV4 against the configured credentials, then handed to the operation."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import socket
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bridge.emulator.config import CredentialConfig
+from bridge.emulator.control import sagemaker, ssm, sts
+from bridge.emulator.control.errors import ApiError, internal_failure
+from bridge.emulator.control.plane import ControlPlane
+from bridge.emulator.control.sagemaker import Handler
+from bridge.emulator.control.sigv4 import Received, verify
+from bridge.emulator.control.wire import json_error, json_response, query_error, query_response
+
+log = logging.getLogger(__name__)
+
+_JSON_SERVICES: dict[str, tuple[str, dict[str, Handler]]] = {
+    "SageMaker": ("sagemaker", sagemaker.OPERATIONS),
+    "AmazonSSM": ("ssm", ssm.OPERATIONS),
+}
+
+
+class ControlServer:
+    def __init__(self, plane: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.plane = plane
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+            site = web.SockSite(runner, sock)
+            await site.start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self.port = sock.getsockname()[1]
+        self._runner = runner
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        target = request.headers.get("X-Amz-Target")
+        if target is not None:
+            return self._json_call(request, body, target)
+        return self._query_call(request, body)
+
+    def _json_call(self, request: web.Request, body: bytes, target: str) -> web.Response:
+        prefix, _, operation = target.partition(".")
+        service = _JSON_SERVICES.get(prefix)
+        try:
+            if service is None:
+                raise ApiError("UnknownOperationException", f"Unknown operation {target}")
+            signing_name, operations = service
+            self._authenticate(request, body, signing_name)
+            handler = operations.get(operation)
+            if handler is None:
+                raise ApiError("UnknownOperationException", f"Unknown operation {target}")
+            params = _json_params(body)
+            result = handler(self.plane, params)
+        except ApiError as exc:
+            log.info("%s -> %s", target, exc.code)
+            return json_error(exc)
+        except Exception:
+            log.exception("%s failed", target)
+            return json_error(internal_failure())
+        log.info("%s -> 200", target)
+        return json_response(result)
+
+    def _query_call(self, request: web.Request, body: bytes) -> web.Response:
+        params = dict(parse_qsl(request.rel_url.raw_query_string))
+        if request.content_type == "application/x-www-form-urlencoded":
+            params.update(parse_qsl(body.decode("utf-8", "replace")))
+        action = params.get("Action")
+        try:
+            if action is None:
+                raise ApiError("MissingAction", "Missing Action")
+            cred = self._authenticate(request, body, "sts")
+            if action != "GetCallerIdentity":
+                raise ApiError(
+                    "InvalidAction", f"Could not find operation {action} for version 2011-06-15"
+                )
+            result = sts.caller_identity(cred, self.plane.account.account_id)
+        except ApiError as exc:
+            log.info("sts %s -> %s", action, exc.code)
+            return query_error(exc)
+        except Exception:
+            log.exception("sts %s failed", action)
+            return query_error(internal_failure())
+        log.info("sts %s -> 200", action)
+        return query_response(action, result)
+
+    def _authenticate(self, request: web.Request, body: bytes, service: str) -> CredentialConfig:
+        path, _, query = request.raw_path.partition("?")
+        received = Received(
+            method=request.method,
+            path=path,
+            query=query,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+            body=body,
+        )
+        return verify(
+            received,
+            self.plane.credentials,
+            region=self.plane.account.region,
+            service=service,
+            now=_dt.datetime.now(_dt.UTC),
+        )
+
+
+def _json_params(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        params = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError("SerializationException", "The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise ApiError("SerializationException", "The request body must be a JSON object.")
+    return params
