@@ -1,0 +1,473 @@
+"""One emulated session: the agent-role protocol core bound to whichever websocket is attached.
+
+The session outlives its websockets. A drop detaches the socket (``connection_lost``) and keeps
+every sequence number and buffer; the same ClientId coming back with a resume token reattaches
+to the same core (``connection_resumed``), so no byte is lost or duplicated across drops.
+
+I/O discipline, for CPU: received frames go straight into the core and one pump per event-loop
+turn drains the core's frames (written to the socket as one buffer) and events; the core's
+timers run on a single ``loop.call_at`` handle per session, re-armed at ``next_deadline()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from websockets.asyncio.connection import Connection
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State as WsState
+
+from bridge.emulator.agent.faults import FaultPlan, FrameFaults
+from bridge.emulator.agent.pacing import InputRateMeter
+from bridge.ssm.codec import ClientMessage, Flag, MessageType, encode
+from bridge.ssm.core import (
+    ChannelClosed,
+    ChannelStats,
+    CoreConfig,
+    DataChannelCore,
+    DataReceived,
+    Event,
+    FlagReceived,
+    HandshakeResponded,
+    Role,
+    SessionFailed,
+    SessionReady,
+    State,
+)
+
+__all__ = [
+    "AgentSession",
+    "AppFactory",
+    "ChannelIO",
+    "SessionApp",
+    "SessionStats",
+    "write_frames",
+]
+
+log = logging.getLogger(__name__)
+
+CLOSE_FLUSH_TIMEOUT = 5.0  # how long a clean end waits for the client to ack everything
+_REORDER_RELEASE = 0.02  # a frame held back for reordering goes out after this at the latest
+_CALM_CHECK = 0.1  # how often a paused client's input rate is re-measured
+_OUT, _IN = "out", "in"
+
+
+class ChannelIO(Protocol):
+    """What a session application (port forwarder, shell) may do with its channel."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    def send_flag(self, flag: Flag) -> None: ...
+
+
+class SessionApp(Protocol):
+    """The agent-side plugin behind a session: owns the target, never the websocket."""
+
+    async def run(self) -> str:
+        """Serve until the target ends; returns the channel_closed reason ("" when clean)."""
+        ...
+
+    def on_data(self, data: bytes, payload_type: int) -> None: ...
+
+    def on_flag(self, flag: int) -> None: ...
+
+    async def flow_control(self) -> None:
+        """Wait while the target is not keeping up with client data (stalls the websocket)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+AppFactory = Callable[["AgentSession"], SessionApp]
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """What the emulator itself did to a session (the core's own counters: ``core_stats``)."""
+
+    connections: int = 0
+    resumes: int = 0
+    drops_injected: int = 0
+    pauses_sent: int = 0
+    starts_sent: int = 0
+    input_messages: int = 0
+    frames_dropped: int = 0
+    frames_duplicated: int = 0
+    frames_reordered: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def _service_frame(message_type: MessageType) -> bytes:
+    """A frame the service generates itself (pause/start publication): unsequenced, seq 0."""
+    message = ClientMessage(message_type=message_type, sequence_number=0)
+    return encode(message, now_ms=int(time.time() * 1000))
+
+
+def write_frames(ws: Connection, frames: list[bytes]) -> None:
+    """Frame a batch and hand it to the socket in one write (one syscall, not one per frame)."""
+    if ws.state is not WsState.OPEN:
+        return
+    protocol = ws.protocol
+    for frame in frames:
+        protocol.send_binary(frame)
+    chunks = protocol.data_to_send()
+    if all(chunks):
+        ws.transport.write(b"".join(chunks))
+    else:  # an EOF marker: let the connection handle its own closing
+        ws.send_data()
+
+
+class AgentSession:
+    """The service+agent side of one data channel; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        session_type: str,
+        properties: Mapping[str, str] | None,
+        app_factory: AppFactory,
+        config: CoreConfig,
+        faults: FaultPlan,
+        meter: InputRateMeter | None,
+        on_end: Callable[[AgentSession], None],
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.session_id = session_id
+        self.session_type = session_type
+        self.properties = properties
+        self.core = DataChannelCore(Role.AGENT, self._loop.time(), config=config)
+        self.stats = SessionStats()
+        self.client_id: str | None = None
+        self.client_version: str | None = None
+        self.close_reason: str | None = None
+        self.ended = asyncio.Event()
+        self._app_factory = app_factory
+        self._app: SessionApp | None = None
+        self._app_task: asyncio.Task[None] | None = None
+        self._plan = faults
+        self._faults = FrameFaults(faults, session_id)
+        self._meter = meter
+        self._on_end = on_end
+        self._ws: ServerConnection | None = None
+        self._started = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._pump_pending = False
+        self._writable = asyncio.Event()
+        self._all_acked = asyncio.Event()
+        self._ending: asyncio.Task[None] | None = None
+        self._calm_timer: asyncio.TimerHandle | None = None
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._drop_marks = {"sent": 0, "received": 0, "total": 0}
+
+    # -- introspection
+
+    @property
+    def core_stats(self) -> ChannelStats:
+        return self.core.stats
+
+    @property
+    def attached(self) -> bool:
+        return self._ws is not None
+
+    @property
+    def is_ending(self) -> bool:
+        return self._ending is not None
+
+    # -- websocket lifecycle
+
+    async def serve(self, ws: ServerConnection, open_text: str) -> None:
+        """Run one websocket (its OpenDataChannel text already checked) until it closes."""
+        old = self._ws
+        if old is not None:  # the client gave up on a socket we still think is alive
+            self._detach(old)
+            old.transport.abort()
+        now = self._loop.time()
+        self._ws = ws
+        self.stats.connections += 1
+        self.client_id = self.core.accept_open(open_text).client_id
+        if not self._started:
+            self._started = True
+            self.core.start_session(now, self.session_type, self.properties)
+        else:
+            self.stats.resumes += 1
+            self.core.connection_resumed(now)
+        self._pump()
+        try:
+            async for message in ws:
+                if isinstance(message, bytes):
+                    self._on_frame(message)
+                    if self._app is not None:
+                        await self._app.flow_control()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._detach(ws)
+
+    def _detach(self, ws: ServerConnection) -> None:
+        if self._ws is ws:
+            self._ws = None
+            self.core.connection_lost(self._loop.time())
+
+    def _drop_connection(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        self.stats.drops_injected += 1
+        log.debug("session %s: injected websocket drop", self.session_id)
+        self._detach(ws)
+        ws.transport.abort()
+
+    # -- inbound
+
+    def _on_frame(self, frame: bytes) -> None:
+        now = self._loop.time()
+        meter = self._meter
+        if meter is not None and meter.counts(frame):
+            self.stats.input_messages += 1
+            if meter.record(now):
+                self._send_service_frame(MessageType.PAUSE_PUBLICATION)
+                self.stats.pauses_sent += 1
+                self._arm_calm_check()
+        plan = self._plan
+        frames = [frame]
+        if plan.mangles_frames():
+            frames = self._faults.apply(frames, _IN)
+            self._arm_release()
+        if plan.delay > 0:
+            self._loop.call_later(plan.delay, self._feed, frames)
+        else:
+            self._feed(frames)
+
+    def _feed(self, frames: list[bytes]) -> None:
+        now = self._loop.time()
+        for frame in frames:
+            self.core.receive(frame, now)
+        self._check_drop()
+        self._schedule_pump()
+
+    # -- outbound
+
+    def _send_service_frame(self, message_type: MessageType) -> None:
+        if self._ws is not None:
+            write_frames(self._ws, [_service_frame(message_type)])
+
+    def _transmit(self, frames: list[bytes]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        plan = self._plan
+        if plan.mangles_frames():
+            frames = self._faults.apply(frames, _OUT)
+            self._arm_release()
+        if not frames:
+            return
+        if plan.delay > 0:
+            self._loop.call_later(plan.delay, write_frames, ws, frames)
+        else:
+            write_frames(ws, frames)
+
+    def _arm_release(self) -> None:
+        faults = self._faults
+        self.stats.frames_dropped = faults.dropped
+        self.stats.frames_duplicated = faults.duplicated
+        self.stats.frames_reordered = faults.reordered
+        if self._release_timer is None:
+            self._release_timer = self._loop.call_later(_REORDER_RELEASE, self._release_held)
+
+    def _release_held(self) -> None:
+        self._release_timer = None
+        inbound = self._faults.release(_IN)
+        if inbound:
+            self._feed(inbound)
+        outbound = self._faults.release(_OUT)
+        if outbound and self._ws is not None:
+            write_frames(self._ws, outbound)
+
+    def _arm_calm_check(self) -> None:
+        if self._calm_timer is None:
+            self._calm_timer = self._loop.call_later(_CALM_CHECK, self._calm_check)
+
+    def _calm_check(self) -> None:
+        self._calm_timer = None
+        meter = self._meter
+        if meter is None or not meter.paused:
+            return
+        if meter.calmed(self._loop.time()):
+            self._send_service_frame(MessageType.START_PUBLICATION)
+            self.stats.starts_sent += 1
+        else:
+            self._arm_calm_check()
+
+    def _check_drop(self) -> None:
+        plan = self._plan
+        if plan.max_drops is not None and self.stats.drops_injected >= plan.max_drops:
+            return
+        stats = self.core.stats
+        counts = {
+            "sent": (plan.drop_every_bytes_sent, stats.bytes_sent),
+            "received": (plan.drop_every_bytes_received, stats.bytes_received),
+            "total": (plan.drop_every_bytes, stats.bytes_sent + stats.bytes_received),
+        }
+        for key, (every, seen) in counts.items():
+            if every and seen - self._drop_marks[key] >= every:
+                self._drop_marks = {
+                    "sent": stats.bytes_sent,
+                    "received": stats.bytes_received,
+                    "total": stats.bytes_sent + stats.bytes_received,
+                }
+                self._drop_connection()
+                return
+
+    # -- the pump
+
+    def _schedule_pump(self) -> None:
+        if not self._pump_pending:
+            self._pump_pending = True
+            self._loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_pending = False
+        core = self.core
+        for event in core.events():
+            self._dispatch(event)
+        if self._ws is not None:
+            frames = core.frames_to_send(self._loop.time())
+            if frames:
+                self._transmit(frames)
+                self._check_drop()
+        if core.writable() > 0:
+            self._writable.set()
+        if core.all_acknowledged():
+            self._all_acked.set()
+        else:
+            self._all_acked.clear()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        deadline = self.core.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.core.tick(self._loop.time())
+        self._pump()
+
+    def _dispatch(self, event: Event) -> None:
+        match event:
+            case DataReceived(data=data, payload_type=payload_type):
+                if self._app is not None:
+                    self._app.on_data(data, payload_type)
+            case FlagReceived(flag=flag):
+                if flag == Flag.TERMINATE_SESSION:
+                    self.finish("")
+                elif self._app is not None:
+                    self._app.on_flag(flag)
+            case HandshakeResponded(client_version=version):
+                self.client_version = version
+            case SessionReady():
+                self._start_app()
+            case SessionFailed(reason=reason):
+                self.finish(reason, graceful=False)
+            case ChannelClosed():
+                self.finish("", graceful=False)
+            case _:
+                pass
+
+    # -- the application
+
+    def _start_app(self) -> None:
+        if self._app is not None or self._ending is not None:
+            return
+        if self.client_version is None:
+            self.client_version = self.core.peer_version
+        self._app = self._app_factory(self)
+        self._app_task = self._loop.create_task(self._run_app(self._app))
+
+    async def _run_app(self, app: SessionApp) -> None:
+        try:
+            reason = await app.run()
+        except ConnectionError:  # the channel ended under the app
+            reason = ""
+        except Exception as exc:  # the target failed in a way the app did not expect
+            log.exception("session %s: application failed", self.session_id)
+            reason = f"session failed: {type(exc).__name__}"
+        self.finish(reason)
+
+    # ChannelIO
+    async def write(self, data: bytes) -> None:
+        """Queue output for the client, waiting while the core pushes back."""
+        view = memoryview(data)
+        while view:
+            if self._ending is not None or self.core.state in (State.CLOSED, State.FAILED):
+                raise ConnectionResetError("session is closing")
+            accepted = self.core.send(bytes(view), self._loop.time())
+            if accepted:
+                view = view[accepted:]
+                self._schedule_pump()
+            if view:
+                self._writable.clear()
+                await self._writable.wait()
+
+    def send_flag(self, flag: Flag) -> None:
+        if self._ending is not None or self.core.state in (State.CLOSED, State.FAILED):
+            return
+        self.core.send_flag(flag, self._loop.time())
+        self._schedule_pump()
+
+    # -- ending
+
+    def finish(self, reason: str, *, graceful: bool = True) -> None:
+        """End the session: stop the target, flush, send channel_closed, close the socket."""
+        if self._ending is None:
+            self._ending = self._loop.create_task(self._finish(reason, graceful))
+
+    async def wait_ended(self) -> None:
+        await self.ended.wait()
+
+    async def _finish(self, reason: str, graceful: bool) -> None:
+        try:
+            task = self._app_task
+            if task is not None and task is not asyncio.current_task() and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self._app is not None:
+                with contextlib.suppress(Exception):
+                    await self._app.aclose()
+            self._writable.set()  # wake writers blocked on back-pressure; they see the end
+            if graceful and self._started:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CLOSE_FLUSH_TIMEOUT):
+                        await self._all_acked.wait()
+            self.close_reason = reason
+            self.core.close_channel(self._loop.time(), reason, self.session_id)
+            self._pump()
+            ws = self._ws
+            if ws is not None:
+                if self._plan.delay > 0:  # let the delayed frames, channel_closed last, go out
+                    await asyncio.sleep(self._plan.delay)
+                await ws.close()
+        finally:
+            for timer in (self._timer, self._calm_timer, self._release_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._timer = self._calm_timer = self._release_timer = None
+            self.ended.set()
+            self._on_end(self)
