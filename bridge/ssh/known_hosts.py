@@ -1,0 +1,148 @@
+"""smconnect's own known_hosts file: one entry per space alias, owned by the daemon.
+
+A space gets a new host key every time its app starts, so a key learnt once cannot be trusted
+forever; instead the daemon learns the key over the SSM channel (authenticated by AWS) just
+before each connection and replaces the alias's entry here. ssh then checks the key strictly
+(``StrictHostKeyChecking yes`` in our config), and the user's own ``~/.ssh/known_hosts`` is
+never touched. ssh itself never writes this file (``UpdateHostKeys no``), so rewriting it
+whole, atomically, cannot lose anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+
+from bridge.ssh import fsutil
+from bridge.ssh.config import SshConfigError, SshPaths, host_key_alias
+
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
+_KEYTYPE_RE = re.compile(r"[A-Za-z0-9@._+-]+\Z")
+
+
+class KnownHostsError(SshConfigError):
+    """Our known_hosts file could not be read or written, or a key is malformed."""
+
+
+def _normalise_key(public_key: str) -> str:
+    """``"<type> <base64>"`` from an OpenSSH public key line, dropping any comment; the blob
+    must decode and name the same key type, so a garbled key fails here rather than in ssh."""
+    parts = public_key.strip().split()
+    if len(parts) < 2 or not _KEYTYPE_RE.match(parts[0]):
+        raise KnownHostsError(
+            "a host key must be an OpenSSH public key line ('<type> <base64> [comment]')"
+        )
+    keytype, b64 = parts[0], parts[1]
+    try:
+        blob = base64.b64decode(b64, validate=True)
+        (length,) = struct.unpack(">I", blob[:4])
+        embedded = blob[4 : 4 + length].decode("ascii")
+    except (binascii.Error, struct.error, UnicodeDecodeError):
+        raise KnownHostsError(f"the {keytype} host key is not valid base64 key data") from None
+    if embedded != keytype:
+        raise KnownHostsError(f"the host key says {keytype} but its data is {embedded!r}")
+    return f"{keytype} {b64}"
+
+
+def _entry_hosts(line: str) -> list[str]:
+    fields = line.split()
+    if not fields or fields[0].startswith("#"):
+        return []
+    hosts = fields[1] if fields[0].startswith("@") and len(fields) > 1 else fields[0]
+    return [h.lower() for h in hosts.split(",")]
+
+
+class KnownHosts:
+    """Read and replace host keys by alias in one known_hosts file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_paths(cls, paths: SshPaths) -> KnownHosts:
+        return cls(paths.known_hosts)
+
+    def get(self, alias: str) -> tuple[str, ...]:
+        """The keys (``"<type> <base64>"``) recorded for ``alias``; empty if none."""
+        name = self._name(alias)
+        keys = []
+        for line in self._lines(self._read()):
+            if name in _entry_hosts(line) and not line.startswith("@"):
+                keys.append(" ".join(line.split()[1:3]))
+        return tuple(keys)
+
+    def hosts(self) -> tuple[str, ...]:
+        """Every host name with an entry, in file order."""
+        seen: dict[str, None] = {}
+        for line in self._lines(self._read()):
+            for host in _entry_hosts(line):
+                seen.setdefault(host)
+        return tuple(seen)
+
+    def set_host_key(self, alias: str, public_key: str) -> bool:
+        """Make ``public_key`` the only key trusted for ``alias``; return whether that changed
+        the file."""
+        return self.set_host_keys(alias, [public_key])
+
+    def set_host_keys(self, alias: str, public_keys: Iterable[str]) -> bool:
+        """Like ``set_host_key`` for a host that offers several key types."""
+        name = self._name(alias)
+        keys = list(dict.fromkeys(_normalise_key(k) for k in public_keys))
+        if not keys:
+            raise KnownHostsError(f"no host key given for {alias}; use remove_host to forget it")
+        return self._rewrite(name, [f"{name} {k}\n" for k in keys])
+
+    def remove_host(self, alias: str) -> bool:
+        """Forget every key for ``alias``; return whether there was one."""
+        return self._rewrite(self._name(alias), [])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _name(self, alias: str) -> str:
+        if not _ALIAS_RE.match(alias):
+            raise KnownHostsError(f"{alias!r} is not an smconnect host name")
+        return host_key_alias(alias)
+
+    def _read(self) -> fsutil.Snapshot:
+        try:
+            return fsutil.read_snapshot(self.path)
+        except OSError as exc:
+            raise KnownHostsError(
+                f"cannot read {self.path} ({exc.strerror or exc}); delete it and connect again"
+            ) from None
+
+    @staticmethod
+    def _lines(snapshot: fsutil.Snapshot) -> list[str]:
+        text = (snapshot.data or b"").decode("utf-8", "surrogateescape")
+        return text.splitlines(keepends=True)
+
+    def _rewrite(self, name: str, new_lines: list[str]) -> bool:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with fsutil.directory_lock(self.path.parent):
+            before = self._read()
+            lines = self._lines(before)
+            kept = [ln for ln in lines if name not in _entry_hosts(ln)]
+            if kept and not kept[-1].endswith("\n"):
+                kept[-1] += "\n"
+            after = "".join(kept + new_lines)
+            data = after.encode("utf-8", "surrogateescape")
+            if data == (before.data or b""):
+                return False
+            if not before.exists and not new_lines:
+                return False
+            try:
+                fsutil.atomic_write(self.path, data, expected=before, mode=0o600)
+            except fsutil.FileChangedError:
+                raise KnownHostsError(
+                    f"{self.path} changed while smconnect was updating it; connect again"
+                ) from None
+            except OSError as exc:
+                raise KnownHostsError(
+                    f"cannot write {self.path} ({exc.strerror or exc}); check the permissions "
+                    f"of {self.path.parent}"
+                ) from None
+            return True
