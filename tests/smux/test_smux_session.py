@@ -229,10 +229,10 @@ async def test_keepalive_sends_nops_at_the_interval(tcp_pair: TcpPair) -> None:
     client = SmuxSession.over_streams(cr, cw, client=True, config=cfg)
     start = asyncio.get_running_loop().time()
     seen = await RawPeer(sr, sw).frames_for(0.55)
-    assert [f for _, f in seen] == [Frame(Cmd.NOP, 0)] * 5
-    gaps = [t - start for t, _ in seen]
-    for i, t in enumerate(gaps):
-        assert 0.1 * (i + 1) - 0.01 <= t <= 0.1 * (i + 1) + 0.08
+    assert {f for _, f in seen} == {Frame(Cmd.NOP, 0)}
+    assert 4 <= len(seen) <= 5  # one per 0.1 s; a loaded machine may push the fifth past 0.55
+    for i, (t, _) in enumerate(seen):  # never early, and on schedule (not drifting) after that
+        assert 0.1 * (i + 1) - 0.01 <= t - start <= 0.1 * (i + 1) + 0.1
     await client.close()
     sw.close()
 
