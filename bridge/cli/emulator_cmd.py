@@ -2,16 +2,91 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shlex
+import signal
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
 from bridge.cli.app import app
+
+if TYPE_CHECKING:
+    from bridge.emulator.config import EmulatorConfig
 
 emulator_app = typer.Typer(help="Run the local SageMaker Studio emulator (no AWS account needed).")
 app.add_typer(emulator_app, name="emulator")
 
 
+class PacingChoice(StrEnum):
+    realistic = "realistic"
+    unthrottled = "unthrottled"
+
+
 @emulator_app.command("serve")
-def serve() -> None:
-    """Serve the emulator in the foreground until interrupted."""
-    typer.echo("the emulator's control plane is not built yet", err=True)
-    raise typer.Exit(2)
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="JSON or YAML file: domains, spaces, credentials, delays, faults."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port for the API endpoint (default: the config's, else any)."),
+    ] = None,
+    pacing: Annotated[
+        PacingChoice | None,
+        typer.Option("--pacing", help="Data-channel pacing: like the real service, or flat out."),
+    ] = None,
+) -> None:
+    """Serve the emulator in the foreground until interrupted.
+
+    Prints `export NAME=value` lines for AWS_ENDPOINT_URL and the credentials on stdout, so
+    `smconnect emulator serve > env.sh` then `source env.sh` points boto3 and the AWS CLI at it.
+    """
+    from bridge.emulator.config import ConfigError, default_config, load_config
+
+    try:
+        cfg = load_config(config) if config is not None else default_config()
+        cfg = cfg.with_overrides(port=port, pacing=pacing.value if pacing else None)
+    except ConfigError as exc:
+        typer.echo(f"smconnect emulator: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(_serve(cfg))
+    except OSError as exc:
+        typer.echo(f"smconnect emulator: cannot start: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _serve(cfg: EmulatorConfig) -> None:
+    from bridge.emulator import Emulator
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    emulator = Emulator(cfg)
+    try:
+        await emulator.start()
+        for name, value in emulator.env().items():
+            sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+        sys.stdout.flush()
+        spaces = ", ".join(f"{d.id}/{s.name}" for d in cfg.domains for s in d.spaces)
+        typer.echo(
+            f"smconnect emulator: serving {emulator.endpoint_url} (spaces: {spaces or 'none'}); "
+            "Ctrl-C stops it",
+            err=True,
+        )
+        await stop.wait()
+        typer.echo("smconnect emulator: stopping", err=True)
+    finally:
+        await emulator.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

@@ -15,13 +15,15 @@ def resume_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any
     """A fresh token. A session that will not resume answers without TokenValue, which the
     session-manager-plugin reports as "Session: <id> timed out." and exits."""
     session_id = _session_id(params)
+    record = plane.sessions.get(session_id)
     try:
         token = plane.gateway.resume(session_id)
     except SessionUnknown:
-        raise _does_not_exist(session_id) from None
+        if record is None:
+            raise _does_not_exist(session_id) from None
+        return {"SessionId": session_id}  # ours, but over: the plugin's "timed out"
     except SessionNotResumable:
         return {"SessionId": session_id}
-    record = plane.sessions.get(session_id)
     out = {"SessionId": session_id, "TokenValue": token}
     if record is not None:
         out["StreamUrl"] = record.stream_url

@@ -1,0 +1,59 @@
+"""The default parts behind the control plane's seams: the real agent-side ``SessionBroker``
+and ``SpaceRuntime``. Imported only when an Emulator starts without stand-ins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.emulator.agent import (
+    Pacing,
+    ResumeRefused,
+    SessionBroker,
+    SessionNotFound,
+    SessionTarget,
+)
+from bridge.emulator.control.ports import (
+    Resolver,
+    SessionGrant,
+    SessionNotResumable,
+    SessionUnknown,
+)
+from bridge.emulator.runtime import SpaceRuntime
+
+
+class BrokerGateway:
+    """``SessionGateway`` over a ``SessionBroker``; ``broker`` stays reachable for its faults."""
+
+    def __init__(self, pacing: Pacing = "realistic", host: str = "127.0.0.1") -> None:
+        self.broker = SessionBroker(pacing=pacing, host=host)
+
+    async def start(self) -> None:
+        await self.broker.start(port=0)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+
+    def open_port_session(self, resolve: Resolver, port: int) -> SessionGrant:
+        target = SessionTarget(
+            session_type="Port", properties={"portNumber": str(port)}, resolve=resolve
+        )
+        grant = self.broker.create_session(target)
+        return SessionGrant(grant.session_id, grant.token_value, grant.stream_url)
+
+    def resume(self, session_id: str) -> str:
+        try:
+            return self.broker.resume_session(session_id)
+        except SessionNotFound:
+            raise SessionUnknown(session_id) from None
+        except ResumeRefused:
+            raise SessionNotResumable(session_id) from None
+
+    def terminate(self, session_id: str) -> None:
+        try:
+            self.broker.terminate_session(session_id)
+        except SessionNotFound:
+            raise SessionUnknown(session_id) from None
+
+
+def space_runtime(space_name: str, app_type: str, root: Path) -> SpaceRuntime:
+    return SpaceRuntime(space_name=space_name, app_type=app_type, root=root)
