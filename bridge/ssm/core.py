@@ -460,6 +460,11 @@ class DataChannelCore:
         self._now = now
         try:
             message = decode(frame)
+            if not self._first_frame_seen:
+                self._first_frame_seen = True
+                if self._is_client and self._state is State.HANDSHAKING:
+                    # The agent is alive: give it the whole timeout from here.
+                    self._handshake_deadline = now + self._cfg.handshake_timeout
             self._dispatch(message, now)
         except FrameError as exc:
             self._stats.frames_rejected += 1

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bridge.ssm.codec import AckPayload, ClientMessage, decode, encode
 from bridge.ssm.core import (
     CoreConfig,
     DataChannelCore,
@@ -126,7 +127,9 @@ class Link:
         link = cls(client, agent, fate=fate)
         agent.accept_open(client.open_frame("token"))
         if session_type is not None:
-            agent.start_session(0.0, session_type, properties or {"portNumber": "22"})
+            agent.start_session(
+                0.0, session_type, {"portNumber": "22"} if properties is None else properties
+            )
         return link
 
     # -- the network
@@ -169,7 +172,8 @@ class Link:
         self.pump()
         when = self.next_time()
         if when is None or when > until:
-            self.now = max(self.now, until) if when is not None or until != float("inf") else self.now
+            if until != float("inf"):
+                self.now = max(self.now, until)
             return False
         self.now = max(self.now, when)
         while self._wire and self._wire[0][0] <= self.now:
@@ -204,7 +208,6 @@ class Link:
 
     def run_for(self, seconds: float) -> None:
         self.run(self.now + seconds)
-        self.now = max(self.now, self.now)
 
     # -- reconnects
 
@@ -262,3 +265,39 @@ class Source:
     @property
     def done(self) -> bool:
         return self.offset >= self.total
+
+
+def make_frame(
+    message_type: str,
+    seq: int,
+    payload: bytes = b"",
+    payload_type: int = 1,
+    flags: int = 0,
+) -> bytes:
+    """A frame as a peer would send it, for injecting by hand."""
+    return encode(
+        ClientMessage(
+            message_type=message_type,
+            sequence_number=seq,
+            payload=payload,
+            payload_type=payload_type,
+            flags=flags,
+            created_date=1_700_000_000_000,
+        )
+    )
+
+
+def decoded(frames: list[bytes]) -> list[ClientMessage]:
+    return [decode(f) for f in frames]
+
+
+def data_messages(frames: list[bytes]) -> list[ClientMessage]:
+    return [m for m in decoded(frames) if m.message_type != "acknowledge"]
+
+
+def acked_sequences(frames: list[bytes]) -> list[int]:
+    return [
+        AckPayload.from_json(m.payload).sequence_number
+        for m in decoded(frames)
+        if m.message_type == "acknowledge"
+    ]
