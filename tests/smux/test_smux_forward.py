@@ -44,9 +44,10 @@ def closed_port() -> int:
 
 
 class Tunnel:
-    def __init__(self, client: SmuxSession, agent: asyncio.Task[None]) -> None:
+    def __init__(self, client: SmuxSession, agent: asyncio.Task[None], dial_port: int) -> None:
         self.client = client
         self.agent = agent
+        self.dial_port = dial_port  # tests point it at a closed port to make dials fail
         self.dial_errors = 0
 
 
@@ -54,20 +55,18 @@ class Tunnel:
 async def tunnel(tcp_pair: TcpPair) -> AsyncIterator[tuple[Tunnel, Target]]:
     target = Target()
     port = await target.start()
-    dial_port = [port]
     (cr, cw), (sr, sw) = await tcp_pair()
 
     async def dial() -> Pair:
-        return await asyncio.open_connection("127.0.0.1", dial_port[0])
+        return await asyncio.open_connection("127.0.0.1", tun.dial_port)
 
     async def on_dial_error() -> None:
-        tunnel.dial_errors += 1
+        tun.dial_errors += 1
 
     agent = asyncio.create_task(serve_smux(sr, sw, dial, on_dial_error))
-    tunnel = Tunnel(SmuxSession.over_streams(cr, cw, client=True), agent)
-    tunnel.dial_port = dial_port  # type: ignore[attr-defined]
-    yield tunnel, target
-    await tunnel.client.close()
+    tun = Tunnel(SmuxSession.over_streams(cr, cw, client=True), agent, port)
+    yield tun, target
+    await tun.client.close()
     # The agent side ends when its session does (or was cancelled by the test).
     await asyncio.wait_for(asyncio.gather(agent, return_exceptions=True), 5)
     assert target.server is not None
@@ -126,7 +125,7 @@ async def test_target_close_reaches_local_connection(tunnel: tuple[Tunnel, Targe
 
 async def test_dial_failure_reports_and_fins_the_stream(tunnel: tuple[Tunnel, Target]) -> None:
     t, _ = tunnel
-    t.dial_port[0] = closed_port()  # type: ignore[attr-defined]
+    t.dial_port = closed_port()
     reader, writer = await t.client.open_stream()
     writer.write(b"anyone there?")
     assert await asyncio.wait_for(reader.read(), 2) == b""  # FIN from the agent side

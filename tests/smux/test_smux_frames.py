@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -106,7 +107,7 @@ def test_round_trip_any_split(frames: list[Frame], cuts: list[int]) -> None:
     points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
     decoder = FrameDecoder()
     decoded: list[Frame] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         decoded += decoder.feed(wire[a:b])
     assert decoded == frames
     assert decoder.buffered == 0
