@@ -1,9 +1,11 @@
 """Finding and killing the process trees a runtime started.
 
 Kernels escape the Jupyter server's process group (jupyter_client starts each one in a new
-session), and shells put background jobs in their own groups, so killing one group is not
-enough. We snapshot the descendants of the processes we started (``ps`` works on Linux and
-macOS, no psutil needed) and signal each one and its group.
+session), shells put background jobs in their own groups, and ``setsid cmd &`` leaves a process
+that init adopts, so killing one group is not enough. Every process a runtime starts carries a
+per-start tag in its environment, which its descendants inherit however they detach; on Linux we
+find them by that tag in ``/proc``. Elsewhere we fall back to the descendants of the processes we
+started (``ps`` works on Linux and macOS, no psutil needed).
 """
 
 from __future__ import annotations
@@ -36,6 +38,26 @@ def descendants(roots: set[int]) -> set[int]:
             if child not in found and child not in roots:
                 found.add(child)
                 stack.append(child)
+    return found
+
+
+def tagged(name: str, value: str) -> set[int]:
+    """Processes whose environment holds ``name=value`` (Linux; empty where /proc is missing)."""
+    needle = f"{name}={value}".encode()
+    found: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    found.add(int(entry))
+        except OSError:
+            continue
     return found
 
 

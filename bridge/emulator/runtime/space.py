@@ -13,19 +13,22 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import asyncssh
 
 from bridge.emulator.runtime.address import Address, is_loopback
 from bridge.emulator.runtime.jupyter import JupyterServer
-from bridge.emulator.runtime.procs import descendants, kill_tree
+from bridge.emulator.runtime.procs import descendants, kill_tree, tagged
 from bridge.emulator.runtime.ssh_server import SSHServer
 
 LOGIN_USER = "sagemaker-user"
 SSH_PORT = 22
 JUPYTER_PORT = 8888
 APP_TYPES = ("JupyterLab", "CodeEditor")
+#: Set in the environment of everything a runtime starts, so stop() finds even detached jobs.
+PROCESS_TAG = "SMCONNECT_EMULATOR_RUN"
 #: AF_UNIX paths are limited to about 104 bytes (macOS) / 108 (Linux), counting the NUL.
 _MAX_SOCKET_PATH = 100
 
@@ -49,6 +52,7 @@ class SpaceRuntime:
         self._ssh: SSHServer | None = None
         self._jupyter: JupyterServer | None = None
         self._children: set[int] = set()
+        self._run_id = ""
 
     @property
     def running(self) -> bool:
@@ -105,6 +109,7 @@ class SpaceRuntime:
             "SAGEMAKER_SPACE_NAME": self.space_name,
             "SAGEMAKER_APP_TYPE": self.app_type,
             "SAGEMAKER_APP_TYPE_LOWERCASE": self.app_type.lower(),
+            PROCESS_TAG: self._run_id,
         }
 
     async def start(self) -> None:
@@ -114,6 +119,7 @@ class SpaceRuntime:
         began = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         run_dir = self._run_dir = self._make_run_dir()
+        self._run_id = uuid.uuid4().hex
         env = self._environment()
         self._host_key = asyncssh.generate_private_key("ssh-ed25519")
         self._ssh = SSHServer(
@@ -152,7 +158,10 @@ class SpaceRuntime:
             await ssh.stop()
         if jupyter is not None:
             await jupyter.stop()
+        if self._run_id:
+            leftovers |= await asyncio.to_thread(tagged, PROCESS_TAG, self._run_id)
         kill_tree(leftovers)
+        self._run_id = ""
         self._children.clear()
         run_dir, self._run_dir = self._run_dir, None
         if run_dir is not None:
