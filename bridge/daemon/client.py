@@ -26,7 +26,13 @@ from websockets.asyncio.client import unix_connect as ws_unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bridge.daemon import rpc
-from bridge.daemon.paths import DaemonPaths, default_paths, transport_kind
+from bridge.daemon.paths import (
+    DaemonPaths,
+    RuntimeDirError,
+    default_paths,
+    transport_kind,
+    verify_private_dir,
+)
 from bridge.daemon.stream import RawStream
 from bridge.redact import redact
 
@@ -120,6 +126,8 @@ class DaemonClient:
         transport = transport_kind()
         try:
             ws = await _dial(paths, transport, connect_timeout)
+        except RuntimeDirError as exc:
+            raise DaemonUnavailable(str(exc)) from None
         except _NO_DAEMON as exc:
             if not autostart:
                 raise DaemonUnavailable(
@@ -269,6 +277,7 @@ class DaemonClient:
 
 
 async def _dial(paths: DaemonPaths, transport: str, timeout: float) -> ClientConnection:
+    verify_private_dir(paths.runtime_dir)
     if transport == "unix":
         return await ws_unix_connect(
             str(paths.socket), uri="ws://localhost/", open_timeout=timeout, **_WS_OPTIONS
@@ -294,6 +303,8 @@ async def _autostart(
         await asyncio.sleep(0.02)
         try:
             ws = await _dial(paths, transport, connect_timeout)
+        except RuntimeDirError as exc:
+            raise DaemonUnavailable(f"the smconnect daemon did not start: {exc}") from None
         except _NO_DAEMON:
             pass
         else:

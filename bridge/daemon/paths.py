@@ -108,6 +108,21 @@ def ensure_private_dir(path: Path) -> Path:
         path.mkdir(mode=0o700, exist_ok=True)
     except FileExistsError:
         pass
+    if _check_dir(path) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def verify_private_dir(path: Path) -> None:
+    """The client's check before dialing: never talk to a socket someone else could have placed.
+
+    Raises FileNotFoundError when the directory does not exist yet (no daemon ever ran).
+    """
+    if _check_dir(path) & 0o077:
+        raise RuntimeDirError(f"{path} is accessible to other users; refusing to use it")
+
+
+def _check_dir(path: Path) -> int:
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
         raise RuntimeDirError(f"{path} is a symlink; refusing to use it")
@@ -115,9 +130,7 @@ def ensure_private_dir(path: Path) -> Path:
         raise RuntimeDirError(f"{path} is not a directory")
     if st.st_uid != os.getuid():
         raise RuntimeDirError(f"{path} is owned by uid {st.st_uid}, not by us")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
+    return stat.S_IMODE(st.st_mode)
 
 
 def write_private_file(path: Path, data: str) -> None:
