@@ -47,7 +47,10 @@ class TestClient:
         self.loop = asyncio.get_running_loop()
         self.url = stream_url
         self.core = DataChannelCore(
-            Role.CLIENT, self.loop.time(), config=config or CoreConfig(rate_limit=None), version=version
+            Role.CLIENT,
+            self.loop.time(),
+            config=config or CoreConfig(rate_limit=None),
+            version=version,
         )
         self.ws: ClientConnection | None = None
         self.data = bytearray()
@@ -141,7 +144,9 @@ class TestClient:
         self.core.send_flag(flag, self.loop.time())
         self.pump()
 
-    async def wait_for_data(self, predicate: Callable[[bytearray], bool], timeout: float = 10) -> None:
+    async def wait_for_data(
+        self, predicate: Callable[[bytearray], bool], timeout: float = 10
+    ) -> None:
         async with asyncio.timeout(timeout):
             while not predicate(self.data):
                 self._got_data.clear()

@@ -125,9 +125,7 @@ async def test_terminate_sends_channel_closed(
         broker.terminate_session(grant.session_id)
 
 
-async def test_refused_and_unknown_resume(
-    broker: SessionBroker, tcp_echo: tuple[str, int]
-) -> None:
+async def test_refused_and_unknown_resume(broker: SessionBroker, tcp_echo: tuple[str, int]) -> None:
     grant = broker.create_session(_echo_target(tcp_echo))
     with pytest.raises(SessionNotFound):
         broker.resume_session("nobody-0123456789abcdef0")

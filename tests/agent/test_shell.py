@@ -1,0 +1,32 @@
+"""Standard_Stream: a shell on a pty, no handshake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from bridge.emulator.agent import SessionBroker, SessionTarget
+from bridge.ssm.codec import PayloadType
+
+from .conftest import TestClient
+
+
+async def test_shell_echo_resize_and_exit(
+    broker: SessionBroker, clients: Callable[..., TestClient]
+) -> None:
+    grant = broker.create_session(
+        SessionTarget(session_type="Standard_Stream", properties={}, shell_argv=["/bin/sh", "-i"])
+    )
+    client = clients(grant.stream_url)
+    await client.connect(grant.token_value)
+    await client.send(json.dumps({"cols": 132, "rows": 40}).encode(), PayloadType.SIZE)
+    await client.send(b"echo hi\r")
+    await client.wait_for_data(lambda d: b"\r\nhi\r\n" in d)
+    assert client.core.session_type == "Standard_Stream"
+    await client.send(b"stty size\r")
+    await client.wait_for_data(lambda d: b"40 132" in d)
+    await client.send(b"exit\r")
+    async with asyncio.timeout(5):
+        await client.closed.wait()
+    assert client.close_reason == ""
