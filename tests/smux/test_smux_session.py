@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import random
 
 import pytest
 from conftest import SessionPair, TcpPair
@@ -268,3 +269,46 @@ async def test_keepalive_timeout_closes_a_silent_session(tcp_pair: TcpPair) -> N
     await peer.frames_for(0.01)
     await client.close()
     sw.close()
+
+
+async def test_session_over_callables_with_ssm_sized_chunks(tcp_pair: TcpPair) -> None:
+    """The byte-callable constructor, with every write cut into random pieces of at most 1024
+    bytes (as SSM Output payloads cut smux frames), over real TCP."""
+    (cr, cw), (sr, sw) = await tcp_pair()
+    rng = random.Random(7)
+
+    async def recv() -> bytes:
+        return await cr.read(rng.randint(1, 1024))
+
+    async def send(data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            n = rng.randint(1, 1024)
+            cw.write(data[pos : pos + n])
+            pos += n
+            await cw.drain()
+
+    async def close() -> None:
+        cw.close()
+
+    client = SmuxSession(recv, send, client=True, close=close)
+    server = SmuxSession.over_streams(sr, sw, client=False)
+    up, down = os.urandom(MIB), os.urandom(MIB)
+
+    async def server_side() -> None:
+        for _ in range(2):
+            reader, writer = await server.accept_stream()
+            got, _ = await asyncio.gather(reader.read(), send_all(writer, down))
+            assert got == up
+            writer.close()
+
+    async def client_side() -> bytes:
+        reader, writer = await client.open_stream()
+        got, _ = await asyncio.gather(reader.read(), send_all(writer, up))
+        writer.close()
+        return got
+
+    results = await asyncio.gather(server_side(), client_side(), client_side())
+    assert results[1] == down and results[2] == down
+    await client.close()
+    await server.close()
