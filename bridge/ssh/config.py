@@ -72,13 +72,11 @@ class UserConfigUnreadableError(SshConfigError):
 class UserConfigSyntaxError(SshConfigError):
     """ssh itself rejects the configuration; the message is ssh's own first error line."""
 
-    def __init__(self, ssh_message: str, file: str | None, line: int | None) -> None:
+    def __init__(self, ssh_message: str, file: str | None = None, line: int | None = None) -> None:
         where = f"{file} at line {line}" if file and line else "your ssh config"
-        detail = ssh_message
-        if file and line:
-            detail = ssh_message.split(f"line {line}: ", 1)[-1]
         super().__init__(
-            f"ssh reports an error in {where}: {detail}; fix it, then run `{INSTALL_COMMAND}` again"
+            f"ssh reports an error in {where}: {ssh_message.rstrip('.')}; "
+            f"fix it, then run `{INSTALL_COMMAND}` again"
         )
         self.ssh_message = ssh_message
         self.file = file
@@ -474,16 +472,17 @@ def _without_include(data: bytes) -> tuple[bytes, bool]:
 # ---------------------------------------------------------------------------------------------
 # Asking the real ssh client
 
-_SSH_LINE_RE = re.compile(r"^(?P<file>.+?): line (?P<line>\d+): ")
+# ssh says "<file>: line <n>: <message>" or "<file> line <n>: <message>", depending on the check.
+_SSH_LINE_RE = re.compile(r"^(?P<file>.+?):? line (?P<line>\d+): (?P<message>.*)$")
 
 
-def _first_error_line(stderr: str) -> tuple[str, str | None, int | None]:
+def _syntax_error(stderr: str) -> UserConfigSyntaxError:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in lines:
         m = _SSH_LINE_RE.match(ln)
         if m:
-            return ln, m.group("file"), int(m.group("line"))
-    return (lines[0] if lines else "ssh exited with status 255"), None, None
+            return UserConfigSyntaxError(m.group("message"), m.group("file"), int(m.group("line")))
+    return UserConfigSyntaxError(lines[0] if lines else "ssh exited with status 255")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,7 +518,6 @@ class RemoveResult:
     user_config_changed: bool
     user_config_deleted: bool
     removed_files: tuple[Path, ...]
-    backup: Path | None
 
 
 @dataclass(frozen=True)
@@ -616,15 +614,17 @@ class SshConfig:
             return True
 
     def remove(self) -> RemoveResult:
-        """Take out exactly our lines and delete our files, leaving the user's file as it was."""
+        """Take out exactly our lines and delete our files, leaving the user's file as it was.
+
+        No backup: only the two lines we identify exactly go, under the same change check as
+        install; the backup install made still holds the file from before smconnect.
+        """
         with self._locked():
             user = self._read_user()
             changed = deleted = False
-            backup = None
             if user.data is not None:
                 rest, delete = _without_include(user.data)
                 if rest != user.data:
-                    backup = self._backup(user)
                     if delete:
                         self._check_unchanged(user)
                         fsutil.remove_file(fsutil.resolve_target(self.paths.user_config))
@@ -636,7 +636,7 @@ class SshConfig:
                 p for p in (self.paths.our_config, self.paths.known_hosts) if fsutil.remove_file(p)
             )
             fsutil.remove_empty_dir(self.paths.smconnect_dir)
-            return RemoveResult(changed, deleted, removed, backup)
+            return RemoveResult(changed, deleted, removed)
 
     def show(
         self, spaces: Iterable[tuple[str, str]] | None = None, *, validate: bool = False
@@ -800,8 +800,10 @@ class SshConfig:
         )
 
     def _write(self, path: Path, data: bytes, before: fsutil.Snapshot) -> None:
+        # Our own file is always 0600 and ours: ssh refuses an Included file others can write.
+        ours = path == self.paths.our_config
         try:
-            fsutil.atomic_write(path, data, expected=before)
+            fsutil.atomic_write(path, data, expected=before, keep_metadata=not ours)
         except fsutil.FileChangedError:
             raise self._changed_error(path) from None
         except OSError as exc:
@@ -863,8 +865,7 @@ class SshConfig:
                 "Match exec lines in your ssh config"
             ) from None
         if proc.returncode != 0:
-            message, file, line = _first_error_line(proc.stderr.decode("utf-8", "replace"))
-            raise UserConfigSyntaxError(message, file, line)
+            raise _syntax_error(proc.stderr.decode("utf-8", "replace"))
         out: dict[str, str] = {}
         for line_text in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
             key, _, value = line_text.partition(" ")

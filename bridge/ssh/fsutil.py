@@ -88,13 +88,15 @@ def atomic_write(
     *,
     expected: Snapshot | None,
     mode: int = 0o600,
+    keep_metadata: bool = True,
 ) -> None:
     """Replace ``path``'s content with ``data`` atomically.
 
     ``expected`` is the snapshot ``data`` was derived from: if the file no longer matches it
     (content, mtime or size, or existence), ``FileChangedError`` is raised and nothing is written.
-    ``None`` skips the check, for files only we write. An existing file keeps its mode and
-    (where we are allowed to set it) its owner; a new file gets ``mode``.
+    ``None`` skips the check, for files only we write. With ``keep_metadata`` an existing file
+    keeps its mode and (where we are allowed to set it) its owner; otherwise, and for a new
+    file, the result has ``mode`` and belongs to us.
     """
     target = resolve_target(path)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -110,7 +112,7 @@ def atomic_write(
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-            _copy_metadata(f.fileno(), existing, mode)
+            _copy_metadata(f.fileno(), existing if keep_metadata else None, mode)
         if expected is not None and not _unchanged(expected):
             raise FileChangedError(path)
         os.replace(tmp, target)
