@@ -1,20 +1,34 @@
 """Console entry point.
 
 ``smconnect proxy`` runs for every ssh connection, so it is routed here before anything heavy
-(typer, rich, boto3) is imported; every other command goes to the typer app.
+(typer, rich, boto3) is imported; every other command goes to the typer app. The ssh config we
+write puts the AWS context first (``smconnect --profile P proxy HOST``), so leading context
+options are accepted too.
 """
 
 from __future__ import annotations
 
 import sys
 
+_CONTEXT_OPTIONS = frozenset({"--profile", "--region", "--endpoint-url"})
+
+
+def _proxy_argv(argv: list[str]) -> list[str] | None:
+    """The proxy's own argv if this is a proxy invocation, else None."""
+    i = 0
+    while i < len(argv) and argv[i] in _CONTEXT_OPTIONS:
+        i += 2
+    if i < len(argv) and argv[i] == "proxy":
+        return argv[:i] + argv[i + 1 :]
+    return None
+
 
 def main() -> None:
-    argv = sys.argv[1:]
-    if argv[:1] == ["proxy"]:
+    proxy_argv = _proxy_argv(sys.argv[1:])
+    if proxy_argv is not None:
         from bridge.proxy import main as proxy_main  # small import graph, guarded by a test
 
-        raise SystemExit(proxy_main(argv[1:]))
+        raise SystemExit(proxy_main(proxy_argv))
     from bridge.cli.app import run
 
     run()

@@ -74,6 +74,7 @@ class Space:
     instance_type: str | None = None
     app_status: str | None = None  # None: no app (stopped)
     owner: str | None = None
+    app_created: str | None = None  # identifies one run of the app (host keys change per run)
 
     @property
     def ref(self) -> str:
@@ -102,6 +103,7 @@ class StudioClient:
         app_timeout: float = 600.0,
         session_retry_window: float = 90.0,
         sleep: Callable[[float], None] = time.sleep,
+        endpoint_url: str | None = None,
     ) -> None:
         self._session = session
         self.poll_interval = poll_interval
@@ -109,8 +111,9 @@ class StudioClient:
         self.session_retry_window = session_retry_window
         self._sleep = sleep
         config = client_config()
-        self._sm: Any = session.client("sagemaker", config=config)
-        self._ssm: Any = session.client("ssm", config=config)
+        # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
+        self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
+        self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
 
     @property
     def region(self) -> str:
@@ -392,6 +395,7 @@ class StudioClient:
             instance_type=instance,
             app_status=app.get("Status") if app else None,
             owner=owner,
+            app_created=str(app["CreationTime"]) if app and app.get("CreationTime") else None,
         )
 
     def _wait(self, done: Callable[[], bool], what: str, progress: Progress) -> None:

@@ -1,0 +1,545 @@
+"""The daemon's SageMaker logic, exposed as JSON-RPC methods (see docs/design/daemon-methods.md).
+
+The daemon owns every data channel: the ProxyCommand relay, ``smconnect open`` and the VS Code
+extension only ask for them. It resumes dropped channels itself (ResumeSession), so the ssh
+connection above never notices, and it keeps our known_hosts in step with the key each app run
+presents, learnt over the SSM-authenticated channel (the trusted path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bridge.aws.errors import AwsError
+from bridge.aws.studio import Space
+from bridge.daemon.dispatch import Api
+from bridge.daemon.rpc import ApiError
+from bridge.daemon.server import Connection, DaemonServer
+from bridge.daemon.stream import RawStream
+from bridge.daemon.workspace import AwsContext, Workspace
+from bridge.ssh.config import (
+    DEFAULT_PREFIX,
+    ConfigOptions,
+    SshConfig,
+    SshConfigError,
+    SshPaths,
+    host_key_alias,
+)
+from bridge.ssh.known_hosts import KnownHosts
+from bridge.ssh.over_stream import connect_ssh, fetch_host_key
+from bridge.ssm.errors import ChannelError
+from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
+
+log = logging.getLogger("smconnect.daemon.service")
+
+REMOTE_HOME = "/home/sagemaker-user"
+
+
+# ---- parameters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextParams:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    @property
+    def context(self) -> AwsContext:
+        return AwsContext(profile=self.profile, region=self.region, endpoint_url=self.endpoint_url)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListParams(ContextParams):
+    refresh: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceParams(ContextParams):
+    space: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenParams(SpaceParams):
+    instance_type: str | None = None
+    restart: bool = False  # may a running app be restarted to apply remote access / instance type
+    ssh_config: bool = True  # install/refresh the ssh config we own
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyParams(ContextParams):
+    host: str
+    start: bool = True  # start a stopped space rather than fail
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardParams(SpaceParams):
+    remote_port: int
+    local_port: int = 0
+    local_host: str = "127.0.0.1"
+    remote_host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardCloseParams:
+    id: str
+
+
+# ---- state -----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class ManagedChannel:
+    """A data channel the daemon holds, with what ``status`` reports about it."""
+
+    id: str
+    purpose: str  # "ssh" (ProxyCommand), "forward", "hostkey"
+    space: Space
+    ssh_host: str
+    session_id: str
+    channel: DataChannel
+    opened_at: float = field(default_factory=time.time)
+    state: str = "connected"
+
+    def describe(self) -> dict[str, Any]:
+        stats = self.channel.stats
+        latency = stats.websocket_latency if stats.websocket_latency is not None else stats.rtt
+        return {
+            "id": self.id,
+            "purpose": self.purpose,
+            "space": self.space.name,
+            "domain_id": self.space.domain_id,
+            "ssh_host": self.ssh_host,
+            "session_id": self.session_id,
+            "state": self.state,
+            "opened_at": self.opened_at,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "reconnects": stats.reconnects,
+            "retransmissions": stats.retransmissions,
+            "latency_ms": round(latency * 1000, 1),
+        }
+
+
+@dataclass(eq=False)
+class Forward:
+    id: str
+    managed: ManagedChannel
+    ssh: Any  # asyncssh.SSHClientConnection
+    listener: Any  # asyncssh.SSHListener
+    local_host: str
+    local_port: int
+    remote_host: str
+    remote_port: int
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "space": self.managed.space.name,
+            "local": f"{self.local_host}:{self.local_port}",
+            "remote": f"{self.remote_host}:{self.remote_port}",
+            "local_port": self.local_port,
+            "remote_port": self.remote_port,
+            "session": self.managed.describe(),
+        }
+
+
+def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
+    data = asdict(space)
+    data["ref"] = space.ref
+    data["ssh_host"] = ssh_host
+    return data
+
+
+def _fail(exc: Exception) -> ApiError:
+    """AWS-, ssh-config- and channel-layer errors as API errors with a stable ``kind``."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, AwsError):
+        return ApiError(str(exc), kind=exc.kind)
+    if isinstance(exc, SshConfigError):
+        return ApiError(str(exc), kind="ssh_config")
+    if isinstance(exc, ChannelError):
+        return ApiError(f"the data channel failed: {exc}", kind="channel")
+    return ApiError(f"{type(exc).__name__}: {exc}", kind="internal")
+
+
+class SpaceService:
+    def __init__(
+        self,
+        server: DaemonServer,
+        *,
+        ssh_paths: SshPaths | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        poll_interval: float | None = None,
+    ) -> None:
+        self._server = server
+        self._ssh_paths = ssh_paths or SshPaths.for_home()
+        self._prefix = prefix
+        self._poll_interval = poll_interval or float(os.environ.get("SMCONNECT_POLL_INTERVAL", "5"))
+        self._workspaces: dict[AwsContext, Workspace] = {}
+        self._channels: dict[str, ManagedChannel] = {}
+        self._forwards: dict[str, Forward] = {}
+        self._host_keys: dict[tuple[str, str | None], str] = {}
+        self._host_key_locks: dict[str, asyncio.Lock] = {}
+        self._ids = itertools.count(1)
+        server.busy = self.busy
+
+    def busy(self) -> bool:
+        return bool(self._channels or self._forwards)
+
+    def register(self, api: Api) -> None:
+        api.add("spaces.list", self.list_spaces)
+        api.add("space.open", self.open_space)
+        api.add("space.start", self.start_space)
+        api.add("space.stop", self.stop_space)
+        api.add("proxy.open", self.proxy_open)
+        api.add("forward.open", self.forward_open)
+        api.add("forward.list", self.forward_list)
+        api.add("forward.close", self.forward_close)
+        api.add("sessions.status", self.sessions_status)
+
+    async def close(self) -> None:
+        for fwd in list(self._forwards.values()):
+            await self._close_forward(fwd)
+        for managed in list(self._channels.values()):
+            with contextlib.suppress(Exception):
+                await managed.channel.close(timeout=2.0)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _workspace(self, context: AwsContext) -> Workspace:
+        if context not in self._workspaces:
+            self._workspaces[context] = Workspace(context, poll_interval=self._poll_interval)
+        return self._workspaces[context]
+
+    async def _alias(self, ws: Workspace, space: Space) -> str:
+        return ws.alias(space, await ws.spaces(), self._prefix)
+
+    @staticmethod
+    def _progress(conn: Connection, space: Space) -> Any:
+        """A thread-safe progress callback for StudioClient that notifies this connection."""
+        loop = asyncio.get_running_loop()
+
+        def progress(phase: str, message: str) -> None:
+            params = {"space": space.name, "phase": phase, "message": message}
+            loop.call_soon_threadsafe(lambda: conn.spawn(conn.notify("progress", params)))
+
+        return progress
+
+    async def _ensure_running(
+        self, conn: Connection, ws: Workspace, space: Space, *, start: bool
+    ) -> Space:
+        if space.running:
+            return space
+        if not start:
+            raise ApiError(
+                f"space {space.name!r} is not running; `smconnect start {space.name}` starts it",
+                kind="app_not_running",
+            )
+        started: Space = await ws.run("start_app", space, progress=self._progress(conn, space))
+        ws.forget_spaces()
+        return await ws.resolve(started.ref)
+
+    async def _open_channel(
+        self, conn: Connection | None, ws: Workspace, space: Space, purpose: str, ssh_host: str
+    ) -> ManagedChannel:
+        progress = self._progress(conn, space) if conn is not None else (lambda p, m: None)
+        grant = await ws.run("start_session", space, progress=progress)
+        channel_id = f"{purpose}-{next(self._ids)}"
+
+        async def resume() -> str:
+            try:
+                token: str = await ws.run("resume_session", grant.session_id)
+            except AwsError as exc:
+                if exc.kind == "credentials":
+                    await self._server.broadcast(
+                        "credentials", {"state": "expired", "message": str(exc)}
+                    )
+                raise
+            return token
+
+        def on_reconnect(event: ReconnectEvent) -> None:
+            managed = self._channels.get(channel_id)
+            if managed is not None:
+                managed.state = {
+                    ReconnectPhase.DROPPED: "reconnecting",
+                    ReconnectPhase.RETRYING: "reconnecting",
+                    ReconnectPhase.RESUMED: "connected",
+                    ReconnectPhase.FAILED: "failed",
+                }[event.phase]
+            params = {
+                "id": channel_id,
+                "space": space.name,
+                "phase": event.phase.value,
+                "attempt": event.attempt,
+                "reason": event.reason,
+            }
+            asyncio.get_running_loop().create_task(self._server.broadcast("session.state", params))
+
+        channel = await open_channel(
+            grant.stream_url, grant.token_value, resume=resume, on_reconnect=on_reconnect
+        )
+        try:
+            await channel.wait_ready()
+        except BaseException:
+            await channel.close(timeout=1.0)
+            raise
+        managed = ManagedChannel(
+            id=channel_id,
+            purpose=purpose,
+            space=space,
+            ssh_host=ssh_host,
+            session_id=grant.session_id,
+            channel=channel,
+        )
+        self._channels[channel_id] = managed
+        log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
+        return managed
+
+    async def _release(self, managed: ManagedChannel) -> None:
+        self._channels.pop(managed.id, None)
+        with contextlib.suppress(Exception):
+            await managed.channel.close(timeout=5.0)
+        log.info("closed channel %s", managed.id)
+
+    async def _refresh_host_key(
+        self, conn: Connection | None, ws: Workspace, space: Space, alias: str
+    ) -> str:
+        """Put the key this app run presents into our known_hosts (once per app run)."""
+        cache_key = (space.arn, space.app_created)
+        lock = self._host_key_locks.setdefault(space.arn, asyncio.Lock())
+        async with lock:
+            key = self._host_keys.get(cache_key)
+            if key is None:
+                managed = await self._open_channel(conn, ws, space, "hostkey", alias)
+                try:
+                    reader, writer = managed.channel.streams()
+                    key = await fetch_host_key(reader, writer)
+                finally:
+                    await self._release(managed)
+                self._host_keys[cache_key] = key
+            known = KnownHosts(self._ssh_paths.known_hosts)
+            await asyncio.to_thread(known.set_host_key, host_key_alias(alias), key)
+            return key
+
+    async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
+        spaces = await ws.spaces()
+        options = ConfigOptions(smconnect_command=smconnect_command(context), prefix=self._prefix)
+        config = SshConfig(self._ssh_paths, options)
+        await asyncio.to_thread(config.install, [(s.name, s.domain_id) for s in spaces])
+
+    # -- methods ---------------------------------------------------------------------------
+
+    async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
+        ws = self._workspace(params.context)
+        try:
+            spaces = await ws.spaces(refresh=params.refresh)
+        except Exception as exc:
+            raise _fail(exc) from None
+        return {"spaces": [space_json(s, ws.alias(s, spaces, self._prefix)) for s in spaces]}
+
+    async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+        ws = self._workspace(params.context)
+        try:
+            space = await ws.resolve(params.space)
+            space = await self._ensure_running(conn, ws, space, start=True)
+            return {"space": space_json(space, await self._alias(ws, space))}
+        except Exception as exc:
+            raise _fail(exc) from None
+
+    async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+        ws = self._workspace(params.context)
+        try:
+            space = await ws.resolve(params.space)
+            space = await ws.run("stop_app", space, progress=self._progress(conn, space))
+            ws.forget_spaces()
+            return {"space": space_json(space, await self._alias(ws, space))}
+        except Exception as exc:
+            raise _fail(exc) from None
+
+    async def open_space(self, conn: Connection, params: OpenParams) -> dict[str, Any]:
+        """Everything ``smconnect open`` needs before it hands over to ssh or VS Code."""
+        ws = self._workspace(params.context)
+        try:
+            space = await ws.resolve(params.space)
+            change_instance = bool(
+                params.instance_type and params.instance_type != space.instance_type
+            )
+            if space.remote_access != "ENABLED" or change_instance:
+                if space.app_status in ("InService", "Pending") and not params.restart:
+                    what = (
+                        "enable remote access"
+                        if space.remote_access != "ENABLED"
+                        else (f"switch to {params.instance_type}")
+                    )
+                    raise ApiError(
+                        f"space {space.name!r} is running; it must restart to {what} "
+                        "(answer yes, or pass --yes)",
+                        kind="restart_required",
+                    )
+                await conn.notify(
+                    "progress",
+                    {"space": space.name, "phase": "update", "message": "enabling remote access"},
+                )
+                space = await ws.run("enable_remote_access", space, params.instance_type)
+                if space.app_status in ("InService", "Pending"):
+                    await ws.run("stop_app", space, progress=self._progress(conn, space))
+                space = await ws.resolve(space.ref)
+            space = await self._ensure_running(conn, ws, space, start=True)
+            alias = await self._alias(ws, space)
+            await conn.notify(
+                "progress",
+                {"space": space.name, "phase": "ssh", "message": "waiting for SSH to answer"},
+            )
+            key = await self._refresh_host_key(conn, ws, space, alias)
+            if params.ssh_config:
+                await self._install_ssh_config(ws, params.context)
+            return {
+                "space": space_json(space, alias),
+                "ssh_host": alias,
+                "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
+                "host_key": key,
+            }
+        except Exception as exc:
+            raise _fail(exc) from None
+
+    async def proxy_open(self, conn: Connection, params: ProxyParams) -> dict[str, Any]:
+        """The ProxyCommand: upgrade this connection to a raw stream into the space's SSH."""
+        ws = self._workspace(params.context)
+        try:
+            space = await ws.resolve_alias(params.host, self._prefix)
+            space = await self._ensure_running(conn, ws, space, start=params.start)
+            if space.remote_access != "ENABLED":
+                raise ApiError(
+                    f"remote access is disabled for space {space.name!r}; "
+                    f"`smconnect open {space.name}` enables it",
+                    kind="remote_access_disabled",
+                )
+            await self._refresh_host_key(conn, ws, space, params.host)
+            managed = await self._open_channel(conn, ws, space, "ssh", params.host)
+        except Exception as exc:
+            raise _fail(exc) from None
+        stream = conn.start_stream()
+        conn.spawn(self._relay(managed, stream))
+        return {"id": managed.id, "space": space.name, "session_id": managed.session_id}
+
+    async def _relay(self, managed: ManagedChannel, stream: RawStream) -> None:
+        reader, writer = managed.channel.streams()
+
+        async def upstream() -> None:  # ssh -> space
+            while data := await stream.read():
+                writer.write(data)
+                await writer.drain()
+
+        async def downstream() -> None:  # space -> ssh
+            while data := await reader.read(65536):
+                await stream.write(data)
+            await stream.write_eof()
+
+        try:
+            up = asyncio.ensure_future(upstream())
+            down = asyncio.ensure_future(downstream())
+            done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if up in done and not down.done():
+                # ssh closed its side: let queued output drain briefly, then end the session.
+                with contextlib.suppress(TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(down), 2.0)
+            for task in (up, down):
+                task.cancel()
+            for task in (up, down):
+                with contextlib.suppress(BaseException):
+                    await task
+        finally:
+            await stream.close()
+            await self._release(managed)
+
+    async def forward_open(self, conn: Connection, params: ForwardParams) -> dict[str, Any]:
+        ws = self._workspace(params.context)
+        try:
+            space = await ws.resolve(params.space)
+            space = await self._ensure_running(conn, ws, space, start=True)
+            alias = await self._alias(ws, space)
+            key = await self._refresh_host_key(conn, ws, space, alias)
+            managed = await self._open_channel(conn, ws, space, "forward", alias)
+            try:
+                reader, writer = managed.channel.streams()
+                ssh = await connect_ssh(reader, writer, known_host_key=key)
+                listener = await ssh.forward_local_port(
+                    params.local_host, params.local_port, params.remote_host, params.remote_port
+                )
+            except BaseException:
+                await self._release(managed)
+                raise
+        except OSError as exc:
+            raise ApiError(
+                f"cannot listen on {params.local_host}:{params.local_port}: {exc.strerror or exc}",
+                kind="local_port",
+            ) from None
+        except Exception as exc:
+            raise _fail(exc) from None
+        fwd = Forward(
+            id=managed.id,
+            managed=managed,
+            ssh=ssh,
+            listener=listener,
+            local_host=params.local_host,
+            local_port=listener.get_port(),
+            remote_host=params.remote_host,
+            remote_port=params.remote_port,
+        )
+        self._forwards[fwd.id] = fwd
+        return fwd.describe()
+
+    async def forward_list(self, conn: Connection, params: None) -> dict[str, Any]:
+        return {"forwards": [f.describe() for f in self._forwards.values()]}
+
+    async def forward_close(self, conn: Connection, params: ForwardCloseParams) -> dict[str, Any]:
+        fwd = self._forwards.get(params.id)
+        if fwd is None:
+            raise ApiError(f"no forward with id {params.id!r}", kind="not_found")
+        await self._close_forward(fwd)
+        return {"closed": params.id}
+
+    async def _close_forward(self, fwd: Forward) -> None:
+        self._forwards.pop(fwd.id, None)
+        fwd.listener.close()
+        fwd.ssh.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(fwd.ssh.wait_closed(), 5.0)
+        await self._release(fwd.managed)
+
+    async def sessions_status(self, conn: Connection, params: None) -> dict[str, Any]:
+        return {
+            "sessions": [m.describe() for m in self._channels.values() if m.purpose != "hostkey"],
+            "forwards": [f.describe() for f in self._forwards.values()],
+        }
+
+
+def smconnect_command(context: AwsContext) -> tuple[str, ...]:
+    """The argv prefix a ProxyCommand runs: this smconnect, with the request's AWS context."""
+    beside = os.path.join(os.path.dirname(sys.executable), "smconnect")
+    exe = beside if os.access(beside, os.X_OK) else (shutil.which("smconnect") or beside)
+    argv: list[str] = [os.path.abspath(exe)]
+    if context.profile:
+        argv += ["--profile", context.profile]
+    if context.region:
+        argv += ["--region", context.region]
+    if context.endpoint_url:
+        argv += ["--endpoint-url", context.endpoint_url]
+    return tuple(argv)
+
+
+async def setup(server: DaemonServer) -> None:
+    """The daemon's ``Setup`` hook: install the SageMaker methods."""
+    service = SpaceService(server)
+    service.register(server.api)
