@@ -45,7 +45,9 @@ class Workspace:
             return self._studio
 
     def _make_studio(self) -> StudioClient:
-        session = make_session(SessionSpec(profile=self.context.profile, region=self.context.region))
+        session = make_session(
+            SessionSpec(profile=self.context.profile, region=self.context.region)
+        )
         require_credentials(session)
         return StudioClient(
             session, endpoint_url=self.context.endpoint_url, poll_interval=self._poll_interval

@@ -75,7 +75,9 @@ async def test_stale_socket_is_replaced(daemon_paths: DaemonPaths) -> None:
     assert "removed a stale daemon.sock" in daemon_paths.log.read_text()
 
 
-async def test_tcp_fallback_autostart(daemon_paths: DaemonPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_tcp_fallback_autostart(
+    daemon_paths: DaemonPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMCONNECT_DAEMON_TRANSPORT", "tcp")
     status = await status_of(daemon_paths)
     assert status["transport"] == "tcp"

@@ -42,10 +42,22 @@ async def test_status_and_typed_params(served: DaemonServer, daemon_paths: Daemo
         ('{"jsonrpc": "2.0", "method": "nope", "id": 1}', rpc.METHOD_NOT_FOUND),
         ('{"jsonrpc": "2.0", "method": "test.echo", "params": ["a"], "id": 1}', rpc.INVALID_PARAMS),
         ('{"jsonrpc": "2.0", "method": "test.echo", "params": {}, "id": 1}', rpc.INVALID_PARAMS),
-        ('{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": 1}, "id": 1}', rpc.INVALID_PARAMS),
-        ('{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": "a", "count": true}, "id": 1}', rpc.INVALID_PARAMS),
-        ('{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": "a", "x": 1}, "id": 1}', rpc.INVALID_PARAMS),
-        ('{"jsonrpc": "2.0", "method": "daemon.status", "params": {"x": 1}, "id": 1}', rpc.INVALID_PARAMS),
+        (
+            '{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": 1}, "id": 1}',
+            rpc.INVALID_PARAMS,
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": "a", "count": true}, "id": 1}',
+            rpc.INVALID_PARAMS,
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "test.echo", "params": {"text": "a", "x": 1}, "id": 1}',
+            rpc.INVALID_PARAMS,
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "daemon.status", "params": {"x": 1}, "id": 1}',
+            rpc.INVALID_PARAMS,
+        ),
     ],
 )
 async def test_protocol_error_codes(
@@ -59,7 +71,9 @@ async def test_protocol_error_codes(
         assert answer["id"] == 1
 
 
-async def test_application_and_internal_errors(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_application_and_internal_errors(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
         with pytest.raises(RpcError) as app:
             await c.call("test.fail")
@@ -70,14 +84,18 @@ async def test_application_and_internal_errors(served: DaemonServer, daemon_path
             with pytest.raises(RpcError) as internal:
                 await c.call(method)
             assert (internal.value.code, internal.value.kind) == (rpc.INTERNAL_ERROR, "internal")
-            assert "boom" not in internal.value.message  # exception text stays in the (redacted) log
+            assert (
+                "boom" not in internal.value.message
+            )  # exception text stays in the (redacted) log
         with pytest.raises(RpcError) as missing:
             await c.call("no.such.method")
         assert missing.value.code == rpc.METHOD_NOT_FOUND
         assert await c.call("daemon.status")  # the connection survived every error
 
 
-async def test_notification_request_gets_no_answer(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_notification_request_gets_no_answer(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     async with unix_connect(str(daemon_paths.socket), uri="ws://localhost/") as ws:
         await ws.send(rpc.encode_request("test.echo", {"text": "a"}, None))
         await ws.send(rpc.encode_request("test.echo", {"text": "b"}, 7))
@@ -85,15 +103,21 @@ async def test_notification_request_gets_no_answer(served: DaemonServer, daemon_
         assert answer == {"jsonrpc": "2.0", "id": 7, "result": {"text": "b"}}
 
 
-async def test_progress_notifications_reach_the_call(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_progress_notifications_reach_the_call(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
-        result = await c.call("test.progress", {"n": 5}, on_notification=lambda m, p: seen.append((m, p)))
+        result = await c.call(
+            "test.progress", {"n": 5}, on_notification=lambda m, p: seen.append((m, p))
+        )
     assert result == {"done": 5}
     assert seen == [("progress", {"step": i}) for i in range(5)]
 
 
-async def test_broadcast_reaches_other_connections(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_broadcast_reaches_other_connections(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     got: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
     async def async_handler(method: str, params: dict[str, Any]) -> None:
@@ -104,8 +128,13 @@ async def test_broadcast_reaches_other_connections(served: DaemonServer, daemon_
         DaemonClient.connect(autostart=False, paths=daemon_paths) as actor,
     ):
         unsubscribe = listener.subscribe(async_handler)
-        assert await actor.call("test.broadcast", {"space": "demo", "state": "InService"}) == {"sent": 2}
-        assert await asyncio.wait_for(got.get(), 5) == ("session.state", {"space": "demo", "state": "InService"})
+        assert await actor.call("test.broadcast", {"space": "demo", "state": "InService"}) == {
+            "sent": 2
+        }
+        assert await asyncio.wait_for(got.get(), 5) == (
+            "session.state",
+            {"space": "demo", "state": "InService"},
+        )
         unsubscribe()
 
 
@@ -122,7 +151,9 @@ async def test_slow_call_does_not_block_others_and_times_out(
         assert await c.call("test.echo", {"text": "still"}) == {"text": "still"}
 
 
-async def test_calls_fail_cleanly_when_the_daemon_goes(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_calls_fail_cleanly_when_the_daemon_goes(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
         pending = asyncio.create_task(c.call("test.sleep", {"seconds": 10}))
         await asyncio.sleep(0.1)

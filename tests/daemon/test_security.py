@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from bridge.daemon import auth
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
@@ -52,7 +53,9 @@ async def test_any_origin_is_refused_on_the_unix_socket(
     served: DaemonServer, daemon_paths: DaemonPaths, origin: str
 ) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        async with unix_connect(str(daemon_paths.socket), uri="ws://localhost/", origin=origin):  # type: ignore[arg-type]
+        async with unix_connect(
+            str(daemon_paths.socket), uri="ws://localhost/", origin=Origin(origin)
+        ):
             pass
     assert refused.value.response.status_code == 403
 
@@ -62,14 +65,20 @@ async def test_tcp_fallback_requires_the_token() -> None:
     port = await server.start_tcp()
     url = f"ws://127.0.0.1:{port}/"
     try:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cr3t-token-value"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic s3cr3t-token-value"},
+        ):
             with pytest.raises(InvalidStatus) as refused:
                 async with connect(url, additional_headers=headers, proxy=None):
                     pass
             assert refused.value.response.status_code == 403
         good = {"Authorization": "Bearer s3cr3t-token-value"}
         with pytest.raises(InvalidStatus) as browser:
-            async with connect(url, additional_headers=good, origin="http://127.0.0.1", proxy=None):  # type: ignore[arg-type]
+            async with connect(
+                url, additional_headers=good, origin=Origin("http://127.0.0.1"), proxy=None
+            ):
                 pass
         assert browser.value.response.status_code == 403
         async with connect(url, additional_headers=good, proxy=None) as ws:
@@ -92,18 +101,39 @@ def test_peer_uid_of_a_real_unix_socket() -> None:
     with a, b:
         assert auth.peer_uid(a) == os.getuid()
         assert auth.check_handshake({}, a, own_uid=os.getuid(), token=None) is None
-        assert auth.check_handshake({}, a, own_uid=os.getuid() + 1, token=None) == "peer runs as another user"
+        assert (
+            auth.check_handshake({}, a, own_uid=os.getuid() + 1, token=None)
+            == "peer runs as another user"
+        )
         assert auth.check_handshake({"Origin": "x"}, a, own_uid=os.getuid(), token=None) is not None
-    assert auth.check_handshake({}, None, own_uid=os.getuid(), token=None) == "cannot identify the peer"
+    assert (
+        auth.check_handshake({}, None, own_uid=os.getuid(), token=None)
+        == "cannot identify the peer"
+    )
 
 
-@pytest.mark.skipif(os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv")
-async def test_another_uid_is_refused_for_real(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+@pytest.mark.skipif(
+    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
+)
+async def test_another_uid_is_refused_for_real(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     def as_nobody() -> str:
         out = subprocess.run(
-            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-             "/usr/bin/python3", "-c", HANDSHAKE, str(daemon_paths.socket)],
-            capture_output=True, text=True, timeout=20, check=True,
+            [
+                "setpriv",
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-c",
+                HANDSHAKE,
+                str(daemon_paths.socket),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         )
         return out.stdout.strip()
 

@@ -16,7 +16,9 @@ from bridge.daemon.server import DaemonServer
 from bridge.daemon.stream import StreamClosed
 
 
-async def test_one_mebibyte_echo_is_byte_identical(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_one_mebibyte_echo_is_byte_identical(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     payload = os.urandom(1024 * 1024 + 7)
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
         stream = await c.open_stream("test.echo_stream")
@@ -35,7 +37,9 @@ async def test_one_mebibyte_echo_is_byte_identical(served: DaemonServer, daemon_
     assert stream.error is None
 
 
-async def test_read_with_a_limit_splits_chunks(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_read_with_a_limit_splits_chunks(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
         stream = await c.open_stream("test.echo_stream")
         await stream.write(b"abcdef")
@@ -44,7 +48,9 @@ async def test_read_with_a_limit_splits_chunks(served: DaemonServer, daemon_path
     assert parts == [b"abcd", b"ef", b""]
 
 
-async def test_stream_error_kind_reaches_the_client(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_stream_error_kind_reaches_the_client(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
         stream = await c.open_stream("test.stream_error")
         assert await stream.read() == b"partial"
@@ -77,7 +83,9 @@ async def test_binary_before_upgrade_closes_the_connection(
         assert ws.close_code == 1003
 
 
-async def test_client_close_ends_the_daemon_side(served: DaemonServer, daemon_paths: DaemonPaths) -> None:
+async def test_client_close_ends_the_daemon_side(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
     c = await DaemonClient.open(autostart=False, paths=daemon_paths)
     stream = await c.open_stream("test.echo_stream")
     await stream.write(b"x")

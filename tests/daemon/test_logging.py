@@ -1,0 +1,65 @@
+"""The daemon's log file: rotating, 0600, and no planted secret survives a session that logged it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.daemon.client import DaemonClient
+from bridge.daemon.logsetup import setup_logging
+from bridge.daemon.paths import DaemonPaths
+from bridge.daemon.server import DaemonServer
+
+
+@pytest.fixture
+def daemon_log(daemon_paths: DaemonPaths) -> Iterator[logging.Handler]:
+    handler = setup_logging(daemon_paths.log, "DEBUG")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(level)
+        logging.captureWarnings(False)
+        sys.excepthook = sys.__excepthook__
+
+
+async def test_planted_secrets_never_reach_the_log(
+    daemon_log: logging.Handler, served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
+    secret_key = secrets.token_urlsafe(30)
+    session_token = secrets.token_urlsafe(60)
+    stream_token = secrets.token_urlsafe(24)
+    bearer = secrets.token_urlsafe(32)
+    access_key = "ASIA" + secrets.token_hex(8).upper()
+    lines = [
+        f"ResumeSession answered {{'TokenValue': '{stream_token}', 'SessionId': 's-1'}}",
+        f'credentials {{"AccessKeyId": "{access_key}", "SecretAccessKey": "{secret_key}", '
+        f'"SessionToken": "{session_token}"}}',
+        f"dialing wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1?token={stream_token}",
+        f"header Authorization: Bearer {bearer}",
+        f"aws_secret_access_key = {secret_key}",
+    ]
+    async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
+        await c.call("test.log", {"lines": lines})
+    daemon_log.flush()
+    text = daemon_paths.log.read_text()
+    for planted in (secret_key, session_token, stream_token, bearer, access_key):
+        assert planted not in text
+    assert text.count("<redacted>") >= 8
+    assert "Traceback" in text and "RuntimeError" in text  # the traceback itself was logged
+    assert "data-channel/s-1?<redacted>" in text
+    assert stat.S_IMODE(os.stat(daemon_paths.log).st_mode) == 0o600
+
+
+def test_handler_rotates(daemon_log: logging.Handler) -> None:
+    assert isinstance(daemon_log, logging.handlers.RotatingFileHandler)
+    assert daemon_log.maxBytes > 0 and daemon_log.backupCount > 0
