@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import asyncssh
@@ -32,9 +33,13 @@ async def test_login_without_credentials_lands_in_home(jupyterlab: SpaceRuntime)
         key = conn.get_server_host_key()
         assert key.get_fingerprint("sha256") == jupyterlab.host_key_fingerprint
         assert key.export_public_key("openssh").decode().strip() == jupyterlab.host_public_key
-        result = await conn.run('echo "$HOME"; pwd; echo "$USER $LOGNAME $SHELL"', check=True)
+        result = await conn.run(
+            'echo "$HOME"; pwd; echo "$USER $LOGNAME $SHELL"; echo "$LC_X-$OTHER"',
+            env={"LC_X": "kept", "OTHER": "dropped"},  # OpenSSH's default AcceptEnv
+            check=True,
+        )
     home = str(jupyterlab.home)
-    assert result.stdout == f"{home}\n{home}\nsagemaker-user sagemaker-user /bin/bash\n"
+    assert result.stdout == f"{home}\n{home}\nsagemaker-user sagemaker-user /bin/bash\nkept-\n"
     assert jupyterlab.home == Path(jupyterlab.root, "home", "sagemaker-user")
 
 
@@ -105,3 +110,29 @@ async def test_forward_to_a_closed_port_is_refused(jupyterlab: SpaceRuntime) -> 
     async with await ssh_connect(jupyterlab) as conn:
         with pytest.raises(asyncssh.ChannelOpenError):
             await conn.open_connection("127.0.0.1", 9)
+
+
+async def test_openssh_client_exec_and_scp(jupyterlab: SpaceRuntime, tmp_path: Path) -> None:
+    """The real ssh/scp binaries accept the server as SageMaker's: banner, no auth, sftp."""
+    path = jupyterlab.resolve("localhost", 22)
+    proxy = f"{sys.executable} {Path(__file__).with_name('unix_proxy.py')} {path}"
+    options = ["-F", "/dev/null", "-o", f"ProxyCommand={proxy}", "-o", "BatchMode=yes"]
+    options += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    options += ["-o", "LogLevel=ERROR"]
+    ssh = await asyncio.create_subprocess_exec(
+        "ssh",
+        *options,
+        "sagemaker-user@space",
+        "echo $USER@$PWD; exit 4",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(ssh.communicate(), 30)
+    assert (ssh.returncode, out.decode()) == (4, f"sagemaker-user@{jupyterlab.home}\n")
+
+    local = tmp_path / "via-scp.bin"
+    local.write_bytes(os.urandom(200_000))
+    scp = await asyncio.create_subprocess_exec(
+        "scp", *options, str(local), "sagemaker-user@space:via-scp.bin"
+    )
+    assert await asyncio.wait_for(scp.wait(), 30) == 0
+    assert (jupyterlab.home / "via-scp.bin").read_bytes() == local.read_bytes()

@@ -55,9 +55,10 @@ class SessionRunner:
 
     def _child_env(self, process: Process) -> dict[str, str]:
         env = dict(self._env)
-        for key, value in process.env.items():
-            if isinstance(key, str) and key.startswith(_ACCEPTED_ENV_PREFIXES):
-                env[key] = str(value)
+        for raw_key, raw_value in process.env.items():
+            key, value = _text(raw_key), _text(raw_value)
+            if key.startswith(_ACCEPTED_ENV_PREFIXES):
+                env[key] = value
         term = process.get_terminal_type()
         if term:
             env["TERM"] = term
@@ -138,6 +139,11 @@ class SessionRunner:
                 await feeder
             os.close(master)
         _exit(process, status)
+
+
+def _text(value: str | bytes) -> str:
+    """Client env arrives as bytes on a channel opened without an encoding."""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def _exit(process: Process, status: int) -> None:
