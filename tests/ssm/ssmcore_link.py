@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -301,3 +302,29 @@ def acked_sequences(frames: list[bytes]) -> list[int]:
         for m in decoded(frames)
         if m.message_type == "acknowledge"
     ]
+
+
+PORT_REQUEST = (
+    b'{"AgentVersion":"3.3.1802.0","RequestedClientActions":[{"ActionType":"SessionType",'
+    b'"ActionParameters":{"SessionType":"Port","Properties":{"portNumber":"22"}}}]}'
+)
+COMPLETE = b'{"HandshakeTimeToComplete":1000000,"CustomerMessage":""}'
+
+
+def ack_for(message_type: str, seq: int) -> bytes:
+    payload = AckPayload(message_type, uuid.uuid4(), seq).to_json()
+    return make_frame("acknowledge", 0, payload, 0, 3)
+
+
+def ready_client(config: CoreConfig | None = None) -> DataChannelCore:
+    """A client that finished a Port handshake by t=0.05, its PT6 acked after 50 ms:
+    RTT 0.09375, RTTVAR 0.0125, RTO 0.14375 (reference formulas, one 0.05 s sample)."""
+    client = DataChannelCore(Role.CLIENT, 0.0, config=config, epoch=1_700_000_000.0)
+    client.receive(make_frame("output_stream_data", 0, PORT_REQUEST, 5, 1), 0.0)
+    client.frames_to_send(0.0)
+    client.receive(make_frame("output_stream_data", 1, COMPLETE, 7), 0.0)
+    client.frames_to_send(0.0)
+    client.receive(ack_for("input_stream_data", 0), 0.05)
+    assert client.state is State.READY
+    client.events()
+    return client
