@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,6 @@ from bridge.ssm.core import (
     Role,
     SessionFailed,
     SessionReady,
-    State,
 )
 
 
@@ -216,10 +215,3 @@ async def unix_echo(tmp_path: Path) -> AsyncIterator[str]:
     server = await asyncio.start_unix_server(_echo, path)
     yield path
     server.close()
-
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-def state_is_terminal(client: TestClient) -> bool:
-    return client.core.state in (State.CLOSED, State.FAILED)

@@ -122,9 +122,30 @@ async def test_paced_client_is_never_paused(
         grant = broker.create_session(_target(tcp_echo))
         client = clients(grant.stream_url, config=CoreConfig())  # the core's default pacing
         await client.connect(grant.token_value)
+        started = asyncio.get_running_loop().time()
         await _echo_through(client, 1200 * 1024)  # more than one second at the ceiling
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed > 1.1  # both directions held near 1000 messages/s
         session = broker.sessions[grant.session_id]
         assert session.stats.input_messages >= 1200
         assert session.stats.pauses_sent == 0
     finally:
         await broker.stop()
+
+
+async def test_resume_replaces_a_socket_the_client_abandoned(
+    broker: SessionBroker, tcp_echo: tuple[str, int], clients: Callable[..., TestClient]
+) -> None:
+    grant = broker.create_session(_target(tcp_echo))
+    client = clients(grant.stream_url)
+    await client.connect(grant.token_value)
+    await client.send(b"before")
+    await client.wait_for_data(lambda d: d == b"before")
+    old = client.ws
+    await client.connect(broker.resume_session(grant.session_id), resume=True)
+    assert old is not None
+    async with asyncio.timeout(5):
+        await old.wait_closed()  # the broker dropped the stale socket
+    await client.send(b"after")
+    await client.wait_for_data(lambda d: d == b"beforeafter")
+    assert broker.sessions[grant.session_id].stats.resumes == 1

@@ -21,6 +21,7 @@ from typing import Any
 from bridge.emulator.agent.session import AgentSession
 from bridge.ssm.codec import Flag, PayloadType
 from bridge.ssm.smux import serve_smux
+from bridge.ssm.smux_proto import SmuxConfig
 
 __all__ = [
     "Address",
@@ -30,6 +31,7 @@ __all__ = [
     "Resolve",
     "mux_supported",
     "open_address",
+    "smux_keepalive",
 ]
 
 Address = tuple[str, int] | str
@@ -38,20 +40,29 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[], Awaitable[Streams]]
 
 MUX_MIN_CLIENT_VERSION = (1, 1, 70)  # plugins/port/port.go: mux when client version >= this
+KEEPALIVE_MAX_CLIENT_VERSION = (1, 2, 331, 0)  # port_mux.go: no smux keepalive above this
 _READ_CHUNK = 65536  # the core cuts it into <=1024-byte messages
 _TARGET_HIGH_WATER = 1 << 20  # bytes queued towards the target before the websocket stalls
 _BACKLOG_HIGH_WATER = 256 * 1024
 
 
+def _version(text: str | None) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in (text or "").split("."))
+    except ValueError:
+        return None
+
+
 def mux_supported(client_version: str | None) -> bool:
     """The agent's rule: mux for clients at or above 1.1.70; anything unparsable is basic."""
-    if not client_version:
-        return False
-    try:
-        parts = tuple(int(p) for p in client_version.split("."))
-    except ValueError:
-        return False
-    return parts >= MUX_MIN_CLIENT_VERSION
+    parts = _version(client_version)
+    return parts is not None and parts >= MUX_MIN_CLIENT_VERSION
+
+
+def smux_keepalive(client_version: str | None) -> bool:
+    """port_mux.go keeps smux keepalive on unless the client is newer than 1.2.331.0."""
+    parts = _version(client_version)
+    return parts is None or parts <= KEEPALIVE_MAX_CLIENT_VERSION
 
 
 async def open_address(address: Address) -> Streams:
@@ -232,6 +243,7 @@ class MuxPortApp:
     def __init__(self, session: AgentSession, connect: Connect) -> None:
         self._session = session
         self._connect = connect
+        self._config = SmuxConfig(keepalive=smux_keepalive(session.client_version))
         self._reader = asyncio.StreamReader()
         protocol = asyncio.StreamReaderProtocol(self._reader)
         self._transport = _ChannelTransport(session, protocol)
@@ -241,7 +253,9 @@ class MuxPortApp:
         )
 
     async def run(self) -> str:
-        await serve_smux(self._reader, self._writer, self._connect, self._dial_failed)
+        await serve_smux(
+            self._reader, self._writer, self._connect, self._dial_failed, config=self._config
+        )
         return ""
 
     async def _dial_failed(self) -> None:

@@ -309,6 +309,10 @@ class AgentSession:
 
     def _check_drop(self) -> None:
         plan = self._plan
+        if not (
+            plan.drop_every_bytes or plan.drop_every_bytes_sent or plan.drop_every_bytes_received
+        ):
+            return
         if plan.max_drops is not None and self.stats.drops_injected >= plan.max_drops:
             return
         stats = self.core.stats
