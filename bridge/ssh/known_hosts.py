@@ -125,10 +125,13 @@ class KnownHosts:
         with fsutil.directory_lock(self.path.parent):
             before = self._read()
             lines = self._lines(before)
-            kept = [ln for ln in lines if name not in _entry_hosts(ln)]
-            if kept and not kept[-1].endswith("\n"):
-                kept[-1] += "\n"
-            after = "".join(kept + new_lines)
+            # The new entry takes the place of the old one, so setting the same key is a no-op.
+            ours = [i for i, ln in enumerate(lines) if name in _entry_hosts(ln)]
+            kept = [ln for i, ln in enumerate(lines) if i not in ours]
+            at = ours[0] if ours else len(kept)
+            if at and not kept[at - 1].endswith("\n"):
+                kept[at - 1] += "\n"
+            after = "".join(kept[:at] + new_lines + kept[at:])
             data = after.encode("utf-8", "surrogateescape")
             if data == (before.data or b""):
                 return False
