@@ -1,34 +1,37 @@
 """``smconnect proxy <host>``: the ssh ProxyCommand relay.
 
-ssh starts this for every connection, so it imports only the stdlib, websockets and the daemon
-client (a test guards the import graph). It asks the daemon for a stream into the space's SSH
-server and copies bytes between it and stdin/stdout. Progress goes to stderr (ssh shows it);
-a failure is one readable line on stderr, also appended to the proxy log.
+ssh starts this for every connection, so its start-up is budgeted (< 60 ms of its own): it
+imports only light stdlib modules and speaks to the daemon through ``bridge.fastws``. Only when
+no daemon answers does it take the slow path and import the asyncio client to start one.
+
+It asks the daemon for a stream into the space's SSH server (``proxy.open``) and copies bytes
+between it and stdin/stdout. Progress goes to stderr (ssh shows it); a failure is one readable
+line on stderr, also appended to the proxy log. A test guards the import graph.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import json
 import os
+import socket
 import sys
+import threading
 import time
 from typing import Any
 
-from bridge.daemon.client import DaemonClient, DaemonError, RawStream, RpcError
-from bridge.daemon.paths import default_paths
+from bridge.daemon.paths import DaemonPaths, default_paths, transport_kind, verify_private_dir
+from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.redact import redact
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
+CONNECT_TIMEOUT = 5.0
+_OPEN_ID = 1
 
 
-class _Args(argparse.Namespace):
-    host: str
-    profile: str | None
-    region: str | None
-    endpoint_url: str | None
-    no_start: bool
+class ProxyError(Exception):
+    """One line for stderr."""
 
 
 class _ArgumentError(Exception):
@@ -40,14 +43,14 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
-def _parse(argv: list[str]) -> _Args:
+def _parse(argv: list[str]) -> argparse.Namespace:
     parser = _Parser(prog="smconnect proxy", add_help=False)
     parser.add_argument("--profile")
     parser.add_argument("--region")
     parser.add_argument("--endpoint-url")
     parser.add_argument("--no-start", action="store_true")
     parser.add_argument("host")
-    return parser.parse_args(argv, namespace=_Args())
+    return parser.parse_args(argv)
 
 
 def _say(message: str) -> None:
@@ -55,65 +58,175 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _log_failure(message: str) -> None:
+def _log_failure(paths: DaemonPaths, message: str) -> None:
     with contextlib.suppress(OSError):
-        path = default_paths().state_dir / "proxy.log"
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(paths.state_dir / "proxy.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as log:
             log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}: {message}\n")
 
 
-def _on_notification(method: str, params: dict[str, Any]) -> None:
-    if method == "progress" and params.get("message"):
-        _say(redact(str(params["message"])))
+# -- reaching the daemon -------------------------------------------------------------------------
 
 
-async def _pump_in(stream: RawStream) -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    while data := await reader.read(65536):
-        await stream.write(data)
-    await stream.write_eof()
+def _dial(paths: DaemonPaths) -> WsClient:
+    verify_private_dir(paths.runtime_dir)
+    headers: dict[str, str] = {}
+    if transport_kind() == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(str(paths.socket))
+    else:
+        endpoint = json.loads(paths.tcp_endpoint.read_text())
+        headers["Authorization"] = f"Bearer {endpoint['token']}"
+        sock = socket.create_connection(("127.0.0.1", int(endpoint["port"])), CONNECT_TIMEOUT)
+    try:
+        ws = WsClient.handshake(sock, headers=headers)
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(None)
+    return ws
 
 
-async def _pump_out(stream: RawStream) -> None:
-    out = sys.stdout.buffer
-    fd = out.fileno()
-    loop = asyncio.get_running_loop()
-    while data := await stream.read():
-        # Blocking writes in a thread keep stdout's own mode (ssh hands us a pipe or socket).
-        await loop.run_in_executor(None, _write_all, fd, data)
+def _start_daemon() -> None:
+    """The slow path: the asyncio client knows how to spawn the daemon and wait for it."""
+    import asyncio
+
+    from bridge.daemon.client import DaemonClient, DaemonError
+
+    async def start() -> None:
+        client = await DaemonClient.open(autostart=True)
+        await client.close()
+
+    try:
+        asyncio.run(start())
+    except DaemonError as exc:
+        raise ProxyError(str(exc)) from None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _connect(paths: DaemonPaths) -> WsClient:
+    try:
+        return _dial(paths)
+    except (OSError, ValueError, KeyError, WebSocketError):
+        _start_daemon()
+    try:
+        return _dial(paths)
+    except (OSError, ValueError, KeyError, WebSocketError) as exc:
+        raise ProxyError(f"cannot reach the smconnect daemon: {exc}") from None
 
 
-async def _relay(args: _Args) -> int:
-    params = {
-        "host": args.host,
-        "profile": args.profile or os.environ.get("AWS_PROFILE") or None,
-        "region": args.region,
-        "endpoint_url": args.endpoint_url,
-        "start": not args.no_start,
-    }
-    async with DaemonClient.connect(autostart=True) as client:
-        stream = await client.open_stream(
-            "proxy.open", params, timeout=OPEN_TIMEOUT, on_notification=_on_notification
-        )
-        inbound = asyncio.ensure_future(_pump_in(stream))
-        outbound = asyncio.ensure_future(_pump_out(stream))
-        await outbound  # the space's side ended (or ssh hung up and the daemon closed us)
-        inbound.cancel()
-        with contextlib.suppress(BaseException):
-            await inbound
-        if stream.error:
-            raise DaemonError(f"the session ended with an error ({stream.error})")
+# -- the relay -----------------------------------------------------------------------------------
+
+
+class _Relay:
+    def __init__(self, ws: WsClient) -> None:
+        self.ws = ws
+        self._send_lock = threading.Lock()
+        self._stdout_open = True
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        with self._send_lock:
+            self.ws.send(opcode, payload)
+
+    def open(self, params: dict[str, Any]) -> None:
+        request = {"jsonrpc": "2.0", "id": _OPEN_ID, "method": "proxy.open", "params": params}
+        self.send(TEXT, json.dumps(request).encode())
+        self.ws.sock.settimeout(OPEN_TIMEOUT)
+        try:
+            while True:
+                data = self.ws.sock.recv(65536)
+                if not data:
+                    raise ProxyError("the smconnect daemon closed the connection")
+                self.ws.feed(data)
+                with self._send_lock:
+                    messages = self.ws.messages()
+                for opcode, payload in messages:
+                    if opcode == CLOSE:
+                        raise ProxyError(self._close_message())
+                    if opcode == TEXT and self._answered(json.loads(payload)):
+                        return
+        except TimeoutError:
+            raise ProxyError(
+                f"the space did not become reachable within {OPEN_TIMEOUT:.0f} s"
+            ) from None
+        finally:
+            self.ws.sock.settimeout(None)
+
+    @staticmethod
+    def _answered(message: dict[str, Any]) -> bool:
+        if message.get("id") != _OPEN_ID:
+            params = message.get("params") or {}
+            if message.get("method") == "progress" and params.get("message"):
+                _say(redact(str(params["message"])))
+            return False
+        error = message.get("error")
+        if error:
+            raise ProxyError(str(error.get("message") or "the daemon refused the connection"))
+        return True
+
+    def _close_message(self) -> str:
+        reason = self.ws.close_reason or "no reason given"
+        return f"the session ended: {reason}"
+
+    def pump_stdin(self) -> None:
+        """stdin → space. EOF is an empty binary message (a half-close)."""
+        try:
+            while data := os.read(0, 65536):
+                self.send(BINARY, data)
+            self.send(BINARY, b"")
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+
+    def pump_stdout(self) -> str | None:
+        """space → stdout until the daemon closes the stream; returns an error, if any."""
+        while True:
+            data = self.ws.sock.recv(262144)
+            if not data:
+                return None
+            self.ws.feed(data)
+            with self._send_lock:
+                messages = self.ws.messages()
+            for opcode, payload in messages:
+                if opcode == BINARY:
+                    if payload:
+                        self._write(payload)
+                    elif self._stdout_open:
+                        self._stdout_open = False
+                        os.close(1)
+                elif opcode == CLOSE:
+                    code = self.ws.close_code
+                    return None if code in (1000, 1005, None) else self._close_message()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and self._stdout_open:
+            view = view[os.write(1, view) :]
+
+
+def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
+    ws = _connect(paths)
+    relay = _Relay(ws)
+    relay.open(
+        {
+            "host": args.host,
+            "profile": args.profile or os.environ.get("AWS_PROFILE") or None,
+            "region": args.region,
+            "endpoint_url": args.endpoint_url,
+            "start": not args.no_start,
+        }
+    )
+    threading.Thread(target=relay.pump_stdin, daemon=True).start()
+    try:
+        error = relay.pump_stdout()
+    except OSError as exc:
+        error = None if isinstance(exc, BrokenPipeError) else f"I/O error: {exc}"
+    ws.close()
+    with contextlib.suppress(OSError):
+        ws.sock.close()
+    if error:
+        raise ProxyError(error)
     return 0
 
 
@@ -123,17 +236,13 @@ def main(argv: list[str]) -> int:
     except _ArgumentError as exc:
         _say(f"proxy: {exc} (usage: smconnect proxy [--profile P] [--region R] HOST)")
         return 2
+    paths = default_paths()
     try:
-        return asyncio.run(_relay(args))
-    except RpcError as exc:
-        message = str(exc)
-    except DaemonError as exc:
-        message = str(exc)
+        return _run(args, paths)
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
-        message = f"I/O error: {exc}"
-    message = redact(message)
+    except (ProxyError, WebSocketError, OSError) as exc:
+        message = redact(str(exc))
     _say(message)
-    _log_failure(f"{args.host}: {message}")
+    _log_failure(paths, f"{args.host}: {message}")
     return 1
