@@ -30,3 +30,21 @@ async def test_shell_echo_resize_and_exit(
     async with asyncio.timeout(5):
         await client.closed.wait()
     assert client.close_reason == ""
+
+
+async def test_non_interactive_command_runs_after_handshake(
+    broker: SessionBroker, clients: Callable[..., TestClient]
+) -> None:
+    grant = broker.create_session(
+        SessionTarget(
+            session_type="NonInteractiveCommands",
+            properties={},
+            shell_argv=["/bin/sh", "-c", "echo done"],
+        )
+    )
+    client = clients(grant.stream_url)
+    await client.connect(grant.token_value)
+    async with asyncio.timeout(5):
+        await client.closed.wait()
+    assert client.core.session_type == "NonInteractiveCommands"
+    assert client.data == b"done\r\n"

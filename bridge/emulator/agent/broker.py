@@ -120,6 +120,7 @@ class SessionBroker:
             max_size=None,
             max_queue=64,
             compression=None,
+            close_timeout=2.0,
         )
         self._port = self._server.sockets[0].getsockname()[1]
 
@@ -165,11 +166,16 @@ class SessionBroker:
         self._sessions[session_id] = session
         self._targets[session_id] = target
         token = self._issue(session_id)
-        stream_url = (
+        return SessionGrant(session_id, token, self.stream_url(session_id))
+
+    def stream_url(self, session_id: str) -> str:
+        """The StreamUrl of a session (ResumeSession returns it again; clients redial it)."""
+        if session_id not in self._sessions:
+            raise SessionNotFound(f"no session {session_id}")
+        return (
             f"ws://{self.host}:{self._port}{_PATH_PREFIX}{session_id}"
             f"?role=publish_subscribe&cell-number={self._cell}"
         )
-        return SessionGrant(session_id, token, stream_url)
 
     def resume_session(self, session_id: str) -> str:
         """ResumeSession: a fresh one-time token for the same StreamUrl."""

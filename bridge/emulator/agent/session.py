@@ -112,8 +112,8 @@ def _service_frame(message_type: MessageType) -> bytes:
 
 def write_frames(ws: Connection, frames: list[bytes]) -> None:
     """Frame a batch and hand it to the socket in one write (one syscall, not one per frame)."""
-    if ws.state is not WsState.OPEN:
-        return
+    if ws.state is not WsState.OPEN or ws.transport.is_closing():
+        return  # lost (the core resends after a resume): asyncio would only log each write
     protocol = ws.protocol
     for frame in frames:
         protocol.send_binary(frame)
