@@ -658,7 +658,8 @@ class SshConfig:
         include_first = bool(blocks) and blocks[0].first
         if not blocks:
             problems.append(
-                f"~/.ssh/config does not include smconnect's hosts; run `{INSTALL_COMMAND}`"
+                f"{self.paths.user_config} does not include smconnect's hosts; "
+                f"run `{INSTALL_COMMAND}`"
             )
         elif not include_first:
             problems.append(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sshcfg_helpers import SPACES, ssh_g, write_user_config
 
-from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths
+from bridge.ssh.config import ConfigOptions, NotEffectiveError, SshConfig, SshPaths
 
 USER = (
     b"ForwardAgent yes\n"
@@ -122,3 +123,17 @@ def test_check_reports_a_moved_include(manager: SshConfig, paths: SshPaths) -> N
     status = manager.show(SPACES, validate=True)
     assert not status.include_first
     assert any("below a Host/Match line" in p for p in status.problems)
+
+
+def test_check_names_the_overridden_setting(manager: SshConfig, paths: SshPaths) -> None:
+    write_user_config(paths.user_config, b"Host *\n  User everyone\n")
+    manager.install(SPACES)
+    marker, include, rest = paths.user_config.read_bytes().split(b"\n", 2)
+    paths.user_config.write_bytes(rest + marker + b"\n" + include + b"\n")
+    with pytest.raises(NotEffectiveError) as exc:
+        manager.check(["sm-demo"])
+    assert str(exc.value).startswith(
+        "ssh does not use smconnect's user for sm-demo (it has 'everyone')"
+    )
+    manager.install(SPACES)  # moves the Include back first
+    manager.check(["sm-demo"])
