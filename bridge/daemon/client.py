@@ -224,6 +224,9 @@ class DaemonClient:
         return stream
 
     async def close(self) -> None:
+        if self._stream is not None:
+            # Unblock a reader stuck on a full inbox so the close handshake can be read.
+            self._stream.connection_lost()
         await self._ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader

@@ -44,13 +44,10 @@ class Api:
     def add(self, name: str, fn: Callable[..., Awaitable[Any]]) -> None:
         if name in self._methods:
             raise ValueError(f"method {name!r} is already registered")
-        from bridge.daemon.server import Connection  # handlers often import it for typing only
-
-        hints = typing.get_type_hints(fn, localns={"Connection": Connection})
-        positional = list(inspect.signature(fn).parameters)
-        if len(positional) != 2:
+        parameters = list(inspect.signature(fn).parameters.values())
+        if len(parameters) != 2:
             raise TypeError(f"{name}: a handler takes (conn, params)")
-        self._methods[name] = _Method(handler=fn, params_type=hints.get(positional[1], Any))
+        self._methods[name] = _Method(handler=fn, params_type=_params_type(fn, parameters[1]))
 
     def names(self) -> list[str]:
         return sorted(self._methods)
@@ -62,6 +59,15 @@ class Api:
                 f"method not found: {name[:100]}", kind="method_not_found", code=METHOD_NOT_FOUND
             )
         return await entry.handler(conn, build_params(entry.params_type, params))
+
+
+def _params_type(fn: Callable[..., Any], param: inspect.Parameter) -> Any:
+    """Resolve only the params annotation: others may name types imported for TYPE_CHECKING."""
+    if param.annotation is inspect.Parameter.empty:
+        return Any
+    holder = types.SimpleNamespace(__annotations__={"params": param.annotation})
+    globalns = getattr(inspect.unwrap(fn), "__globals__", {})
+    return typing.get_type_hints(holder, globalns=globalns)["params"]
 
 
 def build_params(tp: Any, params: dict[str, Any]) -> Any:

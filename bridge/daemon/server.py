@@ -28,7 +28,7 @@ from bridge.daemon import rpc
 from bridge.daemon.auth import check_handshake
 from bridge.daemon.dispatch import Api
 from bridge.daemon.rpc import ApiError
-from bridge.daemon.stream import RawStream
+from bridge.daemon.stream import RawStream, StreamClosed
 
 log = logging.getLogger("smconnect.daemon")
 
@@ -88,8 +88,11 @@ class Connection:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("connection %d: task failed", self.id, exc_info=task.exception())
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, StreamClosed):
+            log.debug("connection %d: stream closed under a task", self.id)
+        elif exc is not None:
+            log.error("connection %d: task failed", self.id, exc_info=exc)
 
     async def _send(self, text: str) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -183,7 +186,7 @@ class DaemonServer:
         finally:
             self.connections.discard(conn)
             if conn.stream is not None:
-                conn.stream.connection_lost()
+                conn.stream.connection_lost(ws.close_code, ws.close_reason)
             conn._cancel_tasks()
             log.debug("connection %d closed", conn.id)
 
@@ -213,13 +216,14 @@ class DaemonServer:
                 error = ApiError("internal error", kind="internal", code=rpc.INTERNAL_ERROR)
                 await conn._send(rpc.encode_error(req.id, error.to_error()))
             return
+        try:
+            text = rpc.encode_result(req.id, result)
+        except (TypeError, ValueError):
+            log.exception("method %s returned a non-JSON result", req.method[:100])
+            await self._fail_new_stream(conn, before)
+            error = ApiError("internal error", kind="internal", code=rpc.INTERNAL_ERROR)
+            text = rpc.encode_error(req.id, error.to_error())
         if req.id is not None:
-            try:
-                text = rpc.encode_result(req.id, result)
-            except (TypeError, ValueError):
-                log.exception("method %s returned a non-JSON result", req.method[:100])
-                error = ApiError("internal error", kind="internal", code=rpc.INTERNAL_ERROR)
-                text = rpc.encode_error(req.id, error.to_error())
             await conn._send(text)
         if conn.stream is not None and conn.stream is not before:
             conn.stream.start()

@@ -52,7 +52,7 @@ class RawStream:
 
     @property
     def error(self) -> str | None:
-        """The error kind the peer closed the stream with (close code 4000), if any."""
+        """Why the stream ended, if not cleanly: the peer's kind (4000) or ``connection_lost``."""
         return self._error
 
     @property
@@ -122,8 +122,11 @@ class RawStream:
         self._opened.set()
 
     def connection_lost(self, code: int | None = None, reason: str | None = None) -> None:
+        """The websocket is gone: a clean 1000, an error kind (4000), or anything else."""
         if code == CLOSE_STREAM_ERROR and reason:
             self._error = reason
+        elif code is not None and code != CLOSE_NORMAL:
+            self._error = "connection_lost"
         self._mark_closed()
 
     def _mark_closed(self) -> None:

@@ -96,3 +96,26 @@ async def test_client_close_ends_the_daemon_side(
             break
         await asyncio.sleep(0.02)
     assert not served.connections
+
+
+async def test_daemon_going_away_is_not_a_clean_end(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
+    async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
+        stream = await c.open_stream("test.echo_stream")
+        await served.close()
+        assert await asyncio.wait_for(stream.read(), 5) == b""
+        assert stream.error == "connection_lost"
+
+
+async def test_close_is_prompt_while_the_inbox_is_full(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
+    c = await DaemonClient.open(autostart=False, paths=daemon_paths)
+    stream = await c.open_stream("test.echo_stream")
+    writer = asyncio.create_task(stream.write(bytes(16 * 1024 * 1024)))  # nobody reads the echo
+    await asyncio.sleep(0.3)
+    assert not writer.done()  # back-pressure reached the writer
+    await asyncio.wait_for(c.close(), 3)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
