@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from bridge.daemon.lifecycle import main
+from bridge.daemon.service import setup
 
-raise SystemExit(main())
+raise SystemExit(main(setup))
