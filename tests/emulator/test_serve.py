@@ -1,0 +1,105 @@
+"""`smconnect emulator serve` as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+SMCONNECT = str(Path(sys.executable).with_name("smconnect"))
+
+CONFIG = """
+delays: {app_start: 0.1, app_stop: 0.1}
+domains:
+  - id: d-served0001
+    name: served
+    user_profiles: [me]
+    spaces:
+      - {name: one, app_type: CodeEditor, app_running: true}
+"""
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+def test_serve_prints_exports_serves_and_stops_on_sigint(tmp_path: Path) -> None:
+    config = tmp_path / "emu.yaml"
+    config.write_text(CONFIG)
+    proc = subprocess.Popen(
+        [SMCONNECT, "emulator", "serve", "--config", str(config), "--pacing", "unthrottled"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(5)]
+        env = {}
+        for line in lines:
+            assert line.startswith("export "), lines
+            name, _, value = line[len("export ") :].strip().partition("=")
+            env[name] = value
+        assert set(env) == {
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+        }
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        sm = session.client(
+            "sagemaker",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        assert [s["SpaceName"] for s in sm.list_spaces()["Spaces"]] == ["one"]
+        apps = sm.list_apps(DomainIdEquals="d-served0001")["Apps"]
+        assert [(a["SpaceName"], a["Status"]) for a in apps] == [("one", "InService")]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in stderr
+    assert "stopping" in stderr
+
+
+def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [SMCONNECT, "emulator", "serve", "--config", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("smconnect emulator: config file ")
+    assert "does not exist" in result.stderr
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domains: [{id: d-x1, spaces: [{name: a, remote_access: maybe}]}]\n")
+    result = subprocess.run(
+        [SMCONNECT, "emulator", "serve", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "domains[0].spaces[0].remote_access" in result.stderr
