@@ -88,15 +88,16 @@ class SessionRunner:
         self._children.add(proc.pid)
         feeder = asyncio.create_task(_feed_pipe(process, proc.stdin, proc.pid))
         watcher = asyncio.create_task(_hang_up_on_close(process, proc.pid))
+        pumps = asyncio.gather(
+            _pump_stream(proc.stdout, process.stdout),
+            _pump_stream(proc.stderr, process.stderr),
+        )
         try:
-            pumps = asyncio.gather(
-                _pump_stream(proc.stdout, process.stdout),
-                _pump_stream(proc.stderr, process.stderr),
-            )
             status = await proc.wait()
             await pumps
         finally:
             self._children.discard(proc.pid)
+            pumps.cancel()
             feeder.cancel()
             watcher.cancel()
         _exit(process, status)
