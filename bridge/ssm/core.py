@@ -58,7 +58,7 @@ class State(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
     max_payload: int = 1024
-    send_window: int = 4096  # unacked data messages in flight before back-pressure
+    send_window: int = 4096  # span of sequence numbers from the oldest unacked message
     send_buffer: int = 1 << 20  # bytes accepted by send() but not yet framed
     receive_buffer: int = 10000  # out-of-order messages held; beyond this, dropped unacked
     rate_limit: float | None = 960.0  # data messages/s (pacing); None = unthrottled
@@ -311,6 +311,7 @@ class DataChannelCore:
         # sending
         self._next_seq = 0
         self._unacked: dict[int, _Outgoing] = {}  # insertion order == sequence order
+        self._oldest_unacked = 0  # lower edge of the send window (advanced lazily)
         self._tx: deque[int] = deque()  # framed control messages not yet sent once
         self._retx: deque[int] = deque()  # messages due for retransmission
         self._timers: deque[tuple[float, int]] = deque()  # (last send, seq), by send time
@@ -881,7 +882,7 @@ class DataChannelCore:
                 entry = unacked.get(queue.popleft())
                 if entry is not None and entry.queued:
                     return entry
-        if self._state is State.READY and self._pending and len(unacked) < self._cfg.send_window:
+        if self._state is State.READY and self._pending and self._window_open():
             return self._frame_pending(now)
         return None
 
@@ -905,11 +906,18 @@ class DataChannelCore:
     def _has_transmit_work(self) -> bool:
         if self._retx or self._tx:
             return True
-        return (
-            self._state is State.READY
-            and bool(self._pending)
-            and len(self._unacked) < self._cfg.send_window
-        )
+        return self._state is State.READY and bool(self._pending) and self._window_open()
+
+    def _window_open(self) -> bool:
+        """Whether a new message fits the window. The window spans sequence numbers from the
+        oldest unacked message, not a count of unacked ones: selectively acked messages must
+        not let the sender run further ahead than the peer's reorder buffer can hold."""
+        oldest = self._oldest_unacked
+        unacked = self._unacked
+        while oldest < self._next_seq and oldest not in unacked:
+            oldest += 1
+        self._oldest_unacked = oldest
+        return self._next_seq - oldest < self._cfg.send_window
 
     def _timer_head(self) -> float | None:
         """The send time of the oldest live timer, dropping stale entries on the way."""
