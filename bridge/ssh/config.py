@@ -572,7 +572,7 @@ class SshConfig:
         ssh = self._ssh_path()
         with self._locked():
             plan = self.plan_install(spaces)
-            if plan.user_before.exists:
+            if plan.changes_anything and plan.user_before.exists:
                 self._effective(ssh, self._sample_host())  # pre-check: surfaces their errors
             return self._apply(plan)
 

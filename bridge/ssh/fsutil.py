@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -51,6 +52,9 @@ def read_snapshot(path: Path) -> Snapshot:
     caller can refuse instead of treating an unreadable file as empty.
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # Opening a FIFO would block; a directory or device is not a config file either.
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             data = f.read()

@@ -70,9 +70,13 @@ def test_permission_denied_is_one_line_and_writes_nothing(home: Path, paths: Ssh
     assert sorted(p.name for p in paths.ssh_dir.iterdir()) == before
 
 
-def test_directory_in_place_of_config(manager: SshConfig, paths: SshPaths) -> None:
+def test_directory_or_fifo_in_place_of_config(manager: SshConfig, paths: SshPaths) -> None:
     paths.user_config.mkdir(parents=True)
-    with pytest.raises(UserConfigUnreadableError, match="Is a directory"):
+    with pytest.raises(UserConfigUnreadableError, match="not a regular file"):
+        manager.install(SPACES)
+    paths.user_config.rmdir()
+    os.mkfifo(paths.user_config)  # opening it would block forever
+    with pytest.raises(UserConfigUnreadableError, match="not a regular file"):
         manager.install(SPACES)
     assert not paths.smconnect_dir.exists()
 
