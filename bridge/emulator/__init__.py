@@ -100,6 +100,13 @@ class Emulator:
         return self._plane
 
     @property
+    def root(self) -> Path:
+        """The emulator's private temp directory; each runtime gets a folder in it."""
+        if self._root is None:
+            raise RuntimeError("the emulator is not running")
+        return self._root
+
+    @property
     def gateway(self) -> SessionGateway:
         if self._gateway is None:
             raise RuntimeError("the emulator is not running")
