@@ -141,13 +141,22 @@ async def test_handshake_timeout_ends_with_channel_closed(tcp_echo: tuple[str, i
         grant = broker.create_session(_echo_target(tcp_echo))
         async with connect(grant.stream_url, ping_interval=None) as ws:
             await ws.send(_open(grant.token_value))
-            seen: list[tuple[str, int]] = []
+            seen: list[tuple[str, int, int, int]] = []
             async with asyncio.timeout(5):
                 with pytest.raises(ConnectionClosed):
                     while True:  # a client that never answers the handshake
                         message = decode(await ws.recv())  # type: ignore[arg-type]
-                        seen.append((message.message_type, message.payload_type))
-        assert seen[0] == (MessageType.OUTPUT_STREAM_DATA, PayloadType.HANDSHAKE_REQUEST)
+                        seen.append(
+                            (
+                                message.message_type,
+                                message.payload_type,
+                                message.sequence_number,
+                                message.flags,
+                            )
+                        )
+        # PT5 at seq 0 with Flags=1 (SYN), retransmitted while unacked
+        assert seen[0] == (MessageType.OUTPUT_STREAM_DATA, PayloadType.HANDSHAKE_REQUEST, 0, 1)
+        assert len(seen) > 2
         assert seen[-1][0] == MessageType.CHANNEL_CLOSED
         session = broker.sessions[grant.session_id]
         assert session.close_reason and "HandshakeResponse" in session.close_reason

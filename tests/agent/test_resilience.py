@@ -149,3 +149,19 @@ async def test_resume_replaces_a_socket_the_client_abandoned(
     await client.send(b"after")
     await client.wait_for_data(lambda d: d == b"beforeafter")
     assert broker.sessions[grant.session_id].stats.resumes == 1
+
+
+async def test_drops_counted_both_ways_stop_at_max_drops(
+    broker: SessionBroker, tcp_echo: tuple[str, int], clients: Callable[..., TestClient]
+) -> None:
+    broker.faults.drop_every_bytes = 100_000
+    broker.faults.max_drops = 3
+    grant = broker.create_session(_target(tcp_echo))
+    client = clients(grant.stream_url)
+    await client.connect(grant.token_value)
+    resumer = asyncio.create_task(_keep_resuming(broker, grant.session_id, client))
+    try:
+        await _echo_through(client, 512 * 1024)
+    finally:
+        resumer.cancel()
+    assert broker.sessions[grant.session_id].stats.drops_injected == 3

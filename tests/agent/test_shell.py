@@ -26,6 +26,11 @@ async def test_shell_echo_resize_and_exit(
     assert client.core.session_type == "Standard_Stream"
     await client.send(b"stty size\r")
     await client.wait_for_data(lambda d: b"40 132" in d)
+    await client.send(b"sleep 30\r")
+    await asyncio.sleep(0.2)
+    await client.send(b"\x03")  # the pty turns ^C into SIGINT for the foreground job
+    await client.send(b"echo back\r")
+    await client.wait_for_data(lambda d: d.count(b"back\r\n") == 2, timeout=5)  # echo + output
     await client.send(b"exit\r")
     async with asyncio.timeout(5):
         await client.closed.wait()
