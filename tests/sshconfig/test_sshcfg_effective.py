@@ -137,3 +137,19 @@ def test_check_names_the_overridden_setting(manager: SshConfig, paths: SshPaths)
     )
     manager.install(SPACES)  # moves the Include back first
     manager.check(["sm-demo"])
+
+
+def test_unusual_space_names_make_valid_hosts(manager: SshConfig, paths: SshPaths) -> None:
+    spaces = [("my space", "d-a"), ("über_data", "d-a"), ("x*y", "d-a"), ("x*y", "d-b")]
+    result = manager.install(spaces)
+    assert set(result.aliases) == {
+        "sm-my_20space",
+        "sm-_c3_bcber_5fdata",
+        "sm-x_2ay.d-a",
+        "sm-x_2ay.d-b",
+    }
+    for alias in result.aliases:
+        got = ssh_g(paths.user_config, alias)
+        assert got["hostkeyalias"] == alias.lower()
+        assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
+    manager.check(result.aliases)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bridge.ssh.config import (
     MARKER,
     MARKER_CREATED,
     ConcurrentModificationError,
+    ConfigOptions,
     SshConfig,
     SshPaths,
     include_line,
@@ -197,3 +199,32 @@ def test_owner_is_preserved(manager: SshConfig, paths: SshPaths) -> None:
     manager.install([])
     st = paths.user_config.stat()
     assert (st.st_uid, st.st_gid) == (65534, 65534)
+
+
+def test_concurrent_smconnect_writers_serialise(
+    manager: SshConfig, paths: SshPaths, options: ConfigOptions
+) -> None:
+    """The CLI and the daemon (here: threads with their own managers) lock the ssh directory,
+    so none of them sees the other's write as a concurrent user edit."""
+    original = USER_CONFIGS["hosts_match_comments"]
+    write_user_config(paths.user_config, original)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        mgr = SshConfig(paths, options)
+        try:
+            for _ in range(3):
+                mgr.install(SPACES[: i % 3 + 1])
+                mgr.write_hosts(SPACES)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert paths.user_config.read_bytes() == _installed_prefix(paths) + original
+    manager.remove()
+    assert paths.user_config.read_bytes() == original
