@@ -775,10 +775,14 @@ class SshConfig:
         path = self.paths.user_config
         try:
             return fsutil.read_snapshot(path)
+        except PermissionError as exc:
+            raise UserConfigUnreadableError(
+                f"cannot read {path} ({exc.strerror}); make it readable "
+                f"(e.g. `chmod 600 {shlex.quote(str(path))}`) and try again"
+            ) from None
         except OSError as exc:
             raise UserConfigUnreadableError(
-                f"cannot read {path} ({exc.strerror or exc}); make it a readable file "
-                f"(e.g. `chmod 600 {shlex.quote(str(path))}`) and try again"
+                f"cannot read {path} ({exc.strerror or exc}); it must be a regular file"
             ) from None
 
     def _read_ours(self) -> fsutil.Snapshot:
@@ -816,7 +820,15 @@ class SshConfig:
     def _backup(self, before: fsutil.Snapshot) -> Path:
         """A copy of the user's config before we change it, unless the newest copy already
         holds exactly this content; never overwrites an existing backup."""
-        data = before.data or b""
+        try:
+            return self._make_backup(before.data or b"")
+        except OSError as exc:
+            raise SshConfigError(
+                f"cannot back up {self.paths.user_config} ({exc.strerror or exc}); nothing "
+                f"was changed: check the permissions of {self.paths.user_config.parent}"
+            ) from None
+
+    def _make_backup(self, data: bytes) -> Path:
         directory = self.paths.user_config.parent
         stem = f"{self.paths.user_config.name}.smconnect-backup-"
         existing = sorted(directory.glob(f"{_glob_escape(stem)}*"), key=_backup_sort_key)
