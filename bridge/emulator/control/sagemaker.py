@@ -345,7 +345,8 @@ def start_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]
     since = running.in_service_since or 0.0
     if asyncio.get_running_loop().time() - since < plane.delays.start_session_failure_window:
         raise internal_failure()  # SSM registration lags InService on the real service
-    assert running.runtime is not None  # InService implies a started runtime
+    if running.runtime is None:  # InService implies a started runtime; never expected
+        raise internal_failure()
     grant = plane.gateway.open_port_session(running.runtime.resolve, 22)
     plane.sessions[grant.session_id] = SessionRecord(grant.session_id, grant.stream_url, running)
     running.sessions.add(grant.session_id)
