@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sshcfg_helpers import SPACES, ssh_g, write_user_config
 
 from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths, render_config
@@ -88,3 +90,16 @@ def test_plan_is_a_dry_run(manager: SshConfig, paths: SshPaths) -> None:
     assert not paths.smconnect_dir.exists()
     manager.apply(plan)
     assert not manager.plan_install(SPACES).changes_anything
+
+
+def test_explicit_ssh_dir_and_prefix(tmp_path: Path) -> None:
+    paths = SshPaths.in_ssh_dir(tmp_path / "custom-ssh")
+    assert paths.user_config == tmp_path / "custom-ssh" / "config"
+    assert paths.known_hosts == tmp_path / "custom-ssh" / "smconnect" / "known_hosts"
+    options = ConfigOptions(smconnect_command=("/opt/smconnect",), prefix="studio.")
+    result = SshConfig(paths, options).install(SPACES)
+    assert result.aliases[0] == "studio.demo"
+    got = ssh_g(paths.user_config, "studio.demo")
+    assert got["proxycommand"] == "/opt/smconnect proxy %n"
+    assert got["userknownhostsfile"] == str(paths.known_hosts)
+    assert "proxycommand" not in ssh_g(paths.user_config, "sm-demo")
