@@ -238,7 +238,7 @@ class AckPayload:
 def _json_object(payload: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the limit
         raise FrameError(f"{what} payload is not JSON") from None
     if not isinstance(data, dict):
         raise FrameError(f"{what} payload is not a JSON object")

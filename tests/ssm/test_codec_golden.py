@@ -205,3 +205,9 @@ def test_publication_messages_with_bogus_length_and_digest_are_accepted(kind: st
     decoded = decode(frame)
     assert decoded.message_type == kind
     assert decoded.payload == b""
+
+
+def test_deeply_nested_json_payload_is_a_frame_error_not_a_crash() -> None:
+    # json.loads raises RecursionError (not ValueError) past the nesting limit.
+    with pytest.raises(FrameError):
+        AckPayload.from_json(b"[" * 100_000)
