@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shlex
 import signal
 import sys
@@ -43,6 +44,9 @@ def serve(
         PacingChoice | None,
         typer.Option("--pacing", help="Data-channel pacing: like the real service, or flat out."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every API call and app transition.")
+    ] = False,
 ) -> None:
     """Serve the emulator in the foreground until interrupted.
 
@@ -57,6 +61,9 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"smconnect emulator: {exc}", err=True)
         raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.WARNING, format="smconnect emulator: %(name)s: %(message)s")
+    if verbose:
+        logging.getLogger("bridge.emulator").setLevel(logging.INFO)
     try:
         asyncio.run(_serve(cfg))
     except OSError as exc:
