@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from websockets.asyncio.connection import Connection
@@ -101,7 +101,6 @@ class SessionStats:
     frames_dropped: int = 0
     frames_duplicated: int = 0
     frames_reordered: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def _service_frame(message_type: MessageType) -> bytes:
