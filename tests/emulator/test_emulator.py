@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 from emulator_helpers import DOMAIN, FAST, client, make_config, start_app, wait_for
 
@@ -59,3 +60,41 @@ def test_stop_cleans_up_running_and_pending_apps() -> None:
         )
     assert getattr(runtime, "running", None) is False
     assert not root.exists()
+
+
+class _BrokenRuntime:
+    """A runtime whose start fails, as a real one does when its sockets cannot be made."""
+
+    def __init__(self, space_name: str, app_type: str, root: Path) -> None:
+        self.root = root
+
+    async def start(self) -> None:
+        raise OSError(f"cannot bind under {self.root.name}")
+
+    async def stop(self) -> None:
+        return None
+
+    def resolve(self, host: str, port: int) -> tuple[str, int] | str:
+        raise ConnectionRefusedError(port)
+
+
+def test_runtime_start_failure_fails_the_app() -> None:
+    with start_in_thread(make_config(), runtime_factory=_BrokenRuntime) as emu:
+        sm = client(emu, "sagemaker")
+        sm.create_app(DomainId=DOMAIN, SpaceName="ce1", AppType="CodeEditor", AppName="default")
+
+        def status() -> str:
+            return str(
+                sm.describe_app(
+                    DomainId=DOMAIN, SpaceName="ce1", AppType="CodeEditor", AppName="default"
+                )["Status"]
+            )
+
+        wait_for(status, "Failed")
+        app = sm.describe_app(
+            DomainId=DOMAIN, SpaceName="ce1", AppType="CodeEditor", AppName="default"
+        )
+        assert (
+            app["FailureReason"]
+            == "The app failed to start: cannot bind under d-emulator00001-ce1-1"
+        )
