@@ -33,14 +33,16 @@ _SECRET_NAME = (
 )
 _SEP = r"(?:\\?[\"'])?\s*[:=]\s*(?:b?\\?[\"'])?"
 _KEY_VALUE = re.compile(
-    rf"(?i)\b({_SECRET_NAME}{_SEP})(?!{re.escape(REDACTED)})[^\s\"'`&,;}}\]\)\\]+"
+    rf"(?i)\b({_SECRET_NAME}{_SEP})(?!{re.escape(REDACTED)})(?:bearer\s+)?[^\s\"'`&,;}}\]\)\\]+"
 )
 
 
 def redact(text: str) -> str:
     if not text:
         return text
+    # Order matters: key=value before Bearer, so "Bearer" never swallows a key's name (and a
+    # "token: Bearer x" value is taken whole); URLs first, since their queries hold both kinds.
     text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
-    text = _BEARER.sub(rf"\1{REDACTED}", text)
     text = _KEY_VALUE.sub(rf"\1{REDACTED}", text)
+    text = _BEARER.sub(rf"\1{REDACTED}", text)
     return _ACCESS_KEY_ID.sub(rf"\1{REDACTED}", text)

@@ -15,10 +15,12 @@ import itertools
 import json
 import logging
 import os
+import subprocess  # asyncio imports it anyway
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -35,9 +37,6 @@ from bridge.daemon.paths import (
 )
 from bridge.daemon.stream import RawStream
 from bridge.redact import redact
-
-if TYPE_CHECKING:
-    import subprocess
 
 __all__ = [
     "CallTimeout",
@@ -325,8 +324,6 @@ async def _autostart(
 
 
 def _spawn(paths: DaemonPaths) -> subprocess.Popen[bytes]:
-    import subprocess  # only on the autostart path: keeps the relay's common path lean
-
     paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     err = os.open(paths.stderr_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     env = dict(os.environ)
@@ -349,8 +346,6 @@ def _spawn(paths: DaemonPaths) -> subprocess.Popen[bytes]:
 
 def _reap_later(proc: subprocess.Popen[bytes]) -> None:
     """Collect the daemon's exit status whenever it comes, so a long-lived client leaves no zombie."""
-    import threading
-
     threading.Thread(target=proc.wait, name="smconnect-daemon-reaper", daemon=True).start()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +82,8 @@ def _runtime_dir_path() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isabs(xdg):
         return Path(xdg) / "smconnect"
+    import tempfile  # 3 ms the relay need not pay when XDG_RUNTIME_DIR is set
+
     return Path(tempfile.gettempdir()) / f"smconnect-{os.getuid()}"
 
 

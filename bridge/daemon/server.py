@@ -202,6 +202,7 @@ class DaemonServer:
 
     async def _run(self, conn: Connection, req: rpc.Request) -> None:
         before = conn.stream
+        log.debug("connection %d: %s", conn.id, req.method[:100])  # never the params
         try:
             result = await self.api.call(conn, req.method, req.params)
         except ApiError as exc:

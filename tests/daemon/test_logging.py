@@ -6,13 +6,16 @@ import logging
 import os
 import secrets
 import stat
+import string
 import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.daemon.client import DaemonClient
-from bridge.daemon.logsetup import setup_logging
+from bridge.daemon.logsetup import RedactingFormatter, setup_logging
 from bridge.daemon.paths import DaemonPaths
 from bridge.daemon.server import DaemonServer
 
@@ -63,3 +66,30 @@ async def test_planted_secrets_never_reach_the_log(
 def test_handler_rotates(daemon_log: logging.Handler) -> None:
     assert isinstance(daemon_log, logging.handlers.RotatingFileHandler)
     assert daemon_log.maxBytes > 0 and daemon_log.backupCount > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(string.ascii_letters + string.digits + "+/=_-", min_size=16, max_size=64),
+    template=st.sampled_from(
+        [
+            "SessionToken=%s",
+            "{'TokenValue': '%s'}",
+            "wss://h/p?x=%s",
+            "Bearer %s",
+            '"SecretAccessKey": "%s"',
+        ]
+    ),
+)
+def test_formatter_redacts_args_and_tracebacks(secret: str, template: str) -> None:
+    formatter = RedactingFormatter("%(message)s")
+    try:
+        raise ValueError(template % secret)
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "botocore", logging.ERROR, __file__, 1, template, (secret,), exc_info
+    )
+    out = formatter.format(record)
+    assert "ValueError" in out
+    assert secret not in out

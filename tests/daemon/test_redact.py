@@ -118,3 +118,15 @@ def test_examples(raw: str, expected: str) -> None:
 )
 def test_ordinary_text_is_untouched(plain: str) -> None:
     assert redact(plain) == plain
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "BEARER SecretAccessKey: s3cretvalue0001",
+        "token: Bearer s3cretvalue0001",
+        "Bearer token=s3cretvalue0001",
+    ],
+)
+def test_overlapping_patterns(raw: str) -> None:
+    assert "s3cretvalue0001" not in redact(raw)
