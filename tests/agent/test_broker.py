@@ -177,3 +177,24 @@ async def test_stop_closes_live_channels(
     await broker.stop()
     async with asyncio.timeout(5):
         await client.closed.wait()
+
+
+async def test_session_without_a_socket_ends_after_orphan_timeout(
+    tcp_echo: tuple[str, int], clients: Callable[..., TestClient]
+) -> None:
+    broker = SessionBroker(pacing="unthrottled", orphan_timeout=0.3)
+    await broker.start()
+    try:
+        grant = broker.create_session(_echo_target(tcp_echo))
+        client = clients(grant.stream_url)
+        await client.connect(grant.token_value)
+        async with asyncio.timeout(5):
+            await client.ready.wait()
+        token = broker.resume_session(grant.session_id)
+        assert client.ws is not None
+        client.ws.transport.abort()  # the client vanishes
+        async with asyncio.timeout(5):
+            await broker.sessions[grant.session_id].wait_ended()
+        assert await _close_code(grant.stream_url, _open(token)) == 1008
+    finally:
+        await broker.stop()

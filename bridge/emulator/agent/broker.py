@@ -93,12 +93,14 @@ class SessionBroker:
         pacing: Pacing = "realistic",
         handshake_timeout: float = 15.0,
         host: str = "127.0.0.1",
+        orphan_timeout: float | None = 600.0,
     ) -> None:
         if pacing not in ("realistic", "unthrottled"):
             raise ValueError(f"unknown pacing {pacing!r}")
         self.pacing: Pacing = pacing
         self.handshake_timeout = handshake_timeout
         self.host = host
+        self.orphan_timeout = orphan_timeout
         self.faults = FaultPlan()
         self._sessions: dict[str, AgentSession] = {}
         self._targets: dict[str, SessionTarget] = {}
@@ -162,6 +164,7 @@ class SessionBroker:
             faults=self.faults,
             meter=InputRateMeter(INPUT_LIMIT) if self.pacing == "realistic" else None,
             on_end=self._ended,
+            orphan_timeout=self.orphan_timeout,
         )
         self._sessions[session_id] = session
         self._targets[session_id] = target

@@ -137,6 +137,7 @@ class AgentSession:
         faults: FaultPlan,
         meter: InputRateMeter | None,
         on_end: Callable[[AgentSession], None],
+        orphan_timeout: float | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self.session_id = session_id
@@ -155,6 +156,8 @@ class AgentSession:
         self._faults = FrameFaults(faults, session_id)
         self._meter = meter
         self._on_end = on_end
+        self._orphan_timeout = orphan_timeout
+        self._orphan_timer: asyncio.TimerHandle | None = None
         self._ws: ServerConnection | None = None
         self._started = False
         self._timer: asyncio.TimerHandle | None = None
@@ -191,6 +194,9 @@ class AgentSession:
             old.transport.abort()
         now = self._loop.time()
         self._ws = ws
+        if self._orphan_timer is not None:
+            self._orphan_timer.cancel()
+            self._orphan_timer = None
         self.stats.connections += 1
         self.client_id = self.core.accept_open(open_text).client_id
         if not self._started:
@@ -215,6 +221,14 @@ class AgentSession:
         if self._ws is ws:
             self._ws = None
             self.core.connection_lost(self._loop.time())
+            if self._orphan_timeout is not None and self._ending is None:
+                self._orphan_timer = self._loop.call_later(self._orphan_timeout, self._orphaned)
+
+    def _orphaned(self) -> None:
+        """Nobody resumed in time: end the session, as the service does for a vanished client."""
+        self._orphan_timer = None
+        if self._ws is None:
+            self.finish("", graceful=False)
 
     def _drop_connection(self) -> None:
         ws = self._ws
@@ -468,9 +482,10 @@ class AgentSession:
                     await asyncio.sleep(self._plan.delay)
                 await ws.close()
         finally:
-            for timer in (self._timer, self._calm_timer, self._release_timer):
+            timers = (self._timer, self._calm_timer, self._release_timer, self._orphan_timer)
+            for timer in timers:
                 if timer is not None:
                     timer.cancel()
-            self._timer = self._calm_timer = self._release_timer = None
+            self._timer = self._calm_timer = self._release_timer = self._orphan_timer = None
             self.ended.set()
             self._on_end(self)
