@@ -37,7 +37,13 @@ from bridge.ssm.codec import (
     flag_payload,
     parse_flag,
 )
-from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, HandshakeTimeout
+from bridge.ssm.errors import (
+    ChannelClosedError,
+    ChannelError,
+    HandshakeError,
+    HandshakeTimeout,
+    KMSUnsupported,
+)
 
 CLIENT_VERSION = "1.2.677.0"  # above 1.2.331.0 (no smux keepalive) and 1.1.70 (mux allowed)
 AGENT_VERSION = "3.3.1802.0"
@@ -735,7 +741,9 @@ class DataChannelCore:
             if self._state is State.HANDSHAKING:
                 self._become_ready(parsed.customer_message)
         elif kind == PayloadType.ENC_CHALLENGE_REQUEST:
-            self._fail(f"the agent sent a KMS challenge; {hs.KMS_UNSUPPORTED_ERROR}")
+            self._fail(
+                f"the agent sent a KMS challenge; {hs.KMS_UNSUPPORTED_ERROR}", KMSUnsupported
+            )
         elif self._state is State.READY:
             self._deliver(message, parsed)
         elif not self._handshake_seen and kind in _STANDARD_STREAM_TRIGGERS:

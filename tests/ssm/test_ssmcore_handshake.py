@@ -383,3 +383,12 @@ def test_client_holds_data_until_handshake_complete() -> None:
         i for i, m in enumerate(decoded(frames)) if m.payload_type == PayloadType.OUTPUT
     )
     assert 1 in acked_sequences(frames[:first_data])
+
+
+def test_kms_challenge_fails_the_client() -> None:
+    client = DataChannelCore(Role.CLIENT, 0.0)
+    client.receive(make_frame("output_stream_data", 0, b'{"Challenge":"AAAA"}', 8, 1), 0.1)
+    (failure,) = client.events()
+    assert isinstance(failure, SessionFailed) and failure.error is KMSUnsupported
+    assert client.state is State.FAILED
+    assert acked_sequences(client.frames_to_send(0.1)) == [0]
