@@ -14,7 +14,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from bridge.daemon.stream import RawStream, StreamClosed
 log = logging.getLogger("smconnect.daemon")
 
 MAX_MESSAGE = 4 * 1024 * 1024
+SHUTDOWN_GRACE = 10.0
 _WS_OPTIONS: dict[str, Any] = {
     # Local peers: a dead one is seen by the kernel, and pings would time out on a stream
     # held up by back-pressure. Stream bytes are ssh ciphertext: compression only costs.
@@ -117,6 +118,7 @@ class DaemonServer:
         self._idle_since: float | None = time.monotonic()
         self._server: Server | None = None
         self._own_uid = os.getuid()
+        self._shutdown_callbacks: list[Callable[[], Awaitable[None]]] = []
         _install_builtins(api, self)
 
     async def start_unix(self, path: Path) -> None:
@@ -134,7 +136,21 @@ class DaemonServer:
         self.endpoint, self.transport = f"{host}:{bound}", "tcp"
         return bound
 
+    def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the daemon stops, before connections are closed.
+
+        For the session logic to end its channels cleanly (streams closed with a reason rather
+        than cut); each callback gets ``SHUTDOWN_GRACE`` seconds.
+        """
+        self._shutdown_callbacks.append(callback)
+
     async def close(self) -> None:
+        callbacks, self._shutdown_callbacks = self._shutdown_callbacks, []
+        for callback in reversed(callbacks):
+            try:
+                await asyncio.wait_for(callback(), SHUTDOWN_GRACE)
+            except Exception:
+                log.exception("a shutdown callback failed")
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -126,3 +126,26 @@ def test_lock_is_exclusive(tmp_path: Path) -> None:
     again = acquire_lock(tmp_path / "daemon.lock")
     assert again is not None
     os.close(again)
+
+
+async def test_shutdown_callbacks_run_before_connections_close(
+    served: DaemonServer, daemon_paths: DaemonPaths
+) -> None:
+    ran: list[str] = []
+    c = await DaemonClient.open(autostart=False, paths=daemon_paths)
+
+    async def first() -> None:
+        ran.append(f"first, client connected: {not c.closed}")
+
+    async def broken() -> None:
+        raise RuntimeError("cleanup failed")
+
+    async def last() -> None:
+        ran.append("last")
+
+    served.on_shutdown(first)
+    served.on_shutdown(broken)
+    served.on_shutdown(last)
+    await served.close()
+    assert ran == ["last", "first, client connected: True"]
+    await c.close()
