@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 FORBIDDEN = ("boto3", "botocore", "typer", "rich", "asyncssh", "click", "platformdirs", "yaml")
 DAEMON_ONLY = (
     "bridge.daemon.server",
@@ -40,8 +42,11 @@ def test_client_imports_nothing_heavy() -> None:
     assert heavy == []
 
 
-def test_redactor_is_stdlib_only() -> None:
-    modules = imported_modules("import bridge.redact")
+@pytest.mark.parametrize("module", ["bridge.redact", "bridge.daemon.paths"])
+def test_relay_fast_path_modules_are_stdlib_only(module: str) -> None:
+    """The relay's fast path (bridge.proxy + bridge.fastws) uses these without asyncio."""
+    modules = imported_modules(f"import {module}")
+    assert module in modules
     assert not [
         m
         for m in modules
