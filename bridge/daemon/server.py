@@ -191,7 +191,7 @@ class DaemonServer:
         try:
             async for message in ws:
                 if isinstance(message, bytes):
-                    if conn.stream is None or not conn.stream._opened.is_set():
+                    if conn.stream is None or not conn.stream.accepting:
                         await ws.close(1003, "binary data outside stream mode")
                         break
                     await conn.stream.feed(message)
@@ -222,13 +222,13 @@ class DaemonServer:
         try:
             result = await self.api.call(conn, req.method, req.params)
         except ApiError as exc:
-            await self._fail_new_stream(conn, before)
+            self._fail_new_stream(conn, before)
             if req.id is not None:
                 await conn._send(rpc.encode_error(req.id, exc.to_error()))
             return
         except Exception:
             log.exception("method %s failed", req.method[:100])
-            await self._fail_new_stream(conn, before)
+            self._fail_new_stream(conn, before)
             if req.id is not None:
                 error = ApiError("internal error", kind="internal", code=rpc.INTERNAL_ERROR)
                 await conn._send(rpc.encode_error(req.id, error.to_error()))
@@ -237,16 +237,19 @@ class DaemonServer:
             text = rpc.encode_result(req.id, result)
         except (TypeError, ValueError):
             log.exception("method %s returned a non-JSON result", req.method[:100])
-            await self._fail_new_stream(conn, before)
+            self._fail_new_stream(conn, before)
             error = ApiError("internal error", kind="internal", code=rpc.INTERNAL_ERROR)
             text = rpc.encode_error(req.id, error.to_error())
+        upgraded = conn.stream if conn.stream is not before else None
+        if upgraded is not None:
+            upgraded.accept()
         if req.id is not None:
             await conn._send(text)
-        if conn.stream is not None and conn.stream is not before:
-            conn.stream.start()
+        if upgraded is not None:
+            upgraded.start()
 
     @staticmethod
-    async def _fail_new_stream(conn: Connection, before: RawStream | None) -> None:
+    def _fail_new_stream(conn: Connection, before: RawStream | None) -> None:
         if conn.stream is not None and conn.stream is not before:
             conn.stream.connection_lost()
             conn.stream = None

@@ -47,6 +47,7 @@ class RawStream:
         self._writable = asyncio.Event()
         self._writable.set()
         self._opened = asyncio.Event()
+        self._accepting = opened
         if opened:
             self._opened.set()
 
@@ -118,7 +119,19 @@ class RawStream:
         self._size += len(data)
         self._readable.set()
 
+    @property
+    def accepting(self) -> bool:
+        """Whether the peer may send stream bytes yet (it has, or is about to get, the response)."""
+        return self._accepting
+
+    def accept(self) -> None:
+        """Take the peer's bytes from now on: called just before the success response is sent,
+        since the peer may answer it with data before we get to ``start``."""
+        self._accepting = True
+
     def start(self) -> None:
+        """Let our writes out: called once the success response is on the wire."""
+        self._accepting = True
         self._opened.set()
 
     def connection_lost(self, code: int | None = None, reason: str | None = None) -> None:

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bridge.daemon.client import DaemonClient, RpcError
 from bridge.daemon.paths import DaemonPaths
-from bridge.daemon.server import DaemonServer
+from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.stream import StreamClosed
 
 
@@ -119,3 +119,20 @@ async def test_close_is_prompt_while_the_inbox_is_full(
     await asyncio.wait_for(c.close(), 3)
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
+
+
+async def test_bytes_right_after_the_response_are_kept(
+    served: DaemonServer, daemon_paths: DaemonPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client may answer the upgrade response with data before the daemon resumes."""
+    original = Connection._send
+
+    async def send_then_stall(self: Connection, text: str) -> None:
+        await original(self, text)
+        await asyncio.sleep(0.3)
+
+    monkeypatch.setattr(Connection, "_send", send_then_stall)
+    async with DaemonClient.connect(autostart=False, paths=daemon_paths) as c:
+        stream = await c.open_stream("test.echo_stream")
+        await stream.write(b"early bytes")
+        assert await asyncio.wait_for(stream.read(), 5) == b"early bytes"
