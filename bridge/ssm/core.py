@@ -64,7 +64,8 @@ class State(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
     max_payload: int = 1024
-    send_window: int = 4096  # span of sequence numbers from the oldest unacked message
+    send_window: int = 4096  # unacked data messages in flight before back-pressure
+    send_span: int = 10000  # max seqs from the oldest unacked one: the peer's reorder buffer
     send_buffer: int = 1 << 20  # bytes accepted by send() but not yet framed
     receive_buffer: int = 10000  # out-of-order messages held; beyond this, dropped unacked
     rate_limit: float | None = 960.0  # data messages/s (pacing); None = unthrottled
@@ -290,8 +291,8 @@ class DataChannelCore:
         """``epoch`` is the Unix time that ``now`` corresponds to (for CreatedDate); by
         default the wall clock is read once, here, and never again."""
         cfg = config or CoreConfig()
-        if cfg.max_payload < 1 or cfg.send_window < 1 or cfg.send_buffer < 1:
-            raise ValueError("max_payload, send_window and send_buffer must be positive")
+        if min(cfg.max_payload, cfg.send_window, cfg.send_span, cfg.send_buffer) < 1:
+            raise ValueError("max_payload, send_window, send_span and send_buffer must be >= 1")
         self._role = role
         self._cfg = cfg
         self._is_client = role is Role.CLIENT
@@ -917,15 +918,18 @@ class DataChannelCore:
         return self._state is State.READY and bool(self._pending) and self._window_open()
 
     def _window_open(self) -> bool:
-        """Whether a new message fits the window. The window spans sequence numbers from the
-        oldest unacked message, not a count of unacked ones: selectively acked messages must
-        not let the sender run further ahead than the peer's reorder buffer can hold."""
+        """Whether a new message may be framed: fewer than ``send_window`` unacked, and the
+        span from the oldest unacked one under ``send_span``, so that selective acks cannot
+        let the sender run further ahead than the peer's reorder buffer (10000 messages in
+        the plugin) holds; beyond it the peer drops without acking and everything is resent."""
+        if len(self._unacked) >= self._cfg.send_window:
+            return False
         oldest = self._oldest_unacked
         unacked = self._unacked
         while oldest < self._next_seq and oldest not in unacked:
             oldest += 1
         self._oldest_unacked = oldest
-        return self._next_seq - oldest < self._cfg.send_window
+        return self._next_seq - oldest < self._cfg.send_span
 
     def _timer_head(self) -> float | None:
         """The send time of the oldest live timer, dropping stale entries on the way."""
