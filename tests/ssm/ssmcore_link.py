@@ -148,10 +148,6 @@ class Link:
                 self._counter += 1
                 heapq.heappush(self._wire, (self.now + delay, self._counter, destination, frame))
 
-    def inject(self, destination: str, frame: bytes, delay: float = 0.0) -> None:
-        self._counter += 1
-        heapq.heappush(self._wire, (self.now + delay, self._counter, destination, frame))
-
     def pump(self) -> None:
         for source in self.sources:
             source(self.now)
