@@ -40,41 +40,49 @@ def test_serve_prints_exports_serves_and_stops_on_sigint(tmp_path: Path) -> None
         env=_clean_env(),
     )
     try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(5)]
-        env = {}
-        for line in lines:
-            assert line.startswith("export "), lines
-            name, _, value = line[len("export ") :].strip().partition("=")
-            env[name] = value
-        assert set(env) == {
-            "AWS_ENDPOINT_URL",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_DEFAULT_REGION",
-            "AWS_REGION",
-        }
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        )
-        sm = session.client(
-            "sagemaker",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            config=Config(retries={"total_max_attempts": 1}),
-        )
-        assert [s["SpaceName"] for s in sm.list_spaces()["Spaces"]] == ["one"]
-        apps = sm.list_apps(DomainIdEquals="d-served0001")["Apps"]
-        assert [(a["SpaceName"], a["Status"]) for a in apps] == [("one", "InService")]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        started = time.monotonic()
+        _use_served_emulator(proc)
+    except BaseException:
+        proc.kill()
         _, stderr = proc.communicate(timeout=30)
+        print("emulator stderr:\n" + stderr)  # shown by pytest on failure
+        raise
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
-    assert time.monotonic() - started < 15
-    assert "Traceback" not in stderr
-    assert "stopping" in stderr
+    assert time.monotonic() - started < 15, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "stopping" in stderr, stderr
+
+
+def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(5)]
+    env = {}
+    for line in lines:
+        assert line.startswith("export "), lines
+        name, _, value = line[len("export ") :].strip().partition("=")
+        env[name] = value
+    assert set(env) == {
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+    }
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    sm = session.client(
+        "sagemaker",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    assert [s["SpaceName"] for s in sm.list_spaces()["Spaces"]] == ["one"]
+    apps = sm.list_apps(DomainIdEquals="d-served0001")["Apps"]
+    assert [(a["SpaceName"], a["Status"]) for a in apps] == [("one", "InService")]
 
 
 def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
