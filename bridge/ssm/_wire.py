@@ -11,10 +11,9 @@ import hashlib
 import os
 import struct
 
-from bridge.ssm.codec import HEADER_LENGTH, HEADER_SIZE, MessageFlags, MessageType
+from bridge.ssm.codec import HEADER_LENGTH, MessageFlags, MessageType
 
-_HEADER = struct.Struct(">I32sIQqQ16s32sII")
-assert _HEADER.size == HEADER_SIZE
+_HEADER = struct.Struct(">I32sIQqQ16s32sII")  # the codec's layout; tests compare the bytes
 _ACK_TYPE = MessageType.ACKNOWLEDGE.value.encode().ljust(32, b" ")
 
 
