@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from bridge.daemon.lifecycle import main
-from bridge.daemon.service import setup
+from bridge.daemon.server import DaemonServer
 
-raise SystemExit(main(setup))
+
+async def _setup(server: DaemonServer) -> None:
+    # Imported only once we hold the lock: a daemon that loses the race exits before paying
+    # for boto3 and the rest of the SageMaker service.
+    from bridge.daemon.service import setup
+
+    await setup(server)
+
+
+raise SystemExit(main(_setup))

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from daemon_helpers import alive, daemon_pids, wait_until
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.daemon.paths import DaemonPaths, ensure_private_dir
 from bridge.daemon.server import DaemonServer
+
+SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 async def status_of(paths: DaemonPaths) -> dict[str, object]:
@@ -149,3 +152,24 @@ async def test_shutdown_callbacks_run_before_connections_close(
     await served.close()
     assert ran == ["last", "first, client connected: True"]
     await c.close()
+
+
+async def test_a_second_daemon_exits_quietly(daemon_paths: DaemonPaths) -> None:
+    first = (await status_of(daemon_paths))["pid"]
+    second = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bridge.daemon",
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
+    )
+    assert await asyncio.wait_for(second.wait(), 30) == 0
+    assert (await status_of(daemon_paths))["pid"] == first
+    assert daemon_paths.lock.read_text().strip() == str(first)
+
+
+def test_argv_carries_nothing_but_the_module(daemon_paths: DaemonPaths) -> None:
+    pid = asyncio.run(status_of(daemon_paths))["pid"]
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().rstrip(b"\0").split(b"\0")
+    assert argv[1:] == [b"-m", b"bridge.daemon"]
