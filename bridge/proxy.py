@@ -124,6 +124,7 @@ class _Relay:
         self.ws = ws
         self._send_lock = threading.Lock()
         self._stdout_open = True
+        self._early: list[tuple[int, bytes]] = []  # messages that came with the open answer
 
     def send(self, opcode: int, payload: bytes) -> None:
         with self._send_lock:
@@ -141,10 +142,11 @@ class _Relay:
                 self.ws.feed(data)
                 with self._send_lock:
                     messages = self.ws.messages()
-                for opcode, payload in messages:
+                for index, (opcode, payload) in enumerate(messages):
                     if opcode == CLOSE:
                         raise ProxyError(self._close_message())
                     if opcode == TEXT and self._answered(json.loads(payload)):
+                        self._early = messages[index + 1 :]
                         return
         except TimeoutError:
             raise ProxyError(
@@ -181,13 +183,8 @@ class _Relay:
 
     def pump_stdout(self) -> str | None:
         """space → stdout until the daemon closes the stream; returns an error, if any."""
+        messages, self._early = self._early, []
         while True:
-            data = self.ws.sock.recv(262144)
-            if not data:
-                return None
-            self.ws.feed(data)
-            with self._send_lock:
-                messages = self.ws.messages()
             for opcode, payload in messages:
                 if opcode == BINARY:
                     if payload:
@@ -198,6 +195,12 @@ class _Relay:
                 elif opcode == CLOSE:
                     code = self.ws.close_code
                     return None if code in (1000, 1005, None) else self._close_message()
+            data = self.ws.sock.recv(262144)
+            if not data:
+                return None
+            self.ws.feed(data)
+            with self._send_lock:
+                messages = self.ws.messages()
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

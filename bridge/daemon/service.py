@@ -192,6 +192,7 @@ class SpaceService:
         self._host_keys: dict[tuple[str, str | None], str] = {}
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._ids = itertools.count(1)
+        self._relays: set[asyncio.Task[None]] = set()
         server.busy = self.busy
 
     def busy(self) -> bool:
@@ -209,6 +210,8 @@ class SpaceService:
         api.add("sessions.status", self.sessions_status)
 
     async def close(self) -> None:
+        for task in list(self._relays):
+            task.cancel()
         for fwd in list(self._forwards.values()):
             await self._close_forward(fwd)
         for managed in list(self._channels.values()):
@@ -430,10 +433,17 @@ class SpaceService:
         except Exception as exc:
             raise _fail(exc) from None
         stream = conn.start_stream()
-        conn.spawn(self._relay(managed, stream))
+        task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
         return {"id": managed.id, "space": space.name, "session_id": managed.session_id}
 
     async def _relay(self, managed: ManagedChannel, stream: RawStream) -> None:
+        """Copy bytes both ways until either side ends; then release the channel.
+
+        Runs as a task of its own (not the connection's): when the relay's websocket goes away
+        the stream reads EOF and this ends by itself, releasing the channel in any case.
+        """
         reader, writer = managed.channel.streams()
 
         async def upstream() -> None:  # ssh -> space
@@ -446,21 +456,22 @@ class SpaceService:
                 await stream.write(data)
             await stream.write_eof()
 
+        up = asyncio.ensure_future(upstream())
+        down = asyncio.ensure_future(downstream())
         try:
-            up = asyncio.ensure_future(upstream())
-            down = asyncio.ensure_future(downstream())
             done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if up in done and not down.done():
                 # ssh closed its side: let queued output drain briefly, then end the session.
-                with contextlib.suppress(TimeoutError, Exception):
+                with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(down), 2.0)
+        finally:
             for task in (up, down):
                 task.cancel()
             for task in (up, down):
                 with contextlib.suppress(BaseException):
                     await task
-        finally:
-            await stream.close()
+            with contextlib.suppress(Exception):
+                await stream.close()
             await self._release(managed)
 
     async def forward_open(self, conn: Connection, params: ForwardParams) -> dict[str, Any]:
