@@ -36,6 +36,7 @@ from bridge.ssh.config import (
 )
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
+from bridge.ssm.core import CoreConfig
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
 
@@ -193,6 +194,7 @@ class SpaceService:
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._ids = itertools.count(1)
         self._relays: set[asyncio.Task[None]] = set()
+        self._core_config = channel_config()
         server.busy = self.busy
 
     def busy(self) -> bool:
@@ -290,7 +292,11 @@ class SpaceService:
             asyncio.get_running_loop().create_task(self._server.broadcast("session.state", params))
 
         channel = await open_channel(
-            grant.stream_url, grant.token_value, resume=resume, on_reconnect=on_reconnect
+            grant.stream_url,
+            grant.token_value,
+            resume=resume,
+            on_reconnect=on_reconnect,
+            config=self._core_config,
         )
         try:
             await channel.wait_ready()
@@ -536,6 +542,24 @@ class SpaceService:
         }
 
 
+def channel_config() -> CoreConfig:
+    """The data channels' pacing: under the service's ~1000 messages/s by default.
+
+    ``SMCONNECT_CHANNEL_RATE`` (messages per second, or ``unlimited``) exists for the emulator's
+    unthrottled mode and for measurements; against AWS, faster pacing gets the channel paused.
+    """
+    value = os.environ.get("SMCONNECT_CHANNEL_RATE", "").strip().lower()
+    if not value:
+        return CoreConfig()
+    if value in ("unlimited", "none", "0"):
+        return CoreConfig(rate_limit=None)
+    try:
+        return CoreConfig(rate_limit=float(value))
+    except ValueError:
+        log.warning("ignoring SMCONNECT_CHANNEL_RATE=%r: not a number", value[:40])
+        return CoreConfig()
+
+
 def smconnect_command(context: AwsContext) -> tuple[str, ...]:
     """The argv prefix a ProxyCommand runs: this smconnect, with the request's AWS context."""
     beside = os.path.join(os.path.dirname(sys.executable), "smconnect")
@@ -554,3 +578,4 @@ async def setup(server: DaemonServer) -> None:
     """The daemon's ``Setup`` hook: install the SageMaker methods."""
     service = SpaceService(server)
     service.register(server.api)
+    server.on_shutdown(service.close)
