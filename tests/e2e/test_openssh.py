@@ -1,0 +1,290 @@
+"""The real OpenSSH client, with only our generated config, through the ProxyCommand relay."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from bridge.ssh.config import SshPaths
+from bridge.ssh.known_hosts import KnownHosts
+
+from .conftest import Stack
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def opened(stack: Stack) -> dict[str, Any]:
+    result: dict[str, Any] = stack.call(
+        "space.open", {"space": "demo", "endpoint_url": stack.emulator.endpoint_url}
+    )
+    assert result["ssh_host"] == "sm-demo"
+    assert result["folder_uri"] == "vscode-remote://ssh-remote+sm-demo/home/sagemaker-user"
+    return result
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _remote_sha(stack: Stack, name: str) -> str:
+    done = stack.ssh("sm-demo", f"sha256sum {name}")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[0].decode()
+
+
+def test_runs_commands_with_exit_status(stack: Stack, opened: dict[str, Any]) -> None:
+    done = stack.ssh("sm-demo", 'echo hello-from-space; echo "$USER"; exit 3')
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.decode().splitlines() == ["hello-from-space", "sagemaker-user"]
+
+
+def test_relay_prints_nothing_before_the_banner(stack: Stack, opened: dict[str, Any]) -> None:
+    """Unlike the plugin's "Starting session..." line, our stdout carries only the stream."""
+    proc = subprocess.Popen(
+        [str(Path(stack.env["PATH"].split(os.pathsep)[0]) / "smconnect"), "proxy", "sm-demo"],
+        env=stack.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.read(12) == b"SSH-2.0-Go\r\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_scp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Path) -> None:
+    local = tmp_path / "up.bin"
+    local.write_bytes(os.urandom(16 * MIB))
+    scp = ["scp", "-q", "-F", str(stack.ssh_config), "-o", "BatchMode=yes"]
+    up = subprocess.run(
+        [*scp, str(local), "sm-demo:scp-up.bin"], env=stack.env, capture_output=True, timeout=300
+    )
+    assert up.returncode == 0, up.stderr
+    assert _remote_sha(stack, "scp-up.bin") == _sha(local)
+
+    made = stack.ssh("sm-demo", "head -c 16777216 /dev/urandom > scp-down.bin")
+    assert made.returncode == 0, made.stderr
+    down = tmp_path / "down.bin"
+    got = subprocess.run(
+        [*scp, "sm-demo:scp-down.bin", str(down)], env=stack.env, capture_output=True, timeout=300
+    )
+    assert got.returncode == 0, got.stderr
+    assert down.stat().st_size == 16 * MIB
+    assert _sha(down) == _remote_sha(stack, "scp-down.bin")
+
+
+def test_sftp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Path) -> None:
+    local = tmp_path / "sftp-up.bin"
+    local.write_bytes(os.urandom(16 * MIB))
+    stack.ssh("sm-demo", "head -c 16777216 /dev/urandom > sftp-down.bin")
+    batch = tmp_path / "batch"
+    down = tmp_path / "sftp-down.bin"
+    batch.write_text(f"put {local} sftp-up.bin\nget sftp-down.bin {down}\n")
+    done = subprocess.run(
+        [
+            "sftp",
+            "-q",
+            "-F",
+            str(stack.ssh_config),
+            "-o",
+            "BatchMode=yes",
+            "-b",
+            str(batch),
+            "sm-demo",
+        ],
+        env=stack.env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _remote_sha(stack, "sftp-up.bin") == _sha(local)
+    assert _sha(down) == _remote_sha(stack, "sftp-down.bin")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_forwards_a_port_to_jupyter(stack: Stack, opened: dict[str, Any]) -> None:
+    port = _free_port()
+    tunnel = subprocess.Popen(
+        [
+            "ssh",
+            "-F",
+            str(stack.ssh_config),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-N",
+            "-L",
+            f"127.0.0.1:{port}:127.0.0.1:8888",
+            "sm-demo",
+        ],
+        env=stack.env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/jupyterlab/default/api/status", timeout=10
+                ) as response:
+                    status = json.loads(response.read())
+                break
+            except OSError:
+                assert tunnel.poll() is None, tunnel.stderr.read() if tunnel.stderr else ""
+                assert time.monotonic() < deadline, "the forward never answered"
+                time.sleep(0.2)
+        assert "started" in status
+    finally:
+        tunnel.terminate()
+        tunnel.wait(10)
+
+
+def test_two_connections_at_once(stack: Stack, opened: dict[str, Any]) -> None:
+    earlier = {s["id"] for s in stack.call("sessions.status")["sessions"]}
+    procs = [
+        subprocess.Popen(
+            [
+                "ssh",
+                "-F",
+                str(stack.ssh_config),
+                "-o",
+                "BatchMode=yes",
+                "sm-demo",
+                f"sleep 2; head -c 1048576 /dev/zero | tr '\\0' '{tag}' | sha256sum",
+            ],
+            env=stack.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for tag in "ab"
+    ]
+    time.sleep(1.2)
+    status = stack.call("sessions.status")
+    live = [s for s in status["sessions"] if s["purpose"] == "ssh" and s["id"] not in earlier]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert len(live) == 2
+    for tag, (out, err) in zip("ab", outputs, strict=True):
+        assert out.split()[0].decode() == hashlib.sha256(tag.encode() * MIB).hexdigest(), err
+
+
+def test_websocket_drops_mid_copy_go_unnoticed(
+    stack: Stack, opened: dict[str, Any], tmp_path: Path
+) -> None:
+    broker = stack.emulator.emulator.broker
+
+    async def arm() -> None:
+        broker.faults.drop_every_bytes = 3 * MIB
+        broker.faults.max_drops = None
+
+    async def disarm() -> tuple[int, int]:
+        broker.faults.drop_every_bytes = None
+        stats = [s.stats for s in broker.sessions.values()]
+        return sum(s.drops_injected for s in stats), sum(s.resumes for s in stats)
+
+    local = tmp_path / "drop.bin"
+    local.write_bytes(os.urandom(16 * MIB))
+    stack.emulator.call(arm)
+    try:
+        up = subprocess.run(
+            [
+                "scp",
+                "-q",
+                "-F",
+                str(stack.ssh_config),
+                "-o",
+                "BatchMode=yes",
+                str(local),
+                "sm-demo:drop.bin",
+            ],
+            env=stack.env,
+            capture_output=True,
+            timeout=300,
+        )
+    finally:
+        drops, resumes = stack.emulator.call(disarm)
+    assert up.returncode == 0, up.stderr
+    assert drops >= 4 and resumes >= drops
+    assert _remote_sha(stack, "drop.bin") == _sha(local)
+
+
+def test_app_restart_gets_a_new_host_key_without_a_host_key_error(
+    stack: Stack, opened: dict[str, Any]
+) -> None:
+    known = KnownHosts(SshPaths.for_home(stack.home).known_hosts)
+    before = known.get("sm-demo")
+    assert before and before[0].split()[1] in opened["host_key"]
+    context = {"endpoint_url": stack.emulator.endpoint_url}
+    stack.call("space.stop", {"space": "demo", **context})
+    stack.call("space.start", {"space": "demo", **context})
+    done = stack.ssh("sm-demo", "echo after-restart")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"after-restart\n"
+    after = known.get("sm-demo")
+    assert after and after != before
+
+
+def test_a_changed_key_on_another_host_still_fails(stack: Stack, tmp_path: Path) -> None:
+    """Host-key checking stays on for the user's own hosts: our config changes only ours."""
+    user_known = tmp_path / "user_known_hosts"
+    port = _free_port()
+    original = stack.ssh_config.read_bytes()
+
+    async def serve_once(key: asyncssh.SSHKey) -> None:
+        server = await asyncssh.listen(
+            "127.0.0.1",
+            port,
+            server_host_keys=[key],
+            authorized_client_keys=None,
+            server_factory=_NoAuthServer,
+        )
+        await server.wait_closed()
+
+    key_a = asyncssh.generate_private_key("ssh-ed25519")
+    key_b = asyncssh.generate_private_key("ssh-ed25519")
+    user_known.write_text(f"[127.0.0.1]:{port} {key_b.export_public_key().decode()}")
+    stack.ssh_config.write_bytes(
+        original
+        + f"\nHost other-host\n    HostName 127.0.0.1\n    Port {port}\n"
+        f"    UserKnownHostsFile {user_known}\n    StrictHostKeyChecking yes\n".encode()
+    )
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve_once(key_a), loop)
+    try:
+        time.sleep(0.5)
+        done = stack.ssh("other-host", "true", timeout=30)
+        assert done.returncode == 255
+        assert b"REMOTE HOST IDENTIFICATION HAS CHANGED" in done.stderr
+    finally:
+        stack.ssh_config.write_bytes(original)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+class _NoAuthServer(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return False
