@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 from bridge.ssm.codec import Flag
+from bridge.ssm.core import CLIENT_VERSION
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.smux import SmuxSession, forward_listener
 from bridge.ssm.smux_proto import SmuxConfig
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 LOCAL_PORT_FORWARDING = "LocalPortForwarding"
 MUX_AFTER_AGENT_VERSION = "3.0.196.0"  # TCPMultiplexingSupportedAfterThisAgentVersion
 SMUX_KEEPALIVE_OFF_AFTER_AGENT_VERSION = "3.1.1511.0"
+MUX_MIN_CLIENT_VERSION = (1, 1, 70)  # the agent's side of the same choice
 BASIC_READ_SIZE = 1024  # StreamDataPayloadSize: the plugin's read size in basic mode
 
 _GO_ATOI = re.compile(r"[+-]?[0-9]+")
@@ -67,11 +69,30 @@ def version_greater(version: str, than: str) -> bool:
     return False
 
 
-def port_mode(properties: Mapping[str, str], agent_version: str | None) -> PortMode:
-    """Which port session the agent runs for these handshake properties."""
+def _at_least(version: str, minimum: tuple[int, ...]) -> bool:
+    """The agent's client-version rule (plugins/port/port.go); unparsable means no."""
+    try:
+        return tuple(int(part) for part in version.split(".")) >= minimum
+    except ValueError:
+        return False
+
+
+def port_mode(
+    properties: Mapping[str, str],
+    agent_version: str | None,
+    client_version: str = CLIENT_VERSION,
+) -> PortMode:
+    """Which port session both sides run for these handshake properties.
+
+    The plugin's rule is the agent version; the agent's is the ClientVersion we reported. They
+    agree for real plugins; a client reporting an old version to force basic mode must follow
+    the agent's answer, so both rules must say mux.
+    """
     if properties.get("type") != LOCAL_PORT_FORWARDING:
         return PortMode.STREAM
-    if version_greater(agent_version or "", MUX_AFTER_AGENT_VERSION):
+    if version_greater(agent_version or "", MUX_AFTER_AGENT_VERSION) and _at_least(
+        client_version, MUX_MIN_CLIENT_VERSION
+    ):
         return PortMode.MUX
     return PortMode.BASIC
 
@@ -85,7 +106,7 @@ async def forward_port(channel: DataChannel, local_host: str, local_port: int) -
     ends; closing the channel stays the caller's job.
     """
     ready = await channel.wait_ready()
-    mode = port_mode(ready.properties, channel.agent_version)
+    mode = port_mode(ready.properties, channel.agent_version, channel.client_version)
     log.info("port session in %s mode (agent %s)", mode.value, channel.agent_version)
     if mode is PortMode.STREAM:
         raise ValueError(

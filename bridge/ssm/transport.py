@@ -33,6 +33,7 @@ from websockets.frames import CloseCode
 
 from bridge.ssm.codec import Flag
 from bridge.ssm.core import (
+    CLIENT_VERSION,
     ChannelClosed,
     CoreConfig,
     DataChannelCore,
@@ -238,6 +239,7 @@ class DataChannel:
         retry: RetryPolicy,
         on_reconnect: Callable[[ReconnectEvent], None] | None,
         stream_limit: int,
+        client_version: str | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._url = stream_url
@@ -250,7 +252,10 @@ class DataChannel:
         self._close_timeout = close_timeout
         self._retry = retry
         self._on_reconnect = on_reconnect
-        self._core = DataChannelCore(Role.CLIENT, self._loop.time(), config=config)
+        self._core = DataChannelCore(
+            Role.CLIENT, self._loop.time(), config=config, version=client_version
+        )
+        self.client_version = client_version or CLIENT_VERSION
 
         self._ws: ClientConnection | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -274,6 +279,8 @@ class DataChannel:
         self._read_resumed = asyncio.Event()
         self._read_resumed.set()
         self._flushed = asyncio.Event()  # pending empty and everything acked (for close)
+        self._pending_empty = asyncio.Event()
+        self._pending_empty.set()
 
         self._reconnects = 0
         self._attempts_used = 0  # resume tries since the last connection that carried frames
@@ -354,22 +361,18 @@ class DataChannel:
 
     async def send_flag(self, flag: Flag) -> None:
         """Send a Flag after every byte written so far (the agent acts on it in order)."""
-        while self._pending and self._outcome is None:
-            await self._writer.drain()
-            if self._pending:
-                await asyncio.sleep(0.005)
-        if self._outcome is not None:
-            raise self._outcome
-        self._core.send_flag(flag, self._loop.time())
-        self._pump()
+        await self._queue_flag(flag)
 
-    async def close(self, timeout: float | None = None) -> None:
+    async def close(self, timeout: float | None = None, *, terminate: bool = False) -> None:
         """End the channel cleanly: stop writing, wait (bounded) for acks, close the websocket.
 
-        A Port stdio client has no close message of its own; the service sees the websocket
-        close. Bytes still unacknowledged when ``timeout`` passes are given up, with a warning.
+        A Port stdio client has no close message of its own (the plugin just exits); the
+        service sees the websocket close and the session stays resumable until it times out.
+        ``terminate`` first sends Flag TerminateSession after the data, as the plugin does on
+        Ctrl-C, so the agent ends the session and hangs up on the target now. Bytes still
+        unacknowledged when ``timeout`` passes are given up, with a warning.
         """
-        self._start_close(self._close_timeout if timeout is None else timeout)
+        self._start_close(timeout, terminate=terminate)
         await asyncio.shield(self._done)
 
     async def wait_closed(self) -> None:
@@ -688,6 +691,10 @@ class DataChannel:
 
     def _update_write_pressure(self) -> None:
         size = len(self._pending)
+        if size:
+            self._pending_empty.clear()
+        else:
+            self._pending_empty.set()
         if not self._write_paused and size > self._write_high:
             self._write_paused = True
             self._protocol.pause_writing()
@@ -705,28 +712,48 @@ class DataChannel:
 
     # ---- ending ------------------------------------------------------------------------------
 
-    def _start_close(self, timeout: float | None = None) -> None:
+    def _start_close(self, timeout: float | None = None, *, terminate: bool = False) -> None:
         if self._closing or self._outcome is not None:
             return
         self._closing = True
         self._close_task = asyncio.create_task(
-            self._drain_then_close(self._close_timeout if timeout is None else timeout),
+            self._drain_then_close(self._close_timeout if timeout is None else timeout, terminate),
             name="ssm-close",
         )
 
-    async def _drain_then_close(self, timeout: float) -> None:
-        self._pump()
+    async def _drain_then_close(self, timeout: float, terminate: bool) -> None:
         try:
-            await asyncio.wait_for(asyncio.shield(self._wait_flushed()), timeout)
+            async with asyncio.timeout(timeout):
+                if terminate:
+                    await self._queue_flag(Flag.TERMINATE_SESSION)
+                self._pump()
+                await self._wait_flushed()
         except TimeoutError:
             log.warning("closing the data channel before the agent acknowledged all data")
+        except ChannelError:
+            pass  # it ended on its own meanwhile
         self._finish(ChannelClosedError("the channel was closed locally"))
 
+    async def _queue_flag(self, flag: Flag) -> None:
+        """Queue ``flag`` behind the bytes still waiting in our buffer, once they reach the core."""
+        while self._pending and self._outcome is None:
+            await self._wait_for(self._pending_empty)
+        if self._outcome is not None:
+            raise self._outcome
+        self._core.send_flag(flag, self._loop.time())
+        self._pump()
+
     async def _wait_flushed(self) -> None:
-        flushed = asyncio.ensure_future(self._flushed.wait())
-        waiting: list[asyncio.Future[Any]] = [self._done, flushed]
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        flushed.cancel()
+        await self._wait_for(self._flushed)
+
+    async def _wait_for(self, event: asyncio.Event) -> None:
+        """Wait for ``event``, or for the channel to end."""
+        waiter = asyncio.ensure_future(event.wait())
+        waiting: list[asyncio.Future[Any]] = [self._done, waiter]
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
 
     def _abort(self) -> None:
         self._finish(ChannelClosedError("the channel was aborted locally"))
@@ -826,6 +853,7 @@ async def open_channel(
     retry: RetryPolicy | None = None,
     on_reconnect: Callable[[ReconnectEvent], None] | None = None,
     stream_limit: int = 256 * 1024,
+    client_version: str | None = None,
 ) -> DataChannel:
     """Dial ``stream_url`` exactly as given, send the OpenDataChannelInput, start the channel.
 
@@ -834,7 +862,8 @@ async def open_channel(
     without it a drop fails the channel. ``ready_timeout`` bounds the whole way to READY
     (the core's own ``handshake_timeout`` bounds the wait for HandshakeComplete).
     ``ping_interval`` None disables keepalive pings; ``ping_timeout`` None never drops a
-    connection for a missing pong.
+    connection for a missing pong. ``client_version`` is the ClientVersion we report (the
+    agent picks basic port forwarding below 1.1.70); the default is the core's.
     """
     channel = DataChannel(
         stream_url,
@@ -848,6 +877,7 @@ async def open_channel(
         retry=retry or RetryPolicy(),
         on_reconnect=on_reconnect,
         stream_limit=stream_limit,
+        client_version=client_version,
     )
     await channel._open(token)
     return channel

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from bridge.ssm.transport import ReconnectPhase
+
 from .conftest import (
     BulkTarget,
     Harness,

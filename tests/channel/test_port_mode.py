@@ -37,3 +37,7 @@ def test_mode_choice() -> None:
     assert port_mode(lpf, "3.0.196") is PortMode.BASIC
     assert port_mode(lpf, None) is PortMode.BASIC
     assert port_mode({**lpf, "type": "localportforwarding"}, "3.3.1802.0") is PortMode.STREAM
+    # a client reporting a pre-1.1.70 version gets basic mode from the agent: follow it
+    assert port_mode(lpf, "3.3.1802.0", "1.1.0") is PortMode.BASIC
+    assert port_mode(lpf, "3.3.1802.0", "1.1.70") is PortMode.MUX
+    assert port_mode(lpf, "3.3.1802.0", "junk") is PortMode.BASIC
