@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from daemon_helpers import alive, daemon_pids, wait_until
+from .daemon_helpers import alive, daemon_pids, wait_until
 
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.daemon.paths import DaemonPaths, ensure_private_dir

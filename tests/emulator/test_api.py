@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import DOMAIN, space_arn
+from .emulator_helpers import DOMAIN, space_arn
 
 
 def test_list_and_describe_domain(sm: Any) -> None:

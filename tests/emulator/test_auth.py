@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import client
+from .emulator_helpers import client
 
 from bridge.emulator import EmulatorThread
 

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from emulator_helpers import DOMAIN, FAST, client, make_config, start_app, wait_for
+from .emulator_helpers import DOMAIN, FAST, client, make_config, start_app, wait_for
 
 from bridge.emulator import Emulator, start_in_thread
 

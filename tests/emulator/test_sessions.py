@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_helpers import DOMAIN, space_arn, start_app
+from .emulator_helpers import DOMAIN, space_arn, start_app
 
 from bridge.emulator import EmulatorThread
 from bridge.ssm.transport import open_channel

@@ -9,7 +9,7 @@ import aiohttp
 import asyncssh
 import psutil
 import pytest
-from runtime_helpers import ssh_connect
+from .runtime_helpers import ssh_connect
 
 from bridge.emulator.runtime import SpaceRuntime
 

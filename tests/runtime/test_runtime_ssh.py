@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from runtime_helpers import ssh_connect
+from .runtime_helpers import ssh_connect
 
 from bridge.emulator.runtime import SpaceRuntime
 

@@ -9,7 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import Pair, TcpPair
+from .conftest import Pair, TcpPair
 
 from bridge.ssm.smux import SmuxSession, forward_listener, serve_smux
 

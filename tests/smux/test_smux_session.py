@@ -8,7 +8,7 @@ import os
 import random
 
 import pytest
-from conftest import SessionPair, TcpPair
+from .conftest import SessionPair, TcpPair
 
 from bridge.ssm.smux import SmuxIOConfig, SmuxSession
 from bridge.ssm.smux_proto import (

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sshcfg_helpers import SPACES, write_user_config
+from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import (
     ConfigOptions,

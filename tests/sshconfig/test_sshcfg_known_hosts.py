@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from sshcfg_helpers import SPACES, write_user_config
+from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths
 from bridge.ssh.known_hosts import KnownHosts, KnownHostsError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sshcfg_helpers import SPACES, ssh_g, write_user_config
+from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
 from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths, render_config
 

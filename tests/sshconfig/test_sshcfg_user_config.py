@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sshcfg_helpers import SPACES, write_user_config
+from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import (
     MARKER,

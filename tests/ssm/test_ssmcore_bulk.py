@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 
-from ssmcore_link import Faults, Link, Source
+from .ssmcore_link import Faults, Link, Source
 
 from bridge.ssm.core import CoreConfig
 

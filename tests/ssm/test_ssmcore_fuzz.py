@@ -13,7 +13,7 @@ import random
 import struct
 import time
 
-from ssmcore_link import Link, make_frame
+from .ssmcore_link import Link, make_frame
 
 from bridge.ssm.codec import Flag, FrameError, decode
 from bridge.ssm.core import (

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
+from .ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
 
 from bridge.ssm.codec import FrameError, PayloadType
 from bridge.ssm.core import (

@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from ssmcore_link import (
+from .ssmcore_link import (
     Faults,
     Link,
     Source,
