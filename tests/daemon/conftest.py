@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from .daemon_helpers import install_test_methods, kill_daemons
 
 from bridge.daemon.dispatch import Api
 from bridge.daemon.paths import DaemonPaths, ensure_private_dir
 from bridge.daemon.server import DaemonServer
+
+from .daemon_helpers import install_test_methods, kill_daemons
 
 
 @pytest.fixture

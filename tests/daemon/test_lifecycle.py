@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from .daemon_helpers import alive, daemon_pids, wait_until
 
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.daemon.paths import DaemonPaths, ensure_private_dir
 from bridge.daemon.server import DaemonServer
+
+from .daemon_helpers import alive, daemon_pids, wait_until
 
 SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 

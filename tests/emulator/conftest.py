@@ -8,10 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from .emulator_helpers import client, make_config
 
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import CredentialConfig
+
+from .emulator_helpers import client, make_config
 
 
 @pytest.fixture

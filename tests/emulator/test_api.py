@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from .emulator_helpers import DOMAIN, space_arn
 
 

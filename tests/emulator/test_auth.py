@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from .emulator_helpers import client
 
 from bridge.emulator import EmulatorThread
+
+from .emulator_helpers import client
 
 SIGNATURE_MESSAGE = (
     "The request signature we calculated does not match the signature you provided. "

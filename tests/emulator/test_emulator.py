@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from .emulator_helpers import DOMAIN, FAST, client, make_config, start_app, wait_for
-
 from bridge.emulator import Emulator, start_in_thread
+
+from .emulator_helpers import DOMAIN, FAST, client, make_config, start_app, wait_for
 
 
 async def test_emulator_on_the_current_loop() -> None:

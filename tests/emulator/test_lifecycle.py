@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from .emulator_helpers import DOMAIN, app_status, client, make_config, start_app, wait_for
 
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, FaultsConfig
+
+from .emulator_helpers import DOMAIN, app_status, client, make_config, start_app, wait_for
 
 
 def _code(call: Any) -> tuple[str, str]:

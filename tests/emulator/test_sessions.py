@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from .emulator_helpers import DOMAIN, space_arn, start_app
 
 from bridge.emulator import EmulatorThread
 from bridge.ssm.transport import open_channel
+
+from .emulator_helpers import DOMAIN, space_arn, start_app
 
 
 def _error(call: Any) -> tuple[str, str, int]:

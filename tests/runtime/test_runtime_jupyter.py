@@ -10,10 +10,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
-from .runtime_helpers import ssh_connect
 
 from bridge.emulator.runtime import JupyterStartError, SpaceRuntime
 from bridge.emulator.runtime.jupyter import JupyterServer
+
+from .runtime_helpers import ssh_connect
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

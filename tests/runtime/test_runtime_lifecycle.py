@@ -9,9 +9,10 @@ import aiohttp
 import asyncssh
 import psutil
 import pytest
-from .runtime_helpers import ssh_connect
 
 from bridge.emulator.runtime import SpaceRuntime
+
+from .runtime_helpers import ssh_connect
 
 
 def _alive(pids: set[int]) -> set[int]:

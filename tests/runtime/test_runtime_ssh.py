@@ -10,9 +10,10 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from .runtime_helpers import ssh_connect
 
 from bridge.emulator.runtime import SpaceRuntime
+
+from .runtime_helpers import ssh_connect
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -9,9 +9,10 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from .conftest import Pair, TcpPair
 
 from bridge.ssm.smux import SmuxSession, forward_listener, serve_smux
+
+from .conftest import Pair, TcpPair
 
 
 class Target:

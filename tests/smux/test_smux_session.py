@@ -8,7 +8,6 @@ import os
 import random
 
 import pytest
-from .conftest import SessionPair, TcpPair
 
 from bridge.ssm.smux import SmuxIOConfig, SmuxSession
 from bridge.ssm.smux_proto import (
@@ -20,6 +19,8 @@ from bridge.ssm.smux_proto import (
     SmuxSessionClosed,
     SmuxTimeout,
 )
+
+from .conftest import SessionPair, TcpPair
 
 MIB = 1024 * 1024
 

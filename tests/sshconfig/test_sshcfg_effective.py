@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
 from bridge.ssh.config import ConfigOptions, NotEffectiveError, SshConfig, SshPaths
+
+from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
 USER = (
     b"ForwardAgent yes\n"

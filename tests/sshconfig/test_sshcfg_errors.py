@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import (
     ConfigOptions,
@@ -23,6 +22,8 @@ from bridge.ssh.config import (
     UserConfigSyntaxError,
     UserConfigUnreadableError,
 )
+
+from .sshcfg_helpers import SPACES, write_user_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

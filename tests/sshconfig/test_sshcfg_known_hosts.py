@@ -10,10 +10,11 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths
 from bridge.ssh.known_hosts import KnownHosts, KnownHostsError
+
+from .sshcfg_helpers import SPACES, write_user_config
 
 
 def _key() -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .sshcfg_helpers import SPACES, ssh_g, write_user_config
-
 from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths, render_config
+
+from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
 
 def test_status_before_and_after_install(

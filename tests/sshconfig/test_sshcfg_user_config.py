@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from .sshcfg_helpers import SPACES, write_user_config
 
 from bridge.ssh.config import (
     MARKER,
@@ -19,6 +18,8 @@ from bridge.ssh.config import (
     SshPaths,
     include_line,
 )
+
+from .sshcfg_helpers import SPACES, write_user_config
 
 USER_CONFIGS = {
     "hosts_match_comments": (

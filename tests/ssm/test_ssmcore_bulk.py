@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import time
 
-from .ssmcore_link import Faults, Link, Source
-
 from bridge.ssm.core import CoreConfig
+
+from .ssmcore_link import Faults, Link, Source
 
 MIB = 1 << 20
 

@@ -13,8 +13,6 @@ import random
 import struct
 import time
 
-from .ssmcore_link import Link, make_frame
-
 from bridge.ssm.codec import Flag, FrameError, decode
 from bridge.ssm.core import (
     CoreConfig,
@@ -22,6 +20,8 @@ from bridge.ssm.core import (
     Role,
     State,
 )
+
+from .ssmcore_link import Link, make_frame
 
 FRAMES = 100_000
 

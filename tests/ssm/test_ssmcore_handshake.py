@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from .ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
 
 from bridge.ssm.codec import FrameError, PayloadType
 from bridge.ssm.core import (
@@ -23,6 +22,8 @@ from bridge.ssm.core import (
     State,
 )
 from bridge.ssm.errors import HandshakeError, HandshakeTimeout, KMSUnsupported
+
+from .ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
 
 
 def both_ready(link: Link) -> bool:

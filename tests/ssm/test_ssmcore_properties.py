@@ -7,11 +7,12 @@ import uuid
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from .ssmcore_link import Link, schedule_fate
 
 from bridge.ssm import _wire
 from bridge.ssm.codec import ClientMessage, decode, encode, uuid_to_wire
 from bridge.ssm.core import CoreConfig, State
+
+from .ssmcore_link import Link, schedule_fate
 
 message_types = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyz_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",

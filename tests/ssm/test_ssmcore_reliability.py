@@ -7,17 +7,6 @@ import json
 import random
 
 import pytest
-from .ssmcore_link import (
-    Faults,
-    Link,
-    Source,
-    ack_for,
-    acked_sequences,
-    data_messages,
-    decoded,
-    make_frame,
-    ready_client,
-)
 
 from bridge.ssm._rto import RtoEstimator
 from bridge.ssm.codec import Flag, PayloadType
@@ -34,6 +23,18 @@ from bridge.ssm.core import (
     State,
 )
 from bridge.ssm.errors import ChannelClosedError
+
+from .ssmcore_link import (
+    Faults,
+    Link,
+    Source,
+    ack_for,
+    acked_sequences,
+    data_messages,
+    decoded,
+    make_frame,
+    ready_client,
+)
 
 RTO_AFTER_HANDSHAKE = 0.09375 + 4 * 0.0125  # see ready_client()
 
