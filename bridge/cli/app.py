@@ -1,8 +1,17 @@
-"""The typer application: every command but ``proxy`` (see ``bridge.__main__``)."""
+"""The typer application: every command but ``proxy`` (see ``bridge.__main__``).
+
+``run()`` is the console entry point's guard: whatever goes wrong, the user gets one line on
+stderr and a documented exit code (``bridge.cli.errors.ExitCode``), never a traceback; an
+unexpected error's traceback goes to ``cli.log`` in the state directory instead.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
 
 app = typer.Typer(
     name="smconnect",
@@ -12,11 +21,68 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from bridge import __version__
+
+        typer.echo(f"smconnect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Connect local tools (ssh, VS Code, Jupyter) to Amazon SageMaker Studio spaces.
+
+    Every command talks to a small local daemon (started on demand) that holds the AWS
+    session and the data channels.
+    """
+    set_root(ctx, profile, region, endpoint_url)
+
+
 def _register_subcommands() -> None:
     # Each command group lives in its own module and registers itself on ``app``.
-    from bridge.cli import emulator_cmd  # noqa: F401
+    from bridge.cli import (  # noqa: F401
+        daemon_cmd,
+        doctor_cmd,
+        emulator_cmd,
+        forward_cmd,
+        spaces_cmd,
+        sshconfig_cmd,
+        status_cmd,
+    )
 
 
 def run() -> None:
-    _register_subcommands()
-    app()
+    from bridge.cli.errors import ExitCode, as_cli_error, log_crash
+    from bridge.cli.output import say
+    from bridge.redact import redact
+
+    try:
+        _register_subcommands()
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    except BaseException as exc:
+        error = as_cli_error(exc)
+        if error is not None:
+            say(error.message)
+            raise SystemExit(error.code) from None
+        where = log_crash(exc)
+        say(
+            redact(f"unexpected error: {type(exc).__name__}: {exc}")
+            + (f" (details in {where})" if where else "")
+        )
+        raise SystemExit(ExitCode.FAILURE) from None

@@ -1,0 +1,84 @@
+"""The AWS context every command passes to the daemon: profile, region, endpoint.
+
+The daemon read its environment once, when it was spawned, possibly from another shell, so the
+CLI sends what *this* shell says: ``--profile`` / ``--region`` (on the root or on the command,
+the command's wins), else ``AWS_PROFILE`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, and
+``AWS_ENDPOINT_URL`` (or ``--endpoint-url``, which is how the emulator is reached).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+import typer
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> AwsContext:
+        return cls(
+            profile=os.environ.get("AWS_PROFILE") or None,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The context parameters of every daemon method that touches AWS."""
+        return {"profile": self.profile, "region": self.region, "endpoint_url": self.endpoint_url}
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="AWS profile (default: $AWS_PROFILE or the default chain).",
+        show_default=False,
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION).",
+        show_default=False,
+    ),
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="SageMaker/SSM/STS endpoint (default: $AWS_ENDPOINT_URL).",
+        show_default=False,
+        hidden=True,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def set_root(
+    ctx: typer.Context, profile: str | None, region: str | None, endpoint: str | None
+) -> None:
+    """Called by the root callback with the options given before the command."""
+    base = AwsContext.from_env()
+    ctx.obj = replace(
+        base,
+        profile=profile or base.profile,
+        region=region or base.region,
+        endpoint_url=endpoint or base.endpoint_url,
+    )
+
+
+def aws_context(
+    ctx: typer.Context, profile: str | None = None, region: str | None = None
+) -> AwsContext:
+    """The context for a command: its own ``--profile`` / ``--region`` over the root's."""
+    root = ctx.find_root().obj
+    base = root if isinstance(root, AwsContext) else AwsContext.from_env()
+    return replace(base, profile=profile or base.profile, region=region or base.region)

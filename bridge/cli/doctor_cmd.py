@@ -1,0 +1,269 @@
+"""``smconnect doctor``: every prerequisite checked, each failure with its fix.
+
+The checks run in dependency order (region before credentials before the API; the daemon
+before the ssh config, whose host list it provides) and each one runs even when an earlier one
+failed, so one run shows everything that needs fixing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from bridge.cli import output
+from bridge.cli.app import app
+from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.cli.errors import CliError, ExitCode
+from bridge.cli.launch import REMOTE_SSH_EXTENSIONS, Editor, editor_extensions, find_editor
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class Failed(Exception):
+    """A check's failure: what is wrong, and what to do about it."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fix = fix
+
+
+@dataclass
+class Findings:
+    """What later checks need from earlier ones."""
+
+    session: Any = None  # boto3.Session
+    credentials_ok: bool = False
+    spaces: list[tuple[str, str]] | None = None
+    editor: Editor | None = None
+
+
+CREDENTIALS_FIX = (
+    "configure AWS credentials: `aws configure`, `aws sso login --profile NAME`, "
+    "or set AWS_PROFILE / --profile to a profile that has them"
+)
+
+
+class Doctor:
+    def __init__(self, aws: AwsContext, report: Callable[[Check], None]) -> None:
+        self.aws = aws
+        self.found = Findings()
+        self.checks: list[Check] = []
+        self._report = report
+
+    def run(self) -> list[Check]:
+        for name, fn in (
+            ("AWS region", self.region),
+            ("AWS credentials", self.credentials),
+            ("SageMaker API", self.sagemaker),
+            ("smconnect daemon", self.daemon),
+            ("OpenSSH client", self.ssh),
+            ("ssh config", self.ssh_config),
+            ("VS Code CLI", self.vscode),
+            ("Remote-SSH extension", self.remote_ssh),
+        ):
+            try:
+                check = Check(name, True, fn())
+            except Failed as exc:
+                check = Check(name, False, exc.detail, exc.fix)
+            self.checks.append(check)
+            self._report(check)
+        return self.checks
+
+    # -- AWS ---------------------------------------------------------------------------------
+
+    def _client(self, service: str) -> Any:
+        import botocore.config
+
+        from bridge.aws.session import client_config
+
+        config = client_config(connect_timeout=5.0, read_timeout=15.0).merge(
+            botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 2})
+        )
+        return self.found.session.client(service, endpoint_url=self.aws.endpoint_url, config=config)
+
+    def region(self) -> str:
+        from bridge.aws.errors import AwsError
+        from bridge.aws.session import SessionSpec, make_session
+
+        try:
+            session = make_session(SessionSpec(profile=self.aws.profile, region=self.aws.region))
+        except AwsError as exc:
+            raise Failed(
+                str(exc), "pass --region, set AWS_REGION, or set `region` in ~/.aws/config"
+            ) from None
+        self.found.session = session
+        profile = session.profile_name
+        return f"{session.region_name}" + (f" (profile {profile})" if profile else "")
+
+    def credentials(self) -> str:
+        import botocore.exceptions
+
+        from bridge.aws.errors import AwsError
+        from bridge.aws.session import require_credentials
+
+        if self.found.session is None:
+            raise Failed("not checked: no usable AWS configuration", CREDENTIALS_FIX)
+        try:
+            require_credentials(self.found.session)
+            identity = self._client("sts").get_caller_identity()
+        except AwsError as exc:
+            raise Failed(str(exc), CREDENTIALS_FIX) from None
+        except botocore.exceptions.ClientError as exc:
+            raise Failed(_client_error(exc), CREDENTIALS_FIX) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise Failed(str(exc), CREDENTIALS_FIX) from None
+        self.found.credentials_ok = True
+        return str(identity.get("Arn"))
+
+    def sagemaker(self) -> str:
+        import botocore.exceptions
+
+        if not self.found.credentials_ok:
+            raise Failed("not checked: no working credentials", CREDENTIALS_FIX)
+        client = self._client("sagemaker")
+        try:
+            client.list_domains(MaxResults=1)
+        except botocore.exceptions.ClientError as exc:
+            raise Failed(
+                _client_error(exc),
+                "your identity needs sagemaker:ListDomains (and the other permissions in "
+                "docs/cli.md) in this region",
+            ) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise Failed(
+                str(exc),
+                "check the network path to the endpoint (VPN, HTTPS_PROXY, AWS_ENDPOINT_URL)",
+            ) from None
+        return f"reachable at {client.meta.endpoint_url}"
+
+    # -- local -------------------------------------------------------------------------------
+
+    def daemon(self) -> str:
+        from bridge import __version__
+        from bridge.daemon.client import DaemonClient, DaemonError
+
+        async def ask() -> tuple[dict[str, Any], dict[str, Any] | None]:
+            async with DaemonClient.connect(autostart=True) as client:
+                status = await client.call("daemon.status", timeout=10.0)
+                spaces = None
+                if self.found.credentials_ok:
+                    with contextlib.suppress(DaemonError):  # the AWS checks report it
+                        spaces = await client.call("spaces.list", self.aws.params(), timeout=60.0)
+                return status, spaces
+
+        try:
+            status, spaces = asyncio.run(ask())
+        except DaemonError as exc:
+            raise Failed(str(exc), "`smconnect daemon logs` shows why it fails") from None
+        if spaces is not None:
+            self.found.spaces = [(s["name"], s["domain_id"]) for s in spaces.get("spaces", [])]
+        version = status.get("version")
+        detail = f"running (pid {status.get('pid')}, version {version})"
+        if version != __version__:
+            raise Failed(
+                f"{detail}, but this smconnect is version {__version__}",
+                "`smconnect daemon stop`; the next command starts the new version",
+            )
+        return detail
+
+    def ssh(self) -> str:
+        ssh = shutil.which("ssh")
+        fix = "install OpenSSH (e.g. `apt install openssh-client`, or the Windows OpenSSH client)"
+        if ssh is None:
+            raise Failed("ssh was not found on PATH", fix)
+        try:
+            proc = subprocess.run(
+                [ssh, "-V"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise Failed(f"{ssh} -V failed: {exc}", fix) from None
+        version = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
+        return f"{version.splitlines()[0] if version else 'unknown version'} ({ssh})"
+
+    def ssh_config(self) -> str:
+        from bridge.cli.sshconfig_cmd import manager
+        from bridge.ssh.config import SshConfigError
+
+        fix = "`smconnect ssh-config install`"
+        try:
+            status = manager(self.aws).show(
+                self.found.spaces, validate=shutil.which("ssh") is not None
+            )
+        except SshConfigError as exc:
+            raise Failed(str(exc), fix) from None
+        if status.problems:
+            more = f" (and {len(status.problems) - 1} more)" if len(status.problems) > 1 else ""
+            raise Failed(status.problems[0] + more, fix)
+        freshness = {True: ", host list up to date", False: "", None: ""}[status.up_to_date]
+        return f"installed, Include first, {len(status.hosts)} hosts{freshness}"
+
+    def vscode(self) -> str:
+        fix = (
+            'install VS Code and put `code` on PATH (Command Palette: "Shell Command: Install '
+            "'code' command in PATH\"), or set SMCONNECT_EDITOR; not needed for ssh alone"
+        )
+        try:
+            editor = find_editor()
+        except CliError as exc:
+            raise Failed(exc.message, fix) from None
+        if editor is None:
+            raise Failed("no code, code-insiders or cursor on PATH", fix)
+        self.found.editor = editor
+        return f"{editor.name} ({editor.argv[0]})"
+
+    def remote_ssh(self) -> str:
+        fix = "`code --install-extension ms-vscode-remote.remote-ssh`"
+        if self.found.editor is None:
+            raise Failed("not checked: no VS Code CLI", fix)
+        try:
+            installed = editor_extensions(self.found.editor)
+        except (CliError, OSError, subprocess.TimeoutExpired) as exc:
+            raise Failed(str(exc), fix) from None
+        found = sorted(installed & REMOTE_SSH_EXTENSIONS)
+        if not found:
+            raise Failed(f"{self.found.editor.name} has no Remote-SSH extension", fix)
+        return found[0]
+
+
+def _client_error(exc: Any) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'error')}: {error.get('Message', exc)}"
+
+
+def _print_check(check: Check) -> None:
+    mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+    output.stdout.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
+    if check.fix:
+        output.stdout.print(f"    fix: {escape(check.fix)}")
+
+
+@app.command("doctor")
+def doctor_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Check credentials, region, ssh, the ssh config, the daemon, VS Code and the API."""
+    aws = aws_context(ctx, profile, region)
+    checks = Doctor(aws, (lambda c: None) if json_out else _print_check).run()
+    ok = all(c.ok for c in checks)
+    if json_out:
+        output.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
+    if not ok:
+        raise typer.Exit(ExitCode.FAILURE)

@@ -1,0 +1,89 @@
+"""Exit codes, and the one line a user sees instead of a traceback.
+
+Every failure ends in ``smconnect: <message>`` on stderr and an exit code from ``ExitCode``;
+``docs/cli.md`` documents the codes, so scripts may branch on them. The daemon's error
+messages are already written for humans: they pass through unchanged, and their ``kind``
+picks the exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from enum import IntEnum
+
+from bridge.daemon.client import CallTimeout, DaemonUnavailable, RpcError
+from bridge.redact import redact
+from bridge.ssh.config import InvalidAliasError, SshConfigError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1  # the operation failed (AWS, the app, the data channel, a declined restart)
+    USAGE = 2  # bad command line (typer's own usage errors exit 2 as well)
+    NOT_FOUND = 3  # no such space, or a name that matches several; no such forward
+    AWS_SETUP = 4  # credentials missing/expired, no region, unknown profile
+    DAEMON = 5  # the daemon cannot be reached or started, or is not running
+    SSH = 6  # no OpenSSH client, or an ssh config smconnect cannot use
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class CliError(Exception):
+    """A failure the CLI reports as one line; ``code`` is the process exit status."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+_KIND_CODES: dict[str, ExitCode] = {
+    "space_not_found": ExitCode.NOT_FOUND,
+    "ambiguous_space": ExitCode.NOT_FOUND,
+    "not_found": ExitCode.NOT_FOUND,
+    "credentials": ExitCode.AWS_SETUP,
+    "configuration": ExitCode.AWS_SETUP,
+    "invalid_params": ExitCode.USAGE,
+    "ssh_config": ExitCode.SSH,
+}
+
+
+def as_cli_error(exc: BaseException) -> CliError | None:
+    """The user-facing form of an error we expect; None for a bug."""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, RpcError):
+        message = exc.message
+        if exc.kind in ("internal", "method_not_found"):
+            message += "; `smconnect daemon logs` has the details"
+        return CliError(message, _KIND_CODES.get(exc.kind, ExitCode.FAILURE))
+    if isinstance(exc, CallTimeout):
+        return CliError(
+            f"{exc}; the space may still be changing state: `smconnect list` shows where it is",
+            ExitCode.FAILURE,
+        )
+    if isinstance(exc, DaemonUnavailable):
+        return CliError(f"{exc} (`smconnect daemon logs` shows the daemon's log)", ExitCode.DAEMON)
+    if isinstance(exc, InvalidAliasError):  # a bad --prefix
+        return CliError(str(exc), ExitCode.USAGE)
+    if isinstance(exc, SshConfigError):
+        return CliError(str(exc), ExitCode.SSH)
+    return None
+
+
+def log_crash(exc: BaseException) -> str | None:
+    """Append the traceback of an unexpected error to ``cli.log`` in the state dir (0600,
+    redacted); returns the log's path, or None if it could not be written."""
+    from bridge.daemon.paths import default_paths
+
+    path = default_paths().state_dir / "cli.log"
+    text = "".join(traceback.format_exception(exc))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}\n{redact(text)}\n")
+    except OSError:
+        return None
+    return str(path)

@@ -1,0 +1,45 @@
+"""Where the CLI writes: results on stdout, progress and problems on stderr.
+
+Keeping stdout for results only means ``--json`` output can always be piped into ``jq``, even
+while a space starts and progress messages scroll by on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+stdout = Console(highlight=False, soft_wrap=True)
+if not stdout.is_terminal:
+    # A pipe or a file has no width: 80 columns would fold a table's cells into pieces.
+    stdout.width = 240
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """One plain line on stderr, prefixed like every smconnect message (no markup, no wrap)."""
+    sys.stdout.flush()
+    sys.stderr.write(f"smconnect: {message}\n")
+    sys.stderr.flush()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def human_bytes(n: float) -> str:
+    if abs(n) < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if abs(n) < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} TiB"
+
+
+def stdin_is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()

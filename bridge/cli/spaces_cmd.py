@@ -1,0 +1,257 @@
+"""``smconnect list | open | ssh | start | stop``: spaces, as the daemon sees them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bridge.cli import output, rpc
+from bridge.cli.app import app
+from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.cli.errors import CliError
+from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
+from bridge.cli.progress import ProgressDisplay
+from bridge.daemon.client import RpcError
+
+OPEN_TIMEOUT = 900.0  # a cold start on AWS takes minutes; StudioClient gives up after ten
+LIST_FIELDS = (
+    "name",
+    "domain_id",
+    "domain_name",
+    "ref",
+    "status",
+    "app_type",
+    "instance_type",
+    "remote_access",
+    "app_status",
+    "ssh_host",
+)
+
+SpaceArg = Annotated[
+    str, typer.Argument(help="Space name, or domain-id/name when the name is in several domains.")
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds to wait for the space to be ready."),
+]
+
+
+def _space_row(space: dict[str, Any]) -> dict[str, Any]:
+    return {key: space.get(key) for key in LIST_FIELDS}
+
+
+@app.command("list")
+def list_spaces(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """List the Studio spaces you can use, across domains."""
+    aws = aws_context(ctx, profile, region)
+    result = rpc.call("spaces.list", {**aws.params(), "refresh": True})
+    spaces = [_space_row(s) for s in result.get("spaces", [])]
+    if json_out:
+        output.print_json(spaces)
+        return
+    if not spaces:
+        output.say("no spaces are visible to your AWS identity in this region")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in (
+        "Space",
+        "Domain",
+        "Status",
+        "App type",
+        "Instance",
+        "Remote access",
+        "App",
+        "SSH host",
+    ):
+        table.add_column(column, overflow="fold")
+    for s in spaces:
+        table.add_row(
+            s["name"],
+            s["domain_id"],
+            s.get("status") or "-",
+            s.get("app_type") or "-",
+            s.get("instance_type") or "-",
+            s.get("remote_access") or "-",
+            s.get("app_status") or "stopped",
+            s.get("ssh_host") or "-",
+        )
+    output.stdout.print(table)
+
+
+def open_space(
+    aws: AwsContext,
+    space: str,
+    *,
+    yes: bool,
+    instance_type: str | None = None,
+    timeout: float = OPEN_TIMEOUT,
+) -> dict[str, Any]:
+    """``space.open``, asking before a running app restarts (or failing, without a terminal)."""
+    params: dict[str, Any] = {**aws.params(), "space": space, "ssh_config": True}
+    if instance_type:
+        params["instance_type"] = instance_type
+    with ProgressDisplay(space, "opening") as progress:
+        try:
+            return rpc.call("space.open", params, timeout=timeout, on_notification=progress)
+        except RpcError as exc:
+            if exc.kind != "restart_required":
+                raise
+            if not yes:
+                with progress.paused():
+                    _confirm_restart(exc.message)
+            progress.update("restarting the space")
+            return rpc.call(
+                "space.open", {**params, "restart": True}, timeout=timeout, on_notification=progress
+            )
+
+
+def _confirm_restart(message: str) -> None:
+    reason = message.split(" (answer yes")[0]  # the daemon's hint is for us, not the user
+    if not output.stdin_is_interactive():
+        raise CliError(f"{reason}; pass --yes to restart it")
+    output.say(reason)
+    if not typer.confirm("Restart the space to apply?", default=False, err=True):
+        raise CliError("not restarted; the space is unchanged")
+
+
+@app.command("open")
+def open_cmd(
+    ctx: typer.Context,
+    space: SpaceArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Restart a running space without asking.")
+    ] = False,
+    shell: Annotated[
+        bool, typer.Option("--shell", help="Open an ssh shell instead of an editor.")
+    ] = False,
+    instance_type: Annotated[
+        str | None,
+        typer.Option(
+            "--instance-type", help="Run the space on this instance type.", show_default=False
+        ),
+    ] = None,
+    timeout: TimeoutOpt = OPEN_TIMEOUT,
+    no_editor: Annotated[
+        bool, typer.Option("--no-editor", help="Do not start VS Code; print the ssh command.")
+    ] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Start a space if needed, enable remote access, and open it in VS Code (or a shell).
+
+    The editor is $SMCONNECT_EDITOR, else the first of code, code-insiders, cursor on PATH.
+    """
+    aws = aws_context(ctx, profile, region)
+    if shell and not json_out:
+        ssh_binary()  # fail before starting anything
+    result = open_space(aws, space, yes=yes, instance_type=instance_type, timeout=timeout)
+    host = str(result["ssh_host"])
+    if json_out:
+        output.print_json(result)
+        return
+    if shell:
+        exec_ssh(host)
+    if not no_editor:
+        try:
+            editor = find_editor()
+        except EditorNotFound as exc:
+            output.say(exc.message)
+            editor = None
+        if editor is not None:
+            open_folder(editor, str(result["folder_uri"]))
+            output.stdout.print(f"Opened {space} in {editor.name} (ssh host {host}).")
+            return
+    output.stdout.print(f"Space {space} is ready. Connect with:\n\n    ssh {host}\n")
+
+
+@app.command(
+    "ssh",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def ssh_cmd(
+    ctx: typer.Context,
+    space: SpaceArg,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="A command to run instead of a shell (after `--`).", show_default=False
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Restart a running space without asking.")
+    ] = False,
+    timeout: TimeoutOpt = OPEN_TIMEOUT,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """ssh into a space (starting it if needed): `smconnect ssh demo -- uname -a`.
+
+    Options go before the space name; everything after it goes to the remote command.
+    """
+    aws = aws_context(ctx, profile, region)
+    args = list(command or [])
+    if args[:1] == ["--"]:
+        args = args[1:]
+    ssh_binary()
+    result = open_space(aws, space, yes=yes, timeout=timeout)
+    exec_ssh(str(result["ssh_host"]), args)
+
+
+def _lifecycle(
+    ctx: typer.Context,
+    method: str,
+    verb: str,
+    space: str,
+    json_out: bool,
+    profile: str | None,
+    region: str | None,
+    timeout: float,
+) -> None:
+    aws = aws_context(ctx, profile, region)
+    with ProgressDisplay(space, verb) as progress:
+        result = rpc.call(
+            method, {**aws.params(), "space": space}, timeout=timeout, on_notification=progress
+        )
+    info = result["space"]
+    if json_out:
+        output.print_json(info)
+        return
+    state = info.get("app_status") or "stopped"
+    output.stdout.print(
+        f"Space {info.get('name', space)} ({info.get('app_type')}, {info.get('instance_type')}): "
+        f"{'running' if state == 'InService' else state.lower()}"
+    )
+
+
+@app.command("start")
+def start_cmd(
+    ctx: typer.Context,
+    space: SpaceArg,
+    timeout: TimeoutOpt = OPEN_TIMEOUT,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Start a space's app and wait until it runs."""
+    _lifecycle(ctx, "space.start", "starting", space, json_out, profile, region, timeout)
+
+
+@app.command("stop")
+def stop_cmd(
+    ctx: typer.Context,
+    space: SpaceArg,
+    timeout: TimeoutOpt = OPEN_TIMEOUT,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Stop a space's app (its files stay) and wait until it is gone."""
+    _lifecycle(ctx, "space.stop", "stopping", space, json_out, profile, region, timeout)

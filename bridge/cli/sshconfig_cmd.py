@@ -1,0 +1,171 @@
+"""``smconnect ssh-config install|show|remove``: the ssh config smconnect owns.
+
+``smconnect open`` keeps it current on its own; these commands are for setting it up ahead of
+time (so ``ssh sm-<space>`` and VS Code's host list work before any ``open``), checking it, and
+taking it out again. Only our Included file and one marked Include line are ever written.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from bridge.cli import output, rpc
+from bridge.cli.app import app
+from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.ssh.config import (
+    DEFAULT_PREFIX,
+    ConfigOptions,
+    ConfigStatus,
+    SshConfig,
+    SshPaths,
+)
+
+sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
+app.add_typer(sshcfg_app, name="ssh-config")
+
+PrefixOpt = Annotated[
+    str, typer.Option("--prefix", help="Host name prefix: <prefix><space> (e.g. sm-demo).")
+]
+
+
+def manager(aws: AwsContext, prefix: str = DEFAULT_PREFIX) -> SshConfig:
+    """The ssh config for this user, with a ProxyCommand that runs this smconnect."""
+    from bridge.daemon.service import smconnect_command  # heavy: only where it is needed
+    from bridge.daemon.workspace import AwsContext as DaemonContext
+
+    context = DaemonContext(profile=aws.profile, region=aws.region, endpoint_url=aws.endpoint_url)
+    options = ConfigOptions(smconnect_command=smconnect_command(context), prefix=prefix)
+    return SshConfig(SshPaths.for_home(), options)
+
+
+def status_json(status: ConfigStatus) -> dict[str, Any]:
+    return {
+        "installed": status.installed,
+        "user_config": str(status.paths.user_config),
+        "our_config": str(status.paths.our_config),
+        "include_present": status.include_present,
+        "include_first": status.include_first,
+        "command_current": status.command_current,
+        "up_to_date": status.up_to_date,
+        "hosts": list(status.hosts),
+        "stale_hosts": list(status.stale_hosts),
+        "missing_hosts": list(status.missing_hosts),
+        "problems": list(status.problems),
+        "content": status.content,
+    }
+
+
+@sshcfg_app.command("install")
+def install_cmd(
+    ctx: typer.Context,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Write a Host entry per space and Include it first in ~/.ssh/config (idempotent)."""
+    aws = aws_context(ctx, profile, region)
+    listed = rpc.call("spaces.list", {**aws.params(), "refresh": True})
+    spaces = [(str(s["name"]), str(s["domain_id"])) for s in listed.get("spaces", [])]
+    config = manager(aws, prefix)
+    result = config.install(spaces)
+    if json_out:
+        output.print_json(
+            {
+                "user_config_changed": result.user_config_changed,
+                "our_config_changed": result.our_config_changed,
+                "backup": str(result.backup) if result.backup else None,
+                "aliases": list(result.aliases),
+                "collisions": [f"{c.domain_id}/{c.name}" for c in result.collisions],
+                "user_config": str(config.paths.user_config),
+                "our_config": str(config.paths.our_config),
+            }
+        )
+        return
+    paths = config.paths
+    if result.user_config_changed:
+        output.stdout.print(f"Added smconnect's Include line at the top of {paths.user_config}")
+        if result.backup:
+            output.stdout.print(f"  backup of the previous file: {result.backup}")
+    if result.our_config_changed:
+        output.stdout.print(f"Wrote {paths.our_config}")
+    if not (result.user_config_changed or result.our_config_changed):
+        output.stdout.print("smconnect's ssh config is already up to date")
+    hosts = ", ".join(result.aliases) or "none yet"
+    output.stdout.print(f"Hosts: {hosts} (and any {prefix}<space>)")
+    for ref in result.collisions:
+        output.say(
+            f"space {ref.domain_id}/{ref.name} got no Host entry: its name differs from "
+            "another's only in case (the wildcard entry still serves it)"
+        )
+
+
+@sshcfg_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Also ask ssh (`ssh -G`) that it applies.")
+    ] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Show whether smconnect's ssh config is installed, its problems, and our file."""
+    status = manager(aws_context(ctx, profile, region), prefix).show(validate=validate)
+    if json_out:
+        output.print_json(status_json(status))
+        return
+    say = output.stdout.print
+    paths = status.paths
+    if not status.include_present:
+        say(f"{paths.user_config}: no smconnect Include line")
+    else:
+        where = "first" if status.include_first else "NOT first (ssh ignores it there)"
+        say(f"{paths.user_config}: smconnect Include line present, {where}")
+    say(f"{paths.our_config}: {'present' if status.our_config_present else 'missing'}")
+    if status.hosts:
+        say(f"Hosts: {', '.join(status.hosts)}")
+    for problem in status.problems:
+        output.say(problem)
+    if not status.problems:
+        say("No problems found.")
+    if status.content is not None:
+        say("")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(status.content.encode("utf-8", "surrogateescape"))
+        sys.stdout.buffer.flush()
+
+
+@sshcfg_app.command("remove")
+def remove_cmd(
+    ctx: typer.Context,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Take smconnect's lines and files out of your ssh config, leaving the rest as it was."""
+    config = manager(aws_context(ctx, profile, region), prefix)
+    result = config.remove()
+    if json_out:
+        output.print_json(
+            {
+                "user_config_changed": result.user_config_changed,
+                "user_config_deleted": result.user_config_deleted,
+                "removed_files": [str(p) for p in result.removed_files],
+            }
+        )
+        return
+    paths = config.paths
+    if result.user_config_deleted:
+        output.stdout.print(f"Deleted {paths.user_config} (smconnect had created it)")
+    elif result.user_config_changed:
+        output.stdout.print(f"Removed smconnect's Include line from {paths.user_config}")
+    for path in result.removed_files:
+        output.stdout.print(f"Deleted {path}")
+    if not result.user_config_changed and not result.removed_files:
+        output.stdout.print("smconnect's ssh config was not installed; nothing to remove")

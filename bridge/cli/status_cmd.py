@@ -1,0 +1,99 @@
+"""``smconnect status``: the daemon, its data channels and forwards, at a glance."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from rich.table import Table
+
+from bridge.cli import output
+from bridge.cli.app import app
+from bridge.cli.context import JsonOpt
+from bridge.daemon.client import DaemonClient, DaemonUnavailable
+
+
+async def _gather() -> dict[str, Any]:
+    try:
+        client = await DaemonClient.open(autostart=False)
+    except DaemonUnavailable:
+        return {"daemon": None, "sessions": [], "forwards": []}
+    try:
+        daemon = await client.call("daemon.status", timeout=10.0)
+        sessions = await client.call("sessions.status", timeout=10.0)
+    finally:
+        await client.close()
+    return {
+        "daemon": daemon,
+        "sessions": sessions.get("sessions", []),
+        "forwards": sessions.get("forwards", []),
+    }
+
+
+def describe_uptime(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+def daemon_line(daemon: dict[str, Any] | None) -> str:
+    if daemon is None:
+        return "daemon: not running (any smconnect command starts it)"
+    return (
+        f"daemon: running (pid {daemon.get('pid')}, version {daemon.get('version')}, "
+        f"up {describe_uptime(float(daemon.get('uptime', 0)))}, "
+        f"{daemon.get('transport')} {daemon.get('endpoint')})"
+    )
+
+
+@app.command("status")
+def status_cmd(json_out: JsonOpt = False) -> None:
+    """Show the daemon, open sessions (state, traffic, reconnects, latency) and forwards."""
+    state = asyncio.run(_gather())
+    if json_out:
+        output.print_json(state)
+        return
+    output.stdout.print(daemon_line(state["daemon"]))
+    sessions, forwards = state["sessions"], state["forwards"]
+    if not sessions and not forwards:
+        if state["daemon"] is not None:
+            output.stdout.print("no open sessions")
+        return
+    if sessions:
+        table = Table(title="Sessions", title_justify="left", box=None, header_style="bold")
+        for column in ("Space", "Use", "State", "Sent", "Received", "Reconnects", "Latency", "Age"):
+            table.add_column(column)
+        for s in sessions:
+            table.add_row(
+                str(s.get("space")),
+                str(s.get("purpose")),
+                str(s.get("state")),
+                output.human_bytes(float(s.get("bytes_sent", 0))),
+                output.human_bytes(float(s.get("bytes_received", 0))),
+                str(s.get("reconnects", 0)),
+                f"{float(s.get('latency_ms', 0)):.0f} ms",
+                describe_uptime(time.time() - float(s.get("opened_at", time.time()))),
+            )
+        output.stdout.print(table)
+    if forwards:
+        output.stdout.print(forward_table(forwards))
+
+
+def forward_table(forwards: list[dict[str, Any]]) -> Table:
+    table = Table(title="Forwards", title_justify="left", box=None, header_style="bold")
+    for column in ("ID", "Space", "Local", "Remote", "State"):
+        table.add_column(column)
+    for f in forwards:
+        session = f.get("session") or {}
+        table.add_row(
+            str(f.get("id")),
+            str(f.get("space")),
+            str(f.get("local")),
+            str(f.get("remote")),
+            str(session.get("state", "-")),
+        )
+    return table
