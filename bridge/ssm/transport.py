@@ -325,6 +325,11 @@ class DataChannel:
         return None if outcome is None or type(outcome) is ChannelClosedError else outcome
 
     @property
+    def close_reason(self) -> str | None:
+        """How the channel ended, for people (the service's channel_closed text included)."""
+        return None if self._outcome is None else str(self._outcome)
+
+    @property
     def is_closed(self) -> bool:
         return self._done.done()
 
