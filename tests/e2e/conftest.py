@@ -1,109 +1,51 @@
 """The whole path, for real: the emulator, the daemon the relay autostarts, and OpenSSH.
 
-One emulator and one daemon per module (the daemon is spawned by the first ProxyCommand, as it
-would be for a user). ``ssh`` is always run with ``-F <home>/.ssh/config``: OpenSSH takes ``~``
-from the password database, not from $HOME, so the temp home must be named explicitly.
+One emulator and one daemon per module (the daemon is spawned by the first client, as it would
+be for a user).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-
-VENV_BIN = Path(sys.executable).parent
+from bridge.emulator.sandbox import Sandbox
 
 
 @dataclasses.dataclass
-class Stack:
-    emulator: EmulatorThread
-    home: Path
-    env: dict[str, str]
+class Stack(Sandbox):
+    emulator: EmulatorThread | None = None
 
     @property
-    def ssh_config(self) -> Path:
-        return self.home / ".ssh" / "config"
-
-    def ssh(
-        self, *args: str, timeout: float = 120, **kwargs: Any
-    ) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", *args],
-            env=self.env,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            **kwargs,
-        )
-
-    def smconnect(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(VENV_BIN / "smconnect"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 120) -> Any:
-        """One daemon call from the test process, with the test's environment."""
-        from bridge.daemon.client import DaemonClient
-
-        async def run() -> Any:
-            async with DaemonClient.connect(autostart=True) as client:
-                return await client.call(method, params or {}, timeout=timeout)
-
-        saved = dict(os.environ)
-        os.environ.update(self.env)
-        try:
-            return asyncio.run(run())
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    def emu(self) -> EmulatorThread:
+        assert self.emulator is not None
+        return self.emulator
 
 
-def stack_env(home: Path, emulator: EmulatorThread) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
-    env.update(emulator.env)
-    env.update(
-        HOME=str(home),
-        SMCONNECT_RUNTIME_DIR=str(home / "run"),
-        SMCONNECT_STATE_DIR=str(home / "state"),
-        SMCONNECT_POLL_INTERVAL="0.2",
-        SMCONNECT_CHANNEL_RATE="unlimited",
-        SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    return env
+FAST_DELAYS = DelaysConfig(
+    app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
+)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = dataclasses.replace(
-        default_config(),
-        pacing="unthrottled",
-        delays=DelaysConfig(
-            app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
-        ),
-    )
-    home = tmp_path_factory.mktemp("home")
+    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
     with start_in_thread(config) as emulator:
-        stack = Stack(emulator=emulator, home=home, env=stack_env(home, emulator))
+        box = Sandbox.create(
+            tmp_path_factory.mktemp("home"),
+            emulator.env,
+            extra={
+                "SMCONNECT_POLL_INTERVAL": "0.2",
+                "SMCONNECT_CHANNEL_RATE": "unlimited",
+                "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
+            },
+        )
+        stack = Stack(home=box.home, env=box.env, emulator=emulator)
         try:
             yield stack
         finally:
-            try:
-                stack.call("daemon.shutdown", timeout=10)
-            except Exception as exc:  # the test may have stopped it already
-                print(f"daemon shutdown: {exc}", file=sys.stderr)
+            stack.stop_daemon()

@@ -26,7 +26,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def opened(stack: Stack) -> dict[str, Any]:
     result: dict[str, Any] = stack.call(
-        "space.open", {"space": "demo", "endpoint_url": stack.emulator.endpoint_url}
+        "space.open", {"space": "demo", "endpoint_url": stack.emu.endpoint_url}
     )
     assert result["ssh_host"] == "sm-demo"
     assert result["folder_uri"] == "vscode-remote://ssh-remote+sm-demo/home/sagemaker-user"
@@ -52,7 +52,7 @@ def test_runs_commands_with_exit_status(stack: Stack, opened: dict[str, Any]) ->
 def test_relay_prints_nothing_before_the_banner(stack: Stack, opened: dict[str, Any]) -> None:
     """Unlike the plugin's "Starting session..." line, our stdout carries only the stream."""
     proc = subprocess.Popen(
-        [str(Path(stack.env["PATH"].split(os.pathsep)[0]) / "smconnect"), "proxy", "sm-demo"],
+        ["smconnect", "proxy", "sm-demo"],
         env=stack.env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -190,7 +190,7 @@ def test_two_connections_at_once(stack: Stack, opened: dict[str, Any]) -> None:
 def test_websocket_drops_mid_copy_go_unnoticed(
     stack: Stack, opened: dict[str, Any], tmp_path: Path
 ) -> None:
-    broker = stack.emulator.emulator.broker
+    broker = stack.emu.emulator.broker
 
     async def arm() -> None:
         broker.faults.drop_every_bytes = 3 * MIB
@@ -203,7 +203,7 @@ def test_websocket_drops_mid_copy_go_unnoticed(
 
     local = tmp_path / "drop.bin"
     local.write_bytes(os.urandom(16 * MIB))
-    stack.emulator.call(arm)
+    stack.emu.call(arm)
     try:
         up = subprocess.run(
             [
@@ -221,7 +221,7 @@ def test_websocket_drops_mid_copy_go_unnoticed(
             timeout=300,
         )
     finally:
-        drops, resumes = stack.emulator.call(disarm)
+        drops, resumes = stack.emu.call(disarm)
     assert up.returncode == 0, up.stderr
     assert drops >= 4 and resumes >= drops
     assert _remote_sha(stack, "drop.bin") == _sha(local)
@@ -233,7 +233,7 @@ def test_app_restart_gets_a_new_host_key_without_a_host_key_error(
     known = KnownHosts(SshPaths.for_home(stack.home).known_hosts)
     before = known.get("sm-demo")
     assert before and before[0].split()[1] in opened["host_key"]
-    context = {"endpoint_url": stack.emulator.endpoint_url}
+    context = {"endpoint_url": stack.emu.endpoint_url}
     stack.call("space.stop", {"space": "demo", **context})
     stack.call("space.start", {"space": "demo", **context})
     done = stack.ssh("sm-demo", "echo after-restart")

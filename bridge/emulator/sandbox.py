@@ -1,0 +1,103 @@
+"""A private world for running the real CLI, daemon and OpenSSH against an emulator.
+
+Tests, benchmarks and the demo all need the same thing: a temporary HOME (smconnect writes
+``~/.ssh`` there), a private daemon runtime/state directory, the emulator's AWS environment,
+and ``ssh -F <home>/.ssh/config`` (OpenSSH takes ``~`` from the password database, not $HOME).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Sandbox"]
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Sandbox:
+    home: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(
+        cls, home: Path, aws_env: Mapping[str, str], *, extra: Mapping[str, str] | None = None
+    ) -> Sandbox:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
+        env.update(aws_env)
+        env.update(
+            HOME=str(home),
+            SMCONNECT_RUNTIME_DIR=str(home / ".smconnect-run"),
+            SMCONNECT_STATE_DIR=str(home / ".smconnect-state"),
+            PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        )
+        env.update(extra or {})
+        return cls(home=home, env=env)
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.home / ".ssh" / "config"
+
+    def ssh_argv(self, *args: str) -> list[str]:
+        return ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", *args]
+
+    def ssh(
+        self, *args: str, timeout: float = 120, **kwargs: Any
+    ) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            self.ssh_argv(*args),
+            env=self.env,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )
+
+    def smconnect(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(VENV_BIN / "smconnect"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 120,
+        autostart: bool = True,
+    ) -> Any:
+        """One daemon call from this process, as a client running in the sandbox would make it."""
+        from bridge.daemon.client import DaemonClient
+
+        async def run() -> Any:
+            async with DaemonClient.connect(autostart=autostart) as client:
+                return await client.call(method, params or {}, timeout=timeout)
+
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        try:
+            return asyncio.run(run())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def stop_daemon(self) -> None:
+        from bridge.daemon.client import DaemonError
+
+        with contextlib.suppress(DaemonError):  # not running
+            self.call("daemon.shutdown", timeout=10, autostart=False)
