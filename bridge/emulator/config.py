@@ -35,6 +35,7 @@ _DOMAIN_ID = re.compile(r"^d-(-*[a-z0-9]){1,61}$")
 _ACCESS_KEY = re.compile(r"^[A-Z0-9]{16,128}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_MFA_SERIAL = re.compile(r"^(arn:aws:iam::[0-9]{12}:mfa/[\w+=,.@/-]+|[A-Z0-9]{9,32})$")
 
 
 class ConfigError(ValueError):
@@ -80,6 +81,26 @@ class DelaysConfig:
 
 
 @dataclass(frozen=True)
+class TokensConfig:
+    """Seconds. How long what the emulator issues stays valid; tests shorten them to seconds so
+    credentials expire in the middle of a session."""
+
+    sso_access_token: float = 28800.0  # sso-oidc CreateToken's accessToken (expiresIn)
+    sso_refresh_token: float = 7776000.0  # the refreshToken that comes with it (90 days)
+    sso_client_registration: float = 7776000.0  # RegisterClient's clientSecretExpiresAt
+    device_code: float = 600.0  # StartDeviceAuthorization's expiresIn
+    device_poll_interval: float = 1.0  # StartDeviceAuthorization's interval (slow_down below it)
+    role_credentials: float = 3600.0  # sso GetRoleCredentials
+    session_credentials: float = 129600.0  # cap on sts AssumeRole / GetSessionToken durations
+
+
+@dataclass(frozen=True)
+class MfaDeviceConfig:
+    serial_number: str  # arn:aws:iam::<account>:mfa/<name>
+    code: str  # the one code the device "shows"; any other is refused
+
+
+@dataclass(frozen=True)
 class FaultsConfig:
     fail_app_start: tuple[str, ...] = ()  # space names whose app starts end in Failed
     start_session_failures: int = 0  # the next N StartSession calls answer InternalFailure
@@ -98,6 +119,8 @@ class EmulatorConfig:
     domains: tuple[DomainConfig, ...] = ()
     delays: DelaysConfig = field(default_factory=DelaysConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    tokens: TokensConfig = field(default_factory=TokensConfig)
+    mfa_devices: tuple[MfaDeviceConfig, ...] = ()
 
     def with_overrides(
         self, *, port: int | None = None, pacing: str | None = None
@@ -174,6 +197,8 @@ def config_from_mapping(data: Any) -> EmulatorConfig:
         domains=_domains(root),
         delays=_delays(root),
         faults=_faults(root),
+        tokens=_tokens(root),
+        mfa_devices=_mfa_devices(root),
     )
     root.done()
     return cfg
@@ -273,6 +298,37 @@ def _delays(root: _Obj) -> DelaysConfig:
     )
     obj.done()
     return delays
+
+
+def _tokens(root: _Obj) -> TokensConfig:
+    data = root.raw("tokens")
+    if data is None:
+        return TokensConfig()
+    obj = _Obj(data, "tokens")
+    base = TokensConfig()
+    values = {name: obj.seconds(name, getattr(base, name)) for name in _TOKEN_FIELDS}
+    obj.done()
+    if values["device_poll_interval"] <= 0:
+        raise ConfigError("tokens.device_poll_interval: must be more than 0")
+    return TokensConfig(**values)
+
+
+_TOKEN_FIELDS = tuple(TokensConfig.__dataclass_fields__)
+
+
+def _mfa_devices(root: _Obj) -> tuple[MfaDeviceConfig, ...]:
+    devices = []
+    for i, item in enumerate(root.items("mfa_devices") or []):
+        obj = _Obj(item, f"mfa_devices[{i}]")
+        code = obj.raw("code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = f"{code:06d}"  # YAML reads 123456 as a number
+        if not isinstance(code, str) or not re.fullmatch(r"[0-9]{6}", code):
+            raise ConfigError(f"{obj.where}.code: expected six digits")
+        devices.append(MfaDeviceConfig(obj.req_str("serial_number", pattern=_MFA_SERIAL), code))
+        obj.done()
+    _unique([d.serial_number for d in devices], "mfa_devices")
+    return tuple(devices)
 
 
 def _faults(root: _Obj) -> FaultsConfig:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.emulator.config import DelaysConfig, EmulatorConfig
+from bridge.emulator.control.issuer import Issuer
 from bridge.emulator.control.ports import RuntimeFactory, SessionGateway, SessionUnknown
 from bridge.emulator.control.state import Account, App, Space
 
@@ -48,6 +49,7 @@ class ControlPlane:
         self.config = config
         self.account = Account(config)
         self.credentials = {c.access_key_id: c for c in config.credentials}
+        self.issuer = Issuer(config, self.credentials)  # sso-oidc, sso, sts: what it issues
         self.delays: DelaysConfig = config.delays  # replace it to retime what comes next
         self.faults = ControlFaults(
             set(config.faults.fail_app_start), config.faults.start_session_failures
@@ -58,6 +60,10 @@ class ControlPlane:
         self._root = root
         self._runtimes_started = 0
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def approve_device(self, user_code: str) -> None:
+        """Play the user who approves an SSO sign-in in the browser (``KeyError``: no such code)."""
+        self.issuer.approve_device(user_code)
 
     # -- app lifecycle -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""One HTTP endpoint for SageMaker, SSM and STS, like moto's server mode: requests are routed
-by X-Amz-Target (awsJson1_1) or the form's Action (STS query protocol), authenticated with
-SigV4 against the configured credentials, then handed to the operation."""
+"""One HTTP endpoint for SageMaker, SSM, STS, sso-oidc and sso, like moto's server mode:
+requests are routed by X-Amz-Target (awsJson1_1), by method and path (the rest-json identity
+services, unsigned) or by the form's Action (STS query protocol); signed requests are
+authenticated with SigV4 against the configured and the issued credentials."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bridge.emulator.config import CredentialConfig
-from bridge.emulator.control import sagemaker, ssm, sts
+from bridge.emulator.control import sagemaker, ssm, sso, sts
 from bridge.emulator.control.errors import ApiError, internal_failure
 from bridge.emulator.control.plane import ControlPlane
 from bridge.emulator.control.sagemaker import Handler
@@ -71,7 +72,45 @@ class ControlServer:
         target = request.headers.get("X-Amz-Target")
         if target is not None:
             return self._json_call(request, body, target)
+        rest = sso.OPERATIONS.get((request.method, request.path))
+        if rest is not None:
+            return self._rest_call(request, body, *rest)
+        if request.path == "/device" and request.method in ("GET", "POST"):
+            return await self._device_page(request, body)
         return self._query_call(request, body)
+
+    def _rest_call(
+        self, request: web.Request, body: bytes, operation: str, handler: sso.RestHandler
+    ) -> web.Response:
+        try:
+            call = sso.RestCall(
+                body=_json_params(body),
+                query=dict(request.query),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                base_url=f"{request.scheme}://{request.host}",
+                account_id=self.plane.account.account_id,
+            )
+            result = handler(self.plane.issuer, call)
+        except ApiError as exc:
+            log.info("%s -> %s", operation, exc.code)
+            return sso.rest_error(exc)
+        except Exception:
+            log.exception("%s failed", operation)
+            return sso.rest_error(internal_failure())
+        log.info("%s -> 200", operation)
+        return sso.rest_response(result)
+
+    async def _device_page(self, request: web.Request, body: bytes) -> web.Response:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"))) if request.method == "POST" else {}
+        user_code = form.get("user_code") or request.query.get("user_code", "")
+        approved = False
+        if request.method == "POST":
+            try:
+                self.plane.approve_device(user_code)
+                approved = True
+            except KeyError:
+                pass
+        return sso.verification_page(self.plane.issuer, user_code, approved)
 
     def _json_call(self, request: web.Request, body: bytes, target: str) -> web.Response:
         prefix, _, operation = target.partition(".")
@@ -104,11 +143,18 @@ class ControlServer:
             if action is None:
                 raise ApiError("MissingAction", "Missing Action")
             cred = self._authenticate(request, body, "sts")
-            if action != "GetCallerIdentity":
+            account_id = self.plane.account.account_id
+            result: dict[str, Any]
+            if action == "GetCallerIdentity":
+                result = sts.caller_identity(cred, account_id)
+            elif action == "AssumeRole":
+                result = sts.assume_role(self.plane.issuer, cred, params, account_id)
+            elif action == "GetSessionToken":
+                result = sts.get_session_token(self.plane.issuer, cred, params, account_id)
+            else:
                 raise ApiError(
                     "InvalidAction", f"Could not find operation {action} for version 2011-06-15"
                 )
-            result = sts.caller_identity(cred, self.plane.account.account_id)
         except ApiError as exc:
             log.info("sts %s -> %s", action, exc.code)
             return query_error(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -36,9 +37,9 @@ def json_error(error: ApiError) -> web.Response:
     )
 
 
-def query_response(action: str, result: dict[str, str]) -> web.Response:
+def query_response(action: str, result: Mapping[str, Any]) -> web.Response:
     request_id = str(uuid.uuid4())
-    fields = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in result.items())
+    fields = _xml_fields(result)
     body = (
         f'<{action}Response xmlns="{STS_NAMESPACE}">'
         f"<{action}Result>{fields}</{action}Result>"
@@ -64,4 +65,12 @@ def query_error(error: ApiError) -> web.Response:
         status=error.status,
         body=body.encode(),
         headers={"Content-Type": "text/xml", "x-amzn-RequestId": request_id},
+    )
+
+
+def _xml_fields(result: Mapping[str, Any]) -> str:
+    """Members as elements; a nested mapping (STS ``Credentials``) as a nested element."""
+    return "".join(
+        f"<{k}>{_xml_fields(v) if isinstance(v, Mapping) else escape(str(v))}</{k}>"
+        for k, v in result.items()
     )
