@@ -288,3 +288,15 @@ def test_a_changed_key_on_another_host_still_fails(stack: Stack, tmp_path: Path)
 class _NoAuthServer(asyncssh.SSHServer):
     def begin_auth(self, username: str) -> bool:
         return False
+
+
+def test_ssh_to_an_unknown_space_fails_with_one_readable_line(
+    stack: Stack, opened: dict[str, Any]
+) -> None:
+    done = stack.ssh("sm-no-such-space", "true", timeout=60)
+    assert done.returncode == 255
+    ours = [line for line in done.stderr.decode().splitlines() if line.startswith("smconnect:")]
+    assert len(ours) == 1 and "no space named 'no-such-space'" in ours[0], done.stderr
+    assert b"Traceback" not in done.stderr
+    log = (stack.home / ".smconnect-state" / "proxy.log").read_text()
+    assert "sm-no-such-space" in log

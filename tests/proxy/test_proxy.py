@@ -1,0 +1,51 @@
+"""The ProxyCommand relay: a small import graph, one-line errors, and its routing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bridge.__main__ import _proxy_argv
+
+HEAVY = ("boto3", "botocore", "typer", "rich", "asyncssh", "asyncio", "websockets", "aiohttp")
+
+
+def test_proxy_import_graph_is_small() -> None:
+    code = "import sys, bridge.__main__, bridge.proxy; print(__import__('json').dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(done.stdout)
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+    assert heavy == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["proxy", "sm-demo"], ["sm-demo"]),
+        (
+            ["--profile", "p", "--region", "r", "proxy", "sm-x"],
+            ["--profile", "p", "--region", "r", "sm-x"],
+        ),
+        (
+            ["--endpoint-url", "http://e", "proxy", "--no-start", "h"],
+            ["--endpoint-url", "http://e", "--no-start", "h"],
+        ),
+        (["list"], None),
+        (["--profile", "p", "list"], None),
+    ],
+)
+def test_proxy_routing(argv: list[str], expected: list[str] | None) -> None:
+    assert _proxy_argv(argv) == expected
+
+
+def test_bad_arguments_give_one_line_and_exit_2(tmp_path: object) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "proxy"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("smconnect: proxy:")
+    assert "Traceback" not in done.stderr
