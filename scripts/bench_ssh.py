@@ -22,7 +22,6 @@ import dataclasses
 import json
 import os
 import select
-import socket
 import statistics
 import subprocess
 import sys
