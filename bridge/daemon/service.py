@@ -579,3 +579,6 @@ async def setup(server: DaemonServer) -> None:
     service = SpaceService(server)
     service.register(server.api)
     server.on_shutdown(service.close)
+    from bridge.daemon.jupyter import JupyterService  # imports this module: not at the top
+
+    JupyterService(service).register(server.api)

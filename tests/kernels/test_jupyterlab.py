@@ -1,0 +1,112 @@
+"""A JupyterLab space's own server, through the daemon's stable local URL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from .conftest import Stack
+from .notebook import Notebook
+
+TICKS = 60
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack) -> dict[str, Any]:
+    result: dict[str, Any] = stack.call("jupyter.ensure", {"space": "demo", **stack.context})
+    return result
+
+
+def _get(url: str) -> Any:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_ensure_describes_the_forward(stack: Stack, demo: dict[str, Any]) -> None:
+    port = demo["local_port"]
+    assert demo["url"] == f"http://127.0.0.1:{port}/jupyterlab/default/"
+    assert demo["token"] == ""
+    assert demo["base_url"] == "/jupyterlab/default/"
+    assert demo["space"] == "demo"
+    assert "python3" in demo["kernelspecs"]
+    assert isinstance(demo["kernels"], list)
+    assert demo["session"]["purpose"] == "jupyter"
+    # a second ensure reuses the same listener and SSH connection
+    again = stack.call("jupyter.ensure", {"space": "demo", **stack.context})
+    assert again["local_port"] == port
+    assert again["session"]["id"] == demo["session"]["id"]
+    listed = stack.call("jupyter.list")["servers"]
+    assert [s["local_port"] for s in listed if s["space"] == "demo"] == [port]
+
+
+async def test_kernel_executes_a_cell(demo: dict[str, Any]) -> None:
+    async with Notebook(demo["url"], demo["token"]) as nb:
+        cell = await nb.execute("sum(range(10**6))")
+    assert cell.reply_status == "ok", cell.errors
+    assert cell.results == ["499999500000"]
+
+
+async def test_websocket_drops_under_a_running_cell_lose_no_output(
+    stack: Stack, demo: dict[str, Any]
+) -> None:
+    broker = stack.emulator.emulator.broker
+    session_id = demo["session"]["session_id"]
+
+    async def arm() -> None:
+        broker.faults.drop_every_bytes = 3000
+        broker.faults.max_drops = 4
+
+    async def disarm() -> tuple[int, int]:
+        broker.faults.drop_every_bytes = None
+        broker.faults.max_drops = None
+        stats = broker.sessions[session_id].stats
+        return stats.drops_injected, stats.resumes
+
+    armed = asyncio.Event()
+
+    async def on_stream(text: str) -> None:
+        if not armed.is_set():
+            armed.set()
+            await asyncio.to_thread(stack.emulator.call, arm)
+
+    code = f"import time; [print(i, flush=True) or time.sleep(0.05) for i in range({TICKS})]"
+    async with Notebook(demo["url"], demo["token"]) as nb:
+        try:
+            cell = await nb.execute(f"{code}; None", on_stream=on_stream, timeout=90)
+        finally:
+            drops, resumes = await asyncio.to_thread(stack.emulator.call, disarm)
+        after = await nb.execute("sum(range(10**6))")
+    assert cell.reply_status == "ok", cell.errors
+    assert cell.stream == "".join(f"{i}\n" for i in range(TICKS))
+    assert drops >= 2 and resumes >= drops
+    assert after.results == ["499999500000"]
+
+
+def test_the_same_url_survives_a_channel_that_died(stack: Stack, demo: dict[str, Any]) -> None:
+    """The service ends the session (as after a long outage): the next request rebuilds it."""
+    broker = stack.emulator.emulator.broker
+    session_id = demo["session"]["session_id"]
+
+    async def terminate() -> None:
+        broker.terminate_session(session_id)
+
+    stack.emulator.call(terminate)
+    deadline = time.monotonic() + 15
+    while True:
+        (server,) = [s for s in stack.call("jupyter.list")["servers"] if s["space"] == "demo"]
+        if server["state"] == "idle" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert server["state"] == "idle"
+    assert _get(f"{demo['url']}api/status")["kernels"] >= 0
+    (server,) = [s for s in stack.call("jupyter.list")["servers"] if s["space"] == "demo"]
+    assert server["local_port"] == demo["local_port"]
+    assert server["state"] == "connected"
+    assert server["rebuilds"] == 1
+    assert server["session"]["session_id"] != session_id
