@@ -1,0 +1,181 @@
+"""Running the real ``smconnect`` console script against a real emulator, in a private HOME.
+
+Each test gets its own HOME, runtime and state directories, hence its own daemon (autostarted
+by the first command, like for a user); the fixture stops it with ``smconnect daemon stop``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.emulator.config import DelaysConfig, DomainConfig, EmulatorConfig, SpaceConfig
+
+SMCONNECT = str(Path(sys.executable).parent / "smconnect")
+DOMAIN = "d-emulator00001"
+OTHER_DOMAIN = "d-emulator00002"
+FAST = DelaysConfig(app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.2)
+
+
+def cli_config() -> EmulatorConfig:
+    """The demo seed (demo, editor, locked), a running space without remote access (busy) and
+    a space name found in two domains (twin). CodeEditor runtimes start in milliseconds."""
+    return EmulatorConfig(
+        delays=FAST,
+        domains=(
+            DomainConfig(
+                DOMAIN,
+                "smconnect-demo",
+                ("default-user",),
+                (
+                    SpaceConfig("demo", app_type="JupyterLab"),
+                    SpaceConfig("editor", app_type="CodeEditor"),
+                    SpaceConfig("locked", app_type="JupyterLab", remote_access="DISABLED"),
+                    SpaceConfig(
+                        "busy", app_type="CodeEditor", remote_access="DISABLED", app_running=True
+                    ),
+                    SpaceConfig("twin", app_type="CodeEditor"),
+                ),
+            ),
+            DomainConfig(
+                OTHER_DOMAIN, "other", ("alice",), (SpaceConfig("twin", app_type="CodeEditor"),)
+            ),
+        ),
+    )
+
+
+@dataclass
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def ok(self) -> Result:
+        assert self.returncode == 0, f"smconnect {' '.join(self.args)}: {self}"
+        assert "Traceback" not in self.stderr
+        return self
+
+    def fails(self, code: int, *needles: str) -> str:
+        """Assert a clean failure: this exit code, no traceback, and the last stderr line
+        (the error) is one ``smconnect: ...`` line containing every needle; returns it."""
+        assert self.returncode == code, f"smconnect {' '.join(self.args)}: {self}"
+        assert "Traceback" not in self.stderr and "Traceback" not in self.stdout
+        last = self.stderr.strip().splitlines()[-1]
+        assert last.startswith("smconnect: "), self.stderr
+        for needle in needles:
+            assert needle in last, last
+        return last
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+    home: Path
+    runtime_dir: Path
+    state_dir: Path
+
+    def run(self, *args: str, timeout: float = 120.0, **env: str) -> Result:
+        proc = subprocess.run(
+            [SMCONNECT, *args],
+            env={**self.env, **env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(args, proc.returncode, proc.stdout, proc.stderr)
+
+    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [SMCONNECT, *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.home / ".ssh" / "config"
+
+    @property
+    def our_config(self) -> Path:
+        return self.home / ".ssh" / "smconnect" / "config"
+
+    def daemon_pid(self) -> int | None:
+        """The pid in the lock file, if a daemon holds the lock."""
+        lock = self.runtime_dir / "daemon.lock"
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = lock.read_text().strip()
+            return int(text) if text.isdigit() else None
+        else:
+            return None
+        finally:
+            os.close(fd)
+
+    def stop_daemon(self) -> None:
+        """``smconnect daemon stop``; SIGKILL only if that fails (and then the test fails)."""
+        result = self.run("daemon", "stop", timeout=60)
+        pid = self.daemon_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        assert result.returncode == 0, str(result)
+        assert pid is None, "the daemon outlived `smconnect daemon stop`"
+
+
+def read_until(stream: Any, predicate: Callable[[str], bool], timeout: float) -> str:
+    """Lines from a text pipe until one satisfies ``predicate``; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.2)
+        if not ready:
+            continue
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if predicate(line):
+            return line
+    raise AssertionError(f"no matching line within {timeout}s; got {seen!r}")
+
+
+def fake_editor(bin_dir: Path, name: str, extensions: tuple[str, ...] = ()) -> Path:
+    """A stand-in for VS Code's CLI (not installable here): records its argv in ``<name>.log``
+    and answers ``--list-extensions``."""
+    log = bin_dir / f"{name}.log"
+    script = bin_dir / name
+    listing = "".join(f"{e}\\n" for e in extensions)
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--list-extensions" ]; then printf "{listing}"; exit 0; fi\n'
+        f'printf "%s\\n" "$@" >> "{log}"\n'
+    )
+    script.chmod(0o755)
+    return log

@@ -1,0 +1,57 @@
+"""Fixtures: a real emulator per test and a ``Cli`` in a private HOME pointed at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.emulator import EmulatorThread, start_in_thread
+
+from .cli_helpers import Cli, cli_config
+
+
+@pytest.fixture
+def emu() -> Iterator[EmulatorThread]:
+    with start_in_thread(cli_config()) as handle:
+        yield handle
+
+
+def _base_env(root: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        HOME=str(root / "home"),
+        SMCONNECT_RUNTIME_DIR=str(root / "run"),
+        SMCONNECT_STATE_DIR=str(root / "state"),
+        SMCONNECT_POLL_INTERVAL="0.1",
+        SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
+        SMCONNECT_EDITOR="none",
+    )
+    return env
+
+
+@pytest.fixture
+def offline_cli() -> Iterator[Cli]:
+    """A Cli with no AWS endpoint or credentials at all."""
+    root = Path(tempfile.mkdtemp(prefix="smc-"))  # short: unix socket paths max out at 107 bytes
+    (root / "home").mkdir()
+    cli = Cli(_base_env(root), root / "home", root / "run", root / "state")
+    try:
+        yield cli
+    finally:
+        try:
+            cli.stop_daemon()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def cli(emu: EmulatorThread, offline_cli: Cli) -> Cli:
+    # emu first: the daemon is stopped (offline_cli teardown) before the emulator.
+    offline_cli.env.update(emu.env)
+    return offline_cli
