@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
 import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bridge.aws.errors import AwsError
 from bridge.aws.studio import Space
@@ -172,6 +174,22 @@ def _fail(exc: Exception) -> ApiError:
     if isinstance(exc, ChannelError):
         return ApiError(f"the data channel failed: {exc}", kind="channel")
     return ApiError(f"{type(exc).__name__}: {exc}", kind="internal")
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
+
+
+def _translated(handler: _Handler) -> _Handler:
+    """Answer any failure of a method as an ``ApiError`` with a stable kind (see ``_fail``)."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any) -> Any:
+        try:
+            return await handler(*args)
+        except Exception as exc:
+            raise _fail(exc) from None
+
+    return cast(_Handler, wrapper)
 
 
 class SpaceService:
@@ -349,95 +367,83 @@ class SpaceService:
 
     # -- methods ---------------------------------------------------------------------------
 
+    @_translated
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self._workspace(params.context)
-        try:
-            spaces = await ws.spaces(refresh=params.refresh)
-        except Exception as exc:
-            raise _fail(exc) from None
+        spaces = await ws.spaces(refresh=params.refresh)
         return {"spaces": [space_json(s, ws.alias(s, spaces, self._prefix)) for s in spaces]}
 
+    @_translated
     async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
         ws = self._workspace(params.context)
-        try:
-            space = await ws.resolve(params.space)
-            space = await self._ensure_running(conn, ws, space, start=True)
-            return {"space": space_json(space, await self._alias(ws, space))}
-        except Exception as exc:
-            raise _fail(exc) from None
+        space = await ws.resolve(params.space)
+        space = await self._ensure_running(conn, ws, space, start=True)
+        return {"space": space_json(space, await self._alias(ws, space))}
 
+    @_translated
     async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
         ws = self._workspace(params.context)
-        try:
-            space = await ws.resolve(params.space)
-            space = await ws.run("stop_app", space, progress=self._progress(conn, space))
-            ws.forget_spaces()
-            return {"space": space_json(space, await self._alias(ws, space))}
-        except Exception as exc:
-            raise _fail(exc) from None
+        space = await ws.resolve(params.space)
+        space = await ws.run("stop_app", space, progress=self._progress(conn, space))
+        ws.forget_spaces()
+        return {"space": space_json(space, await self._alias(ws, space))}
 
+    @_translated
     async def open_space(self, conn: Connection, params: OpenParams) -> dict[str, Any]:
         """Everything ``smconnect open`` needs before it hands over to ssh or VS Code."""
         ws = self._workspace(params.context)
-        try:
-            space = await ws.resolve(params.space)
-            change_instance = bool(
-                params.instance_type and params.instance_type != space.instance_type
-            )
-            if space.remote_access != "ENABLED" or change_instance:
-                if space.app_status in ("InService", "Pending") and not params.restart:
-                    what = (
-                        "enable remote access"
-                        if space.remote_access != "ENABLED"
-                        else (f"switch to {params.instance_type}")
-                    )
-                    raise ApiError(
-                        f"space {space.name!r} is running; it must restart to {what} "
-                        "(answer yes, or pass --yes)",
-                        kind="restart_required",
-                    )
-                await conn.notify(
-                    "progress",
-                    {"space": space.name, "phase": "update", "message": "enabling remote access"},
+        space = await ws.resolve(params.space)
+        change_instance = bool(params.instance_type and params.instance_type != space.instance_type)
+        if space.remote_access != "ENABLED" or change_instance:
+            if space.app_status in ("InService", "Pending") and not params.restart:
+                what = (
+                    "enable remote access"
+                    if space.remote_access != "ENABLED"
+                    else (f"switch to {params.instance_type}")
                 )
-                space = await ws.run("enable_remote_access", space, params.instance_type)
-                if space.app_status in ("InService", "Pending"):
-                    await ws.run("stop_app", space, progress=self._progress(conn, space))
-                space = await ws.resolve(space.ref)
-            space = await self._ensure_running(conn, ws, space, start=True)
-            alias = await self._alias(ws, space)
+                raise ApiError(
+                    f"space {space.name!r} is running; it must restart to {what} "
+                    "(answer yes, or pass --yes)",
+                    kind="restart_required",
+                )
             await conn.notify(
                 "progress",
-                {"space": space.name, "phase": "ssh", "message": "waiting for SSH to answer"},
+                {"space": space.name, "phase": "update", "message": "enabling remote access"},
             )
-            key = await self._refresh_host_key(conn, ws, space, alias)
-            if params.ssh_config:
-                await self._install_ssh_config(ws, params.context)
-            return {
-                "space": space_json(space, alias),
-                "ssh_host": alias,
-                "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
-                "host_key": key,
-            }
-        except Exception as exc:
-            raise _fail(exc) from None
+            space = await ws.run("enable_remote_access", space, params.instance_type)
+            if space.app_status in ("InService", "Pending"):
+                await ws.run("stop_app", space, progress=self._progress(conn, space))
+            space = await ws.resolve(space.ref)
+        space = await self._ensure_running(conn, ws, space, start=True)
+        alias = await self._alias(ws, space)
+        await conn.notify(
+            "progress",
+            {"space": space.name, "phase": "ssh", "message": "waiting for SSH to answer"},
+        )
+        key = await self._refresh_host_key(conn, ws, space, alias)
+        if params.ssh_config:
+            await self._install_ssh_config(ws, params.context)
+        return {
+            "space": space_json(space, alias),
+            "ssh_host": alias,
+            "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
+            "host_key": key,
+        }
 
+    @_translated
     async def proxy_open(self, conn: Connection, params: ProxyParams) -> dict[str, Any]:
         """The ProxyCommand: upgrade this connection to a raw stream into the space's SSH."""
         ws = self._workspace(params.context)
-        try:
-            space = await ws.resolve_alias(params.host, self._prefix)
-            space = await self._ensure_running(conn, ws, space, start=params.start)
-            if space.remote_access != "ENABLED":
-                raise ApiError(
-                    f"remote access is disabled for space {space.name!r}; "
-                    f"`smconnect open {space.name}` enables it",
-                    kind="remote_access_disabled",
-                )
-            await self._refresh_host_key(conn, ws, space, params.host)
-            managed = await self._open_channel(conn, ws, space, "ssh", params.host)
-        except Exception as exc:
-            raise _fail(exc) from None
+        space = await ws.resolve_alias(params.host, self._prefix)
+        space = await self._ensure_running(conn, ws, space, start=params.start)
+        if space.remote_access != "ENABLED":
+            raise ApiError(
+                f"remote access is disabled for space {space.name!r}; "
+                f"`smconnect open {space.name}` enables it",
+                kind="remote_access_disabled",
+            )
+        await self._refresh_host_key(conn, ws, space, params.host)
+        managed = await self._open_channel(conn, ws, space, "ssh", params.host)
         stream = conn.start_stream()
         task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
         self._relays.add(task)
@@ -480,30 +486,31 @@ class SpaceService:
                 await stream.close()
             await self._release(managed)
 
+    @_translated
     async def forward_open(self, conn: Connection, params: ForwardParams) -> dict[str, Any]:
         ws = self._workspace(params.context)
+        space = await ws.resolve(params.space)
+        space = await self._ensure_running(conn, ws, space, start=True)
+        alias = await self._alias(ws, space)
+        key = await self._refresh_host_key(conn, ws, space, alias)
+        managed = await self._open_channel(conn, ws, space, "forward", alias)
         try:
-            space = await ws.resolve(params.space)
-            space = await self._ensure_running(conn, ws, space, start=True)
-            alias = await self._alias(ws, space)
-            key = await self._refresh_host_key(conn, ws, space, alias)
-            managed = await self._open_channel(conn, ws, space, "forward", alias)
+            reader, writer = managed.channel.streams()
+            ssh = await connect_ssh(reader, writer, known_host_key=key)
             try:
-                reader, writer = managed.channel.streams()
-                ssh = await connect_ssh(reader, writer, known_host_key=key)
                 listener = await ssh.forward_local_port(
                     params.local_host, params.local_port, params.remote_host, params.remote_port
                 )
-            except BaseException:
-                await self._release(managed)
-                raise
-        except OSError as exc:
-            raise ApiError(
-                f"cannot listen on {params.local_host}:{params.local_port}: {exc.strerror or exc}",
-                kind="local_port",
-            ) from None
-        except Exception as exc:
-            raise _fail(exc) from None
+            except OSError as exc:
+                ssh.close()
+                raise ApiError(
+                    f"cannot listen on {params.local_host}:{params.local_port}: "
+                    f"{exc.strerror or exc}",
+                    kind="local_port",
+                ) from None
+        except BaseException:
+            await self._release(managed)
+            raise
         fwd = Forward(
             id=managed.id,
             managed=managed,
