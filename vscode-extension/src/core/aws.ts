@@ -1,0 +1,117 @@
+/**
+ * The AWS context the daemon is asked to use (profile, region, endpoint) and what the user's
+ * ~/.aws files say about profiles, for the profile/region pickers and "Sign In".
+ *
+ * The daemon read its own environment once, when it was spawned, maybe from another shell, so
+ * every call carries the context explicitly, as the CLI does.
+ */
+
+export interface AwsContext {
+  profile: string | null;
+  region: string | null;
+  endpoint_url: string | null;
+}
+
+export interface ContextSettings {
+  profile?: string;
+  region?: string;
+}
+
+export function contextFrom(settings: ContextSettings, env: NodeJS.ProcessEnv): AwsContext {
+  return {
+    profile: nonEmpty(settings.profile) ?? nonEmpty(env.AWS_PROFILE) ?? null,
+    region: nonEmpty(settings.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? null,
+    endpoint_url: nonEmpty(env.AWS_ENDPOINT_URL) ?? null,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v ? v : undefined;
+}
+
+export type ProfileSections = Map<string, Record<string, string>>;
+
+/**
+ * Profiles from ~/.aws/config (`[default]`, `[profile x]`) and ~/.aws/credentials (`[x]`).
+ * `[sso-session x]` and `[services x]` sections are not profiles.
+ */
+export function parseProfiles(configText: string, credentialsText: string): ProfileSections {
+  const profiles: ProfileSections = new Map();
+  const read = (text: string, isConfig: boolean): void => {
+    let current: Record<string, string> | undefined;
+    for (const raw of text.split(/\r?\n/)) {
+      const line = raw.replace(/[#;].*$/, '').trim();
+      if (!line) {
+        continue;
+      }
+      const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+      if (header) {
+        let name = header[1];
+        if (isConfig) {
+          if (name.startsWith('profile ')) {
+            name = name.slice('profile '.length).trim();
+          } else if (name !== 'default') {
+            current = undefined;
+            continue;
+          }
+        }
+        current = profiles.get(name) ?? {};
+        profiles.set(name, current);
+        continue;
+      }
+      const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
+      if (kv && current && !/^\s/.test(raw)) {
+        current[kv[1].trim()] = kv[2].trim();
+      }
+    }
+  };
+  read(configText, true);
+  read(credentialsText, false);
+  return profiles;
+}
+
+export function isSsoProfile(section: Record<string, string> | undefined): boolean {
+  return !!section && ('sso_session' in section || 'sso_start_url' in section);
+}
+
+/** The terminal command that refreshes this profile's credentials. */
+export function signInCommand(profile: string | null, profiles: ProfileSections): string {
+  const name = profile ?? 'default';
+  const flag = profile ? ` --profile ${shellQuote(profile)}` : '';
+  if (isSsoProfile(profiles.get(name))) {
+    return `aws sso login${flag}`;
+  }
+  const section = profiles.get(name);
+  if (section && 'credential_process' in section) {
+    return `aws sts get-caller-identity${flag}`; // runs the credential process, which may prompt
+  }
+  return `aws configure${flag}`;
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_.@%+=:,/-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Regions where SageMaker Studio runs, for the region picker. */
+export const STUDIO_REGIONS: readonly string[] = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
+  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+  'ap-south-1', 'ap-south-2', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3',
+  'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-east-1',
+  'me-south-1', 'me-central-1', 'il-central-1', 'af-south-1',
+];
+
+/** What the pickers should ask: a profile only when there are several to choose from and
+ * none is set; a region only when nothing (setting, env, profile) gives one. */
+export function contextQuestions(
+  ctx: AwsContext,
+  profiles: ProfileSections,
+): { askProfile: string[] | null; askRegion: boolean } {
+  const names = [...profiles.keys()].sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b)));
+  const askProfile = ctx.profile === null && names.length > 1 ? names : null;
+  const effective = ctx.profile ?? (names.length === 1 ? names[0] : 'default');
+  const profileRegion = profiles.get(effective)?.region;
+  const askRegion = ctx.endpoint_url === null && ctx.region === null && !profileRegion;
+  return { askProfile, askRegion };
+}

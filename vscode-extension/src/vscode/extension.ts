@@ -1,0 +1,405 @@
+/**
+ * The VS Code side of smconnect: commands, pickers, progress, status and kernels. Everything
+ * that talks to AWS goes through the local daemon; the logic lives in ../core (no VS Code
+ * there, unit-tested), and this file only wires it to the editor.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { AwsContext, contextFrom, contextQuestions, parseProfiles, ProfileSections, signInCommand, STUDIO_REGIONS } from '../core/aws';
+import { cliErrorLine, findSmconnect, INSTALL_URL, runCli, SmconnectMissing } from '../core/cli';
+import { openSpace, OpenPorts } from '../core/connectFlow';
+import { callOnce, DaemonAccess } from '../core/daemon';
+import { daemonLogPath, endpoint } from '../core/endpoint';
+import { ensureJupyter, JupyterInfo } from '../core/kernels';
+import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
+import { filterByDomain, isRunning, kernelCapable, Space, spaceItems } from '../core/spaces';
+import { hostOfRemoteAuthority } from '../core/sshSettings';
+import { DaemonLog } from './daemonLog';
+import { hostFacts, settings } from './env';
+import { SageMakerServers } from './jupyter';
+import { applyHostSettings, ensureRemoteSsh, openRemoteFolder } from './remoteSsh';
+import { StatusMonitor } from './statusBar';
+
+const OPEN_TIMEOUT_MS = 15 * 60 * 1000; // a cold start on AWS takes minutes
+const LIST_TIMEOUT_MS = 120 * 1000;
+
+class Controller implements vscode.Disposable {
+  private readonly log = vscode.window.createOutputChannel('SageMaker', { log: true });
+  private readonly daemonLog = new DaemonLog(() => daemonLogPath(hostFacts()));
+  private readonly access: DaemonAccess = {
+    endpoint: () => endpoint(hostFacts()),
+    start: () => this.startDaemon(),
+  };
+  readonly status: StatusMonitor;
+  readonly kernels: SageMakerServers;
+  private picked: { profile?: string; region?: string } = {};
+  private credentialsPromptOpen = false;
+
+  constructor(private readonly extension: vscode.ExtensionContext) {
+    this.picked = extension.globalState.get('smconnect.picked', {});
+    this.status = new StatusMonitor(
+      this.access,
+      () => this.windowHost() !== undefined,
+      (message) => this.promptSignIn(message),
+      this.log,
+    );
+    this.kernels = new SageMakerServers({
+      listSpaces: async () => filterByDomain(await this.listSpaces(await this.context(false)), settings().domain),
+      ensure: (space, token) => this.ensureKernelServer(space, token),
+      reportError: (err) => this.showError(err),
+    });
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  private smconnect(): string {
+    const facts = hostFacts();
+    return findSmconnect(settings().path, { env: facts.env, home: facts.home, platform: facts.platform });
+  }
+
+  private async startDaemon(): Promise<void> {
+    const exe = this.smconnect();
+    this.log.info(`starting the daemon: ${exe} daemon start`);
+    const result = await runCli(exe, ['daemon', 'start'], { timeoutMs: 60000 });
+    if (result.code !== 0) {
+      throw new DaemonUnavailable(`the smconnect daemon did not start: ${cliErrorLine(result)}`);
+    }
+    this.log.info(result.stdout.trim());
+  }
+
+  /** The Remote-SSH host this window is connected to, when it is one of our spaces. */
+  private windowHost(): string | undefined {
+    return hostOfRemoteAuthority(vscode.env.remoteName === 'ssh-remote' ? remoteAuthority() : undefined, settings().hostPrefix);
+  }
+
+  private readProfiles(): ProfileSections {
+    const home = hostFacts().home;
+    const read = (envName: string, fallback: string): string => {
+      try {
+        return fs.readFileSync(process.env[envName] || path.join(home, '.aws', fallback), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    return parseProfiles(read('AWS_CONFIG_FILE', 'config'), read('AWS_SHARED_CREDENTIALS_FILE', 'credentials'));
+  }
+
+  /** Settings, env, then what the user picked before; asks only when there is a real choice. */
+  private async context(ask: boolean): Promise<AwsContext> {
+    const s = settings();
+    const ctx = contextFrom({ profile: s.profile || this.picked.profile, region: s.region || this.picked.region }, process.env);
+    if (!ask) {
+      return ctx;
+    }
+    const profiles = this.readProfiles();
+    const first = contextQuestions(ctx, profiles);
+    if (first.askProfile) {
+      const profile = await vscode.window.showQuickPick(first.askProfile, {
+        title: 'SageMaker: AWS profile',
+        placeHolder: 'Which AWS profile? (set smconnect.profile to skip this question)',
+      });
+      if (!profile) {
+        throw new Cancelled();
+      }
+      ctx.profile = profile;
+      this.picked.profile = profile;
+    }
+    if (contextQuestions(ctx, profiles).askRegion) {
+      const region = await vscode.window.showQuickPick([...STUDIO_REGIONS], {
+        title: 'SageMaker: AWS region',
+        placeHolder: 'Which region are your Studio domains in? (set smconnect.region to skip this question)',
+      });
+      if (!region) {
+        throw new Cancelled();
+      }
+      ctx.region = region;
+      this.picked.region = region;
+    }
+    await this.extension.globalState.update('smconnect.picked', this.picked);
+    return ctx;
+  }
+
+  private call<T>(method: string, params: Params, opts: Parameters<typeof callOnce>[3] = {}): Promise<T> {
+    return callOnce<T>(this.access, method, params, opts);
+  }
+
+  private async listSpaces(ctx: AwsContext): Promise<Space[]> {
+    const result = await this.call<{ spaces: Space[] }>('spaces.list', { ...ctx, refresh: true }, { timeoutMs: LIST_TIMEOUT_MS });
+    return result.spaces;
+  }
+
+  /** A QuickPick that opens at once (busy) and fills in when the daemon answers. */
+  private async pickSpace(ctx: AwsContext, title: string, keep: (s: Space) => boolean = () => true): Promise<Space> {
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { space?: Space }>();
+    qp.title = title;
+    qp.placeholder = 'Loading SageMaker spaces…';
+    qp.busy = true;
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    qp.ignoreFocusOut = true;
+    qp.show();
+    try {
+      const picked = new Promise<Space>((resolve, reject) => {
+        qp.onDidAccept(() => {
+          const item = qp.selectedItems[0];
+          if (item?.space) {
+            resolve(item.space);
+          }
+        });
+        qp.onDidHide(() => reject(new Cancelled()));
+      });
+      const loaded = this.listSpaces(ctx).then((all) => {
+        const spaces = filterByDomain(all, settings().domain).filter(keep);
+        qp.items = spaceItems(spaces);
+        qp.busy = false;
+        qp.placeholder = spaces.length
+          ? 'Pick a space (name, domain, state, app type, instance type)'
+          : `No spaces to show in ${ctx.region ?? 'the default region'}${settings().domain ? ` for domain ${settings().domain}` : ''}`;
+        this.log.info(`spaces: ${spaces.map((s) => `${s.ref} (${s.app_status ?? 'stopped'})`).join(', ') || 'none'}`);
+      });
+      // A listing failure ends the pick with the error; a pick before the list cannot happen.
+      return await Promise.race([picked, loaded.then(() => picked)]);
+    } finally {
+      qp.dispose();
+    }
+  }
+
+  /** Progress notification with Cancel around a daemon call that reports `progress`. */
+  private withProgress<T>(
+    title: string,
+    busy: string,
+    run: (ports: OpenPorts, signal: AbortSignal) => Promise<T>,
+    outer?: vscode.CancellationToken,
+  ): Promise<T> {
+    this.status.setBusy(busy);
+    return Promise.resolve(
+      vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+        async (progress, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          outer?.onCancellationRequested(() => abort.abort());
+          const ports: OpenPorts = {
+            call: (method, params, opts) =>
+              this.call(method, params, { ...opts, timeoutMs: OPEN_TIMEOUT_MS, signal: opts.signal ?? abort.signal }),
+            confirmRestart: async (message) =>
+              (await vscode.window.showWarningMessage(message, { modal: true }, 'Restart')) === 'Restart',
+            report: (message) => {
+              this.log.info(`${busy}: ${message}`);
+              progress.report({ message });
+            },
+          };
+          progress.report({ message: 'asking the smconnect daemon' });
+          return run(ports, abort.signal);
+        },
+      ),
+    ).finally(() => this.status.setBusy(undefined));
+  }
+
+  showError(err: unknown): void {
+    if (err instanceof Cancelled) {
+      return;
+    }
+    if (err instanceof SmconnectMissing) {
+      this.log.error(err.message);
+      void vscode.window.showErrorMessage(err.message, 'Install Instructions', 'Open Settings').then((choice) => {
+        if (choice === 'Install Instructions') {
+          void vscode.env.openExternal(vscode.Uri.parse(INSTALL_URL));
+        } else if (choice === 'Open Settings') {
+          void vscode.commands.executeCommand('workbench.action.openSettings', 'smconnect.path');
+        }
+      });
+      return;
+    }
+    if (err instanceof RpcError && err.kind === 'credentials') {
+      this.promptSignIn(err.message);
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = err instanceof CallTimeout ? ' (the space may still be changing state)' : '';
+    this.log.error(message + hint);
+    void vscode.window.showErrorMessage(`SageMaker: ${message}${hint}`, 'Show Logs').then((choice) => {
+      if (choice === 'Show Logs') {
+        this.showLogs();
+      }
+    });
+  }
+
+  private promptSignIn(message: string): void {
+    this.log.warn(message);
+    this.status.model.onNotification('credentials', { state: 'expired', message });
+    this.status.render();
+    if (this.credentialsPromptOpen) {
+      return;
+    }
+    this.credentialsPromptOpen = true;
+    void vscode.window.showWarningMessage(`SageMaker: ${message}`, 'Sign In').then((choice) => {
+      this.credentialsPromptOpen = false;
+      if (choice === 'Sign In') {
+        void this.signIn();
+      }
+    });
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  async connect(newWindow: boolean): Promise<void> {
+    const ctx = await this.context(true);
+    const space = await this.pickSpace(ctx, newWindow ? 'SageMaker: Open Space in New Window' : 'SageMaker: Connect to SageMaker');
+    this.log.info(`opening ${space.ref}`);
+    const opened = await this.withProgress(`SageMaker: opening ${space.name}`, `opening ${space.name}`, (ports, signal) =>
+      openSpace(ports, ctx, space, signal),
+    );
+    this.log.info(`${space.name} is ready: ssh host ${opened.ssh_host}`);
+    if (!(await ensureRemoteSsh(opened.ssh_host))) {
+      return;
+    }
+    try {
+      const changed = await applyHostSettings(opened.ssh_host, settings().connectTimeout);
+      if (changed.length) {
+        this.log.info(`updated ${changed.join(', ')} for ${opened.ssh_host}`);
+      }
+    } catch (err) {
+      // Without Remote-SSH its settings are not registered and cannot be written.
+      this.log.warn(`could not update remote.SSH settings: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.log.info(`opening ${opened.folder_uri}${newWindow ? ' in a new window' : ''}`);
+    await openRemoteFolder(opened.folder_uri, newWindow);
+    this.status.kick();
+  }
+
+  async lifecycle(action: 'start' | 'stop'): Promise<void> {
+    const ctx = await this.context(true);
+    const verb = action === 'start' ? 'Start' : 'Stop';
+    const space = await this.pickSpace(ctx, `SageMaker: ${verb} Space`, (s) => (action === 'start' ? !isRunning(s) : !!s.app_status && s.app_status !== 'Deleted'));
+    const result = await this.withProgress(`SageMaker: ${action === 'start' ? 'starting' : 'stopping'} ${space.name}`, `${action}ing ${space.name}`, (ports, signal) =>
+      ports.call<{ space: Space }>(`space.${action}`, { ...ctx, space: space.ref }, {
+        signal,
+        onNotification: (method, p) => {
+          if (method === 'progress' && typeof p.message === 'string') ports.report(p.message);
+        },
+      }),
+    );
+    const state = isRunning(result.space) ? 'running' : 'stopped';
+    this.log.info(`${space.ref}: ${state}`);
+    void vscode.window.showInformationMessage(`SageMaker: ${space.name} is ${state}.`);
+  }
+
+  private async ensureKernelServer(space: Space, token: vscode.CancellationToken): Promise<JupyterInfo> {
+    const ctx = await this.context(false);
+    return this.withProgress(
+      `SageMaker: connecting Jupyter on ${space.name}`,
+      `Jupyter on ${space.name}`,
+      (ports, signal) => ensureJupyter(ports, ctx, space, signal),
+      token,
+    ).then((info) => {
+      this.log.info(`Jupyter for ${space.ref} at ${info.url}`);
+      this.status.kick();
+      return info;
+    });
+  }
+
+  async attachKernel(): Promise<void> {
+    const ctx = await this.context(true);
+    const space = await this.pickSpace(ctx, 'SageMaker: Attach Notebook Kernel', kernelCapable);
+    const source = new vscode.CancellationTokenSource();
+    const info = await this.ensureKernelServer(space, source.token).finally(() => source.dispose());
+    const registered = await this.kernels.register();
+    this.kernels.refresh();
+    if (registered && vscode.window.activeNotebookEditor) {
+      await vscode.commands.executeCommand('notebook.selectKernel');
+      return;
+    }
+    const tip = registered
+      ? `In a notebook, pick "SageMaker: ${space.name}" under Select Kernel → Existing Jupyter Server → SageMaker.`
+      : 'Install the Jupyter extension to pick it as a kernel, or use the URL with any Jupyter client.';
+    const choice = await vscode.window.showInformationMessage(`SageMaker: Jupyter on ${space.name} is at ${info.url}. ${tip}`, 'Copy URL');
+    if (choice === 'Copy URL') {
+      await vscode.env.clipboard.writeText(info.url + (info.token ? `?token=${info.token}` : ''));
+    }
+  }
+
+  async signIn(): Promise<void> {
+    const ctx = await this.context(true);
+    const command = signInCommand(ctx.profile, this.readProfiles());
+    const terminal = vscode.window.createTerminal({ name: 'SageMaker: sign in' });
+    terminal.show();
+    terminal.sendText(command);
+    const sub = vscode.window.onDidCloseTerminal((closed) => {
+      if (closed === terminal) {
+        sub.dispose();
+        this.status.model.credentialsOk();
+        this.status.render();
+        this.status.kick();
+      }
+    });
+  }
+
+  showLogs(): void {
+    this.log.show(true);
+    this.daemonLog.show();
+  }
+
+  async doctor(): Promise<void> {
+    const exe = this.smconnect();
+    const ctx = await this.context(false);
+    const args = [...(ctx.profile ? ['--profile', ctx.profile] : []), ...(ctx.region ? ['--region', ctx.region] : []), 'doctor'];
+    const terminal = vscode.window.createTerminal({ name: 'smconnect doctor', shellPath: exe, shellArgs: args });
+    terminal.show();
+  }
+
+  dispose(): void {
+    this.status.dispose();
+    this.kernels.dispose();
+    this.daemonLog.dispose();
+    this.log.dispose();
+  }
+}
+
+function remoteAuthority(): string | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  return folder?.scheme === 'vscode-remote' ? folder.authority : undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const controller = new Controller(context);
+  context.subscriptions.push(controller);
+  const register = (id: string, run: () => Promise<void> | void): void => {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async () => {
+        try {
+          await run();
+        } catch (err) {
+          controller.showError(err);
+        }
+      }),
+    );
+  };
+  register('smconnect.connect', () => controller.connect(false));
+  register('smconnect.openInNewWindow', () => controller.connect(true));
+  register('smconnect.startSpace', () => controller.lifecycle('start'));
+  register('smconnect.stopSpace', () => controller.lifecycle('stop'));
+  register('smconnect.attachKernel', () => controller.attachKernel());
+  register('smconnect.signIn', () => controller.signIn());
+  register('smconnect.showLogs', () => controller.showLogs());
+  register('smconnect.doctor', () => controller.doctor());
+
+  const registerKernels = (): void => {
+    void controller.kernels.register().catch((err) => controller.showError(err));
+  };
+  if (vscode.workspace.notebookDocuments.length > 0) {
+    registerKernels();
+  }
+  context.subscriptions.push(
+    vscode.workspace.onDidOpenNotebookDocument(registerKernels),
+    vscode.extensions.onDidChange(() => {
+      if (vscode.workspace.notebookDocuments.length > 0) registerKernels();
+    }),
+  );
+  controller.status.kick();
+}
+
+export function deactivate(): void {
+  // everything is in context.subscriptions
+}
