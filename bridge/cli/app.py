@@ -57,6 +57,7 @@ def _register_subcommands() -> None:
         doctor_cmd,
         emulator_cmd,
         forward_cmd,
+        kernels_cmd,
         spaces_cmd,
         sshconfig_cmd,
         status_cmd,

@@ -72,14 +72,18 @@ class Notebook:
 
     async def __aenter__(self) -> Notebook:
         self._http = aiohttp.ClientSession(headers=_headers(self.token))
-        async with self._http.post(f"{self.url}api/kernels", json={"name": "python3"}) as r:
-            assert r.status == 201, await r.text()
-            self.kernel_id = (await r.json())["id"]
-        ws_url = self.url.replace("http://", "ws://", 1)
-        self._ws = await self._http.ws_connect(
-            f"{ws_url}api/kernels/{self.kernel_id}/channels?session_id={self._session}",
-            heartbeat=None,
-        )
+        try:
+            async with self._http.post(f"{self.url}api/kernels", json={"name": "python3"}) as r:
+                assert r.status == 201, await r.text()
+                self.kernel_id = (await r.json())["id"]
+            ws_url = self.url.replace("http://", "ws://", 1)
+            self._ws = await self._http.ws_connect(
+                f"{ws_url}api/kernels/{self.kernel_id}/channels?session_id={self._session}",
+                heartbeat=None,
+            )
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
