@@ -437,6 +437,9 @@ class StudioClient:
             return CredentialsError(
                 "no AWS credentials were found: run `aws configure`, `smconnect login` (SSO), or set AWS_PROFILE"
             )
+        if isinstance(exc, botocore.exceptions.CredentialRetrievalError):
+            # A credential_process failed; its stderr (ours says what to run) is the message.
+            return CredentialsError(f"the AWS credentials could not be renewed: {exc}")
         if isinstance(exc, (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError)):
             return CredentialsError(
                 f"the SSO session has expired or is missing: run `smconnect login` ({exc})"

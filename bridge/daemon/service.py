@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from bridge.aws.errors import AwsError
+from bridge.aws.credentials import resolve_profile_name, sign_in_hint
+from bridge.aws.errors import AwsError, CredentialsError
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.rpc import ApiError
@@ -213,6 +214,10 @@ class SpaceService:
         self._ids = itertools.count(1)
         self._relays: set[asyncio.Task[None]] = set()
         self._core_config = channel_config()
+        # How long a resume waits for the user to sign in: the service keeps an unattached
+        # session about this long; and how often it looks for fresh credentials meanwhile.
+        self._resume_window = float(os.environ.get("SMCONNECT_RESUME_WINDOW", "600"))
+        self._credentials_poll = float(os.environ.get("SMCONNECT_CREDENTIALS_POLL", "5"))
         server.busy = self.busy
 
     def busy(self) -> bool:
@@ -281,15 +286,7 @@ class SpaceService:
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
-            try:
-                token: str = await ws.run("resume_session", grant.session_id)
-            except AwsError as exc:
-                if exc.kind == "credentials":
-                    await self._server.broadcast(
-                        "credentials", {"state": "expired", "message": str(exc)}
-                    )
-                raise
-            return token
+            return await self._resume_token(ws, grant.session_id)
 
         def on_reconnect(event: ReconnectEvent) -> None:
             managed = self._channels.get(channel_id)
@@ -332,6 +329,37 @@ class SpaceService:
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
         return managed
+
+    async def _resume_token(self, ws: Workspace, session_id: str) -> str:
+        """ResumeSession; when only the user can renew the credentials, say so (a
+        ``credentials`` notification the CLI and VS Code turn into "sign in") and keep trying
+        until the resume window ends, so a sign-in saves the session instead of losing it."""
+        deadline = time.monotonic() + self._resume_window
+        told = False
+        while True:
+            try:
+                token: str = await ws.run("resume_session", session_id)
+            except CredentialsError as exc:
+                if not told:
+                    told = True
+                    await self._server.broadcast(
+                        "credentials",
+                        {
+                            "state": "expired",
+                            "profile": resolve_profile_name(ws.context.profile),
+                            "message": f"{exc}; {sign_in_hint(ws.context.profile)}",
+                        },
+                    )
+                if time.monotonic() + self._credentials_poll >= deadline:
+                    raise
+                await asyncio.sleep(self._credentials_poll)
+                continue
+            if told:
+                await self._server.broadcast(
+                    "credentials",
+                    {"state": "valid", "profile": resolve_profile_name(ws.context.profile)},
+                )
+            return token
 
     async def _release(self, managed: ManagedChannel) -> None:
         self._channels.pop(managed.id, None)

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.aws.errors import AmbiguousSpace, AwsError, SpaceNotFound
+from bridge.aws.credentials import refresh_sso
+from bridge.aws.errors import AmbiguousSpace, AwsError, CredentialsError, SpaceNotFound
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
 from bridge.ssh.config import DEFAULT_PREFIX, SshConfigError, alias_for, resolve_alias
@@ -54,7 +55,22 @@ class Workspace:
         )
 
     async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking StudioClient call in a worker thread."""
+        """Run a blocking StudioClient call in a worker thread.
+
+        botocore's providers renew credentials before each call by themselves. When they
+        cannot, renew an SSO token from its refresh token where botocore does not (legacy
+        profiles), and build a new session either way, so the next call sees a fresh
+        ``smconnect login`` or a changed config instead of a provider stuck on old settings.
+        """
+        studio = await self.studio()
+        try:
+            return await asyncio.to_thread(getattr(studio, fn), *args, **kwargs)
+        except CredentialsError:
+            async with self._lock:
+                if self._studio is studio:
+                    self._studio = None
+            if not await asyncio.to_thread(refresh_sso, self.context.profile):
+                raise
         studio = await self.studio()
         return await asyncio.to_thread(getattr(studio, fn), *args, **kwargs)
 
