@@ -53,6 +53,7 @@ def _root(
 def _register_subcommands() -> None:
     # Each command group lives in its own module and registers itself on ``app``.
     from bridge.cli import (  # noqa: F401
+        auth_cmd,
         daemon_cmd,
         doctor_cmd,
         emulator_cmd,
