@@ -52,14 +52,16 @@ VERIFY_TIMEOUT = 30.0
 SCRIPT_TIMEOUT = 90.0
 _MARK = "SMCONNECT-JUPYTER"
 
-# Runs in a login shell in the space (the Toolkit uses shell channels on SageMaker rather than
-# exec; a login shell also gives conda's PATH). The token comes in on stdin, never in an argv a
-# process listing shows. A server we started earlier (state file, 0600 in a 0700 directory) is
-# reused while its process lives, so a restarted daemon does not pile servers up.
+# Fed to ``bash -s`` in the space: on stdin, so the token never shows in a process listing's
+# argv. jupyter is looked up on the SSH server's PATH (the image's, where SageMaker puts conda),
+# then on a login shell's (``~/.bash_profile`` additions). A server we started earlier (state
+# file, 0600 in a 0700 directory) is reused while its process lives, so a restarted daemon does
+# not pile servers up.
 _REMOTE_SCRIPT = r"""
 export JUPYTER_TOKEN='{token}'
 m={mark}
-j=$(command -v jupyter) || {{ echo "$m missing"; exit 0; }}
+j=$(command -v jupyter) || j=$(bash -lc 'command -v jupyter' < /dev/null 2> /dev/null) \
+  || {{ echo "$m missing"; exit 0; }}
 dir="$HOME/.smconnect"
 mkdir -p "$dir" && chmod 700 "$dir" || {{ echo "$m failed"; exit 0; }}
 state="$dir/jupyter-server"
@@ -243,7 +245,7 @@ class JupyterForward:
             first_port=ON_DEMAND_FIRST_PORT,
             base_url=ON_DEMAND_BASE_URL,
         )
-        result = await ssh.run(input=script, check=False, timeout=SCRIPT_TIMEOUT)
+        result = await ssh.run("bash -s", input=script, check=False, timeout=SCRIPT_TIMEOUT)
         out = result.stdout if isinstance(result.stdout, str) else ""
         lines = [ln[len(_MARK) + 1 :] for ln in out.splitlines() if ln.startswith(_MARK + " ")]
         status = lines[0].split() if lines else []

@@ -29,6 +29,8 @@ JUPYTER_PORT = 8888
 APP_TYPES = ("JupyterLab", "CodeEditor")
 #: Set in the environment of everything a runtime starts, so stop() finds even detached jobs.
 PROCESS_TAG = "SMCONNECT_EMULATOR_RUN"
+#: Replaces the PATH sessions see, read at each start (a space without ``jupyter``, say).
+SPACE_PATH_ENV = "SMCONNECT_EMULATOR_SPACE_PATH"
 #: AF_UNIX paths are limited to about 104 bytes (macOS) / 108 (Linux), counting the NUL.
 _MAX_SOCKET_PATH = 100
 
@@ -96,7 +98,7 @@ class SpaceRuntime:
 
     def _environment(self) -> dict[str, str]:
         """What a login in the space sees; HOME is always set (aws-toolkit-vscode #8096)."""
-        path = os.pathsep.join(
+        path = os.environ.get(SPACE_PATH_ENV) or os.pathsep.join(
             [os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)]
         )
         return {
@@ -177,4 +179,8 @@ class SpaceRuntime:
                 return os.fspath(self.ssh_socket)
             if port == JUPYTER_PORT and self._jupyter is not None:
                 return os.fspath(self._jupyter.socket_path)
+            if port not in (SSH_PORT, JUPYTER_PORT):
+                # A server a session started (``jupyter server --port 8889``) listens on the
+                # host's real loopback, where a space's own process would find it.
+                return ("127.0.0.1", port)
         raise ConnectionRefusedError(f"nothing listens on port {port} in space {self.space_name!r}")
