@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,7 +23,13 @@ from bridge.cli import output
 from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
-from bridge.cli.launch import REMOTE_SSH_EXTENSIONS, Editor, editor_extensions, find_editor
+from bridge.cli.launch import (
+    EDITOR_ENV,
+    REMOTE_SSH_EXTENSIONS,
+    Editor,
+    editor_extensions,
+    find_editor,
+)
 
 
 @dataclass
@@ -222,6 +229,8 @@ class Doctor:
         except CliError as exc:
             raise Failed(exc.message, fix) from None
         if editor is None:
+            if os.environ.get(EDITOR_ENV, "").strip():
+                raise Failed(f"turned off by {EDITOR_ENV}={os.environ[EDITOR_ENV]}", fix)
             raise Failed("no code, code-insiders or cursor on PATH", fix)
         self.found.editor = editor
         return f"{editor.name} ({editor.argv[0]})"

@@ -1,0 +1,70 @@
+"""forward (background and foreground) and status, with real traffic to the space's Jupyter."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import urllib.request
+
+from .cli_helpers import Cli, read_until
+
+STATUS_PATH = "/jupyterlab/default/api/status"
+
+
+def _jupyter_status(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATUS_PATH}", timeout=30) as r:
+        assert r.status == 200
+        data: dict[str, object] = json.loads(r.read())
+    return data
+
+
+def test_forward_in_the_background_then_close(cli: Cli) -> None:
+    fwd = cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
+    port = fwd["local_port"]
+    assert port > 0 and fwd["remote_port"] == 8888 and fwd["space"] == "demo"
+    assert "started" in _jupyter_status(port)
+
+    status = cli.run("status", "--json").ok().json()
+    assert status["daemon"]["pid"] > 0
+    assert [f["id"] for f in status["forwards"]] == [fwd["id"]]
+    session = next(s for s in status["sessions"] if s["id"] == fwd["id"])
+    assert session["space"] == "demo" and session["state"] == "connected"
+    assert session["bytes_received"] > 0 and session["bytes_sent"] > 0
+    human = cli.run("status").ok().stdout
+    assert "Sessions" in human and "Forwards" in human and f"127.0.0.1:{port}" in human
+
+    listed = cli.run("forward", "--list", "--json").ok().json()
+    assert [f["id"] for f in listed] == [fwd["id"]]
+    closed = cli.run("forward", "--close", fwd["id"]).ok()
+    assert fwd["id"] in closed.stdout
+    assert cli.run("forward", "--list", "--json").ok().json() == []
+    assert cli.run("status", "--json").ok().json()["forwards"] == []
+    cli.run("forward", "--close", fwd["id"]).fails(3, fwd["id"])
+
+
+def test_forward_in_the_foreground_until_sigint(cli: Cli) -> None:
+    proc = cli.popen("forward", "demo", "0:8888")
+    try:
+        assert proc.stdout is not None
+        line = read_until(proc.stdout, lambda ln: ln.startswith("Forwarding"), 120)
+        m = re.fullmatch(r"Forwarding 127\.0\.0\.1:(\d+) → demo:8888 \(Ctrl-C to stop\)\n", line)
+        assert m, line
+        assert "started" in _jupyter_status(int(m.group(1)))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        assert "Traceback" not in err and "stopped forwarding" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert cli.run("forward", "--list", "--json").ok().json() == []
+
+
+def test_forward_usage_errors(cli: Cli) -> None:
+    cli.run("forward", "demo", "abc").fails(2, "'abc' is not a port spec")
+    cli.run("forward", "demo", "70000").fails(2, "65535")
+    cli.run("forward", "demo").fails(2, "usage: smconnect forward")
+    cli.run("forward", "--list", "--close", "x").fails(2)
