@@ -23,7 +23,7 @@ async def test_client_close_delivers_everything_then_closes_the_websocket(
     channel, grant = await harness.open()
     _reader, writer = channel.streams()
     digest = await write_seeded(writer, 1, SIZE)  # may still be queued when close() starts
-    await channel.close()
+    await asyncio.wait_for(channel.close(), 5)  # well inside close_timeout: no stall
     assert channel.error is None and channel.is_closed
     assert await asyncio.wait_for(target.received.get(), 10) == (digest, SIZE)
     session = harness.broker.sessions[grant.session_id]
@@ -38,7 +38,7 @@ async def test_plain_close_leaves_the_session_resumable(harness: Harness) -> Non
     reader, writer = channel.streams()
     writer.write(b"ping")
     assert await asyncio.wait_for(reader.readexactly(4), 10) == b"ping"
-    await channel.close()
+    await asyncio.wait_for(channel.close(), 3)
     session = harness.broker.sessions[grant.session_id]
     await _wait_until(lambda: not session.attached)
     await asyncio.sleep(0.1)
