@@ -50,6 +50,7 @@ ON_DEMAND_BASE_URL = "/jupyter/default/"
 ON_DEMAND_FIRST_PORT = 8889  # 8888 is the CodeEditor IDE's own port
 VERIFY_TIMEOUT = 30.0
 SCRIPT_TIMEOUT = 90.0
+HOLD_OFF = 3.0  # seconds a failed rebuild is answered from memory for incoming connections
 _MARK = "SMCONNECT-JUPYTER"
 
 # Fed to ``bash -s`` in the space: on stdin, so the token never shows in a process listing's
@@ -68,7 +69,8 @@ state="$dir/jupyter-server"
 log="$dir/jupyter-server.log"
 if [ -f "$state" ]; then
   read -r pid port token < "$state"
-  if [ -n "$port" ] && kill -0 "$pid" 2>/dev/null; then
+  # kill -0 alone could meet a reused pid after the space restarted (the home persists)
+  if [ -n "$port" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -q jupyter; then
     echo "$m running $port $token"; exit 0
   fi
   rm -f "$state"
@@ -128,6 +130,8 @@ class JupyterForward:
         self._listener: asyncio.Server | None = None
         self._lock = asyncio.Lock()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._built = False
+        self._failure: tuple[float, Exception] | None = None  # the last rebuild's, for HOLD_OFF
 
     # -- local side ----------------------------------------------------------------------------
 
@@ -194,32 +198,44 @@ class JupyterForward:
             if self._alive():
                 assert self.ssh is not None
                 return self.ssh
-            rebuilt = self.managed is not None
+            failed = self._failure
+            if conn is None and failed is not None and time.monotonic() - failed[0] < HOLD_OFF:
+                raise failed[1]  # a client retrying in a loop must not hammer AWS
+            try:
+                return await self._rebuild(conn)
+            except Exception as exc:
+                self._failure = (time.monotonic(), exc)
+                raise
+
+    async def _rebuild(self, conn: Connection | None) -> asyncssh.SSHClientConnection:
+        """Runs under the lock."""
+        await self._drop_ssh()
+        svc = self._service
+        ws = svc._workspace(self.context)
+        space = await ws.resolve(self.space.ref)
+        if conn is not None:
+            space = await svc._ensure_running(conn, ws, space, start=True)
+        elif not space.running:
+            raise ApiError(f"space {space.name!r} is not running", kind="app_not_running")
+        alias = await svc._alias(ws, space)
+        key = await svc._refresh_host_key(conn, ws, space, alias)
+        managed = await svc._open_channel(conn, ws, space, "jupyter", alias)
+        try:
+            reader, writer = managed.channel.streams()
+            ssh = await connect_ssh(reader, writer, known_host_key=key)
+        except BaseException:
+            await svc._release(managed)
+            raise
+        self.ssh, self.managed, self.space = ssh, managed, space
+        self.rebuilds += self._built
+        self._built = True
+        try:
+            self.target = await self._find_server(ssh)
+        except BaseException:
             await self._drop_ssh()
-            svc = self._service
-            ws = svc._workspace(self.context)
-            space = await ws.resolve(self.space.ref)
-            if conn is not None:
-                space = await svc._ensure_running(conn, ws, space, start=True)
-            elif not space.running:
-                raise ApiError(f"space {space.name!r} is not running", kind="app_not_running")
-            alias = await svc._alias(ws, space)
-            key = await svc._refresh_host_key(conn, ws, space, alias)
-            managed = await svc._open_channel(conn, ws, space, "jupyter", alias)
-            try:
-                reader, writer = managed.channel.streams()
-                ssh = await connect_ssh(reader, writer, known_host_key=key)
-            except BaseException:
-                await svc._release(managed)
-                raise
-            self.ssh, self.managed, self.space = ssh, managed, space
-            self.rebuilds += rebuilt
-            try:
-                self.target = await self._find_server(ssh)
-            except BaseException:
-                await self._drop_ssh()
-                raise
-            return ssh
+            raise
+        self._failure = None
+        return ssh
 
     async def refresh_target(self) -> None:
         """Re-check an on-demand server (it may have exited); a space's own server is fixed."""

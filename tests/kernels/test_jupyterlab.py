@@ -110,3 +110,17 @@ def test_the_same_url_survives_a_channel_that_died(stack: Stack, demo: dict[str,
     assert server["state"] == "connected"
     assert server["rebuilds"] == 1
     assert server["session"]["session_id"] != session_id
+
+
+def test_a_restarted_space_keeps_its_url(stack: Stack, demo: dict[str, Any]) -> None:
+    """Stopped: the URL fails fast (no space is started behind a browser's back); ensure
+    starts it again on the same port."""
+    stack.call("space.stop", {"space": "demo", **stack.context})
+    began = time.monotonic()
+    with pytest.raises(OSError):
+        _get(f"{demo['url']}api/status")
+    assert time.monotonic() - began < 10
+    again = stack.call("jupyter.ensure", {"space": "demo", **stack.context})
+    assert again["url"] == demo["url"]
+    assert again["status"]["started"]
+    assert _get(f"{demo['url']}api/kernelspecs")["default"] == "python3"
