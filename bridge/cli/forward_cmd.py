@@ -140,26 +140,10 @@ def forward_cmd(
             raise CliError(
                 "--list and --close take no space or ports, and not each other", ExitCode.USAGE
             )
-        if list_:
-            forwards = asyncio.run(_list_forwards())
-            if json_out:
-                output.print_json(forwards)
-            elif forwards:
-                output.stdout.print(forward_table(forwards))
-            else:
-                output.stdout.print("no forwards")
-            return
-        assert close is not None
-        try:
-            rpc.call("forward.close", {"id": close}, timeout=30.0, autostart=False)
-        except DaemonUnavailable:
-            raise CliError(
-                f"no forward with id {close!r} (the daemon is not running)", ExitCode.NOT_FOUND
-            ) from None
-        if json_out:
-            output.print_json({"closed": close})
+        if close:
+            _close(close, json_out)
         else:
-            output.stdout.print(f"closed forward {close}")
+            _list(json_out)
         return
     if not space or not ports:
         raise CliError(
@@ -182,3 +166,26 @@ def forward_cmd(
         return
     _announce(fwd, space, f"in the background (id {fwd['id']})")
     output.stdout.print(f"`smconnect forward --close {fwd['id']}` stops it.")
+
+
+def _list(json_out: bool) -> None:
+    forwards = asyncio.run(_list_forwards())
+    if json_out:
+        output.print_json(forwards)
+    elif forwards:
+        output.stdout.print(forward_table(forwards))
+    else:
+        output.stdout.print("no forwards")
+
+
+def _close(forward_id: str, json_out: bool) -> None:
+    try:
+        rpc.call("forward.close", {"id": forward_id}, timeout=30.0, autostart=False)
+    except DaemonUnavailable:
+        raise CliError(
+            f"no forward with id {forward_id!r} (the daemon is not running)", ExitCode.NOT_FOUND
+        ) from None
+    if json_out:
+        output.print_json({"closed": forward_id})
+    else:
+        output.stdout.print(f"closed forward {forward_id}")

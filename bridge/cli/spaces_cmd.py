@@ -29,8 +29,29 @@ LIST_FIELDS = (
     "ssh_host",
 )
 
+
+def complete_space(incomplete: str) -> list[str]:
+    """Shell completion of space names (``domain-id/name`` where a name repeats), asked of the
+    daemon's cached list; completion must never fail, so any problem completes nothing."""
+    try:
+        result = rpc.call("spaces.list", AwsContext.from_env().params(), timeout=10.0)
+    except Exception:
+        return []
+    spaces = result.get("spaces", [])
+    names = [str(s.get("name")) for s in spaces]
+    out = {
+        str(s.get("ref")) if names.count(str(s.get("name"))) > 1 else str(s.get("name"))
+        for s in spaces
+    }
+    return sorted(c for c in out if c.startswith(incomplete))
+
+
 SpaceArg = Annotated[
-    str, typer.Argument(help="Space name, or domain-id/name when the name is in several domains.")
+    str,
+    typer.Argument(
+        help="Space name, or domain-id/name when the name is in several domains.",
+        autocompletion=complete_space,
+    ),
 ]
 TimeoutOpt = Annotated[
     float,

@@ -91,11 +91,14 @@ class Cli:
     runtime_dir: Path
     state_dir: Path
 
-    def run(self, *args: str, timeout: float = 120.0, **env: str) -> Result:
+    def run(
+        self, *args: str, timeout: float = 120.0, stdin_text: str | None = None, **env: str
+    ) -> Result:
         proc = subprocess.run(
             [SMCONNECT, *args],
             env={**self.env, **env},
-            stdin=subprocess.DEVNULL,
+            input=stdin_text,
+            stdin=subprocess.DEVNULL if stdin_text is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,

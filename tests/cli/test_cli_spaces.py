@@ -75,6 +75,9 @@ def test_open_demo_then_ssh_runs_a_command(cli: Cli) -> None:
     # The human form of open prints the ssh command when there is no editor.
     human = cli.run("open", "demo").ok()
     assert "ssh sm-demo" in human.stdout
+    # --shell becomes ssh: its remote shell reads our stdin.
+    shell = cli.run("open", "demo", "--shell", stdin_text="echo via-$((6 * 7))-shell\n").ok()
+    assert "via-42-shell" in shell.stdout and "ssh sm-demo" not in shell.stdout
 
 
 def test_open_locked_enables_remote_access(cli: Cli) -> None:

@@ -1,0 +1,73 @@
+"""The guard in ``run()``: no traceback ever reaches the user; and shell completion."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .cli_helpers import Cli
+
+BOOM = """
+import sys
+from bridge.cli import app as cli_app
+
+cli_app._register_subcommands()
+
+@cli_app.app.command("boom")
+def boom() -> None:
+    raise RuntimeError("kaboom password=hunter2")
+
+sys.argv = ["smconnect", "boom"]
+cli_app.run()
+"""
+
+
+def test_an_unexpected_error_is_one_line_and_logged(offline_cli: Cli) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", BOOM],
+        env=offline_cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    log = offline_cli.state_dir / "cli.log"
+    assert proc.stderr.splitlines() == [
+        f"smconnect: unexpected error: RuntimeError: kaboom password=<redacted> (details in {log})"
+    ]
+    text = log.read_text()
+    assert "Traceback" in text and "kaboom" in text and "hunter2" not in text
+    assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_usage_errors_exit_2_without_traceback(offline_cli: Cli) -> None:
+    for args in (["open"], ["nosuchcommand"], ["list", "--bogus"], []):
+        result = offline_cli.run(*args)
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+
+
+def test_shell_completion(cli: Cli) -> None:
+    script = cli.run("--show-completion", "bash").ok().stdout
+    assert "_SMCONNECT_COMPLETE" in script
+    commands = cli.run(
+        **{"_SMCONNECT_COMPLETE": "complete_bash", "COMP_WORDS": "smconnect st", "COMP_CWORD": "1"}
+    )
+    assert set(commands.ok().stdout.split()) >= {"start", "status", "stop"}
+    spaces = cli.run(
+        **{
+            "_SMCONNECT_COMPLETE": "complete_bash",
+            "COMP_WORDS": "smconnect open ",
+            "COMP_CWORD": "2",
+        }
+    )
+    # twin exists in two domains: it completes as domain-id/name.
+    assert set(spaces.ok().stdout.split()) == {
+        "demo",
+        "editor",
+        "locked",
+        "busy",
+        "d-emulator00001/twin",
+        "d-emulator00002/twin",
+    }
