@@ -241,6 +241,7 @@ class DataChannel:
         stream_limit: int,
         client_version: str | None,
         coalesce: float,
+        resume_timeout: float,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._url = stream_url
@@ -252,6 +253,7 @@ class DataChannel:
         self._ping_timeout = ping_timeout
         self._close_timeout = close_timeout
         self._coalesce = coalesce
+        self._resume_timeout = resume_timeout
         self._retry = retry
         self._on_reconnect = on_reconnect
         self._core = DataChannelCore(
@@ -444,6 +446,12 @@ class DataChannel:
                 await self._run_connection(ws)
                 if self._outcome is not None:
                     break
+                if ws.close_code == CloseCode.POLICY_VIOLATION and not self._reconnects:
+                    if not self._frames_on_connection:
+                        raise ChannelError(
+                            f"the service refused the session token for {self.redacted_url} "
+                            f"(websocket closed with 1008 {ws.close_reason or ''})".rstrip()
+                        )
                 self._ws = None
                 reconnected = await self._unless_stopped(self._reconnect())
                 if reconnected is None:
@@ -562,7 +570,8 @@ class DataChannel:
             if self._resume_fn is None:
                 raise self._give_up("the websocket dropped and this channel has no resume")
             try:
-                token = await self._resume_fn()
+                async with asyncio.timeout(self._resume_timeout):
+                    token = await self._resume_fn()
             except Exception as exc:
                 raise self._give_up(f"the session could not be resumed ({_describe(exc)})") from exc
             try:
@@ -896,6 +905,7 @@ async def open_channel(
     stream_limit: int = 256 * 1024,
     client_version: str | None = None,
     coalesce: float = 0.004,
+    resume_timeout: float = 60.0,
 ) -> DataChannel:
     """Dial ``stream_url`` exactly as given, send the OpenDataChannelInput, start the channel.
 
@@ -907,6 +917,7 @@ async def open_channel(
     connection for a missing pong. ``client_version`` is the ClientVersion we report (the
     agent picks basic port forwarding below 1.1.70); the default is the core's. ``coalesce``
     is the shortest gap between two websocket writes (0 writes every batch at once).
+    ``resume_timeout`` bounds one call of ``resume`` (a hung ResumeSession fails the channel).
     """
     channel = DataChannel(
         stream_url,
@@ -922,6 +933,7 @@ async def open_channel(
         stream_limit=stream_limit,
         client_version=client_version,
         coalesce=coalesce,
+        resume_timeout=resume_timeout,
     )
     await channel._open(token)
     return channel

@@ -128,3 +128,40 @@ async def test_secrets_stay_out_of_debug_logs_of_a_whole_session(
     assert any("< HTTP/1.1 101" in line for line in ours)  # websockets' own debug goes through
     for line in ours:  # (the broker's server-side debug log is the emulator's business)
         assert grant.token_value not in line and query not in line
+
+
+async def test_a_refused_token_is_a_clear_error_not_a_resume_loop(harness: Harness) -> None:
+    await harness.space.listen(22, EchoTarget().handle)
+    grant = harness.grant()
+    resumes = 0
+
+    async def resume() -> str:
+        nonlocal resumes
+        resumes += 1
+        return "x"
+
+    channel = await open_channel(grant.stream_url, "not-the-token", resume=resume)
+    with pytest.raises(ChannelError, match="refused the session token") as info:
+        await asyncio.wait_for(channel.wait_ready(), 10)
+    assert "not-the-token" not in str(info.value)
+    assert grant.stream_url.split("?", 1)[1] not in str(info.value)
+    assert resumes == 0
+
+
+async def test_a_hung_resume_call_is_bounded(harness: Harness) -> None:
+    await harness.space.listen(22, EchoTarget().handle)
+    grant = harness.grant()
+
+    async def resume() -> str:
+        await asyncio.sleep(3600)
+        return ""
+
+    channel = await open_channel(
+        grant.stream_url, grant.token_value, resume=resume, resume_timeout=0.2, retry=FAST_RETRY
+    )
+    reader, writer = channel.streams()
+    writer.write(b"x")
+    assert await asyncio.wait_for(reader.readexactly(1), 10) == b"x"
+    _drop_once(harness, grant, writer)
+    with pytest.raises(ResumeFailed, match="TimeoutError"):
+        await asyncio.wait_for(reader.read(), 5)
