@@ -9,19 +9,23 @@ running cell's output arrives complete); if it dies beyond resume, the next loca
 rebuilds it, and the URL the user pasted keeps working.
 
 JupyterLab spaces serve Jupyter at 127.0.0.1:8888 under ``/jupyterlab/default`` with an empty
-token. CodeEditor spaces have none: when ``jupyter`` is on the login PATH we start one bound to
-the space's loopback with a token we generate (see ``_REMOTE_SCRIPT``).
+token. CodeEditor spaces have none: when ``jupyter`` is on the space's PATH we start one bound
+to the space's loopback with a token we generate (see ``_REMOTE_SCRIPT``). Either way the local
+listener wants a token on each connection's first request (``authorize``): an empty-token
+server that allows every origin must not be one loopback port away from any local user or page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import secrets
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +54,10 @@ ON_DEMAND_BASE_URL = "/jupyter/default/"
 ON_DEMAND_FIRST_PORT = 8889  # 8888 is the CodeEditor IDE's own port
 VERIFY_TIMEOUT = 30.0
 SCRIPT_TIMEOUT = 90.0
+HEAD_TIMEOUT = 30.0  # for a client's first request head
+FORBIDDEN_HINT = (
+    "smconnect: this Jupyter URL needs its token: use the URL printed by `smconnect kernels"
+)
 HOLD_OFF = 3.0  # seconds a failed rebuild is answered from memory for incoming connections
 _MARK = "SMCONNECT-JUPYTER"
 
@@ -115,7 +123,9 @@ class Target:
 class JupyterForward:
     """One space's local listener and the SSH connection its connections are forwarded over."""
 
-    def __init__(self, service: SpaceService, context: AwsContext, space: Space) -> None:
+    def __init__(
+        self, service: SpaceService, context: AwsContext, space: Space, token: str
+    ) -> None:
         self._service = service
         self.context = context
         self.space = space
@@ -126,7 +136,7 @@ class JupyterForward:
         self.opened_at = time.time()
         self.connections = 0
         self.rebuilds = 0
-        self._token = secrets.token_hex(24)  # for a server we start; hex needs no shell quoting
+        self._token = token  # the listener's, and a started server's; hex: no shell quoting
         self._listener: asyncio.Server | None = None
         self._lock = asyncio.Lock()
         self._pipes: set[asyncio.Task[None]] = set()
@@ -154,15 +164,50 @@ class JupyterForward:
         self._pipes.add(task)
         task.add_done_callback(self._pipes.discard)
 
+    @property
+    def token(self) -> str:
+        """What a client presents: the on-demand server's own token, else the forward's."""
+        if self.target is not None and self.target.token:
+            return self.target.token
+        return self._token
+
+    @property
+    def cookie_name(self) -> str:
+        return f"smconnect-jupyter-{self.local_port}"  # cookies ignore ports: one per listener
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Check the connection's first request for the token, then splice it to the space."""
         self.connections += 1
         try:
-            remote = await self._open_remote()
-        except Exception as exc:
-            log.warning("jupyter %s: cannot reach the space: %s", self.space.name, redact(str(exc)))
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
             writer.close()
             return
-        await _splice(reader, writer, *remote)
+        how = authorize(head, self.token, self.cookie_name)
+        if how is None:
+            await _answer(writer, 403, f"{FORBIDDEN_HINT} {self.space.name}`\n")
+            return
+        try:
+            remote_reader, remote_writer = await self._open_remote()
+        except Exception as exc:
+            log.warning("jupyter %s: cannot reach the space: %s", self.space.name, redact(str(exc)))
+            await _answer(writer, 502, f"smconnect: cannot reach space {self.space.name}\n")
+            return
+        remote_writer.write(head)
+        if how == "query":
+            # A browser opened the URL with ?token=: a cookie lets the page's own requests in.
+            try:
+                response = await remote_reader.readuntil(b"\r\n\r\n")
+            except (asyncssh.Error, asyncio.IncompleteReadError, OSError):
+                remote_writer.close()
+                writer.close()
+                return
+            status, _, rest = response.partition(b"\r\n")
+            cookie = (
+                f"Set-Cookie: {self.cookie_name}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+            )
+            writer.write(status + b"\r\n" + cookie.encode() + b"\r\n" + rest)
+        await _splice(reader, writer, remote_reader, remote_writer)
 
     async def _open_remote(self) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
         """A direct-tcpip channel to the server; a dead SSH connection is rebuilt once."""
@@ -292,18 +337,17 @@ class JupyterForward:
 
     async def verify(self) -> dict[str, Any]:
         """GET api/status, api/kernelspecs and api/kernels through the local URL itself."""
-        token = self.target.token if self.target is not None else ""
-        return await asyncio.to_thread(_verify, self.url, token, self.space.name)
+        return await asyncio.to_thread(_verify, self.url, self.token, self.space.name)
 
     def describe(self) -> dict[str, Any]:
         target = self.target
-        token = target.token if target is not None else ""
+        token = self.token
         return {
             "space": self.space.name,
             "ref": self.space.ref,
             "app_type": self.space.app_type,
             "url": self.url,
-            "connect_url": self.url + (f"?token={token}" if token else ""),
+            "connect_url": f"{self.url}?token={token}",
             "token": token,
             "base_url": target.base_url if target is not None else None,
             "local_port": self.local_port,
@@ -375,6 +419,53 @@ async def _splice(
         writer.close()
 
 
+def authorize(head: bytes, token: str, cookie_name: str) -> str | None:
+    """How a request head carries the token: ``header``, ``cookie``, ``query``, or None.
+
+    Checked once per TCP connection: later requests on it come from whoever opened it. Without
+    this, the space's empty-token server would run code for any local user, and for any web
+    page (it allows every origin).
+    """
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not token:
+        return None
+    expected = token.encode()
+
+    def same(value: str) -> bool:
+        return hmac.compare_digest(value.strip().encode("latin-1", "replace"), expected)
+
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "authorization":
+            scheme, _, credential = value.strip().partition(" ")
+            if scheme.lower() in ("token", "bearer") and same(credential):
+                return "header"
+        elif name == "cookie":
+            for crumb in value.split(";"):
+                key, _, found = crumb.strip().partition("=")
+                if key == cookie_name and same(found):
+                    return "cookie"
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(parts[1]).query)
+    if any(same(value) for value in query.get("token", [])):
+        return "query"
+    return None
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, text: str) -> None:
+    body = text.encode()
+    reason = {403: "Forbidden", 502: "Bad Gateway"}[status]
+    writer.write(
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    with contextlib.suppress(OSError):
+        await writer.drain()
+    writer.close()
+
+
 def _verify(url: str, token: str, space: str) -> dict[str, Any]:
     """Blocking: the three GETs (the daemon carries no HTTP client library; urllib will do)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
@@ -405,7 +496,10 @@ class JupyterService:
     def __init__(self, service: SpaceService) -> None:
         self._service = service
         self._forwards: dict[str, JupyterForward] = {}  # by space ARN
-        self._ports: dict[str, int] = {}  # the port each space had: reused after a close
+        # Each space keeps its port and token for the daemon's life, across closes: a URL
+        # saved in an editor keeps working.
+        self._ports: dict[str, int] = {}
+        self._tokens: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         server = service._server
         previous = server.busy
@@ -441,7 +535,8 @@ class JupyterService:
         fwd = self._forwards.get(space.arn)
         created = fwd is None
         if fwd is None:
-            fwd = JupyterForward(self._service, context, space)
+            token = self._tokens.setdefault(space.arn, secrets.token_hex(24))
+            fwd = JupyterForward(self._service, context, space, token)
             await fwd.listen(self._ports.get(space.arn, 0))
             self._forwards[space.arn] = fwd
             self._ports[space.arn] = fwd.local_port

@@ -26,11 +26,8 @@ class CellResult:
     reply_status: str | None = None
 
 
-def _headers(token: str) -> dict[str, str]:
-    headers = {"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"}
-    if token:
-        headers["Authorization"] = f"token {token}"
-    return headers
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"token {token}"} if token else {}
 
 
 def _message(code: str, session: str) -> tuple[str, dict[str, Any]]:
@@ -62,23 +59,35 @@ def _message(code: str, session: str) -> tuple[str, dict[str, Any]]:
 class Notebook:
     """One kernel on a server reached at ``url`` (ending in the base URL's slash)."""
 
-    def __init__(self, url: str, token: str = "") -> None:
+    def __init__(self, url: str, token: str = "", *, ws_token_in_query: bool = False) -> None:
+        """``ws_token_in_query``: the websocket carries the token as ``?token=`` (what
+        JupyterLab does where it cannot set headers) instead of an Authorization header."""
         self.url = url
         self.token = token
+        self.ws_token_in_query = ws_token_in_query
         self.kernel_id: str | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._session = uuid.uuid4().hex
 
     async def __aenter__(self) -> Notebook:
-        self._http = aiohttp.ClientSession(headers=_headers(self.token))
+        self._http = aiohttp.ClientSession(
+            headers={"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"},
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
         try:
-            async with self._http.post(f"{self.url}api/kernels", json={"name": "python3"}) as r:
+            async with self._http.post(
+                f"{self.url}api/kernels", json={"name": "python3"}, headers=_auth(self.token)
+            ) as r:
                 assert r.status == 201, await r.text()
                 self.kernel_id = (await r.json())["id"]
             ws_url = self.url.replace("http://", "ws://", 1)
+            query = f"session_id={self._session}"
+            if self.ws_token_in_query:
+                query += f"&token={self.token}"
             self._ws = await self._http.ws_connect(
-                f"{ws_url}api/kernels/{self.kernel_id}/channels?session_id={self._session}",
+                f"{ws_url}api/kernels/{self.kernel_id}/channels?{query}",
+                headers={} if self.ws_token_in_query else _auth(self.token),
                 heartbeat=None,
             )
         except BaseException:
@@ -91,7 +100,9 @@ class Notebook:
             await self._ws.close()
         if self._http is not None:
             if self.kernel_id is not None:
-                async with self._http.delete(f"{self.url}api/kernels/{self.kernel_id}") as r:
+                async with self._http.delete(
+                    f"{self.url}api/kernels/{self.kernel_id}", headers=_auth(self.token)
+                ) as r:
                     assert r.status == 204, await r.text()
             await self._http.close()
 

@@ -15,16 +15,21 @@ def test_kernels_json_then_close(stack: Stack) -> None:
     info = json.loads(done.stdout)
     port = info["local_port"]
     assert info["url"] == f"http://127.0.0.1:{port}/jupyterlab/default/"
-    assert info["token"] == ""
+    assert info["connect_url"] == f"{info['url']}?token={info['token']}"
     assert "python3" in info["kernelspecs"]
     assert isinstance(info["kernels"], list)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{info['url']}api/status", timeout=30) as response:
+    with opener.open(f"{info['connect_url']}", timeout=30) as response:
+        assert b"Jupyter" in response.read() or response.status == 200
+    status = urllib.request.Request(
+        f"{info['url']}api/status", headers={"Authorization": f"token {info['token']}"}
+    )
+    with opener.open(status, timeout=30) as response:
         assert json.loads(response.read())["started"]
 
     human = stack.smconnect("kernels", "demo")
     assert human.returncode == 0, human.stderr
-    assert human.stdout.splitlines()[1].strip() == info["url"]  # same port, the URL on its own
+    assert human.stdout.splitlines()[1].strip() == info["connect_url"]  # alone on its line
     assert "Existing Jupyter Server" in human.stdout
 
     closed = stack.smconnect("kernels", "demo", "--close")
@@ -42,7 +47,8 @@ def test_kernels_json_then_close(stack: Stack) -> None:
     assert again.stderr.startswith("smconnect: no Jupyter forward for space 'demo'")
 
     reopened = json.loads(stack.smconnect("kernels", "demo", "--json").stdout)
-    assert reopened["local_port"] == port  # the space keeps its port for the daemon's life
+    # the space keeps its port and token for the daemon's life: a saved URL keeps working
+    assert reopened["connect_url"] == info["connect_url"]
     stack.call("jupyter.close", {"space": "demo"})
 
 

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from typing import Any
 
+import aiohttp
 import pytest
 
 from .conftest import Stack
@@ -22,16 +23,18 @@ def demo(stack: Stack) -> dict[str, Any]:
     return result
 
 
-def _get(url: str) -> Any:
+def _get(url: str, token: str) -> Any:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=30) as response:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    with opener.open(request, timeout=30) as response:
         return json.loads(response.read())
 
 
 def test_ensure_describes_the_forward(stack: Stack, demo: dict[str, Any]) -> None:
     port = demo["local_port"]
     assert demo["url"] == f"http://127.0.0.1:{port}/jupyterlab/default/"
-    assert demo["token"] == ""
+    assert len(demo["token"]) == 48  # the local listener's: the space's server has none
+    assert demo["connect_url"] == f"{demo['url']}?token={demo['token']}"
     assert demo["base_url"] == "/jupyterlab/default/"
     assert demo["space"] == "demo"
     assert "python3" in demo["kernelspecs"]
@@ -45,8 +48,33 @@ def test_ensure_describes_the_forward(stack: Stack, demo: dict[str, Any]) -> Non
     assert [s["local_port"] for s in listed if s["space"] == "demo"] == [port]
 
 
+async def test_the_local_url_wants_the_token(demo: dict[str, Any]) -> None:
+    """Header, cookie or ?token= on a connection's first request; a browser that came with
+    ?token= gets the cookie, so the page's own requests (and websockets) need no token."""
+    url, token = demo["url"], demo["token"]
+    cookie = f"smconnect-jupyter-{demo['local_port']}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        for headers in ({}, {"Authorization": "token wrong"}, {"Cookie": f"{cookie}=wrong"}):
+            async with http.get(f"{url}api/status", headers=headers) as response:
+                assert response.status == 403
+                assert "smconnect kernels demo" in await response.text()
+        async with http.get(f"{url}api/status?token=wrong") as response:
+            assert response.status == 403
+        async with http.get(f"{url}api/status?token={token}") as response:
+            assert response.status == 200
+            assert f"{cookie}={token}; Path=/; HttpOnly; SameSite=Strict" in (
+                response.headers.getall("Set-Cookie")
+            )
+        for headers in ({"Authorization": f"token {token}"}, {"Cookie": f"a=b; {cookie}={token}"}):
+            async with http.get(f"{url}api/status", headers=headers) as response:
+                assert response.status == 200
+                assert not [
+                    c for c in response.headers.getall("Set-Cookie", []) if c.startswith(cookie)
+                ]
+
+
 async def test_kernel_executes_a_cell(demo: dict[str, Any]) -> None:
-    async with Notebook(demo["url"], demo["token"]) as nb:
+    async with Notebook(demo["url"], demo["token"], ws_token_in_query=True) as nb:
         cell = await nb.execute("sum(range(10**6))")
     assert cell.reply_status == "ok", cell.errors
     assert cell.results == ["499999500000"]
@@ -104,7 +132,7 @@ def test_the_same_url_survives_a_channel_that_died(stack: Stack, demo: dict[str,
             break
         time.sleep(0.1)
     assert server["state"] == "idle"
-    assert _get(f"{demo['url']}api/status")["kernels"] >= 0
+    assert _get(f"{demo['url']}api/status", demo["token"])["kernels"] >= 0
     (server,) = [s for s in stack.call("jupyter.list")["servers"] if s["space"] == "demo"]
     assert server["local_port"] == demo["local_port"]
     assert server["state"] == "connected"
@@ -118,9 +146,9 @@ def test_a_restarted_space_keeps_its_url(stack: Stack, demo: dict[str, Any]) -> 
     stack.call("space.stop", {"space": "demo", **stack.context})
     began = time.monotonic()
     with pytest.raises(OSError):
-        _get(f"{demo['url']}api/status")
+        _get(f"{demo['url']}api/status", demo["token"])
     assert time.monotonic() - began < 10
     again = stack.call("jupyter.ensure", {"space": "demo", **stack.context})
-    assert again["url"] == demo["url"]
+    assert (again["url"], again["token"]) == (demo["url"], demo["token"])
     assert again["status"]["started"]
-    assert _get(f"{demo['url']}api/kernelspecs")["default"] == "python3"
+    assert _get(f"{demo['url']}api/kernelspecs", demo["token"])["default"] == "python3"
