@@ -16,6 +16,7 @@ Three kinds of profile matter here:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import getpass
 import os
@@ -213,6 +214,24 @@ def refresh_sso(profile: str | None) -> bool:
     if sso.token_remaining(token) > sso.REFRESH_WINDOW:
         return False
     return sso.SsoSignIn(settings).refresh() is not None
+
+
+def credential_fingerprint() -> tuple[tuple[str, int, int], ...]:
+    """A cheap stamp of the files a sign-in changes (the config files and the SSO cache); it
+    differs after ``smconnect login``, ``aws sso login`` or an edit, without asking AWS."""
+    from bridge.aws import sso
+
+    paths = [awsconfig.config_path(), awsconfig.credentials_path()]
+    with contextlib.suppress(OSError):
+        paths += sorted(sso.cache_dir().iterdir())
+    stamp = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(stamp)
 
 
 def sign_in_hint(profile: str | None) -> str:

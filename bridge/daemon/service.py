@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from bridge.aws.credentials import resolve_profile_name, sign_in_hint
+from bridge.aws.credentials import credential_fingerprint, resolve_profile_name, sign_in_hint
 from bridge.aws.errors import AwsError, CredentialsError
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
@@ -217,7 +217,7 @@ class SpaceService:
         # How long a resume waits for the user to sign in: the service keeps an unattached
         # session about this long; and how often it looks for fresh credentials meanwhile.
         self._resume_window = float(os.environ.get("SMCONNECT_RESUME_WINDOW", "600"))
-        self._credentials_poll = float(os.environ.get("SMCONNECT_CREDENTIALS_POLL", "5"))
+        self._credentials_poll = float(os.environ.get("SMCONNECT_CREDENTIALS_POLL", "1"))
         server.busy = self.busy
 
     def busy(self) -> bool:
@@ -335,6 +335,7 @@ class SpaceService:
         ``credentials`` notification the CLI and VS Code turn into "sign in") and keep trying
         until the resume window ends, so a sign-in saves the session instead of losing it."""
         deadline = time.monotonic() + self._resume_window
+        profile = resolve_profile_name(ws.context.profile)
         told = False
         while True:
             try:
@@ -342,23 +343,23 @@ class SpaceService:
             except CredentialsError as exc:
                 if not told:
                     told = True
-                    await self._server.broadcast(
-                        "credentials",
-                        {
-                            "state": "expired",
-                            "profile": resolve_profile_name(ws.context.profile),
-                            "message": f"{exc}; {sign_in_hint(ws.context.profile)}",
-                        },
+                    message = (
+                        f"the AWS credentials of profile {profile!r} expired and only a new "
+                        f"sign-in renews them: {sign_in_hint(ws.context.profile)} ({exc})"
                     )
-                if time.monotonic() + self._credentials_poll >= deadline:
-                    raise
-                await asyncio.sleep(self._credentials_poll)
+                    await self._server.broadcast(
+                        "credentials", {"state": "expired", "profile": profile, "message": message}
+                    )
+                # Ask AWS again once the sign-in state on disk changed (a login, an edited
+                # config), or every half minute for what leaves no trace there (a keyring).
+                seen, asked = credential_fingerprint(), time.monotonic()
+                while time.monotonic() - asked < 30.0 and credential_fingerprint() == seen:
+                    if time.monotonic() + self._credentials_poll >= deadline:
+                        raise
+                    await asyncio.sleep(self._credentials_poll)
                 continue
             if told:
-                await self._server.broadcast(
-                    "credentials",
-                    {"state": "valid", "profile": resolve_profile_name(ws.context.profile)},
-                )
+                await self._server.broadcast("credentials", {"state": "valid", "profile": profile})
             return token
 
     async def _release(self, managed: ManagedChannel) -> None:

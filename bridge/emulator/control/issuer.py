@@ -70,6 +70,8 @@ class Issuer:
     devices: dict[str, DeviceGrant] = field(default_factory=dict)  # by device code
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    # Every secret ever handed out, so a test can prove that none of them reached a log.
+    issued_secrets: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.tokens = self.config.tokens
@@ -84,6 +86,7 @@ class Issuer:
             expires_at=time.time() + self.tokens.sso_client_registration,
         )
         self.clients[client.client_id] = client
+        self.issued_secrets.add(client.client_secret)
         return client
 
     def client(self, client_id: str | None, client_secret: str | None) -> OidcClient:
@@ -159,6 +162,7 @@ class Issuer:
     def _tokens(self, client: OidcClient, user: str, start_url: str) -> dict[str, object]:
         now = time.time()
         access, refresh = _opaque(64), _opaque(64)
+        self.issued_secrets.update((access, refresh))
         self.access_tokens[access] = AccessToken(
             user, start_url, now + self.tokens.sso_access_token
         )
@@ -191,6 +195,7 @@ class Issuer:
             arn=arn,
         )
         self.credentials[cred.access_key_id] = cred
+        self.issued_secrets.update((cred.secret_access_key, cred.session_token or ""))
         return cred
 
     def check_mfa(self, serial_number: str | None, code: str | None) -> None:

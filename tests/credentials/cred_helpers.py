@@ -1,0 +1,213 @@
+"""Helpers for the credential tests: a real emulator with an SSO portal, STS with MFA, and a private HOME per test in which
+``smconnect`` (and plain boto3, for "without us") run as subprocesses.
+
+The keyring is a real backend chosen through keyring's own configuration
+(``PYTHON_KEYRING_BACKEND``): keyrings.alt's file keyring, its file under the test's
+XDG_DATA_HOME.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.emulator import EmulatorThread
+from bridge.emulator.config import (
+    DelaysConfig,
+    DomainConfig,
+    EmulatorConfig,
+    MfaDeviceConfig,
+    SpaceConfig,
+)
+
+VENV_BIN = Path(sys.executable).parent
+SMCONNECT = str(VENV_BIN / "smconnect")
+DOMAIN = "d-emulator00001"
+MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
+MFA_CODE = "314159"
+START_URL = "https://emulator.awsapps.com/start"
+KEYRING_BACKEND = "keyrings.alt.file.PlaintextKeyring"
+_USER_CODE = re.compile(r"code ([A-Z]{4}-[A-Z]{4})")
+
+# Everything secret the suite hands out or types; the log scan looks for each of them.
+SECRETS: set[str] = set()
+
+
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(
+        pacing="unthrottled",
+        delays=DelaysConfig(
+            app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.0
+        ),
+        mfa_devices=(MfaDeviceConfig(MFA_SERIAL, MFA_CODE),),
+        domains=(
+            DomainConfig(
+                DOMAIN,
+                "smconnect-demo",
+                ("default-user",),
+                (SpaceConfig("ce", app_type="CodeEditor", app_running=True),),
+            ),
+        ),
+    )
+
+
+@dataclasses.dataclass
+class Home:
+    """One user's machine: HOME, ~/.aws, a keyring, smconnect's state, and the emulator."""
+
+    root: Path
+    emu: EmulatorThread
+    env: dict[str, str]
+
+    @property
+    def aws_config(self) -> Path:
+        return self.root / ".aws" / "config"
+
+    @property
+    def sso_cache(self) -> Path:
+        return self.root / ".aws" / "sso" / "cache"
+
+    @property
+    def issuer(self) -> Any:
+        return self.emu.emulator.plane.issuer
+
+    def write_config(self, text: str) -> None:
+        self.aws_config.parent.mkdir(parents=True, exist_ok=True)
+        self.aws_config.write_text(text)
+
+    def smconnect(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [SMCONNECT, *args],
+            env=self.env,
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Plain boto3 in a fresh process: no smconnect code involved."""
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def caller_arn(self, profile: str) -> str:
+        proc = self.python(
+            f"import boto3; print(boto3.Session(profile_name={profile!r}).client('sts')"
+            ".get_caller_identity()['Arn'])"
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    def approve(self, user_code: str) -> None:
+        async def approve() -> None:
+            self.emu.emulator.plane.approve_device(user_code)
+
+        self.emu.call(approve)
+
+    def set_tokens(self, **lifetimes: float) -> None:
+        async def retime() -> None:
+            issuer = self.issuer
+            issuer.tokens = dataclasses.replace(issuer.tokens, **lifetimes)
+
+        self.emu.call(retime)
+
+    def login(self, *args: str, approve: bool = True, timeout: float = 60) -> tuple[int, str]:
+        """``smconnect login`` as a user runs it: read the code it prints, approve it in the
+        "browser", wait for it to finish. Returns (exit code, stderr)."""
+        proc = subprocess.Popen(
+            [SMCONNECT, "login", *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        lines: list[str] = []
+        approved = threading.Event()
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                match = _USER_CODE.search(line)
+                if match and approve and not approved.is_set():
+                    approved.set()
+                    self.approve(match.group(1))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            code = proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(5)
+        return code, "".join(lines)
+
+    def cached_token(self, key_source: str) -> dict[str, Any]:
+        import hashlib
+        import json
+
+        name = hashlib.sha1(key_source.encode()).hexdigest() + ".json"
+        data: dict[str, Any] = json.loads((self.sso_cache / name).read_text())
+        SECRETS.update(
+            str(data[k]) for k in ("accessToken", "refreshToken", "clientSecret") if data.get(k)
+        )
+        return data
+
+
+def home_env(root: Path, emu: EmulatorThread) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    env.update(
+        HOME=str(root),
+        XDG_DATA_HOME=str(root / "data"),
+        XDG_CONFIG_HOME=str(root / "xdg-config"),
+        PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
+        AWS_ENDPOINT_URL=emu.endpoint_url,
+        AWS_CONFIG_FILE=str(root / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(root / ".aws" / "credentials"),
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        SMCONNECT_RUNTIME_DIR=str(root / "run"),
+        SMCONNECT_STATE_DIR=str(root / "state"),
+        SMCONNECT_POLL_INTERVAL="0.2",
+        SMCONNECT_CHANNEL_RATE="unlimited",
+        SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
+        SMCONNECT_CREDENTIALS_POLL="0.5",
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
+LOG_ROOTS: list[Path] = []
+
+
+def wait_until(probe: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
