@@ -7,6 +7,8 @@ import re
 import signal
 import urllib.request
 
+import pytest
+
 from .cli_helpers import Cli, read_until
 
 STATUS_PATH = "/jupyterlab/default/api/status"
@@ -43,7 +45,8 @@ def test_forward_in_the_background_then_close(cli: Cli) -> None:
     cli.run("forward", "--close", fwd["id"]).fails(3, fwd["id"])
 
 
-def test_forward_in_the_foreground_until_sigint(cli: Cli) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_forward_in_the_foreground_until_a_signal(cli: Cli, stop_signal: signal.Signals) -> None:
     proc = cli.popen("forward", "demo", "0:8888")
     try:
         assert proc.stdout is not None
@@ -51,7 +54,7 @@ def test_forward_in_the_foreground_until_sigint(cli: Cli) -> None:
         m = re.fullmatch(r"Forwarding 127\.0\.0\.1:(\d+) → demo:8888 \(Ctrl-C to stop\)\n", line)
         assert m, line
         assert "started" in _jupyter_status(int(m.group(1)))
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         assert proc.wait(30) == 0
         assert proc.stderr is not None
         err = proc.stderr.read()

@@ -207,3 +207,8 @@ def test_ssh_without_openssh_fails_before_starting_anything(cli: Cli, tmp_path: 
     cli.run("ssh", "editor", PATH=str(empty)).fails(6, "ssh was not found on PATH")
     spaces = {s["name"]: s for s in cli.run("list", "--json").ok().json()}
     assert spaces["editor"]["app_status"] is None
+
+
+def test_open_timeout_is_one_line(cli: Cli) -> None:
+    # JupyterLab takes a couple of seconds to come up; a 1 s budget runs out first.
+    cli.run("open", "demo", "--no-editor", "--timeout", "1").fails(1, "within 1s", "smconnect list")
