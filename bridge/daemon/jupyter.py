@@ -194,20 +194,13 @@ class JupyterForward:
             await _answer(writer, 502, f"smconnect: cannot reach space {self.space.name}\n")
             return
         remote_writer.write(head)
+        cookie = None
         if how == "query":
             # A browser opened the URL with ?token=: a cookie lets the page's own requests in.
-            try:
-                response = await remote_reader.readuntil(b"\r\n\r\n")
-            except (asyncssh.Error, asyncio.IncompleteReadError, OSError):
-                remote_writer.close()
-                writer.close()
-                return
-            status, _, rest = response.partition(b"\r\n")
             cookie = (
                 f"Set-Cookie: {self.cookie_name}={self.token}; Path=/; HttpOnly; SameSite=Strict"
             )
-            writer.write(status + b"\r\n" + cookie.encode() + b"\r\n" + rest)
-        await _splice(reader, writer, remote_reader, remote_writer)
+        await _splice(reader, writer, remote_reader, remote_writer, cookie)
 
     async def _open_remote(self) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
         """A direct-tcpip channel to the server; a dead SSH connection is rebuilt once."""
@@ -390,8 +383,12 @@ async def _splice(
     writer: asyncio.StreamWriter,
     remote_reader: asyncssh.SSHReader[bytes],
     remote_writer: asyncssh.SSHWriter[bytes],
+    header: str | None = None,
 ) -> None:
-    """Copy both ways, passing half-closes on; an error on either side ends both."""
+    """Copy both ways, passing half-closes on; an error on either side ends both.
+
+    ``header`` goes into the first response's head, after its status line.
+    """
 
     async def up() -> None:
         while data := await reader.read(65536):
@@ -400,6 +397,9 @@ async def _splice(
         remote_writer.write_eof()
 
     async def down() -> None:
+        if header is not None:
+            status, _, rest = (await remote_reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
+            writer.write(status + b"\r\n" + header.encode() + b"\r\n" + rest)
         while data := await remote_reader.read(65536):
             writer.write(data)
             await writer.drain()

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from .conftest import Stack
-from .notebook import Notebook
+from .notebook import XSRF, Notebook
 
 TICKS = 60
 
@@ -71,6 +71,15 @@ async def test_the_local_url_wants_the_token(demo: dict[str, Any]) -> None:
                 assert not [
                     c for c in response.headers.getall("Set-Cookie", []) if c.startswith(cookie)
                 ]
+        # A body behind a ?token= head (the cookie waits for the response; the body must not).
+        xsrf = {"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"}
+        body = {"path": "gate.ipynb", "type": "notebook"}
+        async with http.post(f"{url}api/sessions?token={token}", json=body, headers=xsrf) as r:
+            assert r.status == 201, await r.text()
+            kernel_id = (await r.json())["kernel"]["id"]
+        auth = {"Authorization": f"token {token}", **xsrf}
+        async with http.delete(f"{url}api/kernels/{kernel_id}", headers=auth) as response:
+            assert response.status == 204
 
 
 async def test_kernel_executes_a_cell(demo: dict[str, Any]) -> None:
