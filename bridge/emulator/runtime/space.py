@@ -96,6 +96,16 @@ class SpaceRuntime:
             return preferred
         return Path(tempfile.mkdtemp(prefix="smconnect-space-"))  # mkdtemp makes it 0700
 
+    def _write_profile(self) -> None:
+        """A prompt that names the login user and the space, as a SageMaker image's does
+        (the emulator's processes run as its own OS user, which bash's ``\\u`` would show)."""
+        profile = self.home / ".bash_profile"
+        if not profile.exists():
+            profile.write_text(
+                "[ -f ~/.bashrc ] && . ~/.bashrc\n"
+                f"PS1='{LOGIN_USER}@{self.space_name}:\\w\\$ '\n"
+            )
+
     def _environment(self) -> dict[str, str]:
         """What a login in the space sees; HOME is always set (aws-toolkit-vscode #8096)."""
         path = os.environ.get(SPACE_PATH_ENV) or os.pathsep.join(
@@ -120,6 +130,7 @@ class SpaceRuntime:
             raise RuntimeError(f"space {self.space_name!r} is already running")
         began = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
+        self._write_profile()
         run_dir = self._run_dir = self._make_run_dir()
         self._run_id = uuid.uuid4().hex
         env = self._environment()
