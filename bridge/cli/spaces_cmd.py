@@ -30,11 +30,19 @@ LIST_FIELDS = (
 )
 
 
-def complete_space(incomplete: str) -> list[str]:
+def complete_space(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of space names (``domain-id/name`` where a name repeats), asked of the
     daemon's cached list; completion must never fail, so any problem completes nothing."""
+    # Completion parses without running callbacks: read --profile/--region from the params.
+    given: dict[str, Any] = {**ctx.find_root().params, **ctx.params}
+    base = AwsContext.from_env()
+    aws = AwsContext(
+        profile=given.get("profile") or base.profile,
+        region=given.get("region") or base.region,
+        endpoint_url=given.get("endpoint_url") or base.endpoint_url,
+    )
     try:
-        result = rpc.call("spaces.list", AwsContext.from_env().params(), timeout=10.0)
+        result = rpc.call("spaces.list", aws.params(), timeout=10.0)
     except Exception:
         return []
     spaces = result.get("spaces", [])
