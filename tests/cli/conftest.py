@@ -31,6 +31,7 @@ def _base_env(root: Path) -> dict[str, str]:
         SMCONNECT_POLL_INTERVAL="0.1",
         SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
         SMCONNECT_EDITOR="none",
+        AWS_EC2_METADATA_DISABLED="true",  # no credential lookups on 169.254.169.254
     )
     return env
 
