@@ -149,7 +149,7 @@ class Doctor:
             raise Failed(
                 _client_error(exc),
                 "your identity needs sagemaker:ListDomains (and the other permissions in "
-                "docs/cli.md) in this region",
+                "docs/user-guide.md, IAM permissions) in this region",
             ) from None
         except botocore.exceptions.BotoCoreError as exc:
             raise Failed(
