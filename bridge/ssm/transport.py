@@ -446,12 +446,15 @@ class DataChannel:
                 await self._run_connection(ws)
                 if self._outcome is not None:
                     break
-                if ws.close_code == CloseCode.POLICY_VIOLATION and not self._reconnects:
-                    if not self._frames_on_connection:
-                        raise ChannelError(
-                            f"the service refused the session token for {self.redacted_url} "
-                            f"(websocket closed with 1008 {ws.close_reason or ''})".rstrip()
-                        )
+                if (
+                    ws.close_code == CloseCode.POLICY_VIOLATION
+                    and not self._reconnects
+                    and not self._frames_on_connection
+                ):
+                    raise ChannelError(
+                        f"the service refused the session token for {self.redacted_url} "
+                        f"(websocket closed with 1008 {ws.close_reason or ''})".rstrip()
+                    )
                 self._ws = None
                 reconnected = await self._unless_stopped(self._reconnect())
                 if reconnected is None:
