@@ -234,6 +234,50 @@ def credential_fingerprint() -> tuple[tuple[str, int, int], ...]:
     return tuple(stamp)
 
 
+@dataclass(frozen=True)
+class SignInDeadline:
+    """When the credentials of a profile stop renewing themselves: the SSO access token of a
+    sign-in without a usable refresh token, or the end of a keyring MFA session."""
+
+    profile: str
+    expires_at: _dt.datetime
+    source: str  # "sso" or "mfa"
+
+    def notification(self) -> dict[str, Any]:
+        """The ``credentials`` notification that warns before the deadline."""
+        when = self.expires_at.astimezone(_dt.UTC).strftime("%H:%M UTC")
+        return {
+            "state": "expiring",
+            "profile": self.profile,
+            "expires_at": self.expires_at.astimezone(_dt.UTC).isoformat(),
+            "message": (
+                f"the AWS sign-in of profile {self.profile!r} ends at {when}; "
+                f"{sign_in_hint(self.profile)} before then so dropped sessions can resume"
+            ),
+        }
+
+
+def sign_in_deadline(profile: str | None) -> SignInDeadline | None:
+    """None when the credentials renew themselves (or nothing is known about their end)."""
+    from bridge.aws import sso
+    from bridge.aws.keyring_store import KeyringUnavailable
+
+    name = resolve_profile_name(profile)
+    try:
+        settings = sso.sso_profile(name)
+        if settings is not None:
+            token = sso.load_token(settings)
+            if token is None or sso.can_refresh(token):
+                return None
+            return SignInDeadline(name, sso.parse_time(token.get("expiresAt")), "sso")
+        if is_keyring_profile(name) and keyring_profile(name).mfa_serial:
+            session = KeyringStore().session(name)
+            return SignInDeadline(name, session.expiration, "mfa") if session else None
+    except (ConfigurationError, KeyringUnavailable):
+        return None
+    return None
+
+
 def sign_in_hint(profile: str | None) -> str:
     """What the user should run when only they can renew the credentials."""
     name = resolve_profile_name(profile)

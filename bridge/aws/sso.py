@@ -126,15 +126,13 @@ def save_token(sso: SsoProfile, token: dict[str, Any]) -> None:
 
 def token_remaining(token: dict[str, Any], now: _dt.datetime | None = None) -> float:
     """Seconds the access token has left (negative once expired)."""
-    return (_parse_time(token.get("expiresAt")) - (now or _utcnow())).total_seconds()
+    return (parse_time(token.get("expiresAt")) - (now or _utcnow())).total_seconds()
 
 
 def can_refresh(token: dict[str, Any], now: _dt.datetime | None = None) -> bool:
     if not all(token.get(k) for k in ("refreshToken", "clientId", "clientSecret")):
         return False
-    return (
-        _parse_time(token.get("registrationExpiresAt")) - (now or _utcnow())
-    ).total_seconds() > 0
+    return (parse_time(token.get("registrationExpiresAt")) - (now or _utcnow())).total_seconds() > 0
 
 
 # -- sign-in -----------------------------------------------------------------------------------
@@ -210,7 +208,7 @@ class SsoSignIn:
 
     def _registration(self, cached: dict[str, Any]) -> dict[str, Any]:
         if cached.get("clientId") and cached.get("clientSecret"):
-            expires = _parse_time(cached.get("registrationExpiresAt"))
+            expires = parse_time(cached.get("registrationExpiresAt"))
             if (expires - _utcnow()).total_seconds() > 3600:
                 return cached
         params: dict[str, Any] = {
@@ -316,7 +314,7 @@ def _format_time(when: _dt.datetime) -> str:
     return when.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_time(value: Any) -> _dt.datetime:
+def parse_time(value: Any) -> _dt.datetime:
     if not isinstance(value, str):
         return _dt.datetime.fromtimestamp(0, _dt.UTC)
     try:

@@ -21,7 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from bridge.aws.credentials import credential_fingerprint, resolve_profile_name, sign_in_hint
+from bridge.aws.credentials import (
+    credential_fingerprint,
+    resolve_profile_name,
+    sign_in_deadline,
+    sign_in_hint,
+)
 from bridge.aws.errors import AwsError, CredentialsError
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
@@ -218,6 +223,8 @@ class SpaceService:
         # session about this long; and how often it looks for fresh credentials meanwhile.
         self._resume_window = float(os.environ.get("SMCONNECT_RESUME_WINDOW", "600"))
         self._credentials_poll = float(os.environ.get("SMCONNECT_CREDENTIALS_POLL", "1"))
+        self._sign_in_warning_ahead = float(os.environ.get("SMCONNECT_SIGN_IN_WARNING", "600"))
+        self._warned: dict[Any, asyncio.TimerHandle] = {}
         server.busy = self.busy
 
     def busy(self) -> bool:
@@ -235,6 +242,8 @@ class SpaceService:
         api.add("sessions.status", self.sessions_status)
 
     async def close(self) -> None:
+        for timer in self._warned.values():
+            timer.cancel()
         for task in list(self._relays):
             task.cancel()
         for fwd in list(self._forwards.values()):
@@ -328,7 +337,29 @@ class SpaceService:
         )
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
+        if purpose != "hostkey":
+            await self._warn_before_sign_in_ends(ws)
         return managed
+
+    async def _warn_before_sign_in_ends(self, ws: Workspace) -> None:
+        """Broadcast ``credentials`` {state: "expiring"} ahead of the moment only a sign-in
+        renews the credentials (an SSO sign-in without refresh token, an MFA session), once
+        per deadline, so the user signs in before a resume would need it."""
+        try:
+            deadline = await asyncio.to_thread(sign_in_deadline, ws.context.profile)
+        except Exception:
+            log.exception("could not tell when the sign-in ends")  # the channel is fine
+            return
+        if deadline is None or (key := (deadline.profile, deadline.expires_at)) in self._warned:
+            return
+        left = deadline.expires_at.timestamp() - time.time()
+        loop = asyncio.get_running_loop()
+        self._warned[key] = loop.call_later(
+            max(0.0, left - self._sign_in_warning_ahead),
+            lambda: loop.create_task(
+                self._server.broadcast("credentials", deadline.notification())
+            ),
+        )
 
     async def _resume_token(self, ws: Workspace, session_id: str) -> str:
         """ResumeSession; when only the user can renew the credentials, say so (a

@@ -193,6 +193,7 @@ def home_env(root: Path, emu: EmulatorThread) -> dict[str, str]:
         SMCONNECT_CHANNEL_RATE="unlimited",
         SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
         SMCONNECT_CREDENTIALS_POLL="0.5",
+        SMCONNECT_SIGN_IN_WARNING="25",
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     env.pop("DISPLAY", None)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cred_helpers import START_URL, Home
+from cred_helpers import MFA_CODE, MFA_SERIAL, START_URL, Home
 
-from bridge.daemon.client import DaemonClient
+from bridge.daemon.client import DaemonClient, RpcError
 
 CONFIG = f"""\
 [profile dev]
@@ -129,3 +129,55 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
         await asyncio.sleep(0.1)
     assert [n["state"] for n in notes] == ["expired", "valid"]
     await daemon.call("forward.close", {"id": fwd["id"]})
+
+
+async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
+    home: Home, daemon: DaemonClient
+) -> None:
+    home.set_tokens(session_credentials=30)
+    keys = "AKIAEMULATOR00000001\nsmconnectEmulatorSecretAccessKey00000000\n"
+    proc = await asyncio.to_thread(
+        home.smconnect, "configure", "--profile", "mfa", "--mfa-serial", MFA_SERIAL, input=keys
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = await asyncio.to_thread(
+        home.smconnect, "login", "--profile", "mfa", input=f"{MFA_CODE}\n"
+    )
+    assert proc.returncode == 0 and proc.stderr.count("MFA code for") == 1, proc.stderr
+    started = asyncio.get_running_loop().time()
+
+    notes: list[dict[str, Any]] = []
+    daemon.subscribe(
+        lambda method, params: notes.append(params) if method == "credentials" else None
+    )
+    context = {"profile": "mfa", "region": "us-east-1", "endpoint_url": home.emu.endpoint_url}
+    opened = [
+        await daemon.call(
+            "forward.open", {**context, "space": "ce", "remote_port": 22}, timeout=120
+        )
+        for _ in range(2)
+    ]
+    assert home.issuer.calls["GetSessionToken"] == 1  # both connections used the cached session
+    for fwd in opened:
+        assert (await _banner(fwd["local_port"]))[2].startswith(b"SSH-2.0-Go")
+
+    # Warned ahead of the end of the MFA session (SMCONNECT_SIGN_IN_WARNING=25 s before it).
+    for _ in range(200):
+        if notes:
+            break
+        await asyncio.sleep(0.1)
+    assert notes[0]["state"] == "expiring" and notes[0]["profile"] == "mfa"
+    assert "smconnect login --profile mfa" in notes[0]["message"]
+
+    # Once it has ended, only the user can help: a clear error, no prompt anywhere.
+    await asyncio.sleep(max(0.0, started + 30.5 - asyncio.get_running_loop().time()))
+    with pytest.raises(RpcError) as failed:
+        await daemon.call(
+            "forward.open", {**context, "space": "ce", "remote_port": 22}, timeout=120
+        )
+    assert failed.value.kind == "credentials"
+    assert "smconnect login --profile mfa" in failed.value.message
+    assert home.issuer.calls["GetSessionToken"] == 1
+    for fwd in opened:  # the established channels do not care
+        assert (await _banner(fwd["local_port"]))[2].startswith(b"SSH-2.0-Go")
+        await daemon.call("forward.close", {"id": fwd["id"]})
