@@ -38,6 +38,7 @@ async def test_plain_close_leaves_the_session_resumable(harness: Harness) -> Non
     reader, writer = channel.streams()
     writer.write(b"ping")
     assert await asyncio.wait_for(reader.readexactly(4), 10) == b"ping"
+    assert channel.stats.websocket_latency is not None  # keepalive pinged right after connect
     await asyncio.wait_for(channel.close(), 3)
     session = harness.broker.sessions[grant.session_id]
     await _wait_until(lambda: not session.attached)
