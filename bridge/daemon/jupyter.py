@@ -19,19 +19,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import secrets
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from bridge.daemon.jupyter_gate import (
+    HEAD_END,
+    Gate,
+    Head,
+    authorize,
+    refuse,
+    requests_up,
+    responses_down,
+)
 from bridge.daemon.rpc import ApiError
 from bridge.redact import redact
 from bridge.ssh.over_stream import connect_ssh
@@ -137,6 +144,7 @@ class JupyterForward:
         self.connections = 0
         self.rebuilds = 0
         self._token = token  # the listener's, and a started server's; hex: no shell quoting
+        self._xsrf = secrets.token_hex(16)  # given to clients that bring the token (the gate)
         self._listener: asyncio.Server | None = None
         self._lock = asyncio.Lock()
         self._pipes: set[asyncio.Task[None]] = set()
@@ -176,31 +184,46 @@ class JupyterForward:
         return f"smconnect-jupyter-{self.local_port}"  # cookies ignore ports: one per listener
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Check the connection's first request for the token, then splice it to the space."""
+        """Check the first request for the token, then relay requests (each checked) and
+        responses (copied) between the client and a direct-tcpip channel to the server."""
         self.connections += 1
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            raw = await asyncio.wait_for(reader.readuntil(HEAD_END), HEAD_TIMEOUT)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
             writer.close()
             return
-        how = authorize(head, self.token, self.cookie_name)
-        if how is None:
-            await _answer(writer, 403, f"{FORBIDDEN_HINT} {self.space.name}`\n")
+        gate = Gate(self.token, self.cookie_name, self._xsrf)
+        head = Head.parse(raw)
+        how = authorize(head, gate) if head is not None else None
+        if head is None or how is None:
+            await refuse(writer, 403, f"{FORBIDDEN_HINT} {self.space.name}`\n")
             return
         try:
             remote_reader, remote_writer = await self._open_remote()
         except Exception as exc:
             log.warning("jupyter %s: cannot reach the space: %s", self.space.name, redact(str(exc)))
-            await _answer(writer, 502, f"smconnect: cannot reach space {self.space.name}\n")
+            await refuse(writer, 502, f"smconnect: cannot reach space {self.space.name}\n")
             return
-        remote_writer.write(head)
-        cookie = None
-        if how == "query":
-            # A browser opened the URL with ?token=: a cookie lets the page's own requests in.
-            cookie = (
-                f"Set-Cookie: {self.cookie_name}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-            )
-        await _splice(reader, writer, remote_reader, remote_writer, cookie)
+        # A browser opened the URL with ?token=: a cookie lets the page's own requests in.
+        cookie = (
+            f"{gate.cookie_name}={gate.token}; Path=/; HttpOnly; SameSite=Strict"
+            if how == "query"
+            else None
+        )
+        tasks = [
+            asyncio.ensure_future(requests_up(head, how, gate, reader, remote_writer)),
+            asyncio.ensure_future(responses_down(remote_reader, writer, cookie)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            remote_writer.close()
+            writer.close()
 
     async def _open_remote(self) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
         """A direct-tcpip channel to the server; a dead SSH connection is rebuilt once."""
@@ -376,94 +399,6 @@ class JupyterForward:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.wait_closed(), 5.0)
-
-
-async def _splice(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    remote_reader: asyncssh.SSHReader[bytes],
-    remote_writer: asyncssh.SSHWriter[bytes],
-    header: str | None = None,
-) -> None:
-    """Copy both ways, passing half-closes on; an error on either side ends both.
-
-    ``header`` goes into the first response's head, after its status line.
-    """
-
-    async def up() -> None:
-        while data := await reader.read(65536):
-            remote_writer.write(data)
-            await remote_writer.drain()
-        remote_writer.write_eof()
-
-    async def down() -> None:
-        if header is not None:
-            status, _, rest = (await remote_reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
-            writer.write(status + b"\r\n" + header.encode() + b"\r\n" + rest)
-        while data := await remote_reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-
-    tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        remote_writer.close()
-        writer.close()
-
-
-def authorize(head: bytes, token: str, cookie_name: str) -> str | None:
-    """How a request head carries the token: ``header``, ``cookie``, ``query``, or None.
-
-    Checked once per TCP connection: later requests on it come from whoever opened it. Without
-    this, the space's empty-token server would run code for any local user, and for any web
-    page (it allows every origin).
-    """
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not token:
-        return None
-    expected = token.encode()
-
-    def same(value: str) -> bool:
-        return hmac.compare_digest(value.strip().encode("latin-1", "replace"), expected)
-
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        if name == "authorization":
-            scheme, _, credential = value.strip().partition(" ")
-            if scheme.lower() in ("token", "bearer") and same(credential):
-                return "header"
-        elif name == "cookie":
-            for crumb in value.split(";"):
-                key, _, found = crumb.strip().partition("=")
-                if key == cookie_name and same(found):
-                    return "cookie"
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(parts[1]).query)
-    if any(same(value) for value in query.get("token", [])):
-        return "query"
-    return None
-
-
-async def _answer(writer: asyncio.StreamWriter, status: int, text: str) -> None:
-    body = text.encode()
-    reason = {403: "Forbidden", 502: "Bad Gateway"}[status]
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    with contextlib.suppress(OSError):
-        await writer.drain()
-    writer.close()
 
 
 def _verify(url: str, token: str, space: str) -> dict[str, Any]:

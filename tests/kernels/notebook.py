@@ -1,7 +1,8 @@
 """A minimal Jupyter client over the REST + websocket API (what VS Code and JupyterLab speak).
 
-XSRF: a space's server has an empty token and still checks the double-submit cookie on POSTs,
-so every request carries the same value in an ``_xsrf`` cookie and an ``X-XSRFToken`` header.
+XSRF: a space's server has an empty token and still checks the double-submit cookie on POSTs;
+by default every request carries the same value in an ``_xsrf`` cookie and an ``X-XSRFToken``
+header, as a browser would. The daemon's gate adds them for clients that bring the token.
 """
 
 from __future__ import annotations
@@ -59,12 +60,16 @@ def _message(code: str, session: str) -> tuple[str, dict[str, Any]]:
 class Notebook:
     """One kernel on a server reached at ``url`` (ending in the base URL's slash)."""
 
-    def __init__(self, url: str, token: str = "", *, ws_token_in_query: bool = False) -> None:
+    def __init__(
+        self, url: str, token: str = "", *, ws_token_in_query: bool = False, xsrf: bool = True
+    ) -> None:
         """``ws_token_in_query``: the websocket carries the token as ``?token=`` (what
-        JupyterLab does where it cannot set headers) instead of an Authorization header."""
+        JupyterLab does where it cannot set headers) instead of an Authorization header.
+        ``xsrf=False``: no XSRF pair, as a client holding a token sends to a server."""
         self.url = url
         self.token = token
         self.ws_token_in_query = ws_token_in_query
+        self.xsrf = xsrf
         self.kernel_id: str | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -72,7 +77,7 @@ class Notebook:
 
     async def __aenter__(self) -> Notebook:
         self._http = aiohttp.ClientSession(
-            headers={"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"},
+            headers={"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"} if self.xsrf else {},
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         try:
