@@ -11,8 +11,8 @@ rebuilds it, and the URL the user pasted keeps working.
 JupyterLab spaces serve Jupyter at 127.0.0.1:8888 under ``/jupyterlab/default`` with an empty
 token. CodeEditor spaces have none: when ``jupyter`` is on the space's PATH we start one bound
 to the space's loopback with a token we generate (see ``_REMOTE_SCRIPT``). Either way the local
-listener wants a token on each connection's first request (``authorize``): an empty-token
-server that allows every origin must not be one loopback port away from any local user or page.
+listener wants a token on every request (``jupyter_gate``): an empty-token server that allows
+every origin must not be one loopback port away from any local user or web page.
 """
 
 from __future__ import annotations
