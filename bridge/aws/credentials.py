@@ -119,6 +119,22 @@ def process_credentials(
     return session.process_output()
 
 
+def process_main(profile: str) -> int:
+    """``smconnect credentials P``: the JSON on stdout and exit 0, or one line on stderr and
+    exit 4. Kept free of typer so ``bridge.__main__`` can route here before the CLI loads."""
+    import json
+    import sys
+
+    try:
+        result = process_credentials(profile, prompt=terminal_prompt())
+    except (CredentialsError, ConfigurationError) as exc:
+        sys.stderr.write(f"smconnect: {exc}\n")
+        return 4  # bridge.cli.errors.ExitCode.AWS_SETUP
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
 def start_session(
     settings: KeyringProfile, keys: AccessKeys, code: str | None
 ) -> SessionCredentials:

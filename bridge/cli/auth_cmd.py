@@ -8,7 +8,6 @@ runs when it needs credentials; ``credentials`` is that process and prints nothi
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -268,12 +267,8 @@ def credentials_process(
     profile: Annotated[str, typer.Argument(help="The profile whose keyring credentials to print.")],
 ) -> None:
     """The credential_process of keyring profiles: one JSON object on stdout, nothing else."""
-    from bridge.aws import credentials
-    from bridge.aws.errors import AwsError
+    from bridge.aws.credentials import process_main
 
-    try:
-        result = credentials.process_credentials(profile, prompt=credentials.terminal_prompt())
-    except AwsError as exc:
-        raise _setup_error(exc) from None
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    code = process_main(profile)
+    if code:
+        raise typer.Exit(code)
