@@ -524,6 +524,8 @@ class DataChannel:
             if ws.transport.is_closing():
                 return  # dropped under us; the supervisor takes it from here
             frames = core.frames_to_send(loop.time())
+            if self._pending and self._feed_core():
+                wake.set()  # framing freed core buffer: refill it and come round again
             if frames:
                 await _send_frames(ws, frames)
                 last_write = loop.time()
@@ -711,14 +713,16 @@ class DataChannel:
         self._update_write_pressure()
         self._wake.set()
 
-    def _feed_core(self) -> None:
+    def _feed_core(self) -> bool:
+        """Move what the core will take from our buffer into it; True if anything moved."""
         room = self._core.writable()
         if room <= 0:
-            return
+            return False
         chunk = bytes(self._pending[:room])
         accepted = self._core.send(chunk, self._loop.time())
         del self._pending[:accepted]
         self._update_write_pressure()
+        return accepted > 0
 
     def _update_write_pressure(self) -> None:
         size = len(self._pending)
