@@ -1,0 +1,203 @@
+"""The extension in a real VS Code (code-server), driven through Chromium like a user would.
+
+Real parts only: the emulator, the daemon the extension starts through the real `smconnect`
+CLI, code-server with the built .vsix installed, and OpenSSH through the config the daemon
+wrote. code-server has no Remote-SSH, so the extension's test hook (SMCONNECT_VSCODE_OPEN_LOG)
+records the folder URI it would open; ssh to that host proves the URI leads somewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.emulator import start_in_thread
+from bridge.emulator.config import default_config
+from bridge.emulator.sandbox import VENV_BIN, Sandbox
+
+from .conftest import ROOT, Tools
+
+ARTIFACTS = ROOT / "test-artifacts"
+USER_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "security.workspace.trust.enabled": False,
+    "telemetry.telemetryLevel": "off",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "workbench.enableExperiments": False,
+    "update.mode": "none",
+}
+
+
+def _first_word(row: str) -> str:
+    """A row's aria-label is "<icon name> <space>, <description>, <detail>"."""
+    found = re.match(r"(?:vm-[\w-]+\s+)?([^,\s]+)", row)
+    return found.group(1) if found else row
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"code-server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"code-server did not answer {url} within {timeout:.0f} s")
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """code-server runs its extension host and watchers as children: end the whole group."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # stragglers that outlived the leader
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with start_in_thread(default_config()) as emulator:
+        box = Sandbox.create(
+            tmp_path / "home",
+            emulator.env,
+            extra={
+                "SMCONNECT_POLL_INTERVAL": "0.2",
+                "SMCONNECT_CHANNEL_RATE": "unlimited",
+                "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
+                "SMCONNECT_VSCODE_OPEN_LOG": str(tmp_path / "opened.jsonl"),
+            },
+        )
+        try:
+            yield box
+        finally:
+            box.stop_daemon()
+
+
+@pytest.fixture
+def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]:
+    user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
+    for scope in ("User", "Machine"):
+        (user_data / scope).mkdir(parents=True)
+    (user_data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS))
+    # The server's extension host takes PATH from a login shell (/etc/profile), which drops the
+    # venv; users in the same spot set smconnect.path (machine-scoped, so in Machine settings
+    # where the extension host is the server's).
+    machine = {"smconnect.path": str(VENV_BIN / "smconnect")}
+    (user_data / "Machine" / "settings.json").write_text(json.dumps(machine))
+    base = [str(tools.node), str(tools.code_server)]
+    dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
+    installed = subprocess.run(
+        [*base, *dirs, "--install-extension", str(tools.vsix)],
+        env=sandbox.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert any(p.name.startswith("smconnect.smconnect-") for p in extensions.iterdir())
+
+    port = _free_port()
+    log = (tmp_path / "code-server.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            *base,
+            *dirs,
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--auth",
+            "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            str(sandbox.home),
+        ],
+        env=sandbox.env,
+        cwd=sandbox.home,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=120)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        _stop_group(proc)
+        log.close()
+        shutil.copy(tmp_path / "code-server.log", ARTIFACTS / "code-server.log")
+
+
+def test_connect_from_command_palette(
+    tools: Tools, sandbox: Sandbox, code_server: str, tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driven = subprocess.run(
+        [str(tools.node), str(tools.e2e_script)],
+        env={
+            **sandbox.env,
+            "CODE_SERVER_URL": code_server,
+            "CHROMIUM": str(tools.chromium),
+            "ARTIFACTS": str(ARTIFACTS),
+            "OPEN_LOG": sandbox.env["SMCONNECT_VSCODE_OPEN_LOG"],
+            "SPACE": "demo",
+        },
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    lines = driven.stdout.strip().splitlines()
+    assert lines, f"the driver printed nothing\n{driven.stderr}"
+    seen = json.loads(lines[-1])
+    assert driven.returncode == 0, f"{seen.get('error')}\n{driven.stderr}"
+
+    # The QuickPick listed the emulator's spaces with their details; the screenshot is kept.
+    assert seen["title"] == "SageMaker: Connect to SageMaker"
+    rows = {_first_word(row): row for row in seen["quickpick"]}
+    assert set(rows) == {"demo", "editor", "locked"}, seen["quickpick"]
+    for part in ("stopped", "smconnect-demo (d-emulator00001)", "JupyterLab", "ml.t3.large"):
+        assert part in rows["demo"], rows["demo"]
+    assert "CodeEditor" in rows["editor"]
+    assert "remote access off" in rows["locked"]
+    assert (ARTIFACTS / "quickpick.png").stat().st_size > 10_000
+
+    # A cancellable progress notification told the story while the app started.
+    assert seen["progress"][0].startswith("SageMaker: opening demo"), seen["progress"]
+    assert seen["cancellable"] is True
+    # … with the daemon's own progress messages after ours.
+    assert len(set(seen["progress"])) >= 2, seen["progress"]
+
+    # The extension handed over the Remote-SSH folder of the space …
+    assert seen["uri"] == "vscode-remote://ssh-remote+sm-demo/home/sagemaker-user"
+    # … and that host works through the ssh config the daemon wrote.
+    done = sandbox.ssh("sm-demo", 'echo "$USER"; true')
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == "sagemaker-user"

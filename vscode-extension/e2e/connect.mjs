@@ -1,0 +1,109 @@
+// Drives code-server in headless Chromium: "SageMaker: Connect to SageMaker…" from the command
+// palette, pick `demo`, see the progress notification, wait for the extension to hand over the
+// remote folder URI. Prints one JSON line with what it saw; exits non-zero on any failure.
+//
+// Env: CODE_SERVER_URL, CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshots go here),
+//      OPEN_LOG (the file the extension appends the opened URI to), SPACE (default demo).
+import { chromium } from 'playwright-core';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const url = process.env.CODE_SERVER_URL;
+const artifacts = process.env.ARTIFACTS ?? 'test-artifacts';
+const openLog = process.env.OPEN_LOG;
+const space = process.env.SPACE ?? 'demo';
+if (!url || !openLog) {
+  console.error('CODE_SERVER_URL and OPEN_LOG are required');
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+const seen = { quickpick: [], progress: [], uri: null };
+// Any error notification of ours ends the run at once with its text.
+async function failOnErrorToast(page) {
+  const toast = page.locator('.notifications-toasts .notification-toast:has(.codicon-error)').first();
+  if (await toast.count()) {
+    throw new Error(`the extension reported: ${(await toast.innerText()).replace(/\s+/g, ' ')}`);
+  }
+}
+async function waitVisible(page, locator, timeout) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await failOnErrorToast(page);
+    if (await locator.isVisible()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${locator}`);
+    await page.waitForTimeout(200);
+  }
+}
+const step = (msg) => console.error(`[e2e ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+let page;
+try {
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  step(`open ${url}`);
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 120_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
+  // The status bar item is ours: once it shows, the extension host has activated it.
+  await page.locator('.statusbar-item', { hasText: 'SageMaker' }).first().waitFor({ timeout: 120_000 });
+  step('workbench ready, extension active');
+
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 30_000 });
+  await input.fill('>SageMaker: Connect to SageMaker');
+  const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Connect to SageMaker' }).first();
+  await command.waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  step('ran the command');
+
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
+  await waitVisible(page, row, 120_000);
+  // aria-label is "label, description, detail" with the icons' names stripped.
+  seen.quickpick = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((rows) =>
+    rows.map((r) => (r.getAttribute('aria-label') ?? r.textContent ?? '').replace(/\s+/g, ' ').trim()));
+  seen.title = (await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => '')).trim();
+  await page.screenshot({ path: path.join(artifacts, 'quickpick.png') });
+  step(`quick pick: ${JSON.stringify(seen.quickpick)}`);
+  await row.click();
+
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: `opening ${space}` }).first();
+  await waitVisible(page, toast, 60_000);
+  const message = toast.locator('.notification-list-item-message');
+  seen.progress.push((await message.innerText()).replace(/\s+/g, ' ').trim());
+  seen.cancellable = await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Cancel' }).count() > 0;
+  await page.screenshot({ path: path.join(artifacts, 'progress.png') });
+  step(`progress: ${seen.progress[0]}`);
+
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    // Keep sampling the notification's changing message while the space starts.
+    const text = await message.innerText({ timeout: 500 }).catch(() => null);
+    if (text) {
+      const t = text.replace(/\s+/g, ' ').trim();
+      if (seen.progress[seen.progress.length - 1] !== t) seen.progress.push(t);
+    }
+    const log = fs.existsSync(openLog) ? fs.readFileSync(openLog, 'utf8').trim() : '';
+    if (log) {
+      seen.uri = JSON.parse(log.split('\n').pop()).uri;
+      break;
+    }
+    await failOnErrorToast(page);
+    await page.waitForTimeout(100);
+  }
+  if (!seen.uri) throw new Error('the extension opened no folder within 180 s');
+  await page.screenshot({ path: path.join(artifacts, 'opened.png') });
+  step(`opened ${seen.uri}`);
+  console.log(JSON.stringify(seen));
+} catch (err) {
+  if (page) await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
+  console.error(`e2e failed: ${err?.stack ?? err}`);
+  console.log(JSON.stringify({ ...seen, error: String(err?.message ?? err) }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
