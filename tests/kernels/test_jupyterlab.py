@@ -162,3 +162,9 @@ def test_a_restarted_space_keeps_its_url(stack: Stack, demo: dict[str, Any]) -> 
     assert (again["url"], again["token"]) == (demo["url"], demo["token"])
     assert again["status"]["started"]
     assert _get(f"{demo['url']}api/kernelspecs", demo["token"])["default"] == "python3"
+
+
+def test_the_token_stays_out_of_the_log(stack: Stack, demo: dict[str, Any]) -> None:
+    log = (stack.home / "state" / "daemon.log").read_text()
+    assert "jupyter" in log
+    assert demo["token"] not in log
