@@ -1,0 +1,122 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { contextFrom, contextQuestions, parseProfiles, signInCommand } from '../src/core/aws';
+import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../src/core/cli';
+import { HostFacts, daemonLogPath, endpoint, runtimeDir, stateDir, verifyPrivateDir } from '../src/core/endpoint';
+import { privateDir } from './helpers';
+
+const facts = (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = 'linux'): HostFacts => ({
+  env,
+  uid: 1000,
+  tmpdir: '/tmp',
+  home: '/home/u',
+  platform,
+});
+
+describe('daemon paths (the same rules as bridge/daemon/paths.py)', () => {
+  it('picks the runtime dir: override, XDG_RUNTIME_DIR, then /tmp/smconnect-<uid>', () => {
+    assert.strictEqual(runtimeDir(facts({ SMCONNECT_RUNTIME_DIR: '/r', XDG_RUNTIME_DIR: '/run/user/1000' })), '/r');
+    assert.strictEqual(runtimeDir(facts({ XDG_RUNTIME_DIR: '/run/user/1000' })), '/run/user/1000/smconnect');
+    assert.strictEqual(runtimeDir(facts({ XDG_RUNTIME_DIR: 'relative' })), '/tmp/smconnect-1000');
+    assert.strictEqual(runtimeDir(facts({})), '/tmp/smconnect-1000');
+  });
+
+  it('picks the state dir and the log', () => {
+    assert.strictEqual(stateDir(facts({ SMCONNECT_STATE_DIR: '/s' })), '/s');
+    assert.strictEqual(stateDir(facts({ XDG_STATE_HOME: '/x' })), '/x/smconnect');
+    assert.strictEqual(daemonLogPath(facts({})), '/home/u/.local/state/smconnect/daemon.log');
+  });
+
+  it('uses the unix socket unless tcp is forced or there is no AF_UNIX', () => {
+    assert.deepStrictEqual(endpoint(facts({})), { kind: 'unix', runtimeDir: '/tmp/smconnect-1000', socket: '/tmp/smconnect-1000/daemon.sock' });
+    assert.strictEqual(endpoint(facts({ SMCONNECT_DAEMON_TRANSPORT: ' TCP ' })).kind, 'tcp');
+    assert.strictEqual(endpoint(facts({}, 'win32')).kind, 'tcp');
+    assert.strictEqual(endpoint(facts({ SMCONNECT_DAEMON_TRANSPORT: 'unix' }, 'win32')).kind, 'unix');
+  });
+
+  it('trusts only a private directory of ours', () => {
+    const dir = privateDir();
+    const uid = process.getuid!();
+    verifyPrivateDir(dir, uid);
+    assert.throws(() => verifyPrivateDir(dir, uid + 1), /owned by uid/);
+    const link = `${dir}-link`;
+    fs.symlinkSync(dir, link);
+    assert.throws(() => verifyPrivateDir(link, uid), /symlink/);
+    fs.chmodSync(dir, 0o770);
+    assert.throws(() => verifyPrivateDir(dir, uid), /other users/);
+    assert.throws(() => verifyPrivateDir(path.join(dir, 'missing'), uid), /ENOENT/);
+  });
+});
+
+describe('AWS context and profiles', () => {
+  const config = [
+    '[default]',
+    'region = eu-west-1',
+    '[profile sso-dev]',
+    'sso_session = corp',
+    'region = us-east-1',
+    '[sso-session corp]',
+    'sso_start_url = https://corp.awsapps.com/start',
+    '[profile proc] # comment',
+    'credential_process = /bin/creds',
+    's3 =',
+    '  max_concurrent_requests = 4',
+  ].join('\n');
+  const credentials = '[default]\naws_access_key_id = x\n[keys-only]\naws_access_key_id = y\n';
+
+  it('reads profiles from both files, not sso-session sections', () => {
+    const profiles = parseProfiles(config, credentials);
+    assert.deepStrictEqual([...profiles.keys()].sort(), ['default', 'keys-only', 'proc', 'sso-dev']);
+    assert.strictEqual(profiles.get('sso-dev')?.region, 'us-east-1');
+    assert.strictEqual(profiles.get('proc')?.max_concurrent_requests, undefined); // nested, not a key
+  });
+
+  it('chooses the sign-in command by profile kind', () => {
+    const profiles = parseProfiles(config, credentials);
+    assert.strictEqual(signInCommand('sso-dev', profiles), 'aws sso login --profile sso-dev');
+    assert.strictEqual(signInCommand('proc', profiles), 'aws sts get-caller-identity --profile proc');
+    assert.strictEqual(signInCommand(null, profiles), 'aws configure');
+    assert.strictEqual(signInCommand("it's", profiles), `aws configure --profile 'it'\\''s'`);
+  });
+
+  it('prefers settings over the environment and passes the endpoint through', () => {
+    const env = { AWS_PROFILE: 'envp', AWS_DEFAULT_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' };
+    assert.deepStrictEqual(contextFrom({ profile: 'p', region: '' }, env), { profile: 'p', region: 'us-west-2', endpoint_url: 'http://127.0.0.1:1' });
+    assert.deepStrictEqual(contextFrom({}, {}), { profile: null, region: null, endpoint_url: null });
+  });
+
+  it('asks for a profile only among several, and for a region only when nothing gives one', () => {
+    const several = parseProfiles(config, credentials);
+    const none = { profile: null, region: null, endpoint_url: null };
+    assert.deepStrictEqual(contextQuestions(none, several), { askProfile: ['default', 'keys-only', 'proc', 'sso-dev'], askRegion: false });
+    assert.deepStrictEqual(contextQuestions({ ...none, profile: 'keys-only' }, several), { askProfile: null, askRegion: true });
+    assert.deepStrictEqual(contextQuestions(none, parseProfiles('', '[only]\n')), { askProfile: null, askRegion: true });
+    assert.deepStrictEqual(contextQuestions({ ...none, endpoint_url: 'http://e' }, new Map()), { askProfile: null, askRegion: false });
+  });
+});
+
+describe('finding and running smconnect', () => {
+  const dir = privateDir();
+  const exe = path.join(dir, 'smconnect');
+  fs.writeFileSync(exe, '#!/bin/sh\necho "out $*"\necho "smconnect: it broke" >&2\nexit 4\n', { mode: 0o755 });
+
+  it('uses the setting (with ~), else PATH, else ~/.local/bin', () => {
+    const f = { env: { PATH: `/nowhere:${dir}` }, home: dir, platform: 'linux' as const };
+    assert.strictEqual(findSmconnect(exe, f), exe);
+    assert.strictEqual(findSmconnect('~/smconnect', f), exe);
+    assert.strictEqual(findSmconnect('', f), exe);
+    assert.throws(() => findSmconnect('/no/such', f), (err: unknown) => err instanceof SmconnectMissing && /smconnect\.path/.test(err.message));
+    const local = { env: { PATH: '/nowhere' }, home: '/h', platform: 'linux' as const, isExecutable: (p: string) => p === '/h/.local/bin/smconnect' };
+    assert.strictEqual(findSmconnect(undefined, local), '/h/.local/bin/smconnect');
+    assert.throws(() => findSmconnect(undefined, { ...local, isExecutable: () => false }), /not found on PATH/);
+  });
+
+  it('runs it and keeps the one-line reason', async () => {
+    const result = await runCli(exe, ['daemon', 'start']);
+    assert.strictEqual(result.code, 4);
+    assert.strictEqual(result.stdout, 'out daemon start\n');
+    assert.strictEqual(cliErrorLine(result), 'it broke');
+    assert.strictEqual(cliErrorLine({ code: 9, stdout: '', stderr: '' }), 'exited with status 9');
+  });
+});
