@@ -272,6 +272,9 @@ async def _bench(unthrottled_bytes: int, realistic_bytes: int) -> dict[str, Any]
         "unthrottled_bytes": unthrottled_bytes,
         "realistic_bytes": realistic_bytes,
         "cpu_accounting": "client process only (broker and targets in a child process)",
+        "runs": {
+            name: {key: round(value, 4) for key, value in run.items()} for name, run in runs.items()
+        },
     }
 
 
