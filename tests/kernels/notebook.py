@@ -61,16 +61,24 @@ class Notebook:
     """One kernel on a server reached at ``url`` (ending in the base URL's slash)."""
 
     def __init__(
-        self, url: str, token: str = "", *, ws_token_in_query: bool = False, xsrf: bool = True
+        self,
+        url: str,
+        token: str = "",
+        *,
+        ws_token_in_query: bool = False,
+        xsrf: bool = True,
+        kernel_id: str | None = None,
     ) -> None:
         """``ws_token_in_query``: the websocket carries the token as ``?token=`` (what
         JupyterLab does where it cannot set headers) instead of an Authorization header.
-        ``xsrf=False``: no XSRF pair, as a client holding a token sends to a server."""
+        ``xsrf=False``: no XSRF pair, as a client holding a token sends to a server.
+        ``kernel_id``: attach to a running kernel (left running at exit)."""
         self.url = url
         self.token = token
         self.ws_token_in_query = ws_token_in_query
         self.xsrf = xsrf
-        self.kernel_id: str | None = None
+        self._owned = kernel_id is None
+        self.kernel_id = kernel_id
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._session = uuid.uuid4().hex
@@ -81,11 +89,12 @@ class Notebook:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         try:
-            async with self._http.post(
-                f"{self.url}api/kernels", json={"name": "python3"}, headers=_auth(self.token)
-            ) as r:
-                assert r.status == 201, await r.text()
-                self.kernel_id = (await r.json())["id"]
+            if self.kernel_id is None:
+                async with self._http.post(
+                    f"{self.url}api/kernels", json={"name": "python3"}, headers=_auth(self.token)
+                ) as r:
+                    assert r.status == 201, await r.text()
+                    self.kernel_id = (await r.json())["id"]
             ws_url = self.url.replace("http://", "ws://", 1)
             query = f"session_id={self._session}"
             if self.ws_token_in_query:
@@ -104,7 +113,7 @@ class Notebook:
         if self._ws is not None:
             await self._ws.close()
         if self._http is not None:
-            if self.kernel_id is not None:
+            if self.kernel_id is not None and self._owned:
                 async with self._http.delete(
                     f"{self.url}api/kernels/{self.kernel_id}", headers=_auth(self.token)
                 ) as r:

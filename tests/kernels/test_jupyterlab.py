@@ -126,24 +126,32 @@ async def test_websocket_drops_under_a_running_cell_lose_no_output(
     assert after.results == ["499999500000"]
 
 
-def test_the_same_url_survives_a_channel_that_died(stack: Stack, demo: dict[str, Any]) -> None:
-    """The service ends the session (as after a long outage): the next request rebuilds it."""
+async def test_the_same_url_survives_a_channel_that_died(
+    stack: Stack, demo: dict[str, Any]
+) -> None:
+    """The service ends the session (as after a long outage): the next request rebuilds it,
+    on the same URL, and the kernel (which lives in the space) still has its state."""
     broker = stack.emulator.emulator.broker
     session_id = demo["session"]["session_id"]
 
     async def terminate() -> None:
         broker.terminate_session(session_id)
 
-    stack.emulator.call(terminate)
-    deadline = time.monotonic() + 15
-    while True:
+    def demo_server() -> dict[str, Any]:
         (server,) = [s for s in stack.call("jupyter.list")["servers"] if s["space"] == "demo"]
-        if server["state"] == "idle" or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert server["state"] == "idle"
-    assert _get(f"{demo['url']}api/status", demo["token"])["kernels"] >= 0
-    (server,) = [s for s in stack.call("jupyter.list")["servers"] if s["space"] == "demo"]
+        return server
+
+    async with Notebook(demo["url"], demo["token"]) as first:
+        await first.execute("x = 41")
+        await asyncio.to_thread(stack.emulator.call, terminate)
+        deadline = time.monotonic() + 15
+        while (await asyncio.to_thread(demo_server))["state"] != "idle":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        async with Notebook(demo["url"], demo["token"], kernel_id=first.kernel_id) as again:
+            cell = await again.execute("x + 1")
+    assert cell.results == ["42"]
+    server = await asyncio.to_thread(demo_server)
     assert server["local_port"] == demo["local_port"]
     assert server["state"] == "connected"
     assert server["rebuilds"] == 1
