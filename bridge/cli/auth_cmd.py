@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from bridge.cli import output
 from bridge.cli.app import app
 from bridge.cli.context import ProfileOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from bridge.aws.sso import SsoProfile
 
 # Keys that make botocore use another credential source for the profile; configure replaces
 # them only when told to (--force), so it never silently turns an SSO profile into a key profile.
@@ -82,10 +85,9 @@ def login(
     )
 
 
-def _sso_login(settings: object, *, force: bool, browser: bool) -> None:
+def _sso_login(settings: SsoProfile, *, force: bool, browser: bool) -> None:
     from bridge.aws import sso
 
-    assert isinstance(settings, sso.SsoProfile)
     token = sso.load_token(settings)
     if token is not None and not force:
         left = sso.token_remaining(token)
@@ -122,10 +124,21 @@ def _mfa_login(profile: str, *, force: bool) -> None:
     store.forget_session(profile)
 
     def ask(question: str) -> str:
-        return str(typer.prompt(question.rstrip(": "), err=True))
+        return _ask(question.rstrip(": "))
 
     result = credentials.process_credentials(profile, store=store, prompt=ask)
     output.say(f"started a session for {profile!r}, valid until {result['Expiration']}")
+
+
+def _ask(question: str, *, secret: bool = False) -> str:
+    """A prompt on a terminal; from a pipe, one line read quietly (scripts, tests)."""
+    if not sys.stdin.isatty():
+        sys.stderr.write(f"{question}: ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        sys.stderr.write("\n")
+        return answer.strip()
+    return str(typer.prompt(question, hide_input=secret, err=True)).strip()
 
 
 def _open_browser(url: str) -> bool:
@@ -220,8 +233,8 @@ def configure(
                 ExitCode.AWS_SETUP,
             )
         store = KeyringStore()
-        key_id = access_key_id or str(typer.prompt("AWS access key id", err=True)).strip()
-        secret = str(typer.prompt("AWS secret access key", hide_input=True, err=True)).strip()
+        key_id = access_key_id or _ask("AWS access key id")
+        secret = _ask("AWS secret access key", secret=True)
         if not key_id or not secret:
             raise CliError("an access key id and a secret access key are needed", ExitCode.USAGE)
         store.set_keys(name, AccessKeys(key_id, secret))

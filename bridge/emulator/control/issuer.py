@@ -91,7 +91,7 @@ class Issuer:
 
     def client(self, client_id: str | None, client_secret: str | None) -> OidcClient:
         client = self.clients.get(client_id or "")
-        if client is None or not secrets.compare_digest(client.client_secret, client_secret or ""):
+        if client is None or not _same(client.client_secret, client_secret):
             raise ApiError("InvalidClientException", "Invalid client credentials", 401)
         if time.time() >= client.expires_at:
             raise ApiError("InvalidClientException", "The client registration has expired", 401)
@@ -203,7 +203,7 @@ class Issuer:
         if serial_number is None and code is None:
             return
         expected = self.mfa_codes.get(serial_number or "")
-        if expected is None or code is None or not secrets.compare_digest(expected, code):
+        if expected is None or not _same(expected, code):
             raise ApiError(
                 "AccessDenied",
                 "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
@@ -215,6 +215,10 @@ class Issuer:
             if grant.user_code == user_code:
                 return grant
         raise KeyError(user_code)
+
+
+def _same(expected: str, given: str | None) -> bool:
+    return secrets.compare_digest(expected.encode(), (given or "").encode())
 
 
 def _opaque(length: int) -> str:
