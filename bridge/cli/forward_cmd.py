@@ -61,7 +61,13 @@ async def _foreground(aws: AwsContext, space: str, local: int, remote: int) -> N
         with ProgressDisplay(space, "opening the forward") as progress:
             fwd = await client.call(
                 "forward.open",
-                {**aws.params(), "space": space, "remote_port": remote, "local_port": local},
+                {
+                    **aws.params(),
+                    "space": space,
+                    "remote_port": remote,
+                    "local_port": local,
+                    "close_with_connection": True,  # a killed `smconnect forward` leaves nothing
+                },
                 timeout=OPEN_TIMEOUT,
                 on_notification=progress,
             )

@@ -15,30 +15,35 @@ import typer
 from bridge.cli import output, rpc
 from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import (
     DEFAULT_PREFIX,
     ConfigOptions,
     ConfigStatus,
     SshConfig,
     SshPaths,
+    installed_prefix,
 )
 
 sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
 app.add_typer(sshcfg_app, name="ssh-config")
 
 PrefixOpt = Annotated[
-    str, typer.Option("--prefix", help="Host name prefix: <prefix><space> (e.g. sm-demo).")
+    str | None, typer.Option("--prefix", help="Host name prefix: <prefix><space> (e.g. sm-demo).")
 ]
 
 
-def manager(aws: AwsContext, prefix: str = DEFAULT_PREFIX) -> SshConfig:
-    """The ssh config for this user, with a ProxyCommand that runs this smconnect."""
-    from bridge.daemon.service import smconnect_command  # heavy: only where it is needed
-    from bridge.daemon.workspace import AwsContext as DaemonContext
+def manager(aws: AwsContext, prefix: str | None = None) -> SshConfig:
+    """The ssh config for this user, with a ProxyCommand that runs this smconnect.
 
-    context = DaemonContext(profile=aws.profile, region=aws.region, endpoint_url=aws.endpoint_url)
-    options = ConfigOptions(smconnect_command=smconnect_command(context), prefix=prefix)
-    return SshConfig(SshPaths.for_home(), options)
+    Without ``--prefix``, the prefix of the installed config is kept (the daemon keeps it too).
+    """
+    paths = SshPaths.for_home()
+    command = smconnect_command(
+        profile=aws.profile, region=aws.region, endpoint_url=aws.endpoint_url
+    )
+    prefix = prefix or installed_prefix(paths) or DEFAULT_PREFIX
+    return SshConfig(paths, ConfigOptions(smconnect_command=command, prefix=prefix))
 
 
 def status_json(status: ConfigStatus) -> dict[str, Any]:
@@ -61,7 +66,7 @@ def status_json(status: ConfigStatus) -> dict[str, Any]:
 @sshcfg_app.command("install")
 def install_cmd(
     ctx: typer.Context,
-    prefix: PrefixOpt = DEFAULT_PREFIX,
+    prefix: PrefixOpt = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -95,7 +100,7 @@ def install_cmd(
     if not (result.user_config_changed or result.our_config_changed):
         output.stdout.print("smconnect's ssh config is already up to date")
     hosts = ", ".join(result.aliases) or "none yet"
-    output.stdout.print(f"Hosts: {hosts} (and any {prefix}<space>)")
+    output.stdout.print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
     for ref in result.collisions:
         output.say(
             f"space {ref.domain_id}/{ref.name} got no Host entry: its name differs from "
@@ -106,7 +111,7 @@ def install_cmd(
 @sshcfg_app.command("show")
 def show_cmd(
     ctx: typer.Context,
-    prefix: PrefixOpt = DEFAULT_PREFIX,
+    prefix: PrefixOpt = None,
     validate: Annotated[
         bool, typer.Option("--validate", help="Also ask ssh (`ssh -G`) that it applies.")
     ] = False,
@@ -143,7 +148,7 @@ def show_cmd(
 @sshcfg_app.command("remove")
 def remove_cmd(
     ctx: typer.Context,
-    prefix: PrefixOpt = DEFAULT_PREFIX,
+    prefix: PrefixOpt = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,

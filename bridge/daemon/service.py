@@ -14,8 +14,6 @@ import functools
 import itertools
 import logging
 import os
-import shutil
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +32,7 @@ from bridge.daemon.rpc import ApiError
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.stream import RawStream
 from bridge.daemon.workspace import AwsContext, Workspace
+from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import (
     DEFAULT_PREFIX,
     ConfigOptions,
@@ -41,6 +40,7 @@ from bridge.ssh.config import (
     SshConfigError,
     SshPaths,
     host_key_alias,
+    installed_prefix,
 )
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
@@ -96,6 +96,7 @@ class ForwardParams(SpaceParams):
     local_port: int = 0
     local_host: str = "127.0.0.1"
     remote_host: str = "127.0.0.1"
+    close_with_connection: bool = False  # end the forward when the calling client goes away
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,12 +205,12 @@ class SpaceService:
         server: DaemonServer,
         *,
         ssh_paths: SshPaths | None = None,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str | None = None,
         poll_interval: float | None = None,
     ) -> None:
         self._server = server
         self._ssh_paths = ssh_paths or SshPaths.for_home()
-        self._prefix = prefix
+        self._fixed_prefix = prefix
         self._poll_interval = poll_interval or float(os.environ.get("SMCONNECT_POLL_INTERVAL", "5"))
         self._workspaces: dict[AwsContext, Workspace] = {}
         self._channels: dict[str, ManagedChannel] = {}
@@ -226,6 +227,11 @@ class SpaceService:
         self._sign_in_warning_ahead = float(os.environ.get("SMCONNECT_SIGN_IN_WARNING", "600"))
         self._warned: dict[Any, asyncio.TimerHandle] = {}
         server.busy = self.busy
+
+    @property
+    def _prefix(self) -> str:
+        """The host prefix in force: the one the installed ssh config uses, else the default."""
+        return self._fixed_prefix or installed_prefix(self._ssh_paths) or DEFAULT_PREFIX
 
     def busy(self) -> bool:
         return bool(self._channels or self._forwards)
@@ -421,7 +427,10 @@ class SpaceService:
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
         spaces = await ws.spaces()
-        options = ConfigOptions(smconnect_command=smconnect_command(context), prefix=self._prefix)
+        command = smconnect_command(
+            profile=context.profile, region=context.region, endpoint_url=context.endpoint_url
+        )
+        options = ConfigOptions(smconnect_command=command, prefix=self._prefix)
         config = SshConfig(self._ssh_paths, options)
         await asyncio.to_thread(config.install, [(s.name, s.domain_id) for s in spaces])
 
@@ -582,7 +591,17 @@ class SpaceService:
             remote_port=params.remote_port,
         )
         self._forwards[fwd.id] = fwd
+        if params.close_with_connection:
+            conn.spawn(self._close_when_gone(fwd))
         return fwd.describe()
+
+    async def _close_when_gone(self, fwd: Forward) -> None:
+        """Held by the opening connection: cancelled when it ends, which ends the forward."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if fwd.id in self._forwards:
+                await asyncio.shield(self._close_forward(fwd))
 
     async def forward_list(self, conn: Connection, params: None) -> dict[str, Any]:
         return {"forwards": [f.describe() for f in self._forwards.values()]}
@@ -625,20 +644,6 @@ def channel_config() -> CoreConfig:
     except ValueError:
         log.warning("ignoring SMCONNECT_CHANNEL_RATE=%r: not a number", value[:40])
         return CoreConfig()
-
-
-def smconnect_command(context: AwsContext) -> tuple[str, ...]:
-    """The argv prefix a ProxyCommand runs: this smconnect, with the request's AWS context."""
-    beside = os.path.join(os.path.dirname(sys.executable), "smconnect")
-    exe = beside if os.access(beside, os.X_OK) else (shutil.which("smconnect") or beside)
-    argv: list[str] = [os.path.abspath(exe)]
-    if context.profile:
-        argv += ["--profile", context.profile]
-    if context.region:
-        argv += ["--region", context.region]
-    if context.endpoint_url:
-        argv += ["--endpoint-url", context.endpoint_url]
-    return tuple(argv)
 
 
 async def setup(server: DaemonServer) -> None:

@@ -902,3 +902,18 @@ def _hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
         if len(parts) == 2 and parts[0] == "Host" and parts[1] != wildcard:
             hosts.append(parts[1])
     return tuple(hosts)
+
+
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    try:
+        content = paths.our_config.read_text("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    for line in content.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "Host" and parts[1].endswith("*"):
+            prefix = parts[1][:-1]
+            return prefix if _PREFIX_RE.match(prefix) else None
+    return None
