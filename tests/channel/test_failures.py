@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.emulator.agent import SessionGrant
+from bridge.emulator.agent import SessionBroker, SessionGrant, SessionTarget
 from bridge.ssm.core import CoreConfig
-from bridge.ssm.errors import ChannelError, HandshakeTimeout, ResumeFailed
+from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeTimeout, ResumeFailed
 from bridge.ssm.transport import DataChannel, ReconnectPhase, open_channel
 
-from .conftest import FAST_RETRY, EchoTarget, Harness
+from .conftest import FAST_RETRY, UNTHROTTLED, EchoTarget, Harness
 
 Session = tuple[DataChannel, SessionGrant, asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -165,3 +166,20 @@ async def test_a_hung_resume_call_is_bounded(harness: Harness) -> None:
     _drop_once(harness, grant, writer)
     with pytest.raises(ResumeFailed, match="TimeoutError"):
         await asyncio.wait_for(reader.read(), 5)
+
+
+async def test_agent_side_handshake_timeout_reaches_the_client(tmp_path: Path) -> None:
+    """The agent never hears our HandshakeResponse: it gives up and the service closes."""
+    broker = SessionBroker(pacing="unthrottled", handshake_timeout=0.5)
+    await broker.start()
+    try:
+        broker.faults.drop_rate = 1.0  # channel_closed is the service's own: it gets through
+        grant = broker.create_session(SessionTarget())
+        channel = await open_channel(grant.stream_url, grant.token_value, config=UNTHROTTLED)
+        started = time.monotonic()
+        with pytest.raises(ChannelClosedError, match="service closed the channel"):
+            await asyncio.wait_for(channel.wait_ready(), 10)
+        assert time.monotonic() - started < 3
+        assert channel.error is None and channel.close_reason
+    finally:
+        await broker.stop()
