@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,7 +167,7 @@ async def test_a_hung_resume_call_is_bounded(harness: Harness) -> None:
         await asyncio.wait_for(reader.read(), 5)
 
 
-async def test_agent_side_handshake_timeout_reaches_the_client(tmp_path: Path) -> None:
+async def test_agent_side_handshake_timeout_reaches_the_client() -> None:
     """The agent never hears our HandshakeResponse: it gives up and the service closes."""
     broker = SessionBroker(pacing="unthrottled", handshake_timeout=0.5)
     await broker.start()
