@@ -100,3 +100,16 @@ async def test_close_times_out_when_nothing_is_acknowledged(harness: Harness) ->
     writer.write(b"lost" * 1000)
     await asyncio.wait_for(channel.close(timeout=0.3), 3)
     assert channel.is_closed
+
+
+async def test_terminate_session_from_the_service_gives_the_reader_eof(harness: Harness) -> None:
+    await harness.space.listen(22, EchoTarget().handle)
+    channel, grant = await harness.open()
+    reader, writer = channel.streams()
+    writer.write(b"ping")
+    assert await asyncio.wait_for(reader.readexactly(4), 10) == b"ping"
+    harness.broker.terminate_session(grant.session_id)  # TerminateSession API
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    await asyncio.wait_for(channel.wait_closed(), 5)
+    assert channel.error is None
+    assert channel.close_reason == "the service closed the channel"
