@@ -114,7 +114,7 @@ def test_unknown_operations(emu: EmulatorThread) -> None:
     assert (error.code, error.headers["x-amzn-ErrorType"]) == (400, "UnknownOperationException")
     error = _raw(
         emu,
-        b"Action=AssumeRole&Version=2011-06-15",
+        b"Action=AssumeRoleWithSAML&Version=2011-06-15",
         {"Content-Type": "application/x-www-form-urlencoded"},
         "sts",
     )
