@@ -245,6 +245,10 @@ class StudioClient:
     ) -> Space:
         self._require_supported(space)
         status = self._app_status(space)
+        if status == "Pending":  # DeleteApp answers ResourceInUse until the app is InService
+            progress("stopping", "waiting for the app to finish starting before stopping it")
+            self._wait(lambda: self._app_status(space) != "Pending", "app start", progress)
+            status = self._app_status(space)
         if status in (None, "Deleted"):
             return replace(space, app_status=None)
         if status != "Deleting":
