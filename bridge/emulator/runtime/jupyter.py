@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bridge.emulator.runtime.procs import descendants, kill_tree
+from bridge.emulator.runtime.procs import descendants, die_with_parent, kill_tree
 
 BASE_URL = "/jupyterlab/default"
 _STATUS_PATH = f"{BASE_URL}/api/status"
@@ -94,6 +94,7 @@ class JupyterServer:
                 cwd=self._home,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         finally:
             os.close(log_fd)

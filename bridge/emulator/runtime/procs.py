@@ -71,3 +71,16 @@ def kill_tree(pids: set[int], sig: int = signal.SIGKILL) -> None:
                 os.killpg(pgid, sig)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: on Linux, SIGTERM this child when the emulator process dies, even by
+    SIGKILL, so a killed emulator leaves no Jupyter server behind. Elsewhere a no-op."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
