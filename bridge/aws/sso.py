@@ -118,10 +118,14 @@ def load_token(sso: SsoProfile) -> dict[str, Any] | None:
 
 def save_token(sso: SsoProfile, token: dict[str, Any]) -> None:
     """Atomically, 0600, in a 0700 directory (the AWS CLI's layout)."""
-    directory = cache_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = json.dumps(token).encode("utf-8")
-    fsutil.atomic_write(sso.cache_file, data, expected=None, keep_metadata=False)
+    try:
+        cache_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+        fsutil.atomic_write(sso.cache_file, data, expected=None, keep_metadata=False)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the SSO cache {sso.cache_file} ({exc.strerror or exc})"
+        ) from None
 
 
 def token_remaining(token: dict[str, Any], now: _dt.datetime | None = None) -> float:
@@ -169,9 +173,7 @@ class SsoSignIn:
             log.info("SSO token refresh for %s refused: %s", self.sso.profile, _code(exc))
             return None
         except botocore.exceptions.BotoCoreError as exc:
-            raise CredentialsError(
-                f"cannot reach IAM Identity Center to refresh the sign-in ({type(exc).__name__})"
-            ) from None
+            raise self._unreachable(exc) from None
         fresh = self._token_from(response, token)
         save_token(self.sso, fresh)
         return fresh
@@ -179,19 +181,17 @@ class SsoSignIn:
     def login(self, announce: Announce) -> dict[str, Any]:
         """The device authorization flow: register (or reuse the registration), show the code,
         poll CreateToken until the user approves; the token is saved to the cache."""
-        cached = load_token(self.sso) or {}
-        registration = self._registration(cached)
+        registration = self._registration(load_token(self.sso) or {})
         try:
-            device = self._client.start_device_authorization(
-                clientId=registration["clientId"],
-                clientSecret=registration["clientSecret"],
-                startUrl=self.sso.start_url,
-            )
+            device = self._start_device(registration)
         except botocore.exceptions.ClientError as exc:
-            raise CredentialsError(
-                f"IAM Identity Center refused the sign-in request ({_code(exc)}); check "
-                f"sso_start_url and sso_region of profile {self.sso.profile!r}"
-            ) from None
+            if _code(exc) != "InvalidClientException" or "accessToken" not in registration:
+                raise self._refused(exc) from None
+            registration = self._registration({})  # the cached registration was revoked
+            try:
+                device = self._start_device(registration)
+            except botocore.exceptions.ClientError as again:
+                raise self._refused(again) from None
         announce(
             DeviceCode(
                 user_code=device["userCode"],
@@ -205,6 +205,29 @@ class SsoSignIn:
         token = self._token_from(response, registration)
         save_token(self.sso, token)
         return token
+
+    def _start_device(self, registration: dict[str, Any]) -> dict[str, Any]:
+        try:
+            device: dict[str, Any] = self._client.start_device_authorization(
+                clientId=registration["clientId"],
+                clientSecret=registration["clientSecret"],
+                startUrl=self.sso.start_url,
+            )
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._unreachable(exc) from None
+        return device
+
+    def _refused(self, exc: botocore.exceptions.ClientError) -> CredentialsError:
+        return CredentialsError(
+            f"IAM Identity Center refused the sign-in request ({_code(exc)}); check "
+            f"sso_start_url and sso_region of profile {self.sso.profile!r}"
+        )
+
+    def _unreachable(self, exc: Exception) -> CredentialsError:
+        return CredentialsError(
+            f"cannot reach IAM Identity Center in {self.sso.region} ({type(exc).__name__}); "
+            "check the network and HTTPS_PROXY"
+        )
 
     def _registration(self, cached: dict[str, Any]) -> dict[str, Any]:
         if cached.get("clientId") and cached.get("clientSecret"):
@@ -225,10 +248,7 @@ class SsoSignIn:
                 f"IAM Identity Center refused to register smconnect ({_code(exc)})"
             ) from None
         except botocore.exceptions.BotoCoreError as exc:
-            raise CredentialsError(
-                f"cannot reach IAM Identity Center in {self.sso.region} ({type(exc).__name__}); "
-                "check the network and HTTPS_PROXY"
-            ) from None
+            raise self._unreachable(exc) from None
         return {
             "clientId": response["clientId"],
             "clientSecret": response["clientSecret"],
@@ -250,6 +270,8 @@ class SsoSignIn:
                     clientSecret=registration["clientSecret"],
                 )
                 return response
+            except botocore.exceptions.BotoCoreError as exc:
+                raise self._unreachable(exc) from None
             except botocore.exceptions.ClientError as exc:
                 code = _code(exc)
                 if code == "AuthorizationPendingException":

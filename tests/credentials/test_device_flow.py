@@ -73,3 +73,21 @@ def test_refresh_without_a_working_refresh_token_returns_none(
 
     home.emu.call(revoke)
     assert sso.SsoSignIn(settings).refresh() is None  # refused: only a login helps
+
+
+def test_a_revoked_client_registration_is_replaced(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _profile(home, monkeypatch)
+    first = sso.SsoSignIn(settings, sleep=lambda s: time.sleep(1.05)).login(
+        lambda code: home.approve(code.user_code)
+    )
+
+    async def forget_clients() -> None:
+        home.issuer.clients.clear()
+
+    home.emu.call(forget_clients)
+    second = sso.SsoSignIn(settings, sleep=lambda s: time.sleep(1.05)).login(
+        lambda code: home.approve(code.user_code)
+    )
+    assert second["clientId"] != first["clientId"]
