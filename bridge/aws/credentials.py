@@ -23,6 +23,7 @@ import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bridge.aws import awsconfig
@@ -237,7 +238,7 @@ def credential_fingerprint() -> tuple[tuple[str, int, int], ...]:
     differs after ``smconnect login``, ``aws sso login`` or an edit, without asking AWS."""
     from bridge.aws import sso
 
-    paths = [awsconfig.config_path(), awsconfig.credentials_path()]
+    paths = [awsconfig.config_path(), awsconfig.credentials_path(), _sign_in_marker()]
     with contextlib.suppress(OSError):
         paths += sorted(sso.cache_dir().iterdir())
     stamp = []
@@ -292,6 +293,22 @@ def sign_in_deadline(profile: str | None) -> SignInDeadline | None:
     except (ConfigurationError, KeyringUnavailable):
         return None
     return None
+
+
+def note_sign_in() -> None:
+    """Tell a daemon waiting for a sign-in that one happened, for sign-ins that change no
+    file it watches (an MFA session goes to the keyring): touch a marker in the state dir."""
+    marker = _sign_in_marker()
+    with contextlib.suppress(OSError):
+        marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        marker.touch(mode=0o600)
+        os.utime(marker)
+
+
+def _sign_in_marker() -> Path:
+    from bridge.daemon.paths import default_paths
+
+    return default_paths().state_dir / "signed-in"
 
 
 def sign_in_hint(profile: str | None) -> str:

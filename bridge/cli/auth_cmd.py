@@ -127,6 +127,7 @@ def _mfa_login(profile: str, *, force: bool) -> None:
         return _ask(question.rstrip(": "))
 
     result = credentials.process_credentials(profile, store=store, prompt=ask)
+    credentials.note_sign_in()
     output.say(f"started a session for {profile!r}, valid until {result['Expiration']}")
 
 

@@ -388,7 +388,7 @@ class SpaceService:
                         "credentials", {"state": "expired", "profile": profile, "message": message}
                     )
                 # Ask AWS again once the sign-in state on disk changed (a login, an edited
-                # config), or every half minute for what leaves no trace there (a keyring).
+                # config, the marker `smconnect login` touches), or every half minute otherwise.
                 seen, asked = credential_fingerprint(), time.monotonic()
                 while time.monotonic() - asked < 30.0 and credential_fingerprint() == seen:
                     if time.monotonic() + self._credentials_poll >= deadline:

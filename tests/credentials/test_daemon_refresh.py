@@ -178,6 +178,27 @@ async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
     assert failed.value.kind == "credentials"
     assert "smconnect login --profile mfa" in failed.value.message
     assert home.issuer.calls["GetSessionToken"] == 1
-    for fwd in opened:  # the established channels do not care
-        assert (await _banner(fwd["local_port"]))[2].startswith(b"SSH-2.0-Go")
+    assert (await _banner(opened[1]["local_port"]))[2].startswith(b"SSH-2.0-Go")  # no matter
+
+    # A drop now: the resume waits, and continues as soon as the user enters a new code (the
+    # keyring changes no file; `smconnect login` nudges the daemon through its state dir).
+    faults = home.emu.emulator.broker.faults
+    faults.max_drops, faults.drop_every_bytes = 1, 1
+    pending = asyncio.ensure_future(_banner(opened[0]["local_port"]))
+    for _ in range(300):
+        if any(n["state"] == "expired" for n in notes):
+            break
+        await asyncio.sleep(0.1)
+    expired = next(n for n in notes if n["state"] == "expired")
+    assert expired["profile"] == "mfa" and "smconnect login --profile mfa" in expired["message"]
+    assert not pending.done()
+    proc = await asyncio.to_thread(
+        home.smconnect, "login", "--profile", "mfa", input=f"{MFA_CODE}\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    signed_in = asyncio.get_running_loop().time()
+    assert (await asyncio.wait_for(pending, 60))[2].startswith(b"SSH-2.0-Go")
+    assert asyncio.get_running_loop().time() - signed_in < 15  # not the 30 s fallback
+    assert home.issuer.calls["GetSessionToken"] == 2
+    for fwd in opened:
         await daemon.call("forward.close", {"id": fwd["id"]})
