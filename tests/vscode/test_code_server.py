@@ -192,6 +192,7 @@ def test_connect_from_command_palette(
     # A cancellable progress notification told the story while the app started.
     assert seen["progress"][0].startswith("SageMaker: opening demo"), seen["progress"]
     assert seen["cancellable"] is True
+    assert seen["statusDuringOpen"] == "SageMaker: opening demo"  # the status bar item
     # … with the daemon's own progress messages after ours.
     assert len(set(seen["progress"])) >= 2, seen["progress"]
 

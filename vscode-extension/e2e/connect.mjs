@@ -76,6 +76,7 @@ try {
   const message = toast.locator('.notification-list-item-message');
   seen.progress.push((await message.innerText()).replace(/\s+/g, ' ').trim());
   seen.cancellable = await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Cancel' }).count() > 0;
+  seen.statusDuringOpen = (await page.locator('.statusbar-item', { hasText: 'SageMaker' }).first().innerText()).trim();
   await page.screenshot({ path: path.join(artifacts, 'progress.png') });
   step(`progress: ${seen.progress[0]}`);
 

@@ -4,11 +4,21 @@ import * as os from 'os';
 import * as path from 'path';
 import { WebSocketServer, WebSocket } from 'ws';
 
-/** A private 0700 directory, like the daemon's runtime dir. */
+const made: string[] = [];
+
+/** A private 0700 directory, like the daemon's runtime dir; removed after the run. */
 export function privateDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smconnect-ext-test-'));
   fs.chmodSync(dir, 0o700);
+  made.push(dir);
   return dir;
+}
+
+export function removeDirs(): void {
+  for (const dir of made.splice(0)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(`${dir}-link`, { force: true });
+  }
 }
 
 export interface FakeDaemon {

@@ -4,7 +4,9 @@ import * as path from 'path';
 import { connectDaemon } from '../src/core/daemon';
 import { Endpoint } from '../src/core/endpoint';
 import { CallTimeout, Cancelled, DaemonConnection, DaemonUnavailable, RpcError } from '../src/core/rpc';
-import { fail, fakeDaemon, notify, privateDir, reply } from './helpers';
+import { fail, fakeDaemon, notify, privateDir, removeDirs, reply } from './helpers';
+
+after(removeDirs); // a root hook: runs once after every spec file
 
 const unix = (dir: string): Endpoint => ({ kind: 'unix', runtimeDir: dir, socket: path.join(dir, 'daemon.sock') });
 
