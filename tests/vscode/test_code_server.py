@@ -67,8 +67,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     raise AssertionError(f"code-server did not answer {url} within {timeout:.0f} s")
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """code-server runs its extension host and watchers as children: end the whole group."""
+def _stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """code-server (extension host, watchers) and the driver (Chromium) have children: end
+    the whole group."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -159,7 +160,8 @@ def test_connect_from_command_palette(
     tools: Tools, sandbox: Sandbox, code_server: str, tmp_path: Path
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    driven = subprocess.run(
+    # The driver and its Chromium run in their own process group, ended whatever happens.
+    driver = subprocess.Popen(
         [str(tools.node), str(tools.e2e_script)],
         env={
             **sandbox.env,
@@ -169,11 +171,16 @@ def test_connect_from_command_palette(
             "OPEN_LOG": sandbox.env["SMCONNECT_VSCODE_OPEN_LOG"],
             "SPACE": "demo",
         },
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=280,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = driver.communicate(timeout=280)
+    finally:
+        _stop_group(driver)
+    driven = subprocess.CompletedProcess(driver.args, driver.returncode, stdout, stderr)
     lines = driven.stdout.strip().splitlines()
     assert lines, f"the driver printed nothing\n{driven.stderr}"
     seen = json.loads(lines[-1])
@@ -198,7 +205,19 @@ def test_connect_from_command_palette(
 
     # The extension handed over the Remote-SSH folder of the space …
     assert seen["uri"] == "vscode-remote://ssh-remote+sm-demo/home/sagemaker-user"
-    # … and that host works through the ssh config the daemon wrote.
+    # "Stop Space" offered only the running space, and stopped it.
+    assert [_first_word(row) for row in seen["stopChoices"]] == ["demo"], seen["stopChoices"]
+    assert seen["stopped"] == "SageMaker: demo is stopped."
+    listed = sandbox.call(
+        "spaces.list",
+        {"refresh": True, "endpoint_url": sandbox.env["AWS_ENDPOINT_URL"]},
+        autostart=False,  # the extension's daemon is still up
+    )
+    spaces = listed["spaces"]
+    assert next(s for s in spaces if s["name"] == "demo")["app_status"] in (None, "Deleted")
+
+    # The host of the URI works through the ssh config the daemon wrote (the ProxyCommand
+    # starts the space the extension just stopped).
     done = sandbox.ssh("sm-demo", 'echo "$USER"; true')
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().strip() == "sagemaker-user"

@@ -34,6 +34,16 @@ async function waitVisible(page, locator, timeout) {
     await page.waitForTimeout(200);
   }
 }
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 30_000 });
+  await input.fill(`>SageMaker: ${title}`);
+  const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+  await command.waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  step(`ran SageMaker: ${title}`);
+}
 const step = (msg) => console.error(`[e2e ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 const browser = await chromium.launch({
@@ -52,14 +62,7 @@ try {
   await page.locator('.statusbar-item', { hasText: 'SageMaker' }).first().waitFor({ timeout: 120_000 });
   step('workbench ready, extension active');
 
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 30_000 });
-  await input.fill('>SageMaker: Connect to SageMaker');
-  const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Connect to SageMaker' }).first();
-  await command.waitFor({ timeout: 30_000 });
-  await page.keyboard.press('Enter');
-  step('ran the command');
+  await runCommand(page, 'Connect to SageMaker');
 
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
   await waitVisible(page, row, 120_000);
@@ -99,6 +102,18 @@ try {
   if (!seen.uri) throw new Error('the extension opened no folder within 180 s');
   await page.screenshot({ path: path.join(artifacts, 'opened.png') });
   step(`opened ${seen.uri}`);
+
+  // Stop Space lists only spaces with an app, and says when it is done.
+  await runCommand(page, 'Stop Space');
+  const running = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
+  await waitVisible(page, running, 60_000);
+  seen.stopChoices = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((rows) =>
+    rows.map((r) => (r.getAttribute('aria-label') ?? '').replace(/\s+/g, ' ').trim()));
+  await running.click();
+  const done = page.locator('.notifications-toasts .notification-toast', { hasText: `${space} is stopped` }).first();
+  await waitVisible(page, done, 60_000);
+  seen.stopped = (await done.locator('.notification-list-item-message').innerText()).trim();
+  step(seen.stopped);
   console.log(JSON.stringify(seen));
 } catch (err) {
   if (page) await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
