@@ -77,7 +77,10 @@ export class DaemonConnection {
   static async open(ep: Endpoint, opts: { timeoutMs?: number; uid?: number } = {}): Promise<DaemonConnection> {
     const timeout = opts.timeoutMs ?? 5000;
     try {
-      verifyPrivateDir(ep.runtimeDir, opts.uid ?? process.getuid?.() ?? -1);
+      // Windows has no POSIX modes to check; its daemon listens on loopback TCP with a token.
+      if (process.platform !== 'win32') {
+        verifyPrivateDir(ep.runtimeDir, opts.uid ?? process.getuid?.() ?? -1);
+      }
     } catch (err) {
       throw new DaemonUnavailable(`the smconnect daemon is not running (${describe(err)})`);
     }

@@ -126,6 +126,8 @@ class Controller implements vscode.Disposable {
 
   private async listSpaces(ctx: AwsContext): Promise<Space[]> {
     const result = await this.call<{ spaces: Space[] }>('spaces.list', { ...ctx, refresh: true }, { timeoutMs: LIST_TIMEOUT_MS });
+    this.status.model.credentialsOk(); // the daemon just used them
+    this.status.render();
     return result.spaces;
   }
 
