@@ -213,7 +213,7 @@ describe('status bar model', () => {
     assert.strictEqual(m.onNotification('progress', { message: 'x' }), false);
   });
 
-  it('puts expired credentials first, until signed in again', () => {
+  it('puts expired or expiring credentials first, until signed in again', () => {
     const m = new StatusModel();
     m.setSessions([session]);
     m.onNotification('credentials', { state: 'expired', message: 'the SSO token expired' });
@@ -222,6 +222,10 @@ describe('status bar model', () => {
       ['$(warning) SageMaker: sign in', 'smconnect.signIn', 'warning'],
     );
     m.credentialsOk();
+    assert.strictEqual(m.view().text, '$(remote) demo 42 ms');
+    assert.ok(m.onNotification('credentials', { state: 'expiring', expires_at: 1, message: 'the SSO sign-in ends in 10 min' }));
+    assert.match(m.view().tooltip, /ends in 10 min/);
+    assert.ok(m.onNotification('credentials', { state: 'valid', profile: 'p' }));
     assert.strictEqual(m.view().text, '$(remote) demo 42 ms');
   });
 });

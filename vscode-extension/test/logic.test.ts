@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { contextFrom, contextQuestions, parseProfiles, signInCommand } from '../src/core/aws';
+import { contextFrom, contextQuestions, parseProfiles, signInArgs } from '../src/core/aws';
 import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../src/core/cli';
 import { HostFacts, daemonLogPath, endpoint, runtimeDir, stateDir, verifyPrivateDir } from '../src/core/endpoint';
 import { privateDir } from './helpers';
@@ -72,12 +72,9 @@ describe('AWS context and profiles', () => {
     assert.strictEqual(profiles.get('proc')?.max_concurrent_requests, undefined); // nested, not a key
   });
 
-  it('chooses the sign-in command by profile kind', () => {
-    const profiles = parseProfiles(config, credentials);
-    assert.strictEqual(signInCommand('sso-dev', profiles), 'aws sso login --profile sso-dev');
-    assert.strictEqual(signInCommand('proc', profiles), 'aws sts get-caller-identity --profile proc');
-    assert.strictEqual(signInCommand(null, profiles), 'aws configure');
-    assert.strictEqual(signInCommand("it's", profiles), `aws configure --profile 'it'\\''s'`);
+  it('signs in through smconnect login, with the profile in use', () => {
+    assert.deepStrictEqual(signInArgs('sso-dev'), ['login', '--profile', 'sso-dev']);
+    assert.deepStrictEqual(signInArgs(null), ['login']);
   });
 
   it('prefers settings over the environment and passes the endpoint through', () => {

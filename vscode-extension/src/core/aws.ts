@@ -1,6 +1,6 @@
 /**
  * The AWS context the daemon is asked to use (profile, region, endpoint) and what the user's
- * ~/.aws files say about profiles, for the profile/region pickers and "Sign In".
+ * ~/.aws files say about profiles, for the profile and region pickers.
  *
  * The daemon read its own environment once, when it was spawned, maybe from another shell, so
  * every call carries the context explicitly, as the CLI does.
@@ -71,26 +71,10 @@ export function parseProfiles(configText: string, credentialsText: string): Prof
   return profiles;
 }
 
-export function isSsoProfile(section: Record<string, string> | undefined): boolean {
-  return !!section && ('sso_session' in section || 'sso_start_url' in section);
-}
-
-/** The terminal command that refreshes this profile's credentials. */
-export function signInCommand(profile: string | null, profiles: ProfileSections): string {
-  const name = profile ?? 'default';
-  const flag = profile ? ` --profile ${shellQuote(profile)}` : '';
-  if (isSsoProfile(profiles.get(name))) {
-    return `aws sso login${flag}`;
-  }
-  const section = profiles.get(name);
-  if (section && 'credential_process' in section) {
-    return `aws sts get-caller-identity${flag}`; // runs the credential process, which may prompt
-  }
-  return `aws configure${flag}`;
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_.@%+=:,/-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+/** `smconnect login` knows every way a profile signs in (SSO device flow, a keyring profile's
+ * MFA session) and says how to set one up when it has none. */
+export function signInArgs(profile: string | null): string[] {
+  return profile ? ['login', '--profile', profile] : ['login'];
 }
 
 /** Regions where SageMaker Studio runs, for the region picker. */

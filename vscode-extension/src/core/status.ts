@@ -60,9 +60,16 @@ export class StatusModel {
       }
       return true;
     }
-    if (method === 'credentials' && params.state === 'expired') {
-      this.credentialsMessage = typeof params.message === 'string' ? params.message : 'AWS credentials expired';
-      return true;
+    if (method === 'credentials') {
+      // expired: a resume waits for a sign-in; expiring: only a sign-in moves the end; valid: over.
+      if (params.state === 'expired' || params.state === 'expiring') {
+        this.credentialsMessage = typeof params.message === 'string' ? params.message : `AWS credentials ${params.state}`;
+        return true;
+      }
+      if (params.state === 'valid') {
+        this.credentialsMessage = undefined;
+        return true;
+      }
     }
     return false;
   }

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { AwsContext, contextFrom, contextQuestions, parseProfiles, ProfileSections, signInCommand, STUDIO_REGIONS } from '../core/aws';
+import { AwsContext, contextFrom, contextQuestions, parseProfiles, ProfileSections, signInArgs, STUDIO_REGIONS } from '../core/aws';
 import { cliErrorLine, findSmconnect, INSTALL_URL, runCli, SmconnectMissing } from '../core/cli';
 import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
@@ -323,11 +323,11 @@ class Controller implements vscode.Disposable {
   }
 
   async signIn(): Promise<void> {
+    const exe = this.smconnect();
     const ctx = await this.context(true);
-    const command = signInCommand(ctx.profile, this.readProfiles());
-    const terminal = vscode.window.createTerminal({ name: 'SageMaker: sign in' });
+    // A terminal, because the sign-in is interactive: a device code to confirm, an MFA code.
+    const terminal = vscode.window.createTerminal({ name: 'SageMaker: sign in', shellPath: exe, shellArgs: signInArgs(ctx.profile) });
     terminal.show();
-    terminal.sendText(command);
     const sub = vscode.window.onDidCloseTerminal((closed) => {
       if (closed === terminal) {
         sub.dispose();

@@ -81,8 +81,8 @@ export class StatusMonitor implements vscode.Disposable {
     if (method === 'session.state') {
       this.log.info(`session ${String(params.space)}: ${String(params.phase)}${params.reason ? ` (${String(params.reason)})` : ''}`);
     }
-    if (method === 'credentials' && typeof params.message === 'string') {
-      this.onCredentials(params.message);
+    if (method === 'credentials' && (params.state === 'expired' || params.state === 'expiring')) {
+      this.onCredentials(typeof params.message === 'string' ? params.message : `AWS credentials ${String(params.state)}`);
     }
     if (this.model.onNotification(method, params)) {
       this.render();
