@@ -9,6 +9,7 @@ from bridge.ssm.transport import ReconnectPhase
 
 from .conftest import (
     BulkTarget,
+    EchoTarget,
     Harness,
     read_all,
     seeded_digest,
@@ -63,3 +64,20 @@ async def test_64mib_each_way_through_drops_loss_duplication_reordering(harness:
     phases = [event.phase for event in harness.reconnect_events]
     assert phases.count(ReconnectPhase.RESUMED) == 10
     assert ReconnectPhase.FAILED not in phases
+
+
+async def test_echo_target_under_loss_does_not_deadlock(harness: Harness) -> None:
+    """A target that is backed up must not stop the agent from taking acks (both windows full)."""
+    size = 16 * 1024 * 1024
+    target = EchoTarget()
+    await harness.space.listen(22, target.handle)
+    faults = harness.broker.faults
+    faults.drop_rate = faults.duplicate_rate = faults.reorder_rate = 0.05
+    faults.seed = 7
+    channel, _grant = await harness.open()
+    await channel.wait_ready()
+    reader, writer = channel.streams()
+    upload = asyncio.create_task(write_seeded(writer, UP_SEED, size))
+    echoed_digest, echoed_len = await asyncio.wait_for(read_all(reader, size), 240)
+    assert (echoed_len, echoed_digest) == (size, await upload)
+    await channel.close()

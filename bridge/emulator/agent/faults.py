@@ -49,7 +49,7 @@ class FaultPlan:
         )
 
 
-def _message_type(frame: bytes) -> bytes:
+def message_type_of(frame: bytes) -> bytes:
     return frame[4:36].rstrip(b" \x00")
 
 
@@ -69,7 +69,7 @@ class FrameFaults:
         plan = self._plan
         out: list[bytes] = []
         for frame in frames:
-            kind = _message_type(frame)
+            kind = message_type_of(frame)
             if kind in _EXEMPT:
                 out.append(frame)
                 continue

@@ -150,6 +150,12 @@ class BasicPortApp:
                 self._reader = self._writer = None
                 self._new_connection.clear()
 
+    def congested(self) -> bool:
+        writer = self._writer
+        return self._dialing is not None or (
+            writer is not None and writer.transport.get_write_buffer_size() > _TARGET_HIGH_WATER
+        )
+
     async def flow_control(self) -> None:
         if self._dialing is not None:
             await asyncio.shield(self._dialing)
@@ -267,6 +273,9 @@ class MuxPortApp:
 
     def on_flag(self, flag: int) -> None:
         pass  # DisconnectToPort is a basic-mode flag; TerminateSession ends the session itself
+
+    def congested(self) -> bool:
+        return not self._transport.reading.is_set()
 
     async def flow_control(self) -> None:
         await self._transport.reading.wait()

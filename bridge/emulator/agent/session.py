@@ -12,6 +12,7 @@ timers run on a single ``loop.call_at`` handle per session, re-armed at ``next_d
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -24,7 +25,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State as WsState
 
-from bridge.emulator.agent.faults import FaultPlan, FrameFaults
+from bridge.emulator.agent.faults import FaultPlan, FrameFaults, message_type_of
 from bridge.emulator.agent.pacing import InputRateMeter
 from bridge.ssm.codec import ClientMessage, Flag, MessageType, encode
 from bridge.ssm.core import (
@@ -59,6 +60,10 @@ _CALM_CHECK = 0.1  # how often a paused client's input rate is re-measured
 _OUT, _IN = "out", "in"
 
 
+_ACK = MessageType.ACKNOWLEDGE.value.encode()
+_HELD_LIMIT = 20000  # frames; the client's send window (4096) keeps it far below this
+
+
 class ChannelIO(Protocol):
     """What a session application (port forwarder, shell) may do with its channel."""
 
@@ -78,8 +83,12 @@ class SessionApp(Protocol):
 
     def on_flag(self, flag: int) -> None: ...
 
+    def congested(self) -> bool:
+        """The target is not keeping up with client data: hold (and do not ack) new data."""
+        ...
+
     async def flow_control(self) -> None:
-        """Wait while the target is not keeping up with client data (stalls the websocket)."""
+        """Wait until the target is no longer congested."""
         ...
 
     async def aclose(self) -> None: ...
@@ -158,6 +167,8 @@ class AgentSession:
         self._on_end = on_end
         self._orphan_timeout = orphan_timeout
         self._orphan_timer: asyncio.TimerHandle | None = None
+        self._held: collections.deque[bytes] = collections.deque()  # client data, target busy
+        self._held_feeder: asyncio.Task[None] | None = None
         self._ws: ServerConnection | None = None
         self._started = False
         self._timer: asyncio.TimerHandle | None = None
@@ -209,13 +220,32 @@ class AgentSession:
         try:
             async for message in ws:
                 if isinstance(message, bytes):
-                    self._on_frame(message)
-                    if self._app is not None:
-                        await self._app.flow_control()
+                    self._on_websocket_frame(message)
         except ConnectionClosed:
             pass
         finally:
             self._detach(ws)
+
+    def _on_websocket_frame(self, frame: bytes) -> None:
+        """Back-pressure without deadlock: while the target is congested, client data waits
+        here unprocessed (so unacked: the client's window stops it), but acks still go to the
+        core at once, or our own output would stall behind the target (an echo target would
+        then deadlock both ways)."""
+        app = self._app
+        flowing = not self._held and (app is None or not app.congested())
+        if flowing or message_type_of(frame) == _ACK:
+            self._on_frame(frame)
+        elif len(self._held) < _HELD_LIMIT:  # beyond: dropped, the client resends it
+            self._held.append(frame)
+            if self._held_feeder is None or self._held_feeder.done():
+                self._held_feeder = self._loop.create_task(self._feed_held_when_clear())
+
+    async def _feed_held_when_clear(self) -> None:
+        while self._held and self._app is not None:
+            await self._app.flow_control()
+            while self._held and not self._app.congested():
+                self._on_frame(self._held.popleft())
+        self._held.clear()
 
     def _detach(self, ws: ServerConnection) -> None:
         if self._ws is ws:
@@ -487,5 +517,8 @@ class AgentSession:
                 if timer is not None:
                     timer.cancel()
             self._timer = self._calm_timer = self._release_timer = self._orphan_timer = None
+            if self._held_feeder is not None:
+                self._held_feeder.cancel()
+            self._held.clear()
             self.ended.set()
             self._on_end(self)

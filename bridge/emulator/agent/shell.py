@@ -130,8 +130,11 @@ class ShellApp:
     def on_flag(self, flag: int) -> None:
         pass  # port flags mean nothing to a shell
 
+    def congested(self) -> bool:
+        return False  # interactive input is small; the pty buffer plus ours absorbs it
+
     async def flow_control(self) -> None:
-        pass  # interactive input is small; the pty buffer plus ours absorbs it
+        pass
 
     async def aclose(self) -> None:
         process = self._process
