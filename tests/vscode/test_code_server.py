@@ -205,6 +205,14 @@ def test_connect_from_command_palette(
 
     # The extension handed over the Remote-SSH folder of the space …
     assert seen["uri"] == "vscode-remote://ssh-remote+sm-demo/home/sagemaker-user"
+    # "Attach Notebook Kernel…" opened the space's Jupyter forward and showed the daemon's URL.
+    found = re.search(r"Jupyter on demo is at (http://127\.0\.0\.1:\d+/\S+/)", seen["kernel"])
+    assert found, seen["kernel"]
+    servers = sandbox.call("jupyter.list", autostart=False)["servers"]
+    server = next(s for s in servers if s["space"] == "demo")
+    assert server["url"] == found.group(1)
+    assert re.fullmatch(r"demo \d+ ms", seen["statusConnected"]), seen["statusConnected"]
+
     # "Stop Space" offered only the running space, and stopped it.
     assert [_first_word(row) for row in seen["stopChoices"]] == ["demo"], seen["stopChoices"]
     assert seen["stopped"] == "SageMaker: demo is stopped."
@@ -216,8 +224,14 @@ def test_connect_from_command_palette(
     spaces = listed["spaces"]
     assert next(s for s in spaces if s["name"] == "demo")["app_status"] in (None, "Deleted")
 
-    # The host of the URI works through the ssh config the daemon wrote (the ProxyCommand
-    # starts the space the extension just stopped).
+    # The host of the URI works through the ssh config the daemon wrote.
     done = sandbox.ssh("sm-demo", 'echo "$USER"; true')
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().strip() == "sagemaker-user"
+
+    # The URL outlives the stop: with the space running again, it serves the kernelspecs.
+    request = urllib.request.Request(
+        server["url"] + "api/kernelspecs", headers={"Authorization": f"token {server['token']}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert "python3" in json.load(answer)["kernelspecs"]

@@ -103,6 +103,22 @@ try {
   await page.screenshot({ path: path.join(artifacts, 'opened.png') });
   step(`opened ${seen.uri}`);
 
+  // Attach Notebook Kernel: without the Jupyter extension (not in code-server), the extension
+  // opens the space's Jupyter forward and shows its URL.
+  await runCommand(page, 'Attach Notebook Kernel');
+  const kernelRow = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
+  await waitVisible(page, kernelRow, 60_000);
+  await kernelRow.click();
+  const attached = page.locator('.notifications-toasts .notification-toast', { hasText: `Jupyter on ${space} is at` }).first();
+  await waitVisible(page, attached, 120_000);
+  seen.kernel = (await attached.locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ').trim();
+  // The Jupyter forward holds a session: the status bar shows the space and its latency.
+  const connected = page.locator('.statusbar-item', { hasText: new RegExp(`${space} \\d+ ms`) }).first();
+  await waitVisible(page, connected, 30_000);
+  seen.statusConnected = (await connected.innerText()).trim();
+  await page.screenshot({ path: path.join(artifacts, 'kernel.png') });
+  step(`${seen.kernel} | status bar: ${seen.statusConnected}`);
+
   // Stop Space lists only spaces with an app, and says when it is done.
   await runCommand(page, 'Stop Space');
   const running = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
