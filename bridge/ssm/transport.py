@@ -53,6 +53,7 @@ from bridge.ssm.errors import (
     HandshakeTimeout,
     ResumeFailed,
 )
+from bridge.ssm.wslog import WebsocketSecretsFilter
 
 __all__ = [
     "DataChannel",
@@ -74,21 +75,8 @@ _MAX_FRAME = 16 << 20  # the service sends ~1.1 kB frames, but nothing caps a re
 _DIAL_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed)
 
 
-class _WebsocketLogFilter(logging.Filter):
-    """Keep websockets' debug lines that would carry the request path or the first text frame.
-
-    ``> GET /path?query`` would print the StreamUrl's query, and the frame dump of the open
-    frame would print the TokenValue; state changes and close codes stay.
-    """
-
-    _SECRET_FORMATS = frozenset({"> GET %s HTTP/1.1", "> %s", "< %s"})
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.msg not in self._SECRET_FORMATS
-
-
 _ws_log = logging.getLogger("bridge.ssm.websocket")
-_ws_log.addFilter(_WebsocketLogFilter())
+_ws_log.addFilter(WebsocketSecretsFilter())
 
 
 def redact_url(url: str) -> str:

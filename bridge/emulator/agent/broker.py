@@ -45,10 +45,14 @@ from bridge.emulator.agent.session import AgentSession, SessionApp
 from bridge.emulator.agent.shell import ShellApp
 from bridge.ssm.codec import FrameError
 from bridge.ssm.core import CoreConfig, OpenDataChannelInput
+from bridge.ssm.wslog import WebsocketSecretsFilter
 
 __all__ = ["Pacing", "SessionBroker", "SessionGrant", "SessionTarget"]
 
 log = logging.getLogger(__name__)
+# websockets' own debug lines would print the open frame (TokenValue) and the query.
+_ws_log = logging.getLogger("bridge.emulator.websocket")
+_ws_log.addFilter(WebsocketSecretsFilter())
 
 Pacing = Literal["realistic", "unthrottled"]
 REALISTIC_RATE = 990.0  # data messages/s the agent side sends: just under the service ceiling
@@ -123,6 +127,7 @@ class SessionBroker:
             max_queue=64,
             compression=None,
             close_timeout=2.0,
+            logger=_ws_log,
         )
         self._port = self._server.sockets[0].getsockname()[1]
 
