@@ -23,6 +23,7 @@ class Tools:
     node: Path  # Node 24 (code-server's engine)
     code_server: Path  # code-server's out/node/entry.js
     vsix: Path
+    remote_ssh_stub: Path  # registers the remote.SSH.* settings, nothing else
     chromium: Path
     e2e_script: Path
 
@@ -40,6 +41,7 @@ def tools() -> Tools:
         node=Path(data["node"]),
         code_server=Path(data["code_server"]),
         vsix=Path(data["vsix"]),
+        remote_ssh_stub=Path(data["remote_ssh_stub"]),
         chromium=Path(data["chromium"]),
         e2e_script=EXTENSION / "e2e" / "connect.mjs",
     )

@@ -102,6 +102,7 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]:
+    ARTIFACTS.mkdir(exist_ok=True)
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     for scope in ("User", "Machine"):
         (user_data / scope).mkdir(parents=True)
@@ -114,7 +115,14 @@ def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]
     base = [str(tools.node), str(tools.code_server)]
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
     installed = subprocess.run(
-        [*base, *dirs, "--install-extension", str(tools.vsix)],
+        [
+            *base,
+            *dirs,
+            "--install-extension",
+            str(tools.vsix),
+            "--install-extension",
+            str(tools.remote_ssh_stub),
+        ],
         env=sandbox.env,
         capture_output=True,
         text=True,
@@ -122,7 +130,8 @@ def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]
         check=False,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert any(p.name.startswith("smconnect.smconnect-") for p in extensions.iterdir())
+    names = {p.name.rsplit("-", 1)[0] for p in extensions.iterdir() if p.is_dir()}
+    assert {"smconnect.smconnect", "ms-vscode-remote.remote-ssh"} <= names, names
 
     port = _free_port()
     log = (tmp_path / "code-server.log").open("wb")
@@ -159,7 +168,6 @@ def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]
 def test_connect_from_command_palette(
     tools: Tools, sandbox: Sandbox, code_server: str, tmp_path: Path
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     # The driver and its Chromium run in their own process group, ended whatever happens.
     driver = subprocess.Popen(
         [str(tools.node), str(tools.e2e_script)],
@@ -223,6 +231,20 @@ def test_connect_from_command_palette(
     )
     spaces = listed["spaces"]
     assert next(s for s in spaces if s["name"] == "demo")["app_status"] in (None, "Deleted")
+
+    # Remote-SSH's per-host settings were written to the user's settings.
+    user_settings = json.loads((tmp_path / "user-data" / "User" / "settings.json").read_text())
+    assert user_settings["remote.SSH.connectTimeout"] == 180
+    assert user_settings["remote.SSH.serverInstallPath"] == {"sm-demo": "/home/sagemaker-user"}
+    assert user_settings["remote.SSH.remotePlatform"] == {"sm-demo": "linux"}
+
+    # The extension started the daemon itself, through the CLI, and logged what it opened.
+    log = next(
+        (tmp_path / "user-data" / "logs").glob("*/exthost*/smconnect.smconnect/SageMaker.log")
+    )
+    text = log.read_text()
+    assert f"starting the daemon: {VENV_BIN / 'smconnect'} daemon start" in text
+    assert "opening vscode-remote://ssh-remote+sm-demo/home/sagemaker-user" in text
 
     # The host of the URI works through the ssh config the daemon wrote.
     done = sandbox.ssh("sm-demo", 'echo "$USER"; true')

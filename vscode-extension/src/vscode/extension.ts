@@ -180,6 +180,7 @@ class Controller implements vscode.Disposable {
         { location: vscode.ProgressLocation.Notification, title, cancellable: true },
         async (progress, token) => {
           const abort = new AbortController();
+          let last: string | undefined;
           token.onCancellationRequested(() => abort.abort());
           outer?.onCancellationRequested(() => abort.abort());
           const ports: OpenPorts = {
@@ -188,8 +189,11 @@ class Controller implements vscode.Disposable {
             confirmRestart: async (message) =>
               (await vscode.window.showWarningMessage(message, { modal: true }, 'Restart')) === 'Restart',
             report: (message) => {
-              this.log.info(`${busy}: ${message}`);
-              progress.report({ message });
+              if (message !== last) {
+                last = message; // the daemon repeats a state while it polls
+                this.log.info(`${busy}: ${message}`);
+                progress.report({ message });
+              }
             },
           };
           progress.report({ message: 'asking the smconnect daemon' });
@@ -275,7 +279,8 @@ class Controller implements vscode.Disposable {
     const ctx = await this.context(true);
     const verb = action === 'start' ? 'Start' : 'Stop';
     const space = await this.pickSpace(ctx, `SageMaker: ${verb} Space`, (s) => (action === 'start' ? !isRunning(s) : !!s.app_status && s.app_status !== 'Deleted'));
-    const result = await this.withProgress(`SageMaker: ${action === 'start' ? 'starting' : 'stopping'} ${space.name}`, `${action}ing ${space.name}`, (ports, signal) =>
+    const doing = `${action === 'start' ? 'starting' : 'stopping'} ${space.name}`;
+    const result = await this.withProgress(`SageMaker: ${doing}`, doing, (ports, signal) =>
       ports.call<{ space: Space }>(`space.${action}`, { ...ctx, space: space.ref }, {
         signal,
         onNotification: (method, p) => {
