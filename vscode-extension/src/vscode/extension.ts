@@ -293,7 +293,7 @@ class Controller implements vscode.Disposable {
     void vscode.window.showInformationMessage(`SageMaker: ${space.name} is ${state}.`);
   }
 
-  private async ensureKernelServer(space: Space, token: vscode.CancellationToken): Promise<JupyterInfo> {
+  private async ensureKernelServer(space: Space, token?: vscode.CancellationToken): Promise<JupyterInfo> {
     const ctx = await this.context(false);
     return this.withProgress(
       `SageMaker: connecting Jupyter on ${space.name}`,
@@ -310,8 +310,7 @@ class Controller implements vscode.Disposable {
   async attachKernel(): Promise<void> {
     const ctx = await this.context(true);
     const space = await this.pickSpace(ctx, 'SageMaker: Attach Notebook Kernel', kernelCapable);
-    const source = new vscode.CancellationTokenSource();
-    const info = await this.ensureKernelServer(space, source.token).finally(() => source.dispose());
+    const info = await this.ensureKernelServer(space);
     const registered = await this.kernels.register();
     this.kernels.refresh();
     if (registered && vscode.window.activeNotebookEditor) {
