@@ -1,7 +1,8 @@
 """Console entry point.
 
-``smconnect proxy`` runs for every ssh connection, so it is routed here before anything heavy
-(typer, rich, boto3) is imported; every other command goes to the typer app. The ssh config we
+``smconnect proxy`` runs for every ssh connection, and ``smconnect credentials P`` for AWS SDKs'
+credential_process, so both are routed here before typer and rich are imported; every other
+command goes to the typer app. The ssh config we
 write puts the AWS context first (``smconnect --profile P proxy HOST``), so leading context
 options are accepted too.
 """
@@ -24,7 +25,13 @@ def _proxy_argv(argv: list[str]) -> list[str] | None:
 
 
 def main() -> None:
-    proxy_argv = _proxy_argv(sys.argv[1:])
+    argv = sys.argv[1:]
+    if len(argv) == 2 and argv[0] == "credentials":
+        # credential_process: every AWS SDK runs it (often near expiry); skip typer and rich.
+        from bridge.aws.credentials import process_main
+
+        raise SystemExit(process_main(argv[1]))
+    proxy_argv = _proxy_argv(argv)
     if proxy_argv is not None:
         from bridge.proxy import main as proxy_main  # small import graph, guarded by a test
 
