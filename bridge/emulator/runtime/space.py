@@ -102,8 +102,7 @@ class SpaceRuntime:
         profile = self.home / ".bash_profile"
         if not profile.exists():
             profile.write_text(
-                "[ -f ~/.bashrc ] && . ~/.bashrc\n"
-                f"PS1='{LOGIN_USER}@{self.space_name}:\\w\\$ '\n"
+                f"[ -f ~/.bashrc ] && . ~/.bashrc\nPS1='{LOGIN_USER}@{self.space_name}:\\w\\$ '\n"
             )
 
     def _environment(self) -> dict[str, str]:
