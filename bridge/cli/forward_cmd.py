@@ -74,6 +74,9 @@ async def _foreground(aws: AwsContext, space: str, local: int, remote: int) -> N
         fwd_id = str(fwd["id"])
 
         def on_state(method: str, params: dict[str, Any]) -> None:
+            if method == "credentials" and params.get("state") in ("expired", "expiring"):
+                output.say(str(params.get("message") or "your AWS credentials need a sign-in"))
+                return
             if method != "session.state" or params.get("id") != fwd_id:
                 return
             phase, reason = params.get("phase"), params.get("reason")

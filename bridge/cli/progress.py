@@ -57,6 +57,10 @@ class ProgressDisplay:
     def __call__(self, method: str, params: dict[str, Any]) -> None:
         if method == "progress" and isinstance(params.get("message"), str):
             self.update(params["message"])
+        elif method == "credentials" and params.get("state") in ("expired", "expiring"):
+            # The daemon says only a sign-in helps (it names the command): show it at once.
+            with self.paused():
+                output.say(str(params.get("message") or "your AWS credentials need a sign-in"))
 
     def update(self, message: str) -> None:
         if self._rich is not None and self._task is not None:
