@@ -6,14 +6,12 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const INSTALL_URL = 'https://github.com/smconnect/smconnect#install';
-
 export class SmconnectMissing extends Error {
   constructor(readonly configured: string | undefined) {
     super(
       configured
         ? `smconnect was not found at ${configured} (the smconnect.path setting)`
-        : 'smconnect was not found on PATH; install it (pipx install smconnect) or set smconnect.path',
+        : 'smconnect was not found on PATH; install it (pipx install <path to smconnect>) or set smconnect.path',
     );
   }
 }

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { AwsContext, contextFrom, contextQuestions, parseProfiles, ProfileSections, signInArgs, STUDIO_REGIONS } from '../core/aws';
-import { cliErrorLine, findSmconnect, INSTALL_URL, runCli, SmconnectMissing } from '../core/cli';
+import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../core/cli';
 import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
 import { daemonLogPath, endpoint } from '../core/endpoint';
@@ -211,7 +211,8 @@ class Controller implements vscode.Disposable {
       this.log.error(err.message);
       void vscode.window.showErrorMessage(err.message, 'Install Instructions', 'Open Settings').then((choice) => {
         if (choice === 'Install Instructions') {
-          void vscode.env.openExternal(vscode.Uri.parse(INSTALL_URL));
+          // The README shipped in the .vsix: works offline, and says how to install smconnect.
+          void vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.extension.extensionUri, 'README.md'));
         } else if (choice === 'Open Settings') {
           void vscode.commands.executeCommand('workbench.action.openSettings', 'smconnect.path');
         }

@@ -41,7 +41,6 @@ export class SageMakerServers implements JupyterServerProvider, vscode.Disposabl
     }
     const api = ext.isActive ? ext.exports : await ext.activate();
     this.collection = api.createJupyterServerCollection('smconnect.spaces', 'SageMaker', this);
-    this.collection.documentation = vscode.Uri.parse('https://github.com/smconnect/smconnect/blob/main/docs/vscode.md');
     return true;
   }
 
