@@ -178,6 +178,7 @@ def test_connect_from_command_palette(
             "ARTIFACTS": str(ARTIFACTS),
             "OPEN_LOG": sandbox.env["SMCONNECT_VSCODE_OPEN_LOG"],
             "SPACE": "demo",
+            "MACHINE_SETTINGS": str(tmp_path / "user-data" / "Machine" / "settings.json"),
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -231,6 +232,13 @@ def test_connect_from_command_palette(
     )
     spaces = listed["spaces"]
     assert next(s for s in spaces if s["name"] == "demo")["app_status"] in (None, "Deleted")
+
+    # With smconnect.path pointing nowhere, the error says so and opens the install steps.
+    assert seen["missing"] == (
+        "smconnect was not found at /nonexistent/smconnect (the smconnect.path setting)"
+    )
+    assert seen["missingActions"] == ["Install Instructions", "Open Settings"]
+    assert seen["instructionsTab"] == "Preview README.md"  # the README shipped in the .vsix
 
     # Remote-SSH's per-host settings were written to the user's settings.
     user_settings = json.loads((tmp_path / "user-data" / "User" / "settings.json").read_text())

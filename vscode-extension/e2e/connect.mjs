@@ -130,6 +130,23 @@ try {
   await waitVisible(page, done, 60_000);
   seen.stopped = (await done.locator('.notification-list-item-message').innerText()).trim();
   step(seen.stopped);
+
+  // smconnect missing: a clear error, with the install instructions one click away.
+  if (process.env.MACHINE_SETTINGS) {
+    fs.writeFileSync(process.env.MACHINE_SETTINGS, JSON.stringify({ 'smconnect.path': '/nonexistent/smconnect' }));
+    await page.waitForTimeout(1500); // the settings file is watched
+    await runCommand(page, 'Run Doctor');
+    const missing = page.locator('.notifications-toasts .notification-toast:has(.codicon-error)', { hasText: 'not found' }).first();
+    await missing.waitFor({ timeout: 30_000 });
+    seen.missing = (await missing.locator('.notification-list-item-message').innerText()).trim();
+    seen.missingActions = await missing.locator('.monaco-button').allInnerTexts();
+    await missing.locator('.monaco-button', { hasText: 'Install Instructions' }).click();
+    const readme = page.locator('.tabs-container .tab', { hasText: 'README' }).first();
+    await readme.waitFor({ timeout: 30_000 });
+    seen.instructionsTab = (await readme.innerText()).trim();
+    await page.screenshot({ path: path.join(artifacts, 'install-instructions.png') });
+    step(`${seen.missing} -> ${seen.instructionsTab}`);
+  }
   console.log(JSON.stringify(seen));
 } catch (err) {
   if (page) await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
