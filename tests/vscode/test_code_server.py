@@ -4,6 +4,11 @@ Real parts only: the emulator, the daemon the extension starts through the real 
 CLI, code-server with the built .vsix installed, and OpenSSH through the config the daemon
 wrote. code-server has no Remote-SSH, so the extension's test hook (SMCONNECT_VSCODE_OPEN_LOG)
 records the folder URI it would open; ssh to that host proves the URI leads somewhere.
+
+One code-server session (starting one costs ~8 s) plays a user's story through the command
+palette: connect to `demo`, attach a notebook kernel, stop the space, then run a command with a
+broken `smconnect.path`. The driver (vscode-extension/e2e/connect.mjs) reports what it saw as
+JSON; the assertions are here.
 """
 
 from __future__ import annotations
