@@ -227,16 +227,13 @@ def test_connect_from_command_palette(
     assert server["url"] == found.group(1)
     assert re.fullmatch(r"demo \d+ ms", seen["statusConnected"]), seen["statusConnected"]
 
-    # "Stop Space" offered only the running space, and stopped it.
+    # "Stop Space" offered only the running space; the message is built from the daemon's
+    # answer (the space's app status after space.stop).
     assert [_first_word(row) for row in seen["stopChoices"]] == ["demo"], seen["stopChoices"]
     assert seen["stopped"] == "SageMaker: demo is stopped."
-    listed = sandbox.call(
-        "spaces.list",
-        {"refresh": True, "endpoint_url": sandbox.env["AWS_ENDPOINT_URL"]},
-        autostart=False,  # the extension's daemon is still up
-    )
-    spaces = listed["spaces"]
-    assert next(s for s in spaces if s["name"] == "demo")["app_status"] in (None, "Deleted")
+
+    # Cancel on a second connect stopped it: still only the first folder was opened.
+    assert seen["opensAfterCancel"] == 1
 
     # With smconnect.path pointing nowhere, the error says so and opens the install steps.
     assert seen["missing"] == (
@@ -263,6 +260,10 @@ def test_connect_from_command_palette(
     done = sandbox.ssh("sm-demo", 'echo "$USER"; true')
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().strip() == "sagemaker-user"
+
+    # Long after the cancelled connect would have finished, it still opened nothing.
+    opened = Path(sandbox.env["SMCONNECT_VSCODE_OPEN_LOG"]).read_text().splitlines()
+    assert [json.loads(line)["uri"] for line in opened] == [seen["uri"]]
 
     # The URL outlives the stop: with the space running again, it serves the kernelspecs.
     request = urllib.request.Request(

@@ -131,6 +131,20 @@ try {
   seen.stopped = (await done.locator('.notification-list-item-message').innerText()).trim();
   step(seen.stopped);
 
+  // Connect again, and Cancel while the (now stopped) space starts: nothing opens, no error.
+  await runCommand(page, 'Connect to SageMaker');
+  const again = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
+  await waitVisible(page, again, 60_000);
+  await again.click();
+  const reopening = page.locator('.notifications-toasts .notification-toast', { hasText: `opening ${space}` }).first();
+  await waitVisible(page, reopening, 30_000);
+  await reopening.locator('.monaco-button', { hasText: 'Cancel' }).click();
+  await reopening.waitFor({ state: 'hidden', timeout: 10_000 });
+  await page.waitForTimeout(4000); // longer than the emulator's app start: a late open would show
+  await failOnErrorToast(page);
+  seen.opensAfterCancel = fs.readFileSync(openLog, 'utf8').trim().split('\n').length;
+  step(`cancelled; folders opened so far: ${seen.opensAfterCancel}`);
+
   // smconnect missing: a clear error, with the install instructions one click away.
   if (process.env.MACHINE_SETTINGS) {
     fs.writeFileSync(process.env.MACHINE_SETTINGS, JSON.stringify({ 'smconnect.path': '/nonexistent/smconnect' }));
