@@ -66,16 +66,26 @@ def _register_subcommands() -> None:
 
 
 def run() -> None:
+    from typer import Abort
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click
+
     from bridge.cli.errors import ExitCode, as_cli_error, log_crash
     from bridge.cli.output import say
     from bridge.redact import redact
 
     try:
         _register_subcommands()
-        app()
+        status = app(standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except NoArgsIsHelpError as exc:
+        exc.show()  # a bare `smconnect` or command group: its help
+        raise SystemExit(ExitCode.USAGE) from None
+    except UsageError as exc:  # one line, like every other error, and where to look
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        say(f"{exc.format_message()}{hint}")
+        raise SystemExit(ExitCode.USAGE) from None
+    except (KeyboardInterrupt, Abort):
         raise SystemExit(ExitCode.INTERRUPTED) from None
     except BaseException as exc:
         error = as_cli_error(exc)
@@ -88,3 +98,5 @@ def run() -> None:
             + (f" (details in {where})" if where else "")
         )
         raise SystemExit(ExitCode.FAILURE) from None
+    if isinstance(status, int) and status:
+        raise SystemExit(status)

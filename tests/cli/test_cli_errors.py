@@ -46,6 +46,9 @@ def test_usage_errors_exit_2_without_traceback(offline_cli: Cli) -> None:
         result = offline_cli.run(*args)
         assert result.returncode == 2, result
         assert "Traceback" not in result.stderr
+        if args:  # a usage error is one line that says where to look; no args shows the help
+            assert result.stderr.count("\n") == 1 and result.stderr.startswith("smconnect: ")
+            assert "--help" in result.stderr
 
 
 def test_shell_completion(cli: Cli) -> None:
