@@ -383,6 +383,11 @@ class DataChannelCore:
         return self._paused
 
     @property
+    def queued_bytes(self) -> int:
+        """Application bytes accepted by ``send()`` and not yet framed (pacing, window)."""
+        return self._pending_bytes
+
+    @property
     def in_flight(self) -> int:
         """Data messages sent (or framed) and not acknowledged yet."""
         return len(self._unacked)

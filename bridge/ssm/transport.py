@@ -493,31 +493,43 @@ class DataChannel:
             self._pump()
 
     async def _write_loop(self, ws: ClientConnection) -> None:
-        """Drain the core onto the socket, at most one write per ``coalesce`` seconds.
+        """Drain the core onto the socket, coalescing bulk traffic but not interactive data.
 
         Paced at ~1000 messages/s, every message (and every ack) would otherwise be its own
-        syscall and wake-up on both ends; a few ms of coalescing turns that into a handful of
-        frames per write, well inside the pacing burst. A write after a quiet spell (a
-        keystroke) still goes out at once.
+        syscall and wake-up on both ends; holding a batch for a few ms after the previous write
+        turns that into a handful of frames per write, well inside the pacing burst. What is
+        held: batches of acks only, and data while many messages are in flight (a transfer).
+        What goes at once: data with little in flight (a keystroke, a request), even if an ack
+        batch is being held, so coalescing never adds latency to interactive use.
         """
-        core, loop, wake, coalesce = self._core, self._loop, self._wake, self._coalesce
+        loop, wake, coalesce = self._loop, self._wake, self._coalesce
         wake.set()  # whatever queued while we were away (or before the first dial)
         last_write = -coalesce
         while True:
             await wake.wait()
-            hold = last_write + coalesce - loop.time()
-            if hold > 0:
-                await asyncio.sleep(hold)
             wake.clear()
+            # Hold before draining, so frames are stamped when they really leave (RTO).
+            deadline = last_write + coalesce
+            while loop.time() < deadline and not self._interactive():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await wake.wait()
+                wake.clear()
             if ws.transport.is_closing():
                 return  # dropped under us; the supervisor takes it from here
-            frames = core.frames_to_send(loop.time())
+            frames = self._core.frames_to_send(loop.time())
             if self._pending and self._feed_core():
                 wake.set()  # framing freed core buffer: refill it and come round again
             if frames:
                 await _send_frames(ws, frames)
                 last_write = loop.time()
             self._arm_timer()
+
+    def _interactive(self) -> bool:
+        """A little data waits and little is in flight: someone is waiting for exactly this
+        (a keystroke, a request), so it goes now. A transfer has a backlog or a full window."""
+        waiting = self._core.queued_bytes + len(self._pending)
+        return 0 < waiting <= _INTERACTIVE_BYTES and self._core.in_flight <= _INTERACTIVE_IN_FLIGHT
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         """Ping at once and then every ``ping_interval``; a missing pong only matters if asked.
@@ -834,6 +846,10 @@ async def _discard_messages(ws: ClientConnection) -> None:
     with contextlib.suppress(ConnectionClosed):
         while True:
             await ws.recv()
+
+
+_INTERACTIVE_BYTES = 4096  # at most this much waiting to be sent: not a bulk transfer
+_INTERACTIVE_IN_FLIGHT = 8  # at most this many unacked data messages: likewise
 
 
 async def _send_frames(ws: ClientConnection, frames: list[bytes]) -> None:
