@@ -130,7 +130,9 @@ class ManagedChannel:
             "domain_id": self.space.domain_id,
             "ssh_host": self.ssh_host,
             "session_id": self.session_id,
-            "state": self.state,
+            "state": ("failed" if self.channel.error else "closed")
+            if self.channel.is_closed
+            else self.state,
             "opened_at": self.opened_at,
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
