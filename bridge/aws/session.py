@@ -62,13 +62,16 @@ def require_credentials(session: boto3.Session) -> None:
 
 
 def client_config(
-    *, connect_timeout: float = 10.0, read_timeout: float = 30.0
+    *, connect_timeout: float = 10.0, read_timeout: float = 30.0, attempts: int = 4
 ) -> botocore.config.Config:
-    """Explicit timeouts on every client; botocore's standard retry mode for throttling."""
+    """Explicit timeouts on every client; botocore's standard retry mode for throttling.
+
+    ``attempts`` counts tries, the first included (botocore's ``total_max_attempts``).
+    """
     return botocore.config.Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": 4},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         user_agent_extra="smconnect",
     )
 

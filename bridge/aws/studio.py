@@ -113,6 +113,11 @@ class StudioClient:
         config = client_config()
         # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
         self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
+        # StartSession's early InternalFailure is retried here, with progress and our own
+        # window; botocore's silent retries would hide it (and cut the wait short).
+        self._sm_sessions: Any = session.client(
+            "sagemaker", config=client_config(attempts=1), endpoint_url=endpoint_url
+        )
         self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
 
     @property
@@ -282,7 +287,7 @@ class StudioClient:
         attempt = 0
         while True:
             try:
-                response = self._sm.start_session(ResourceIdentifier=space.arn)
+                response = self._sm_sessions.start_session(ResourceIdentifier=space.arn)
             except botocore.exceptions.ClientError as exc:
                 code = _code(exc)
                 if code in _RETRIABLE_SESSION_CODES and time.monotonic() < deadline:
