@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-from bridge.emulator.sandbox import VENV_BIN, Sandbox
+from bridge.emulator.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
 def _median_ms(fn: Callable[[], object], runs: int) -> float:
@@ -142,7 +142,7 @@ def measure(runs: int) -> dict[str, float]:
         box = Sandbox.create(
             Path(tmp) / "home",
             emulator.env,
-            extra={"SMCONNECT_POLL_INTERVAL": "0.2", "SMCONNECT_CHANNEL_RATE": "unlimited"},
+            extra=FAST_DAEMON,
         )
         try:
             box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})

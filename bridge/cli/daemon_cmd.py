@@ -7,7 +7,6 @@ install replaces an old daemon, and ``logs`` is where a failed ProxyCommand's st
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ from bridge.cli.context import JsonOpt
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.status_cmd import daemon_line
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
-from bridge.daemon.paths import default_paths
+from bridge.daemon.paths import default_paths, lock_held
 
 daemon_app = typer.Typer(help="Start, stop and inspect the local smconnect daemon.")
 app.add_typer(daemon_app, name="daemon")
@@ -70,21 +69,6 @@ async def _shutdown() -> dict[str, Any] | None:
         await client.close()
 
 
-def _lock_held(lock: Path) -> bool:
-    """The running daemon holds an flock on its lock file until its process is gone."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 @daemon_app.command("stop")
 def stop_cmd() -> None:
     """Stop the daemon, closing its sessions and forwards (not running is fine)."""
@@ -94,7 +78,7 @@ def stop_cmd() -> None:
         return
     lock = default_paths().lock
     deadline = time.monotonic() + STOP_WAIT
-    while _lock_held(lock):
+    while lock_held(lock):
         if time.monotonic() > deadline:
             raise CliError(
                 f"the daemon (pid {status.get('pid')}) did not exit within {STOP_WAIT:.0f} s",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import inspect
 import itertools
 import json
@@ -32,6 +31,7 @@ from bridge.daemon.paths import (
     DaemonPaths,
     RuntimeDirError,
     default_paths,
+    lock_held,
     transport_kind,
     verify_private_dir,
 )
@@ -315,7 +315,7 @@ async def _autostart(
         code = proc.poll()
         if code is not None and code != 0:
             raise DaemonUnavailable(f"the smconnect daemon did not start: {_last_line(paths)}")
-        if code == 0 and not _lock_held(paths):
+        if code == 0 and not lock_held(paths.lock):
             # It lost the lock race to a daemon that has since exited (idle, shutdown): again.
             proc = _spawn(paths)
         if loop.time() >= deadline:
@@ -347,20 +347,6 @@ def _spawn(paths: DaemonPaths) -> subprocess.Popen[bytes]:
 def _reap_later(proc: subprocess.Popen[bytes]) -> None:
     """Collect the daemon's exit status whenever it comes, so a long-lived client leaves no zombie."""
     threading.Thread(target=proc.wait, name="smconnect-daemon-reaper", daemon=True).start()
-
-
-def _lock_held(paths: DaemonPaths) -> bool:
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops our probe lock, if we got it
-    return False
 
 
 def _last_line(paths: DaemonPaths) -> str:

@@ -7,6 +7,7 @@ mode is not a security boundary on every platform; the directory's is.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import stat
@@ -143,3 +144,18 @@ def write_private_file(path: Path, data: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def lock_held(lock: Path) -> bool:
+    """Whether a live daemon holds ``lock`` (its flock lasts exactly as long as its process)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops our probe lock, if we got it
+    return False

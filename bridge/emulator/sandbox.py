@@ -15,22 +15,44 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-__all__ = ["Sandbox"]
+if TYPE_CHECKING:
+    from bridge.emulator import EmulatorThread
+
+__all__ = ["FAST_DAEMON", "Sandbox"]
 
 VENV_BIN = Path(sys.executable).parent
+FAST_DAEMON = {
+    # For tests and benchmarks against an unthrottled emulator: poll app status often, and no
+    # SSM pacing on the daemon's channels (the emulator enforces no ceiling in that mode).
+    "SMCONNECT_POLL_INTERVAL": "0.2",
+    "SMCONNECT_CHANNEL_RATE": "unlimited",
+    "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
+}
 
 
 @dataclass
 class Sandbox:
     home: Path
     env: dict[str, str]
+    emulator: EmulatorThread | None = None  # the emulator ``aws_env`` came from, if any
+
+    @property
+    def emu(self) -> EmulatorThread:
+        if self.emulator is None:
+            raise RuntimeError("this sandbox was made without an emulator")
+        return self.emulator
 
     @classmethod
     def create(
-        cls, home: Path, aws_env: Mapping[str, str], *, extra: Mapping[str, str] | None = None
-    ) -> Sandbox:
+        cls,
+        home: Path,
+        aws_env: Mapping[str, str],
+        *,
+        extra: Mapping[str, str] | None = None,
+        emulator: EmulatorThread | None = None,
+    ) -> Self:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
         env.update(aws_env)
@@ -41,7 +63,12 @@ class Sandbox:
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         )
         env.update(extra or {})
-        return cls(home=home, env=env)
+        return cls(home=home, env=env, emulator=emulator)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the daemon writes its log (``daemon.log``) and the relay its ``proxy.log``."""
+        return Path(self.env["SMCONNECT_STATE_DIR"])
 
     @property
     def ssh_config(self) -> Path:
@@ -87,8 +114,9 @@ class Sandbox:
             async with DaemonClient.connect(autostart=autostart) as client:
                 return await client.call(method, params or {}, timeout=timeout)
 
+        # Overlay, not replace: an in-process emulator reads this process's environment too
+        # (a test may have set a knob for the space runtime).
         saved = dict(os.environ)
-        os.environ.clear()
         os.environ.update(self.env)
         try:
             return asyncio.run(run())

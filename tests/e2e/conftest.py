@@ -11,19 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-from bridge.emulator.sandbox import Sandbox
+from bridge.emulator.sandbox import FAST_DAEMON, Sandbox
 
-
-@dataclasses.dataclass
-class Stack(Sandbox):
-    emulator: EmulatorThread | None = None
-
-    @property
-    def emu(self) -> EmulatorThread:
-        assert self.emulator is not None
-        return self.emulator
+Stack = Sandbox  # what the e2e tests call the sandbox they share
 
 
 FAST_DELAYS = DelaysConfig(
@@ -35,16 +27,12 @@ FAST_DELAYS = DelaysConfig(
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
     with start_in_thread(config) as emulator:
-        box = Sandbox.create(
+        stack = Sandbox.create(
             tmp_path_factory.mktemp("home"),
             emulator.env,
-            extra={
-                "SMCONNECT_POLL_INTERVAL": "0.2",
-                "SMCONNECT_CHANNEL_RATE": "unlimited",
-                "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
-            },
+            extra=FAST_DAEMON,
+            emulator=emulator,
         )
-        stack = Stack(home=box.home, env=box.env, emulator=emulator)
         try:
             yield stack
         finally:

@@ -72,8 +72,8 @@ async def test_a_server_started_on_demand_runs_kernels(stack: Stack, editor_home
     assert oct((editor_home / ".smconnect" / "jupyter-server").stat().st_mode & 0o777) == "0o600"
     closed = await stack.acall("jupyter.close", {"space": "editor"})
     assert closed["closed"] == "editor"
-    assert first["token"] not in (stack.home / "state" / "daemon.log").read_text()
-    assert "started a server on port" in (stack.home / "state" / "daemon.log").read_text()
+    assert first["token"] not in (stack.state_dir / "daemon.log").read_text()
+    assert "started a server on port" in (stack.state_dir / "daemon.log").read_text()
 
 
 async def test_the_token_guards_the_server(stack: Stack, editor_home: Path) -> None:

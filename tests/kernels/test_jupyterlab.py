@@ -93,7 +93,7 @@ async def test_kernel_executes_a_cell(demo: dict[str, Any]) -> None:
 async def test_websocket_drops_under_a_running_cell_lose_no_output(
     stack: Stack, demo: dict[str, Any]
 ) -> None:
-    broker = stack.emulator.emulator.broker
+    broker = stack.emu.emulator.broker
     session_id = demo["session"]["session_id"]
 
     async def arm() -> None:
@@ -111,14 +111,14 @@ async def test_websocket_drops_under_a_running_cell_lose_no_output(
     async def on_stream(text: str) -> None:
         if not armed.is_set():
             armed.set()
-            await asyncio.to_thread(stack.emulator.call, arm)
+            await asyncio.to_thread(stack.emu.call, arm)
 
     code = f"import time; [print(i, flush=True) or time.sleep(0.05) for i in range({TICKS})]"
     async with Notebook(demo["url"], demo["token"]) as nb:
         try:
             cell = await nb.execute(f"{code}; None", on_stream=on_stream, timeout=90)
         finally:
-            drops, resumes = await asyncio.to_thread(stack.emulator.call, disarm)
+            drops, resumes = await asyncio.to_thread(stack.emu.call, disarm)
         after = await nb.execute("sum(range(10**6))")
     assert cell.reply_status == "ok", cell.errors
     assert cell.stream == "".join(f"{i}\n" for i in range(TICKS))
@@ -131,7 +131,7 @@ async def test_the_same_url_survives_a_channel_that_died(
 ) -> None:
     """The service ends the session (as after a long outage): the next request rebuilds it,
     on the same URL, and the kernel (which lives in the space) still has its state."""
-    broker = stack.emulator.emulator.broker
+    broker = stack.emu.emulator.broker
     session_id = demo["session"]["session_id"]
 
     async def terminate() -> None:
@@ -143,7 +143,7 @@ async def test_the_same_url_survives_a_channel_that_died(
 
     async with Notebook(demo["url"], demo["token"]) as first:
         await first.execute("x = 41")
-        await asyncio.to_thread(stack.emulator.call, terminate)
+        await asyncio.to_thread(stack.emu.call, terminate)
         deadline = time.monotonic() + 15
         while (await asyncio.to_thread(demo_server))["state"] != "idle":
             assert time.monotonic() < deadline
@@ -173,6 +173,6 @@ def test_a_restarted_space_keeps_its_url(stack: Stack, demo: dict[str, Any]) -> 
 
 
 def test_the_token_stays_out_of_the_log(stack: Stack, demo: dict[str, Any]) -> None:
-    log = (stack.home / "state" / "daemon.log").read_text()
+    log = (stack.state_dir / "daemon.log").read_text()
     assert "jupyter" in log
     assert demo["token"] not in log
