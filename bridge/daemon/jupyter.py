@@ -41,7 +41,6 @@ from bridge.daemon.jupyter_gate import (
 )
 from bridge.daemon.rpc import ApiError
 from bridge.redact import redact
-from bridge.ssh.over_stream import connect_ssh
 
 if TYPE_CHECKING:
     from bridge.aws.studio import Space
@@ -278,15 +277,7 @@ class JupyterForward:
             space = await svc._ensure_running(conn, ws, space, start=True)
         elif not space.running:
             raise ApiError(f"space {space.name!r} is not running", kind="app_not_running")
-        alias = await svc._alias(ws, space)
-        key = await svc._refresh_host_key(conn, ws, space, alias)
-        managed = await svc._open_channel(conn, ws, space, "jupyter", alias)
-        try:
-            reader, writer = managed.channel.streams()
-            ssh = await connect_ssh(reader, writer, known_host_key=key)
-        except BaseException:
-            await svc._release(managed)
-            raise
+        managed, ssh = await svc._open_ssh(conn, ws, space, "jupyter")
         self.ssh, self.managed, self.space = ssh, managed, space
         self.rebuilds += self._built
         self._built = True

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
+import asyncssh
+
 from bridge.aws.credentials import (
     credential_fingerprint,
     resolve_profile_name,
@@ -407,6 +409,22 @@ class SpaceService:
             await managed.channel.close(timeout=5.0)
         log.info("closed channel %s", managed.id)
 
+    async def _open_ssh(
+        self, conn: Connection | None, ws: Workspace, space: Space, purpose: str
+    ) -> tuple[ManagedChannel, asyncssh.SSHClientConnection]:
+        """An SSH connection of the daemon's own on a new channel, checked against the key
+        learnt over the trusted path; the channel is released if SSH cannot be set up."""
+        alias = await self._alias(ws, space)
+        key = await self._refresh_host_key(conn, ws, space, alias)
+        managed = await self._open_channel(conn, ws, space, purpose, alias)
+        try:
+            reader, writer = managed.channel.streams()
+            ssh = await connect_ssh(reader, writer, known_host_key=key)
+        except BaseException:
+            await self._release(managed)
+            raise
+        return managed, ssh
+
     async def _refresh_host_key(
         self, conn: Connection | None, ws: Workspace, space: Space, alias: str
     ) -> str:
@@ -562,25 +580,20 @@ class SpaceService:
         ws = self._workspace(params.context)
         space = await ws.resolve(params.space)
         space = await self._ensure_running(conn, ws, space, start=True)
-        alias = await self._alias(ws, space)
-        key = await self._refresh_host_key(conn, ws, space, alias)
-        managed = await self._open_channel(conn, ws, space, "forward", alias)
+        managed, ssh = await self._open_ssh(conn, ws, space, "forward")
         try:
-            reader, writer = managed.channel.streams()
-            ssh = await connect_ssh(reader, writer, known_host_key=key)
-            try:
-                listener = await ssh.forward_local_port(
-                    params.local_host, params.local_port, params.remote_host, params.remote_port
-                )
-            except OSError as exc:
-                ssh.close()
+            listener = await ssh.forward_local_port(
+                params.local_host, params.local_port, params.remote_host, params.remote_port
+            )
+        except BaseException as exc:
+            ssh.close()
+            await self._release(managed)
+            if isinstance(exc, OSError):
                 raise ApiError(
                     f"cannot listen on {params.local_host}:{params.local_port}: "
                     f"{exc.strerror or exc}",
                     kind="local_port",
                 ) from None
-        except BaseException:
-            await self._release(managed)
             raise
         fwd = Forward(
             id=managed.id,
