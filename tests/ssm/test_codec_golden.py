@@ -1,7 +1,9 @@
-"""Golden vectors hand-written from ssm-protocol.md, never produced by the codec itself.
+"""Golden vectors hand-written from docs/design/ssm-protocol.md, never produced by the codec.
 
-Each frame below is spelled out field by field from the header table in section 2 (offsets
-0..120, big-endian); only the SHA-256 digests were computed, with hashlib, and are checked here.
+Each frame below is spelled out field by field from the header table of ssm-protocol.md §2
+(offsets 0..120, big-endian; upstream: the plugin's ``src/message/clientmessage.go`` and the
+agent's ``agent/session/contracts/agentmessage.go``), with the acknowledge layout and payload of
+§2 and §5; only the SHA-256 digests were computed, with hashlib, and are checked here.
 """
 
 import hashlib
