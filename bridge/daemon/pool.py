@@ -42,6 +42,7 @@ from bridge.daemon.workspace import Workspace
 from bridge.ssh.config import host_key_alias
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
+from bridge.ssm.core import CoreConfig
 from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
@@ -134,6 +135,7 @@ class ChannelPool:
         self._host_keys: dict[tuple[str, str | None], str] = {}
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._warned: dict[Any, asyncio.TimerHandle] = {}
+        self._core_config = CoreConfig(rate_limit=settings.channel_rate)
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class ChannelPool:
             grant.token_value,
             resume=resume,
             on_reconnect=on_reconnect,
-            config=self._settings.channel,
+            config=self._core_config,
         )
         try:
             await channel.wait_ready()

@@ -11,12 +11,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bridge.daemon import paths as daemon_paths
-from bridge.ssm.core import CoreConfig
 
-__all__ = ["DaemonSettings", "channel_config"]
+__all__ = ["DEFAULT_CHANNEL_RATE", "DaemonSettings", "channel_rate"]
+
+DEFAULT_CHANNEL_RATE = 960.0
+"""Data messages/s: the channel core's own default, under the service's ~1000 (a test pins it).
+Spelled here rather than imported so that the daemon's start-up, which reads these settings
+before it holds the lock, imports nothing of the SSM layer."""
 
 log = logging.getLogger("smconnect.daemon.settings")
 
@@ -30,8 +34,8 @@ class DaemonSettings:
     log_level: str = "INFO"
     poll_interval: float = 5.0
     """How often the Studio client polls an app starting or stopping (``SMCONNECT_POLL_INTERVAL``)."""
-    channel: CoreConfig = field(default_factory=CoreConfig)
-    """The data channels' options; ``SMCONNECT_CHANNEL_RATE`` sets their pacing."""
+    channel_rate: float | None = DEFAULT_CHANNEL_RATE
+    """The data channels' pacing in messages/s, None for none (``SMCONNECT_CHANNEL_RATE``)."""
     resume_window: float = 600.0
     """How long a resume waits for the user to sign in: the service keeps an unattached
     session about this long (``SMCONNECT_RESUME_WINDOW``)."""
@@ -53,7 +57,7 @@ class DaemonSettings:
             idle_timeout=daemon_paths.idle_timeout(),
             log_level=env.get(daemon_paths.ENV_LOG_LEVEL, "INFO"),
             poll_interval=_seconds(env, "SMCONNECT_POLL_INTERVAL", default.poll_interval),
-            channel=channel_config(env.get("SMCONNECT_CHANNEL_RATE", "")),
+            channel_rate=channel_rate(env.get("SMCONNECT_CHANNEL_RATE", "")),
             resume_window=_seconds(env, "SMCONNECT_RESUME_WINDOW", default.resume_window),
             credentials_poll=_seconds(env, "SMCONNECT_CREDENTIALS_POLL", default.credentials_poll),
             credentials_recheck=_seconds(
@@ -75,19 +79,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-def channel_config(rate: str) -> CoreConfig:
+def channel_rate(raw: str) -> float | None:
     """The data channels' pacing: under the service's ~1000 messages/s by default.
 
     ``SMCONNECT_CHANNEL_RATE`` (messages per second, or ``unlimited``) exists for the emulator's
     unthrottled mode and for measurements; against AWS, faster pacing gets the channel paused.
     """
-    value = rate.strip().lower()
+    value = raw.strip().lower()
     if not value:
-        return CoreConfig()
+        return DEFAULT_CHANNEL_RATE
     if value in ("unlimited", "none", "0"):
-        return CoreConfig(rate_limit=None)
+        return None
     try:
-        return CoreConfig(rate_limit=float(value))
+        return float(value)
     except ValueError:
         log.warning("ignoring SMCONNECT_CHANNEL_RATE=%r: not a number", value[:40])
-        return CoreConfig()
+        return DEFAULT_CHANNEL_RATE
