@@ -21,14 +21,10 @@ from bridge.ssm.core import CoreConfig
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
-    config = dataclasses.replace(
-        default_config(),
-        pacing="unthrottled",
-        delays=DelaysConfig(
-            app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.2
-        ),
-    )
-    with start_in_thread(config) as handle:
+    fast = DelaysConfig(app_start=0.1, app_stop=0.1, start_session_failure_window=0.2)
+    with start_in_thread(
+        dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
+    ) as handle:
         yield handle
 
 
