@@ -8,30 +8,22 @@ the command's wins), else ``AWS_PROFILE`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGIO
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated
 
 import typer
 
+from bridge.aws.context import AwsContext
 
-@dataclass(frozen=True)
-class AwsContext:
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-
-    @classmethod
-    def from_env(cls) -> AwsContext:
-        return cls(
-            profile=os.environ.get("AWS_PROFILE") or None,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        )
-
-    def params(self) -> dict[str, Any]:
-        """The context parameters of every daemon method that touches AWS."""
-        return {"profile": self.profile, "region": self.region, "endpoint_url": self.endpoint_url}
+__all__ = [
+    "AwsContext",
+    "EndpointOpt",
+    "JsonOpt",
+    "ProfileOpt",
+    "RegionOpt",
+    "aws_context",
+    "set_root",
+]
 
 
 ProfileOpt = Annotated[

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from bridge.daemon.lifecycle import main
 from bridge.daemon.server import DaemonServer
+from bridge.daemon.settings import DaemonSettings
 
 
-async def _setup(server: DaemonServer) -> None:
+async def _setup(server: DaemonServer, settings: DaemonSettings) -> None:
     # Imported only once we hold the lock: a daemon that loses the race exits before paying
     # for boto3 and the rest of the SageMaker service.
-    from bridge.daemon.service import setup
+    from bridge.daemon.app import setup
 
-    await setup(server)
+    await setup(server, settings)
 
 
 raise SystemExit(main(_setup))

@@ -3,6 +3,9 @@
 The params annotation decides the shape: ``dict[str, Any]`` passes the object through, a
 dataclass is built from it with unknown/missing/mistyped fields answered as -32602 before the
 handler runs, so handlers never validate by hand.
+
+The registry knows nothing of the server: ``conn`` is whatever the server passes (its
+``Connection``), handed through untouched, so this module sits below ``server`` with no cycle.
 """
 
 from __future__ import annotations
@@ -13,14 +16,11 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from bridge.daemon.rpc import METHOD_NOT_FOUND, ApiError, invalid_params
 
-if TYPE_CHECKING:
-    from bridge.daemon.server import Connection
-
-Handler = Callable[["Connection", Any], Awaitable[Any]]
+Handler = Callable[[Any, Any], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 
@@ -52,7 +52,7 @@ class Api:
     def names(self) -> list[str]:
         return sorted(self._methods)
 
-    async def call(self, conn: Connection, name: str, params: dict[str, Any]) -> Any:
+    async def call(self, conn: object, name: str, params: dict[str, Any]) -> Any:
         entry = self._methods.get(name)
         if entry is None:
             raise ApiError(

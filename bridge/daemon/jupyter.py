@@ -26,10 +26,20 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 
+from bridge.aws.context import AwsContext
+from bridge.aws.studio import Space
+from bridge.daemon.dispatch import Api
+from bridge.daemon.errors import (
+    ApiError,
+    app_not_running,
+    fail,
+    local_port_error,
+    remote_access_disabled,
+)
 from bridge.daemon.jupyter_gate import (
     HEAD_END,
     Gate,
@@ -39,17 +49,11 @@ from bridge.daemon.jupyter_gate import (
     requests_up,
     responses_down,
 )
-from bridge.daemon.rpc import ApiError
+from bridge.daemon.params import ContextParams, SpaceParams
+from bridge.daemon.pool import ChannelPool, ManagedChannel
+from bridge.daemon.server import Connection
+from bridge.daemon.spaces import SpacesService, progress_to
 from bridge.redact import redact
-
-if TYPE_CHECKING:
-    from bridge.aws.studio import Space
-    from bridge.daemon.dispatch import Api
-    from bridge.daemon.server import Connection
-    from bridge.daemon.service import ManagedChannel, SpaceService
-    from bridge.daemon.workspace import AwsContext
-
-from bridge.daemon.service import ContextParams, SpaceParams, _fail
 
 log = logging.getLogger("smconnect.daemon.jupyter")
 
@@ -130,9 +134,15 @@ class JupyterForward:
     """One space's local listener and the SSH connection its connections are forwarded over."""
 
     def __init__(
-        self, service: SpaceService, context: AwsContext, space: Space, token: str
+        self,
+        spaces: SpacesService,
+        pool: ChannelPool,
+        context: AwsContext,
+        space: Space,
+        token: str,
     ) -> None:
-        self._service = service
+        self._spaces = spaces
+        self._pool = pool
         self.context = context
         self.space = space
         self.target: Target | None = None
@@ -239,7 +249,8 @@ class JupyterForward:
 
     # -- the space side ------------------------------------------------------------------------
 
-    def _alive(self) -> bool:
+    @property
+    def alive(self) -> bool:
         return (
             self.ssh is not None
             and not self.ssh.is_closed()
@@ -255,7 +266,7 @@ class JupyterForward:
         minutes on AWS) and fails instead.
         """
         async with self._lock:
-            if self._alive():
+            if self.alive:
                 assert self.ssh is not None
                 return self.ssh
             failed = self._failure
@@ -270,14 +281,17 @@ class JupyterForward:
     async def _rebuild(self, conn: Connection | None) -> asyncssh.SSHClientConnection:
         """Runs under the lock."""
         await self._drop_ssh()
-        svc = self._service
-        ws = svc._workspace(self.context)
+        ws = self._spaces.workspace(self.context)
         space = await ws.resolve(self.space.ref)
+        progress = progress_to(conn, space)
         if conn is not None:
-            space = await svc._ensure_running(conn, ws, space, start=True)
+            space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
         elif not space.running:
-            raise ApiError(f"space {space.name!r} is not running", kind="app_not_running")
-        managed, ssh = await svc._open_ssh(conn, ws, space, "jupyter")
+            raise app_not_running(space.name, hint=False)
+        alias = await self._spaces.alias(ws, space)
+        managed, ssh = await self._pool.open_ssh(
+            ws, space, purpose="jupyter", ssh_host=alias, progress=progress
+        )
         self.ssh, self.managed, self.space = ssh, managed, space
         self.rebuilds += self._built
         self._built = True
@@ -360,12 +374,12 @@ class JupyterForward:
             "local_port": self.local_port,
             "remote_port": target.port if target is not None else None,
             "on_demand": target.on_demand if target is not None else None,
-            "state": "connected" if self._alive() else "idle",
+            "state": "connected" if self.alive else "idle",
             "connections": self.connections,
             "active_connections": len(self._pipes),
             "rebuilds": self.rebuilds,
             "opened_at": self.opened_at,
-            "session": self.managed.describe() if self._alive() and self.managed else None,
+            "session": self.managed.describe() if self.alive and self.managed else None,
         }
 
     # -- teardown ------------------------------------------------------------------------------
@@ -378,7 +392,7 @@ class JupyterForward:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ssh.wait_closed(), 5.0)
         if managed is not None:
-            await self._service._release(managed)
+            await self._pool.release(managed)
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -417,20 +431,20 @@ def _verify(url: str, token: str, space: str) -> dict[str, Any]:
 
 
 class JupyterService:
-    """The ``jupyter.*`` methods, on top of ``SpaceService``'s spaces and channels."""
+    """The ``jupyter.*`` methods, on top of the spaces service and the channel pool."""
 
-    def __init__(self, service: SpaceService) -> None:
-        self._service = service
+    def __init__(self, spaces: SpacesService, pool: ChannelPool) -> None:
+        self._spaces = spaces
+        self._pool = pool
         self._forwards: dict[str, JupyterForward] = {}  # by space ARN
         # Each space keeps its port and token for the daemon's life, across closes: a URL
         # saved in an editor keeps working.
         self._ports: dict[str, int] = {}
         self._tokens: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        server = service._server
-        previous = server.busy
-        server.busy = lambda: previous() or bool(self._forwards)
-        server.on_shutdown(self.close)
+
+    def busy(self) -> bool:
+        return bool(self._forwards)
 
     def register(self, api: Api) -> None:
         api.add("jupyter.ensure", self.ensure)
@@ -439,30 +453,24 @@ class JupyterService:
 
     async def ensure(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
         """Start the space if needed, open or reuse its forward, check it, describe it."""
-        ws = self._service._workspace(params.context)
+        ws = self._spaces.workspace(params.context)
         try:
             space = await ws.resolve(params.space)
             async with self._locks.setdefault(space.arn, asyncio.Lock()):
                 return await self._ensure(conn, params.context, space)
         except OSError as exc:
-            raise ApiError(
-                f"cannot listen on {LOCAL_HOST}: {exc.strerror or exc}", kind="local_port"
-            ) from None
+            raise local_port_error(LOCAL_HOST, exc) from None
         except Exception as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
 
     async def _ensure(self, conn: Connection, context: AwsContext, space: Space) -> dict[str, Any]:
         if space.remote_access != "ENABLED":
-            raise ApiError(
-                f"remote access is disabled for space {space.name!r}; "
-                f"`smconnect open {space.name}` enables it",
-                kind="remote_access_disabled",
-            )
+            raise remote_access_disabled(space.name)
         fwd = self._forwards.get(space.arn)
         created = fwd is None
         if fwd is None:
             token = self._tokens.setdefault(space.arn, secrets.token_hex(24))
-            fwd = JupyterForward(self._service, context, space, token)
+            fwd = JupyterForward(self._spaces, self._pool, context, space, token)
             await fwd.listen(self._ports.get(space.arn, 0))
             self._forwards[space.arn] = fwd
             self._ports[space.arn] = fwd.local_port
@@ -471,7 +479,7 @@ class JupyterService:
                 "progress",
                 {"space": space.name, "phase": "jupyter", "message": "connecting to Jupyter"},
             )
-            fresh = not fwd._alive()
+            fresh = not fwd.alive
             await fwd.connection(conn)
             if not fresh:
                 await fwd.refresh_target()

@@ -24,10 +24,11 @@ from bridge.daemon.dispatch import Api
 from bridge.daemon.logsetup import setup_logging
 from bridge.daemon.paths import DaemonPaths, ensure_private_dir, write_private_file
 from bridge.daemon.server import DaemonServer
+from bridge.daemon.settings import DaemonSettings
 
 log = logging.getLogger("smconnect.daemon")
 
-Setup = Callable[[DaemonServer], Awaitable[None]]
+Setup = Callable[[DaemonServer, DaemonSettings], Awaitable[None]]
 """Installs the daemon logic: registers methods on ``server.api``, sets ``server.busy``."""
 
 
@@ -57,12 +58,13 @@ async def serve(
     transport: str,
     idle_timeout: float,
     setup: Setup | None = None,
+    settings: DaemonSettings | None = None,
 ) -> None:
     """Serve until ``daemon.shutdown``, SIGTERM/SIGINT, or ``idle_timeout`` seconds of idleness."""
     token = secrets.token_urlsafe(32) if transport == "tcp" else None
     server = DaemonServer(Api(), token=token)
     if setup is not None:
-        await setup(server)
+        await setup(server, settings or DaemonSettings.from_env())
     if transport == "unix":
         remove_stale(paths.socket)
         await server.start_unix(paths.socket)
@@ -113,7 +115,8 @@ def main(setup: Setup | None = None) -> int:
     except (OSError, daemon_paths.RuntimeDirError) as exc:
         print(f"smconnect daemon: {exc}", file=sys.stderr)
         return 1
-    setup_logging(paths.log, os.environ.get(daemon_paths.ENV_LOG_LEVEL, "INFO"))
+    settings = DaemonSettings.from_env()  # the one read of the daemon's SMCONNECT_* knobs
+    setup_logging(paths.log, settings.log_level)
     lock_fd = acquire_lock(paths.lock)
     if lock_fd is None:
         log.debug("another daemon holds %s; exiting", paths.lock)
@@ -122,9 +125,10 @@ def main(setup: Setup | None = None) -> int:
         asyncio.run(
             serve(
                 paths,
-                transport=daemon_paths.transport_kind(),
-                idle_timeout=daemon_paths.idle_timeout(),
+                transport=settings.transport,
+                idle_timeout=settings.idle_timeout,
                 setup=setup,
+                settings=settings,
             )
         )
     except Exception:

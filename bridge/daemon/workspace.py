@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
+from bridge.aws.context import AwsContext
 from bridge.aws.credentials import refresh_sso
 from bridge.aws.errors import AmbiguousSpace, AwsError, CredentialsError, SpaceNotFound
 from bridge.aws.session import SessionSpec, make_session, require_credentials
@@ -19,15 +20,7 @@ from bridge.aws.studio import Space, StudioClient
 from bridge.ssh.config import DEFAULT_PREFIX, SshConfigError, alias_for, resolve_alias
 
 SPACE_CACHE_SECONDS = 15.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AwsContext:
-    """Which account/region a request is about; ``None`` fields follow the standard chain."""
-
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
+T = TypeVar("T")
 
 
 class Workspace:
@@ -54,8 +47,8 @@ class Workspace:
             session, endpoint_url=self.context.endpoint_url, poll_interval=self._poll_interval
         )
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking StudioClient call in a worker thread.
+    async def run(self, call: Callable[[StudioClient], T]) -> T:
+        """Run a blocking StudioClient call (``lambda studio: studio.…``) in a worker thread.
 
         botocore's providers renew credentials before each call by themselves. When they
         cannot, renew an SSO token from its refresh token where botocore does not (legacy
@@ -64,7 +57,7 @@ class Workspace:
         """
         studio = await self.studio()
         try:
-            return await asyncio.to_thread(getattr(studio, fn), *args, **kwargs)
+            return await asyncio.to_thread(call, studio)
         except CredentialsError:
             async with self._lock:
                 if self._studio is studio:
@@ -72,29 +65,31 @@ class Workspace:
             if not await asyncio.to_thread(refresh_sso, self.context.profile):
                 raise
         studio = await self.studio()
-        return await asyncio.to_thread(getattr(studio, fn), *args, **kwargs)
+        return await asyncio.to_thread(call, studio)
 
     async def spaces(self, *, refresh: bool = False) -> list[Space]:
         fresh = time.monotonic() - self._spaces_at < SPACE_CACHE_SECONDS
         if refresh or self._spaces is None or not fresh:
-            self._spaces = await self.run("list_spaces")
+            self._spaces = await self.run(lambda studio: studio.list_spaces())
             self._spaces_at = time.monotonic()
         return self._spaces
 
     def forget_spaces(self) -> None:
         self._spaces = None
 
+    async def describe(self, domain_id: str, name: str) -> Space:
+        """The space as it is now (status changes under us)."""
+        return await self.run(lambda studio: studio.describe_space(domain_id, name))
+
     async def resolve(self, ref: str) -> Space:
         """``name`` or ``domain-id/name``, described afresh (status changes under us)."""
         if "/" in ref:
             domain_id, _, name = ref.partition("/")
-            space: Space = await self.run("describe_space", domain_id, name)
-            return space
+            return await self.describe(domain_id, name)
         for refresh in (False, True):
             matches = [s for s in await self.spaces(refresh=refresh) if s.name == ref]
             if len(matches) == 1:
-                space = await self.run("describe_space", matches[0].domain_id, ref)
-                return space
+                return await self.describe(matches[0].domain_id, ref)
         if matches:
             raise AmbiguousSpace(ref, [m.ref for m in matches])
         studio = await self.studio()
@@ -113,11 +108,27 @@ class Workspace:
                 if refresh:
                     raise SpaceNotFound(str(exc)) from None
                 continue
-            space: Space = await self.run("describe_space", ref.domain_id, ref.name)
-            return space
+            return await self.describe(ref.domain_id, ref.name)
         raise AwsError("unreachable")  # pragma: no cover
 
     def alias(self, space: Space, spaces: list[Space], prefix: str = DEFAULT_PREFIX) -> str:
         return alias_for(
             space.name, space.domain_id, [(s.name, s.domain_id) for s in spaces], prefix=prefix
         )
+
+
+class Workspaces:
+    """One ``Workspace`` per context, made on first use and kept for the daemon's life.
+
+    The key is the request's ``AwsContext`` today; per-caller identities (issue 13) replace it
+    with the resolved identity, and everything keyed by workspace follows.
+    """
+
+    def __init__(self, *, poll_interval: float = 5.0) -> None:
+        self._poll_interval = poll_interval
+        self._workspaces: dict[AwsContext, Workspace] = {}
+
+    def get(self, context: AwsContext) -> Workspace:
+        if context not in self._workspaces:
+            self._workspaces[context] = Workspace(context, poll_interval=self._poll_interval)
+        return self._workspaces[context]

@@ -1,0 +1,62 @@
+"""The daemon's SageMaker logic, put together: one channel pool, the services on top of it.
+
+The daemon owns every data channel: the ProxyCommand relay, ``smconnect open`` and the VS Code
+extension only ask for them. Each service (spaces, relay, forwards, Jupyter) uses the
+``ChannelPool`` and ``SpacesService`` through their public API; this module only builds them
+from the start-up ``DaemonSettings``, registers their methods (see docs/design/daemon-methods.md)
+and ties their lifetimes to the server's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.daemon.forwards import ForwardService
+from bridge.daemon.jupyter import JupyterService
+from bridge.daemon.pool import ChannelPool
+from bridge.daemon.relay import RelayService
+from bridge.daemon.server import Connection, DaemonServer
+from bridge.daemon.settings import DaemonSettings
+from bridge.daemon.spaces import SpacesService
+from bridge.daemon.workspace import Workspaces
+from bridge.ssh.config import SshPaths
+
+__all__ = ["setup"]
+
+
+async def setup(
+    server: DaemonServer,
+    settings: DaemonSettings | None = None,
+    *,
+    ssh_paths: SshPaths | None = None,
+) -> None:
+    """The daemon's ``Setup`` hook: build the services and install their methods."""
+    settings = settings or DaemonSettings.from_env()
+    ssh_paths = ssh_paths or SshPaths.for_home()
+    pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
+    spaces = SpacesService(
+        Workspaces(poll_interval=settings.poll_interval), pool, ssh_paths=ssh_paths
+    )
+    relay = RelayService(spaces, pool)
+    forwards = ForwardService(spaces, pool)
+    jupyter = JupyterService(spaces, pool)
+
+    async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
+        return {
+            "sessions": [m.describe() for m in pool.channels()],
+            "forwards": forwards.describe(),
+        }
+
+    for service in (spaces, relay, forwards, jupyter):
+        service.register(server.api)
+    server.api.add("sessions.status", sessions_status)
+    server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy()
+
+    async def close() -> None:
+        # Users of channels first (streams closed with a reason rather than cut), the pool last.
+        await relay.close()
+        await forwards.close()
+        await pool.close()
+
+    server.on_shutdown(close)
+    server.on_shutdown(jupyter.close)  # callbacks run last-registered first: Jupyter's first

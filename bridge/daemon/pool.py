@@ -1,0 +1,337 @@
+"""The daemon's data channels: every SSM session it holds, opened, shared and released here.
+
+Every service that needs a way into a space (the ProxyCommand relay, port forwards, Jupyter,
+``space.open``'s host-key check) asks the ``ChannelPool``; none of them calls StartSession or
+``open_channel`` itself. The pool resumes dropped channels with a fresh token (ResumeSession),
+waiting for the user to sign in when only a sign-in renews the credentials; it learns each app
+run's host key once, over the SSM-authenticated channel (the trusted path), and keeps our
+known_hosts in step; and it opens the daemon's own SSH connections over a channel.
+
+Channels are keyed by ``ChannelKey`` (who, which space, what for, which lane) so that what the
+next steps add fits without changing callers: warm spare channels (a ready channel per recently
+used space, taken by ``open``), transfer lanes (``lane`` > 0, several at once per space) and
+per-caller identities (the key's ``context`` becomes the resolved identity, so two identities
+never share a channel). See docs/design/daemon-methods.md, "The channel pool".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from bridge.aws.context import AwsContext
+from bridge.aws.credentials import (
+    credential_fingerprint,
+    resolve_profile_name,
+    sign_in_deadline,
+    sign_in_hint,
+)
+from bridge.aws.errors import CredentialsError
+from bridge.aws.studio import Progress, Space
+from bridge.daemon.settings import DaemonSettings
+from bridge.daemon.workspace import Workspace
+from bridge.ssh.config import host_key_alias
+from bridge.ssh.known_hosts import KnownHosts
+from bridge.ssh.over_stream import connect_ssh, fetch_host_key
+from bridge.ssm.core import CoreConfig
+from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
+
+__all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
+
+log = logging.getLogger("smconnect.daemon.pool")
+
+Broadcast = Callable[[str, dict[str, Any]], Coroutine[Any, Any, object]]
+"""Notify every client (``DaemonServer.broadcast``): channel state and credential events."""
+
+_STATES = {
+    ReconnectPhase.DROPPED: "reconnecting",
+    ReconnectPhase.RETRYING: "reconnecting",
+    ReconnectPhase.RESUMED: "connected",
+    ReconnectPhase.FAILED: "failed",
+}
+
+
+def _no_progress(phase: str, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKey:
+    """What a channel is for. Channels with equal keys are interchangeable.
+
+    ``context`` is the identity the session was started with; ``purpose`` is ``ssh`` (the
+    ProxyCommand), ``forward``, ``jupyter`` or ``hostkey``; ``lane`` numbers the parallel
+    channels of one striped transfer (0 for everything else).
+    """
+
+    context: AwsContext
+    space_arn: str
+    purpose: str
+    lane: int = 0
+
+
+@dataclass(eq=False)
+class ManagedChannel:
+    """A data channel the pool holds, with what ``sessions.status`` reports about it."""
+
+    id: str
+    key: ChannelKey
+    space: Space
+    ssh_host: str
+    session_id: str
+    channel: DataChannel
+    opened_at: float = field(default_factory=time.time)
+    state: str = "connected"
+    holders: int = 1  # ``share`` adds one, ``release`` removes one; closed at zero
+
+    @property
+    def purpose(self) -> str:
+        return self.key.purpose
+
+    @property
+    def alive(self) -> bool:
+        return not self.channel.is_closed
+
+    def describe(self) -> dict[str, Any]:
+        stats = self.channel.stats
+        latency = stats.websocket_latency if stats.websocket_latency is not None else stats.rtt
+        return {
+            "id": self.id,
+            "purpose": self.purpose,
+            "space": self.space.name,
+            "domain_id": self.space.domain_id,
+            "ssh_host": self.ssh_host,
+            "session_id": self.session_id,
+            "state": ("failed" if self.channel.error else "closed")
+            if self.channel.is_closed
+            else self.state,
+            "opened_at": self.opened_at,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "reconnects": stats.reconnects,
+            "retransmissions": stats.retransmissions,
+            "latency_ms": round(latency * 1000, 1),
+        }
+
+
+class ChannelPool:
+    def __init__(
+        self, settings: DaemonSettings, *, broadcast: Broadcast, known_hosts: Path
+    ) -> None:
+        self._settings = settings
+        self._broadcast = broadcast
+        self._known_hosts = known_hosts
+        self._channels: dict[str, ManagedChannel] = {}
+        self._ids = itertools.count(1)
+        self._host_keys: dict[tuple[str, str | None], str] = {}
+        self._host_key_locks: dict[str, asyncio.Lock] = {}
+        self._warned: dict[Any, asyncio.TimerHandle] = {}
+        self._core_config = CoreConfig(rate_limit=settings.channel_rate)
+
+    # -- what the pool holds -------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        """True while any channel is held: the daemon must not exit under it."""
+        return bool(self._channels)
+
+    def channels(self, *, include_hostkey: bool = False) -> list[ManagedChannel]:
+        return [m for m in self._channels.values() if include_hostkey or m.purpose != "hostkey"]
+
+    def find(self, key: ChannelKey) -> list[ManagedChannel]:
+        """The live channels held under ``key`` (what a warm channel or a lane is looked up by)."""
+        return [m for m in self._channels.values() if m.key == key and m.alive]
+
+    # -- open, share, release ------------------------------------------------------------------
+
+    async def open(
+        self,
+        ws: Workspace,
+        space: Space,
+        *,
+        purpose: str,
+        ssh_host: str,
+        lane: int = 0,
+        progress: Progress = _no_progress,
+    ) -> ManagedChannel:
+        """A new channel to ``space``'s SSH server, handshaken and ready; held once."""
+        key = ChannelKey(context=ws.context, space_arn=space.arn, purpose=purpose, lane=lane)
+        grant = await ws.run(lambda studio: studio.start_session(space, progress=progress))
+        channel_id = f"{purpose}-{next(self._ids)}"
+
+        async def resume() -> str:
+            return await self._resume_token(ws, grant.session_id)
+
+        def on_reconnect(event: ReconnectEvent) -> None:
+            managed = self._channels.get(channel_id)
+            if managed is not None:
+                managed.state = _STATES[event.phase]
+            params = {
+                "id": channel_id,
+                "space": space.name,
+                "phase": event.phase.value,
+                "attempt": event.attempt,
+                "reason": event.reason,
+            }
+            asyncio.get_running_loop().create_task(self._broadcast("session.state", params))
+
+        channel = await open_channel(
+            grant.stream_url,
+            grant.token_value,
+            resume=resume,
+            on_reconnect=on_reconnect,
+            config=self._core_config,
+        )
+        try:
+            await channel.wait_ready()
+        except BaseException:
+            await channel.close(timeout=1.0)
+            raise
+        managed = ManagedChannel(
+            id=channel_id,
+            key=key,
+            space=space,
+            ssh_host=ssh_host,
+            session_id=grant.session_id,
+            channel=channel,
+        )
+        self._channels[channel_id] = managed
+        log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
+        if purpose != "hostkey":
+            await self._warn_before_sign_in_ends(ws)
+        return managed
+
+    def share(self, managed: ManagedChannel) -> ManagedChannel:
+        """One more holder of an open channel: it closes when the last one releases it."""
+        if managed.id not in self._channels:
+            raise ValueError(f"channel {managed.id} is not held by the pool")
+        managed.holders += 1
+        return managed
+
+    async def release(self, managed: ManagedChannel) -> None:
+        """Drop one hold; the last one closes the channel (which ends its SSM session)."""
+        managed.holders -= 1
+        if managed.holders > 0:
+            return
+        self._channels.pop(managed.id, None)
+        with contextlib.suppress(Exception):
+            await managed.channel.close(timeout=5.0)
+        log.info("closed channel %s", managed.id)
+
+    async def close(self) -> None:
+        for timer in self._warned.values():
+            timer.cancel()
+        for managed in list(self._channels.values()):
+            with contextlib.suppress(Exception):
+                await managed.channel.close(timeout=2.0)
+
+    # -- SSH over a channel --------------------------------------------------------------------
+
+    async def host_key(
+        self, ws: Workspace, space: Space, ssh_host: str, *, progress: Progress = _no_progress
+    ) -> str:
+        """The key this app run presents, learnt once per app run over a channel of its own,
+        and put into our known_hosts under ``ssh_host``'s key alias (on every call: the alias
+        of a space can change when another space of the same name appears)."""
+        cache_key = (space.arn, space.app_created)
+        lock = self._host_key_locks.setdefault(space.arn, asyncio.Lock())
+        async with lock:
+            key = self._host_keys.get(cache_key)
+            if key is None:
+                managed = await self.open(
+                    ws, space, purpose="hostkey", ssh_host=ssh_host, progress=progress
+                )
+                try:
+                    reader, writer = managed.channel.streams()
+                    key = await fetch_host_key(reader, writer)
+                finally:
+                    await self.release(managed)
+                self._host_keys[cache_key] = key
+            known = KnownHosts(self._known_hosts)
+            await asyncio.to_thread(known.set_host_key, host_key_alias(ssh_host), key)
+            return key
+
+    async def open_ssh(
+        self,
+        ws: Workspace,
+        space: Space,
+        *,
+        purpose: str,
+        ssh_host: str,
+        progress: Progress = _no_progress,
+    ) -> tuple[ManagedChannel, asyncssh.SSHClientConnection]:
+        """An SSH connection of the daemon's own on a new channel, checked against the key
+        learnt over the trusted path; the channel is released if SSH cannot be set up."""
+        key = await self.host_key(ws, space, ssh_host, progress=progress)
+        managed = await self.open(ws, space, purpose=purpose, ssh_host=ssh_host, progress=progress)
+        try:
+            reader, writer = managed.channel.streams()
+            ssh = await connect_ssh(reader, writer, known_host_key=key)
+        except BaseException:
+            await self.release(managed)
+            raise
+        return managed, ssh
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    async def _warn_before_sign_in_ends(self, ws: Workspace) -> None:
+        """Broadcast ``credentials`` {state: "expiring"} ahead of the moment only a sign-in
+        renews the credentials (an SSO sign-in without refresh token, an MFA session), once
+        per deadline, so the user signs in before a resume would need it."""
+        try:
+            deadline = await asyncio.to_thread(sign_in_deadline, ws.context.profile)
+        except Exception:
+            log.exception("could not tell when the sign-in ends")  # the channel is fine
+            return
+        if deadline is None or (key := (deadline.profile, deadline.expires_at)) in self._warned:
+            return
+        left = deadline.expires_at.timestamp() - time.time()
+        loop = asyncio.get_running_loop()
+        self._warned[key] = loop.call_later(
+            max(0.0, left - self._settings.sign_in_warning),
+            lambda: loop.create_task(self._broadcast("credentials", deadline.notification())),
+        )
+
+    async def _resume_token(self, ws: Workspace, session_id: str) -> str:
+        """ResumeSession; when only the user can renew the credentials, say so (a
+        ``credentials`` notification the CLI and VS Code turn into "sign in") and keep trying
+        until the resume window ends, so a sign-in saves the session instead of losing it."""
+        settings = self._settings
+        deadline = time.monotonic() + settings.resume_window
+        profile = resolve_profile_name(ws.context.profile)
+        told = False
+        while True:
+            try:
+                token = await ws.run(lambda studio: studio.resume_session(session_id))
+            except CredentialsError as exc:
+                if not told:
+                    told = True
+                    message = (
+                        f"the AWS credentials of profile {profile!r} expired and only a new "
+                        f"sign-in renews them: {sign_in_hint(ws.context.profile)} ({exc})"
+                    )
+                    await self._broadcast(
+                        "credentials", {"state": "expired", "profile": profile, "message": message}
+                    )
+                # Ask AWS again once the sign-in state on disk changed (a login, an edited
+                # config, the marker `smconnect login` touches), or every recheck period otherwise.
+                seen, asked = credential_fingerprint(), time.monotonic()
+                while (
+                    time.monotonic() - asked < settings.credentials_recheck
+                    and credential_fingerprint() == seen
+                ):
+                    if time.monotonic() + settings.credentials_poll >= deadline:
+                        raise
+                    await asyncio.sleep(settings.credentials_poll)
+                continue
+            if told:
+                await self._broadcast("credentials", {"state": "valid", "profile": profile})
+            return token

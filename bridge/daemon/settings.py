@@ -1,0 +1,97 @@
+"""Every ``SMCONNECT_*`` knob the daemon reads, read once at start-up into a frozen value.
+
+The daemon's behaviour then depends on what it was given, not on what the environment holds
+when some code path happens to look: tests build a ``DaemonSettings`` directly (short poll
+intervals, a short credential recheck) instead of patching the environment, and every knob
+is listed here, with its default and why it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bridge.daemon import paths as daemon_paths
+
+__all__ = ["DEFAULT_CHANNEL_RATE", "DaemonSettings", "channel_rate"]
+
+DEFAULT_CHANNEL_RATE = 960.0
+"""Data messages/s: the channel core's own default, under the service's ~1000 (a test pins it).
+Spelled here rather than imported so that the daemon's start-up, which reads these settings
+before it holds the lock, imports nothing of the SSM layer."""
+
+log = logging.getLogger("smconnect.daemon.settings")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSettings:
+    transport: str = "unix"
+    """``unix`` (default where available) or ``tcp`` (``SMCONNECT_DAEMON_TRANSPORT``)."""
+    idle_timeout: float = daemon_paths.DEFAULT_IDLE_TIMEOUT
+    """Seconds with no client and no session before the daemon exits."""
+    log_level: str = "INFO"
+    poll_interval: float = 5.0
+    """How often the Studio client polls an app starting or stopping (``SMCONNECT_POLL_INTERVAL``)."""
+    channel_rate: float | None = DEFAULT_CHANNEL_RATE
+    """The data channels' pacing in messages/s, None for none (``SMCONNECT_CHANNEL_RATE``)."""
+    resume_window: float = 600.0
+    """How long a resume waits for the user to sign in: the service keeps an unattached
+    session about this long (``SMCONNECT_RESUME_WINDOW``)."""
+    credentials_poll: float = 1.0
+    """How often a waiting resume looks at the sign-in state on disk (``SMCONNECT_CREDENTIALS_POLL``)."""
+    credentials_recheck: float = 30.0
+    """How often a waiting resume asks AWS again when nothing on disk changed
+    (``SMCONNECT_CREDENTIALS_RECHECK``)."""
+    sign_in_warning: float = 600.0
+    """Seconds ahead of a sign-in's end that clients are told to sign in (``SMCONNECT_SIGN_IN_WARNING``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DaemonSettings:
+        """The settings the environment asks for; a malformed value keeps its default."""
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            transport=daemon_paths.transport_kind(),
+            idle_timeout=daemon_paths.idle_timeout(),
+            log_level=env.get(daemon_paths.ENV_LOG_LEVEL, "INFO"),
+            poll_interval=_seconds(env, "SMCONNECT_POLL_INTERVAL", default.poll_interval),
+            channel_rate=channel_rate(env.get("SMCONNECT_CHANNEL_RATE", "")),
+            resume_window=_seconds(env, "SMCONNECT_RESUME_WINDOW", default.resume_window),
+            credentials_poll=_seconds(env, "SMCONNECT_CREDENTIALS_POLL", default.credentials_poll),
+            credentials_recheck=_seconds(
+                env, "SMCONNECT_CREDENTIALS_RECHECK", default.credentials_recheck
+            ),
+            sign_in_warning=_seconds(env, "SMCONNECT_SIGN_IN_WARNING", default.sign_in_warning),
+        )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number", name, raw[:40])
+        return default
+    return value if value > 0 else default
+
+
+def channel_rate(raw: str) -> float | None:
+    """The data channels' pacing: under the service's ~1000 messages/s by default.
+
+    ``SMCONNECT_CHANNEL_RATE`` (messages per second, or ``unlimited``) exists for the emulator's
+    unthrottled mode and for measurements; against AWS, faster pacing gets the channel paused.
+    """
+    value = raw.strip().lower()
+    if not value:
+        return DEFAULT_CHANNEL_RATE
+    if value in ("unlimited", "none", "0"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        log.warning("ignoring SMCONNECT_CHANNEL_RATE=%r: not a number", value[:40])
+        return DEFAULT_CHANNEL_RATE

@@ -1,0 +1,186 @@
+"""The ``spaces.list``, ``space.open``, ``space.start`` and ``space.stop`` methods, and the
+space-level steps the other services share: resolve, start if asked, name (ssh alias).
+
+``space.open`` is everything ``smconnect open`` needs before it hands over to ssh or VS Code:
+remote access enabled (restarting the app only with the caller's consent), the app running, the
+host key learnt over the trusted path (through the channel pool) and the ssh config installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bridge.aws.context import AwsContext
+from bridge.aws.studio import Progress, Space
+from bridge.daemon.dispatch import Api
+from bridge.daemon.errors import ApiError, app_not_running, translated
+from bridge.daemon.params import ContextParams, SpaceParams
+from bridge.daemon.pool import ChannelPool
+from bridge.daemon.server import Connection
+from bridge.daemon.workspace import Workspace, Workspaces
+from bridge.ssh.command import smconnect_command
+from bridge.ssh.config import DEFAULT_PREFIX, ConfigOptions, SshConfig, SshPaths, installed_prefix
+
+__all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
+
+REMOTE_HOME = "/home/sagemaker-user"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListParams(ContextParams):
+    refresh: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenParams(SpaceParams):
+    instance_type: str | None = None
+    restart: bool = False  # may a running app be restarted to apply remote access / instance type
+    ssh_config: bool = True  # install/refresh the ssh config we own
+
+
+def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
+    data = asdict(space)
+    data["ref"] = space.ref
+    data["ssh_host"] = ssh_host
+    return data
+
+
+def progress_to(conn: Connection | None, space: Space) -> Progress:
+    """A thread-safe progress callback (for StudioClient) that notifies this connection
+    (none: work nobody asked for, such as a lazy rebuild, reports to nobody)."""
+    loop = asyncio.get_running_loop()
+
+    def progress(phase: str, message: str) -> None:
+        if conn is None:
+            return
+        params = {"space": space.name, "phase": phase, "message": message}
+        loop.call_soon_threadsafe(lambda: conn.spawn(conn.notify("progress", params)))
+
+    return progress
+
+
+class SpacesService:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        pool: ChannelPool,
+        *,
+        ssh_paths: SshPaths,
+        prefix: str | None = None,
+    ) -> None:
+        self._workspaces = workspaces
+        self._pool = pool
+        self._ssh_paths = ssh_paths
+        self._fixed_prefix = prefix
+
+    def register(self, api: Api) -> None:
+        api.add("spaces.list", self.list_spaces)
+        api.add("space.open", self.open_space)
+        api.add("space.start", self.start_space)
+        api.add("space.stop", self.stop_space)
+
+    # -- what the other services share ---------------------------------------------------------
+
+    @property
+    def prefix(self) -> str:
+        """The host prefix in force: the one the installed ssh config uses, else the default."""
+        return self._fixed_prefix or installed_prefix(self._ssh_paths) or DEFAULT_PREFIX
+
+    def workspace(self, context: AwsContext) -> Workspace:
+        return self._workspaces.get(context)
+
+    async def alias(self, ws: Workspace, space: Space) -> str:
+        """The space's ssh host name, unambiguous among the spaces this identity sees."""
+        return ws.alias(space, await ws.spaces(), self.prefix)
+
+    async def ensure_running(
+        self, ws: Workspace, space: Space, *, start: bool, progress: Progress
+    ) -> Space:
+        """``space`` with its app running: started (minutes on AWS) if ``start``, else refused."""
+        if space.running:
+            return space
+        if not start:
+            raise app_not_running(space.name)
+        started = await ws.run(lambda studio: studio.start_app(space, progress=progress))
+        ws.forget_spaces()
+        return await ws.resolve(started.ref)
+
+    # -- methods -------------------------------------------------------------------------------
+
+    @translated
+    async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
+        ws = self.workspace(params.context)
+        spaces = await ws.spaces(refresh=params.refresh)
+        return {"spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces]}
+
+    @translated
+    async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+        ws = self.workspace(params.context)
+        space = await ws.resolve(params.space)
+        space = await self.ensure_running(ws, space, start=True, progress=progress_to(conn, space))
+        return {"space": space_json(space, await self.alias(ws, space))}
+
+    @translated
+    async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+        ws = self.workspace(params.context)
+        space = await ws.resolve(params.space)
+        progress = progress_to(conn, space)
+        space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
+        ws.forget_spaces()
+        return {"space": space_json(space, await self.alias(ws, space))}
+
+    @translated
+    async def open_space(self, conn: Connection, params: OpenParams) -> dict[str, Any]:
+        """Everything ``smconnect open`` needs before it hands over to ssh or VS Code."""
+        ws = self.workspace(params.context)
+        space = await ws.resolve(params.space)
+        progress = progress_to(conn, space)
+        change_instance = bool(params.instance_type and params.instance_type != space.instance_type)
+        if space.remote_access != "ENABLED" or change_instance:
+            if space.app_status in ("InService", "Pending") and not params.restart:
+                what = (
+                    "enable remote access"
+                    if space.remote_access != "ENABLED"
+                    else (f"switch to {params.instance_type}")
+                )
+                raise ApiError(
+                    f"space {space.name!r} is running; it must restart to {what} "
+                    "(answer yes, or pass --yes)",
+                    kind="restart_required",
+                )
+            await conn.notify(
+                "progress",
+                {"space": space.name, "phase": "update", "message": "enabling remote access"},
+            )
+            current, instance_type = space, params.instance_type
+            space = await ws.run(lambda studio: studio.enable_remote_access(current, instance_type))
+            if space.app_status in ("InService", "Pending"):
+                running = space
+                await ws.run(lambda studio: studio.stop_app(running, progress=progress))
+            space = await ws.resolve(space.ref)
+        space = await self.ensure_running(ws, space, start=True, progress=progress)
+        alias = await self.alias(ws, space)
+        await conn.notify(
+            "progress",
+            {"space": space.name, "phase": "ssh", "message": "waiting for SSH to answer"},
+        )
+        key = await self._pool.host_key(ws, space, alias, progress=progress)
+        if params.ssh_config:
+            await self._install_ssh_config(ws, params.context)
+        return {
+            "space": space_json(space, alias),
+            "ssh_host": alias,
+            "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
+            "host_key": key,
+        }
+
+    async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
+        spaces = await ws.spaces()
+        command = smconnect_command(
+            profile=context.profile, region=context.region, endpoint_url=context.endpoint_url
+        )
+        options = ConfigOptions(smconnect_command=command, prefix=self.prefix)
+        config = SshConfig(self._ssh_paths, options)
+        await asyncio.to_thread(config.install, [(s.name, s.domain_id) for s in spaces])

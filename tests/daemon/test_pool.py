@@ -1,0 +1,96 @@
+"""The channel pool against the emulator: real StartSession, real channels, the space's real
+sshd. Host keys are learnt once per app run; shared channels close with their last holder."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.aws.context import AwsContext
+from bridge.daemon.pool import ChannelKey, ChannelPool
+from bridge.daemon.settings import DaemonSettings
+from bridge.daemon.workspace import Workspace
+from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.config import DelaysConfig, default_config
+from bridge.ssm.core import CoreConfig
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorThread]:
+    fast = DelaysConfig(app_start=0.1, app_stop=0.1, start_session_failure_window=0.2)
+    with start_in_thread(
+        dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
+    ) as handle:
+        yield handle
+
+
+def test_settings_are_read_once_from_the_given_environment() -> None:
+    settings = DaemonSettings.from_env(
+        {
+            "SMCONNECT_POLL_INTERVAL": "0.2",
+            "SMCONNECT_CHANNEL_RATE": "unlimited",
+            "SMCONNECT_CREDENTIALS_RECHECK": "2.5",
+            "SMCONNECT_RESUME_WINDOW": "not-a-number",
+            "SMCONNECT_SIGN_IN_WARNING": "-1",
+        }
+    )
+    assert settings.poll_interval == 0.2
+    assert settings.channel_rate is None
+    assert settings.credentials_recheck == 2.5
+    assert settings.resume_window == 600.0  # malformed: the default
+    assert settings.sign_in_warning == 600.0  # not positive: the default
+    assert DaemonSettings.from_env({}).channel_rate == CoreConfig().rate_limit  # no drift
+    assert DaemonSettings.from_env({"SMCONNECT_CHANNEL_RATE": "500"}).channel_rate == 500.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.poll_interval = 1.0  # type: ignore[misc]
+
+
+async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ws = Workspace(AwsContext(), poll_interval=0.05)
+    space = await ws.resolve("demo")
+    started = await ws.run(lambda studio: studio.start_app(space))
+    space = await ws.resolve(started.ref)
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    async def broadcast(method: str, params: dict[str, Any]) -> int:
+        events.append((method, params))
+        return 0
+
+    known_hosts = tmp_path / "known_hosts"
+    pool = ChannelPool(
+        DaemonSettings(channel_rate=None),
+        broadcast=broadcast,
+        known_hosts=known_hosts,
+    )
+    try:
+        key = await pool.host_key(ws, space, "sm-demo")
+        assert key.startswith("ssh-") and key in known_hosts.read_text()
+        assert not pool.busy()  # the host-key channel is released at once
+        managed, ssh = await pool.open_ssh(ws, space, purpose="forward", ssh_host="sm-demo")
+        # One hostkey channel in all: the second learn (inside open_ssh) came from memory.
+        assert managed.id == "forward-2"
+        assert managed.key == ChannelKey(AwsContext(), space.arn, "forward")
+        assert pool.find(managed.key) == [managed]
+        result = await ssh.run("echo from-$SAGEMAKER_SPACE_NAME", check=True)
+        assert str(result.stdout).strip() == "from-demo"
+        assert [m.describe()["state"] for m in pool.channels()] == ["connected"]
+
+        assert pool.share(managed) is managed
+        ssh.close()
+        await pool.release(managed)
+        assert pool.busy() and managed.alive  # still held once
+        await pool.release(managed)
+        assert not pool.busy() and not managed.alive
+        assert pool.find(managed.key) == []
+    finally:
+        await pool.close()
+        await ws.run(lambda studio: studio.stop_app(space))
