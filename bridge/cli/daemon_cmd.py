@@ -22,7 +22,7 @@ from bridge.cli.context import JsonOpt
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.status_cmd import daemon_line
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
-from bridge.daemon.paths import default_paths, lock_held
+from bridge.paths import default_paths, lock_held
 
 daemon_app = typer.Typer(help="Start, stop and inspect the local smconnect daemon.")
 app.add_typer(daemon_app, name="daemon")

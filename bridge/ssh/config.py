@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from bridge.ssh import fsutil
+from bridge import fsutil
 
 DEFAULT_PREFIX = "sm-"
 DEFAULT_USER = "sagemaker-user"

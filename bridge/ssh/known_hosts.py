@@ -17,7 +17,7 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
-from bridge.ssh import fsutil
+from bridge import fsutil
 from bridge.ssh.config import SshConfigError, SshPaths, host_key_alias
 
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
