@@ -30,6 +30,7 @@ from bridge.cli.launch import (
     editor_extensions,
     find_editor,
 )
+from bridge.ssh.aliases import SpaceRef
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Findings:
 
     session: Any = None  # boto3.Session
     credentials_ok: bool = False
-    spaces: list[tuple[str, str]] | None = None
+    spaces: list[SpaceRef] | None = None
     editor: Editor | None = None
 
 
@@ -162,6 +163,7 @@ class Doctor:
 
     def daemon(self) -> str:
         from bridge import __version__
+        from bridge.cli.sshconfig_cmd import space_refs
         from bridge.daemon.client import DaemonClient, DaemonError
 
         async def ask() -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -178,7 +180,7 @@ class Doctor:
         except DaemonError as exc:
             raise Failed(str(exc), "`smconnect daemon logs` shows why it fails") from None
         if spaces is not None:
-            self.found.spaces = [(s["name"], s["domain_id"]) for s in spaces.get("spaces", [])]
+            self.found.spaces = space_refs(spaces)
         version = status.get("version")
         detail = f"running (pid {status.get('pid')}, version {version})"
         if version != __version__:
@@ -204,7 +206,7 @@ class Doctor:
 
     def ssh_config(self) -> str:
         from bridge.cli.sshconfig_cmd import manager
-        from bridge.ssh.config import SshConfigError
+        from bridge.ssh.errors import SshConfigError
 
         fix = "`smconnect ssh-config install`"
         try:

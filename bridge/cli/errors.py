@@ -15,7 +15,7 @@ from enum import IntEnum
 
 from bridge.daemon.client import CallTimeout, DaemonUnavailable, RpcError
 from bridge.redact import redact
-from bridge.ssh.config import InvalidAliasError, SshConfigError
+from bridge.ssh.errors import InvalidAliasError, SshConfigError
 
 
 class ExitCode(IntEnum):

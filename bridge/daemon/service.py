@@ -34,18 +34,14 @@ from bridge.daemon.rpc import ApiError
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.stream import RawStream
 from bridge.daemon.workspace import AwsContext, Workspace
+from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, host_key_alias
 from bridge.ssh.command import smconnect_command
-from bridge.ssh.config import (
-    DEFAULT_PREFIX,
-    ConfigOptions,
-    SshConfig,
-    SshConfigError,
-    SshPaths,
-    host_key_alias,
-    installed_prefix,
-)
+from bridge.ssh.config import SshConfig
+from bridge.ssh.errors import SshConfigError
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions, installed_prefix
 from bridge.ssm.core import CoreConfig
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
@@ -452,7 +448,7 @@ class SpaceService:
         )
         options = ConfigOptions(smconnect_command=command, prefix=self._prefix)
         config = SshConfig(self._ssh_paths, options)
-        await asyncio.to_thread(config.install, [(s.name, s.domain_id) for s in spaces])
+        await asyncio.to_thread(config.install, [SpaceRef.of(s) for s in spaces])
 
     # -- methods ---------------------------------------------------------------------------
 
