@@ -20,7 +20,6 @@ import typer
 from rich.markup import escape
 
 from bridge.cli import output
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.launch import (
@@ -263,7 +262,6 @@ def _print_check(check: Check) -> None:
         output.stdout.print(f"    fix: {escape(check.fix)}")
 
 
-@app.command("doctor")
 def doctor_cmd(
     ctx: typer.Context,
     json_out: JsonOpt = False,
@@ -278,3 +276,7 @@ def doctor_cmd(
         output.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
     if not ok:
         raise typer.Exit(ExitCode.FAILURE)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_cmd)

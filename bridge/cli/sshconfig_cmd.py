@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
@@ -22,7 +21,6 @@ from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_prefix
 
 sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
-app.add_typer(sshcfg_app, name="ssh-config")
 
 PrefixOpt = Annotated[
     str | None, typer.Option("--prefix", help="Host name prefix: <prefix><space> (e.g. sm-demo).")
@@ -174,3 +172,7 @@ def remove_cmd(
         output.stdout.print(f"Deleted {path}")
     if not result.user_config_changed and not result.removed_files:
         output.stdout.print("smconnect's ssh config was not installed; nothing to remove")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sshcfg_app, name="ssh-config")
