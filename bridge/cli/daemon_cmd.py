@@ -109,8 +109,8 @@ def logs_cmd(
     path = default_paths().log
     try:
         with open(path, "rb") as f:
-            tail = deque(f, maxlen=lines) if lines else deque[bytes]()
-            position = f.tell()
+            tail = deque(f, maxlen=lines)
+            position = f.tell()  # the end: `-n 0 -f` prints only lines written from now on
     except FileNotFoundError:
         if not follow:
             output.say(f"no daemon log yet ({path})")
