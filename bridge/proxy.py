@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Any
 
-from bridge.daemon.paths import DaemonPaths, default_paths, transport_kind, verify_private_dir
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
+from bridge.paths import DaemonPaths, default_paths, transport_kind, verify_private_dir
 from bridge.redact import redact
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-from bridge.emulator.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
+from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
 def _median_ms(fn: Callable[[], object], runs: int) -> float:

@@ -1,7 +1,7 @@
 """Reading and carefully editing the shared AWS config file (``~/.aws/config``).
 
 Every SDK and the AWS CLI read this file, and users edit it by hand, so a change here follows
-the rules of ``bridge.ssh.fsutil``: only the keys we set change (comments, order, other
+the rules of ``bridge.fsutil``: only the keys we set change (comments, order, other
 sections and unknown keys stay byte for byte), a backup is made before the first change, the
 write is atomic and happens only if nobody changed the file since we read it, and smconnect
 processes serialise on a directory lock.
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge import fsutil
 from bridge.aws.errors import ConfigurationError
-from bridge.ssh import fsutil
 
 _SECTION = re.compile(r"^\s*\[\s*(?P<name>[^\]]*?)\s*\]\s*(?:[#;].*)?$")
 _KEY = re.compile(r"^(?P<key>[^\s=#;\[][^=]*?)\s*=\s*(?P<value>.*?)\s*$")

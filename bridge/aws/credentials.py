@@ -306,7 +306,7 @@ def note_sign_in() -> None:
 
 
 def _sign_in_marker() -> Path:
-    from bridge.daemon.paths import default_paths
+    from bridge.paths import default_paths
 
     return default_paths().state_dir / "signed-in"
 

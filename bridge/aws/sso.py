@@ -26,9 +26,9 @@ import botocore.exceptions
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from bridge import fsutil
 from bridge.aws import awsconfig
 from bridge.aws.errors import ConfigurationError, CredentialsError
-from bridge.ssh import fsutil
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,10 @@
 """The typer application: every command but ``proxy`` (see ``bridge.__main__``).
 
+Registration is explicit: each ``*_cmd`` module defines its commands as plain functions and a
+``register(app)`` that adds them, and this module calls each ``register`` once, in the order
+``--help`` lists them. The command modules never import this one, so there is no import cycle
+and no command appears by the side effect of an import.
+
 ``run()`` is the console entry point's guard: whatever goes wrong, the user gets one line on
 stderr and a documented exit code (``bridge.cli.errors.ExitCode``), never a traceback; an
 unexpected error's traceback goes to ``cli.log`` in the state directory instead.
@@ -11,6 +16,17 @@ from typing import Annotated
 
 import typer
 
+from bridge.cli import (
+    auth_cmd,
+    daemon_cmd,
+    doctor_cmd,
+    emulator_cmd,
+    forward_cmd,
+    kernels_cmd,
+    spaces_cmd,
+    sshconfig_cmd,
+    status_cmd,
+)
 from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
 
 app = typer.Typer(
@@ -50,19 +66,15 @@ def _root(
     set_root(ctx, profile, region, endpoint_url)
 
 
-def _register_subcommands() -> None:
-    # Each command group lives in its own module and registers itself on ``app``.
-    from bridge.cli import (  # noqa: F401
-        auth_cmd,
-        daemon_cmd,
-        doctor_cmd,
-        emulator_cmd,
-        forward_cmd,
-        kernels_cmd,
-        spaces_cmd,
-        sshconfig_cmd,
-        status_cmd,
-    )
+auth_cmd.register(app)
+status_cmd.register(app)
+daemon_cmd.register(app)
+doctor_cmd.register(app)
+emulator_cmd.register(app)
+spaces_cmd.register(app)
+forward_cmd.register(app)
+kernels_cmd.register(app)
+sshconfig_cmd.register(app)
 
 
 def run() -> None:
@@ -74,7 +86,6 @@ def run() -> None:
     from bridge.redact import redact
 
     try:
-        _register_subcommands()
         status = app(standalone_mode=False)
     except SystemExit:
         raise

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bridge.cli import output
-from bridge.cli.app import app
 from bridge.cli.context import ProfileOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 
@@ -52,7 +51,6 @@ def _setup_error(exc: Exception) -> CliError:
 # -- login -------------------------------------------------------------------------------------
 
 
-@app.command("login")
 def login(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -166,7 +164,6 @@ def _duration(seconds: float) -> str:
 # -- configure ---------------------------------------------------------------------------------
 
 
-@app.command("configure")
 def configure(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -276,7 +273,6 @@ def _process_line(profile: str) -> str:
 # -- credentials -------------------------------------------------------------------------------
 
 
-@app.command("credentials", hidden=True)
 def credentials_process(
     profile: Annotated[str, typer.Argument(help="The profile whose keyring credentials to print.")],
 ) -> None:
@@ -286,3 +282,9 @@ def credentials_process(
     code = process_main(profile)
     if code:
         raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    app.command("configure")(configure)
+    app.command("credentials", hidden=True)(credentials_process)

@@ -17,15 +17,13 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output
-from bridge.cli.app import app
 from bridge.cli.context import JsonOpt
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.status_cmd import daemon_line
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
-from bridge.daemon.paths import default_paths, lock_held
+from bridge.paths import default_paths, lock_held
 
 daemon_app = typer.Typer(help="Start, stop and inspect the local smconnect daemon.")
-app.add_typer(daemon_app, name="daemon")
 
 STOP_WAIT = 30.0  # the daemon closes each session cleanly first (up to 10 s each)
 
@@ -111,8 +109,8 @@ def logs_cmd(
     path = default_paths().log
     try:
         with open(path, "rb") as f:
-            tail = deque(f, maxlen=lines) if lines else deque[bytes]()
-            position = f.tell()
+            tail = deque(f, maxlen=lines)
+            position = f.tell()  # the end: `-n 0 -f` prints only lines written from now on
     except FileNotFoundError:
         if not follow:
             output.say(f"no daemon log yet ({path})")
@@ -155,3 +153,7 @@ def _inode(path: Path) -> int | None:
         return path.stat().st_ino
     except OSError:
         return None
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(daemon_app, name="daemon")

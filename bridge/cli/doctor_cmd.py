@@ -20,7 +20,6 @@ import typer
 from rich.markup import escape
 
 from bridge.cli import output
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.launch import (
@@ -30,6 +29,7 @@ from bridge.cli.launch import (
     editor_extensions,
     find_editor,
 )
+from bridge.ssh.aliases import SpaceRef
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Findings:
 
     session: Any = None  # boto3.Session
     credentials_ok: bool = False
-    spaces: list[tuple[str, str]] | None = None
+    spaces: list[SpaceRef] | None = None
     editor: Editor | None = None
 
 
@@ -162,6 +162,7 @@ class Doctor:
 
     def daemon(self) -> str:
         from bridge import __version__
+        from bridge.cli.sshconfig_cmd import space_refs
         from bridge.daemon.client import DaemonClient, DaemonError
 
         async def ask() -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -178,7 +179,7 @@ class Doctor:
         except DaemonError as exc:
             raise Failed(str(exc), "`smconnect daemon logs` shows why it fails") from None
         if spaces is not None:
-            self.found.spaces = [(s["name"], s["domain_id"]) for s in spaces.get("spaces", [])]
+            self.found.spaces = space_refs(spaces)
         version = status.get("version")
         detail = f"running (pid {status.get('pid')}, version {version})"
         if version != __version__:
@@ -204,7 +205,7 @@ class Doctor:
 
     def ssh_config(self) -> str:
         from bridge.cli.sshconfig_cmd import manager
-        from bridge.ssh.config import SshConfigError
+        from bridge.ssh.errors import SshConfigError
 
         fix = "`smconnect ssh-config install`"
         try:
@@ -261,7 +262,6 @@ def _print_check(check: Check) -> None:
         output.stdout.print(f"    fix: {escape(check.fix)}")
 
 
-@app.command("doctor")
 def doctor_cmd(
     ctx: typer.Context,
     json_out: JsonOpt = False,
@@ -276,3 +276,7 @@ def doctor_cmd(
         output.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
     if not ok:
         raise typer.Exit(ExitCode.FAILURE)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_cmd)

@@ -14,13 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bridge.cli.app import app
-
 if TYPE_CHECKING:
     from bridge.emulator.config import EmulatorConfig
 
 emulator_app = typer.Typer(help="Run the local SageMaker Studio emulator (no AWS account needed).")
-app.add_typer(emulator_app, name="emulator")
 
 
 class PacingChoice(StrEnum):
@@ -97,3 +94,7 @@ async def _serve(cfg: EmulatorConfig) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(emulator_app, name="emulator")

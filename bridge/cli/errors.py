@@ -15,7 +15,7 @@ from enum import IntEnum
 
 from bridge.daemon.client import CallTimeout, DaemonUnavailable, RpcError
 from bridge.redact import redact
-from bridge.ssh.config import InvalidAliasError, SshConfigError
+from bridge.ssh.errors import InvalidAliasError, SshConfigError
 
 
 class ExitCode(IntEnum):
@@ -75,7 +75,7 @@ def as_cli_error(exc: BaseException) -> CliError | None:
 def log_crash(exc: BaseException) -> str | None:
     """Append the traceback of an unexpected error to ``cli.log`` in the state dir (0600,
     redacted); returns the log's path, or None if it could not be written."""
-    from bridge.daemon.paths import default_paths
+    from bridge.paths import default_paths
 
     path = default_paths().state_dir / "cli.log"
     text = "".join(traceback.format_exception(exc))

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
@@ -121,7 +120,6 @@ async def _list_forwards() -> list[dict[str, Any]]:
     return forwards
 
 
-@app.command("forward")
 def forward_cmd(
     ctx: typer.Context,
     space: Annotated[str | None, typer.Argument(help="Space name.", show_default=False)] = None,
@@ -198,3 +196,7 @@ def _close(forward_id: str, json_out: bool) -> None:
         output.print_json({"closed": forward_id})
     else:
         output.stdout.print(f"closed forward {forward_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forward")(forward_cmd)

@@ -12,13 +12,11 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
-from bridge.cli.app import app
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.progress import ProgressDisplay
 from bridge.cli.spaces_cmd import OPEN_TIMEOUT, SpaceArg, TimeoutOpt
 
 
-@app.command("kernels")
 def kernels_cmd(
     ctx: typer.Context,
     space: SpaceArg,
@@ -76,3 +74,7 @@ def _show(info: dict[str, Any]) -> None:
         "Or open it in a browser.\n"
         f"It stays up while the daemon runs; `smconnect kernels {info['space']} --close` ends it."
     )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("kernels")(kernels_cmd)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bridge.cli.errors import CliError, ExitCode
-from bridge.ssh.config import SshPaths
+from bridge.ssh.paths import SshPaths
 
 EDITOR_ENV = "SMCONNECT_EDITOR"
 EDITOR_CANDIDATES = ("code", "code-insiders", "cursor")

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from bridge.cli import output, rpc
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
 from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
@@ -71,7 +70,6 @@ def _space_row(space: dict[str, Any]) -> dict[str, Any]:
     return {key: space.get(key) for key in LIST_FIELDS}
 
 
-@app.command("list")
 def list_spaces(
     ctx: typer.Context,
     json_out: JsonOpt = False,
@@ -150,7 +148,6 @@ def _confirm_restart(message: str) -> None:
         raise CliError("not restarted; the space is unchanged")
 
 
-@app.command("open")
 def open_cmd(
     ctx: typer.Context,
     space: SpaceArg,
@@ -201,10 +198,6 @@ def open_cmd(
     output.stdout.print(f"Space {space} is ready. Connect with:\n\n    ssh {host}\n")
 
 
-@app.command(
-    "ssh",
-    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
-)
 def ssh_cmd(
     ctx: typer.Context,
     space: SpaceArg,
@@ -260,7 +253,6 @@ def _lifecycle(
     )
 
 
-@app.command("start")
 def start_cmd(
     ctx: typer.Context,
     space: SpaceArg,
@@ -273,7 +265,6 @@ def start_cmd(
     _lifecycle(ctx, "space.start", "starting", space, json_out, profile, region, timeout)
 
 
-@app.command("stop")
 def stop_cmd(
     ctx: typer.Context,
     space: SpaceArg,
@@ -284,3 +275,14 @@ def stop_cmd(
 ) -> None:
     """Stop a space's app (its files stay) and wait until it is gone."""
     _lifecycle(ctx, "space.stop", "stopping", space, json_out, profile, region, timeout)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_spaces)
+    app.command("open")(open_cmd)
+    app.command(
+        "ssh",
+        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    )(ssh_cmd)
+    app.command("start")(start_cmd)
+    app.command("stop")(stop_cmd)

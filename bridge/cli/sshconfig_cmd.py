@@ -13,20 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
-from bridge.cli.app import app
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
-from bridge.ssh.config import (
-    DEFAULT_PREFIX,
-    ConfigOptions,
-    ConfigStatus,
-    SshConfig,
-    SshPaths,
-    installed_prefix,
-)
+from bridge.ssh.config import ConfigStatus, SshConfig
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions, installed_prefix
 
 sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
-app.add_typer(sshcfg_app, name="ssh-config")
 
 PrefixOpt = Annotated[
     str | None, typer.Option("--prefix", help="Host name prefix: <prefix><space> (e.g. sm-demo).")
@@ -63,6 +57,11 @@ def status_json(status: ConfigStatus) -> dict[str, Any]:
     }
 
 
+def space_refs(listed: dict[str, Any]) -> list[SpaceRef]:
+    """The spaces of a ``spaces.list`` answer, as the ssh config names them."""
+    return [SpaceRef(str(s["name"]), str(s["domain_id"])) for s in listed.get("spaces", [])]
+
+
 @sshcfg_app.command("install")
 def install_cmd(
     ctx: typer.Context,
@@ -74,9 +73,8 @@ def install_cmd(
     """Write a Host entry per space and Include it first in ~/.ssh/config (idempotent)."""
     aws = aws_context(ctx, profile, region)
     listed = rpc.call("spaces.list", {**aws.params(), "refresh": True})
-    spaces = [(str(s["name"]), str(s["domain_id"])) for s in listed.get("spaces", [])]
     config = manager(aws, prefix)
-    result = config.install(spaces)
+    result = config.install(space_refs(listed))
     if json_out:
         output.print_json(
             {
@@ -174,3 +172,7 @@ def remove_cmd(
         output.stdout.print(f"Deleted {path}")
     if not result.user_config_changed and not result.removed_files:
         output.stdout.print("smconnect's ssh config was not installed; nothing to remove")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sshcfg_app, name="ssh-config")

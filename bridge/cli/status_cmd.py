@@ -6,10 +6,10 @@ import asyncio
 import time
 from typing import Any
 
+import typer
 from rich.table import Table
 
 from bridge.cli import output
-from bridge.cli.app import app
 from bridge.cli.context import JsonOpt
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 
@@ -50,7 +50,6 @@ def daemon_line(daemon: dict[str, Any] | None) -> str:
     )
 
 
-@app.command("status")
 def status_cmd(json_out: JsonOpt = False) -> None:
     """Show the daemon, open sessions (state, traffic, reconnects, latency) and forwards."""
     state = asyncio.run(_gather())
@@ -97,3 +96,7 @@ def forward_table(forwards: list[dict[str, Any]]) -> Table:
             str(session.get("state", "-")),
         )
     return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status_cmd)

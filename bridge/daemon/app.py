@@ -19,7 +19,7 @@ from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import SpacesService
 from bridge.daemon.workspace import Workspaces
-from bridge.ssh.config import SshPaths
+from bridge.ssh.paths import SshPaths
 
 __all__ = ["setup"]
 

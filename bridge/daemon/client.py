@@ -27,7 +27,8 @@ from websockets.asyncio.client import unix_connect as ws_unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bridge.daemon import rpc
-from bridge.daemon.paths import (
+from bridge.daemon.stream import RawStream
+from bridge.paths import (
     DaemonPaths,
     RuntimeDirError,
     default_paths,
@@ -35,7 +36,6 @@ from bridge.daemon.paths import (
     transport_kind,
     verify_private_dir,
 )
-from bridge.daemon.stream import RawStream
 from bridge.redact import redact
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from bridge.aws.errors import AwsError
 from bridge.daemon.rpc import ApiError
-from bridge.ssh.config import SshConfigError
+from bridge.ssh.errors import SshConfigError
 from bridge.ssm.errors import ChannelError
 
 __all__ = [

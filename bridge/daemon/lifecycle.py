@@ -19,12 +19,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bridge.daemon import paths as daemon_paths
+from bridge import paths as daemon_paths
 from bridge.daemon.dispatch import Api
 from bridge.daemon.logsetup import setup_logging
-from bridge.daemon.paths import DaemonPaths, ensure_private_dir, write_private_file
 from bridge.daemon.server import DaemonServer
 from bridge.daemon.settings import DaemonSettings
+from bridge.paths import DaemonPaths, ensure_private_dir, write_private_file
 
 log = logging.getLogger("smconnect.daemon")
 

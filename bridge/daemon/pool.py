@@ -39,7 +39,7 @@ from bridge.aws.errors import CredentialsError
 from bridge.aws.studio import Progress, Space
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.workspace import Workspace
-from bridge.ssh.config import host_key_alias
+from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig

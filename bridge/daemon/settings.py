@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bridge.daemon import paths as daemon_paths
+from bridge import paths as daemon_paths
 
 __all__ = ["DEFAULT_CHANNEL_RATE", "DaemonSettings", "channel_rate"]
 

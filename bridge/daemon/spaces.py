@@ -20,8 +20,11 @@ from bridge.daemon.params import ContextParams, SpaceParams
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.server import Connection
 from bridge.daemon.workspace import Workspace, Workspaces
+from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
-from bridge.ssh.config import DEFAULT_PREFIX, ConfigOptions, SshConfig, SshPaths, installed_prefix
+from bridge.ssh.config import SshConfig
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions, installed_prefix
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
@@ -183,4 +186,4 @@ class SpacesService:
         )
         options = ConfigOptions(smconnect_command=command, prefix=self.prefix)
         config = SshConfig(self._ssh_paths, options)
-        await asyncio.to_thread(config.install, [(s.name, s.domain_id) for s in spaces])
+        await asyncio.to_thread(config.install, [SpaceRef.of(s) for s in spaces])

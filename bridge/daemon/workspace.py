@@ -17,7 +17,8 @@ from bridge.aws.credentials import refresh_sso
 from bridge.aws.errors import AmbiguousSpace, AwsError, CredentialsError, SpaceNotFound
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
-from bridge.ssh.config import DEFAULT_PREFIX, SshConfigError, alias_for, resolve_alias
+from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alias
+from bridge.ssh.errors import SshConfigError
 
 SPACE_CACHE_SECONDS = 15.0
 T = TypeVar("T")
@@ -103,7 +104,7 @@ class Workspace:
         for refresh in (False, True):
             spaces = await self.spaces(refresh=refresh)
             try:
-                ref = resolve_alias(alias, [(s.name, s.domain_id) for s in spaces], prefix=prefix)
+                ref = resolve_alias(alias, [SpaceRef.of(s) for s in spaces], prefix=prefix)
             except SshConfigError as exc:
                 if refresh:
                     raise SpaceNotFound(str(exc)) from None
@@ -113,7 +114,7 @@ class Workspace:
 
     def alias(self, space: Space, spaces: list[Space], prefix: str = DEFAULT_PREFIX) -> str:
         return alias_for(
-            space.name, space.domain_id, [(s.name, s.domain_id) for s in spaces], prefix=prefix
+            space.name, space.domain_id, [SpaceRef.of(s) for s in spaces], prefix=prefix
         )
 
 

@@ -17,8 +17,10 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
-from bridge.ssh import fsutil
-from bridge.ssh.config import SshConfigError, SshPaths, host_key_alias
+from bridge import fsutil
+from bridge.ssh.aliases import host_key_alias
+from bridge.ssh.errors import SshConfigError
+from bridge.ssh.paths import SshPaths
 
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _KEYTYPE_RE = re.compile(r"[A-Za-z0-9@._+-]+\Z")

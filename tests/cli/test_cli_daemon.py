@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from .cli_helpers import Cli, read_until
 
@@ -42,13 +41,16 @@ def test_daemon_logs_tail_and_follow(offline_cli: Cli) -> None:
         f.write("first marker line\n")
     tail = cli.run("daemon", "logs", "-n", "1").ok().stdout
     assert tail == "first marker line\n"
+    assert cli.run("daemon", "logs", "-n", "0").ok().stdout == ""
 
-    proc = cli.popen("daemon", "logs", "-f", "-n", "0")
+    # The last old line shows that the follower is running (a slow start must not race the
+    # write below); nothing after it has been printed yet.
+    proc = cli.popen("daemon", "logs", "-f", "-n", "1")
     try:
-        time.sleep(0.5)
+        assert proc.stdout is not None
+        read_until(proc.stdout, lambda ln: ln == "first marker line\n", 30)
         with open(log, "a") as f:
             f.write("second marker line\n")
-        assert proc.stdout is not None
         read_until(proc.stdout, lambda ln: ln == "second marker line\n", 10)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 130

@@ -11,8 +11,6 @@ BOOM = """
 import sys
 from bridge.cli import app as cli_app
 
-cli_app._register_subcommands()
-
 @cli_app.app.command("boom")
 def boom() -> None:
     raise RuntimeError("kaboom password=hunter2")

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bridge import fsutil
 from bridge.aws import awsconfig
 from bridge.aws.errors import ConfigurationError
-from bridge.ssh import fsutil
 
 ORIGINAL = """\
 # top comment

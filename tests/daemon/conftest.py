@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bridge.daemon.dispatch import Api
-from bridge.daemon.paths import DaemonPaths, ensure_private_dir
 from bridge.daemon.server import DaemonServer
+from bridge.paths import DaemonPaths, ensure_private_dir
 
 from .daemon_helpers import install_test_methods, kill_daemons
 

@@ -42,7 +42,7 @@ def test_client_imports_nothing_heavy() -> None:
     assert heavy == []
 
 
-@pytest.mark.parametrize("module", ["bridge.redact", "bridge.daemon.paths"])
+@pytest.mark.parametrize("module", ["bridge.redact", "bridge.paths"])
 def test_relay_fast_path_modules_are_stdlib_only(module: str) -> None:
     """The relay's fast path (bridge.proxy + bridge.fastws) uses these without asyncio."""
     modules = imported_modules(f"import {module}")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
-from bridge.daemon.paths import DaemonPaths, ensure_private_dir
 from bridge.daemon.server import DaemonServer
+from bridge.paths import DaemonPaths, ensure_private_dir
 
 from .daemon_helpers import alive, daemon_pids, wait_until
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from bridge.daemon.client import DaemonClient
 from bridge.daemon.logsetup import RedactingFormatter, setup_logging
-from bridge.daemon.paths import DaemonPaths
 from bridge.daemon.server import DaemonServer
+from bridge.paths import DaemonPaths
 
 
 @pytest.fixture

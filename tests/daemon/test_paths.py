@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.daemon import paths
+from bridge import paths
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from websockets.asyncio.client import unix_connect
 
 from bridge.daemon import rpc
 from bridge.daemon.client import CallTimeout, DaemonClient, DaemonUnavailable, RpcError
-from bridge.daemon.paths import DaemonPaths
 from bridge.daemon.server import DaemonServer
+from bridge.paths import DaemonPaths
 
 
 async def raw_exchange(paths: DaemonPaths, text: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from websockets.typing import Origin
 from bridge.daemon import auth
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.daemon.dispatch import Api
-from bridge.daemon.paths import DaemonPaths, RuntimeDirError, ensure_private_dir, verify_private_dir
 from bridge.daemon.server import DaemonServer
+from bridge.paths import DaemonPaths, RuntimeDirError, ensure_private_dir, verify_private_dir
 
 NOBODY = 65534
 

@@ -11,9 +11,9 @@ from websockets.asyncio.client import unix_connect
 from websockets.exceptions import ConnectionClosed
 
 from bridge.daemon.client import DaemonClient, RpcError
-from bridge.daemon.paths import DaemonPaths
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.stream import StreamClosed
+from bridge.paths import DaemonPaths
 
 
 async def test_one_mebibyte_echo_is_byte_identical(

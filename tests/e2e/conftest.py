@@ -13,7 +13,7 @@ import pytest
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-from bridge.emulator.sandbox import FAST_DAEMON, Sandbox
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 Stack = Sandbox  # what the e2e tests call the sandbox they share
 

@@ -15,8 +15,8 @@ from typing import Any
 import asyncssh
 import pytest
 
-from bridge.ssh.config import SshPaths
 from bridge.ssh.known_hosts import KnownHosts
+from bridge.ssh.paths import SshPaths
 
 from .conftest import Stack
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths
+from bridge.ssh.config import SshConfig
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions
 
 SMCONNECT = "/opt/smconnect/bin/smconnect"
 FIXED_NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

@@ -6,7 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
-SPACES = [("demo", "d-aaaaaaaaaaaa"), ("train", "d-aaaaaaaaaaaa"), ("train", "d-bbbbbbbbbbbb")]
+from bridge.ssh.aliases import SpaceRef
+
+SPACES = [
+    SpaceRef("demo", "d-aaaaaaaaaaaa"),
+    SpaceRef("train", "d-aaaaaaaaaaaa"),
+    SpaceRef("train", "d-bbbbbbbbbbbb"),
+]
 
 
 def ssh_g(config: Path, host: str) -> dict[str, str]:

@@ -8,16 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.ssh.config import (
-    AmbiguousAliasError,
-    InvalidAliasError,
-    SpaceRef,
-    UnknownSpaceError,
-    alias_for,
-    host_key_alias,
-    parse_alias,
-    resolve_alias,
-)
+from bridge.ssh.aliases import SpaceRef, alias_for, host_key_alias, parse_alias, resolve_alias
+from bridge.ssh.errors import AmbiguousAliasError, InvalidAliasError, UnknownSpaceError
 
 SPACES = [
     SpaceRef("demo", "d-aaaaaaaaaaaa"),
@@ -106,7 +98,7 @@ def test_round_trip_any_name(name: str, domain: str, other_domain: str, prefix: 
     assert SSH_HOST_RE.match(unique)
     assert parse_alias(unique, prefix=prefix) == (name, None)
     if other_domain.lower() != domain.lower():
-        qualified = alias_for(name, domain, [(name, other_domain)], prefix=prefix)
+        qualified = alias_for(name, domain, [SpaceRef(name, other_domain)], prefix=prefix)
         assert SSH_HOST_RE.match(qualified)
         assert parse_alias(qualified, prefix=prefix) == (name, domain)
         assert parse_alias(qualified.upper(), prefix=prefix)[0].lower() == name.lower()

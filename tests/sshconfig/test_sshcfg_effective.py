@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ssh.config import ConfigOptions, NotEffectiveError, SshConfig, SshPaths
+from bridge.ssh.aliases import SpaceRef
+from bridge.ssh.config import SshConfig
+from bridge.ssh.errors import NotEffectiveError
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions
 
 from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
@@ -141,7 +145,12 @@ def test_check_names_the_overridden_setting(manager: SshConfig, paths: SshPaths)
 
 
 def test_unusual_space_names_make_valid_hosts(manager: SshConfig, paths: SshPaths) -> None:
-    spaces = [("my space", "d-a"), ("über_data", "d-a"), ("x*y", "d-a"), ("x*y", "d-b")]
+    spaces = [
+        SpaceRef("my space", "d-a"),
+        SpaceRef("über_data", "d-a"),
+        SpaceRef("x*y", "d-a"),
+        SpaceRef("x*y", "d-b"),
+    ]
     result = manager.install(spaces)
     assert set(result.aliases) == {
         "sm-my_20space",

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ssh.config import (
-    ConfigOptions,
-    SshConfig,
+from bridge.ssh.config import SshConfig
+from bridge.ssh.errors import (
     SshNotFoundError,
-    SshPaths,
     UnsupportedPathError,
     UserConfigSyntaxError,
     UserConfigUnreadableError,
 )
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions
 
 from .sshcfg_helpers import SPACES, write_user_config
 
@@ -45,11 +45,15 @@ def test_permission_denied_is_one_line_and_writes_nothing(home: Path, paths: Ssh
         f"""
         import json
         from pathlib import Path
-        from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths, SshConfigError
+        from bridge.ssh.aliases import SpaceRef
+        from bridge.ssh.config import SshConfig
+        from bridge.ssh.errors import SshConfigError
+        from bridge.ssh.paths import SshPaths
+        from bridge.ssh.render import ConfigOptions
         mgr = SshConfig(SshPaths.for_home(Path({str(home)!r})),
                         ConfigOptions(smconnect_command=("/opt/smconnect",)))
         try:
-            mgr.install([("demo", "d-a")])
+            mgr.install([SpaceRef("demo", "d-a")])
         except SshConfigError as exc:
             print(json.dumps([type(exc).__name__, str(exc)]))
         """

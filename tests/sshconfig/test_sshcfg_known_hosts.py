@@ -11,8 +11,11 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths
+from bridge.ssh.aliases import SpaceRef
+from bridge.ssh.config import SshConfig
 from bridge.ssh.known_hosts import KnownHosts, KnownHostsError
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions
 
 from .sshcfg_helpers import SPACES, write_user_config
 
@@ -159,7 +162,7 @@ async def test_real_ssh_checks_our_known_hosts_strictly(tmp_path: Path, home: Pa
         env = {**os.environ, "SMC_TEST_PORT": str(port), "SMC_TEST_LOG": str(log)}
         paths = SshPaths.for_home(home)
         write_user_config(paths.user_config, b"Host *\n  StrictHostKeyChecking no\n")
-        spaces = [*SPACES, ("Demo", "d-cccccccccccc")]
+        spaces = [*SPACES, SpaceRef("Demo", "d-cccccccccccc")]
         SshConfig(paths, ConfigOptions(smconnect_command=(str(fake),))).install(spaces)
         kh = KnownHosts.for_paths(paths)
         right = host_key.export_public_key().decode()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.ssh.config import ConfigOptions, SshConfig, SshPaths, render_config
+from bridge.ssh.aliases import SpaceRef
+from bridge.ssh.config import SshConfig
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions, render_config
 
 from .sshcfg_helpers import SPACES, ssh_g, write_user_config
 
@@ -30,7 +33,7 @@ def test_status_before_and_after_install(
 
 def test_stale_and_missing_hosts(manager: SshConfig) -> None:
     manager.install(SPACES)
-    now = [("demo", "d-aaaaaaaaaaaa"), ("fresh", "d-aaaaaaaaaaaa")]
+    now = [SpaceRef("demo", "d-aaaaaaaaaaaa"), SpaceRef("fresh", "d-aaaaaaaaaaaa")]
     status = manager.show(now)
     assert status.up_to_date is False
     assert status.stale_hosts == ("sm-train.d-aaaaaaaaaaaa", "sm-train.d-bbbbbbbbbbbb")
@@ -75,7 +78,7 @@ def test_write_hosts_refreshes_only_an_installed_setup(manager: SshConfig, paths
 def test_case_collisions_keep_one_explicit_host(
     manager: SshConfig, paths: SshPaths, options: ConfigOptions
 ) -> None:
-    spaces = [("Demo", "d-a"), ("demo", "d-a")]
+    spaces = [SpaceRef("Demo", "d-a"), SpaceRef("demo", "d-a")]
     result = manager.install(spaces)
     assert result.aliases == ("sm-Demo",)
     assert result.collisions == (("demo", "d-a"),)

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ssh.config import (
-    MARKER,
-    MARKER_CREATED,
-    ConcurrentModificationError,
-    ConfigOptions,
-    SshConfig,
-    SshPaths,
-    include_line,
-)
+from bridge.ssh.config import SshConfig
+from bridge.ssh.errors import ConcurrentModificationError
+from bridge.ssh.include import MARKER, MARKER_CREATED, include_line
+from bridge.ssh.paths import SshPaths
+from bridge.ssh.render import ConfigOptions
 
 from .sshcfg_helpers import SPACES, write_user_config
 

@@ -30,7 +30,7 @@ import pytest
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import default_config
-from bridge.emulator.sandbox import VENV_BIN, Sandbox
+from bridge.testing.sandbox import VENV_BIN, Sandbox
 
 from .conftest import ROOT, Tools
 

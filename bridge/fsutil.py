@@ -1,4 +1,7 @@
-"""Careful file replacement for files a user also edits (their ssh config, our known_hosts).
+"""Careful file replacement for files a user also edits (ssh config, known_hosts, AWS config).
+
+Generic, stdlib only, and below every other layer: ``bridge.ssh`` and ``bridge.aws`` both write
+through it.
 
 A write must never lose an edit the user made since we read the file, must never leave a
 half-written file behind a crash, and must keep a symlinked file a symlink. So every write goes

@@ -1,6 +1,7 @@
 """Where the daemon's socket, lock, token and log live, and how the client reaches it.
 
-Stdlib only: the ssh ProxyCommand relay imports this on every connection.
+Stdlib only and below every other layer: the daemon, its client, the AWS layer (the
+``credential_process`` cache) and the ssh ProxyCommand relay (on every connection) all use it.
 The runtime directory is private (0700, owned by us, not a symlink) because the socket's file
 mode is not a security boundary on every platform; the directory's is.
 """

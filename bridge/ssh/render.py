@@ -1,0 +1,184 @@
+"""Our ssh config file (``~/.ssh/smconnect/config``): its text, and reading it back.
+
+``docs/design/ssh-config.md`` explains every option written here. Rendering is a pure function
+of the space list, the options and the paths, and is deterministic (no timestamp), so installing
+twice writes nothing. The quoting helpers are here too because ``Include`` (written by
+``bridge.ssh.include``) obeys the same path rules.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.ssh.aliases import (
+    DEFAULT_PREFIX,
+    SpaceRef,
+    alias_for,
+    check_prefix,
+    host_key_alias,
+    is_valid_prefix,
+)
+from bridge.ssh.errors import SshConfigError, UnsupportedPathError
+from bridge.ssh.paths import SshPaths
+
+DEFAULT_USER = "sagemaker-user"
+
+_BAD_PATH_CHARS = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def _ssh_path(path: Path, what: str) -> str:
+    text = path.as_posix()
+    if _BAD_PATH_CHARS.search(text):
+        raise UnsupportedPathError(
+            f"the {what} path {text!r} contains a quote, backslash or control character, which "
+            "ssh config files cannot express; use an ssh directory without them"
+        )
+    return text
+
+
+def include_arg(path: Path) -> str:
+    """``path`` as an ``Include`` argument: quoted, glob characters escaped (no % tokens)."""
+    text = re.sub(r"([*?\[\]])", r"\\\1", _ssh_path(path, "smconnect config"))
+    return f'"{text}"'
+
+
+def _percent_path_arg(path: Path, what: str) -> str:
+    # These arguments expand % tokens and ${VAR}: double the one, refuse the other.
+    text = _ssh_path(path, what)
+    if "${" in text:
+        raise UnsupportedPathError(
+            f"the {what} path {text!r} contains '${{', which ssh would expand as a variable; "
+            "use an ssh directory without it"
+        )
+    return '"' + text.replace("%", "%%") + '"'
+
+
+def encode_text(text: str) -> bytes:
+    """Config text as the bytes we write (undecodable bytes read earlier survive unchanged)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class ConfigOptions:
+    """What goes into our file; ``smconnect_command`` is the argv that runs this smconnect."""
+
+    smconnect_command: tuple[str, ...]
+    prefix: str = DEFAULT_PREFIX
+    user: str = DEFAULT_USER
+    server_alive_interval: int = 30
+    server_alive_count_max: int = 10
+    connect_timeout: int = 900
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+        if not self.smconnect_command or not Path(self.smconnect_command[0]).is_absolute():
+            raise SshConfigError(
+                "the ProxyCommand needs the absolute path of the smconnect executable"
+            )
+        if any(_BAD_PATH_CHARS.search(a) for a in self.smconnect_command):
+            raise UnsupportedPathError(
+                f"the smconnect command {' '.join(self.smconnect_command)!r} contains a quote, "
+                "backslash or control character; install smconnect under a plainer path"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", self.user):
+            raise SshConfigError(f"ssh user {self.user!r} is not a valid login name")
+
+    @property
+    def proxy_command(self) -> str:
+        """The ProxyCommand value: run by ``$SHELL -c``, with ``%`` tokens expanded by ssh."""
+        quoted = " ".join(shlex.quote(a) for a in self.smconnect_command)
+        return quoted.replace("%", "%%") + " proxy %n"
+
+    @property
+    def wildcard(self) -> str:
+        return f"{self.prefix}*"
+
+
+HEADER = (
+    "# Managed by smconnect; do not edit: `smconnect ssh-config install` rewrites this file\n"
+    "# and `smconnect ssh-config remove` deletes it. Put your own settings in ~/.ssh/config.\n"
+)
+
+
+@dataclass(frozen=True)
+class RenderedConfig:
+    text: str
+    aliases: tuple[str, ...]
+    # Spaces left without an explicit Host because another space's alias differs only in case.
+    collisions: tuple[SpaceRef, ...] = ()
+
+
+def render_config(
+    spaces: Iterable[SpaceRef], options: ConfigOptions, paths: SshPaths
+) -> RenderedConfig:
+    """Our file: an explicit ``Host`` per space (for editors' host lists), then the wildcard
+    block holding every setting, which also serves spaces not listed yet."""
+    refs = sorted(
+        {SpaceRef(s.name, s.domain_id) for s in spaces}, key=lambda r: (r.name.lower(), r)
+    )
+    blocks: list[str] = []
+    aliases: list[str] = []
+    seen: set[str] = set()
+    collisions: list[SpaceRef] = []
+    for ref in refs:
+        alias = alias_for(ref.name, ref.domain_id, refs, prefix=options.prefix)
+        if alias.lower() in seen:
+            collisions.append(ref)
+            continue
+        seen.add(alias.lower())
+        aliases.append(alias)
+        blocks.append(
+            f"# space {ref.name!r} in domain {ref.domain_id}\n"
+            f"Host {alias}\n"
+            f"    HostName {alias}\n"
+            f"    HostKeyAlias {host_key_alias(alias)}\n"
+        )
+    blocks.append(
+        f"# Every smconnect host, listed above or not.\n"
+        f"Host {options.wildcard}\n"
+        f"    User {options.user}\n"
+        f"    Port 22\n"
+        f"    ProxyCommand {options.proxy_command}\n"
+        f"    UserKnownHostsFile {_percent_path_arg(paths.known_hosts, 'known_hosts')}\n"
+        f"    GlobalKnownHostsFile none\n"
+        f"    StrictHostKeyChecking yes\n"
+        f"    UpdateHostKeys no\n"
+        f"    CheckHostIP no\n"
+        f"    ServerAliveInterval {options.server_alive_interval}\n"
+        f"    ServerAliveCountMax {options.server_alive_count_max}\n"
+        f"    ConnectTimeout {options.connect_timeout}\n"
+    )
+    return RenderedConfig(
+        text=HEADER + "\n" + "\n".join(blocks),
+        aliases=tuple(aliases),
+        collisions=tuple(collisions),
+    )
+
+
+def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
+    """The explicit host aliases in a file ``render_config`` wrote."""
+    hosts = []
+    for line in content.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "Host" and parts[1] != wildcard:
+            hosts.append(parts[1])
+    return tuple(hosts)
+
+
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    try:
+        content = paths.our_config.read_text("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    for line in content.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "Host" and parts[1].endswith("*"):
+            prefix = parts[1][:-1]
+            return prefix if is_valid_prefix(prefix) else None
+    return None
