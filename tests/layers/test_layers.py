@@ -34,15 +34,6 @@ STARTS_EMULATOR = "bridge.cli.emulator_cmd"
 CLIENT_ONLY_SSM = ("bridge.ssm.transport", "bridge.ssm.port")
 PROXY_FORBIDDEN = ("boto3", "botocore", "typer", "rich", "click", "asyncssh")
 
-# Cycles that exist today and are being removed by the daemon restructuring (another branch of
-# issue 10): the dispatcher and the server import each other, and the Jupyter service drives
-# SpaceService through its private methods. The merge of that branch empties this list; do not
-# add to it.
-KNOWN_CYCLES: list[list[str]] = [
-    ["bridge.daemon.dispatch", "bridge.daemon.server"],
-    ["bridge.daemon.jupyter", "bridge.daemon.service"],
-]
-
 
 def _in(module: str, packages: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
@@ -64,7 +55,7 @@ def test_no_import_cycles() -> None:
     graph: dict[str, set[str]] = {}
     for e in BRIDGE_EDGES:
         graph.setdefault(e.source, set()).add(e.target)
-    assert [c for c in cycles(graph) if c not in KNOWN_CYCLES] == []
+    assert cycles(graph) == []
 
 
 def test_lower_layers_never_import_higher_ones() -> None:
