@@ -29,6 +29,7 @@ from bridge.aws.credentials import (
 )
 from bridge.aws.errors import AwsError, CredentialsError
 from bridge.aws.studio import Space
+from bridge.daemon import info
 from bridge.daemon.dispatch import Api
 from bridge.daemon.rpc import ApiError
 from bridge.daemon.server import Connection, DaemonServer
@@ -494,6 +495,13 @@ class SpaceService:
                     f"space {space.name!r} is running; it must restart to {what} "
                     "(answer yes, or pass --yes)",
                     kind="restart_required",
+                    details={
+                        "reason": "remote_access"
+                        if space.remote_access != "ENABLED"
+                        else "instance_type",
+                        "space": space.name,
+                        "instance_type": params.instance_type,
+                    },
                 )
             await conn.notify(
                 "progress",
@@ -665,6 +673,7 @@ async def setup(server: DaemonServer) -> None:
     """The daemon's ``Setup`` hook: install the SageMaker methods."""
     service = SpaceService(server)
     service.register(server.api)
+    info.register(server.api, host_prefix=lambda: service._prefix, remote_home=REMOTE_HOME)
     server.on_shutdown(service.close)
     from bridge.daemon.jupyter import JupyterService  # imports this module: not at the top
 
