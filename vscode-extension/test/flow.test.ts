@@ -3,23 +3,12 @@ import { AwsContext } from '../src/core/aws';
 import { OpenPorts, openSpace, progressMessage, restartQuestion } from '../src/core/connectFlow';
 import { ensureJupyter, serverEntries } from '../src/core/kernels';
 import { Cancelled, Params, RpcError } from '../src/core/rpc';
-import { filterByDomain, Space, spaceItems } from '../src/core/spaces';
+import { filterByDomain, spaceItems } from '../src/core/spaces';
 import { hostOfRemoteAuthority, remoteSshToInstall, settingChanges } from '../src/core/sshSettings';
 import { StatusModel } from '../src/core/status';
+import { space } from './helpers';
 
 const ctx: AwsContext = { profile: 'p', region: 'us-east-1', endpoint_url: null };
-const space = (name: string, extra: Partial<Space> = {}): Space => ({
-  name,
-  domain_id: 'd-1',
-  domain_name: 'team',
-  ref: `d-1/${name}`,
-  status: 'InService',
-  app_type: 'JupyterLab',
-  remote_access: 'ENABLED',
-  instance_type: 'ml.t3.large',
-  app_status: null,
-  ...extra,
-});
 
 type Script = (method: string, params: Params, notify: (m: string, p: Params) => void) => unknown;
 

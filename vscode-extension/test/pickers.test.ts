@@ -4,6 +4,7 @@ import { DaemonFacts, DaemonInfo, Profile } from '../src/core/daemonInfo';
 import { askContext, Choose, LiveList, pickSpace } from '../src/core/pickers';
 import { Cancelled } from '../src/core/rpc';
 import { Space, SpaceItem } from '../src/core/spaces';
+import { space } from './helpers';
 
 const none = (): AwsContext => ({ profile: null, region: null, endpoint_url: null });
 let loads = 0;
@@ -56,15 +57,6 @@ describe('the profile and region pickers', () => {
   });
 });
 
-const space = (name: string, extra: Partial<Space> = {}): Space => ({
-  name,
-  domain_id: 'd-1',
-  domain_name: 'team',
-  ref: `d-1/${name}`,
-  app_type: 'JupyterLab',
-  app_status: null,
-  ...extra,
-});
 
 /** The editor's QuickPick as the picker drives it: opened, filled, accepted or hidden, closed. */
 class FakeList implements LiveList {
