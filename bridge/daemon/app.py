@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.daemon import info
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.relay import RelayService
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.settings import DaemonSettings
-from bridge.daemon.spaces import SpacesService
+from bridge.daemon.spaces import REMOTE_HOME, SpacesService
 from bridge.daemon.workspace import Workspaces
 from bridge.ssh.paths import SshPaths
 
@@ -50,6 +51,7 @@ async def setup(
     for service in (spaces, relay, forwards, jupyter):
         service.register(server.api)
     server.api.add("sessions.status", sessions_status)
+    info.register(server.api, host_prefix=lambda: spaces.prefix, remote_home=REMOTE_HOME)
     server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy()
 
     async def close() -> None:

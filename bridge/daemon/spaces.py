@@ -152,6 +152,13 @@ class SpacesService:
                     f"space {space.name!r} is running; it must restart to {what} "
                     "(answer yes, or pass --yes)",
                     kind="restart_required",
+                    details={
+                        "reason": "remote_access"
+                        if space.remote_access != "ENABLED"
+                        else "instance_type",
+                        "space": space.name,
+                        "instance_type": params.instance_type,
+                    },
                 )
             await conn.notify(
                 "progress",

@@ -3,23 +3,12 @@ import { AwsContext } from '../src/core/aws';
 import { OpenPorts, openSpace, progressMessage, restartQuestion } from '../src/core/connectFlow';
 import { ensureJupyter, serverEntries } from '../src/core/kernels';
 import { Cancelled, Params, RpcError } from '../src/core/rpc';
-import { filterByDomain, Space, spaceItems } from '../src/core/spaces';
-import { folderUri, hostOfRemoteAuthority, remoteSshToInstall, settingChanges } from '../src/core/sshSettings';
+import { filterByDomain, spaceItems } from '../src/core/spaces';
+import { hostOfRemoteAuthority, remoteSshToInstall, settingChanges } from '../src/core/sshSettings';
 import { StatusModel } from '../src/core/status';
+import { space } from './helpers';
 
 const ctx: AwsContext = { profile: 'p', region: 'us-east-1', endpoint_url: null };
-const space = (name: string, extra: Partial<Space> = {}): Space => ({
-  name,
-  domain_id: 'd-1',
-  domain_name: 'team',
-  ref: `d-1/${name}`,
-  status: 'InService',
-  app_type: 'JupyterLab',
-  remote_access: 'ENABLED',
-  instance_type: 'ml.t3.large',
-  app_status: null,
-  ...extra,
-});
 
 type Script = (method: string, params: Params, notify: (m: string, p: Params) => void) => unknown;
 
@@ -44,7 +33,13 @@ function ports(script: Script, confirm = true): OpenPorts & { calls: [string, Pa
 }
 
 const opened = { space: space('demo'), ssh_host: 'sm-demo', folder_uri: 'vscode-remote://ssh-remote+sm-demo/home/sagemaker-user' };
-const restartRequired = new RpcError(-32000, "space 'demo' is running; it must restart to enable remote access (answer yes, or pass --yes)", 'restart_required');
+// As the daemon answers (bridge/daemon/service.py open_space): the reason is data, not prose.
+const restartRequired = new RpcError(-32000, "wording for the CLI, not parsed", 'restart_required', {
+  kind: 'restart_required',
+  reason: 'remote_access',
+  space: 'demo',
+  instance_type: null,
+});
 
 describe('opening a space', () => {
   it('calls space.open by ref with the context and shows its progress', async () => {
@@ -80,12 +75,26 @@ describe('opening a space', () => {
     await assert.rejects(openSpace(broken, ctx, space('demo')), (e: unknown) => e instanceof RpcError && e.kind === 'credentials');
   });
 
+  it('words the restart question from the structured reason', () => {
+    const switching = { kind: 'restart_required', reason: 'instance_type', space: 'big', instance_type: 'ml.g5.xlarge' };
+    assert.strictEqual(restartQuestion(switching, 'x'), "space 'big' is running: it must restart to switch to ml.g5.xlarge. Restart it now?");
+    assert.strictEqual(restartQuestion({ kind: 'restart_required' }, 'demo'), "space 'demo' is running: it must restart to apply the change. Restart it now?");
+  });
+
+  it('asks to switch the instance type when that is the reason', async () => {
+    const p = ports((_m, params) => {
+      if (!params.restart) throw new RpcError(-32000, 'm', 'restart_required', { reason: 'instance_type', space: 'demo', instance_type: 'ml.m5.large' });
+      return opened;
+    });
+    await openSpace(p, ctx, space('demo'));
+    assert.deepStrictEqual(p.questions, ["space 'demo' is running: it must restart to switch to ml.m5.large. Restart it now?"]);
+  });
+
   it('reads progress messages strictly', () => {
     assert.strictEqual(progressMessage('progress', { space: 'demo', message: 'm' }, 'demo'), 'm');
     assert.strictEqual(progressMessage('progress', { message: 'm' }, 'demo'), 'm');
     assert.strictEqual(progressMessage('session.state', { message: 'm' }, 'demo'), undefined);
     assert.strictEqual(progressMessage('progress', { space: 'x', message: 'm' }, 'demo'), undefined);
-    assert.strictEqual(restartQuestion('plain'), 'plain. Restart it now?');
   });
 });
 
@@ -148,15 +157,14 @@ describe('space picker rows', () => {
 
 describe('Remote-SSH settings and hosts', () => {
   it('raises the timeout, sets the install path and platform for the host, once', () => {
-    const changes = settingChanges({ connectTimeout: 15, serverInstallPath: { other: '/x' } }, 'sm-demo', 180);
+    const changes = settingChanges({ connectTimeout: 15, serverInstallPath: { other: '/x' } }, 'sm-demo', 180, '/home/sagemaker-user');
     assert.deepStrictEqual(changes, [
       { key: 'connectTimeout', value: 180 },
       { key: 'serverInstallPath', value: { other: '/x', 'sm-demo': '/home/sagemaker-user' } },
       { key: 'remotePlatform', value: { 'sm-demo': 'linux' } },
     ]);
     const done = { connectTimeout: 600, serverInstallPath: { 'sm-demo': '/custom' }, remotePlatform: { 'sm-demo': 'linux' } };
-    assert.deepStrictEqual(settingChanges(done, 'sm-demo', 180), []);
-    assert.strictEqual(folderUri('sm-demo'), 'vscode-remote://ssh-remote+sm-demo/home/sagemaker-user');
+    assert.deepStrictEqual(settingChanges(done, 'sm-demo', 180, '/home/sagemaker-user'), []);
   });
 
   it('recognises windows connected to our hosts', () => {
@@ -167,6 +175,7 @@ describe('Remote-SSH settings and hosts', () => {
     assert.strictEqual(hostOfRemoteAuthority('ssh-remote+elsewhere', 'sm-'), undefined);
     assert.strictEqual(hostOfRemoteAuthority('wsl+Ubuntu', 'sm-'), undefined);
     assert.strictEqual(hostOfRemoteAuthority(undefined, 'sm-'), undefined);
+    assert.strictEqual(hostOfRemoteAuthority('ssh-remote+sm-demo', undefined), undefined); // prefix not known yet
   });
 
   it('offers the SSH extension that works in this editor', () => {

@@ -3,6 +3,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { WebSocketServer, WebSocket } from 'ws';
+import { Space } from '../src/core/spaces';
 
 const made: string[] = [];
 
@@ -85,3 +86,17 @@ export function notify(ws: WebSocket, method: string, params: Record<string, unk
 export function fail(ws: WebSocket, id: number | undefined, message: string, kind: string): void {
   ws.send(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message, data: { kind } } }));
 }
+
+/** A space as the daemon lists it (docs/design/daemon-methods.md), stopped unless told. */
+export const space = (name: string, extra: Partial<Space> = {}): Space => ({
+  name,
+  domain_id: 'd-1',
+  domain_name: 'team',
+  ref: `d-1/${name}`,
+  status: 'InService',
+  app_type: 'JupyterLab',
+  remote_access: 'ENABLED',
+  instance_type: 'ml.t3.large',
+  app_status: null,
+  ...extra,
+});

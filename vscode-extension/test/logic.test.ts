@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { contextFrom, contextQuestions, parseProfiles, signInArgs } from '../src/core/aws';
+import { contextFrom, contextQuestions, signInArgs } from '../src/core/aws';
 import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../src/core/cli';
-import { HostFacts, daemonLogPath, endpoint, runtimeDir, stateDir, verifyPrivateDir } from '../src/core/endpoint';
+import { HostFacts, endpoint, runtimeDir, verifyPrivateDir } from '../src/core/endpoint';
 import { privateDir } from './helpers';
 
 const facts = (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = 'linux'): HostFacts => ({
@@ -20,12 +20,6 @@ describe('daemon paths (the same rules as bridge/daemon/paths.py)', () => {
     assert.strictEqual(runtimeDir(facts({ XDG_RUNTIME_DIR: '/run/user/1000' })), '/run/user/1000/smconnect');
     assert.strictEqual(runtimeDir(facts({ XDG_RUNTIME_DIR: 'relative' })), '/tmp/smconnect-1000');
     assert.strictEqual(runtimeDir(facts({})), '/tmp/smconnect-1000');
-  });
-
-  it('picks the state dir and the log', () => {
-    assert.strictEqual(stateDir(facts({ SMCONNECT_STATE_DIR: '/s' })), '/s');
-    assert.strictEqual(stateDir(facts({ XDG_STATE_HOME: '/x' })), '/x/smconnect');
-    assert.strictEqual(daemonLogPath(facts({})), '/home/u/.local/state/smconnect/daemon.log');
   });
 
   it('uses the unix socket unless tcp is forced or there is no AF_UNIX', () => {
@@ -50,27 +44,13 @@ describe('daemon paths (the same rules as bridge/daemon/paths.py)', () => {
 });
 
 describe('AWS context and profiles', () => {
-  const config = [
-    '[default]',
-    'region = eu-west-1',
-    '[profile sso-dev]',
-    'sso_session = corp',
-    'region = us-east-1',
-    '[sso-session corp]',
-    'sso_start_url = https://corp.awsapps.com/start',
-    '[profile proc] # comment',
-    'credential_process = /bin/creds',
-    's3 =',
-    '  max_concurrent_requests = 4',
-  ].join('\n');
-  const credentials = '[default]\naws_access_key_id = x\n[keys-only]\naws_access_key_id = y\n';
-
-  it('reads profiles from both files, not sso-session sections', () => {
-    const profiles = parseProfiles(config, credentials);
-    assert.deepStrictEqual([...profiles.keys()].sort(), ['default', 'keys-only', 'proc', 'sso-dev']);
-    assert.strictEqual(profiles.get('sso-dev')?.region, 'us-east-1');
-    assert.strictEqual(profiles.get('proc')?.max_concurrent_requests, undefined); // nested, not a key
-  });
+  // As daemon.info lists them (tests/daemon/test_info.py): default first, regions from the config.
+  const several = [
+    { name: 'default', region: 'eu-west-1' },
+    { name: 'keys-only', region: null },
+    { name: 'proc', region: null },
+    { name: 'sso-dev', region: 'us-east-1' },
+  ];
 
   it('signs in through smconnect login, with the profile in use', () => {
     assert.deepStrictEqual(signInArgs('sso-dev'), ['login', '--profile', 'sso-dev']);
@@ -84,12 +64,12 @@ describe('AWS context and profiles', () => {
   });
 
   it('asks for a profile only among several, and for a region only when nothing gives one', () => {
-    const several = parseProfiles(config, credentials);
     const none = { profile: null, region: null, endpoint_url: null };
     assert.deepStrictEqual(contextQuestions(none, several), { askProfile: ['default', 'keys-only', 'proc', 'sso-dev'], askRegion: false });
     assert.deepStrictEqual(contextQuestions({ ...none, profile: 'keys-only' }, several), { askProfile: null, askRegion: true });
-    assert.deepStrictEqual(contextQuestions(none, parseProfiles('', '[only]\n')), { askProfile: null, askRegion: true });
-    assert.deepStrictEqual(contextQuestions({ ...none, endpoint_url: 'http://e' }, new Map()), { askProfile: null, askRegion: false });
+    assert.deepStrictEqual(contextQuestions({ ...none, profile: 'sso-dev' }, several), { askProfile: null, askRegion: false });
+    assert.deepStrictEqual(contextQuestions(none, [{ name: 'only', region: null }]), { askProfile: null, askRegion: true });
+    assert.deepStrictEqual(contextQuestions({ ...none, endpoint_url: 'http://e' }, []), { askProfile: null, askRegion: false });
   });
 });
 

@@ -1,10 +1,11 @@
 /**
- * The AWS context the daemon is asked to use (profile, region, endpoint) and what the user's
- * ~/.aws files say about profiles, for the profile and region pickers.
+ * The AWS context the daemon is asked to use (profile, region, endpoint), and what the profile
+ * and region pickers should ask given the profiles the daemon read from ~/.aws (`daemon.info`).
  *
  * The daemon read its own environment once, when it was spawned, maybe from another shell, so
  * every call carries the context explicitly, as the CLI does.
  */
+import { Profile } from './daemonInfo';
 
 export interface AwsContext {
   profile: string | null;
@@ -30,47 +31,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return v ? v : undefined;
 }
 
-export type ProfileSections = Map<string, Record<string, string>>;
-
-/**
- * Profiles from ~/.aws/config (`[default]`, `[profile x]`) and ~/.aws/credentials (`[x]`).
- * `[sso-session x]` and `[services x]` sections are not profiles.
- */
-export function parseProfiles(configText: string, credentialsText: string): ProfileSections {
-  const profiles: ProfileSections = new Map();
-  const read = (text: string, isConfig: boolean): void => {
-    let current: Record<string, string> | undefined;
-    for (const raw of text.split(/\r?\n/)) {
-      const line = raw.replace(/[#;].*$/, '').trim();
-      if (!line) {
-        continue;
-      }
-      const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
-      if (header) {
-        let name = header[1];
-        if (isConfig) {
-          if (name.startsWith('profile ')) {
-            name = name.slice('profile '.length).trim();
-          } else if (name !== 'default') {
-            current = undefined;
-            continue;
-          }
-        }
-        current = profiles.get(name) ?? {};
-        profiles.set(name, current);
-        continue;
-      }
-      const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-      if (kv && current && !/^\s/.test(raw)) {
-        current[kv[1].trim()] = kv[2].trim();
-      }
-    }
-  };
-  read(configText, true);
-  read(credentialsText, false);
-  return profiles;
-}
-
 /** `smconnect login` knows every way a profile signs in (SSO device flow, a keyring profile's
  * MFA session) and says how to set one up when it has none. */
 export function signInArgs(profile: string | null): string[] {
@@ -87,15 +47,13 @@ export const STUDIO_REGIONS: readonly string[] = [
 ];
 
 /** What the pickers should ask: a profile only when there are several to choose from and
- * none is set; a region only when nothing (setting, env, profile) gives one. */
-export function contextQuestions(
-  ctx: AwsContext,
-  profiles: ProfileSections,
-): { askProfile: string[] | null; askRegion: boolean } {
-  const names = [...profiles.keys()].sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b)));
+ * none is set; a region only when nothing (setting, env, profile) gives one. `profiles` come
+ * from the daemon (`daemon.info`), `default` first. */
+export function contextQuestions(ctx: AwsContext, profiles: readonly Profile[]): { askProfile: string[] | null; askRegion: boolean } {
+  const names = profiles.map((p) => p.name);
   const askProfile = ctx.profile === null && names.length > 1 ? names : null;
   const effective = ctx.profile ?? (names.length === 1 ? names[0] : 'default');
-  const profileRegion = profiles.get(effective)?.region;
+  const profileRegion = profiles.find((p) => p.name === effective)?.region;
   const askRegion = ctx.endpoint_url === null && ctx.region === null && !profileRegion;
   return { askProfile, askRegion };
 }

@@ -53,7 +53,7 @@ export async function openSpace(
     if (!(err instanceof RpcError) || err.kind !== 'restart_required') {
       throw err;
     }
-    if (!(await ports.confirmRestart(restartQuestion(err.message)))) {
+    if (!(await ports.confirmRestart(restartQuestion(err.data, space.name)))) {
       throw new Cancelled();
     }
   }
@@ -61,7 +61,18 @@ export async function openSpace(
   return ports.call<OpenResult>('space.open', { ...params, restart: true }, { signal, onNotification });
 }
 
-/** The daemon's message ends with CLI advice ("answer yes, or pass --yes") we do not show. */
-export function restartQuestion(message: string): string {
-  return message.replace(/\s*\(answer yes.*\)\s*$/, '').replace(/;\s*it must/, ': it must') + '. Restart it now?';
+/**
+ * The question from the daemon's structured reason (`data.reason`: `remote_access` or
+ * `instance_type`, with `data.space` and `data.instance_type`), not from its English message,
+ * which is worded for the CLI and may change.
+ */
+export function restartQuestion(data: Params, fallbackName: string): string {
+  const name = typeof data.space === 'string' ? data.space : fallbackName;
+  const to =
+    data.reason === 'remote_access'
+      ? 'enable remote access'
+      : data.reason === 'instance_type' && typeof data.instance_type === 'string'
+        ? `switch to ${data.instance_type}`
+        : 'apply the change';
+  return `space '${name}' is running: it must restart to ${to}. Restart it now?`;
 }

@@ -1,7 +1,9 @@
 /**
- * Where the daemon listens, computed exactly as `bridge/daemon/paths.py` does (the contract in
+ * Where the daemon listens, computed exactly as `bridge/paths.py` does (the contract in
  * docs/design/daemon-api.md, "Where things live"), so the extension reaches the same daemon the
- * CLI and the ssh ProxyCommand use without asking a subprocess first.
+ * CLI and the ssh ProxyCommand use without asking a subprocess first. This is the one path rule
+ * kept here: it is how the daemon is found, so it cannot be asked of it; everything else (the
+ * state dir and log, the host prefix, the profiles) comes from `daemon.info` (daemonInfo.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -28,20 +30,6 @@ export function runtimeDir(h: HostFacts): string {
     return path.join(xdg, 'smconnect');
   }
   return path.join(h.tmpdir, `smconnect-${h.uid}`);
-}
-
-export function stateDir(h: HostFacts): string {
-  const override = h.env.SMCONNECT_STATE_DIR;
-  if (override) {
-    return override;
-  }
-  const xdg = h.env.XDG_STATE_HOME;
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(h.home, '.local', 'state');
-  return path.join(base, 'smconnect');
-}
-
-export function daemonLogPath(h: HostFacts): string {
-  return path.join(stateDir(h), 'daemon.log');
 }
 
 export function endpoint(h: HostFacts): Endpoint {

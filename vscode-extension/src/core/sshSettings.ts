@@ -7,9 +7,9 @@
  * - `remote.SSH.serverInstallPath[host]`: the space's SSH server does not always set HOME, and
  *   the VS Code server install then fails on `/.vscode-server` (aws-toolkit-vscode #8096).
  * - `remote.SSH.remotePlatform[host]`: spaces are Linux; saves Remote-SSH a question.
+ *
+ * The space's home directory is the daemon's to say (`daemon.info` `remote_home`).
  */
-
-export const REMOTE_HOME = '/home/sagemaker-user';
 
 export interface RemoteSshSettings {
   connectTimeout?: number;
@@ -22,14 +22,19 @@ export interface SettingChange {
   value: number | Record<string, string>;
 }
 
-export function settingChanges(current: RemoteSshSettings, host: string, minTimeoutSec: number): SettingChange[] {
+export function settingChanges(
+  current: RemoteSshSettings,
+  host: string,
+  minTimeoutSec: number,
+  remoteHome: string,
+): SettingChange[] {
   const changes: SettingChange[] = [];
   if ((current.connectTimeout ?? 15) < minTimeoutSec) {
     changes.push({ key: 'connectTimeout', value: minTimeoutSec });
   }
   const install = current.serverInstallPath ?? {};
   if (!install[host]) {
-    changes.push({ key: 'serverInstallPath', value: { ...install, [host]: REMOTE_HOME } });
+    changes.push({ key: 'serverInstallPath', value: { ...install, [host]: remoteHome } });
   }
   const platform = current.remotePlatform ?? {};
   if (platform[host] !== 'linux') {
@@ -38,13 +43,9 @@ export function settingChanges(current: RemoteSshSettings, host: string, minTime
   return changes;
 }
 
-export function folderUri(host: string): string {
-  return `vscode-remote://ssh-remote+${host}${REMOTE_HOME}`;
-}
-
 /** The ssh host of a Remote-SSH window (`ssh-remote+sm-demo` → `sm-demo`), if it is one of ours. */
-export function hostOfRemoteAuthority(authority: string | undefined, prefix: string): string | undefined {
-  if (!authority?.startsWith('ssh-remote+')) {
+export function hostOfRemoteAuthority(authority: string | undefined, prefix: string | undefined): string | undefined {
+  if (!prefix || !authority?.startsWith('ssh-remote+')) {
     return undefined;
   }
   let host = authority.slice('ssh-remote+'.length);

@@ -1,5 +1,5 @@
 /**
- * The daemon's log (`<state>/daemon.log`, already redacted by the daemon) followed into an
+ * The daemon's log (`<state>/daemon.log`, already redacted by the daemon; the path is the daemon's) followed into an
  * output channel while the extension runs, from the moment the user first shows it.
  */
 import * as fs from 'fs';
@@ -12,10 +12,8 @@ export class DaemonLog implements vscode.Disposable {
   private offset = -1;
   private watching: string | undefined;
 
-  constructor(private readonly logPath: () => string) {}
-
-  show(): void {
-    const path = this.logPath();
+  /** `path` is the daemon's own answer (`daemon.info` `log`). */
+  show(path: string): void {
     if (this.watching !== path) {
       this.stop();
       this.watching = path;

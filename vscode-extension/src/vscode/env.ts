@@ -19,7 +19,7 @@ export function settings(): Settings {
     profile: c.get<string>('profile', ''),
     region: c.get<string>('region', ''),
     domain: c.get<string>('domain', ''),
-    hostPrefix: c.get<string>('hostPrefix', 'sm-') || 'sm-',
+    hostPrefix: c.get<string>('hostPrefix', ''), // empty: the daemon's (daemon.info)
     connectTimeout: c.get<number>('remoteSshConnectTimeout', 180),
   };
 }

@@ -3,21 +3,22 @@
  * that talks to AWS goes through the local daemon; the logic lives in ../core (no VS Code
  * there, unit-tested), and this file only wires it to the editor.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
-import { AwsContext, contextFrom, contextQuestions, parseProfiles, ProfileSections, signInArgs, STUDIO_REGIONS } from '../core/aws';
+import { AwsContext, contextFrom, signInArgs } from '../core/aws';
 import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../core/cli';
 import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
-import { daemonLogPath, endpoint } from '../core/endpoint';
+import { DaemonFacts, DaemonInfo } from '../core/daemonInfo';
+import { endpoint } from '../core/endpoint';
 import { ensureJupyter, JupyterInfo } from '../core/kernels';
+import { askContext, pickSpace } from '../core/pickers';
 import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
-import { filterByDomain, isRunning, kernelCapable, Space, spaceItems } from '../core/spaces';
+import { filterByDomain, isRunning, kernelCapable, Space } from '../core/spaces';
 import { hostOfRemoteAuthority } from '../core/sshSettings';
 import { DaemonLog } from './daemonLog';
 import { hostFacts, settings } from './env';
 import { SageMakerServers } from './jupyter';
+import { choose, SpaceQuickPick } from './pickers';
 import { applyHostSettings, ensureRemoteSsh, openRemoteFolder } from './remoteSsh';
 import { StatusMonitor } from './statusBar';
 
@@ -26,11 +27,12 @@ const LIST_TIMEOUT_MS = 120 * 1000;
 
 class Controller implements vscode.Disposable {
   private readonly log = vscode.window.createOutputChannel('SageMaker', { log: true });
-  private readonly daemonLog = new DaemonLog(() => daemonLogPath(hostFacts()));
+  private readonly daemonLog = new DaemonLog();
   private readonly access: DaemonAccess = {
     endpoint: () => endpoint(hostFacts()),
     start: () => this.startDaemon(),
   };
+  private readonly facts = new DaemonFacts((autostart) => this.call<DaemonInfo>('daemon.info', {}, { autostart }));
   readonly status: StatusMonitor;
   readonly kernels: SageMakerServers;
   private picked: { profile?: string; region?: string } = {};
@@ -68,21 +70,21 @@ class Controller implements vscode.Disposable {
     this.log.info(result.stdout.trim());
   }
 
-  /** The Remote-SSH host this window is connected to, when it is one of our spaces. */
+  /** The Remote-SSH host this window is connected to, when it is one of our spaces (known once
+   * the daemon has said its host prefix, or the setting gives one). */
   private windowHost(): string | undefined {
-    return hostOfRemoteAuthority(vscode.env.remoteName === 'ssh-remote' ? remoteAuthority() : undefined, settings().hostPrefix);
+    const authority = vscode.env.remoteName === 'ssh-remote' ? remoteAuthority() : undefined;
+    return hostOfRemoteAuthority(authority, this.facts.hostPrefix(settings().hostPrefix));
   }
 
-  private readProfiles(): ProfileSections {
-    const home = hostFacts().home;
-    const read = (envName: string, fallback: string): string => {
-      try {
-        return fs.readFileSync(process.env[envName] || path.join(home, '.aws', fallback), 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    return parseProfiles(read('AWS_CONFIG_FILE', 'config'), read('AWS_SHARED_CREDENTIALS_FILE', 'credentials'));
+  /** Learns the host prefix from a running daemon (none is started for it), then watches. */
+  async start(): Promise<void> {
+    try {
+      await this.facts.fetch(false);
+    } catch {
+      // no daemon yet: the first action starts it and asks again
+    }
+    this.status.kick();
   }
 
   /** Settings, env, then what the user picked before; asks only when there is a real choice. */
@@ -92,30 +94,8 @@ class Controller implements vscode.Disposable {
     if (!ask) {
       return ctx;
     }
-    const profiles = this.readProfiles();
-    const first = contextQuestions(ctx, profiles);
-    if (first.askProfile) {
-      const profile = await vscode.window.showQuickPick(first.askProfile, {
-        title: 'SageMaker: AWS profile',
-        placeHolder: 'Which AWS profile? (set smconnect.profile to skip this question)',
-      });
-      if (!profile) {
-        throw new Cancelled();
-      }
-      ctx.profile = profile;
-      this.picked.profile = profile;
-    }
-    if (contextQuestions(ctx, profiles).askRegion) {
-      const region = await vscode.window.showQuickPick([...STUDIO_REGIONS], {
-        title: 'SageMaker: AWS region',
-        placeHolder: 'Which region are your Studio domains in? (set smconnect.region to skip this question)',
-      });
-      if (!region) {
-        throw new Cancelled();
-      }
-      ctx.region = region;
-      this.picked.region = region;
-    }
+    // The profiles as they are now, asked only when a question may be needed.
+    Object.assign(this.picked, await askContext(choose, ctx, async () => (await this.facts.fetch()).profiles));
     await this.extension.globalState.update('smconnect.picked', this.picked);
     return ctx;
   }
@@ -131,40 +111,14 @@ class Controller implements vscode.Disposable {
     return result.spaces;
   }
 
-  /** A QuickPick that opens at once (busy) and fills in when the daemon answers. */
-  private async pickSpace(ctx: AwsContext, title: string, keep: (s: Space) => boolean = () => true): Promise<Space> {
-    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { space?: Space }>();
-    qp.title = title;
-    qp.placeholder = 'Loading SageMaker spaces…';
-    qp.busy = true;
-    qp.matchOnDescription = true;
-    qp.matchOnDetail = true;
-    qp.ignoreFocusOut = true;
-    qp.show();
-    try {
-      const picked = new Promise<Space>((resolve, reject) => {
-        qp.onDidAccept(() => {
-          const item = qp.selectedItems[0];
-          if (item?.space) {
-            resolve(item.space);
-          }
-        });
-        qp.onDidHide(() => reject(new Cancelled()));
-      });
-      const loaded = this.listSpaces(ctx).then((all) => {
-        const spaces = filterByDomain(all, settings().domain).filter(keep);
-        qp.items = spaceItems(spaces);
-        qp.busy = false;
-        qp.placeholder = spaces.length
-          ? 'Pick a space (name, domain, state, app type, instance type)'
-          : `No spaces to show in ${ctx.region ?? 'the default region'}${settings().domain ? ` for domain ${settings().domain}` : ''}`;
-        this.log.info(`spaces: ${spaces.map((s) => `${s.ref} (${s.app_status ?? 'stopped'})`).join(', ') || 'none'}`);
-      });
-      // A listing failure ends the pick with the error; a pick before the list cannot happen.
-      return await Promise.race([picked, loaded.then(() => picked)]);
-    } finally {
-      qp.dispose();
-    }
+  private pickSpace(ctx: AwsContext, title: string, keep?: (s: Space) => boolean): Promise<Space> {
+    return pickSpace(new SpaceQuickPick(), () => this.listSpaces(ctx), {
+      title,
+      keep,
+      domain: settings().domain,
+      region: ctx.region,
+      listed: (spaces) => this.log.info(`spaces: ${spaces.map((s) => `${s.ref} (${s.app_status ?? 'stopped'})`).join(', ') || 'none'}`),
+    });
   }
 
   /** Progress notification with Cancel around a daemon call that reports `progress`. */
@@ -228,7 +182,7 @@ class Controller implements vscode.Disposable {
     this.log.error(message + hint);
     void vscode.window.showErrorMessage(`SageMaker: ${message}${hint}`, 'Show Logs').then((choice) => {
       if (choice === 'Show Logs') {
-        this.showLogs();
+        this.showLogs().catch((e: unknown) => this.log.error(e instanceof Error ? e.message : String(e)));
       }
     });
   }
@@ -263,7 +217,8 @@ class Controller implements vscode.Disposable {
       return;
     }
     try {
-      const changed = await applyHostSettings(opened.ssh_host, settings().connectTimeout);
+      const home = (this.facts.known ?? (await this.facts.fetch())).remote_home;
+      const changed = await applyHostSettings(opened.ssh_host, settings().connectTimeout, home);
       if (changed.length) {
         this.log.info(`updated ${changed.join(', ')} for ${opened.ssh_host}`);
       }
@@ -343,9 +298,10 @@ class Controller implements vscode.Disposable {
     });
   }
 
-  showLogs(): void {
+  /** Ours at once; the daemon's once it has said where its log is (starting it if need be). */
+  async showLogs(): Promise<void> {
     this.log.show(true);
-    this.daemonLog.show();
+    this.daemonLog.show((await this.facts.fetch()).log);
   }
 
   async doctor(): Promise<void> {
@@ -404,7 +360,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (vscode.workspace.notebookDocuments.length > 0) registerKernels();
     }),
   );
-  controller.status.kick();
+  void controller.start();
 }
 
 export function deactivate(): void {

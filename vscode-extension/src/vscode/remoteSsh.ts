@@ -1,7 +1,7 @@
 /**
  * Handing a space over to Remote-SSH: make sure an SSH remote extension is installed (Microsoft's
  * in VS Code, Cursor's in Cursor, open-remote-ssh elsewhere), set the per-host settings a space
- * needs, and open `vscode-remote://ssh-remote+<host>/home/sagemaker-user`.
+ * needs, and open the folder URI the daemon gave (`vscode-remote://ssh-remote+<host><home>`).
  *
  * Test hook: with SMCONNECT_VSCODE_OPEN_LOG=<file> in the extension host's environment, the URI
  * is appended to that file instead of opened (code-server has no Remote-SSH); everything before
@@ -40,7 +40,7 @@ export async function ensureRemoteSsh(host: string): Promise<boolean> {
 }
 
 /** Writes what the host needs into the user's remote.SSH settings; returns what changed. */
-export async function applyHostSettings(host: string, minTimeoutSec: number): Promise<string[]> {
+export async function applyHostSettings(host: string, minTimeoutSec: number, remoteHome: string): Promise<string[]> {
   const config = vscode.workspace.getConfiguration('remote.SSH');
   const changes = settingChanges(
     {
@@ -50,6 +50,7 @@ export async function applyHostSettings(host: string, minTimeoutSec: number): Pr
     },
     host,
     minTimeoutSec,
+    remoteHome,
   );
   for (const change of changes) {
     await config.update(change.key, change.value, vscode.ConfigurationTarget.Global);
