@@ -102,6 +102,11 @@ class ControlPlane:
             if app.in_service_since is not None:
                 app.in_service_since -= self.delays.start_session_failure_window
 
+    def live_sessions(self, app: App) -> int:
+        """Sessions counting against the space's limit; ended ones are forgotten here."""
+        app.sessions = {s for s in app.sessions if self.gateway.active(s)}
+        return len(app.sessions)
+
     def update_space(self, space: Space) -> None:
         delay = self.delays.space_update
         if delay <= 0:

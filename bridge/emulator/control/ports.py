@@ -48,6 +48,11 @@ class SessionGateway(Protocol):
         """Ends the session; raises SessionUnknown."""
         ...
 
+    def active(self, session_id: str) -> bool:
+        """Still counts against the space's session limit: neither terminated nor ended (its
+        connection to the target closed, or timed out)."""
+        ...
+
 
 class Runtime(Protocol):
     """What runs in a space while its app is InService (SSH server, Jupyter)."""

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from bridge.emulator.config import DOMAIN_ID_PATTERN, NAME_PATTERN
 from bridge.emulator.control.errors import (
     ApiError,
     in_use,
     internal_failure,
+    limit_exceeded,
     not_found,
+    pattern_error,
     required,
     validation,
 )
@@ -28,9 +31,20 @@ T = TypeVar("T")
 IMAGE_ARN = "arn:aws:sagemaker:{region}:081325390199:image/sagemaker-distribution-cpu"
 IMAGE_VERSION_ALIAS = "3.2.0"
 _SPACE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"space/(?P<domain>d-[a-z0-9-]+)/(?P<space>[A-Za-z0-9-]+)$"
+    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"space/(?P<domain>d-[a-z0-9-]+)/(?P<space>[A-Za-z0-9-]+)"
 )
+# Request members checked against botocore's patterns (fullmatch), as AWS's request validation
+# does before any lookup.
+_PATTERNS = {
+    "DomainId": DOMAIN_ID_PATTERN,
+    "DomainIdEquals": DOMAIN_ID_PATTERN,
+    "SpaceName": NAME_PATTERN,
+    "SpaceNameEquals": NAME_PATTERN,
+    "AppName": NAME_PATTERN,
+    "UserProfileName": NAME_PATTERN,
+    "UserProfileNameEquals": NAME_PATTERN,
+}
 _APP_TYPES = ("JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor",
               "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas")  # fmt: skip
 
@@ -307,7 +321,7 @@ def delete_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 def start_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     """A data channel to the space's SSH server (port 22) through the broker."""
     identifier = _str(params, "ResourceIdentifier")
-    match = _SPACE_ARN.match(identifier)
+    match = _SPACE_ARN.fullmatch(identifier)
     if match is None:
         raise validation(
             f"Invalid ResourceIdentifier '{identifier}'. Expected a space ARN: "
@@ -347,6 +361,12 @@ def start_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]
         raise internal_failure()  # SSM registration lags InService on the real service
     if running.runtime is None:  # InService implies a started runtime; never expected
         raise internal_failure()
+    limit = plane.config.limits.sessions_per_space
+    if plane.live_sessions(running) >= limit:
+        raise limit_exceeded(
+            f"The maximum number of concurrent sessions ({limit}) for {where} has been "
+            "reached. Terminate a session, then retry."
+        )
     grant = plane.gateway.open_port_session(running.runtime.resolve, 22)
     plane.sessions[grant.session_id] = SessionRecord(grant.session_id, grant.stream_url, running)
     running.sessions.add(grant.session_id)
@@ -393,6 +413,9 @@ def _opt_str(params: dict[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is not None and not isinstance(value, str):
         raise validation(f"{name} must be a string.")
+    pattern = _PATTERNS.get(name)
+    if value is not None and pattern is not None and not pattern.fullmatch(value):
+        raise pattern_error(name, value, pattern.pattern)
     return value
 
 

@@ -54,6 +54,10 @@ class BrokerGateway:
         except SessionNotFound:
             raise SessionUnknown(session_id) from None
 
+    def active(self, session_id: str) -> bool:
+        session = self.broker.sessions.get(session_id)
+        return session is not None and not session.is_ending and not session.ended.is_set()
+
 
 def space_runtime(space_name: str, app_type: str, root: Path) -> SpaceRuntime:
     return SpaceRuntime(space_name=space_name, app_type=app_type, root=root)
