@@ -5,6 +5,7 @@ in docs/design/emulator.md."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -218,7 +219,8 @@ def update_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     if remote is not None:
         space.remote_access = remote
     if instance is not None:
-        space.instance_type = str(instance)
+        member = f"spaceSettings.{space.app_type[0].lower()}{space.app_type[1:]}AppSettings"
+        space.instance_type = _instance_type(instance, f"{member}.defaultResourceSpec.instanceType")
     space.modified = time.time()
     plane.update_space(space)
     return {"SpaceArn": space.arn}
@@ -260,6 +262,10 @@ def list_apps(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
+    spec = params.get("ResourceSpec") or {}
+    instance = spec.get("InstanceType") if isinstance(spec, dict) else None
+    if instance is not None:  # request validation: before any lookup or state check
+        _instance_type(instance, "resourceSpec.instanceType")
     space, app_type, app_name = _app_target(plane, params)
     if app_type != space.app_type:
         raise validation(
@@ -274,8 +280,6 @@ def create_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
             f"Space '{space.arn}' already has app '{current.app_name}' in {current.status} status. "
             "A space runs one app at a time."
         )
-    spec = params.get("ResourceSpec") or {}
-    instance = spec.get("InstanceType") if isinstance(spec, dict) else None
     app = plane.new_app(space, app_name, str(instance or space.instance_type))
     plane.launch(app)
     return {"AppArn": app.arn}
@@ -393,6 +397,24 @@ OPERATIONS: dict[str, Handler] = {
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+@functools.cache
+def instance_types() -> tuple[str, ...]:
+    """The service model's ``AppInstanceType`` enumeration, as botocore ships it."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for("AppInstanceType").enum)
+
+
+def _instance_type(value: Any, member: str) -> str:
+    if not isinstance(value, str) or value not in instance_types():
+        raise validation(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(instance_types())}]"
+        )
+    return value
 
 
 def _remote_access_disabled(where: str) -> ApiError:
