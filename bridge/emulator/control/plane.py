@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.emulator.config import DelaysConfig, EmulatorConfig
+from bridge.emulator.control.hostile import add_hostile
 from bridge.emulator.control.issuer import Issuer
 from bridge.emulator.control.ports import RuntimeFactory, SessionGateway, SessionUnknown
 from bridge.emulator.control.state import Account, App, Space
@@ -48,6 +49,8 @@ class ControlPlane:
     ) -> None:
         self.config = config
         self.account = Account(config)
+        if config.hostile:
+            add_hostile(self.account, time.time() - 60.0)
         self.credentials = {c.access_key_id: c for c in config.credentials}
         self.issuer = Issuer(config, self.credentials)  # sso-oidc, sso, sts: what it issues
         self.delays: DelaysConfig = config.delays  # replace it to retime what comes next

@@ -157,7 +157,7 @@ def list_spaces(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
                     },
                     "SpaceSharingSettingsSummary": {"SharingType": s.sharing},
                     "OwnershipSettingsSummary": {"OwnerUserProfileName": s.owner},
-                    "SpaceDisplayName": s.name,
+                    "SpaceDisplayName": s.display,
                 }
                 for s in page
             ]
@@ -186,7 +186,7 @@ def describe_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any
         },
         "OwnershipSettings": {"OwnerUserProfileName": space.owner},
         "SpaceSharingSettings": {"SharingType": space.sharing},
-        "SpaceDisplayName": space.name,
+        "SpaceDisplayName": space.display,
     }
 
 
@@ -405,7 +405,8 @@ def instance_types() -> tuple[str, ...]:
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return tuple(model.shape_for("AppInstanceType").enum)
+    shape = model.shape_for("AppInstanceType")
+    return tuple(shape.metadata["enum"])
 
 
 def _instance_type(value: Any, member: str) -> str:

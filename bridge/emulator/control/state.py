@@ -34,6 +34,11 @@ class Space:
     created: float
     modified: float
     status: str = "InService"
+    display_name: str | None = None  # SpaceDisplayName; None: the name
+
+    @property
+    def display(self) -> str:
+        return self.name if self.display_name is None else self.display_name
 
 
 @dataclass
