@@ -85,3 +85,39 @@ async def test_session_stops_counting_when_its_ssh_connection_closes(
 
     await asyncio.to_thread(wait_for, ended, True)
     assert sm.start_session(ResourceIdentifier=space_arn("ce1"))["TokenValue"]
+
+
+async def test_idle_session_is_terminated_and_cannot_resume() -> None:
+    """20 emulated minutes of no traffic at 0.05 s a minute: one second."""
+    cfg = make_config(minute_seconds=0.05)
+    with start_in_thread(cfg) as emu:
+        sm, ssm = client(emu, "sagemaker"), client(emu, "ssm")
+        start_app(sm, "ce1")
+        await asyncio.sleep(0.35)
+        busy = sm.start_session(ResourceIdentifier=space_arn("ce1"))
+        idle = sm.start_session(ResourceIdentifier=space_arn("ce1"))
+        channel = await open_channel(idle["StreamUrl"], idle["TokenValue"])
+        busy_channel = await open_channel(busy["StreamUrl"], busy["TokenValue"])
+        try:
+            await channel.wait_ready()
+            await busy_channel.wait_ready()
+            reader, _ = channel.streams()
+            busy_reader, busy_writer = busy_channel.streams()
+            await asyncio.wait_for(reader.readline(), 10)  # the banner is traffic, then silence
+            await asyncio.wait_for(busy_reader.readline(), 10)
+            started = time.monotonic()
+            while time.monotonic() - started < 1.6:  # steady traffic keeps this one alive
+                busy_writer.write(b"SSH-2.0-keep")  # no newline: the server keeps waiting
+                await busy_writer.drain()
+                await asyncio.sleep(0.1)
+            assert not emu.emulator.gateway.active(idle["SessionId"])
+            assert emu.emulator.gateway.active(busy["SessionId"])
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        finally:
+            await channel.close()
+            await busy_channel.close()
+        assert "TokenValue" not in ssm.resume_session(SessionId=idle["SessionId"])
+        session = emu.emulator.broker.sessions[idle["SessionId"]]
+        assert session.close_reason == (
+            "Your session timed out due to inactivity and has been terminated."
+        )

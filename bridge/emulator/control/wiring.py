@@ -24,8 +24,13 @@ from bridge.emulator.runtime import SpaceRuntime
 class BrokerGateway:
     """``SessionGateway`` over a ``SessionBroker``; ``broker`` stays reachable for its faults."""
 
-    def __init__(self, pacing: Pacing = "realistic", host: str = "127.0.0.1") -> None:
-        self.broker = SessionBroker(pacing=pacing, host=host)
+    def __init__(
+        self,
+        pacing: Pacing = "realistic",
+        host: str = "127.0.0.1",
+        idle_timeout: float | None = None,
+    ) -> None:
+        self.broker = SessionBroker(pacing=pacing, host=host, idle_timeout=idle_timeout)
 
     async def start(self) -> None:
         await self.broker.start(port=0)
