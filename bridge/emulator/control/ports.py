@@ -63,6 +63,10 @@ class Runtime(Protocol):
 
     def resolve(self, host: str, port: int) -> Address: ...
 
+    async def last_activity(self) -> float | None:
+        """Epoch seconds of the last user activity inside the space (None: none reported)."""
+        ...
+
 
 RuntimeFactory = Callable[[str, str, Path], Runtime]
 """(space_name, app_type, root directory) -> a runtime not yet started."""

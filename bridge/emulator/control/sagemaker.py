@@ -22,6 +22,7 @@ from bridge.emulator.control.errors import (
     required,
     validation,
 )
+from bridge.emulator.control.idle import domain_lifecycle, parse_space_idle, space_lifecycle
 from bridge.emulator.control.pagination import paginate
 from bridge.emulator.control.plane import ControlPlane, SessionRecord
 from bridge.emulator.control.state import App, Domain, Space
@@ -78,6 +79,7 @@ def list_domains(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 def describe_domain(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     domain = _domain(plane, _str(params, "DomainId"))
     account = plane.account.account_id
+    lifecycle = domain_lifecycle(domain)
     return {
         "DomainArn": domain.arn,
         "DomainId": domain.id,
@@ -89,10 +91,13 @@ def describe_domain(plane: ControlPlane, params: dict[str, Any]) -> dict[str, An
         "AuthMode": "IAM",
         "AppNetworkAccessType": "PublicInternetOnly",
         "DefaultUserSettings": {
-            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole"
+            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole",
+            "JupyterLabAppSettings": lifecycle,
+            "CodeEditorAppSettings": lifecycle,
         },
         "DefaultSpaceSettings": {
-            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole"
+            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole",
+            "JupyterLabAppSettings": lifecycle,
         },
         "SubnetIds": ["subnet-0emulator00000001"],
         "VpcId": "vpc-0emulator00000001",
@@ -180,7 +185,8 @@ def describe_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any
             "AppType": space.app_type,
             "RemoteAccess": space.remote_access,
             f"{space.app_type}AppSettings": {
-                "DefaultResourceSpec": _resource_spec(plane, space.instance_type)
+                "DefaultResourceSpec": _resource_spec(plane, space.instance_type),
+                **space_lifecycle(space),
             },
             "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}},
         },
@@ -215,12 +221,17 @@ def update_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
             "failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
         )
     app_settings = settings.get(f"{space.app_type}AppSettings") or {}
+    member = f"spaceSettings.{space.app_type[0].lower()}{space.app_type[1:]}AppSettings"
     instance = (app_settings.get("DefaultResourceSpec") or {}).get("InstanceType")
+    if instance is not None:
+        _instance_type(instance, f"{member}.defaultResourceSpec.instanceType")
+    idle = parse_space_idle(app_settings, member)
     if remote is not None:
         space.remote_access = remote
     if instance is not None:
-        member = f"spaceSettings.{space.app_type[0].lower()}{space.app_type[1:]}AppSettings"
-        space.instance_type = _instance_type(instance, f"{member}.defaultResourceSpec.instanceType")
+        space.instance_type = str(instance)
+    if idle is not None:
+        space.idle_timeout = idle
     space.modified = time.time()
     plane.update_space(space)
     return {"SpaceArn": space.arn}
@@ -299,7 +310,7 @@ def describe_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     }
     if app.status == "InService":
         out["LastHealthCheckTimestamp"] = time.time()
-        out["LastUserActivityTimestamp"] = app.created
+        out["LastUserActivityTimestamp"] = app.last_activity or app.created
     if app.failure_reason:
         out["FailureReason"] = app.failure_reason
     return out
