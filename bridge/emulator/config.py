@@ -323,10 +323,9 @@ def _space(data: Any, where: str, profiles: tuple[str, ...]) -> SpaceConfig:
 
 
 def _limits(root: _Obj) -> LimitsConfig:
-    data = root.raw("limits")
-    if data is None:
+    obj = root.section("limits")
+    if obj is None:
         return LimitsConfig()
-    obj = _Obj(data, "limits")
     base = LimitsConfig()
     idle = obj.number("session_idle_timeout_minutes", base.session_idle_timeout_minutes)
     low, high = SESSION_IDLE_BOUNDS
@@ -368,10 +367,9 @@ def _minute(value: float, where: str) -> float:
 
 
 def _delays(root: _Obj) -> DelaysConfig:
-    data = root.raw("delays")
-    if data is None:
+    obj = root.section("delays")
+    if obj is None:
         return DelaysConfig()
-    obj = _Obj(data, "delays")
     base = DelaysConfig()
     delays = DelaysConfig(
         app_start=obj.seconds("app_start", base.app_start),
@@ -386,10 +384,9 @@ def _delays(root: _Obj) -> DelaysConfig:
 
 
 def _tokens(root: _Obj) -> TokensConfig:
-    data = root.raw("tokens")
-    if data is None:
+    obj = root.section("tokens")
+    if obj is None:
         return TokensConfig()
-    obj = _Obj(data, "tokens")
     base = TokensConfig()
     values = {name: obj.seconds(name, getattr(base, name)) for name in _TOKEN_FIELDS}
     obj.done()
@@ -417,10 +414,9 @@ def _mfa_devices(root: _Obj) -> tuple[MfaDeviceConfig, ...]:
 
 
 def _faults(root: _Obj) -> FaultsConfig:
-    data = root.raw("faults")
-    if data is None:
+    obj = root.section("faults")
+    if obj is None:
         return FaultsConfig()
-    obj = _Obj(data, "faults")
     names = obj.items("fail_app_start") or []
     failures = obj.integer("start_session_failures", 0)
     if failures < 0:
@@ -447,6 +443,15 @@ class _Obj:
     def raw(self, key: str) -> Any:
         self._used.add(key)
         return self.data.get(key)
+
+    def section(self, key: str) -> _Obj | None:
+        """A nested mapping (None when absent), its errors located under this one."""
+        data = self.raw(key)
+        return (
+            None
+            if data is None
+            else _Obj(data, key if self.where == "config" else f"{self.where}.{key}")
+        )
 
     def text(self, key: str, default: str, *, pattern: re.Pattern[str] | None = None) -> str:
         value = self.opt_str(key, pattern=pattern)

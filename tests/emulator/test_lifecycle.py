@@ -178,14 +178,18 @@ def test_seeded_running_app_is_in_service_at_start() -> None:
 
 def test_instance_type_checked_against_the_service_model(sm: Any) -> None:
     """An unknown type is refused before anything starts; known ones come from botocore."""
-    with pytest.raises(ClientError) as info:
+
+    def create(instance_type: str) -> None:
         sm.create_app(
             DomainId=DOMAIN,
             SpaceName="ce1",
             AppType="CodeEditor",
             AppName="default",
-            ResourceSpec={"InstanceType": "ml.bogus.huge"},
+            ResourceSpec={"InstanceType": instance_type},
         )
+
+    with pytest.raises(ClientError) as info:
+        create("ml.bogus.huge")
     error = info.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert error["Message"].startswith(
@@ -206,12 +210,6 @@ def test_instance_type_checked_against_the_service_model(sm: Any) -> None:
         "at 'spaceSettings.codeEditorAppSettings.defaultResourceSpec.instanceType'"
         in (info.value.response["Error"]["Message"])
     )
-    sm.create_app(
-        DomainId=DOMAIN,
-        SpaceName="ce1",
-        AppType="CodeEditor",
-        AppName="default",
-        ResourceSpec={"InstanceType": "ml.m5.xlarge"},
-    )
+    create("ml.m5.xlarge")
     app = sm.describe_app(DomainId=DOMAIN, SpaceName="ce1", AppType="CodeEditor", AppName="default")
     assert app["ResourceSpec"]["InstanceType"] == "ml.m5.xlarge"
