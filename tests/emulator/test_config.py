@@ -165,3 +165,5 @@ def test_limits_and_minutes() -> None:
     assert EmulatorConfig().with_overrides(minute_seconds=0.5, session_limit=4).limits == (
         LimitsConfig(sessions_per_space=4)
     )
+    assert EmulatorConfig().with_overrides(hostile=True).hostile
+    assert config_from_mapping({"hostile": True}).hostile
