@@ -41,6 +41,21 @@ def serve(
         PacingChoice | None,
         typer.Option("--pacing", help="Data-channel pacing: like the real service, or flat out."),
     ] = None,
+    minute_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--minute-seconds",
+            help="Seconds one emulated minute lasts (idle timeouts, session lifetimes).",
+        ),
+    ] = None,
+    session_limit: Annotated[
+        int | None,
+        typer.Option("--session-limit", help="Concurrent SSM sessions per space (default 10)."),
+    ] = None,
+    hostile: Annotated[
+        bool,
+        typer.Option("--hostile", help="Add spaces and domains with hostile names (for testing)."),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every API call and app transition.")
     ] = False,
@@ -54,7 +69,13 @@ def serve(
 
     try:
         cfg = load_config(config) if config is not None else default_config()
-        cfg = cfg.with_overrides(port=port, pacing=pacing.value if pacing else None)
+        cfg = cfg.with_overrides(
+            port=port,
+            pacing=pacing.value if pacing else None,
+            minute_seconds=minute_seconds,
+            session_limit=session_limit,
+            hostile=True if hostile else None,
+        )
     except ConfigError as exc:
         typer.echo(f"smconnect emulator: {exc}", err=True)
         raise typer.Exit(2) from None

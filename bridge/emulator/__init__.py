@@ -152,7 +152,11 @@ class Emulator:
 def _broker_gateway(config: EmulatorConfig) -> SessionGateway:
     from bridge.emulator.control.wiring import BrokerGateway
 
-    return BrokerGateway(pacing="unthrottled" if config.pacing == "unthrottled" else "realistic")
+    idle = config.limits.session_idle_timeout_minutes * config.minute_seconds
+    return BrokerGateway(
+        pacing="unthrottled" if config.pacing == "unthrottled" else "realistic",
+        idle_timeout=idle or None,
+    )
 
 
 class EmulatorThread:

@@ -30,12 +30,15 @@ FEATURE_STATUSES = ("ENABLED", "DISABLED")
 SHARING_TYPES = ("Private", "Shared")
 PACINGS = ("realistic", "unthrottled")
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_DOMAIN_ID = re.compile(r"^d-(-*[a-z0-9]){1,61}$")
-_ACCESS_KEY = re.compile(r"^[A-Z0-9]{16,128}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
-_MFA_SERIAL = re.compile(r"^(arn:aws:iam::[0-9]{12}:mfa/[\w+=,.@/-]+|[A-Z0-9]{9,32})$")
+# botocore's documented patterns, applied with fullmatch (``$`` would accept a trailing "\n").
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+DOMAIN_ID_PATTERN = re.compile(r"d-(-*[a-z0-9]){1,61}")
+_NAME = NAME_PATTERN
+_DOMAIN_ID = DOMAIN_ID_PATTERN
+_ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+_MFA_SERIAL = re.compile(r"arn:aws:iam::[0-9]{12}:mfa/[\w+=,.@/-]+|[A-Z0-9]{9,32}")
 
 
 class ConfigError(ValueError):
@@ -60,6 +63,7 @@ class SpaceConfig:
     owner: str | None = None  # a user profile of the domain; defaults to the first one
     sharing: str = "Private"
     app_running: bool = False  # seed the space with its app already InService
+    idle_timeout_minutes: int | None = None  # IdleSettings (ENABLED); None: the domain's default
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class DomainConfig:
     name: str
     user_profiles: tuple[str, ...]
     spaces: tuple[SpaceConfig, ...]
+    idle_timeout_minutes: int | None = None  # DefaultSpaceSettings' IdleSettings; None: off
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,18 @@ class FaultsConfig:
     start_session_failures: int = 0  # the next N StartSession calls answer InternalFailure
 
 
+IDLE_TIMEOUT_BOUNDS = (60, 525600)  # botocore's IdleTimeoutInMinutes
+SESSION_IDLE_BOUNDS = (1, 60)  # Session Manager's idle session timeout, minutes
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """The service's limits on sessions (emulated minutes: see ``minute_seconds``)."""
+
+    sessions_per_space: int = 10  # concurrent StartSession sessions; ResourceLimitExceeded beyond
+    session_idle_timeout_minutes: float = 20.0  # no traffic this long: terminated; 0: never
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     region: str = DEFAULT_REGION
@@ -121,9 +138,18 @@ class EmulatorConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     tokens: TokensConfig = field(default_factory=TokensConfig)
     mfa_devices: tuple[MfaDeviceConfig, ...] = ()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    minute_seconds: float = 60.0  # how long one emulated minute lasts (idle timeouts)
+    hostile: bool = False  # add spaces and domains with hostile names (see hostile.py)
 
     def with_overrides(
-        self, *, port: int | None = None, pacing: str | None = None
+        self,
+        *,
+        port: int | None = None,
+        pacing: str | None = None,
+        minute_seconds: float | None = None,
+        session_limit: int | None = None,
+        hostile: bool | None = None,
     ) -> EmulatorConfig:
         """Command-line options win over the file."""
         updated = self
@@ -131,6 +157,15 @@ class EmulatorConfig:
             updated = replace(updated, port=_port(port, "--port"))
         if pacing is not None:
             updated = replace(updated, pacing=_choice(pacing, PACINGS, "--pacing"))
+        if minute_seconds is not None:
+            updated = replace(updated, minute_seconds=_minute(minute_seconds, "--minute-seconds"))
+        if session_limit is not None:
+            limits = replace(
+                updated.limits, sessions_per_space=_session_limit(session_limit, "--session-limit")
+            )
+            updated = replace(updated, limits=limits)
+        if hostile is not None:
+            updated = replace(updated, hostile=hostile)
         return updated
 
 
@@ -199,6 +234,9 @@ def config_from_mapping(data: Any) -> EmulatorConfig:
         faults=_faults(root),
         tokens=_tokens(root),
         mfa_devices=_mfa_devices(root),
+        limits=_limits(root),
+        minute_seconds=_minute(root.number("minute_seconds", 60.0), "minute_seconds"),
+        hostile=root.boolean("hostile", False),
     )
     root.done()
     return cfg
@@ -256,8 +294,9 @@ def _domains(root: _Obj) -> tuple[DomainConfig, ...]:
             for j, s in enumerate(obj.items("spaces") or [])
         )
         _unique([s.name for s in spaces], f"{obj.where}.spaces")
+        idle = _idle_minutes(obj, "idle_timeout_minutes")
         obj.done()
-        domains.append(DomainConfig(domain_id, name, profiles, spaces))
+        domains.append(DomainConfig(domain_id, name, profiles, spaces, idle))
     _unique([d.id for d in domains], "domains")
     return tuple(domains)
 
@@ -277,16 +316,60 @@ def _space(data: Any, where: str, profiles: tuple[str, ...]) -> SpaceConfig:
         owner=owner,
         sharing=_choice(obj.text("sharing", "Private"), SHARING_TYPES, f"{where}.sharing"),
         app_running=obj.boolean("app_running", False),
+        idle_timeout_minutes=_idle_minutes(obj, "idle_timeout_minutes"),
     )
     obj.done()
     return space
 
 
+def _limits(root: _Obj) -> LimitsConfig:
+    obj = root.section("limits")
+    if obj is None:
+        return LimitsConfig()
+    base = LimitsConfig()
+    idle = obj.number("session_idle_timeout_minutes", base.session_idle_timeout_minutes)
+    low, high = SESSION_IDLE_BOUNDS
+    if idle != 0 and not low <= idle <= high:
+        raise ConfigError(
+            f"limits.session_idle_timeout_minutes: {idle} is outside {low}-{high} (0: never)"
+        )
+    limits = LimitsConfig(
+        sessions_per_space=_session_limit(
+            obj.integer("sessions_per_space", base.sessions_per_space),
+            "limits.sessions_per_space",
+        ),
+        session_idle_timeout_minutes=float(idle),
+    )
+    obj.done()
+    return limits
+
+
+def _idle_minutes(obj: _Obj, key: str) -> int | None:
+    value = obj.raw(key)
+    if value is None:
+        return None
+    low, high = IDLE_TIMEOUT_BOUNDS
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{obj.where}.{key}: expected whole minutes from {low} to {high}")
+    return value
+
+
+def _session_limit(value: int, where: str) -> int:
+    if value < 1:
+        raise ConfigError(f"{where}: must be 1 or more")
+    return value
+
+
+def _minute(value: float, where: str) -> float:
+    if not value > 0:
+        raise ConfigError(f"{where}: must be more than 0 seconds")
+    return float(value)
+
+
 def _delays(root: _Obj) -> DelaysConfig:
-    data = root.raw("delays")
-    if data is None:
+    obj = root.section("delays")
+    if obj is None:
         return DelaysConfig()
-    obj = _Obj(data, "delays")
     base = DelaysConfig()
     delays = DelaysConfig(
         app_start=obj.seconds("app_start", base.app_start),
@@ -301,10 +384,9 @@ def _delays(root: _Obj) -> DelaysConfig:
 
 
 def _tokens(root: _Obj) -> TokensConfig:
-    data = root.raw("tokens")
-    if data is None:
+    obj = root.section("tokens")
+    if obj is None:
         return TokensConfig()
-    obj = _Obj(data, "tokens")
     base = TokensConfig()
     values = {name: obj.seconds(name, getattr(base, name)) for name in _TOKEN_FIELDS}
     obj.done()
@@ -332,10 +414,9 @@ def _mfa_devices(root: _Obj) -> tuple[MfaDeviceConfig, ...]:
 
 
 def _faults(root: _Obj) -> FaultsConfig:
-    data = root.raw("faults")
-    if data is None:
+    obj = root.section("faults")
+    if obj is None:
         return FaultsConfig()
-    obj = _Obj(data, "faults")
     names = obj.items("fail_app_start") or []
     failures = obj.integer("start_session_failures", 0)
     if failures < 0:
@@ -363,6 +444,15 @@ class _Obj:
         self._used.add(key)
         return self.data.get(key)
 
+    def section(self, key: str) -> _Obj | None:
+        """A nested mapping (None when absent), its errors located under this one."""
+        data = self.raw(key)
+        return (
+            None
+            if data is None
+            else _Obj(data, key if self.where == "config" else f"{self.where}.{key}")
+        )
+
     def text(self, key: str, default: str, *, pattern: re.Pattern[str] | None = None) -> str:
         value = self.opt_str(key, pattern=pattern)
         return default if value is None else value
@@ -381,7 +471,7 @@ class _Obj:
             raise ConfigError(
                 f"{self.where}.{key}: expected a non-empty string, got {_kind(value)}"
             )
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise ConfigError(f"{self.where}.{key}: {value!r} is not a valid value")
         return value
 
@@ -407,6 +497,14 @@ class _Obj:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ConfigError(f"{self.where}.{key}: expected seconds (a number >= 0)")
+        return float(value)
+
+    def number(self, key: str, default: float) -> float:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self.where}.{key}: expected a number, got {_kind(value)}")
         return float(value)
 
     def items(self, key: str) -> list[Any] | None:
@@ -446,7 +544,7 @@ class _Obj:
 
 
 def _name(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ConfigError(
             f"{where}: {value!r} is not a valid name (letters, digits and hyphens, at most 63)"
         )

@@ -47,7 +47,10 @@ def client(handle: EmulatorThread, service: str, **overrides: Any) -> Any:
         aws_session_token=overrides.pop("token", None),
         region_name=overrides.pop("region", env["AWS_DEFAULT_REGION"]),
     )
-    return session.client(service, endpoint_url=handle.endpoint_url, config=NO_RETRY)
+    config = NO_RETRY
+    if not overrides.pop("validate", True):  # let out-of-bounds values reach the emulator
+        config = config.merge(Config(parameter_validation=False))
+    return session.client(service, endpoint_url=handle.endpoint_url, config=config)
 
 
 def wait_for(probe: Callable[[], Any], expected: Any, timeout: float = 10.0) -> None:

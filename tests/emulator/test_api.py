@@ -139,3 +139,22 @@ def test_resource_not_found(sm: Any, call: Any, message: str) -> None:
     assert error["Error"] == {"Code": "ResourceNotFound", "Message": message}
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "ResourceNotFound"
+
+
+def test_request_names_must_fullmatch_their_patterns(sm: Any) -> None:
+    """A trailing newline is not a valid name: botocore's patterns apply to the whole value."""
+    for call, member in (
+        (lambda: sm.describe_space(DomainId=DOMAIN, SpaceName="demo\n"), "spaceName"),
+        (lambda: sm.describe_domain(DomainId=DOMAIN + "\n"), "domainId"),
+    ):
+        with pytest.raises(ClientError) as info:
+            call()
+        error = info.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert (
+            f"at '{member}' failed to satisfy constraint: Member must satisfy regular"
+            in (error["Message"])
+        )
+    with pytest.raises(ClientError) as info:
+        sm.start_session(ResourceIdentifier=space_arn("demo") + "\n")
+    assert info.value.response["Error"]["Code"] == "ValidationException"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +12,7 @@ from bridge.emulator.config import (
     DEFAULT_ACCESS_KEY_ID,
     ConfigError,
     EmulatorConfig,
+    LimitsConfig,
     config_from_mapping,
     default_config,
     load_config,
@@ -125,3 +128,42 @@ def test_file_errors(tmp_path: Path) -> None:
     bad_yaml.write_text("a: [\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(bad_yaml)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"domains": [{"id": "d-abc\n"}]}, "domains[0].id"),
+        ({"domains": [{"id": "d-abc", "spaces": [{"name": "demo\n"}]}]}, "domains[0].spaces[0]"),
+        ({"domains": [{"id": "d-abc", "user_profiles": ["u\n"]}]}, "user_profiles[0]"),
+        ({"account_id": "123456789012\n"}, "account_id"),
+    ],
+)
+def test_patterns_refuse_a_trailing_newline(data: dict[str, Any], where: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        config_from_mapping(data)
+
+
+def test_limits_and_minutes() -> None:
+    cfg = config_from_mapping(
+        {
+            "limits": {"sessions_per_space": 3, "session_idle_timeout_minutes": 0},
+            "minute_seconds": 1,
+        }
+    )
+    assert (cfg.limits.sessions_per_space, cfg.limits.session_idle_timeout_minutes) == (3, 0.0)
+    assert cfg.minute_seconds == 1.0
+    assert EmulatorConfig().limits.sessions_per_space == 10
+    for bad in (
+        {"limits": {"sessions_per_space": 0}},
+        {"limits": {"session_idle_timeout_minutes": 61}},
+        {"minute_seconds": 0},
+        {"domains": [{"id": "d-abc", "idle_timeout_minutes": 59}]},
+    ):
+        with pytest.raises(ConfigError):
+            config_from_mapping(bad)
+    assert EmulatorConfig().with_overrides(minute_seconds=0.5, session_limit=4).limits == (
+        LimitsConfig(sessions_per_space=4)
+    )
+    assert EmulatorConfig().with_overrides(hostile=True).hostile
+    assert config_from_mapping({"hostile": True}).hostile

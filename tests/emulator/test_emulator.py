@@ -77,6 +77,9 @@ class _BrokenRuntime:
     def resolve(self, host: str, port: int) -> tuple[str, int] | str:
         raise ConnectionRefusedError(port)
 
+    async def last_activity(self) -> float | None:
+        return None
+
 
 def test_runtime_start_failure_fails_the_app() -> None:
     with start_in_thread(make_config(), runtime_factory=_BrokenRuntime) as emu:
@@ -96,5 +99,5 @@ def test_runtime_start_failure_fails_the_app() -> None:
         )
         assert (
             app["FailureReason"]
-            == "The app failed to start: cannot bind under d-emulator00001-ce1-1"
+            == "The app failed to start: cannot bind under d-emulator00001-ce1-space"
         )

@@ -174,3 +174,42 @@ def test_seeded_running_app_is_in_service_at_start() -> None:
         assert app_status(sm, "ce1") == "InService"
         arn = sm.describe_space(DomainId=DOMAIN, SpaceName="ce1")["SpaceArn"]
         assert sm.start_session(ResourceIdentifier=arn)["TokenValue"]
+
+
+def test_instance_type_checked_against_the_service_model(sm: Any) -> None:
+    """An unknown type is refused before anything starts; known ones come from botocore."""
+
+    def create(instance_type: str) -> None:
+        sm.create_app(
+            DomainId=DOMAIN,
+            SpaceName="ce1",
+            AppType="CodeEditor",
+            AppName="default",
+            ResourceSpec={"InstanceType": instance_type},
+        )
+
+    with pytest.raises(ClientError) as info:
+        create("ml.bogus.huge")
+    error = info.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(
+        "1 validation error detected: Value 'ml.bogus.huge' at 'resourceSpec.instanceType' "
+        "failed to satisfy constraint: Member must satisfy enum value set: ["
+    )
+    assert "ml.t3.medium" in error["Message"]
+    assert app_status(sm, "ce1") is None  # nothing was created
+    with pytest.raises(ClientError) as info:
+        sm.update_space(
+            DomainId=DOMAIN,
+            SpaceName="ce1",
+            SpaceSettings={
+                "CodeEditorAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.nope"}}
+            },
+        )
+    assert (
+        "at 'spaceSettings.codeEditorAppSettings.defaultResourceSpec.instanceType'"
+        in (info.value.response["Error"]["Message"])
+    )
+    create("ml.m5.xlarge")
+    app = sm.describe_app(DomainId=DOMAIN, SpaceName="ce1", AppType="CodeEditor", AppName="default")
+    assert app["ResourceSpec"]["InstanceType"] == "ml.m5.xlarge"

@@ -33,7 +33,19 @@ def test_serve_prints_exports_serves_and_stops_on_sigint(tmp_path: Path) -> None
     config = tmp_path / "emu.yaml"
     config.write_text(CONFIG)
     proc = subprocess.Popen(
-        [SMCONNECT, "emulator", "serve", "--config", str(config), "--pacing", "unthrottled"],
+        [
+            SMCONNECT,
+            "emulator",
+            "serve",
+            "--config",
+            str(config),
+            "--pacing",
+            "unthrottled",
+            "--session-limit",
+            "1",
+            "--minute-seconds",
+            "0.5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -83,6 +95,14 @@ def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
     assert [s["SpaceName"] for s in sm.list_spaces()["Spaces"]] == ["one"]
     apps = sm.list_apps(DomainIdEquals="d-served0001")["Apps"]
     assert [(a["SpaceName"], a["Status"]) for a in apps] == [("one", "InService")]
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:space/d-served0001/one"
+    sm.start_session(ResourceIdentifier=arn)  # --session-limit 1: the second is refused
+    try:
+        sm.start_session(ResourceIdentifier=arn)
+    except sm.exceptions.ResourceLimitExceeded:
+        pass
+    else:
+        raise AssertionError("the session limit from --session-limit was not applied")
 
 
 def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -111,3 +131,19 @@ def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "domains[0].spaces[0].remote_access" in result.stderr
+
+
+def test_serve_bad_limits_are_one_line_and_exit_2() -> None:
+    for option, value, text in (
+        ("--session-limit", "0", "--session-limit: must be 1 or more"),
+        ("--minute-seconds", "0", "--minute-seconds: must be more than 0 seconds"),
+    ):
+        result = subprocess.run(
+            [SMCONNECT, "emulator", "serve", option, value],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_clean_env(),
+        )
+        assert result.returncode == 2
+        assert result.stderr == f"smconnect emulator: {text}\n"

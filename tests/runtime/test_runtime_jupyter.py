@@ -107,3 +107,29 @@ def _jupyter_process(runtime: SpaceRuntime) -> psutil.Process:
         ):
             return proc
     raise AssertionError("no Jupyter server process")
+
+
+async def test_last_activity_from_kernels_and_the_heartbeat_file(jupyterlab: SpaceRuntime) -> None:
+    """What idle shutdown reads: Jupyter's kernel activity and ``$TMPDIR``'s heartbeat file."""
+    import datetime as dt
+    import time
+
+    from bridge.emulator.runtime.activity import HEARTBEAT_NAME
+
+    path = jupyterlab.resolve("localhost", 8888)
+    assert isinstance(path, str)
+    headers = {"X-XSRFToken": XSRF, "Cookie": f"_xsrf={XSRF}"}
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)) as http:
+        url = "http://localhost:8888/jupyterlab/default/api/kernels"
+        async with http.post(url, json={"name": "python3"}, headers=headers) as response:
+            kernel = await response.json()
+        try:
+            seen = await jupyterlab.last_activity()
+            assert seen is not None and abs(seen - time.time()) < 60
+        finally:
+            async with http.delete(f"{url}/{kernel['id']}", headers=headers):
+                pass
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    stamp = future.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    (jupyterlab.tmp_dir / HEARTBEAT_NAME).write_text(stamp)
+    assert await jupyterlab.last_activity() == pytest.approx(future.timestamp(), abs=0.01)

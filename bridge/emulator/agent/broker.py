@@ -58,6 +58,7 @@ Pacing = Literal["realistic", "unthrottled"]
 REALISTIC_RATE = 990.0  # data messages/s the agent side sends: just under the service ceiling
 INPUT_LIMIT = 1000  # client input_stream_data messages/s before pause_publication
 _PATH_PREFIX = "/v1/data-channel/"
+IDLE_REASON = "Your session timed out due to inactivity and has been terminated."
 _LOCAL_PORT_FORWARDING = "LocalPortForwarding"
 
 
@@ -98,6 +99,7 @@ class SessionBroker:
         handshake_timeout: float = 15.0,
         host: str = "127.0.0.1",
         orphan_timeout: float | None = 600.0,
+        idle_timeout: float | None = None,
     ) -> None:
         if pacing not in ("realistic", "unthrottled"):
             raise ValueError(f"unknown pacing {pacing!r}")
@@ -105,6 +107,7 @@ class SessionBroker:
         self.handshake_timeout = handshake_timeout
         self.host = host
         self.orphan_timeout = orphan_timeout
+        self.idle_timeout = idle_timeout  # seconds without data either way: terminated
         self.faults = FaultPlan()
         self._sessions: dict[str, AgentSession] = {}
         self._targets: dict[str, SessionTarget] = {}
@@ -112,6 +115,8 @@ class SessionBroker:
         self._server: Server | None = None
         self._port = 0
         self._cell = str(secrets.randbelow(90) + 10)
+        self._activity: dict[str, tuple[int, float]] = {}  # id -> (bytes moved, when it moved)
+        self._idle_watch: asyncio.Task[None] | None = None
 
     # -- lifecycle
 
@@ -130,6 +135,8 @@ class SessionBroker:
             logger=_ws_log,
         )
         self._port = self._server.sockets[0].getsockname()[1]
+        if self.idle_timeout is not None:
+            self._idle_watch = asyncio.get_running_loop().create_task(self._watch_idle())
 
     @property
     def port(self) -> int:
@@ -137,6 +144,11 @@ class SessionBroker:
 
     async def stop(self) -> None:
         """End every session (channel_closed where a socket is attached), then stop serving."""
+        watch, self._idle_watch = self._idle_watch, None
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         sessions = [s for s in self._sessions.values() if not s.ended.is_set()]
         for session in sessions:
             session.finish("", graceful=False)
@@ -173,6 +185,7 @@ class SessionBroker:
         )
         self._sessions[session_id] = session
         self._targets[session_id] = target
+        self._activity[session_id] = (0, asyncio.get_running_loop().time())
         token = self._issue(session_id)
         return SessionGrant(session_id, token, self.stream_url(session_id))
 
@@ -220,6 +233,29 @@ class SessionBroker:
 
     def _ended(self, session: AgentSession) -> None:
         self._revoke(session.session_id)
+        self._activity.pop(session.session_id, None)
+
+    async def _watch_idle(self) -> None:
+        """Session Manager's idle session timeout, enforced on the service side: application
+        bytes in either direction are activity; a session without any for ``idle_timeout``
+        seconds ends with channel_closed and cannot be resumed."""
+        timeout = self.idle_timeout
+        assert timeout is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(max(timeout / 20, 0.01), 5.0))
+            now = loop.time()
+            for session_id, (moved, since) in list(self._activity.items()):
+                session = self._sessions[session_id]
+                if session.is_ending or session.ended.is_set():
+                    continue
+                stats = session.core_stats
+                total = stats.bytes_sent + stats.bytes_received
+                if total != moved:
+                    self._activity[session_id] = (total, now)
+                elif now - since >= timeout:
+                    log.info("session %s idle for %.1fs: terminated", session_id, now - since)
+                    session.finish(IDLE_REASON, graceful=False)
 
     def _app_for(self, session: AgentSession, target: SessionTarget) -> SessionApp:
         if target.session_type != "Port":

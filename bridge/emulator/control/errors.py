@@ -26,12 +26,25 @@ def in_use(message: str) -> ApiError:
     return ApiError("ResourceInUse", message)
 
 
+def limit_exceeded(message: str) -> ApiError:
+    return ApiError("ResourceLimitExceeded", message)
+
+
 def internal_failure() -> ApiError:
     return ApiError(
         "InternalFailure",
         "The request processing has failed because of an unknown error, exception or failure.",
         500,
         sender=False,
+    )
+
+
+def pattern_error(name: str, value: str, pattern: str) -> ApiError:
+    """AWS's request-validation text for a member that does not match its pattern."""
+    member = name[:1].lower() + name[1:]
+    return validation(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {pattern}"
     )
 
 

@@ -8,12 +8,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bridge.emulator.config import DelaysConfig, EmulatorConfig
+from bridge.emulator.control.hostile import add_hostile
+from bridge.emulator.control.idle import watch_idle
 from bridge.emulator.control.issuer import Issuer
 from bridge.emulator.control.ports import RuntimeFactory, SessionGateway, SessionUnknown
 from bridge.emulator.control.state import Account, App, Space
@@ -45,9 +47,13 @@ class ControlPlane:
         gateway: SessionGateway,
         runtime_factory: RuntimeFactory,
         root: Path,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.clock = clock  # epoch seconds: activity and idle shutdown (a test may replace it)
         self.account = Account(config)
+        if config.hostile:
+            add_hostile(self.account, time.time() - 60.0)
         self.credentials = {c.access_key_id: c for c in config.credentials}
         self.issuer = Issuer(config, self.credentials)  # sso-oidc, sso, sts: what it issues
         self.delays: DelaysConfig = config.delays  # replace it to retime what comes next
@@ -58,7 +64,6 @@ class ControlPlane:
         self.sessions: dict[str, SessionRecord] = {}
         self._runtime_factory = runtime_factory
         self._root = root
-        self._runtimes_started = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def approve_device(self, user_code: str) -> None:
@@ -102,6 +107,11 @@ class ControlPlane:
             if app.in_service_since is not None:
                 app.in_service_since -= self.delays.start_session_failure_window
 
+    def live_sessions(self, app: App) -> int:
+        """Sessions counting against the space's limit; ended ones are forgotten here."""
+        app.sessions = {s for s in app.sessions if self.gateway.active(s)}
+        return len(app.sessions)
+
     def update_space(self, space: Space) -> None:
         delay = self.delays.space_update
         if delay <= 0:
@@ -135,9 +145,9 @@ class ControlPlane:
         if app.space_name in self.faults.fail_app_start:
             app.status, app.failure_reason = "Failed", FAULT_FAILURE_REASON
             return
-        self._runtimes_started += 1
-        root = self._root / f"{app.domain_id}-{app.space_name}-{self._runtimes_started}"
-        root.mkdir(mode=0o700, parents=True)
+        # One root per space, kept across app restarts: the space's storage outlives its apps.
+        root = self._root / f"{app.domain_id}-{app.space_name}-space"
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime = self._runtime_factory(app.space_name, app.app_type, root)
         try:
             await runtime.start()
@@ -154,7 +164,10 @@ class ControlPlane:
         app.runtime = runtime
         app.status = "InService"
         app.in_service_since = asyncio.get_running_loop().time()
+        app.last_activity = self.clock()
         log.info("app %s InService", app.arn)
+        space = self.account.domains[app.domain_id].spaces[app.space_name]
+        self._spawn(watch_idle(self, app, space))
 
     async def _stop_app(self, app: App, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -48,6 +48,11 @@ class SessionGateway(Protocol):
         """Ends the session; raises SessionUnknown."""
         ...
 
+    def active(self, session_id: str) -> bool:
+        """Still counts against the space's session limit: neither terminated nor ended (its
+        connection to the target closed, or timed out)."""
+        ...
+
 
 class Runtime(Protocol):
     """What runs in a space while its app is InService (SSH server, Jupyter)."""
@@ -57,6 +62,10 @@ class Runtime(Protocol):
     async def stop(self) -> None: ...
 
     def resolve(self, host: str, port: int) -> Address: ...
+
+    async def last_activity(self) -> float | None:
+        """Epoch seconds of the last user activity inside the space (None: none reported)."""
+        ...
 
 
 RuntimeFactory = Callable[[str, str, Path], Runtime]

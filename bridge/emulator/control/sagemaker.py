@@ -5,19 +5,24 @@ in docs/design/emulator.md."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from bridge.emulator.config import DOMAIN_ID_PATTERN, NAME_PATTERN
 from bridge.emulator.control.errors import (
     ApiError,
     in_use,
     internal_failure,
+    limit_exceeded,
     not_found,
+    pattern_error,
     required,
     validation,
 )
+from bridge.emulator.control.idle import domain_lifecycle, parse_space_idle, space_lifecycle
 from bridge.emulator.control.pagination import paginate
 from bridge.emulator.control.plane import ControlPlane, SessionRecord
 from bridge.emulator.control.state import App, Domain, Space
@@ -28,9 +33,20 @@ T = TypeVar("T")
 IMAGE_ARN = "arn:aws:sagemaker:{region}:081325390199:image/sagemaker-distribution-cpu"
 IMAGE_VERSION_ALIAS = "3.2.0"
 _SPACE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"space/(?P<domain>d-[a-z0-9-]+)/(?P<space>[A-Za-z0-9-]+)$"
+    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"space/(?P<domain>d-[a-z0-9-]+)/(?P<space>[A-Za-z0-9-]+)"
 )
+# Request members checked against botocore's patterns (fullmatch), as AWS's request validation
+# does before any lookup.
+_PATTERNS = {
+    "DomainId": DOMAIN_ID_PATTERN,
+    "DomainIdEquals": DOMAIN_ID_PATTERN,
+    "SpaceName": NAME_PATTERN,
+    "SpaceNameEquals": NAME_PATTERN,
+    "AppName": NAME_PATTERN,
+    "UserProfileName": NAME_PATTERN,
+    "UserProfileNameEquals": NAME_PATTERN,
+}
 _APP_TYPES = ("JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor",
               "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas")  # fmt: skip
 
@@ -63,6 +79,7 @@ def list_domains(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 def describe_domain(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     domain = _domain(plane, _str(params, "DomainId"))
     account = plane.account.account_id
+    lifecycle = domain_lifecycle(domain)
     return {
         "DomainArn": domain.arn,
         "DomainId": domain.id,
@@ -74,10 +91,13 @@ def describe_domain(plane: ControlPlane, params: dict[str, Any]) -> dict[str, An
         "AuthMode": "IAM",
         "AppNetworkAccessType": "PublicInternetOnly",
         "DefaultUserSettings": {
-            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole"
+            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole",
+            "JupyterLabAppSettings": lifecycle,
+            "CodeEditorAppSettings": lifecycle,
         },
         "DefaultSpaceSettings": {
-            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole"
+            "ExecutionRole": f"arn:aws:iam::{account}:role/service-role/SageMakerEmulatorExecutionRole",
+            "JupyterLabAppSettings": lifecycle,
         },
         "SubnetIds": ["subnet-0emulator00000001"],
         "VpcId": "vpc-0emulator00000001",
@@ -142,7 +162,7 @@ def list_spaces(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
                     },
                     "SpaceSharingSettingsSummary": {"SharingType": s.sharing},
                     "OwnershipSettingsSummary": {"OwnerUserProfileName": s.owner},
-                    "SpaceDisplayName": s.name,
+                    "SpaceDisplayName": s.display,
                 }
                 for s in page
             ]
@@ -165,13 +185,14 @@ def describe_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any
             "AppType": space.app_type,
             "RemoteAccess": space.remote_access,
             f"{space.app_type}AppSettings": {
-                "DefaultResourceSpec": _resource_spec(plane, space.instance_type)
+                "DefaultResourceSpec": _resource_spec(plane, space.instance_type),
+                **space_lifecycle(space),
             },
             "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}},
         },
         "OwnershipSettings": {"OwnerUserProfileName": space.owner},
         "SpaceSharingSettings": {"SharingType": space.sharing},
-        "SpaceDisplayName": space.name,
+        "SpaceDisplayName": space.display,
     }
 
 
@@ -200,11 +221,17 @@ def update_space(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
             "failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
         )
     app_settings = settings.get(f"{space.app_type}AppSettings") or {}
+    member = f"spaceSettings.{space.app_type[0].lower()}{space.app_type[1:]}AppSettings"
     instance = (app_settings.get("DefaultResourceSpec") or {}).get("InstanceType")
+    if instance is not None:
+        _instance_type(instance, f"{member}.defaultResourceSpec.instanceType")
+    idle = parse_space_idle(app_settings, member)
     if remote is not None:
         space.remote_access = remote
     if instance is not None:
         space.instance_type = str(instance)
+    if idle is not None:
+        space.idle_timeout = idle
     space.modified = time.time()
     plane.update_space(space)
     return {"SpaceArn": space.arn}
@@ -246,6 +273,10 @@ def list_apps(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
+    spec = params.get("ResourceSpec") or {}
+    instance = spec.get("InstanceType") if isinstance(spec, dict) else None
+    if instance is not None:  # request validation: before any lookup or state check
+        _instance_type(instance, "resourceSpec.instanceType")
     space, app_type, app_name = _app_target(plane, params)
     if app_type != space.app_type:
         raise validation(
@@ -260,8 +291,6 @@ def create_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
             f"Space '{space.arn}' already has app '{current.app_name}' in {current.status} status. "
             "A space runs one app at a time."
         )
-    spec = params.get("ResourceSpec") or {}
-    instance = spec.get("InstanceType") if isinstance(spec, dict) else None
     app = plane.new_app(space, app_name, str(instance or space.instance_type))
     plane.launch(app)
     return {"AppArn": app.arn}
@@ -281,7 +310,7 @@ def describe_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     }
     if app.status == "InService":
         out["LastHealthCheckTimestamp"] = time.time()
-        out["LastUserActivityTimestamp"] = app.created
+        out["LastUserActivityTimestamp"] = app.last_activity or app.created
     if app.failure_reason:
         out["FailureReason"] = app.failure_reason
     return out
@@ -307,7 +336,7 @@ def delete_app(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
 def start_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     """A data channel to the space's SSH server (port 22) through the broker."""
     identifier = _str(params, "ResourceIdentifier")
-    match = _SPACE_ARN.match(identifier)
+    match = _SPACE_ARN.fullmatch(identifier)
     if match is None:
         raise validation(
             f"Invalid ResourceIdentifier '{identifier}'. Expected a space ARN: "
@@ -347,6 +376,12 @@ def start_session(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]
         raise internal_failure()  # SSM registration lags InService on the real service
     if running.runtime is None:  # InService implies a started runtime; never expected
         raise internal_failure()
+    limit = plane.config.limits.sessions_per_space
+    if plane.live_sessions(running) >= limit:
+        raise limit_exceeded(
+            f"The maximum number of concurrent sessions ({limit}) for {where} has been "
+            "reached. Terminate a session, then retry."
+        )
     grant = plane.gateway.open_port_session(running.runtime.resolve, 22)
     plane.sessions[grant.session_id] = SessionRecord(grant.session_id, grant.stream_url, running)
     running.sessions.add(grant.session_id)
@@ -375,6 +410,25 @@ OPERATIONS: dict[str, Handler] = {
 # -- helpers -----------------------------------------------------------------------------
 
 
+@functools.cache
+def instance_types() -> tuple[str, ...]:
+    """The service model's ``AppInstanceType`` enumeration, as botocore ships it."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.shape_for("AppInstanceType")
+    return tuple(shape.metadata["enum"])
+
+
+def _instance_type(value: Any, member: str) -> str:
+    if not isinstance(value, str) or value not in instance_types():
+        raise validation(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(instance_types())}]"
+        )
+    return value
+
+
 def _remote_access_disabled(where: str) -> ApiError:
     return validation(
         f"Remote access is not enabled for {where}. Enable it with UpdateSpace "
@@ -393,6 +447,9 @@ def _opt_str(params: dict[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is not None and not isinstance(value, str):
         raise validation(f"{name} must be a string.")
+    pattern = _PATTERNS.get(name)
+    if value is not None and pattern is not None and not pattern.fullmatch(value):
+        raise pattern_error(name, value, pattern.pattern)
     return value
 
 

@@ -34,6 +34,12 @@ class Space:
     created: float
     modified: float
     status: str = "InService"
+    display_name: str | None = None  # SpaceDisplayName; None: the name
+    idle_timeout: int | None = None  # AppLifecycleManagement.IdleSettings, minutes; None: off
+
+    @property
+    def display(self) -> str:
+        return self.name if self.display_name is None else self.display_name
 
 
 @dataclass
@@ -49,6 +55,7 @@ class App:
     status: str = "Pending"
     failure_reason: str | None = None
     in_service_since: float | None = None  # loop time, for the StartSession failure window
+    last_activity: float | None = None  # epoch seconds: LastUserActivityTimestamp
     runtime: Runtime | None = None
     sessions: set[str] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
@@ -67,6 +74,7 @@ class Domain:
     created: float
     user_profiles: dict[str, UserProfile] = field(default_factory=dict)
     spaces: dict[str, Space] = field(default_factory=dict)
+    idle_timeout: int | None = None  # DefaultSpaceSettings' IdleSettings, minutes; None: off
 
 
 class Account:
@@ -82,6 +90,7 @@ class Account:
         for dcfg in config.domains:
             stamp += 1.0
             domain = Domain(dcfg.id, dcfg.name, self.arn("domain", dcfg.id), stamp)
+            domain.idle_timeout = dcfg.idle_timeout_minutes
             for profile in dcfg.user_profiles:
                 stamp += 1.0
                 domain.user_profiles[profile] = UserProfile(dcfg.id, profile, stamp)
@@ -98,6 +107,7 @@ class Account:
                     sharing=scfg.sharing,
                     created=stamp,
                     modified=stamp,
+                    idle_timeout=scfg.idle_timeout_minutes or dcfg.idle_timeout_minutes,
                 )
             self.domains[dcfg.id] = domain
 

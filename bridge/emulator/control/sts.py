@@ -14,9 +14,9 @@ from bridge.emulator.control.errors import ApiError
 from bridge.emulator.control.issuer import Issuer
 
 _ROLE_ARN = re.compile(
-    r"^arn:aws:iam::(?P<account>[0-9]{12}):role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$"
+    r"arn:aws:iam::(?P<account>[0-9]{12}):role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})"
 )
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 
 
 def caller_identity(cred: CredentialConfig, account_id: str) -> dict[str, str]:
@@ -34,10 +34,10 @@ def assume_role(
 ) -> dict[str, Any]:
     role_arn = _required(params, "RoleArn")
     session_name = _required(params, "RoleSessionName")
-    match = _ROLE_ARN.match(role_arn)
+    match = _ROLE_ARN.fullmatch(role_arn)
     if match is None:
         raise _validation(f"{role_arn} is invalid")
-    if not _SESSION_NAME.match(session_name):
+    if not _SESSION_NAME.fullmatch(session_name):
         raise _validation(
             f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
             "to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"

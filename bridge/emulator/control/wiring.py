@@ -24,8 +24,13 @@ from bridge.emulator.runtime import SpaceRuntime
 class BrokerGateway:
     """``SessionGateway`` over a ``SessionBroker``; ``broker`` stays reachable for its faults."""
 
-    def __init__(self, pacing: Pacing = "realistic", host: str = "127.0.0.1") -> None:
-        self.broker = SessionBroker(pacing=pacing, host=host)
+    def __init__(
+        self,
+        pacing: Pacing = "realistic",
+        host: str = "127.0.0.1",
+        idle_timeout: float | None = None,
+    ) -> None:
+        self.broker = SessionBroker(pacing=pacing, host=host, idle_timeout=idle_timeout)
 
     async def start(self) -> None:
         await self.broker.start(port=0)
@@ -53,6 +58,10 @@ class BrokerGateway:
             self.broker.terminate_session(session_id)
         except SessionNotFound:
             raise SessionUnknown(session_id) from None
+
+    def active(self, session_id: str) -> bool:
+        session = self.broker.sessions.get(session_id)
+        return session is not None and not session.is_ending and not session.ended.is_set()
 
 
 def space_runtime(space_name: str, app_type: str, root: Path) -> SpaceRuntime:

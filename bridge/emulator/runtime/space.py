@@ -18,8 +18,9 @@ from pathlib import Path
 
 import asyncssh
 
+from bridge.emulator.runtime.activity import heartbeat_time, jupyter_activity
 from bridge.emulator.runtime.address import Address, is_loopback
-from bridge.emulator.runtime.jupyter import JupyterServer
+from bridge.emulator.runtime.jupyter import BASE_URL, JupyterServer
 from bridge.emulator.runtime.procs import descendants, kill_tree, tagged
 from bridge.emulator.runtime.ssh_server import SSHServer
 
@@ -47,6 +48,7 @@ class SpaceRuntime:
         self.app_type = app_type
         self.root = Path(root)
         self.home = self.root / "home" / LOGIN_USER
+        self.tmp_dir = self.root / "tmp"  # the space's TMPDIR (its /tmp on AWS)
         self.jupyter_enabled = app_type == "JupyterLab" if jupyter is None else jupyter
         self.startup_seconds: float | None = None
         self._run_dir: Path | None = None
@@ -117,6 +119,7 @@ class SpaceRuntime:
             "SHELL": "/bin/bash",
             "PATH": path,
             "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "TMPDIR": os.fspath(self.tmp_dir),
             "SAGEMAKER_SPACE_NAME": self.space_name,
             "SAGEMAKER_APP_TYPE": self.app_type,
             "SAGEMAKER_APP_TYPE_LOWERCASE": self.app_type.lower(),
@@ -129,6 +132,8 @@ class SpaceRuntime:
             raise RuntimeError(f"space {self.space_name!r} is already running")
         began = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)  # a new container's /tmp is empty
+        self.tmp_dir.mkdir(mode=0o700)
         self._write_profile()
         run_dir = self._run_dir = self._make_run_dir()
         self._run_id = uuid.uuid4().hex
@@ -179,6 +184,16 @@ class SpaceRuntime:
         if run_dir is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(run_dir)
+
+    async def last_activity(self) -> float | None:
+        """Epoch seconds of the last user activity the space reports (heartbeat file, Jupyter
+        kernels and terminals), None when it reports none."""
+        times = [heartbeat_time(self.tmp_dir)]
+        jupyter = self._jupyter
+        if jupyter is not None:
+            times.append(await jupyter_activity(jupyter.socket_path, BASE_URL))
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
 
     def resolve(self, host: str, port: int) -> Address:
         """Where ``host:port`` as seen from inside the space really listens."""
