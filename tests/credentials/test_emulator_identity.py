@@ -3,7 +3,6 @@ sso GetRoleCredentials, sts AssumeRole / GetSessionToken with MFA, and expiry of
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -100,7 +99,7 @@ def test_device_flow_then_refresh_then_role_credentials(emu: EmulatorThread) -> 
         )
     assert _code(forbidden) == "ForbiddenException"
 
-    time.sleep(2.1)
+    emu.call(lambda: _async(emu.emulator.plane.issuer.clock.advance, 2.1))  # all expired
     with pytest.raises(ClientError) as expired:
         sts.get_caller_identity()
     assert _code(expired) == "ExpiredToken"
@@ -181,7 +180,8 @@ def test_get_session_token_and_assume_role_with_mfa(emu: EmulatorThread) -> None
         DurationSeconds=900,
     )
     assert role["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/Dev/alice"
-    lifetime = role["Credentials"]["Expiration"].timestamp() - time.time()
+    now = emu.call(lambda: _async(emu.emulator.plane.issuer.clock.time))  # earlier tests moved it
+    lifetime = role["Credentials"]["Expiration"].timestamp() - now
     assert 0 < lifetime <= 2.5  # capped by tokens.session_credentials
     with pytest.raises(ClientError) as other_account:
         sts.assume_role(RoleArn="arn:aws:iam::999999999999:role/Dev", RoleSessionName="alice")
