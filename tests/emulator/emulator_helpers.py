@@ -50,7 +50,7 @@ def client(handle: EmulatorThread, service: str, **overrides: Any) -> Any:
     return session.client(service, endpoint_url=handle.endpoint_url, config=NO_RETRY)
 
 
-def wait_for(probe: Callable[[], Any], expected: Any, timeout: float = 10.0) -> None:
+def wait_for(probe: Callable[[], Any], expected: Any, timeout: float = 30.0) -> None:
     """Poll ``probe`` (through the suite's ``wait_until``) until it answers ``expected``."""
     seen: list[Any] = [None]
 
