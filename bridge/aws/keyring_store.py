@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.aws import clock
 from bridge.aws.errors import CredentialsError
 
 KEYS_SERVICE = "smconnect"
@@ -44,7 +45,7 @@ class SessionCredentials:
     expiration: _dt.datetime
 
     def remaining(self, now: _dt.datetime | None = None) -> float:
-        return (self.expiration - (now or _dt.datetime.now(_dt.UTC))).total_seconds()
+        return (self.expiration - (now or clock.now())).total_seconds()
 
     def process_output(self) -> dict[str, Any]:
         """The ``credential_process`` JSON every SDK understands."""

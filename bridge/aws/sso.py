@@ -27,7 +27,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from bridge import fsutil
-from bridge.aws import awsconfig
+from bridge.aws import awsconfig, clock
 from bridge.aws.errors import ConfigurationError, CredentialsError
 
 log = logging.getLogger(__name__)
@@ -143,17 +143,20 @@ def can_refresh(token: dict[str, Any], now: _dt.datetime | None = None) -> bool:
 
 
 class SsoSignIn:
-    """Sign in to one SSO profile; ``sleep`` and ``now`` are injectable for callers that poll."""
+    """Sign in to one SSO profile; ``sleep`` and ``monotonic`` (the poll loop's time) are
+    injectable, so a test polls on a virtual clock instead of waiting out the interval."""
 
     def __init__(
         self,
         sso: SsoProfile,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         client: Any | None = None,
     ) -> None:
         self.sso = sso
         self._sleep = sleep
+        self._monotonic = monotonic  # the poll deadline's clock, moved by ``sleep`` in tests
         self._client = client or _oidc_client(sso)
 
     def refresh(self) -> dict[str, Any] | None:
@@ -259,7 +262,7 @@ class SsoSignIn:
 
     def _poll(self, registration: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
         interval = float(device.get("interval") or 5)
-        deadline = time.monotonic() + float(device.get("expiresIn", 600))
+        deadline = self._monotonic() + float(device.get("expiresIn", 600))
         while True:
             self._sleep(interval)
             try:
@@ -286,7 +289,7 @@ class SsoSignIn:
                     raise CredentialsError("the sign-in request was denied") from None
                 else:
                     raise CredentialsError(f"the sign-in failed ({code})") from None
-            if time.monotonic() >= deadline:
+            if self._monotonic() >= deadline:
                 raise CredentialsError(
                     "the sign-in request expired before it was approved; run the command again"
                 )
@@ -329,7 +332,7 @@ def _code(exc: botocore.exceptions.ClientError) -> str:
 
 
 def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
+    return clock.now()  # real time, unless the emulator test set-up moved it (see clock)
 
 
 def _format_time(when: _dt.datetime) -> str:

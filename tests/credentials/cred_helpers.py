@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,9 @@ from bridge.emulator.config import (
     MfaDeviceConfig,
     SpaceConfig,
 )
+from tests.support.log_scan import LOG_ROOTS, SECRETS
+
+__all__ = ["LOG_ROOTS", "SECRETS"]  # registered here, searched at the end of the session
 
 VENV_BIN = Path(sys.executable).parent
 SMCONNECT = str(VENV_BIN / "smconnect")
@@ -34,10 +36,10 @@ MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
 MFA_CODE = "314159"
 START_URL = "https://emulator.awsapps.com/start"
 KEYRING_BACKEND = "keyrings.alt.file.PlaintextKeyring"
+# Set for the daemon (once its settings read it): with no sign-in seen, a resume blocked on
+# credentials asks AWS again after this many seconds; a test shows a sign-in is faster.
+CREDENTIALS_RECHECK = 30.0
 _USER_CODE = re.compile(r"code ([A-Z]{4}-[A-Z]{4})")
-
-# Everything secret the suite hands out or types; the log scan looks for each of them.
-SECRETS: set[str] = set()
 
 
 def emulator_config() -> EmulatorConfig:
@@ -73,6 +75,11 @@ class Home:
     @property
     def sso_cache(self) -> Path:
         return self.root / ".aws" / "sso" / "cache"
+
+    @property
+    def clock_file(self) -> Path:
+        """The offset ``bridge.aws.clock`` adds for this home's processes (see home_env)."""
+        return self.root / "emulator-clock"
 
     @property
     def issuer(self) -> Any:
@@ -126,6 +133,17 @@ class Home:
             issuer.tokens = dataclasses.replace(issuer.tokens, **lifetimes)
 
         self.emu.call(retime)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the emulator and for every smconnect process of this home
+        (the daemon and ``credential_process`` included), without waiting for them."""
+
+        async def advance() -> float:
+            self.issuer.clock.advance(seconds)
+            offset: float = self.issuer.clock.offset
+            return offset
+
+        self.clock_file.write_text(repr(self.emu.call(advance)))
 
     def login(self, *args: str, approve: bool = True, timeout: float = 60) -> tuple[int, str]:
         """``smconnect login`` as a user runs it: read the code it prints, approve it in the
@@ -193,22 +211,11 @@ def home_env(root: Path, emu: EmulatorThread) -> dict[str, str]:
         SMCONNECT_CHANNEL_RATE="unlimited",
         SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
         SMCONNECT_CREDENTIALS_POLL="0.5",
-        SMCONNECT_SIGN_IN_WARNING="25",
+        SMCONNECT_SIGN_IN_WARNING="600",  # warn of any session shorter than 10 min at once
+        SMCONNECT_CREDENTIALS_RECHECK=str(CREDENTIALS_RECHECK),
+        SMCONNECT_EMULATOR_CLOCK=str(root / "emulator-clock"),  # Home.advance_clock moves it
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     return env
-
-
-LOG_ROOTS: list[Path] = []
-
-
-def wait_until(probe: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(interval)

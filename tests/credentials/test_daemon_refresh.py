@@ -1,7 +1,8 @@
 """Credentials that expire in the middle of a session, with the real daemon, the emulator and
-lifetimes of seconds: the data channel keeps flowing, the next StartSession and a forced resume
-renew the credentials by themselves, and when only a login can help the daemon says so and the
-resume waits for it instead of losing the session."""
+lifetimes of seconds, ended by moving the clock (``Home.advance_clock``: the emulator's and
+the daemon's at once) rather than by sleeping: the data channel keeps flowing, the next
+StartSession and a forced resume renew the credentials by themselves, and when only a login
+can help the daemon says so and the resume waits for it instead of losing the session."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cred_helpers import MFA_CODE, MFA_SERIAL, START_URL, Home
+from cred_helpers import CREDENTIALS_RECHECK, MFA_CODE, MFA_SERIAL, START_URL, Home
 
 from bridge.daemon.client import DaemonClient, RpcError
+from tests.support import wait_until_async
 
 CONFIG = f"""\
 [profile dev]
@@ -27,6 +29,7 @@ sso_start_url = {START_URL}
 sso_region = us-east-1
 """
 LIFETIME = 3.0
+MFA_LIFETIME = 300.0  # under SMCONNECT_SIGN_IN_WARNING (600 s): warned of at once
 
 
 @pytest.fixture
@@ -78,7 +81,7 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
     assert line.startswith(b"SSH-2.0-Go")
 
     # Every credential and token expires; the established channel needs none of them.
-    await asyncio.sleep(LIFETIME + 0.5)
+    await asyncio.to_thread(home.advance_clock, LIFETIME + 0.5)
     assert await _exchange(reader, writer)
     writer.close()
     assert (await _banner(port))[2].startswith(b"SSH-2.0-Go")
@@ -93,7 +96,7 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
     await daemon.call("forward.close", {"id": second["id"]})
 
     # A forced resume, credentials expired again: ResumeSession renews them by itself.
-    await asyncio.sleep(LIFETIME + 0.5)
+    await asyncio.to_thread(home.advance_clock, LIFETIME + 0.5)
     faults = home.emu.emulator.broker.faults
     faults.max_drops, faults.drop_every_bytes = 1, 1
     assert (await _banner(port))[2].startswith(b"SSH-2.0-Go")
@@ -106,13 +109,10 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
         home.issuer.revoke_sso_sessions()
 
     home.emu.call(sign_out)
-    await asyncio.sleep(LIFETIME + 0.5)
+    await asyncio.to_thread(home.advance_clock, LIFETIME + 0.5)
     faults.max_drops = 2
     pending = asyncio.ensure_future(_banner(port))
-    for _ in range(300):
-        if notes:
-            break
-        await asyncio.sleep(0.1)
+    assert await wait_until_async(lambda: notes, 30)
     assert notes and notes[0]["state"] == "expired" and notes[0]["profile"] == "dev"
     assert "smconnect login --profile dev" in notes[0]["message"]
     assert (await _session(daemon, fwd["id"]))["state"] == "reconnecting"
@@ -123,10 +123,7 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
     assert (await asyncio.wait_for(pending, 60))[2].startswith(b"SSH-2.0-Go")
     session = await _session(daemon, fwd["id"])
     assert session["reconnects"] == 2 and session["state"] == "connected"
-    for _ in range(50):
-        if len(notes) > 1:
-            break
-        await asyncio.sleep(0.1)
+    await wait_until_async(lambda: len(notes) > 1, 5)
     assert [n["state"] for n in notes] == ["expired", "valid"]
     await daemon.call("forward.close", {"id": fwd["id"]})
 
@@ -134,7 +131,7 @@ async def test_expiry_mid_session(home: Home, daemon: DaemonClient) -> None:
 async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
     home: Home, daemon: DaemonClient
 ) -> None:
-    home.set_tokens(session_credentials=30)
+    home.set_tokens(session_credentials=MFA_LIFETIME)
     keys = "AKIAEMULATOR00000001\nsmconnectEmulatorSecretAccessKey00000000\n"
     proc = await asyncio.to_thread(
         home.smconnect, "configure", "--profile", "mfa", "--mfa-serial", MFA_SERIAL, input=keys
@@ -144,7 +141,6 @@ async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
         home.smconnect, "login", "--profile", "mfa", input=f"{MFA_CODE}\n"
     )
     assert proc.returncode == 0 and proc.stderr.count("MFA code for") == 1, proc.stderr
-    started = asyncio.get_running_loop().time()
 
     notes: list[dict[str, Any]] = []
     daemon.subscribe(
@@ -161,16 +157,13 @@ async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
     for fwd in opened:
         assert (await _banner(fwd["local_port"]))[2].startswith(b"SSH-2.0-Go")
 
-    # Warned ahead of the end of the MFA session (SMCONNECT_SIGN_IN_WARNING=25 s before it).
-    for _ in range(200):
-        if notes:
-            break
-        await asyncio.sleep(0.1)
+    # Warned ahead of the end of the MFA session (SMCONNECT_SIGN_IN_WARNING before it).
+    assert await wait_until_async(lambda: notes, 20)
     assert notes[0]["state"] == "expiring" and notes[0]["profile"] == "mfa"
     assert "smconnect login --profile mfa" in notes[0]["message"]
 
     # Once it has ended, only the user can help: a clear error, no prompt anywhere.
-    await asyncio.sleep(max(0.0, started + 30.5 - asyncio.get_running_loop().time()))
+    await asyncio.to_thread(home.advance_clock, MFA_LIFETIME + 0.5)
     with pytest.raises(RpcError) as failed:
         await daemon.call(
             "forward.open", {**context, "space": "ce", "remote_port": 22}, timeout=120
@@ -185,10 +178,7 @@ async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
     faults = home.emu.emulator.broker.faults
     faults.max_drops, faults.drop_every_bytes = 1, 1
     pending = asyncio.ensure_future(_banner(opened[0]["local_port"]))
-    for _ in range(300):
-        if any(n["state"] == "expired" for n in notes):
-            break
-        await asyncio.sleep(0.1)
+    await wait_until_async(lambda: any(n["state"] == "expired" for n in notes), 30)
     expired = next(n for n in notes if n["state"] == "expired")
     assert expired["profile"] == "mfa" and "smconnect login --profile mfa" in expired["message"]
     assert not pending.done()
@@ -198,7 +188,8 @@ async def test_mfa_profile_reuses_its_session_then_asks_for_a_sign_in(
     assert proc.returncode == 0, proc.stderr
     signed_in = asyncio.get_running_loop().time()
     assert (await asyncio.wait_for(pending, 60))[2].startswith(b"SSH-2.0-Go")
-    assert asyncio.get_running_loop().time() - signed_in < 15  # not the 30 s fallback
+    # The sign-in itself woke the resume, not the periodic re-check.
+    assert asyncio.get_running_loop().time() - signed_in < CREDENTIALS_RECHECK / 2
     assert home.issuer.calls["GetSessionToken"] == 2
     for fwd in opened:
         await daemon.call("forward.close", {"id": fwd["id"]})

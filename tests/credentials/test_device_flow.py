@@ -1,9 +1,9 @@
 """The device authorization poll loop against the emulator, in process: authorization_pending,
-then slow_down (the interval grows by 5 s, RFC 8628), then success once the user approves."""
+then slow_down (the interval grows by 5 s, RFC 8628), then success once the user approves.
+The loop's ``sleep`` moves the emulator's clock by the interval asked instead of waiting it."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,10 @@ def test_pending_then_slow_down_then_approved(home: Home, monkeypatch: pytest.Mo
     def sleep(seconds: float) -> None:
         asked.append(seconds)
         if len(asked) <= 2:
-            time.sleep(0.05)  # poll too early: the second poll earns a slow_down
-            return
+            return  # poll too early: the second poll earns a slow_down
         if len(asked) == 3:
             home.approve(shown[0].user_code)
-        time.sleep(1.1)  # the emulator's real interval is 1 s
+        home.advance_clock(seconds)  # wait the interval asked, on the emulator's clock
 
     token = sso.SsoSignIn(settings, sleep=sleep).login(shown.append)
     assert asked[:3] == [1.0, 1.0, 1.0 + sso.SLOW_DOWN_STEP]
@@ -64,7 +63,7 @@ def test_refresh_without_a_working_refresh_token_returns_none(
 ) -> None:
     settings = _profile(home, monkeypatch)
     assert sso.SsoSignIn(settings).refresh() is None  # nothing cached
-    sso.SsoSignIn(settings, sleep=lambda s: time.sleep(1.05)).login(
+    sso.SsoSignIn(settings, sleep=home.advance_clock).login(
         lambda code: home.approve(code.user_code)
     )
 
@@ -79,7 +78,7 @@ def test_a_revoked_client_registration_is_replaced(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _profile(home, monkeypatch)
-    first = sso.SsoSignIn(settings, sleep=lambda s: time.sleep(1.05)).login(
+    first = sso.SsoSignIn(settings, sleep=home.advance_clock).login(
         lambda code: home.approve(code.user_code)
     )
 
@@ -87,7 +86,7 @@ def test_a_revoked_client_registration_is_replaced(
         home.issuer.clients.clear()
 
     home.emu.call(forget_clients)
-    second = sso.SsoSignIn(settings, sleep=lambda s: time.sleep(1.05)).login(
+    second = sso.SsoSignIn(settings, sleep=home.advance_clock).login(
         lambda code: home.approve(code.user_code)
     )
     assert second["clientId"] != first["clientId"]

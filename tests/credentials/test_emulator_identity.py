@@ -3,7 +3,6 @@ sso GetRoleCredentials, sts AssumeRole / GetSessionToken with MFA, and expiry of
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -22,13 +21,16 @@ from bridge.emulator.config import MfaDeviceConfig, TokensConfig, default_config
 MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 START_URL = "https://emulator.awsapps.com/start"
+LIFETIME = 120  # of tokens and credentials; they end when the test moves the clock past it
 
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[EmulatorThread]:
     config = replace(
         default_config(),
-        tokens=TokensConfig(sso_access_token=2, role_credentials=2, session_credentials=2),
+        tokens=TokensConfig(
+            sso_access_token=LIFETIME, role_credentials=LIFETIME, session_credentials=LIFETIME
+        ),
         mfa_devices=(MfaDeviceConfig(MFA_SERIAL, "123456"),),
     )
     with start_in_thread(config) as handle:
@@ -84,7 +86,7 @@ def test_device_flow_then_refresh_then_role_credentials(emu: EmulatorThread) -> 
     with urllib.request.urlopen(emu.endpoint_url + "/device", data=form) as page:
         assert b"approved" in page.read()
     token = oidc.create_token(**grant)
-    assert token["expiresIn"] == 2 and token["refreshToken"]
+    assert token["expiresIn"] == LIFETIME and token["refreshToken"]
 
     sso = _unsigned(emu, "sso")
     creds = sso.get_role_credentials(
@@ -100,7 +102,7 @@ def test_device_flow_then_refresh_then_role_credentials(emu: EmulatorThread) -> 
         )
     assert _code(forbidden) == "ForbiddenException"
 
-    time.sleep(2.1)
+    emu.call(lambda: _async(emu.emulator.plane.issuer.clock.advance, LIFETIME + 0.1))  # all expired
     with pytest.raises(ClientError) as expired:
         sts.get_caller_identity()
     assert _code(expired) == "ExpiredToken"
@@ -181,8 +183,9 @@ def test_get_session_token_and_assume_role_with_mfa(emu: EmulatorThread) -> None
         DurationSeconds=900,
     )
     assert role["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/Dev/alice"
-    lifetime = role["Credentials"]["Expiration"].timestamp() - time.time()
-    assert 0 < lifetime <= 2.5  # capped by tokens.session_credentials
+    now = emu.call(lambda: _async(emu.emulator.plane.issuer.clock.time))  # earlier tests moved it
+    lifetime = role["Credentials"]["Expiration"].timestamp() - now
+    assert 0 < lifetime <= LIFETIME + 0.5  # capped by tokens.session_credentials
     with pytest.raises(ClientError) as other_account:
         sts.assume_role(RoleArn="arn:aws:iam::999999999999:role/Dev", RoleSessionName="alice")
     assert _code(other_account) == "AccessDenied"

@@ -4,7 +4,6 @@ with PYTHON_KEYRING_BACKEND), ``credential_process`` in ~/.aws/config, MFA sessi
 from __future__ import annotations
 
 import json
-import time
 
 from cred_helpers import MFA_CODE, MFA_SERIAL, SECRETS, Home
 
@@ -21,6 +20,9 @@ region = eu-west-1
 s3 =
     max_concurrent_requests = 4
 """
+
+
+SECRETS.add(SECRET)  # typed by the user: no log may hold it
 
 
 def _configure(home: Home, profile: str, *extra: str) -> None:
@@ -116,6 +118,6 @@ def test_role_profile_renews_its_session_by_itself(home: Home) -> None:
     arn = home.caller_arn("role")
     assert arn.startswith("arn:aws:sts::123456789012:assumed-role/Dev/smconnect-")
     assert home.issuer.calls["AssumeRole"] == 1
-    time.sleep(8.2)  # the cached session expired: the next use assumes the role again
+    home.advance_clock(8.2)  # the cached session expired: the next use assumes the role again
     assert home.caller_arn("role") == arn
     assert home.issuer.calls["AssumeRole"] == 2

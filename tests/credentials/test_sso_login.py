@@ -4,7 +4,6 @@ lands in the shared SSO cache in the AWS CLI's format, and plain boto3 uses it w
 from __future__ import annotations
 
 import hashlib
-import time
 
 from cred_helpers import START_URL, Home
 
@@ -84,7 +83,7 @@ def test_expired_access_token_is_refreshed_from_the_refresh_token(home: Home) ->
     code, err = home.login("--profile", "dev")
     assert code == 0, err
     first = home.cached_token("corp")
-    time.sleep(2.2)  # the access token is now expired
+    home.advance_clock(2.2)  # the access token is now expired
 
     # botocore refreshes an sso-session token by itself: plain boto3, no smconnect.
     assert "AWSReservedSSO_Dev_" in home.caller_arn("dev")
@@ -93,7 +92,7 @@ def test_expired_access_token_is_refreshed_from_the_refresh_token(home: Home) ->
     assert home.issuer.calls["CreateToken.refresh_token"] >= 1
 
     # smconnect login renews from the refresh token too, without a new device flow.
-    time.sleep(2.2)
+    home.advance_clock(2.2)
     devices_before = home.issuer.calls["CreateToken.device_code"]
     code, err = home.login("--profile", "dev", approve=False)
     assert code == 0 and "renewed the sign-in" in err, err

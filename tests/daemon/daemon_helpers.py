@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,9 @@ from bridge.daemon.dispatch import Api
 from bridge.daemon.rpc import ApiError
 from bridge.daemon.server import Connection
 from bridge.daemon.stream import RawStream
+from tests.support import wait_until
+
+__all__ = ["wait_until"]  # the suite's one poller; test_lifecycle takes it from here
 
 log = logging.getLogger("smconnect.daemon.test")
 
@@ -130,15 +132,6 @@ def daemon_pids(runtime_dir: Path) -> list[int]:
         if b"bridge.daemon" in cmdline and marker in environ and alive(int(entry)):
             found.append(int(entry))
     return found
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def kill_daemons(runtime_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -18,6 +17,7 @@ from bridge.emulator.config import (
     SpaceConfig,
     default_config,
 )
+from tests.support import wait_until
 
 DOMAIN = "d-emulator00001"
 FAST = DelaysConfig(app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.3)
@@ -53,11 +53,15 @@ def client(handle: EmulatorThread, service: str, **overrides: Any) -> Any:
     return session.client(service, endpoint_url=handle.endpoint_url, config=config)
 
 
-def wait_for(probe: Callable[[], Any], expected: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (value := probe()) != expected:
-        assert time.monotonic() < deadline, f"still {value!r}, wanted {expected!r}"
-        time.sleep(0.02)
+def wait_for(probe: Callable[[], Any], expected: Any, timeout: float = 30.0) -> None:
+    """Poll ``probe`` (through the suite's ``wait_until``) until it answers ``expected``."""
+    seen: list[Any] = [None]
+
+    def matches() -> bool:
+        seen[0] = probe()
+        return bool(seen[0] == expected)
+
+    assert wait_until(matches, timeout, 0.02), f"still {seen[0]!r}, wanted {expected!r}"
 
 
 def app_status(sm: Any, space: str, app_type: str = "CodeEditor") -> str | None:

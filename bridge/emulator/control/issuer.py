@@ -5,11 +5,14 @@ registrations, device authorizations, access and refresh tokens, and temporary A
 Issued credentials join the plane's credential table, so SigV4 verification accepts exactly
 what was issued (key, secret and session token) until it expires, then answers ExpiredToken.
 Lifetimes come from ``tokens`` (``TokensConfig``); a test replaces it to make things expire in
-seconds, and ``approve_device`` plays the user who approves a sign-in in the browser.
+seconds, and ``approve_device`` plays the user who approves a sign-in in the browser. Every
+"now" of the identity services (and of SigV4's expiry check) is ``clock.time()``: a test moves
+that clock forward instead of sleeping until something expires.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import secrets
 import string
 import time
@@ -22,6 +25,25 @@ from bridge.emulator.control.errors import ApiError
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels: no words, as AWS does
 DEFAULT_SSO_USER = "emulator-user"
+
+
+@dataclass
+class Clock:
+    """The emulator's wall clock: real time plus an offset a test can only move forward, so
+    "wait until the token expires" is one call instead of a sleep."""
+
+    offset: float = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.time(), _dt.UTC)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the emulator's clock only moves forward")
+        self.offset += seconds
 
 
 @dataclass
@@ -72,6 +94,7 @@ class Issuer:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     # Every secret ever handed out, so a test can prove that none of them reached a log.
     issued_secrets: set[str] = field(default_factory=set)
+    clock: Clock = field(default_factory=Clock)  # the plane's one clock: advance it, not sleep
 
     def __post_init__(self) -> None:
         self.tokens = self.config.tokens
@@ -83,7 +106,7 @@ class Issuer:
         client = OidcClient(
             client_id=_opaque(22),
             client_secret=_opaque(48),
-            expires_at=time.time() + self.tokens.sso_client_registration,
+            expires_at=self.clock.time() + self.tokens.sso_client_registration,
         )
         self.clients[client.client_id] = client
         self.issued_secrets.add(client.client_secret)
@@ -93,7 +116,7 @@ class Issuer:
         client = self.clients.get(client_id or "")
         if client is None or not _same(client.client_secret, client_secret):
             raise ApiError("InvalidClientException", "Invalid client credentials", 401)
-        if time.time() >= client.expires_at:
+        if self.clock.time() >= client.expires_at:
             raise ApiError("InvalidClientException", "The client registration has expired", 401)
         return client
 
@@ -105,7 +128,7 @@ class Issuer:
                 "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(4)) for _ in range(2)
             ),
             start_url=start_url,
-            expires_at=time.time() + self.tokens.device_code,
+            expires_at=self.clock.time() + self.tokens.device_code,
             interval=self.tokens.device_poll_interval,
         )
         self.devices[grant.device_code] = grant
@@ -119,7 +142,7 @@ class Issuer:
         self._grant_for(user_code).denied = True
 
     def pending_user_codes(self) -> list[str]:
-        now = time.time()
+        now = self.clock.time()
         return [
             g.user_code
             for g in self.devices.values()
@@ -130,7 +153,7 @@ class Issuer:
         grant = self.devices.get(device_code)
         if grant is None or grant.client_id != client.client_id:
             raise ApiError("InvalidGrantException", "Invalid device code provided")
-        now = time.time()
+        now = self.clock.time()
         if now >= grant.expires_at:
             raise ApiError("ExpiredTokenException", "Device code has expired")
         if grant.denied:
@@ -148,7 +171,7 @@ class Issuer:
         record = self.refresh_tokens.get(refresh_token)
         if record is None or record.client_id != client.client_id:
             raise ApiError("InvalidGrantException", "Invalid refresh token provided")
-        if time.time() >= record.expires_at:
+        if self.clock.time() >= record.expires_at:
             del self.refresh_tokens[refresh_token]
             raise ApiError("InvalidGrantException", "The refresh token has expired")
         del self.refresh_tokens[refresh_token]  # rotated, as IAM Identity Center does
@@ -160,7 +183,7 @@ class Issuer:
         self.refresh_tokens.clear()
 
     def _tokens(self, client: OidcClient, user: str, start_url: str) -> dict[str, object]:
-        now = time.time()
+        now = self.clock.time()
         access, refresh = _opaque(64), _opaque(64)
         self.issued_secrets.update((access, refresh))
         self.access_tokens[access] = AccessToken(
@@ -180,7 +203,7 @@ class Issuer:
 
     def user_for_access_token(self, token: str | None) -> str:
         record = self.access_tokens.get(token or "")
-        if record is None or time.time() >= record.expires_at:
+        if record is None or self.clock.time() >= record.expires_at:
             raise ApiError("UnauthorizedException", "Session token not found or invalid", 401)
         return record.user
 
@@ -191,7 +214,7 @@ class Issuer:
             access_key_id="ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
             secret_access_key=_opaque(30),
             session_token=_opaque(120),
-            expires_at=time.time() + lifetime,
+            expires_at=self.clock.time() + lifetime,
             arn=arn,
         )
         self.credentials[cred.access_key_id] = cred

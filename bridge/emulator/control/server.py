@@ -5,7 +5,6 @@ authenticated with SigV4 against the configured and the issued credentials."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import socket
@@ -178,7 +177,7 @@ class ControlServer:
             self.plane.credentials,
             region=self.plane.account.region,
             service=service,
-            now=_dt.datetime.now(_dt.UTC),
+            now=self.plane.issuer.clock.now(),
         )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +51,7 @@ def register_client(issuer: Issuer, call: RestCall) -> dict[str, Any]:
     return {
         "clientId": client.client_id,
         "clientSecret": client.client_secret,
-        "clientIdIssuedAt": int(time.time()),
+        "clientIdIssuedAt": int(issuer.clock.time()),
         "clientSecretExpiresAt": int(client.expires_at),
     }
 
@@ -67,7 +66,7 @@ def start_device_authorization(issuer: Issuer, call: RestCall) -> dict[str, Any]
         "userCode": grant.user_code,
         "verificationUri": uri,
         "verificationUriComplete": f"{uri}?user_code={quote(grant.user_code)}",
-        "expiresIn": max(1, round(grant.expires_at - time.time())),
+        "expiresIn": max(1, round(grant.expires_at - issuer.clock.time())),
         "interval": max(1, round(grant.interval)),
     }
 
