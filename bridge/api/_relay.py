@@ -68,7 +68,9 @@ async def _relay(
         await client.close()
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: RawStream) -> None:
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: RawStream
+) -> None:
     """Copy both ways. The user's close (EOF here) is passed on as a half-close; the daemon
     then ends the stream, which ends the other direction too."""
 
