@@ -71,14 +71,18 @@ async def _relay(
 async def _pump(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: RawStream
 ) -> None:
-    """Copy both ways. The user's close (EOF here) is passed on as a half-close; the daemon
-    then ends the stream, which ends the other direction too."""
+    """Copy both ways until the space's side ends. The user's clean close or half-close is
+    passed on as EOF (the space may still answer, then the daemon ends the stream); a reset
+    (closed with unread data) ends everything at once."""
 
-    async def upstream() -> None:  # user -> space
-        with contextlib.suppress(ConnectionError):
+    async def upstream() -> bool:  # user -> space; True: a clean EOF
+        try:
             while data := await reader.read(CHUNK):
                 await stream.write(data)
             await stream.write_eof()
+        except ConnectionError:
+            return False
+        return True
 
     async def downstream() -> None:  # space -> user
         with contextlib.suppress(ConnectionError):
@@ -91,8 +95,12 @@ async def _pump(
     up = asyncio.ensure_future(upstream())
     down = asyncio.ensure_future(downstream())
     try:
-        await down  # ends when the stream does: after our EOF, or the space/daemon ending it
+        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        if up.done() and up.result():
+            await down
     finally:
-        up.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await up
+        for task in (up, down):
+            task.cancel()
+        for task in (up, down):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import fabric
 import paramiko
 
 import smconnect
+from bridge.emulator.sandbox import Sandbox
 
 PAYLOAD = os.urandom(4 * 1024 * 1024)
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -68,3 +70,31 @@ def test_fabric_run_and_put(tmp_path: Path) -> None:
             conn.put(str(source), remote="fabric.bin")
             digest = conn.run("sha256sum fabric.bin", hide=True, in_stream=False).stdout.split()[0]
             assert digest == DIGEST
+
+
+def _ssh_sessions(sandbox: Sandbox) -> int:
+    sessions = sandbox.call("sessions.status")["sessions"]
+    return sum(1 for s in sessions if s["purpose"] == "ssh" and s["state"] == "connected")
+
+
+def _settles_to(sandbox: Sandbox, count: int) -> bool:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if _ssh_sessions(sandbox) == count:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_closing_ends_the_daemons_session(sandbox: Sandbox) -> None:
+    assert _settles_to(sandbox, 0)  # what earlier tests opened, they closed
+    before = 0
+    channel = smconnect.open_channel("demo")
+    assert _ssh_sessions(sandbox) == before + 1
+    channel.close()  # at once, the server's banner unread: a reset, not a clean EOF
+    assert _settles_to(sandbox, before)
+
+    with smconnect.paramiko_client("demo") as client:
+        client.exec_command("true")[1].channel.recv_exit_status()
+        assert _ssh_sessions(sandbox) == before + 1
+    assert _settles_to(sandbox, before)
