@@ -11,22 +11,6 @@ from bridge.daemon.client import CallTimeout, DaemonError, RpcError
 from bridge.daemon.client import DaemonUnavailable as _ClientUnavailable
 from bridge.redact import redact
 
-__all__ = [
-    "AmbiguousSpace",
-    "AppStartFailed",
-    "ChannelFailed",
-    "ConfigurationError",
-    "CredentialsExpired",
-    "DaemonUnavailable",
-    "HostKeyMismatch",
-    "OperationTimeout",
-    "RemoteAccessDisabled",
-    "SmconnectError",
-    "SpaceNotFound",
-    "SpaceNotRunning",
-    "from_daemon",
-]
-
 
 class SmconnectError(Exception):
     """Base of everything the API raises; ``str()`` is one line, ``kind`` the daemon's name."""

@@ -91,10 +91,17 @@ def status(space: SpaceRef, *, profile: str | None = None, region: str | None = 
     return run_sync(lambda: find(space, context))
 
 
-async def _change(method: str, space: SpaceRef, context: Context, timeout: float) -> Space:
-    params = {**context.params(), "space": ref_of(space)}
-    result = await call(method, params, timeout=timeout)
-    return Space.from_json(result["space"], context)
+def _change(
+    method: str, space: SpaceRef, profile: str | None, region: str | None, timeout: float
+) -> Space:
+    context = context_of(space, profile, region)
+
+    async def change() -> Space:
+        params = {**context.params(), "space": ref_of(space)}
+        result = await call(method, params, timeout=timeout)
+        return Space.from_json(result["space"], context)
+
+    return run_sync(change)
 
 
 def start(
@@ -105,8 +112,7 @@ def start(
     timeout: float = LONG_TIMEOUT,
 ) -> Space:
     """Start the space's app and wait until it is InService (returns at once if it is)."""
-    context = context_of(space, profile, region)
-    return run_sync(lambda: _change("space.start", space, context, timeout))
+    return _change("space.start", space, profile, region, timeout)
 
 
 def stop(
@@ -117,5 +123,4 @@ def stop(
     timeout: float = LONG_TIMEOUT,
 ) -> Space:
     """Stop the space's app and wait until it is gone."""
-    context = context_of(space, profile, region)
-    return run_sync(lambda: _change("space.stop", space, context, timeout))
+    return _change("space.stop", space, profile, region, timeout)
