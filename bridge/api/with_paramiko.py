@@ -58,8 +58,9 @@ def paramiko_client(
 ) -> paramiko.SSHClient:
     """A connected ``paramiko.SSHClient`` to ``space`` over a new channel, host key pinned.
 
-    ``connect_kwargs`` go to ``SSHClient.connect`` (``timeout``, ``compress``, ...). Close the
-    client (or use it in a ``with``) to end the session.
+    ``timeout`` bounds opening the channel (a cold app start takes minutes); ``connect_kwargs``
+    go to ``SSHClient.connect`` (``banner_timeout``, ``auth_timeout``, ``compress``, ...).
+    Close the client (or use it in a ``with``) to end the session.
     """
     import paramiko
 

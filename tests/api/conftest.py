@@ -14,12 +14,15 @@ from bridge.emulator import start_in_thread
 from bridge.emulator.config import (
     DEFAULT_DOMAIN_ID,
     CredentialConfig,
+    DelaysConfig,
     SpaceConfig,
     default_config,
 )
 from bridge.emulator.sandbox import FAST_DAEMON, Sandbox
-from tests.e2e.conftest import FAST_DELAYS
 
+FAST_DELAYS = DelaysConfig(
+    app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
+)
 # A key the emulator knows but answers ExpiredToken for; the profile "expired" uses it.
 EXPIRED_KEY = "ASIAEMULATOREXPIRED1"
 EXPIRED_SECRET = "expiredSecretDoNotLeak"
