@@ -1,0 +1,64 @@
+"""How the API reaches the daemon: one call per connection, from sync code in or out of a loop.
+
+A synchronous function called from inside a running event loop (a Jupyter cell) cannot
+``asyncio.run`` there ("event loop is already running"), so the call runs on a private thread
+with a loop of its own; the caller's loop is held only for that one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bridge.api.errors import from_daemon
+from bridge.daemon.client import DaemonClient, DaemonError
+
+T = TypeVar("T")
+
+CALL_TIMEOUT = 60.0
+LONG_TIMEOUT = 900.0  # a cold app start (Pending -> InService) can take minutes
+
+
+@dataclass(frozen=True)
+class Context:
+    """The AWS context sent with every call: what the caller gave, else this process's env
+    (the daemon read its own environment once, maybe in another shell)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    @classmethod
+    def resolve(cls, profile: str | None, region: str | None) -> Context:
+        env = os.environ
+        return cls(
+            profile=profile or env.get("AWS_PROFILE") or None,
+            region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {"profile": self.profile, "region": self.region, "endpoint_url": self.endpoint_url}
+
+
+async def call(method: str, params: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Any:
+    """One daemon call (the daemon is started if none runs); errors as ``SmconnectError``."""
+    try:
+        async with DaemonClient.connect() as client:
+            return await client.call(method, params, timeout=timeout)
+    except DaemonError as exc:
+        raise from_daemon(exc) from None
+
+
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``factory()`` to completion from synchronous code, whether or not a loop runs here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with ThreadPoolExecutor(1, thread_name_prefix="smconnect-api") as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
