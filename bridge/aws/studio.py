@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -113,14 +114,22 @@ class StudioClient:
         self.session_retry_window = session_retry_window
         self._sleep = sleep
         config = client_config()
-        # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
-        self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
-        # StartSession's early InternalFailure is retried here, with progress and our own
-        # window; botocore's silent retries would hide it (and cut the wait short).
-        self._sm_sessions: Any = session.client(
-            "sagemaker", config=client_config(attempts=1), endpoint_url=endpoint_url
-        )
-        self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
+        check_endpoint_url(endpoint_url)
+        try:
+            # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
+            self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
+            # StartSession's early InternalFailure is retried here, with progress and our own
+            # window; botocore's silent retries would hide it (and cut the wait short).
+            self._sm_sessions: Any = session.client(
+                "sagemaker", config=client_config(attempts=1), endpoint_url=endpoint_url
+            )
+            self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
+        except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+            # botocore checks the region name and the endpoint (flag or AWS_ENDPOINT_URL*) here.
+            raise ConfigurationError(
+                f"the AWS region or endpoint is not valid: {validate.plain(str(exc), 200)}; "
+                "check --region / AWS_REGION and --endpoint-url / AWS_ENDPOINT_URL"
+            ) from None
         self.rejected: list[str] = []  # why items of the last listing were left out
 
     @property
@@ -498,6 +507,18 @@ class StudioClient:
                 "HTTPS_PROXY and the region"
             )
         return ApiError(operation, type(exc).__name__, str(exc))
+
+
+def check_endpoint_url(url: str | None) -> None:
+    """An endpoint we are told to use must be an http(s) URL with a host; botocore would
+    accept some others and fail later with an unhelpful error."""
+    if url is None:
+        return
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"--endpoint-url {validate.printable(url)} is not an http:// or https:// URL"
+        )
 
 
 def _domain_name(operation: str, value: object) -> str:
