@@ -22,7 +22,13 @@ import time
 from typing import Any
 
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
-from bridge.paths import DaemonPaths, default_paths, transport_kind, verify_private_dir
+from bridge.paths import (
+    DaemonPaths,
+    RuntimeDirError,
+    default_paths,
+    transport_kind,
+    verify_private_dir,
+)
 from bridge.redact import redact
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
@@ -108,6 +114,8 @@ def _start_daemon() -> None:
 def _connect(paths: DaemonPaths) -> WsClient:
     try:
         return _dial(paths)
+    except RuntimeDirError as exc:
+        raise ProxyError(str(exc)) from None
     except (OSError, ValueError, KeyError, WebSocketError):
         _start_daemon()
     try:
@@ -196,8 +204,10 @@ class _Relay:
                     code = self.ws.close_code
                     return None if code in (1000, 1005, None) else self._close_message()
             data = self.ws.sock.recv(262144)
-            if not data:
-                return None
+            if not data:  # no close frame: the daemon died or dropped us
+                return (
+                    "the smconnect daemon went away mid-session (its log: `smconnect daemon logs`)"
+                )
             self.ws.feed(data)
             with self._send_lock:
                 messages = self.ws.messages()
@@ -233,18 +243,34 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     return 0
 
 
+def _claim_standard_fds() -> None:
+    """ssh may start us with a standard descriptor closed; a socket opened later would then
+    take fd 0/1/2 and our stdout writes would go into the daemon connection. /dev/null fills
+    each gap first (``os.open`` returns the lowest free descriptor)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
+
+
 def main(argv: list[str]) -> int:
+    _claim_standard_fds()
     try:
         args = _parse(argv)
     except _ArgumentError as exc:
         _say(f"proxy: {exc} (usage: smconnect proxy [--profile P] [--region R] HOST)")
         return 2
-    paths = default_paths()
+    try:
+        paths = default_paths()
+    except RuntimeDirError as exc:
+        _say(redact(str(exc)))
+        return 1
     try:
         return _run(args, paths)
     except KeyboardInterrupt:
         return 130
-    except (ProxyError, WebSocketError, OSError) as exc:
+    except (ProxyError, WebSocketError, OSError, RuntimeDirError) as exc:
         message = redact(str(exc))
     _say(message)
     _log_failure(paths, f"{args.host}: {message}")

@@ -15,7 +15,11 @@ __all__ = ["REDACTED", "redact"]
 REDACTED = "<redacted>"
 
 # Query strings of stream and presigned URLs carry tokens/signatures: keep scheme, host, path.
-_URL_QUERY = re.compile(r"(?i)\b((?:wss?|https?)://[^\s?#\"'<>`]*)\?[^\s\"'<>`]*")
+# Idempotent: a query already redacted is left alone (a message redacted twice, once where it
+# was made and once by the log formatter, must not read ``?<redacted><redacted>``).
+_URL_QUERY = re.compile(
+    rf"(?i)\b((?:wss?|https?)://[^\s?#\"'<>`]*)\?(?!{re.escape(REDACTED)})[^\s\"'<>`]+"
+)
 
 # AWS access key ids (long-term AKIA, temporary ASIA, and the other documented prefixes).
 _ACCESS_KEY_ID = re.compile(

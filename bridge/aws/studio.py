@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from bridge.aws import validate
 from bridge.aws.errors import (
     AmbiguousSpace,
     ApiError,
@@ -32,6 +34,7 @@ from bridge.aws.errors import (
     SpaceNotFound,
 )
 from bridge.aws.session import client_config
+from bridge.aws.validate import InvalidResponse
 
 __all__ = ["Progress", "SessionGrant", "Space", "StudioClient"]
 
@@ -111,14 +114,23 @@ class StudioClient:
         self.session_retry_window = session_retry_window
         self._sleep = sleep
         config = client_config()
-        # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
-        self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
-        # StartSession's early InternalFailure is retried here, with progress and our own
-        # window; botocore's silent retries would hide it (and cut the wait short).
-        self._sm_sessions: Any = session.client(
-            "sagemaker", config=client_config(attempts=1), endpoint_url=endpoint_url
-        )
-        self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
+        check_endpoint_url(endpoint_url)
+        try:
+            # endpoint_url=None leaves botocore's own AWS_ENDPOINT_URL* handling in charge.
+            self._sm: Any = session.client("sagemaker", config=config, endpoint_url=endpoint_url)
+            # StartSession's early InternalFailure is retried here, with progress and our own
+            # window; botocore's silent retries would hide it (and cut the wait short).
+            self._sm_sessions: Any = session.client(
+                "sagemaker", config=client_config(attempts=1), endpoint_url=endpoint_url
+            )
+            self._ssm: Any = session.client("ssm", config=config, endpoint_url=endpoint_url)
+        except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+            # botocore checks the region name and the endpoint (flag or AWS_ENDPOINT_URL*) here.
+            raise ConfigurationError(
+                f"the AWS region or endpoint is not valid: {validate.plain(str(exc), 200)}; "
+                "check --region / AWS_REGION and --endpoint-url / AWS_ENDPOINT_URL"
+            ) from None
+        self.rejected: list[str] = []  # why items of the last listing were left out
 
     @property
     def region(self) -> str:
@@ -128,22 +140,43 @@ class StudioClient:
 
     def list_spaces(self, domain_id: str | None = None) -> list[Space]:
         """Every space the caller can see, across domains, with its app state and instance type."""
-        domains = {
-            d["DomainId"]: d.get("DomainName", "")
-            for d in self._paginate("list_domains", "Domains")
-        }
+        self.rejected = []
+        domains: dict[str, str] = {}
+        for d in self._paginate("list_domains", "Domains"):
+            try:
+                domains[validate.domain_id("ListDomains", d.get("DomainId"))] = _domain_name(
+                    "ListDomains", d.get("DomainName", "")
+                )
+            except InvalidResponse as exc:
+                self._reject(exc)
         filters = {"DomainIdEquals": domain_id} if domain_id else {}
-        summaries = list(self._paginate("list_spaces", "Spaces", **filters))
+        summaries = []
+        for summary in self._paginate("list_spaces", "Spaces", **filters):
+            try:
+                validate.domain_id("ListSpaces", summary.get("DomainId"))
+                validate.resource_name("ListSpaces", "SpaceName", summary.get("SpaceName"))
+            except InvalidResponse as exc:
+                self._reject(exc)
+                continue
+            summaries.append(summary)
         apps = self._live_apps(domain_id)
         with ThreadPoolExecutor(max_workers=8) as pool:
             details = list(
                 pool.map(lambda s: self._describe_raw(s["DomainId"], s["SpaceName"]), summaries)
             )
-        spaces = [
-            self._space_from(detail, domains.get(detail["DomainId"], ""), apps)
-            for detail in details
-        ]
+        spaces = []
+        for detail in details:
+            try:
+                spaces.append(self._space_from(detail, domains.get(detail["DomainId"], ""), apps))
+            except InvalidResponse as exc:
+                self._reject(exc)
         return sorted(spaces, key=lambda s: (s.name, s.domain_id))
+
+    def _reject(self, exc: InvalidResponse) -> None:
+        """A listed item AWS described invalidly is left out (the others stay usable) and
+        remembered in ``rejected`` so the caller can say so."""
+        log.warning("%s", exc)
+        self.rejected.append(str(exc))
 
     def resolve_space(self, ref: str) -> Space:
         """``name`` or ``domain-id/name``; a name found in several domains is an error."""
@@ -166,8 +199,9 @@ class StudioClient:
         detail = self._describe_raw(domain_id, name)
         domain_name = ""
         try:
-            domain_name = self._call(self._sm.describe_domain, DomainId=domain_id).get(
-                "DomainName", ""
+            domain_name = _domain_name(
+                "DescribeDomain",
+                self._call(self._sm.describe_domain, DomainId=domain_id).get("DomainName", ""),
             )
         except AwsError:
             log.debug("describe_domain failed for %s", domain_id)
@@ -306,9 +340,9 @@ class StudioClient:
             except botocore.exceptions.BotoCoreError as exc:
                 raise self._translate("StartSession", exc) from None
             return SessionGrant(
-                session_id=response["SessionId"],
-                stream_url=response["StreamUrl"],
-                token_value=response["TokenValue"],
+                session_id=validate.session_id("StartSession", response.get("SessionId")),
+                stream_url=validate.stream_url("StartSession", response.get("StreamUrl")),
+                token_value=validate.token_value("StartSession", response.get("TokenValue")),
             )
 
     def resume_session(self, session_id: str) -> str:
@@ -317,7 +351,7 @@ class StudioClient:
         token = response.get("TokenValue")
         if not token:
             raise SessionStartFailed(f"session {session_id} can no longer be resumed (timed out)")
-        return str(token)
+        return validate.token_value("ResumeSession", token)
 
     def terminate_session(self, session_id: str) -> None:
         self._call(self._ssm.terminate_session, SessionId=session_id)
@@ -370,7 +404,7 @@ class StudioClient:
         except botocore.exceptions.BotoCoreError as exc:
             raise self._translate("DescribeApp", exc) from None
         status = app.get("Status")
-        return str(status) if status else None
+        return validate.app_status("DescribeApp", status) if status else None
 
     def _app_failure(self, space: Space) -> str:
         app = self._call(
@@ -380,30 +414,41 @@ class StudioClient:
             AppType=space.app_type,
             AppName=APP_NAME,
         )
-        return str(app.get("FailureReason") or "no reason given")
+        return validate.plain(str(app.get("FailureReason") or "no reason given"))
 
     def _space_from(
         self, detail: dict[str, Any], domain_name: str, apps: dict[tuple[str, str], dict[str, Any]]
     ) -> Space:
+        """A ``Space`` from DescribeSpace (+ its live app), every kept string validated."""
+        op = "DescribeSpace"
+        name = validate.resource_name(op, "SpaceName", detail.get("SpaceName"))
+        domain = validate.domain_id(op, detail.get("DomainId"))
         settings = detail.get("SpaceSettings") or {}
         app_type = settings.get("AppType")
+        if app_type is not None:
+            app_type = validate.app_type(op, app_type)
         app_settings = settings.get(f"{app_type}AppSettings") or {}
         instance = (app_settings.get("DefaultResourceSpec") or {}).get("InstanceType")
-        app = apps.get((detail["DomainId"], detail["SpaceName"]))
+        app = apps.get((domain, name))
         if app is not None:
             instance = (app.get("ResourceSpec") or {}).get("InstanceType") or instance
         owner = (detail.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+        app_status = app.get("Status") if app else None
         return Space(
-            name=detail["SpaceName"],
-            domain_id=detail["DomainId"],
-            arn=detail["SpaceArn"],
-            status=detail.get("Status", "Unknown"),
+            name=name,
+            domain_id=domain,
+            arn=validate.space_arn(op, detail.get("SpaceArn")),
+            status=validate.space_status(op, detail["Status"])
+            if detail.get("Status")
+            else "Unknown",
             app_type=app_type,
-            remote_access=settings.get("RemoteAccess") or "DISABLED",
+            remote_access=validate.feature_status(
+                op, "RemoteAccess", settings.get("RemoteAccess") or "DISABLED"
+            ),
             domain_name=domain_name,
-            instance_type=instance,
-            app_status=app.get("Status") if app else None,
-            owner=owner,
+            instance_type=validate.instance_type(op, instance) if instance else None,
+            app_status=validate.app_status("ListApps", app_status) if app_status else None,
+            owner=validate.resource_name(op, "OwnerUserProfileName", owner) if owner else None,
             app_created=str(app["CreationTime"]) if app and app.get("CreationTime") else None,
         )
 
@@ -464,12 +509,28 @@ class StudioClient:
         return ApiError(operation, type(exc).__name__, str(exc))
 
 
+def check_endpoint_url(url: str | None) -> None:
+    """An endpoint we are told to use must be an http(s) URL with a host; botocore would
+    accept some others and fail later with an unhelpful error."""
+    if url is None:
+        return
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"--endpoint-url {validate.printable(url)} is not an http:// or https:// URL"
+        )
+
+
+def _domain_name(operation: str, value: object) -> str:
+    return validate.resource_name(operation, "DomainName", value) if value else ""
+
+
 def _code(exc: botocore.exceptions.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return validate.plain(str(exc.response.get("Error", {}).get("Code", "Unknown")), 100)
 
 
 def _message(exc: botocore.exceptions.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", ""))
+    return validate.plain(str(exc.response.get("Error", {}).get("Message", "")))
 
 
 def _operation_name(snake: str) -> str:

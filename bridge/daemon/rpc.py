@@ -97,6 +97,10 @@ def parse_message(text: str | bytes) -> Message:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("parse error", kind="parse_error", code=PARSE_ERROR) from None
+    except RecursionError:  # nesting deeper than the interpreter's stack: no request is
+        raise ApiError(
+            "parse error: nested too deeply", kind="parse_error", code=PARSE_ERROR
+        ) from None
     if isinstance(obj, list):
         raise ApiError(
             "batch requests are not supported", kind="invalid_request", code=INVALID_REQUEST
@@ -132,7 +136,7 @@ def request_id(text: str | bytes) -> RequestId | None:
     """Best-effort id of a malformed request, so its error answer carries the caller's id."""
     try:
         obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(obj, dict):
         msg_id = obj.get("id")

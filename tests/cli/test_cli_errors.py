@@ -72,3 +72,14 @@ def test_shell_completion(cli: Cli) -> None:
         "d-emulator00001/twin",
         "d-emulator00002/twin",
     }
+
+
+def test_a_bad_region_or_endpoint_is_a_configuration_error(cli: Cli) -> None:
+    """One line naming what to check, the AWS-setup exit code; no exception name."""
+    for args, needle in (
+        (["list", "--region", "bad region!"], "region"),
+        (["--endpoint-url", "ftp://nowhere", "list"], "is not an http:// or https:// URL"),
+        (["--endpoint-url", "not a url", "list"], "is not an http:// or https:// URL"),
+    ):
+        message = cli.run(*args).fails(4, needle)
+        assert "Error:" not in message and "ValueError" not in message, message

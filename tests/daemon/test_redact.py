@@ -130,3 +130,18 @@ def test_ordinary_text_is_untouched(plain: str) -> None:
 )
 def test_overlapping_patterns(raw: str) -> None:
     assert "s3cretvalue0001" not in redact(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "StreamUrl=wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1?role=publish_subscribe&cell-number=AAA",
+        "dial ws://127.0.0.1:4242/v1/data-channel/s-1?token=abc failed",
+        "TokenValue=abc token: Bearer xyz AKIAABCDEFGHIJKLMNOP",
+    ],
+)
+def test_redacting_twice_changes_nothing(raw: str) -> None:
+    """The log formatter redacts messages that were already redacted where they were made."""
+    once = redact(raw)
+    assert redact(once) == once
+    assert "<redacted><redacted>" not in redact(once)

@@ -35,6 +35,8 @@ async def test_status_and_typed_params(served: DaemonServer, daemon_paths: Daemo
     ("text", "code"),
     [
         ("{not json", rpc.PARSE_ERROR),
+        ("[" * 200_000, rpc.PARSE_ERROR),  # deeper than the parser's stack
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, rpc.PARSE_ERROR),
         ('[{"jsonrpc": "2.0", "method": "daemon.status", "id": 1}]', rpc.INVALID_REQUEST),
         ('{"method": "daemon.status", "id": 1}', rpc.INVALID_REQUEST),
         ('{"jsonrpc": "2.0", "method": 5, "id": 1}', rpc.INVALID_REQUEST),
