@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bridge.daemon.paths import DaemonPaths
+from bridge.paths import DaemonPaths
 
 from bridge.daemon.client import DaemonClient
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge.emulator.sandbox import FAST_DAEMON, Sandbox
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 from bridge.daemon.client import RpcError
 from bridge.emulator import start_in_thread
