@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bridge.paths import DaemonPaths
 
 from bridge.daemon.client import DaemonClient
+from bridge.paths import DaemonPaths
 
 
 async def info_of(paths: DaemonPaths) -> dict[str, object]:

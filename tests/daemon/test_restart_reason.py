@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 from bridge.daemon.client import RpcError
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, DomainConfig, SpaceConfig, default_config
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 
 @pytest.fixture(scope="module")
