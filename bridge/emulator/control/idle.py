@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bridge.emulator.config import IDLE_TIMEOUT_BOUNDS
+from bridge.emulator.config import IDLE_TIMEOUT_BOUNDS, EmulatorConfig
 from bridge.emulator.control.errors import validation
 
 if TYPE_CHECKING:
-    from bridge.emulator.control.plane import ControlPlane
     from bridge.emulator.control.state import App, Domain, Space
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,17 @@ def parse_space_idle(app_settings: dict[str, Any], member: str) -> int | None:
     return value
 
 
-async def watch_idle(plane: ControlPlane, app: App, space: Space) -> None:
+class _Plane(Protocol):
+    """What idle shutdown needs of the control plane (which starts it: no import back)."""
+
+    config: EmulatorConfig
+
+    def clock(self) -> float: ...
+
+    def retire(self, app: App) -> None: ...
+
+
+async def watch_idle(plane: _Plane, app: App, space: Space) -> None:
     """Poll the running app's space each emulated minute until it stops or idles out."""
     while app.status == "InService" and app.runtime is not None:
         await asyncio.sleep(plane.config.minute_seconds)
