@@ -47,12 +47,14 @@ from bridge.ssm.core import (
     SessionFailed,
     SessionReady,
 )
+from bridge.ssm.driver import CoreDriver
 from bridge.ssm.errors import (
     ChannelClosedError,
     ChannelError,
     HandshakeTimeout,
     ResumeFailed,
 )
+from bridge.ssm.wsbatch import send_batch
 from bridge.ssm.wslog import WebsocketSecretsFilter
 
 __all__ = [
@@ -259,8 +261,7 @@ class DataChannel:
         self._outcome: ChannelError | None = None  # set once: ChannelClosedError when clean
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._driver = CoreDriver(self._core, self._on_timer, self._loop)
         self._ready_timer: asyncio.TimerHandle | None = None
 
         self._pending = bytearray()  # accepted from the application, not yet by the core
@@ -521,9 +522,9 @@ class DataChannel:
             if self._pending and self._feed_core():
                 wake.set()  # framing freed core buffer: refill it and come round again
             if frames:
-                await _send_frames(ws, frames)
+                await send_batch(ws, frames)
                 last_write = loop.time()
-            self._arm_timer()
+            self._driver.arm()
 
     def _interactive(self) -> bool:
         """A little data waits and little is in flight: someone is waiting for exactly this
@@ -562,7 +563,7 @@ class DataChannel:
     async def _reconnect(self) -> ClientConnection:
         """Resume after a drop: new token, original StreamUrl, same ClientId, bounded tries."""
         self._core.connection_lost(self._loop.time())
-        self._cancel_timer()  # no writer to drain what it would schedule; resumed re-arms it
+        self._driver.cancel()  # no writer to drain what it would schedule; resumed re-arms it
         self._emit(ReconnectEvent(ReconnectPhase.DROPPED, reason="websocket closed"))
         if self._frames_on_connection:
             self._attempts_used = 0  # a connection that carried frames resets the budget
@@ -673,28 +674,10 @@ class DataChannel:
 
     # ---- timer -------------------------------------------------------------------------------
 
-    def _arm_timer(self) -> None:
-        deadline = self._core.next_deadline()
-        if deadline is None:
-            return
-        if self._timer is not None:
-            if self._timer_at <= deadline:
-                return  # the earlier timer re-arms when it fires
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)
-
     def _on_timer(self) -> None:
-        self._timer = None
-        if self._outcome is not None:
-            return
-        self._core.tick(self._loop.time())
-        self._pump()  # wakes the writer, which re-arms the timer after draining
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """The driver ticked the core: deliver, and wake the writer (which re-arms the timer)."""
+        if self._outcome is None:
+            self._pump()
 
     # ---- the application's side --------------------------------------------------------------
 
@@ -806,7 +789,7 @@ class DataChannel:
     def _teardown(self) -> None:
         if self._done.done():
             return
-        self._cancel_timer()
+        self._driver.stop()
         if self._ready_timer is not None:
             self._ready_timer.cancel()
         outcome = self._outcome or ChannelClosedError("the channel ended")
@@ -850,32 +833,6 @@ async def _discard_messages(ws: ClientConnection) -> None:
 
 _INTERACTIVE_BYTES = 4096  # at most this much waiting to be sent: not a bulk transfer
 _INTERACTIVE_IN_FLIGHT = 8  # at most this many unacked data messages: likewise
-
-
-async def _send_frames(ws: ClientConnection, frames: list[bytes]) -> None:
-    """Write a batch of binary messages with one socket write and one drain.
-
-    ``ws.send`` costs a send context (state check, write, drain) and a syscall per message,
-    and websockets' own flush writes each frame separately; at ~1000 messages/s each way that
-    was most of the transport's CPU. Inside one send context (which keeps websockets' state
-    checks and drains on exit) we frame the batch and hand it to the socket as one buffer.
-    """
-    if len(frames) == 1:
-        await ws.send(frames[0])
-        return
-    async with ws.send_context():
-        protocol = ws.protocol
-        for frame in frames:
-            protocol.send_binary(frame)
-        chunks = protocol.data_to_send()
-        if all(chunks):
-            ws.transport.write(b"".join(chunks))
-        else:  # an EOF marker (closing): let websockets write it the way it knows
-            for chunk in chunks:
-                if chunk:
-                    ws.transport.write(chunk)
-                elif ws.transport.can_write_eof():
-                    ws.transport.write_eof()
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:
