@@ -1,6 +1,6 @@
-"""Golden vectors hand-written from ssm-protocol.md, never produced by the codec itself.
+"""Golden vectors hand-written from docs/design/ssm-protocol.md, never produced by the codec itself.
 
-Each frame below is spelled out field by field from the header table in section 2 (offsets
+Each frame below is spelled out field by field from the header table in §2 (offsets
 0..120, big-endian); only the SHA-256 digests were computed, with hashlib, and are checked here.
 """
 
