@@ -65,6 +65,7 @@ class InstallResult:
     backup: Path | None
     aliases: tuple[str, ...]
     collisions: tuple[SpaceRef, ...] = ()
+    refused: tuple[SpaceRef, ...] = ()  # not documented SageMaker names: nothing written
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ class SshConfig:
             backup=backup,
             aliases=plan.rendered.aliases,
             collisions=plan.rendered.collisions,
+            refused=plan.rendered.refused,
         )
 
     def _rollback(self, plan: InstallPlan) -> None:
