@@ -16,11 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.emulator import start_in_thread
 from bridge.emulator.config import default_config
-from bridge.testing.sandbox import FAST_DAEMON, Sandbox
+from bridge.testing.sandbox import Sandbox
 
-from .conftest import FAST_DELAYS
+from .conftest import FAST_DELAYS, running_stack
 
 RAW = ("\x1b", "\x07", "\r", "\x9b")
 
@@ -30,14 +29,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     config = dataclasses.replace(
         default_config(), pacing="unthrottled", delays=FAST_DELAYS, hostile=True
     )
-    with start_in_thread(config) as emulator:
-        box = Sandbox.create(
-            tmp_path_factory.mktemp("home"), emulator.env, extra=FAST_DAEMON, emulator=emulator
-        )
-        try:
-            yield box
-        finally:
-            box.stop_daemon()
+    yield from running_stack(config, tmp_path_factory)
 
 
 def _clean(proc: subprocess.CompletedProcess[str]) -> None:
