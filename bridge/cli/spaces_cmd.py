@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
@@ -80,6 +81,7 @@ def list_spaces(
     aws = aws_context(ctx, profile, region)
     result = rpc.call("spaces.list", {**aws.params(), "refresh": True})
     spaces = [_space_row(s) for s in result.get("spaces", [])]
+    output.warn_rejected(result)
     if json_out:
         output.print_json(spaces)
         return
@@ -100,14 +102,14 @@ def list_spaces(
         table.add_column(column, overflow="fold")
     for s in spaces:
         table.add_row(
-            s["name"],
-            s["domain_id"],
-            s.get("status") or "-",
-            s.get("app_type") or "-",
-            s.get("instance_type") or "-",
-            s.get("remote_access") or "-",
-            s.get("app_status") or "stopped",
-            s.get("ssh_host") or "-",
+            output.cell(s["name"]),
+            output.cell(s["domain_id"]),
+            output.cell(s.get("status")),
+            output.cell(s.get("app_type")),
+            output.cell(s.get("instance_type")),
+            output.cell(s.get("remote_access")),
+            output.cell(s.get("app_status"), "stopped"),
+            output.cell(s.get("ssh_host")),
         )
     output.stdout.print(table)
 
@@ -179,6 +181,7 @@ def open_cmd(
     if shell and not json_out:
         ssh_binary()  # fail before starting anything
     result = open_space(aws, space, yes=yes, instance_type=instance_type, timeout=timeout)
+    output.warn_rejected(result)
     host = str(result["ssh_host"])
     if json_out:
         output.print_json(result)
@@ -193,9 +196,13 @@ def open_cmd(
             editor = None
         if editor is not None:
             open_folder(editor, str(result["folder_uri"]))
-            output.stdout.print(f"Opened {space} in {editor.name} (ssh host {host}).")
+            output.stdout.print(
+                Text(f"Opened {output.safe(space)} in {editor.name} (ssh host {host}).")
+            )
             return
-    output.stdout.print(f"Space {space} is ready. Connect with:\n\n    ssh {host}\n")
+    output.stdout.print(
+        Text(f"Space {output.safe(space)} is ready. Connect with:\n\n    ssh {host}\n")
+    )
 
 
 def ssh_cmd(
@@ -248,8 +255,12 @@ def _lifecycle(
         return
     state = info.get("app_status") or "stopped"
     output.stdout.print(
-        f"Space {info.get('name', space)} ({info.get('app_type')}, {info.get('instance_type')}): "
-        f"{'running' if state == 'InService' else state.lower()}"
+        Text(
+            output.safe(
+                f"Space {info.get('name', space)} ({info.get('app_type')}, "
+                f"{info.get('instance_type')}): {'running' if state == 'InService' else state.lower()}"
+            )
+        )
     )
 
 

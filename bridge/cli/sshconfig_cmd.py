@@ -73,6 +73,7 @@ def install_cmd(
     """Write a Host entry per space and Include it first in ~/.ssh/config (idempotent)."""
     aws = aws_context(ctx, profile, region)
     listed = rpc.call("spaces.list", {**aws.params(), "refresh": True})
+    output.warn_rejected(listed)
     config = manager(aws, prefix)
     result = config.install(space_refs(listed))
     if json_out:
@@ -83,6 +84,7 @@ def install_cmd(
                 "backup": str(result.backup) if result.backup else None,
                 "aliases": list(result.aliases),
                 "collisions": [f"{c.domain_id}/{c.name}" for c in result.collisions],
+                "refused": [f"{c.domain_id}/{c.name}" for c in result.refused],
                 "user_config": str(config.paths.user_config),
                 "our_config": str(config.paths.our_config),
             }
@@ -99,6 +101,11 @@ def install_cmd(
         output.stdout.print("smconnect's ssh config is already up to date")
     hosts = ", ".join(result.aliases) or "none yet"
     output.stdout.print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
+    for ref in result.refused:
+        output.say(
+            f"warning: space {ref.domain_id}/{ref.name} got no Host entry: its name or domain "
+            "id is not one SageMaker documents"
+        )
     for ref in result.collisions:
         output.say(
             f"space {ref.domain_id}/{ref.name} got no Host entry: its name differs from "

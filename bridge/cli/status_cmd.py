@@ -68,9 +68,9 @@ def status_cmd(json_out: JsonOpt = False) -> None:
             table.add_column(column)
         for s in sessions:
             table.add_row(
-                str(s.get("space")),
-                str(s.get("purpose")),
-                str(s.get("state")),
+                output.cell(s.get("space")),
+                output.cell(s.get("purpose")),
+                output.cell(s.get("state")),
                 output.human_bytes(float(s.get("bytes_sent", 0))),
                 output.human_bytes(float(s.get("bytes_received", 0))),
                 str(s.get("reconnects", 0)),

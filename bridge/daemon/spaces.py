@@ -116,7 +116,11 @@ class SpacesService:
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         spaces = await ws.spaces(refresh=params.refresh)
-        return {"spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces]}
+        return {
+            "spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces],
+            # Items AWS described invalidly, left out: one line each, values already escaped.
+            "rejected": list(ws.rejected),
+        }
 
     @translated
     async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
@@ -184,6 +188,7 @@ class SpacesService:
             "ssh_host": alias,
             "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
             "host_key": key,
+            "rejected": list(ws.rejected),
         }
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:

@@ -28,6 +28,11 @@ from bridge.ssh.paths import SshPaths
 DEFAULT_USER = "sagemaker-user"
 
 _BAD_PATH_CHARS = re.compile(r'["\\\x00-\x1f\x7f]')
+# The documented SageMaker patterns (SpaceName, DomainId). The AWS layer already refuses
+# anything else; the renderer checks again because this file is executable configuration: a
+# newline in a name would add directives for any host (defence in depth, issue 15).
+_SPACE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_DOMAIN_ID = re.compile(r"d-(-*[a-z0-9]){1,61}")
 
 
 def _ssh_path(path: Path, what: str) -> str:
@@ -110,6 +115,17 @@ class RenderedConfig:
     aliases: tuple[str, ...]
     # Spaces left without an explicit Host because another space's alias differs only in case.
     collisions: tuple[SpaceRef, ...] = ()
+    # Spaces left out because their name or domain id is not a documented SageMaker one.
+    refused: tuple[SpaceRef, ...] = ()
+
+
+def is_documented(ref: SpaceRef) -> bool:
+    """Whether a space's name and domain id match SageMaker's documented patterns, the only
+    values that may be written into an ssh config (even into a comment)."""
+    return (
+        _SPACE_NAME.fullmatch(ref.name) is not None
+        and _DOMAIN_ID.fullmatch(ref.domain_id) is not None
+    )
 
 
 def render_config(
@@ -117,9 +133,9 @@ def render_config(
 ) -> RenderedConfig:
     """Our file: an explicit ``Host`` per space (for editors' host lists), then the wildcard
     block holding every setting, which also serves spaces not listed yet."""
-    refs = sorted(
-        {SpaceRef(s.name, s.domain_id) for s in spaces}, key=lambda r: (r.name.lower(), r)
-    )
+    given = {SpaceRef(s.name, s.domain_id) for s in spaces}
+    refused = sorted(r for r in given if not is_documented(r))
+    refs = sorted(given.difference(refused), key=lambda r: (r.name.lower(), r))
     blocks: list[str] = []
     aliases: list[str] = []
     seen: set[str] = set()
@@ -156,6 +172,7 @@ def render_config(
         text=HEADER + "\n" + "\n".join(blocks),
         aliases=tuple(aliases),
         collisions=tuple(collisions),
+        refused=tuple(refused),
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.emulator import start_in_thread
-from bridge.emulator.config import DelaysConfig, default_config
+from bridge.emulator.config import DelaysConfig, EmulatorConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 Stack = Sandbox  # what the e2e tests call the sandbox they share
@@ -23,9 +23,10 @@ FAST_DELAYS = DelaysConfig(
 )
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
+def running_stack(
+    config: EmulatorConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """An emulator with ``config`` and a sandbox on it; the daemon is stopped at the end."""
     with start_in_thread(config) as emulator:
         stack = Sandbox.create(
             tmp_path_factory.mktemp("home"),
@@ -37,3 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield stack
         finally:
             stack.stop_daemon()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
+    yield from running_stack(config, tmp_path_factory)

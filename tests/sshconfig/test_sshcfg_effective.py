@@ -144,22 +144,23 @@ def test_check_names_the_overridden_setting(manager: SshConfig, paths: SshPaths)
     manager.check(["sm-demo"])
 
 
-def test_unusual_space_names_make_valid_hosts(manager: SshConfig, paths: SshPaths) -> None:
+def test_unusual_space_names_are_refused_but_their_aliases_stay_valid_hosts(
+    manager: SshConfig, paths: SshPaths
+) -> None:
+    # Names outside SageMaker's documented pattern get no explicit Host entry (nothing of
+    # them is written), but their aliases are still plain host names the wildcard serves.
     spaces = [
         SpaceRef("my space", "d-a"),
         SpaceRef("über_data", "d-a"),
         SpaceRef("x*y", "d-a"),
-        SpaceRef("x*y", "d-b"),
+        SpaceRef("demo", "d-a"),
     ]
     result = manager.install(spaces)
-    assert set(result.aliases) == {
-        "sm-my_20space",
-        "sm-_c3_bcber_5fdata",
-        "sm-x_2ay.d-a",
-        "sm-x_2ay.d-b",
-    }
-    for alias in result.aliases:
+    assert result.aliases == ("sm-demo",)
+    assert set(result.refused) == set(spaces[:3])
+    content = paths.our_config.read_text()
+    assert "my space" not in content and "x*y" not in content and "über" not in content
+    for alias in ("sm-my_20space", "sm-_c3_bcber_5fdata", "sm-x_2ay.d-a", "sm-demo"):
         got = ssh_g(paths.user_config, alias)
-        assert got["hostkeyalias"] == alias.lower()
         assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
     manager.check(result.aliases)
