@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bridge.aws.context import AwsContext
+from bridge.aws.studio import Space
 from bridge.daemon.pool import ChannelKey, ChannelPool
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.workspace import Workspace
@@ -28,6 +29,19 @@ def emulator() -> Iterator[EmulatorThread]:
         dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
     ) as handle:
         yield handle
+
+
+async def _running_demo(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Workspace, Space]:
+    """A workspace on the emulator (through its environment), and space demo with its app up."""
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ws = Workspace(AwsContext(), poll_interval=0.05)
+    space = await ws.resolve("demo")
+    started = await ws.run(lambda studio: studio.start_app(space))
+    return ws, await ws.resolve(started.ref)
 
 
 def test_settings_are_read_once_from_the_given_environment() -> None:
@@ -54,13 +68,7 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
 async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    ws = Workspace(AwsContext(), poll_interval=0.05)
-    space = await ws.resolve("demo")
-    started = await ws.run(lambda studio: studio.start_app(space))
-    space = await ws.resolve(started.ref)
+    ws, space = await _running_demo(emulator, monkeypatch)
     events: list[tuple[str, dict[str, Any]]] = []
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
@@ -104,13 +112,7 @@ async def test_a_channel_that_fails_for_good_has_its_session_terminated(
     """A held channel whose resume is refused is failed for good: no one will resume it, so
     the pool terminates its session at once rather than leave it counting against the
     space's session limit until its holder lets go."""
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    ws = Workspace(AwsContext(), poll_interval=0.05)
-    space = await ws.resolve("demo")
-    started = await ws.run(lambda studio: studio.start_app(space))
-    space = await ws.resolve(started.ref)
+    ws, space = await _running_demo(emulator, monkeypatch)
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
         return 0
