@@ -68,7 +68,9 @@ def test_space_open_records_the_host_key(stack: Stack, opened: dict[str, Any]) -
 
 def _proxies(host: str) -> list[str]:
     """Command lines of live ``smconnect proxy`` processes for ``host`` (the process table)."""
-    table = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True)
+    table = subprocess.run(
+        ["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True
+    )
     return [
         line
         for line in table.stdout.splitlines()
