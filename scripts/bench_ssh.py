@@ -12,6 +12,15 @@ Figures (medians over --runs):
   echo_rtt_ms_direct    the same straight to the space's SSH server
   daemon_rss_mb         the daemon's resident memory with 10 ssh sessions open
 The emulator runs unthrottled so the figures show smconnect's own costs, not the SSM ceiling.
+
+CPU per MiB, under the realistic SSM pacing (a second emulator), --cpu-mib MiB each way:
+  cpu_s_per_mib_up/_down          the whole path: ssh + `smconnect proxy` + the daemon's CPU
+                                  seconds per MiB, on the default path (descriptor passing)
+  cpu_s_per_mib_up/_down_relay    the same with `-o ProxyUseFdpass=no` (the proxy relays)
+  cpu_s_per_mib_up/_down_direct   a direct ssh to the space's SSH server (ssh alone): the floor
+  client_cpu_s_per_mib_*          the ssh + proxy share of it (the rest is the daemon's)
+  mb_s_up/_down[_relay|_direct]   the throughput of those transfers
+The space's side (its SSH server, the emulator) is not counted on any path.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import dataclasses
 import json
 import os
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -127,6 +137,102 @@ def _rss_mb(pid: int) -> float:
     raise SystemExit("bench: no VmRSS for the daemon")
 
 
+def _cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds of ``pid`` (utime + stime), plus its reaped children's with ``children``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: object, stdout: object) -> float:
+    """Run ssh; its CPU with its descendants' (the ProxyCommand), read before it is reaped."""
+    proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    cpu = _cpu_s(proc.pid, children=True)
+    if proc.wait() != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:6])}... failed: {proc.stderr.read()[-400:]!r}")  # type: ignore[union-attr]
+    return cpu
+
+
+def _transfer(
+    argv: list[str], env: dict[str, str], tmp: Path, mib: int, daemon_pid: int | None
+) -> dict[str, float]:
+    """Upload then download ``mib`` MiB through ``argv`` (an ssh command line without a
+    remote command); CPU seconds per MiB and MB/s each way."""
+    size = mib * 1024 * 1024
+    source = tmp / "cpu-up.bin"
+    if not source.exists():
+        source.write_bytes(os.urandom(size))
+    sink = tmp / "cpu-down.bin"
+    figures: dict[str, float] = {}
+    for way in ("up", "down"):
+        daemon_before = _cpu_s(daemon_pid) if daemon_pid else 0.0
+        start = time.perf_counter()
+        if way == "up":
+            with source.open("rb") as stdin:
+                cpu = _ssh_cpu([*argv, "cat > /dev/null"], env, stdin, subprocess.DEVNULL)
+        else:
+            with sink.open("wb") as stdout:
+                cpu = _ssh_cpu([*argv, f"head -c {size} /dev/urandom"], env, None, stdout)
+            if sink.stat().st_size != size:
+                raise SystemExit(f"bench: downloaded {sink.stat().st_size} bytes, not {size}")
+        elapsed = time.perf_counter() - start
+        figures[f"client_cpu_s_per_mib_{way}"] = round(cpu / mib, 4)
+        cpu += (_cpu_s(daemon_pid) - daemon_before) if daemon_pid else 0.0
+        figures[f"cpu_s_per_mib_{way}"] = round(cpu / mib, 4)
+        figures[f"mb_s_{way}"] = round(size / elapsed / 1e6, 3)
+    return figures
+
+
+def measure_cpu(mib: int) -> dict[str, float]:
+    """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
+    config = dataclasses.replace(
+        default_config(),
+        pacing="realistic",
+        delays=DelaysConfig(
+            app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
+        ),
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="smconnect-bench-cpu-") as tmp,
+        start_in_thread(config) as emulator,
+    ):
+        box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=FAST_DAEMON)
+        try:
+            box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
+            _run(box.ssh_argv("sm-demo", "true"), box.env)
+            daemon_pid = int(box.call("daemon.status")["pid"])
+            direct = UnixForwarder(str(_space_ssh_socket(emulator)))
+            figures: dict[str, float] = {}
+            paths = {
+                "": box.ssh_argv("sm-demo"),
+                "_relay": box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"),
+                "_direct": [*_direct_argv(direct.port)],
+            }
+            for suffix, argv in paths.items():
+                pid = None if suffix == "_direct" else daemon_pid
+                for name, value in _transfer(argv, box.env, Path(tmp), mib, pid).items():
+                    figures[name + suffix] = value
+            return figures
+        finally:
+            box.stop_daemon()
+            shutil.rmtree(Path(tmp) / "home", ignore_errors=True)
+
+
+def _space_ssh_socket(emulator: object) -> Path:
+    apps = emulator.emulator.plane.account.apps.values()  # type: ignore[attr-defined]
+    runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
+    return Path(runtime.resolve("localhost", 22))
+
+
+def _direct_argv(port: int) -> list[str]:
+    return [
+        "ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        "-p", str(port), "sagemaker-user@127.0.0.1",
+    ]  # fmt: skip
+
+
 def measure(runs: int) -> dict[str, float]:
     config = dataclasses.replace(
         default_config(),
@@ -148,14 +254,8 @@ def measure(runs: int) -> dict[str, float]:
             box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
             env = box.env
 
-            apps = emulator.emulator.plane.account.apps.values()
-            runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
-            direct = UnixForwarder(str(runtime.resolve("localhost", 22)))
-            direct_argv = [
-                "ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-p", str(direct.port), "sagemaker-user@127.0.0.1",
-            ]  # fmt: skip
+            direct = UnixForwarder(str(_space_ssh_socket(emulator)))
+            direct_argv = _direct_argv(direct.port)
 
             _run(box.ssh_argv("sm-demo", "true"), env)  # warm the host key and the daemon
             figures: dict[str, float] = {
@@ -202,13 +302,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench ssh", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
+    )
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
     args = parser.parse_args()
-    figures = measure(args.runs)
+    if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
+        parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
+    figures = {} if args.cpu_only else measure(args.runs)
+    if args.cpu_mib:
+        figures.update(measure_cpu(args.cpu_mib))
     if args.json:
         print(json.dumps(figures))
     else:
         for name, value in figures.items():
-            print(f"{name:22} {value:10.2f}")
+            print(f"{name:28} {value:10.4f}")
 
 
 if __name__ == "__main__":
