@@ -144,14 +144,43 @@ def _cpu_s(pid: int, *, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+# Runs ssh as a child subreaper: a ProxyCommand that ssh does not wait for (on the relay path
+# ssh only signals it at exit) is re-parented here and reaped, so its CPU is counted too.
+_REAPER = r"""
+import ctypes, os, resource, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+status = 0
+while True:
+    try:
+        got, code = os.wait()
+    except ChildProcessError:
+        break
+    if got == pid:
+        status = os.waitstatus_to_exitcode(code)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    out.write(str(use.ru_utime + use.ru_stime))
+sys.exit(status)
+"""
+
+
 def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: object, stdout: object) -> float:
-    """Run ssh; its CPU with its descendants' (the ProxyCommand), read before it is reaped."""
-    proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
-    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-    cpu = _cpu_s(proc.pid, children=True)
-    if proc.wait() != 0:
-        raise SystemExit(f"bench: {' '.join(argv[:6])}... failed: {proc.stderr.read()[-400:]!r}")  # type: ignore[union-attr]
-    return cpu
+    """Run ssh; the CPU seconds of it and every process it started (the ProxyCommand)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
+        done = subprocess.run(
+            [sys.executable, "-c", _REAPER, report.name, *argv],
+            env=env,
+            stdin=stdin,  # type: ignore[arg-type]
+            stdout=stdout,  # type: ignore[arg-type]
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv[:6])}... failed: {done.stderr[-400:]!r}")
+        return float(report.read())
 
 
 def _transfer(
