@@ -27,21 +27,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import select
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
-from bridge.emulator import start_in_thread
+from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
@@ -144,6 +145,8 @@ def _cpu_s(pid: int, *, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+Out = IO[Any] | int | None  # a file, subprocess.DEVNULL, or inherited
+
 # Runs ssh as a child subreaper: a ProxyCommand that ssh does not wait for (on the relay path
 # ssh only signals it at exit) is re-parented here and reaped, so its CPU is counted too.
 _REAPER = r"""
@@ -167,14 +170,14 @@ sys.exit(status)
 """
 
 
-def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: object, stdout: object) -> float:
+def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: Out, stdout: Out) -> float:
     """Run ssh; the CPU seconds of it and every process it started (the ProxyCommand)."""
     with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
         done = subprocess.run(
             [sys.executable, "-c", _REAPER, report.name, *argv],
             env=env,
-            stdin=stdin,  # type: ignore[arg-type]
-            stdout=stdout,  # type: ignore[arg-type]
+            stdin=stdin,
+            stdout=stdout,
             stderr=subprocess.PIPE,
             check=False,
         )
@@ -202,7 +205,9 @@ def _transfer(
                 cpu = _ssh_cpu([*argv, "cat > /dev/null"], env, stdin, subprocess.DEVNULL)
         else:
             with sink.open("wb") as stdout:
-                cpu = _ssh_cpu([*argv, f"head -c {size} /dev/urandom"], env, None, stdout)
+                cpu = _ssh_cpu(
+                    [*argv, f"head -c {size} /dev/urandom"], env, subprocess.DEVNULL, stdout
+                )
             if sink.stat().st_size != size:
                 raise SystemExit(f"bench: downloaded {sink.stat().st_size} bytes, not {size}")
         elapsed = time.perf_counter() - start
@@ -213,45 +218,51 @@ def _transfer(
     return figures
 
 
-def measure_cpu(mib: int) -> dict[str, float]:
-    """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
+@contextlib.contextmanager
+def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
+    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
     config = dataclasses.replace(
         default_config(),
-        pacing="realistic",
+        pacing=pacing,
         delays=DelaysConfig(
             app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
         ),
     )
     with (
-        tempfile.TemporaryDirectory(prefix="smconnect-bench-cpu-") as tmp,
+        tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
     ):
         box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=FAST_DAEMON)
         try:
             box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
-            _run(box.ssh_argv("sm-demo", "true"), box.env)
-            daemon_pid = int(box.call("daemon.status")["pid"])
-            direct = UnixForwarder(str(_space_ssh_socket(emulator)))
-            figures: dict[str, float] = {}
-            paths = {
-                "": box.ssh_argv("sm-demo"),
-                "_relay": box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"),
-                "_direct": [*_direct_argv(direct.port)],
-            }
-            for suffix, argv in paths.items():
-                pid = None if suffix == "_direct" else daemon_pid
-                for name, value in _transfer(argv, box.env, Path(tmp), mib, pid).items():
-                    figures[name + suffix] = value
-            return figures
+            yield box, emulator, Path(tmp)
         finally:
             box.stop_daemon()
-            shutil.rmtree(Path(tmp) / "home", ignore_errors=True)
 
 
-def _space_ssh_socket(emulator: object) -> Path:
-    apps = emulator.emulator.plane.account.apps.values()  # type: ignore[attr-defined]
+def measure_cpu(mib: int) -> dict[str, float]:
+    """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
+    with _opened_space("realistic") as (box, emulator, tmp):
+        _run(box.ssh_argv("sm-demo", "true"), box.env)
+        daemon_pid = int(box.call("daemon.status")["pid"])
+        direct = UnixForwarder(_space_ssh_socket(emulator))
+        figures: dict[str, float] = {}
+        paths = {
+            "": box.ssh_argv("sm-demo"),
+            "_relay": box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"),
+            "_direct": [*_direct_argv(direct.port)],
+        }
+        for suffix, argv in paths.items():
+            pid = None if suffix == "_direct" else daemon_pid
+            for name, value in _transfer(argv, box.env, tmp, mib, pid).items():
+                figures[name + suffix] = value
+        return figures
+
+
+def _space_ssh_socket(emulator: EmulatorThread) -> str:
+    apps = emulator.emulator.plane.account.apps.values()
     runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
-    return Path(runtime.resolve("localhost", 22))
+    return str(runtime.resolve("localhost", 22))
 
 
 def _direct_argv(port: int) -> list[str]:
@@ -263,68 +274,47 @@ def _direct_argv(port: int) -> list[str]:
 
 
 def measure(runs: int) -> dict[str, float]:
-    config = dataclasses.replace(
-        default_config(),
-        pacing="unthrottled",
-        delays=DelaysConfig(
-            app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
-        ),
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
-        start_in_thread(config) as emulator,
-    ):
-        box = Sandbox.create(
-            Path(tmp) / "home",
-            emulator.env,
-            extra=FAST_DAEMON,
+    with _opened_space("unthrottled") as (box, emulator, _tmp):
+        env = box.env
+
+        direct = UnixForwarder(_space_ssh_socket(emulator))
+        direct_argv = _direct_argv(direct.port)
+
+        _run(box.ssh_argv("sm-demo", "true"), env)  # warm the host key and the daemon
+        figures: dict[str, float] = {
+            "ssh_true_ms_proxy": _median_ms(
+                lambda: _run(box.ssh_argv("sm-demo", "true"), env), runs
+            ),
+            "ssh_true_ms_direct": _median_ms(lambda: _run([*direct_argv, "true"], env), runs),
+        }
+        proxy = [str(VENV_BIN / "smconnect"), "proxy", "--bogus-option"]
+        figures["proxy_startup_ms"] = _median_ms(lambda: _run(proxy, env, ok=(2,)), runs * 2)
+        figures["python_startup_ms"] = _median_ms(
+            lambda: _run([sys.executable, "-c", "pass"], env), runs * 2
         )
+        figures["proxy_own_startup_ms"] = round(
+            figures["proxy_startup_ms"] - figures["python_startup_ms"], 2
+        )
+        figures["echo_rtt_ms_proxy"] = _echo_rtt_ms(box.ssh_argv("sm-demo", "cat"), env, 50)
+        figures["echo_rtt_ms_direct"] = _echo_rtt_ms([*direct_argv, "cat"], env, 50)
+
+        sessions = [
+            subprocess.Popen(box.ssh_argv("sm-demo", "sleep 60"), env=env, stdin=subprocess.DEVNULL)
+            for _ in range(10)
+        ]
         try:
-            box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
-            env = box.env
-
-            direct = UnixForwarder(str(_space_ssh_socket(emulator)))
-            direct_argv = _direct_argv(direct.port)
-
-            _run(box.ssh_argv("sm-demo", "true"), env)  # warm the host key and the daemon
-            figures: dict[str, float] = {
-                "ssh_true_ms_proxy": _median_ms(
-                    lambda: _run(box.ssh_argv("sm-demo", "true"), env), runs
-                ),
-                "ssh_true_ms_direct": _median_ms(lambda: _run([*direct_argv, "true"], env), runs),
-            }
-            proxy = [str(VENV_BIN / "smconnect"), "proxy", "--bogus-option"]
-            figures["proxy_startup_ms"] = _median_ms(lambda: _run(proxy, env, ok=(2,)), runs * 2)
-            figures["python_startup_ms"] = _median_ms(
-                lambda: _run([sys.executable, "-c", "pass"], env), runs * 2
-            )
-            figures["proxy_own_startup_ms"] = round(
-                figures["proxy_startup_ms"] - figures["python_startup_ms"], 2
-            )
-            figures["echo_rtt_ms_proxy"] = _echo_rtt_ms(box.ssh_argv("sm-demo", "cat"), env, 50)
-            figures["echo_rtt_ms_direct"] = _echo_rtt_ms([*direct_argv, "cat"], env, 50)
-
-            sessions = [
-                subprocess.Popen(
-                    box.ssh_argv("sm-demo", "sleep 60"), env=env, stdin=subprocess.DEVNULL
-                )
-                for _ in range(10)
-            ]
-            try:
-                deadline = time.monotonic() + 60
-                while len(box.call("sessions.status")["sessions"]) < 10:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("bench: 10 sessions did not open within 60 s")
-                    time.sleep(0.2)
-                daemon_pid = int(box.call("daemon.status")["pid"])
-                figures["daemon_rss_mb"] = _rss_mb(daemon_pid)
-            finally:
-                for proc in sessions:
-                    proc.kill()
-                    proc.wait()
-            return figures
+            deadline = time.monotonic() + 60
+            while len(box.call("sessions.status")["sessions"]) < 10:
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: 10 sessions did not open within 60 s")
+                time.sleep(0.2)
+            daemon_pid = int(box.call("daemon.status")["pid"])
+            figures["daemon_rss_mb"] = _rss_mb(daemon_pid)
         finally:
-            box.stop_daemon()
+            for proc in sessions:
+                proc.kill()
+                proc.wait()
+        return figures
 
 
 def main() -> None:

@@ -95,9 +95,13 @@ class FdPass:
 
     async def start(self, path: Path) -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(path))
-        os.chmod(path, 0o600)
-        listener.listen(64)
+        try:
+            listener.bind(str(path))
+            os.chmod(path, 0o600)
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
         listener.setblocking(False)
         self._listener, self.path = listener, path
         self._spawn(self._accept_loop(listener))

@@ -70,7 +70,10 @@ async def serve(
         remove_stale(paths.fd_socket)
         await server.start_unix(paths.socket)
         if server.fd_listener is not None:
-            await server.fd_listener(paths.fd_socket)
+            try:
+                await server.fd_listener(paths.fd_socket)
+            except OSError as exc:  # proxies then relay by themselves: slower, still working
+                log.warning("no descriptor passing (%s): %s", paths.fd_socket.name, exc)
     else:
         remove_stale(paths.tcp_endpoint)
         port = await server.start_tcp()

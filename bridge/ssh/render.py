@@ -174,17 +174,21 @@ def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def installed_prefix(paths: SshPaths) -> str | None:
-    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
-    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+def _installed_settings(paths: SshPaths) -> list[list[str]]:
+    """The two-word lines of the config smconnect last wrote; none when nothing is installed."""
     try:
         content = paths.our_config.read_text("utf-8", "surrogateescape")
     except OSError:
-        return None
-    for line in content.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "Host" and parts[1].endswith("*"):
-            prefix = parts[1][:-1]
+        return []
+    return [parts for parts in map(str.split, content.splitlines()) if len(parts) == 2]
+
+
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    for key, value in _installed_settings(paths):
+        if key == "Host" and value.endswith("*"):
+            prefix = value[:-1]
             return prefix if is_valid_prefix(prefix) else None
     return None
 
@@ -192,12 +196,7 @@ def installed_prefix(paths: SshPaths) -> str | None:
 def installed_fdpass(paths: SshPaths) -> bool | None:
     """Whether the config smconnect last wrote passes descriptors (its ``ProxyUseFdpass``), so
     ``--no-fdpass`` survives later refreshes; None when nothing says (use the default)."""
-    try:
-        content = paths.our_config.read_text("utf-8", "surrogateescape")
-    except OSError:
-        return None
-    for line in content.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "ProxyUseFdpass":
-            return parts[1] == "yes"
+    for key, value in _installed_settings(paths):
+        if key == "ProxyUseFdpass":
+            return value == "yes"
     return None
