@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bridge.emulator import EmulatorThread, start_in_thread
-from bridge.emulator.config import DelaysConfig, default_config
+from bridge.emulator.config import DelaysConfig, LimitsConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
@@ -224,6 +224,8 @@ def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]
     config = dataclasses.replace(
         default_config(),
         pacing=pacing,
+        # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
+        limits=LimitsConfig(sessions_per_space=32),
         delays=DelaysConfig(
             app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
         ),

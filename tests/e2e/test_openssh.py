@@ -19,6 +19,7 @@ import pytest
 
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
+from tests.support import wait_until
 
 from .conftest import Stack
 
@@ -82,6 +83,7 @@ def _proxies(host: str) -> list[str]:
 def test_no_proxy_process_stays_in_an_fdpass_session(
     stack: Stack, opened: dict[str, Any], options: list[str], relays: bool
 ) -> None:
+    earlier = {s["id"] for s in stack.call("sessions.status")["sessions"]}
     session = subprocess.Popen(
         [*_client("ssh", stack, options), "sm-demo", "echo up; sleep 4; echo done"],
         env=stack.env,
@@ -98,6 +100,11 @@ def test_no_proxy_process_stays_in_an_fdpass_session(
     finally:
         session.kill()
         session.wait()
+
+    def released() -> bool:  # the daemon lets the channel go once ssh's socket closes
+        return not [s for s in stack.call("sessions.status")["sessions"] if s["id"] not in earlier]
+
+    assert wait_until(released, timeout=15)
 
 
 @pytest.mark.parametrize("options", [[], ["-o", "ProxyUseFdpass=no"]], ids=["fdpass", "relay"])
