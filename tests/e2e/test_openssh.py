@@ -236,7 +236,7 @@ def test_two_connections_at_once(stack: Stack, opened: dict[str, Any], path: lis
             [
                 *_client("ssh", stack, path),
                 "sm-demo",
-                f"sleep 2; head -c 1048576 /dev/zero | tr '\\0' '{tag}' | sha256sum",
+                f"sleep 4; head -c 1048576 /dev/zero | tr '\\0' '{tag}' | sha256sum",
             ],
             env=stack.env,
             stdout=subprocess.PIPE,
@@ -244,11 +244,15 @@ def test_two_connections_at_once(stack: Stack, opened: dict[str, Any], path: lis
         )
         for tag in "ab"
     ]
-    time.sleep(1.2)
-    status = stack.call("sessions.status")
-    live = [s for s in status["sessions"] if s["purpose"] == "ssh" and s["id"] not in earlier]
+
+    def both_live() -> bool:  # polled: under load two ssh start-ups can take seconds
+        status = stack.call("sessions.status")
+        new = [s for s in status["sessions"] if s["purpose"] == "ssh" and s["id"] not in earlier]
+        return len(new) == 2
+
+    live = wait_until(both_live, timeout=30, interval=0.2)
     outputs = [p.communicate(timeout=60) for p in procs]
-    assert len(live) == 2
+    assert live
     for tag, (out, err) in zip("ab", outputs, strict=True):
         assert out.split()[0].decode() == hashlib.sha256(tag.encode() * MIB).hexdigest(), err
 
