@@ -1,5 +1,7 @@
 """``proxy.open``: the ProxyCommand's way in. The calling connection becomes a raw byte stream
-into the space's SSH server, carried by a channel of the pool, until either side ends.
+into the space's SSH server, carried by a channel of the pool, until either side ends; or,
+with ``fdpass``, the channel waits under a ticket for the proxy to fetch a descriptor bound to
+it (``bridge.daemon.fdpass``), and no relay process stays in the data path.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from typing import Any
 
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import remote_access_disabled, translated
+from bridge.daemon.fdpass import ByteStream, FdPass
 from bridge.daemon.params import ContextParams
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
-from bridge.daemon.stream import RawStream
 
 __all__ = ["ProxyParams", "RelayService"]
 
@@ -24,6 +26,7 @@ __all__ = ["ProxyParams", "RelayService"]
 class ProxyParams(ContextParams):
     host: str
     start: bool = True  # start a stopped space rather than fail
+    fdpass: bool = False  # answer a ticket for fd.sock instead of upgrading this connection
 
 
 class RelayService:
@@ -31,11 +34,13 @@ class RelayService:
         self._spaces = spaces
         self._pool = pool
         self._relays: set[asyncio.Task[None]] = set()
+        self.fdpass = FdPass(self._relay, pool.release)
 
     def register(self, api: Api) -> None:
         api.add("proxy.open", self.proxy_open)
 
     async def close(self) -> None:
+        await self.fdpass.close()
         for task in list(self._relays):
             task.cancel()
 
@@ -52,13 +57,16 @@ class RelayService:
         managed = await self._pool.open(
             ws, space, purpose="ssh", ssh_host=params.host, progress=progress
         )
+        answer = {"id": managed.id, "space": space.name, "session_id": managed.session_id}
+        if params.fdpass and self.fdpass.listening:
+            return {**answer, "ticket": self.fdpass.issue(managed)}
         stream = conn.start_stream()
         task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
         self._relays.add(task)
         task.add_done_callback(self._relays.discard)
-        return {"id": managed.id, "space": space.name, "session_id": managed.session_id}
+        return answer
 
-    async def _relay(self, managed: ManagedChannel, stream: RawStream) -> None:
+    async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
         """Copy bytes both ways until either side ends; then release the channel.
 
         Runs as a task of its own (not the connection's): when the relay's websocket goes away

@@ -24,7 +24,7 @@ from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
-from bridge.ssh.render import ConfigOptions, installed_prefix
+from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
@@ -196,6 +196,7 @@ class SpacesService:
         command = smconnect_command(
             profile=context.profile, region=context.region, endpoint_url=context.endpoint_url
         )
-        options = ConfigOptions(smconnect_command=command, prefix=self.prefix)
+        fdpass = installed_fdpass(self._ssh_paths) is not False  # keep a --no-fdpass choice
+        options = ConfigOptions(smconnect_command=command, prefix=self.prefix, fdpass=fdpass)
         config = SshConfig(self._ssh_paths, options)
         await asyncio.to_thread(config.install, [SpaceRef.of(s) for s in spaces])

@@ -77,6 +77,9 @@ class ConfigOptions:
     server_alive_interval: int = 30
     server_alive_count_max: int = 10
     connect_timeout: int = 900
+    # ssh takes a descriptor from the proxy (``ProxyUseFdpass yes``) and talks to the daemon
+    # directly; False writes the relay form (``smconnect ssh-config install --no-fdpass``).
+    fdpass: bool = True
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
@@ -96,7 +99,8 @@ class ConfigOptions:
     def proxy_command(self) -> str:
         """The ProxyCommand value: run by ``$SHELL -c``, with ``%`` tokens expanded by ssh."""
         quoted = " ".join(shlex.quote(a) for a in self.smconnect_command)
-        return quoted.replace("%", "%%") + " proxy %n"
+        flag = " --fdpass" if self.fdpass else ""
+        return quoted.replace("%", "%%") + f" proxy{flag} %n"
 
     @property
     def wildcard(self) -> str:
@@ -159,6 +163,7 @@ def render_config(
         f"    User {options.user}\n"
         f"    Port 22\n"
         f"    ProxyCommand {options.proxy_command}\n"
+        f"    ProxyUseFdpass {'yes' if options.fdpass else 'no'}\n"
         f"    UserKnownHostsFile {_percent_path_arg(paths.known_hosts, 'known_hosts')}\n"
         f"    GlobalKnownHostsFile none\n"
         f"    StrictHostKeyChecking yes\n"
@@ -186,16 +191,29 @@ def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def installed_prefix(paths: SshPaths) -> str | None:
-    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
-    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+def _installed_settings(paths: SshPaths) -> list[list[str]]:
+    """The two-word lines of the config smconnect last wrote; none when nothing is installed."""
     try:
         content = paths.our_config.read_text("utf-8", "surrogateescape")
     except OSError:
-        return None
-    for line in content.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "Host" and parts[1].endswith("*"):
-            prefix = parts[1][:-1]
+        return []
+    return [parts for parts in map(str.split, content.splitlines()) if len(parts) == 2]
+
+
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    for key, value in _installed_settings(paths):
+        if key == "Host" and value.endswith("*"):
+            prefix = value[:-1]
             return prefix if is_valid_prefix(prefix) else None
+    return None
+
+
+def installed_fdpass(paths: SshPaths) -> bool | None:
+    """Whether the config smconnect last wrote passes descriptors (its ``ProxyUseFdpass``), so
+    ``--no-fdpass`` survives later refreshes; None when nothing says (use the default)."""
+    for key, value in _installed_settings(paths):
+        if key == "ProxyUseFdpass":
+            return value == "yes"
     return None
