@@ -28,6 +28,9 @@ from bridge.cli import (
     status_cmd,
 )
 from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
+from bridge.cli.helpstyle import install as install_help_style
+
+install_help_style()
 
 app = typer.Typer(
     name="smconnect",
