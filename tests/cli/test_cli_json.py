@@ -24,7 +24,8 @@ from .cli_helpers import Cli
 from .test_cli_docs import DOC, help_tree
 
 _BLOCK = re.compile(
-    r"<!-- json-schema: (?P<name>[^>]+?) -->\n(?:(?!```)[^\n]*\n)*?```json\n(?P<body>.*?)\n```", re.S
+    r"<!-- json-schema: (?P<name>[^>]+?) -->\n(?:(?!```)[^\n]*\n)*?```json\n(?P<body>.*?)\n```",
+    re.S,
 )
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 LOOKS_LIKE_A_DATE = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
