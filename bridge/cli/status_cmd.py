@@ -12,6 +12,7 @@ from rich.table import Table
 from bridge.cli import output
 from bridge.cli.context import JsonOpt
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
+from bridge.timestamps import parse_rfc3339
 
 
 async def _gather() -> dict[str, Any]:
@@ -75,11 +76,19 @@ def status_cmd(json_out: JsonOpt = False) -> None:
                 output.human_bytes(float(s.get("bytes_received", 0))),
                 str(s.get("reconnects", 0)),
                 f"{float(s.get('latency_ms', 0)):.0f} ms",
-                describe_uptime(time.time() - float(s.get("opened_at", time.time()))),
+                _age(s.get("opened_at")),
             )
         output.stdout.print(table)
     if forwards:
         output.stdout.print(forward_table(forwards))
+
+
+def _age(opened_at: Any) -> str:
+    """How long a session has been open, from its RFC 3339 ``opened_at``."""
+    try:
+        return describe_uptime(time.time() - parse_rfc3339(str(opened_at)).timestamp())
+    except ValueError:
+        return "-"
 
 
 def forward_table(forwards: list[dict[str, Any]]) -> Table:

@@ -54,6 +54,7 @@ from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
 from bridge.redact import redact
+from bridge.timestamps import rfc3339
 
 log = logging.getLogger("smconnect.daemon.jupyter")
 
@@ -378,7 +379,7 @@ class JupyterForward:
             "connections": self.connections,
             "active_connections": len(self._pipes),
             "rebuilds": self.rebuilds,
-            "opened_at": self.opened_at,
+            "opened_at": rfc3339(self.opened_at),
             "session": self.managed.describe() if self.alive and self.managed else None,
         }
 

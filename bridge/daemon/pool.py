@@ -50,6 +50,7 @@ from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
 from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
+from bridge.timestamps import rfc3339
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
 
@@ -127,7 +128,7 @@ class ManagedChannel:
             "state": ("failed" if self.channel.error else "closed")
             if self.channel.is_closed
             else self.state,
-            "opened_at": self.opened_at,
+            "opened_at": rfc3339(self.opened_at),
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
             "reconnects": stats.reconnects,

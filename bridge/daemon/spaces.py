@@ -25,6 +25,7 @@ from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
+from bridge.timestamps import rfc3339
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
@@ -44,9 +45,12 @@ class OpenParams(SpaceParams):
 
 
 def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
+    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md."""
     data = asdict(space)
     data["ref"] = space.ref
     data["ssh_host"] = ssh_host
+    if space.app_created is not None:
+        data["app_created"] = rfc3339(space.app_created)
     return data
 
 
