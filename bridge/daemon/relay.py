@@ -81,7 +81,8 @@ class RelayService:
         async def downstream() -> None:  # space -> ssh
             while data := await reader.read(65536):
                 await stream.write(data)
-            await stream.write_eof()
+            # EOF is sent by the caller once it knows the end was clean: ssh would otherwise
+            # exit on it and kill the ProxyCommand before the close reason gets there.
 
         up = asyncio.ensure_future(upstream())
         down = asyncio.ensure_future(downstream())
@@ -92,8 +93,12 @@ class RelayService:
                 # ssh closed its side: let queued output drain briefly, then end the session.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(down), 2.0)
+                    await stream.write_eof()
             elif not up.done():
                 error = await self._why_ended(ws, managed)
+                if error is None:
+                    with contextlib.suppress(Exception):
+                        await stream.write_eof()
         finally:
             for task in (up, down):
                 task.cancel()
