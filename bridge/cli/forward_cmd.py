@@ -82,7 +82,7 @@ def _open_failed(exc: RpcError, space: str, spec: tuple[int, int], where: _Where
     if where.unix_socket:
         return CliError(f"{exc.message}; remove it or pick another path")
     return CliError(
-        f"{exc.message}: the local port is in use. Pick another "
+        f"{exc.message}. Pick another local port "
         f"(`smconnect forward {space} 0:{remote}` takes any free one) or close the forward "
         "holding it (`smconnect forward --list`, then `smconnect forward --close ID`)"
     )

@@ -73,6 +73,11 @@ class ForwardLink:
     _rebuilding: bool = False
     _failed_at: float | None = None
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while the link is (re)built; the first build holds it too (``forward.open``)."""
+        return self._lock
+
     # -- the local side ------------------------------------------------------------------------
 
     async def listen(self, where: Listen) -> None:

@@ -10,7 +10,9 @@ started again is reconnected by the next local connection.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,14 +61,9 @@ class ForwardService:
         space = await ws.resolve(params.space)
         if space.remote_access != "ENABLED":  # before anything is started (cost-safe)
             raise remote_access_disabled(space.name)
-        progress = progress_to(conn, space)
-        space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
         alias = await self._spaces.alias(ws, space)
-        managed, ssh = await self._pool.open_ssh(
-            ws, space, purpose="forward", ssh_host=alias, progress=progress
-        )
         fwd = ForwardLink(
-            id=managed.id,
+            id="",  # the first channel's id, once there is one (as before: ids stay stable)
             context=params.context,
             space=space,
             ssh_host=alias,
@@ -75,14 +72,23 @@ class ForwardService:
             spaces=self._spaces,
             pool=self._pool,
         )
-        fwd.adopt(managed, ssh)
+        # The local side first: a port in use is refused before any app is started.
         where = Listen(params.local_host, params.local_port, params.unix_socket)
         try:
             await fwd.listen(where)
-        except BaseException as exc:
+        except OSError as exc:
+            raise _listen_error(where, exc) from None
+        try:
+            async with fwd.lock:  # a connection arriving now waits for the link
+                progress = progress_to(conn, space)
+                space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
+                managed, ssh = await self._pool.open_ssh(
+                    ws, space, purpose="forward", ssh_host=alias, progress=progress
+                )
+                fwd.id, fwd.space = managed.id, space
+                fwd.adopt(managed, ssh)
+        except BaseException:
             await fwd.close()
-            if isinstance(exc, OSError):
-                raise local_port_error(params.unix_socket or _address(where), exc) from None
             raise
         self._forwards[fwd.id] = fwd
         log.info(
@@ -119,5 +125,13 @@ class ForwardService:
         await fwd.close()
 
 
-def _address(where: Listen) -> str:
-    return f"[{where.host}]:{where.port}" if ":" in where.host else f"{where.host}:{where.port}"
+def _listen_error(where: Listen, exc: OSError) -> ApiError:
+    """One line: the place, and the OS's reason without asyncio's wrapping."""
+    place = where.unix_socket or (
+        f"[{where.host}]:{where.port}" if ":" in where.host else f"{where.host}:{where.port}"
+    )
+    if exc.errno == errno.EADDRINUSE:
+        return ApiError(f"{place} is already in use", kind="local_port")
+    if exc.errno is not None:
+        return local_port_error(place, OSError(exc.errno, os.strerror(exc.errno)))
+    return local_port_error(place, exc)

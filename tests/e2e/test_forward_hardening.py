@@ -221,3 +221,15 @@ def test_a_background_forward_comes_back_after_stop_and_start(stack: Stack) -> N
         assert _forward_entry(stack, fwd["id"])["state"] == "connected"
     finally:
         stack.call("forward.close", {"id": fwd["id"]})
+
+
+def test_a_local_port_in_use_is_refused_before_the_app_starts(stack: Stack) -> None:
+    stack.call("space.stop", _context(stack))
+    assert _app_status(stack, "demo") == "none"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(RpcError) as caught:
+            stack.call("forward.open", {**_context(stack), "remote_port": 8888, "local_port": port})
+    assert caught.value.kind == "local_port"
+    assert caught.value.message == f"127.0.0.1:{port} is already in use"
+    assert _app_status(stack, "demo") == "none"
