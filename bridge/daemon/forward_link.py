@@ -30,6 +30,7 @@ from bridge.aws.studio import Space
 from bridge.daemon.errors import app_not_running
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.spaces import SpacesService
+from bridge.daemon.ssh_link import drop_link, link_alive
 from bridge.daemon.tcp_peer import can_tell_peer_uid, peer_uid
 from bridge.redact import redact
 
@@ -164,12 +165,7 @@ class ForwardLink:
 
     @property
     def alive(self) -> bool:
-        return (
-            self.ssh is not None
-            and not self.ssh.is_closed()
-            and self.managed is not None
-            and not self.managed.channel.is_closed
-        )
+        return link_alive(self.ssh, self.managed)
 
     def adopt(self, managed: ManagedChannel, ssh: asyncssh.SSHClientConnection) -> None:
         self.managed, self.ssh, self.stopped, self.error = managed, ssh, False, None
@@ -257,12 +253,7 @@ class ForwardLink:
     async def _drop(self) -> None:
         ssh, managed = self.ssh, self.managed
         self.ssh = self.managed = None
-        if ssh is not None:
-            ssh.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ssh.wait_closed(), 5.0)
-        if managed is not None:
-            await self.pool.release(managed)
+        await drop_link(self.pool, ssh, managed)
 
     async def close(self) -> None:
         server, self._server = self._server, None
