@@ -169,7 +169,9 @@ class ForwardLink:
 
     def adopt(self, managed: ManagedChannel, ssh: asyncssh.SSHClientConnection) -> None:
         self.managed, self.ssh, self.stopped, self.error = managed, ssh, False, None
-        asyncio.get_running_loop().create_task(self._watch(ssh))
+        watch = asyncio.get_running_loop().create_task(self._watch(ssh))
+        self._pipes.add(watch)  # held (and cancelled by ``close``) like the pipes
+        watch.add_done_callback(self._pipes.discard)
 
     async def connection(self) -> asyncssh.SSHClientConnection:
         """The live SSH connection, rebuilt if it died. A stopped space is not started (that

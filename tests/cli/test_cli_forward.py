@@ -118,3 +118,22 @@ def test_forward_unix_socket(cli: Cli, tmp_path: Path) -> None:
     finally:
         cli.run("forward", "--close", opened["id"]).ok()
     cli.run("forward", "demo", "8888", "6006", "--unix-socket", str(path)).fails(2, "one port")
+
+
+def test_a_foreground_forward_says_when_nothing_listens_in_the_space(cli: Cli) -> None:
+    proc = cli.popen("forward", "demo", "0:1")
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = read_until(proc.stdout, lambda ln: ln.startswith("Forwarding"), 120)
+        m = re.fullmatch(r"Forwarding 127\.0\.0\.1:(\d+) → demo:1 \(Ctrl-C to stop\)\n", line)
+        assert m, line
+        with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=30) as sock:
+            assert sock.recv(1) == b""  # closed: the space refused the channel
+        said = read_until(proc.stderr, lambda ln: "nothing listens on" in ln, 30)
+        assert "127.0.0.1:1 in space 'demo'" in said
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
