@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bridge.cli import output
@@ -96,13 +97,15 @@ def forward_table(forwards: list[dict[str, Any]]) -> Table:
     for column in ("ID", "Space", "Local", "Remote", "State"):
         table.add_column(column)
     for f in forwards:
-        session = f.get("session") or {}
+        state = str(f.get("state") or (f.get("session") or {}).get("state", "-"))
+        if f.get("error"):  # e.g. nothing listens on the remote port: say so, not "connected"
+            state += f" ({escape(str(f['error']))})"
         table.add_row(
             str(f.get("id")),
             str(f.get("space")),
             str(f.get("local")),
             str(f.get("remote")),
-            str(session.get("state", "-")),
+            state,
         )
     return table
 
