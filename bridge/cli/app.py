@@ -62,7 +62,10 @@ def _register_subcommands() -> None:
         spaces_cmd,
         sshconfig_cmd,
         status_cmd,
+        transfer_cmd,
     )
+
+    transfer_cmd.register(app)
 
 
 def run() -> None:
