@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Lane
+from tests.kernels.conftest import stack  # noqa: F401  (one emulator + daemon: the e2e tests')
 
 
 async def local_lane(index: int, cwd: Path) -> tuple[Lane, asyncio.subprocess.Process]:

@@ -3,42 +3,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bridge.emulator import start_in_thread
-from bridge.emulator.config import DelaysConfig, default_config
-from bridge.emulator.sandbox import FAST_DAEMON, Sandbox
 from bridge.transfer.plan import CHUNK
+from tests.kernels.conftest import Stack as Sandbox
 from tests.transfer.conftest import tree_hashes
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    delays = DelaysConfig(
-        app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.2
-    )
-    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=delays)
-    with start_in_thread(config) as emulator:
-        sandbox = Sandbox.create(
-            tmp_path_factory.mktemp("home"), emulator.env, extra=FAST_DAEMON, emulator=emulator
-        )
-        try:
-            yield sandbox
-        finally:
-            sandbox.stop_daemon()
-
-
-def space_home(stack: Sandbox, space: str = "demo") -> Path:
-    runs = sorted(stack.emu.emulator.root.glob(f"*-{space}-*"), key=lambda p: p.stat().st_mtime)
-    assert runs, f"space {space} has not run"
-    return runs[-1] / "home" / "sagemaker-user"
 
 
 def cp(stack: Sandbox, *args: str) -> dict[str, int]:
@@ -59,7 +33,7 @@ def test_tree_up_and_down_is_byte_identical(stack: Sandbox, tmp_path: Path) -> N
     assert up["files"] == 3 and up["lanes"] == 3
     assert up["bytes"] == sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     assert set(up) >= {"bytes", "wire_bytes", "skipped_bytes", "files", "seconds", "lanes"}
-    remote = space_home(stack) / "data set"
+    remote = stack.space_home("demo") / "data set"
     assert tree_hashes(remote) == tree_hashes(src)
     down = cp(stack, "-r", "--lanes", "2", "demo:data set", str(tmp_path / "back"))
     assert down["files"] == 3
@@ -75,7 +49,7 @@ def test_dropped_websockets_still_give_an_identical_file(stack: Sandbox, tmp_pat
         summary = cp(stack, "--lanes", "3", str(src), "demo:big.bin")
     finally:
         faults.drop_every_bytes_received, faults.max_drops = None, None
-    got = (space_home(stack) / "big.bin").read_bytes()
+    got = (stack.space_home("demo") / "big.bin").read_bytes()
     assert hashlib.sha256(got).digest() == hashlib.sha256(src.read_bytes()).digest()
     assert summary["bytes"] == src.stat().st_size
     drops = sum(s.stats.drops_injected for s in stack.emu.emulator.broker.sessions.values())
