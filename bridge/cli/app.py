@@ -27,6 +27,7 @@ from bridge.cli import (
     spaces_cmd,
     sshconfig_cmd,
     status_cmd,
+    transfer_cmd,
 )
 from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
 from bridge.cli.helpstyle import install as install_help_style
@@ -80,6 +81,9 @@ spaces_cmd.register(app)
 forward_cmd.register(app)
 kernels_cmd.register(app)
 sshconfig_cmd.register(app)
+transfer_cmd.register(app)
+
+    transfer_cmd.register(app)
 
 
 def run() -> None:

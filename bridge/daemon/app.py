@@ -19,6 +19,7 @@ from bridge.daemon.relay import RelayService
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
+from bridge.daemon.transfers import TransferService
 from bridge.daemon.workspace import Workspaces
 from bridge.ssh.paths import SshPaths
 
@@ -41,6 +42,7 @@ async def setup(
     relay = RelayService(spaces, pool)
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
+    transfers = TransferService(spaces, pool)
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
         return {
@@ -48,12 +50,12 @@ async def setup(
             "forwards": forwards.describe(),
         }
 
-    for service in (spaces, relay, forwards, jupyter):
+    for service in (spaces, relay, forwards, jupyter, transfers):
         service.register(server.api)
     server.api.add("sessions.status", sessions_status)
     info.register(server.api, host_prefix=lambda: spaces.prefix, remote_home=REMOTE_HOME)
     server.fd_listener = relay.fdpass.start
-    server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy()
+    server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy() or transfers.busy()
 
     async def close() -> None:
         # Users of channels first (streams closed with a reason rather than cut), the pool last.

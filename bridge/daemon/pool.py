@@ -342,12 +342,15 @@ class ChannelPool:
         *,
         purpose: str,
         ssh_host: str,
+        lane: int = 0,
         progress: Progress = _no_progress,
     ) -> tuple[ManagedChannel, asyncssh.SSHClientConnection]:
         """An SSH connection of the daemon's own on a new channel, checked against the key
         learnt over the trusted path; the channel is released if SSH cannot be set up."""
         key = await self.host_key(ws, space, ssh_host, progress=progress)
-        managed = await self.open(ws, space, purpose=purpose, ssh_host=ssh_host, progress=progress)
+        managed = await self.open(
+            ws, space, purpose=purpose, ssh_host=ssh_host, lane=lane, progress=progress
+        )
         try:
             reader, writer = managed.channel.streams()
             ssh = await connect_ssh(reader, writer, known_host_key=key)

@@ -1,0 +1,143 @@
+"""``smconnect cp``: copy files and trees to or from a space, striped over several SSM sessions.
+
+The daemon does the copy (``transfer.start``); this command parses scp's syntax, shows progress
+on a terminal and prints the summary. Killing it ends its connection, which cancels the copy;
+nothing is left half-written under a final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from bridge.cli import output
+from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.cli.errors import CliError, ExitCode
+from bridge.daemon.client import DaemonClient
+
+__all__ = ["parse_lanes", "parse_side", "register"]
+
+MAX_LANES = 16  # the daemon's cap (bridge.daemon.transfers.MAX_LANES)
+
+
+def parse_side(arg: str) -> tuple[str | None, str]:
+    """scp's rule: ``SPACE:PATH`` when a colon comes before any slash; the path is relative to
+    the space user's home (empty: the home itself). Anything else is local (``./a:b`` for a
+    local name with a colon)."""
+    head, sep, tail = arg.partition(":")
+    if sep and head and "/" not in head:
+        return head, tail or "."
+    return None, arg
+
+
+def parse_lanes(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_LANES:
+        raise CliError(f"--lanes must be 1..{MAX_LANES} or auto, not {text!r}", ExitCode.USAGE)
+    return n
+
+
+def _params(srcs: list[str], dest: str) -> dict[str, Any]:
+    sides = [parse_side(s) for s in srcs]
+    dspace, dpath = parse_side(dest)
+    spaces = {space for space, _ in sides}
+    if len(spaces) != 1:
+        raise CliError("the sources must all be local or all in one space", ExitCode.USAGE)
+    (sspace,) = spaces
+    if (sspace is None) == (dspace is None):
+        raise CliError(
+            "exactly one side must be a space (SPACE:PATH), the other local", ExitCode.USAGE
+        )
+    if dspace is not None:
+        return {
+            "direction": "upload",
+            "space": dspace,
+            "sources": [os.path.abspath(path) for _, path in sides],
+            "dest": dpath,
+        }
+    return {
+        "direction": "download",
+        "space": sspace,
+        "sources": [path for _, path in sides],
+        "dest": os.path.abspath(dpath) + ("/" if dpath.endswith("/") else ""),
+    }
+
+
+async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not show,
+    )
+    task = progress.add_task("starting", total=None)
+
+    def on_notification(method: str, note: dict[str, Any]) -> None:
+        if method == "transfer.progress":
+            files = f"{note['files']}/{note['total_files']} files, {note['lanes']} lanes"
+            progress.update(task, completed=note["bytes"], total=note["total"], description=files)
+        elif method == "progress":
+            progress.update(task, description=str(note.get("message", "")))
+
+    async with DaemonClient.connect(autostart=True) as client:
+        with progress:
+            result: dict[str, Any] = await client.call(
+                "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
+            )
+    return result
+
+
+def cp_cmd(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="SRC... DEST; a space side is SPACE:PATH.", show_default=False),
+    ],
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Copy folders.")] = False,
+    lanes: Annotated[
+        str,
+        typer.Option("--lanes", help=f"SSM sessions to stripe over: 1..{MAX_LANES} or auto."),
+    ] = "auto",
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Copy files to or from a space (scp's syntax), striped over several sessions."""
+    if len(paths) < 2:
+        raise CliError("usage: smconnect cp [-r] SRC... DEST", ExitCode.USAGE)
+    params = _params(paths[:-1], paths[-1])
+    params |= {"recursive": recursive, "lanes": parse_lanes(lanes)}
+    params |= aws_context(ctx, profile, region).params()
+    result = asyncio.run(_run(params, show=sys.stderr.isatty() and not json_out))
+    if json_out:
+        output.print_json({k: v for k, v in result.items() if k != "id"})
+        return
+    rate = result["bytes"] / max(result["seconds"], 1e-6)
+    output.say(
+        f"{result['files']} files, {output.human_bytes(result['bytes'])} in "
+        f"{result['seconds']:.1f} s ({output.human_bytes(rate)}/s over {result['lanes']} lanes)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cp")(cp_cmd)

@@ -1,0 +1,187 @@
+"""``transfer.start`` / ``transfer.cancel``: striped copies between this machine and a space.
+
+A transfer runs inside its ``transfer.start`` request, so it is cancelled when the calling
+client goes away (even killed with -9: its websocket closes) as well as by ``transfer.cancel``.
+Each lane is an SSH connection of the daemon's own on its own SSM session
+(``ChannelPool.open_ssh(purpose="transfer", lane=i)``) running the helper over exec; progress
+goes to the caller as ``transfer.progress`` notifications. See docs/design/transfer.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bridge.daemon.dispatch import Api
+from bridge.daemon.errors import ApiError, translated
+from bridge.daemon.params import SpaceParams
+from bridge.daemon.pool import ChannelPool, ManagedChannel
+from bridge.daemon.server import Connection
+from bridge.daemon.spaces import SpacesService, progress_to
+from bridge.daemon.workspace import Workspace
+from bridge.transfer import helper
+from bridge.transfer.engine import Stats, copy
+from bridge.transfer.lanes import Lane, LaneDead, TransferError
+
+__all__ = ["AUTO_LANES", "MAX_LANES", "TransferService"]
+
+log = logging.getLogger(__name__)
+
+MAX_LANES = 16
+AUTO_LANES = 8
+PROGRESS_INTERVAL = 0.25  # seconds between progress notifications
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferParams(SpaceParams):
+    direction: Literal["upload", "download"]
+    sources: list[str]  # local paths (upload) or paths in the space (download)
+    dest: str
+    recursive: bool = False
+    lanes: int | Literal["auto"] = "auto"
+    id: str | None = None  # the caller's name for it (for transfer.cancel); made up if absent
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferCancelParams:
+    id: str
+
+
+class TransferService:
+    def __init__(self, spaces: SpacesService, pool: ChannelPool) -> None:
+        self._spaces = spaces
+        self._pool = pool
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._ids = itertools.count(1)
+
+    def register(self, api: Api) -> None:
+        api.add("transfer.start", self.transfer_start)
+        api.add("transfer.cancel", self.transfer_cancel)
+
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    @translated
+    async def transfer_start(self, conn: Connection, params: TransferParams) -> dict[str, Any]:
+        want = AUTO_LANES if params.lanes == "auto" else params.lanes
+        if not isinstance(want, int) or not 1 <= want <= MAX_LANES:
+            raise ApiError(f"lanes must be 1..{MAX_LANES} or 'auto'", kind="invalid_params")
+        tid = params.id or f"transfer-{next(self._ids)}"
+        if tid in self._running:
+            raise ApiError(f"a transfer {tid!r} is already running", kind="invalid_params")
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[tid] = task
+        try:
+            return await self._run(conn, params, tid, want, strict=params.lanes != "auto")
+        finally:
+            self._running.pop(tid, None)
+
+    async def transfer_cancel(
+        self, conn: Connection, params: TransferCancelParams
+    ) -> dict[str, Any]:
+        task = self._running.get(params.id)
+        if task is None:
+            raise ApiError(f"no transfer with id {params.id!r}", kind="not_found")
+        task.cancel()
+        return {"cancelled": params.id}
+
+    async def _run(
+        self, conn: Connection, params: TransferParams, tid: str, want: int, *, strict: bool
+    ) -> dict[str, Any]:
+        ws = self._spaces.workspace(params.context)
+        space = await ws.resolve(params.space)
+        progress = progress_to(conn, space)
+        space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
+        alias = await self._spaces.alias(ws, space)
+        opened: list[tuple[ManagedChannel, Lane]] = []
+        try:
+            opened = await self._open_lanes(ws, space, alias, want, strict=strict)
+            last = 0.0
+
+            def report(stats: Stats) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= PROGRESS_INTERVAL or stats.files == stats.total_files:
+                    last = now
+                    conn.spawn(conn.notify("transfer.progress", _progress(tid, stats)))
+
+            stats = await copy(
+                params.direction,
+                params.sources,
+                params.dest,
+                [lane for _, lane in opened],
+                recursive=params.recursive,
+                progress=report,
+            )
+        except TransferError as exc:
+            raise ApiError(str(exc), kind="transfer") from None
+        finally:
+            await asyncio.shield(self._close(opened))
+        return {"id": tid, **stats.summary()}
+
+    async def _open_lanes(
+        self, ws: Workspace, space: Any, alias: str, want: int, *, strict: bool
+    ) -> list[tuple[ManagedChannel, Lane]]:
+        """Open ``want`` lanes at once; with ``auto`` (not ``strict``), as many as the service
+        grants (at least one)."""
+        results = await asyncio.gather(
+            *(self._open_lane(ws, space, alias, i) for i in range(want)), return_exceptions=True
+        )
+        opened = [r for r in results if isinstance(r, tuple)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and (strict or not opened):
+            await self._close(opened)
+            raise failures[0]
+        for exc in failures:
+            log.info("transfer: a lane was refused (%s); going on with %d", exc, len(opened))
+        return opened
+
+    async def _open_lane(
+        self, ws: Workspace, space: Any, alias: str, index: int
+    ) -> tuple[ManagedChannel, Lane]:
+        managed, ssh = await self._pool.open_ssh(
+            ws, space, purpose="transfer", ssh_host=alias, lane=index
+        )
+        try:
+            proc = await ssh.create_process(helper.command(), encoding=None)
+
+            async def close() -> None:
+                proc.close()
+                ssh.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ssh.wait_closed(), 5.0)
+
+            lane = Lane(index, proc.stdout, proc.stdin, close)
+            try:
+                await lane.start()
+            except LaneDead:
+                await lane.close()
+                raise TransferError("could not start python3 in the space") from None
+        except BaseException:
+            ssh.close()
+            await self._pool.release(managed)
+            raise
+        return managed, lane
+
+    async def _close(self, opened: list[tuple[ManagedChannel, Lane]]) -> None:
+        for managed, lane in opened:
+            await lane.close()
+            await self._pool.release(managed)
+
+
+def _progress(tid: str, stats: Stats) -> dict[str, Any]:
+    return {
+        "id": tid,
+        "bytes": stats.bytes,
+        "total": stats.total,
+        "files": stats.files,
+        "total_files": stats.total_files,
+        "lanes": stats.lanes,
+        "seconds": round(time.monotonic() - stats.started, 3),
+    }

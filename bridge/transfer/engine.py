@@ -1,0 +1,243 @@
+"""A copy over lanes, either direction: plan, then chunk / whole-file / finish items for the
+scheduler. The writing side (the helper in the space, or ``helper``'s functions run here) puts
+chunks at their offsets into a partial file and renames it into place once the whole-file
+SHA-256 matches the reading side's."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bridge.transfer import helper
+from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
+from bridge.transfer.plan import SMALL, FileJob, Plan, chunks, plan_copy
+
+__all__ = ["Direction", "Stats", "copy"]
+
+Direction = Literal["upload", "download"]
+
+
+@dataclass
+class Stats:
+    total: int = 0
+    bytes: int = 0
+    skipped_bytes: int = 0
+    files: int = 0
+    total_files: int = 0
+    lanes: int = 0
+    wire_bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "bytes": self.bytes,
+            "wire_bytes": self.wire_bytes,
+            "skipped_bytes": self.skipped_bytes,
+            "files": self.files,
+            "seconds": round(self.seconds, 3),
+            "lanes": self.lanes,
+        }
+
+
+@dataclass
+class _File:
+    """A file in flight: its job and how many chunks are still to land."""
+
+    job: FileJob
+    left: int
+    stamp: tuple[int, int] | None = None  # a local source's (size, mtime_ns) when planned
+
+
+@dataclass
+class _Ctx:
+    direction: Direction
+    stats: Stats
+    progress: Callable[[Stats], None]
+
+    def landed(self, n: int) -> None:
+        self.stats.bytes += n
+        self.progress(self.stats)
+
+    def finished(self) -> None:
+        self.stats.files += 1
+        self.progress(self.stats)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def _check_unchanged(f: _File) -> None:
+    if f.stamp is not None and _stamp(f.job.src) != f.stamp:
+        raise TransferError(f"{f.job.src}: changed during the transfer; run the copy again")
+
+
+@dataclass
+class _Chunk:
+    ctx: _Ctx
+    file: _File
+    offset: int
+    length: int
+
+    async def run(self, lane: Lane) -> list[Item]:
+        job = self.file.job
+        if self.ctx.direction == "upload":
+            data = await asyncio.to_thread(helper.read_chunk, job.src, self.offset, self.length)
+            flags, payload = helper.pack(data)
+            await lane.request(
+                "put", {"path": job.dst, "offset": self.offset, "flags": flags}, payload
+            )
+        else:
+            _, h, payload = await lane.request(
+                "get", {"path": job.src, "offset": self.offset, "length": self.length}
+            )
+            data = helper.unpack(h["flags"], payload)
+            await asyncio.to_thread(helper.write_chunk, job.dst, self.offset, data)
+        if len(data) != self.length:
+            raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
+        self.ctx.landed(self.length)
+        self.file.left -= 1
+        return [_Finish(self.ctx, self.file)] if not self.file.left else []
+
+
+@dataclass
+class _Finish:
+    ctx: _Ctx
+    file: _File
+
+    async def run(self, lane: Lane) -> list[Item]:
+        job = self.file.job
+        if self.ctx.direction == "upload":
+            sha = await asyncio.to_thread(helper.file_hash, job.src)
+            _check_unchanged(self.file)
+            await lane.request(
+                "fin", {"path": job.dst, "size": job.size, "sha256": sha, "mode": job.mode}
+            )
+        else:
+            _, h, _ = await lane.request("hash", {"path": job.src})
+            await asyncio.to_thread(helper.finish, job.dst, job.size, h["sha256"], job.mode)
+        self.ctx.finished()
+        return []
+
+
+@dataclass
+class _Whole:
+    """A small file in one request: data and hash together."""
+
+    ctx: _Ctx
+    file: _File
+
+    async def run(self, lane: Lane) -> list[Item]:
+        job = self.file.job
+        if self.ctx.direction == "upload":
+            data = await asyncio.to_thread(helper.read_chunk, job.src, 0, job.size + 1)
+            _check_unchanged(self.file)
+            if len(data) != job.size:
+                raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
+            flags, payload = helper.pack(data)
+            header = {"path": job.dst, "offset": 0, "flags": flags, "size": job.size}
+            header |= {"sha256": hashlib.sha256(data).hexdigest(), "mode": job.mode}
+            await lane.request("put", header, payload)
+        else:
+            _, h, payload = await lane.request(
+                "get", {"path": job.src, "offset": 0, "length": job.size + 1, "hash": True}
+            )
+            data = helper.unpack(h["flags"], payload)
+
+            def write() -> None:
+                helper.write_chunk(job.dst, 0, data)
+                helper.finish(job.dst, len(data), h["sha256"], job.mode)
+
+            await asyncio.to_thread(write)
+            if len(data) != job.size:
+                raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
+        self.ctx.landed(job.size)
+        self.ctx.finished()
+        return []
+
+
+async def _remote_walk(lane: Lane, path: str, *, top: bool = False) -> tuple[str, list[Any]]:
+    _, h, _ = await lane.request("list", {"path": path, "top": top})
+    return h["root"], h["entries"]
+
+
+def _local_walk(path: str, *, top: bool = False) -> list[dict[str, Any]]:
+    try:
+        return helper.walk(os.path.expanduser(path), top)
+    except FileNotFoundError:
+        raise TransferError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise TransferError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _expand(path: str) -> str:
+    return os.path.expanduser(path)
+
+
+async def _make_plan(
+    direction: Direction, sources: list[str], dest: str, lane: Lane, recursive: bool
+) -> Plan:
+    if direction == "upload":
+        walks = [(_expand(s), await asyncio.to_thread(_local_walk, s)) for s in sources]
+        try:
+            root, top = await _remote_walk(lane, dest, top=True)
+            dest_is_dir = top[0]["type"] == "dir"
+            dest = root
+        except TransferError:
+            dest_is_dir = dest.endswith("/")
+    else:
+        walks = []
+        for s in sources:
+            root, entries = await _remote_walk(lane, s)
+            walks.append((root, entries))
+        dest = _expand(dest)
+        dest_is_dir = await asyncio.to_thread(os.path.isdir, dest) or dest.endswith("/")
+    return plan_copy(walks, dest, dest_is_dir=dest_is_dir, recursive=recursive)
+
+
+async def copy(
+    direction: Direction,
+    sources: list[str],
+    dest: str,
+    lanes: list[Lane],
+    *,
+    recursive: bool = False,
+    progress: Callable[[Stats], None] = lambda stats: None,
+) -> Stats:
+    """Copy ``sources`` to ``dest`` over started ``lanes``: remote paths are the helper's
+    (relative = the space user's home), local ones this process's."""
+    stats = Stats(lanes=len(lanes))
+    plan = await _make_plan(direction, sources, dest, lanes[0], recursive)
+    stats.total, stats.total_files = plan.bytes, len(plan.files)
+    ctx = _Ctx(direction, stats, progress)
+    for path in plan.dirs:
+        if direction == "upload":
+            await lanes[0].request("mkdir", {"path": path})
+        else:
+            await asyncio.to_thread(os.makedirs, path, exist_ok=True)
+    for path, target in plan.links:
+        if direction == "upload":
+            await lanes[0].request("link", {"path": path, "target": target})
+        else:
+            await asyncio.to_thread(helper.make_link, path, target)
+    items: list[Item] = []
+    for job in plan.files:
+        stamp = _stamp(job.src) if direction == "upload" else None
+        pieces = chunks(job.size)
+        f = _File(job, len(pieces), stamp)
+        if job.size <= SMALL:
+            items.append(_Whole(ctx, f))
+        else:
+            items.extend(_Chunk(ctx, f, off, n) for off, n in pieces)
+    progress(stats)
+    await Scheduler(lanes).run(items)
+    stats.wire_bytes = sum(lane.wire_bytes for lane in lanes)
+    stats.seconds = time.monotonic() - stats.started
+    return stats

@@ -1,0 +1,199 @@
+"""Lanes and the scheduler that spreads work over them.
+
+A ``Lane`` is one helper process (in the space: on an exec channel of its own SSM session) with
+pipelined requests: replies come back in order, so a FIFO of futures matches them. The
+``Scheduler`` runs ``window`` requests per lane at once; when a lane dies its unfinished items
+go back to the queue for the others, and the transfer fails only when every lane has died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from bridge.transfer import helper
+
+__all__ = ["Item", "Lane", "LaneDead", "Scheduler", "TransferError"]
+
+Frame = tuple[str, dict[str, Any], bytes]
+
+
+class TransferError(Exception):
+    """A transfer that cannot complete; the message is one line for the user."""
+
+
+class LaneDead(Exception):
+    """The lane's helper or channel is gone; its work goes to the other lanes."""
+
+
+class Reader(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+
+
+class Lane:
+    def __init__(
+        self,
+        index: int,
+        reader: Reader,
+        writer: Writer,
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.index = index
+        self.wire_bytes = 0  # bytes written to and read from the channel
+        self._reader = reader
+        self._writer = writer
+        self._close = close
+        self._pending: collections.deque[asyncio.Future[Frame]] = collections.deque()
+        self._ids = itertools.count()
+        self._decoder = helper.Decoder()
+        self._pump: asyncio.Task[None] | None = None
+        self.error: str | None = None
+
+    @property
+    def dead(self) -> bool:
+        return self.error is not None
+
+    async def start(self) -> None:
+        """Send the helper's source (the exec command reads exactly that many bytes) and wait
+        for its hello."""
+        hello: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending.append(hello)
+        self._pump = asyncio.create_task(self._read_replies())
+        await self._send(helper.source())
+        await hello
+
+    async def request(self, kind: str, header: dict[str, Any], data: bytes = b"") -> Frame:
+        if self.error is not None:
+            raise LaneDead(self.error)
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending.append(fut)
+        await self._send(helper.encode(kind, {**header, "id": next(self._ids)}, data))
+        reply = await fut
+        if reply[0] == "err":
+            raise TransferError(reply[1].get("message", "the helper failed"))
+        return reply
+
+    async def _send(self, frame: bytes) -> None:
+        try:
+            self._writer.write(frame)
+            await self._writer.drain()
+        except Exception as exc:
+            self._die(f"lane {self.index}: {exc or type(exc).__name__}")
+            raise LaneDead(self.error) from None
+        self.wire_bytes += len(frame)
+
+    async def _read_replies(self) -> None:
+        try:
+            while block := await self._reader.read(1 << 20):
+                self.wire_bytes += len(block)
+                for frame in self._decoder.feed(block):
+                    if self._pending:
+                        fut = self._pending.popleft()
+                        if not fut.done():
+                            fut.set_result(frame)
+            self._die(f"lane {self.index}: the helper ended")
+        except Exception as exc:
+            self._die(f"lane {self.index}: {exc or type(exc).__name__}")
+
+    def _die(self, reason: str) -> None:
+        if self.error is None:
+            self.error = reason
+        while self._pending:
+            fut = self._pending.popleft()
+            if not fut.done():
+                fut.set_exception(LaneDead(reason))
+
+    async def close(self) -> None:
+        if self.error is None:
+            with contextlib.suppress(Exception):
+                self._writer.write(helper.encode("bye", {}))
+                await self._writer.drain()
+        self._die(f"lane {self.index}: closed")
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pump
+        if self._close is not None:
+            with contextlib.suppress(Exception):
+                await self._close()
+
+
+class Item(Protocol):
+    """One unit of work; ``run`` may be retried on another lane when its lane dies, and
+    returns the items it makes ready (e.g. a file's finish after its last chunk)."""
+
+    async def run(self, lane: Lane) -> list[Item]: ...
+
+
+class Scheduler:
+    def __init__(self, lanes: list[Lane], *, window: int = 4) -> None:
+        self._lanes = lanes
+        self._window = window
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._outstanding = 0
+        self._done = asyncio.Event()
+        self._failure: BaseException | None = None
+
+    async def run(self, items: list[Item]) -> None:
+        for item in items:
+            self._add(item)
+        if not self._outstanding:
+            return
+        workers = [
+            asyncio.create_task(self._worker(lane))
+            for lane in self._lanes
+            for _ in range(self._window)
+        ]
+        watch = [asyncio.create_task(self._watch_lanes(workers))]
+        try:
+            await self._done.wait()
+        finally:
+            for task in workers + watch:
+                task.cancel()
+            await asyncio.gather(*workers, *watch, return_exceptions=True)
+        if self._failure is not None:
+            raise self._failure
+
+    def _add(self, item: Item) -> None:
+        self._outstanding += 1
+        self._queue.put_nowait(item)
+
+    async def _worker(self, lane: Lane) -> None:
+        while not lane.dead:
+            item = await self._queue.get()
+            if lane.dead:
+                self._queue.put_nowait(item)
+                return
+            try:
+                more = await item.run(lane)
+            except LaneDead:
+                self._queue.put_nowait(item)  # another lane takes it
+                return
+            except Exception as exc:
+                self._fail(exc)
+                return
+            for new in more:
+                self._add(new)
+            self._outstanding -= 1
+            if not self._outstanding:
+                self._done.set()
+
+    async def _watch_lanes(self, workers: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*workers, return_exceptions=True)
+        if not self._done.is_set():
+            reasons = "; ".join(lane.error or "?" for lane in self._lanes)
+            self._fail(TransferError(f"every lane failed ({reasons})"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        self._done.set()

@@ -1,0 +1,84 @@
+"""``smconnect cp`` for real: the CLI, the autostarted daemon, SSM sessions through the emulator
+(one per lane), OpenSSH-compatible exec and the helper in the space."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bridge.transfer.plan import CHUNK
+from tests.kernels.conftest import Stack as Sandbox
+from tests.transfer.conftest import tree_hashes
+
+
+def cp(stack: Sandbox, *args: str) -> dict[str, int]:
+    done = stack.smconnect("cp", "--json", *args, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, int] = json.loads(done.stdout)
+    return summary
+
+
+def test_tree_up_and_down_is_byte_identical(stack: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "data set"
+    (src / "ünï cödé").mkdir(parents=True)
+    (src / "empty").write_bytes(b"")
+    (src / "ünï cödé" / "a file.txt").write_text("x,y\n" * 5000)
+    (src / "big.bin").write_bytes(os.urandom(CHUNK + CHUNK // 3))
+    os.symlink("../../etc/passwd", src / "escape")  # copied as a link, never followed
+    up = cp(stack, "-r", "--lanes", "3", str(src), "demo:")
+    assert up["files"] == 3 and up["lanes"] == 3
+    assert up["bytes"] == sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    assert set(up) >= {"bytes", "wire_bytes", "skipped_bytes", "files", "seconds", "lanes"}
+    remote = stack.space_home("demo") / "data set"
+    assert tree_hashes(remote) == tree_hashes(src)
+    down = cp(stack, "-r", "--lanes", "2", "demo:data set", str(tmp_path / "back"))
+    assert down["files"] == 3
+    assert tree_hashes(tmp_path / "back") == tree_hashes(src)
+
+
+def test_dropped_websockets_still_give_an_identical_file(stack: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(5 * CHUNK + 99))
+    faults = stack.emu.emulator.broker.faults
+    faults.drop_every_bytes_received, faults.max_drops = 3 << 20, 1  # each lane's socket once
+    try:
+        summary = cp(stack, "--lanes", "3", str(src), "demo:big.bin")
+    finally:
+        faults.drop_every_bytes_received, faults.max_drops = None, None
+    got = (stack.space_home("demo") / "big.bin").read_bytes()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(src.read_bytes()).digest()
+    assert summary["bytes"] == src.stat().st_size
+    drops = sum(s.stats.drops_injected for s in stack.emu.emulator.broker.sessions.values())
+    assert drops >= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle", "code"),
+    [
+        (["/nonexistent/x", "demo:x"], "no such file", 1),
+        (["./x", "nosuchspace:x"], "nosuchspace", 3),
+        (["--lanes", "0", "a", "demo:"], "--lanes", 2),
+        (["--lanes", "100", "a", "demo:"], "--lanes", 2),
+        (["a", "b"], "exactly one side", 2),
+    ],
+)
+def test_bad_input_is_one_line(
+    stack: Sandbox, tmp_path: Path, args: list[str], needle: str, code: int
+) -> None:
+    done = stack.smconnect("cp", *args)
+    assert done.returncode == code, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], done.stderr
+
+
+def test_a_remote_path_outside_permissions_is_one_line(stack: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "f"
+    src.write_bytes(b"data")
+    done = stack.smconnect("cp", str(src), "demo:/proc/nope/f")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "/proc/nope" in lines[0], done.stderr
