@@ -83,8 +83,6 @@ kernels_cmd.register(app)
 sshconfig_cmd.register(app)
 transfer_cmd.register(app)
 
-    transfer_cmd.register(app)
-
 
 def run() -> None:
     from typer import Abort
