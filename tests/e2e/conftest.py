@@ -12,15 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.emulator import start_in_thread
-from bridge.emulator.config import DelaysConfig, default_config
+from bridge.emulator.config import default_config
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
-Stack = Sandbox  # what the e2e tests call the sandbox they share
-
-
-FAST_DELAYS = DelaysConfig(
-    app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
-)
+from .e2e_helpers import FAST_DELAYS, Stack
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 MIB = 1024 * 1024
 
