@@ -114,10 +114,20 @@ class Sandbox:
         timeout: float = 120,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """The console script, run to completion; stdin is ``input`` or nothing (never the
+        """The console script, run to completion (see ``command``)."""
+        return self.command(SMCONNECT, *args, input=input, timeout=timeout, env=env)
+
+    def command(
+        self,
+        *argv: str,
+        input: str | None = None,
+        timeout: float = 120,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """A program run to completion in the sandbox; stdin is ``input`` or nothing (never the
         terminal: a test must not wait on a keyboard). ``env`` adds to the sandbox's."""
         return subprocess.run(
-            [SMCONNECT, *args],
+            argv,
             env={**self.env, **(env or {})},
             input=input,
             stdin=subprocess.DEVNULL if input is None else None,

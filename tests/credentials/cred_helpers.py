@@ -147,14 +147,7 @@ class Home(Sandbox):
 
     def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Plain boto3 in a fresh process: no smconnect code involved."""
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self.command(sys.executable, "-c", code, timeout=timeout)
 
     def caller_arn(self, profile: str) -> str:
         proc = self.python(
