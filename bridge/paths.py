@@ -38,6 +38,11 @@ class DaemonPaths:
         return self.runtime_dir / "daemon.sock"
 
     @property
+    def fd_socket(self) -> Path:
+        """Where the proxy fetches a descriptor bound to a channel (``bridge.daemon.fdpass``)."""
+        return self.runtime_dir / "fd.sock"
+
+    @property
     def lock(self) -> Path:
         return self.runtime_dir / "daemon.lock"
 

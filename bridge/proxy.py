@@ -5,7 +5,10 @@ imports only light stdlib modules and speaks to the daemon through ``bridge.fast
 no daemon answers does it take the slow path and import the asyncio client to start one.
 
 It asks the daemon for a stream into the space's SSH server (``proxy.open``) and copies bytes
-between it and stdin/stdout. Progress goes to stderr (ssh shows it); a failure is one readable
+between it and stdin/stdout. With ``--fdpass`` and a socket for stdout (ssh's
+``ProxyUseFdpass yes``), it instead fetches a descriptor bound to the channel from ``fd.sock``,
+passes it to ssh in SCM_RIGHTS and exits: ssh then talks to the daemon directly. On a pipe
+(``-o ProxyUseFdpass=no``, other ssh clients) it relays as before. Progress goes to stderr (ssh shows it); a failure is one readable
 line on stderr, also appended to the proxy log. A test guards the import graph.
 """
 
@@ -16,6 +19,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import sys
 import threading
 import time
@@ -34,6 +38,7 @@ from bridge.redact import redact
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
 CONNECT_TIMEOUT = 5.0
 _OPEN_ID = 1
+_FD_OK = b"\0"  # bridge.daemon.fdpass.OK: the byte that carries the descriptor
 
 
 class ProxyError(Exception):
@@ -55,6 +60,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--region")
     parser.add_argument("--endpoint-url")
     parser.add_argument("--no-start", action="store_true")
+    parser.add_argument("--fdpass", action="store_true")
     parser.add_argument("host")
     return parser.parse_args(argv)
 
@@ -133,6 +139,7 @@ class _Relay:
         self._send_lock = threading.Lock()
         self._stdout_open = True
         self._early: list[tuple[int, bytes]] = []  # messages that came with the open answer
+        self.result: dict[str, Any] = {}
 
     def send(self, opcode: int, payload: bytes) -> None:
         with self._send_lock:
@@ -163,8 +170,7 @@ class _Relay:
         finally:
             self.ws.sock.settimeout(None)
 
-    @staticmethod
-    def _answered(message: dict[str, Any]) -> bool:
+    def _answered(self, message: dict[str, Any]) -> bool:
         if message.get("id") != _OPEN_ID:
             params = message.get("params") or {}
             if message.get("method") == "progress" and params.get("message"):
@@ -173,6 +179,7 @@ class _Relay:
         error = message.get("error")
         if error:
             raise ProxyError(str(error.get("message") or "the daemon refused the connection"))
+        self.result = message.get("result") or {}
         return True
 
     def _close_message(self) -> str:
@@ -218,7 +225,47 @@ class _Relay:
             view = view[os.write(1, view) :]
 
 
+# -- the descriptor hand-off ---------------------------------------------------------------------
+
+
+def _stdout_takes_a_descriptor() -> bool:
+    """ssh's ``ProxyUseFdpass yes`` gives us a socket; with ``no`` (or another client) a pipe."""
+    try:
+        return stat.S_ISSOCK(os.fstat(1).st_mode)
+    except OSError:
+        return False
+
+
+def redeem_ticket(path: str, ticket: str) -> int:
+    """The descriptor ``fd.sock`` hands out for ``ticket``, or ProxyError with its reason."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(ticket.encode("ascii") + b"\n")
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1024, 1)
+    except OSError as exc:
+        raise ProxyError(f"cannot fetch the connection from the smconnect daemon: {exc}") from None
+    if data[:1] == _FD_OK and len(fds) == 1:
+        return fds[0]
+    for fd in fds:
+        os.close(fd)
+    reason = data[1:].decode("utf-8", "replace").strip() if data else "no answer"
+    raise ProxyError(f"the smconnect daemon refused the connection: {reason}")
+
+
+def _pass_to_ssh(fd: int) -> None:
+    """One byte with one descriptor on stdout, as OpenSSH's ``mm_receive_fd`` expects."""
+    out = socket.socket(fileno=os.dup(1))
+    try:
+        socket.send_fds(out, [b"\0"], [fd])
+    finally:
+        out.close()
+        os.close(fd)
+
+
 def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
+    fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
     ws = _connect(paths)
     relay = _Relay(ws)
     relay.open(
@@ -228,8 +275,16 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
             "region": args.region,
             "endpoint_url": args.endpoint_url,
             "start": not args.no_start,
+            "fdpass": fdpass,
         }
     )
+    ticket = relay.result.get("ticket")
+    if isinstance(ticket, str):  # an older daemon, or one without fd.sock, just relays
+        ws.close()
+        with contextlib.suppress(OSError):
+            ws.sock.close()
+        _pass_to_ssh(redeem_ticket(str(paths.fd_socket), ticket))
+        return 0
     threading.Thread(target=relay.pump_stdin, daemon=True).start()
     try:
         error = relay.pump_stdout()
@@ -259,7 +314,7 @@ def main(argv: list[str]) -> int:
     try:
         args = _parse(argv)
     except _ArgumentError as exc:
-        _say(f"proxy: {exc} (usage: smconnect proxy [--profile P] [--region R] HOST)")
+        _say(f"proxy: {exc} (usage: smconnect proxy [--profile P] [--region R] [--fdpass] HOST)")
         return 2
     try:
         paths = default_paths()

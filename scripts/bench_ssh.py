@@ -12,12 +12,22 @@ Figures (medians over --runs):
   echo_rtt_ms_direct    the same straight to the space's SSH server
   daemon_rss_mb         the daemon's resident memory with 10 ssh sessions open
 The emulator runs unthrottled so the figures show smconnect's own costs, not the SSM ceiling.
+
+CPU per MiB, under the realistic SSM pacing (a second emulator), --cpu-mib MiB each way:
+  cpu_s_per_mib_up/_down          the whole path: ssh + `smconnect proxy` + the daemon's CPU
+                                  seconds per MiB, on the default path (descriptor passing)
+  cpu_s_per_mib_up/_down_relay    the same with `-o ProxyUseFdpass=no` (the proxy relays)
+  cpu_s_per_mib_up/_down_direct   a direct ssh to the space's SSH server (ssh alone): the floor
+  client_cpu_s_per_mib_*          the ssh + proxy share of it (the rest is the daemon's)
+  mb_s_up/_down[_relay|_direct]   the throughput of those transfers
+The space's side (its SSH server, the emulator) is not counted on any path.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -28,11 +38,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
-from bridge.emulator import start_in_thread
-from bridge.emulator.config import DelaysConfig, default_config
+from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.config import DelaysConfig, LimitsConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
@@ -127,10 +138,94 @@ def _rss_mb(pid: int) -> float:
     raise SystemExit("bench: no VmRSS for the daemon")
 
 
-def measure(runs: int) -> dict[str, float]:
+def _cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds of ``pid`` (utime + stime), plus its reaped children's with ``children``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+Out = IO[Any] | int | None  # a file, subprocess.DEVNULL, or inherited
+
+# Runs ssh as a child subreaper: a ProxyCommand that ssh does not wait for (on the relay path
+# ssh only signals it at exit) is re-parented here and reaped, so its CPU is counted too.
+_REAPER = r"""
+import ctypes, os, resource, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+status = 0
+while True:
+    try:
+        got, code = os.wait()
+    except ChildProcessError:
+        break
+    if got == pid:
+        status = os.waitstatus_to_exitcode(code)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    out.write(str(use.ru_utime + use.ru_stime))
+sys.exit(status)
+"""
+
+
+def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: Out, stdout: Out) -> float:
+    """Run ssh; the CPU seconds of it and every process it started (the ProxyCommand)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
+        done = subprocess.run(
+            [sys.executable, "-c", _REAPER, report.name, *argv],
+            env=env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv[:6])}... failed: {done.stderr[-400:]!r}")
+        return float(report.read())
+
+
+def _transfer(
+    argv: list[str], env: dict[str, str], tmp: Path, mib: int, daemon_pid: int | None
+) -> dict[str, float]:
+    """Upload then download ``mib`` MiB through ``argv`` (an ssh command line without a
+    remote command); CPU seconds per MiB and MB/s each way."""
+    size = mib * 1024 * 1024
+    source = tmp / "cpu-up.bin"
+    if not source.exists():
+        source.write_bytes(os.urandom(size))
+    sink = tmp / "cpu-down.bin"
+    figures: dict[str, float] = {}
+    for way in ("up", "down"):
+        daemon_before = _cpu_s(daemon_pid) if daemon_pid else 0.0
+        start = time.perf_counter()
+        if way == "up":
+            with source.open("rb") as stdin:
+                cpu = _ssh_cpu([*argv, "cat > /dev/null"], env, stdin, subprocess.DEVNULL)
+        else:
+            with sink.open("wb") as stdout:
+                cpu = _ssh_cpu(
+                    [*argv, f"head -c {size} /dev/urandom"], env, subprocess.DEVNULL, stdout
+                )
+            if sink.stat().st_size != size:
+                raise SystemExit(f"bench: downloaded {sink.stat().st_size} bytes, not {size}")
+        elapsed = time.perf_counter() - start
+        figures[f"client_cpu_s_per_mib_{way}"] = round(cpu / mib, 4)
+        cpu += (_cpu_s(daemon_pid) - daemon_before) if daemon_pid else 0.0
+        figures[f"cpu_s_per_mib_{way}"] = round(cpu / mib, 4)
+        figures[f"mb_s_{way}"] = round(size / elapsed / 1e6, 3)
+    return figures
+
+
+@contextlib.contextmanager
+def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
+    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
     config = dataclasses.replace(
         default_config(),
-        pacing="unthrottled",
+        pacing=pacing,
+        # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
+        limits=LimitsConfig(sessions_per_space=32),
         delays=DelaysConfig(
             app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
         ),
@@ -139,76 +234,110 @@ def measure(runs: int) -> dict[str, float]:
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
     ):
-        box = Sandbox.create(
-            Path(tmp) / "home",
-            emulator.env,
-            extra=FAST_DAEMON,
-        )
+        box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=FAST_DAEMON)
         try:
             box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
-            env = box.env
-
-            apps = emulator.emulator.plane.account.apps.values()
-            runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
-            direct = UnixForwarder(str(runtime.resolve("localhost", 22)))
-            direct_argv = [
-                "ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-p", str(direct.port), "sagemaker-user@127.0.0.1",
-            ]  # fmt: skip
-
-            _run(box.ssh_argv("sm-demo", "true"), env)  # warm the host key and the daemon
-            figures: dict[str, float] = {
-                "ssh_true_ms_proxy": _median_ms(
-                    lambda: _run(box.ssh_argv("sm-demo", "true"), env), runs
-                ),
-                "ssh_true_ms_direct": _median_ms(lambda: _run([*direct_argv, "true"], env), runs),
-            }
-            proxy = [str(VENV_BIN / "smconnect"), "proxy", "--bogus-option"]
-            figures["proxy_startup_ms"] = _median_ms(lambda: _run(proxy, env, ok=(2,)), runs * 2)
-            figures["python_startup_ms"] = _median_ms(
-                lambda: _run([sys.executable, "-c", "pass"], env), runs * 2
-            )
-            figures["proxy_own_startup_ms"] = round(
-                figures["proxy_startup_ms"] - figures["python_startup_ms"], 2
-            )
-            figures["echo_rtt_ms_proxy"] = _echo_rtt_ms(box.ssh_argv("sm-demo", "cat"), env, 50)
-            figures["echo_rtt_ms_direct"] = _echo_rtt_ms([*direct_argv, "cat"], env, 50)
-
-            sessions = [
-                subprocess.Popen(
-                    box.ssh_argv("sm-demo", "sleep 60"), env=env, stdin=subprocess.DEVNULL
-                )
-                for _ in range(10)
-            ]
-            try:
-                deadline = time.monotonic() + 60
-                while len(box.call("sessions.status")["sessions"]) < 10:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("bench: 10 sessions did not open within 60 s")
-                    time.sleep(0.2)
-                daemon_pid = int(box.call("daemon.status")["pid"])
-                figures["daemon_rss_mb"] = _rss_mb(daemon_pid)
-            finally:
-                for proc in sessions:
-                    proc.kill()
-                    proc.wait()
-            return figures
+            yield box, emulator, Path(tmp)
         finally:
             box.stop_daemon()
+
+
+def measure_cpu(mib: int) -> dict[str, float]:
+    """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
+    with _opened_space("realistic") as (box, emulator, tmp):
+        _run(box.ssh_argv("sm-demo", "true"), box.env)
+        daemon_pid = int(box.call("daemon.status")["pid"])
+        direct = UnixForwarder(_space_ssh_socket(emulator))
+        figures: dict[str, float] = {}
+        paths = {
+            "": box.ssh_argv("sm-demo"),
+            "_relay": box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"),
+            "_direct": [*_direct_argv(direct.port)],
+        }
+        for suffix, argv in paths.items():
+            pid = None if suffix == "_direct" else daemon_pid
+            for name, value in _transfer(argv, box.env, tmp, mib, pid).items():
+                figures[name + suffix] = value
+        return figures
+
+
+def _space_ssh_socket(emulator: EmulatorThread) -> str:
+    apps = emulator.emulator.plane.account.apps.values()
+    runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
+    return str(runtime.resolve("localhost", 22))
+
+
+def _direct_argv(port: int) -> list[str]:
+    return [
+        "ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        "-p", str(port), "sagemaker-user@127.0.0.1",
+    ]  # fmt: skip
+
+
+def measure(runs: int) -> dict[str, float]:
+    with _opened_space("unthrottled") as (box, emulator, _tmp):
+        env = box.env
+
+        direct = UnixForwarder(_space_ssh_socket(emulator))
+        direct_argv = _direct_argv(direct.port)
+
+        _run(box.ssh_argv("sm-demo", "true"), env)  # warm the host key and the daemon
+        figures: dict[str, float] = {
+            "ssh_true_ms_proxy": _median_ms(
+                lambda: _run(box.ssh_argv("sm-demo", "true"), env), runs
+            ),
+            "ssh_true_ms_direct": _median_ms(lambda: _run([*direct_argv, "true"], env), runs),
+        }
+        proxy = [str(VENV_BIN / "smconnect"), "proxy", "--bogus-option"]
+        figures["proxy_startup_ms"] = _median_ms(lambda: _run(proxy, env, ok=(2,)), runs * 2)
+        figures["python_startup_ms"] = _median_ms(
+            lambda: _run([sys.executable, "-c", "pass"], env), runs * 2
+        )
+        figures["proxy_own_startup_ms"] = round(
+            figures["proxy_startup_ms"] - figures["python_startup_ms"], 2
+        )
+        figures["echo_rtt_ms_proxy"] = _echo_rtt_ms(box.ssh_argv("sm-demo", "cat"), env, 50)
+        figures["echo_rtt_ms_direct"] = _echo_rtt_ms([*direct_argv, "cat"], env, 50)
+
+        sessions = [
+            subprocess.Popen(box.ssh_argv("sm-demo", "sleep 60"), env=env, stdin=subprocess.DEVNULL)
+            for _ in range(10)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while len(box.call("sessions.status")["sessions"]) < 10:
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: 10 sessions did not open within 60 s")
+                time.sleep(0.2)
+            daemon_pid = int(box.call("daemon.status")["pid"])
+            figures["daemon_rss_mb"] = _rss_mb(daemon_pid)
+        finally:
+            for proc in sessions:
+                proc.kill()
+                proc.wait()
+        return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench ssh", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
+    )
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
     args = parser.parse_args()
-    figures = measure(args.runs)
+    if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
+        parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
+    figures = {} if args.cpu_only else measure(args.runs)
+    if args.cpu_mib:
+        figures.update(measure_cpu(args.cpu_mib))
     if args.json:
         print(json.dumps(figures))
     else:
         for name, value in figures.items():
-            print(f"{name:22} {value:10.2f}")
+            print(f"{name:28} {value:10.4f}")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,18 @@ class AppTimeout(AwsError):
 
 class SessionStartFailed(AwsError):
     kind = "session_start_failed"
+
+
+class SessionLimitExceeded(AwsError):
+    """StartSession answered ResourceLimitExceeded: the space holds as many remote sessions as
+    the service allows (about 10 per space), ours or another client's."""
+
+    kind = "session_limit"
+
+    def __init__(self, space: str, limit: int) -> None:
+        super().__init__(
+            f"space {space!r} already has {limit} active remote sessions (the service's limit); "
+            f"close some ssh/VS Code windows, or `smconnect stop {space}` to end them all"
+        )
+        self.space = space
+        self.limit = limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from bridge.aws.errors import (
     ConfigurationError,
     CredentialsError,
     RemoteAccessDisabled,
+    SessionLimitExceeded,
     SessionStartFailed,
     SpaceNotFound,
 )
@@ -56,6 +58,8 @@ _CREDENTIAL_CODES = frozenset(
 _RETRIABLE_SESSION_CODES = frozenset(
     {"InternalFailure", "ThrottlingException", "ServiceUnavailable"}
 )
+_SESSION_LIMIT_CODES = frozenset({"ResourceLimitExceeded", "ResourceLimitExceededException"})
+SESSION_LIMIT = 10  # the service's documented limit of active remote sessions per space
 
 Progress = Callable[[str, str], None]
 """``progress(phase, message)``: phases are ``update``, ``stopping``, ``starting``, ``session``."""
@@ -332,6 +336,8 @@ class StudioClient:
                     )
                     self._sleep(delay)
                     continue
+                if code in _SESSION_LIMIT_CODES:
+                    raise SessionLimitExceeded(space.name, _limit_in(_message(exc))) from None
                 if code == "ValidationException" and "InService" in _message(exc):
                     raise AppNotRunning(
                         f"space {space.name!r} is not running; `smconnect start {space.name}` starts it"
@@ -354,6 +360,7 @@ class StudioClient:
         return validate.token_value("ResumeSession", token)
 
     def terminate_session(self, session_id: str) -> None:
+        """End a session on the service side (it counts against the space's limit until then)."""
         self._call(self._ssm.terminate_session, SessionId=session_id)
 
     # -- internals ------------------------------------------------------------------------
@@ -523,6 +530,13 @@ def check_endpoint_url(url: str | None) -> None:
 
 def _domain_name(operation: str, value: object) -> str:
     return validate.resource_name(operation, "DomainName", value) if value else ""
+
+
+def _limit_in(message: str) -> int:
+    """The limit a ResourceLimitExceeded message states (a small number in it), else the
+    documented one: the message is the service's text, so only a plain number is taken."""
+    match = re.search(r"\b([1-9][0-9]{0,3})\b", message)
+    return int(match.group(1)) if match else SESSION_LIMIT
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:

@@ -4,7 +4,7 @@ botocore parses responses but does not enforce the patterns the service model do
 hostile or broken endpoint (a proxy, a compromised account, a bug) can answer anything. The
 strings we keep from a response end up in the ssh config, known_hosts, file names, command lines,
 terminal output, logs and the VS Code UI, so each is checked against the service's documented
-pattern (``botocore``'s ``sagemaker`` and ``ssm`` models; see docs/design/security.md) before it
+pattern (``botocore``'s ``sagemaker`` and ``ssm`` models; see docs/security.md) before it
 is used. A value that fails gets an ``InvalidResponse`` naming the field, with the value shown
 escaped, and nothing is written.
 

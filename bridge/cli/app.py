@@ -23,11 +23,15 @@ from bridge.cli import (
     emulator_cmd,
     forward_cmd,
     kernels_cmd,
+    logs_cmd,
     spaces_cmd,
     sshconfig_cmd,
     status_cmd,
 )
 from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
+from bridge.cli.helpstyle import install as install_help_style
+
+install_help_style()
 
 app = typer.Typer(
     name="smconnect",
@@ -69,6 +73,7 @@ def _root(
 auth_cmd.register(app)
 status_cmd.register(app)
 daemon_cmd.register(app)
+logs_cmd.register(app)
 doctor_cmd.register(app)
 emulator_cmd.register(app)
 spaces_cmd.register(app)

@@ -7,18 +7,15 @@ install replaces an old daemon, and ``logs`` is where a failed ProxyCommand's st
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
-from collections import deque
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from bridge.cli import output
 from bridge.cli.context import JsonOpt
 from bridge.cli.errors import CliError, ExitCode
+from bridge.cli.logs_cmd import logs_cmd
 from bridge.cli.status_cmd import daemon_line
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.paths import default_paths, lock_held
@@ -98,61 +95,7 @@ def status_cmd(json_out: JsonOpt = False) -> None:
         raise typer.Exit(ExitCode.DAEMON)
 
 
-@daemon_app.command("logs")
-def logs_cmd(
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
-    ] = False,
-    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="How many lines.")] = 50,
-) -> None:
-    """Print the end of the daemon's log (already redacted: no secrets)."""
-    path = default_paths().log
-    try:
-        with open(path, "rb") as f:
-            tail = deque(f, maxlen=lines)
-            position = f.tell()  # the end: `-n 0 -f` prints only lines written from now on
-    except FileNotFoundError:
-        if not follow:
-            output.say(f"no daemon log yet ({path})")
-            return
-        tail, position = deque(), 0
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    out = sys.stdout.buffer
-    out.writelines(tail)
-    out.flush()
-    if follow:
-        _follow(path, position)
-
-
-def _follow(path: Path, position: int) -> None:
-    """``tail -F``: keeps up across the log's rotation (the file is renamed and recreated)."""
-    out = sys.stdout.buffer
-    inode = _inode(path)
-    while True:
-        current = _inode(path)
-        if current != inode:
-            inode, position = current, 0
-        try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size < position:
-                    position = 0  # truncated
-                f.seek(position)
-                data = f.read()
-                position = f.tell()
-        except FileNotFoundError:
-            data = b""
-        if data:
-            out.write(data)
-            out.flush()
-        time.sleep(0.25)
-
-
-def _inode(path: Path) -> int | None:
-    try:
-        return path.stat().st_ino
-    except OSError:
-        return None
+daemon_app.command("logs")(logs_cmd)  # the same as `smconnect logs`
 
 
 def register(app: typer.Typer) -> None:

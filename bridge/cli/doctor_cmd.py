@@ -180,6 +180,7 @@ class Doctor:
             raise Failed(str(exc), "`smconnect daemon logs` shows why it fails") from None
         if spaces is not None:
             self.found.spaces = space_refs(spaces)
+            output.warn_rejected(spaces)
         version = status.get("version")
         detail = f"running (pid {status.get('pid')}, version {version})"
         if version != __version__:
@@ -257,9 +258,9 @@ def _client_error(exc: Any) -> str:
 
 def _print_check(check: Check) -> None:
     mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-    output.stdout.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
+    output.stdout.print(f"{mark} {escape(check.name)}: {escape(output.safe(check.detail))}")
     if check.fix:
-        output.stdout.print(f"    fix: {escape(check.fix)}")
+        output.stdout.print(f"    fix: {escape(output.safe(check.fix))}")
 
 
 def doctor_cmd(

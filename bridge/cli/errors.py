@@ -46,6 +46,7 @@ _KIND_CODES: dict[str, ExitCode] = {
     "configuration": ExitCode.AWS_SETUP,
     "invalid_params": ExitCode.USAGE,
     "ssh_config": ExitCode.SSH,
+    "session_limit": ExitCode.FAILURE,  # the space's session limit: close some, or stop it
 }
 
 

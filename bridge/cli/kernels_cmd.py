@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
@@ -65,9 +66,14 @@ def _show(info: dict[str, Any]) -> None:
     running = len(info.get("kernels") or [])
     # The URL alone on its line, flushed: what a user copies and a script greps for.
     print(f"\n    {info['connect_url']}\n", flush=True)
+    # Kernel display names come from the space's own Jupyter server: shown escaped, no markup.
     output.stdout.print(
-        f"Jupyter server of {info['space']} ({info.get('app_type')}): "
-        f"kernels {names or 'none'}; {running} running."
+        Text(
+            output.safe(
+                f"Jupyter server of {info['space']} ({info.get('app_type')}): "
+                f"kernels {names or 'none'}; {running} running."
+            )
+        )
     )
     output.stdout.print(
         'VS Code: "Select Kernel" → "Existing Jupyter Server" → paste the URL. '

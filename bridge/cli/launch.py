@@ -33,10 +33,10 @@ def ssh_binary() -> str:
     return found
 
 
-def exec_ssh(host: str, command: Sequence[str] = ()) -> NoReturn:
-    """Become ``ssh host [command…]``: a real interactive ssh with the user's pty."""
+def exec_ssh(host: str, command: Sequence[str] = (), options: Sequence[str] = ()) -> NoReturn:
+    """Become ``ssh [options] host [command…]``: a real interactive ssh with the user's pty."""
     ssh = ssh_binary()
-    argv = ["ssh", *_config_file_args(), host, *command]
+    argv = ["ssh", *_config_file_args(), *options, host, *command]
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
+
+from bridge.aws.validate import plain
 
 stdout = Console(highlight=False, soft_wrap=True)
 if not stdout.is_terminal:
@@ -19,11 +23,31 @@ if not stdout.is_terminal:
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def safe(text: object) -> str:
+    """Text for the terminal: anything not printable (control characters, escape sequences,
+    lone surrogates) shown escaped, so nothing that came from AWS can drive the terminal."""
+    shown = str(text)
+    return plain(shown, len(shown))
+
+
+def cell(value: object, default: str = "-") -> Text:
+    """A table cell: escaped like ``safe``, and a ``Text`` so rich reads no markup in it."""
+    return Text(safe(value) if value not in (None, "") else default)
+
+
 def say(message: str) -> None:
-    """One plain line on stderr, prefixed like every smconnect message (no markup, no wrap)."""
+    """One plain line on stderr, prefixed like every smconnect message (no markup, no wrap,
+    nothing unprintable)."""
     sys.stdout.flush()
-    sys.stderr.write(f"smconnect: {message}\n")
+    sys.stderr.write(f"smconnect: {safe(message)}\n")
     sys.stderr.flush()
+
+
+def warn_rejected(result: Mapping[str, Any]) -> None:
+    """One warning line per listed item AWS described invalidly (a daemon answer's
+    ``rejected``): the user learns that something was left out, and why."""
+    for reason in result.get("rejected") or ():
+        say(f"warning: {reason}")
 
 
 def print_json(data: Any) -> None:

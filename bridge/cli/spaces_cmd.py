@@ -6,27 +6,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
 from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
 from bridge.cli.progress import ProgressDisplay
+from bridge.cli.ssh_args import SshCommand, ssh_options
 from bridge.daemon.client import RpcError
 
 OPEN_TIMEOUT = 900.0  # a cold start on AWS takes minutes; StudioClient gives up after ten
-LIST_FIELDS = (
-    "name",
-    "domain_id",
-    "domain_name",
-    "ref",
-    "status",
-    "app_type",
-    "instance_type",
-    "remote_access",
-    "app_status",
-    "ssh_host",
-)
 
 
 def complete_space(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -64,10 +54,10 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds to wait for the space to be ready."),
 ]
-
-
-def _space_row(space: dict[str, Any]) -> dict[str, Any]:
-    return {key: space.get(key) for key in LIST_FIELDS}
+StopTimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds to wait for the space's app to be gone."),
+]
 
 
 def list_spaces(
@@ -79,7 +69,8 @@ def list_spaces(
     """List the Studio spaces you can use, across domains."""
     aws = aws_context(ctx, profile, region)
     result = rpc.call("spaces.list", {**aws.params(), "refresh": True})
-    spaces = [_space_row(s) for s in result.get("spaces", [])]
+    spaces: list[dict[str, Any]] = list(result.get("spaces", []))  # the shape of start/open
+    output.warn_rejected(result)
     if json_out:
         output.print_json(spaces)
         return
@@ -100,14 +91,14 @@ def list_spaces(
         table.add_column(column, overflow="fold")
     for s in spaces:
         table.add_row(
-            s["name"],
-            s["domain_id"],
-            s.get("status") or "-",
-            s.get("app_type") or "-",
-            s.get("instance_type") or "-",
-            s.get("remote_access") or "-",
-            s.get("app_status") or "stopped",
-            s.get("ssh_host") or "-",
+            output.cell(s["name"]),
+            output.cell(s["domain_id"]),
+            output.cell(s.get("status")),
+            output.cell(s.get("app_type")),
+            output.cell(s.get("instance_type")),
+            output.cell(s.get("remote_access")),
+            output.cell(s.get("app_status"), "stopped"),
+            output.cell(s.get("ssh_host")),
         )
     output.stdout.print(table)
 
@@ -179,6 +170,7 @@ def open_cmd(
     if shell and not json_out:
         ssh_binary()  # fail before starting anything
     result = open_space(aws, space, yes=yes, instance_type=instance_type, timeout=timeout)
+    output.warn_rejected(result)
     host = str(result["ssh_host"])
     if json_out:
         output.print_json(result)
@@ -193,9 +185,13 @@ def open_cmd(
             editor = None
         if editor is not None:
             open_folder(editor, str(result["folder_uri"]))
-            output.stdout.print(f"Opened {space} in {editor.name} (ssh host {host}).")
+            output.stdout.print(
+                Text(f"Opened {output.safe(space)} in {editor.name} (ssh host {host}).")
+            )
             return
-    output.stdout.print(f"Space {space} is ready. Connect with:\n\n    ssh {host}\n")
+    output.stdout.print(
+        Text(f"Space {output.safe(space)} is ready. Connect with:\n\n    ssh {host}\n")
+    )
 
 
 def ssh_cmd(
@@ -204,7 +200,8 @@ def ssh_cmd(
     command: Annotated[
         list[str] | None,
         typer.Argument(
-            help="A command to run instead of a shell (after `--`).", show_default=False
+            help="A command to run instead of a shell; ssh options may come first.",
+            show_default=False,
         ),
     ] = None,
     yes: Annotated[
@@ -214,17 +211,15 @@ def ssh_cmd(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """ssh into a space (starting it if needed): `smconnect ssh demo -- uname -a`.
+    """ssh into a space (starting it if needed), with ssh's options: `smconnect ssh -v demo`.
 
-    Options go before the space name; everything after it goes to the remote command.
+    ssh's own options (`-L 9999:127.0.0.1:22`, `-o Name=value`, `-v`…) go before or after the
+    space, as with ssh; a remote command follows the space (`smconnect ssh demo -- uname -a`).
     """
     aws = aws_context(ctx, profile, region)
-    args = list(command or [])
-    if args[:1] == ["--"]:
-        args = args[1:]
     ssh_binary()
     result = open_space(aws, space, yes=yes, timeout=timeout)
-    exec_ssh(str(result["ssh_host"]), args)
+    exec_ssh(str(result["ssh_host"]), list(command or []), ssh_options(ctx))
 
 
 def _lifecycle(
@@ -248,8 +243,12 @@ def _lifecycle(
         return
     state = info.get("app_status") or "stopped"
     output.stdout.print(
-        f"Space {info.get('name', space)} ({info.get('app_type')}, {info.get('instance_type')}): "
-        f"{'running' if state == 'InService' else state.lower()}"
+        Text(
+            output.safe(
+                f"Space {info.get('name', space)} ({info.get('app_type')}, "
+                f"{info.get('instance_type')}): {'running' if state == 'InService' else state.lower()}"
+            )
+        )
     )
 
 
@@ -268,7 +267,7 @@ def start_cmd(
 def stop_cmd(
     ctx: typer.Context,
     space: SpaceArg,
-    timeout: TimeoutOpt = OPEN_TIMEOUT,
+    timeout: StopTimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -282,6 +281,7 @@ def register(app: typer.Typer) -> None:
     app.command("open")(open_cmd)
     app.command(
         "ssh",
+        cls=SshCommand,
         context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
     )(ssh_cmd)
     app.command("start")(start_cmd)

@@ -18,7 +18,7 @@ from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import ConfigStatus, SshConfig
 from bridge.ssh.paths import SshPaths
-from bridge.ssh.render import ConfigOptions, installed_prefix
+from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
 
 sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
 
@@ -27,17 +27,20 @@ PrefixOpt = Annotated[
 ]
 
 
-def manager(aws: AwsContext, prefix: str | None = None) -> SshConfig:
+def manager(aws: AwsContext, prefix: str | None = None, *, fdpass: bool | None = None) -> SshConfig:
     """The ssh config for this user, with a ProxyCommand that runs this smconnect.
 
-    Without ``--prefix``, the prefix of the installed config is kept (the daemon keeps it too).
+    Without ``--prefix``, the prefix of the installed config is kept (the daemon keeps it too);
+    likewise its descriptor passing unless ``fdpass`` says otherwise (default: on).
     """
     paths = SshPaths.for_home()
     command = smconnect_command(
         profile=aws.profile, region=aws.region, endpoint_url=aws.endpoint_url
     )
     prefix = prefix or installed_prefix(paths) or DEFAULT_PREFIX
-    return SshConfig(paths, ConfigOptions(smconnect_command=command, prefix=prefix))
+    if fdpass is None:
+        fdpass = installed_fdpass(paths) is not False
+    return SshConfig(paths, ConfigOptions(smconnect_command=command, prefix=prefix, fdpass=fdpass))
 
 
 def status_json(status: ConfigStatus) -> dict[str, Any]:
@@ -69,11 +72,21 @@ def install_cmd(
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
+    fdpass: Annotated[
+        bool | None,
+        typer.Option(
+            "--fdpass/--no-fdpass",
+            help="Pass ssh a descriptor (ProxyUseFdpass, the default) or relay every byte "
+            "through `smconnect proxy` (for ssh clients without it); kept by later refreshes.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a Host entry per space and Include it first in ~/.ssh/config (idempotent)."""
     aws = aws_context(ctx, profile, region)
     listed = rpc.call("spaces.list", {**aws.params(), "refresh": True})
-    config = manager(aws, prefix)
+    output.warn_rejected(listed)
+    config = manager(aws, prefix, fdpass=fdpass)
     result = config.install(space_refs(listed))
     if json_out:
         output.print_json(
@@ -83,6 +96,7 @@ def install_cmd(
                 "backup": str(result.backup) if result.backup else None,
                 "aliases": list(result.aliases),
                 "collisions": [f"{c.domain_id}/{c.name}" for c in result.collisions],
+                "refused": [f"{c.domain_id}/{c.name}" for c in result.refused],
                 "user_config": str(config.paths.user_config),
                 "our_config": str(config.paths.our_config),
             }
@@ -99,6 +113,11 @@ def install_cmd(
         output.stdout.print("smconnect's ssh config is already up to date")
     hosts = ", ".join(result.aliases) or "none yet"
     output.stdout.print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
+    for ref in result.refused:
+        output.say(
+            f"warning: space {ref.domain_id}/{ref.name} got no Host entry: its name or domain "
+            "id is not one SageMaker documents"
+        )
     for ref in result.collisions:
         output.say(
             f"space {ref.domain_id}/{ref.name} got no Host entry: its name differs from "

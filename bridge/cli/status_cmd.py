@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bridge.cli import output
 from bridge.cli.context import JsonOpt
 from bridge.daemon.client import DaemonClient, DaemonUnavailable
+from bridge.timestamps import parse_rfc3339
 
 
 async def _gather() -> dict[str, Any]:
@@ -68,18 +70,26 @@ def status_cmd(json_out: JsonOpt = False) -> None:
             table.add_column(column)
         for s in sessions:
             table.add_row(
-                str(s.get("space")),
-                str(s.get("purpose")),
-                str(s.get("state")),
+                output.cell(s.get("space")),
+                output.cell(s.get("purpose")),
+                output.cell(s.get("state")),
                 output.human_bytes(float(s.get("bytes_sent", 0))),
                 output.human_bytes(float(s.get("bytes_received", 0))),
                 str(s.get("reconnects", 0)),
                 f"{float(s.get('latency_ms', 0)):.0f} ms",
-                describe_uptime(time.time() - float(s.get("opened_at", time.time()))),
+                _age(s.get("opened_at")),
             )
         output.stdout.print(table)
     if forwards:
         output.stdout.print(forward_table(forwards))
+
+
+def _age(opened_at: Any) -> str:
+    """How long a session has been open, from its RFC 3339 ``opened_at``."""
+    try:
+        return describe_uptime(time.time() - parse_rfc3339(str(opened_at)).timestamp())
+    except ValueError:
+        return "-"
 
 
 def forward_table(forwards: list[dict[str, Any]]) -> Table:
@@ -87,13 +97,15 @@ def forward_table(forwards: list[dict[str, Any]]) -> Table:
     for column in ("ID", "Space", "Local", "Remote", "State"):
         table.add_column(column)
     for f in forwards:
-        session = f.get("session") or {}
+        state = str(f.get("state") or (f.get("session") or {}).get("state", "-"))
+        if f.get("error"):  # e.g. nothing listens on the remote port: say so, not "connected"
+            state += f" ({escape(str(f['error']))})"
         table.add_row(
             str(f.get("id")),
             str(f.get("space")),
             str(f.get("local")),
             str(f.get("remote")),
-            str(session.get("state", "-")),
+            state,
         )
     return table
 

@@ -52,6 +52,7 @@ async def setup(
         service.register(server.api)
     server.api.add("sessions.status", sessions_status)
     info.register(server.api, host_prefix=lambda: spaces.prefix, remote_home=REMOTE_HOME)
+    server.fd_listener = relay.fdpass.start
     server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy()
 
     async def close() -> None:

@@ -1,36 +1,32 @@
 """``forward.open`` / ``forward.list`` / ``forward.close``: local ports forwarded to a space.
 
 Each forward is an SSH connection of the daemon's own (``ChannelPool.open_ssh``) on a channel of
-its own, with an asyncssh local listener; it lives until closed, until the daemon stops, or,
-with ``close_with_connection``, until the client that opened it goes away.
+its own, behind a listener of ours (``forward_link``: only our own user gets in; a remote port
+nothing listens on is reported). It lives until closed, until the daemon stops, or, with
+``close_with_connection``, until the client that opened it goes away; a space stopped and
+started again is reconnected by the next local connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import errno
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
-import asyncssh
-
 from bridge.daemon.dispatch import Api
-from bridge.daemon.errors import ApiError, local_port_error, translated
-from bridge.daemon.params import SpaceParams
-from bridge.daemon.pool import ChannelPool, ManagedChannel
+from bridge.daemon.errors import ApiError, local_port_error, remote_access_disabled, translated
+from bridge.daemon.forward_link import ForwardLink, Listen
+from bridge.daemon.params import ForwardParams
+from bridge.daemon.pool import ChannelPool
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
 
-__all__ = ["Forward", "ForwardService"]
+__all__ = ["ForwardService"]
 
-
-@dataclass(frozen=True, kw_only=True)
-class ForwardParams(SpaceParams):
-    remote_port: int
-    local_port: int = 0
-    local_host: str = "127.0.0.1"
-    remote_host: str = "127.0.0.1"
-    close_with_connection: bool = False  # end the forward when the calling client goes away
+log = logging.getLogger("smconnect.daemon.forwards")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,34 +34,11 @@ class ForwardCloseParams:
     id: str
 
 
-@dataclass(eq=False)
-class Forward:
-    id: str
-    managed: ManagedChannel
-    ssh: asyncssh.SSHClientConnection
-    listener: asyncssh.SSHListener
-    local_host: str
-    local_port: int
-    remote_host: str
-    remote_port: int
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "space": self.managed.space.name,
-            "local": f"{self.local_host}:{self.local_port}",
-            "remote": f"{self.remote_host}:{self.remote_port}",
-            "local_port": self.local_port,
-            "remote_port": self.remote_port,
-            "session": self.managed.describe(),
-        }
-
-
 class ForwardService:
     def __init__(self, spaces: SpacesService, pool: ChannelPool) -> None:
         self._spaces = spaces
         self._pool = pool
-        self._forwards: dict[str, Forward] = {}
+        self._forwards: dict[str, ForwardLink] = {}
 
     def register(self, api: Api) -> None:
         api.add("forward.open", self.forward_open)
@@ -86,38 +59,50 @@ class ForwardService:
     async def forward_open(self, conn: Connection, params: ForwardParams) -> dict[str, Any]:
         ws = self._spaces.workspace(params.context)
         space = await ws.resolve(params.space)
-        progress = progress_to(conn, space)
-        space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
+        if space.remote_access != "ENABLED":  # before anything is started (cost-safe)
+            raise remote_access_disabled(space.name)
         alias = await self._spaces.alias(ws, space)
-        managed, ssh = await self._pool.open_ssh(
-            ws, space, purpose="forward", ssh_host=alias, progress=progress
-        )
-        try:
-            listener = await ssh.forward_local_port(
-                params.local_host, params.local_port, params.remote_host, params.remote_port
-            )
-        except BaseException as exc:
-            ssh.close()
-            await self._pool.release(managed)
-            if isinstance(exc, OSError):
-                raise local_port_error(f"{params.local_host}:{params.local_port}", exc) from None
-            raise
-        fwd = Forward(
-            id=managed.id,
-            managed=managed,
-            ssh=ssh,
-            listener=listener,
-            local_host=params.local_host,
-            local_port=listener.get_port(),
+        fwd = ForwardLink(
+            id="",  # the first channel's id, once there is one (as before: ids stay stable)
+            context=params.context,
+            space=space,
+            ssh_host=alias,
             remote_host=params.remote_host,
             remote_port=params.remote_port,
+            spaces=self._spaces,
+            pool=self._pool,
         )
+        # The local side first: a port in use is refused before any app is started.
+        where = Listen(params.local_host, params.local_port, params.unix_socket)
+        try:
+            await fwd.listen(where)
+        except OSError as exc:
+            raise _listen_error(where, exc) from None
+        try:
+            async with fwd.lock:  # a connection arriving now waits for the link
+                progress = progress_to(conn, space)
+                space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
+                managed, ssh = await self._pool.open_ssh(
+                    ws, space, purpose="forward", ssh_host=alias, progress=progress
+                )
+                fwd.id, fwd.space = managed.id, space
+                fwd.adopt(managed, ssh)
+        except BaseException:
+            await fwd.close()
+            raise
         self._forwards[fwd.id] = fwd
+        log.info(
+            "forward %s: %s -> %s:%s",
+            fwd.id,
+            fwd.describe()["local"],
+            space.ref,
+            params.remote_port,
+        )
         if params.close_with_connection:
             conn.spawn(self._close_when_gone(fwd))
         return fwd.describe()
 
-    async def _close_when_gone(self, fwd: Forward) -> None:
+    async def _close_when_gone(self, fwd: ForwardLink) -> None:
         """Held by the opening connection: cancelled when it ends, which ends the forward."""
         try:
             await asyncio.Event().wait()
@@ -135,10 +120,18 @@ class ForwardService:
         await self._close_forward(fwd)
         return {"closed": params.id}
 
-    async def _close_forward(self, fwd: Forward) -> None:
+    async def _close_forward(self, fwd: ForwardLink) -> None:
         self._forwards.pop(fwd.id, None)
-        fwd.listener.close()
-        fwd.ssh.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(fwd.ssh.wait_closed(), 5.0)
-        await self._pool.release(fwd.managed)
+        await fwd.close()
+
+
+def _listen_error(where: Listen, exc: OSError) -> ApiError:
+    """One line: the place, and the OS's reason without asyncio's wrapping."""
+    place = where.unix_socket or (
+        f"[{where.host}]:{where.port}" if ":" in where.host else f"{where.host}:{where.port}"
+    )
+    if exc.errno == errno.EADDRINUSE:
+        return ApiError(f"{place} is already in use", kind="local_port")
+    if exc.errno is not None:
+        return local_port_error(place, OSError(exc.errno, os.strerror(exc.errno)))
+    return local_port_error(place, exc)

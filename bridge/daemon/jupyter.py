@@ -53,7 +53,9 @@ from bridge.daemon.params import ContextParams, SpaceParams
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
+from bridge.daemon.ssh_link import drop_link, link_alive
 from bridge.redact import redact
+from bridge.timestamps import rfc3339
 
 log = logging.getLogger("smconnect.daemon.jupyter")
 
@@ -251,12 +253,7 @@ class JupyterForward:
 
     @property
     def alive(self) -> bool:
-        return (
-            self.ssh is not None
-            and not self.ssh.is_closed()
-            and self.managed is not None
-            and not self.managed.channel.is_closed
-        )
+        return link_alive(self.ssh, self.managed)
 
     async def connection(self, conn: Connection | None) -> asyncssh.SSHClientConnection:
         """The live SSH connection, rebuilt on its own data channel if it died.
@@ -378,7 +375,7 @@ class JupyterForward:
             "connections": self.connections,
             "active_connections": len(self._pipes),
             "rebuilds": self.rebuilds,
-            "opened_at": self.opened_at,
+            "opened_at": rfc3339(self.opened_at),
             "session": self.managed.describe() if self.alive and self.managed else None,
         }
 
@@ -387,12 +384,7 @@ class JupyterForward:
     async def _drop_ssh(self) -> None:
         ssh, managed = self.ssh, self.managed
         self.ssh = self.managed = None
-        if ssh is not None:
-            ssh.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ssh.wait_closed(), 5.0)
-        if managed is not None:
-            await self._pool.release(managed)
+        await drop_link(self._pool, ssh, managed)
 
     async def close(self) -> None:
         if self._listener is not None:

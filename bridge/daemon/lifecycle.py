@@ -67,7 +67,13 @@ async def serve(
         await setup(server, settings or DaemonSettings.from_env())
     if transport == "unix":
         remove_stale(paths.socket)
+        remove_stale(paths.fd_socket)
         await server.start_unix(paths.socket)
+        if server.fd_listener is not None:
+            try:
+                await server.fd_listener(paths.fd_socket)
+            except OSError as exc:  # proxies then relay by themselves: slower, still working
+                log.warning("no descriptor passing (%s): %s", paths.fd_socket.name, exc)
     else:
         remove_stale(paths.tcp_endpoint)
         port = await server.start_tcp()
@@ -89,8 +95,11 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         # Unlink first so new clients spawn a successor instead of hitting a closing server.
-        with contextlib.suppress(FileNotFoundError):
-            (paths.socket if transport == "unix" else paths.tcp_endpoint).unlink()
+        for path in (
+            (paths.socket, paths.fd_socket) if transport == "unix" else (paths.tcp_endpoint,)
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         await server.close()
 
 

@@ -3,6 +3,11 @@
 Redaction happens on the fully formatted record (message, args, traceback, stack), on the
 handler rather than a logger, so records propagated from any library (botocore, websockets,
 asyncio) are covered too.
+
+Each record starts with its time in RFC 3339 UTC (``2026-11-30T16:43:04.150Z``), the style of
+every timestamp smconnect prints, which ``smconnect logs --since`` reads back. asyncssh logs
+every channel open and close at INFO (most of the log, once); it is kept at WARNING unless
+the daemon logs at DEBUG.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import types
 from pathlib import Path
 
 from bridge.redact import redact
+from bridge.timestamps import rfc3339
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 MAX_BYTES = 5 * 1024 * 1024
@@ -24,6 +30,9 @@ BACKUPS = 3
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return rfc3339(record.created)
 
 
 def setup_logging(log_path: Path, level: str = "INFO") -> logging.Handler:
@@ -39,6 +48,8 @@ def setup_logging(log_path: Path, level: str = "INFO") -> logging.Handler:
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per connection otherwise
+    chatty = root.level <= logging.DEBUG
+    logging.getLogger("asyncssh").setLevel(logging.INFO if chatty else logging.WARNING)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     return handler

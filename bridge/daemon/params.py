@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.aws.context import AwsContext
+from bridge.daemon.rpc import invalid_params
 
-__all__ = ["ContextParams", "SpaceParams"]
+__all__ = ["ContextParams", "ForwardParams", "SpaceParams"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,3 +25,25 @@ class ContextParams:
 @dataclass(frozen=True, kw_only=True)
 class SpaceParams(ContextParams):
     space: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardParams(SpaceParams):
+    """``forward.open``: checked here, so a bad port is -32602 before anything runs."""
+
+    remote_port: int
+    local_port: int = 0  # 0: any free port
+    local_host: str = "127.0.0.1"  # the address to listen on (``--bind``)
+    remote_host: str = "127.0.0.1"
+    unix_socket: str | None = None  # listen on this 0600 unix socket instead of TCP
+    close_with_connection: bool = False  # end the forward when the calling client goes away
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.remote_port <= 65535:
+            raise invalid_params("remote_port must be from 1 to 65535")
+        if not 0 <= self.local_port <= 65535:
+            raise invalid_params("local_port must be from 0 to 65535 (0: any free port)")
+        if not self.local_host or not self.remote_host:
+            raise invalid_params("local_host and remote_host must not be empty")
+        if self.unix_socket is not None and not self.unix_socket.startswith("/"):
+            raise invalid_params("unix_socket must be an absolute path")

@@ -7,6 +7,12 @@ waiting for the user to sign in when only a sign-in renews the credentials; it l
 run's host key once, over the SSM-authenticated channel (the trusted path), and keeps our
 known_hosts in step; and it opens the daemon's own SSH connections over a channel.
 
+Every session it no longer needs ends with TerminateSession: when its last holder releases
+it, when it fails for good, and at daemon shutdown. A session left open counts against the
+service's limit of active sessions per space (about 10) until the space's SSH server closes
+its side, so leaked ones would lock the user out of their own space; StartSession answering
+that limit is retried briefly while sessions of our own are ending.
+
 Channels are keyed by ``ChannelKey`` (who, which space, what for, which lane) so that what the
 next steps add fits without changing callers: warm spare channels (a ready channel per recently
 used space, taken by ``open``), transfer lanes (``lane`` > 0, several at once per space) and
@@ -35,8 +41,8 @@ from bridge.aws.credentials import (
     sign_in_deadline,
     sign_in_hint,
 )
-from bridge.aws.errors import CredentialsError
-from bridge.aws.studio import Progress, Space
+from bridge.aws.errors import CredentialsError, SessionLimitExceeded
+from bridge.aws.studio import Progress, SessionGrant, Space
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.workspace import Workspace
 from bridge.ssh.aliases import host_key_alias
@@ -44,6 +50,7 @@ from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
 from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
+from bridge.timestamps import rfc3339
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
 
@@ -58,6 +65,11 @@ _STATES = {
     ReconnectPhase.RESUMED: "connected",
     ReconnectPhase.FAILED: "failed",
 }
+
+
+TERMINATE_TIMEOUT = 5.0  # one TerminateSession; shutdown waits at most this for all of them
+ENDING_GRACE = 5.0  # after one of ours ends, a limit answer may still count it: retry meanwhile
+LIMIT_RETRY = 0.5
 
 
 def _no_progress(phase: str, message: str) -> None:
@@ -89,9 +101,11 @@ class ManagedChannel:
     ssh_host: str
     session_id: str
     channel: DataChannel
+    workspace: Workspace  # whose credentials end the session (TerminateSession)
     opened_at: float = field(default_factory=time.time)
     state: str = "connected"
     holders: int = 1  # ``share`` adds one, ``release`` removes one; closed at zero
+    ending: asyncio.Task[None] | None = field(default=None, repr=False)  # close + terminate
 
     @property
     def purpose(self) -> str:
@@ -114,7 +128,7 @@ class ManagedChannel:
             "state": ("failed" if self.channel.error else "closed")
             if self.channel.is_closed
             else self.state,
-            "opened_at": self.opened_at,
+            "opened_at": rfc3339(self.opened_at),
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
             "reconnects": stats.reconnects,
@@ -136,6 +150,7 @@ class ChannelPool:
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._warned: dict[Any, asyncio.TimerHandle] = {}
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
+        self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -148,7 +163,7 @@ class ChannelPool:
 
     def find(self, key: ChannelKey) -> list[ManagedChannel]:
         """The live channels held under ``key`` (what a warm channel or a lane is looked up by)."""
-        return [m for m in self._channels.values() if m.key == key and m.alive]
+        return [m for m in self._channels.values() if m.key == key and m.alive and m.ending is None]
 
     # -- open, share, release ------------------------------------------------------------------
 
@@ -164,7 +179,7 @@ class ChannelPool:
     ) -> ManagedChannel:
         """A new channel to ``space``'s SSH server, handshaken and ready; held once."""
         key = ChannelKey(context=ws.context, space_arn=space.arn, purpose=purpose, lane=lane)
-        grant = await ws.run(lambda studio: studio.start_session(space, progress=progress))
+        grant = await self._start_session(ws, space, progress)
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
@@ -174,6 +189,8 @@ class ChannelPool:
             managed = self._channels.get(channel_id)
             if managed is not None:
                 managed.state = _STATES[event.phase]
+                if event.phase is ReconnectPhase.FAILED:  # for good: no resume will use it
+                    self._end(managed)
             params = {
                 "id": channel_id,
                 "space": space.name,
@@ -190,11 +207,6 @@ class ChannelPool:
             on_reconnect=on_reconnect,
             config=self._core_config,
         )
-        try:
-            await channel.wait_ready()
-        except BaseException:
-            await channel.close(timeout=1.0)
-            raise
         managed = ManagedChannel(
             id=channel_id,
             key=key,
@@ -202,7 +214,13 @@ class ChannelPool:
             ssh_host=ssh_host,
             session_id=grant.session_id,
             channel=channel,
+            workspace=ws,
         )
+        try:
+            await channel.wait_ready()
+        except BaseException:
+            await asyncio.shield(self._end(managed, close_timeout=1.0))
+            raise
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
         if purpose != "hostkey":
@@ -217,21 +235,79 @@ class ChannelPool:
         return managed
 
     async def release(self, managed: ManagedChannel) -> None:
-        """Drop one hold; the last one closes the channel (which ends its SSM session)."""
+        """Drop one hold; the last one closes the channel and terminates its SSM session."""
         managed.holders -= 1
         if managed.holders > 0:
             return
-        self._channels.pop(managed.id, None)
-        with contextlib.suppress(Exception):
-            await managed.channel.close(timeout=5.0)
-        log.info("closed channel %s", managed.id)
+        await asyncio.shield(self._end(managed))
 
     async def close(self) -> None:
+        """Daemon shutdown: end every session still held, within ``TERMINATE_TIMEOUT`` in all
+        (a session we cannot terminate in time ends when the space's SSH server closes it)."""
         for timer in self._warned.values():
             timer.cancel()
-        for managed in list(self._channels.values()):
+        endings = [self._end(m, close_timeout=2.0) for m in list(self._channels.values())]
+        if endings:
+            _, late = await asyncio.wait(endings, timeout=TERMINATE_TIMEOUT + 2.0)
+            if late:
+                log.warning("%d sessions were not terminated before shutdown", len(late))
+
+    def _end(self, managed: ManagedChannel, *, close_timeout: float = 5.0) -> asyncio.Task[None]:
+        """Close the channel and terminate its session, once however often asked (last
+        release, failure for good, shutdown); the channel stays listed until it is done."""
+        if managed.ending is None:
+            managed.ending = asyncio.get_running_loop().create_task(
+                self._close_and_terminate(managed, close_timeout)
+            )
+        return managed.ending
+
+    async def _close_and_terminate(self, managed: ManagedChannel, close_timeout: float) -> None:
+        try:
             with contextlib.suppress(Exception):
-                await managed.channel.close(timeout=2.0)
+                await managed.channel.close(timeout=close_timeout)
+            session_id = managed.session_id
+            try:
+                await asyncio.wait_for(
+                    managed.workspace.run(lambda studio: studio.terminate_session(session_id)),
+                    TERMINATE_TIMEOUT,
+                )
+            except Exception as exc:  # logged, never raised: the channel is gone either way
+                log.warning("could not terminate session %s of %s: %s", session_id, managed.id, exc)
+            self._ended_at[managed.space.arn] = time.monotonic()
+        finally:
+            self._channels.pop(managed.id, None)
+            log.info("closed channel %s", managed.id)
+
+    async def _start_session(self, ws: Workspace, space: Space, progress: Progress) -> SessionGrant:
+        """StartSession; at the service's session limit, wait briefly while sessions of ours
+        to this space are ending (terminated in the last seconds, or being terminated), since
+        the service may count them a little longer; otherwise (or when the sessions we hold
+        are the limit by themselves) the limit is the answer, at once."""
+        deadline = time.monotonic() + ENDING_GRACE
+        while True:
+            try:
+                return await ws.run(lambda studio: studio.start_session(space, progress=progress))
+            except SessionLimitExceeded as exc:
+                held = sum(
+                    1 for m in self._channels.values() if m.space.arn == space.arn and not m.ending
+                )
+                if (
+                    held >= exc.limit  # all ours and held: nothing of ours will free a place
+                    or time.monotonic() >= deadline
+                    or not self._ours_ending(space.arn)
+                ):
+                    raise
+                progress("session", "waiting for sessions that are ending")
+                await asyncio.sleep(LIMIT_RETRY)
+
+    def _ours_ending(self, space_arn: str) -> bool:
+        ending = any(
+            m.ending is not None and not m.ending.done()
+            for m in self._channels.values()
+            if m.space.arn == space_arn
+        )
+        ended = self._ended_at.get(space_arn)
+        return ending or (ended is not None and time.monotonic() - ended < ENDING_GRACE)
 
     # -- SSH over a channel --------------------------------------------------------------------
 

@@ -1,29 +1,37 @@
 """``proxy.open``: the ProxyCommand's way in. The calling connection becomes a raw byte stream
-into the space's SSH server, carried by a channel of the pool, until either side ends.
+into the space's SSH server, carried by a channel of the pool, until either side ends; or,
+with ``fdpass``, the channel waits under a ticket for the proxy to fetch a descriptor bound to
+it (``bridge.daemon.fdpass``), and no relay process stays in the data path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import remote_access_disabled, translated
+from bridge.daemon.fdpass import ByteStream, FdPass
 from bridge.daemon.params import ContextParams
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
-from bridge.daemon.stream import RawStream
+from bridge.daemon.workspace import Workspace
+from bridge.redact import redact
 
 __all__ = ["ProxyParams", "RelayService"]
+
+log = logging.getLogger("smconnect.daemon.relay")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProxyParams(ContextParams):
     host: str
     start: bool = True  # start a stopped space rather than fail
+    fdpass: bool = False  # answer a ticket for fd.sock instead of upgrading this connection
 
 
 class RelayService:
@@ -31,11 +39,13 @@ class RelayService:
         self._spaces = spaces
         self._pool = pool
         self._relays: set[asyncio.Task[None]] = set()
+        self.fdpass = FdPass(self._relay, pool.release)
 
     def register(self, api: Api) -> None:
         api.add("proxy.open", self.proxy_open)
 
     async def close(self) -> None:
+        await self.fdpass.close()
         for task in list(self._relays):
             task.cancel()
 
@@ -44,25 +54,30 @@ class RelayService:
         """The ProxyCommand: upgrade this connection to a raw stream into the space's SSH."""
         ws = self._spaces.workspace(params.context)
         space = await ws.resolve_alias(params.host, self._spaces.prefix)
+        if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
+            raise remote_access_disabled(space.name)
         progress = progress_to(conn, space)
         space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
-        if space.remote_access != "ENABLED":
-            raise remote_access_disabled(space.name)
         await self._pool.host_key(ws, space, params.host, progress=progress)
         managed = await self._pool.open(
             ws, space, purpose="ssh", ssh_host=params.host, progress=progress
         )
+        answer = {"id": managed.id, "space": space.name, "session_id": managed.session_id}
+        if params.fdpass and self.fdpass.listening:
+            return {**answer, "ticket": self.fdpass.issue(managed)}
         stream = conn.start_stream()
         task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
         self._relays.add(task)
         task.add_done_callback(self._relays.discard)
-        return {"id": managed.id, "space": space.name, "session_id": managed.session_id}
+        return answer
 
-    async def _relay(self, managed: ManagedChannel, stream: RawStream) -> None:
+    async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
         """Copy bytes both ways until either side ends; then release the channel.
 
         Runs as a task of its own (not the connection's): when the relay's websocket goes away
-        the stream reads EOF and this ends by itself, releasing the channel in any case.
+        the stream reads EOF and this ends by itself, releasing the channel in any case. When
+        the space's side ended first and not cleanly, the stream closes with code 4000 and a
+        reason naming the cause (``_why_ended``), which ``smconnect proxy`` prints.
         """
         reader, writer = managed.channel.streams()
 
@@ -74,16 +89,24 @@ class RelayService:
         async def downstream() -> None:  # space -> ssh
             while data := await reader.read(65536):
                 await stream.write(data)
-            await stream.write_eof()
+            # EOF is sent by the caller once it knows the end was clean: ssh would otherwise
+            # exit on it and kill the ProxyCommand before the close reason gets there.
 
         up = asyncio.ensure_future(upstream())
         down = asyncio.ensure_future(downstream())
+        error: str | None = None
         try:
             done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if up in done and not down.done():
                 # ssh closed its side: let queued output drain briefly, then end the session.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(down), 2.0)
+                    await stream.write_eof()
+            elif not up.done():
+                error = await self._why_ended(managed.workspace, managed)
+                if error is None:
+                    with contextlib.suppress(Exception):
+                        await stream.write_eof()
         finally:
             for task in (up, down):
                 task.cancel()
@@ -91,5 +114,29 @@ class RelayService:
                 with contextlib.suppress(BaseException):
                     await task
             with contextlib.suppress(Exception):
-                await stream.close()
+                await stream.close(error)
             await self._pool.release(managed)
+
+    async def _why_ended(self, ws: Workspace, managed: ManagedChannel) -> str | None:
+        """Why the space's side ended while ssh was still talking; None for a clean end.
+
+        A channel that failed (resume gave up, credentials expired) says so itself; a channel
+        the service closed is looked into: a stopped space is the usual cause.
+        """
+        channel = managed.channel
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(channel.wait_closed()), 1.0)
+        if channel.error is not None:
+            log.warning("relay %s failed: %s", managed.id, channel.error)
+            return redact(f"the data channel failed: {channel.error}")
+        if not channel.is_closed:
+            return None  # the space's SSH server ended the connection: a normal logout
+        try:
+            ws.forget_spaces()
+            space = await ws.resolve(managed.space.ref)
+        except Exception as exc:
+            return redact(f"the data channel was closed ({exc})")
+        if not space.running:
+            log.warning("relay %s ended: space %s stopped", managed.id, space.ref)
+            return f"space {space.name!r} stopped"
+        return None

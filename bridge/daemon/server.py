@@ -115,6 +115,9 @@ class DaemonServer:
         self.shutdown_requested = asyncio.Event()
         self.busy: Callable[[], bool] = lambda: False
         """Set by the session logic: True while it holds sessions that must keep us alive."""
+        self.fd_listener: Callable[[Path], Awaitable[None]] | None = None
+        """Set by the session logic: starts the descriptor hand-off socket (unix transport only;
+        ``bridge.daemon.fdpass``). Closed by the logic's own shutdown callback."""
         self._idle_since: float | None = time.monotonic()
         self._server: Server | None = None
         self._own_uid = os.getuid()

@@ -24,7 +24,8 @@ from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
-from bridge.ssh.render import ConfigOptions, installed_prefix
+from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
+from bridge.timestamps import rfc3339
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
@@ -44,9 +45,12 @@ class OpenParams(SpaceParams):
 
 
 def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
+    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md."""
     data = asdict(space)
     data["ref"] = space.ref
     data["ssh_host"] = ssh_host
+    if space.app_created is not None:
+        data["app_created"] = rfc3339(space.app_created)
     return data
 
 
@@ -116,7 +120,11 @@ class SpacesService:
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         spaces = await ws.spaces(refresh=params.refresh)
-        return {"spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces]}
+        return {
+            "spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces],
+            # Items AWS described invalidly, left out: one line each, values already escaped.
+            "rejected": list(ws.rejected),
+        }
 
     @translated
     async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
@@ -184,6 +192,7 @@ class SpacesService:
             "ssh_host": alias,
             "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
             "host_key": key,
+            "rejected": list(ws.rejected),
         }
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
@@ -191,6 +200,7 @@ class SpacesService:
         command = smconnect_command(
             profile=context.profile, region=context.region, endpoint_url=context.endpoint_url
         )
-        options = ConfigOptions(smconnect_command=command, prefix=self.prefix)
+        fdpass = installed_fdpass(self._ssh_paths) is not False  # keep a --no-fdpass choice
+        options = ConfigOptions(smconnect_command=command, prefix=self.prefix, fdpass=fdpass)
         config = SshConfig(self._ssh_paths, options)
         await asyncio.to_thread(config.install, [SpaceRef.of(s) for s in spaces])

@@ -4,7 +4,7 @@ A forwarded port listens on TCP, which every local account can reach; the space'
 it has no token. On Linux the kernel tells who owns each socket (``/proc/net/tcp`` and
 ``tcp6``: the ``uid`` column), so a forward can refuse connections from other users. Elsewhere
 the owner cannot be learnt: ``peer_uid`` answers ``None`` and the caller says so (and offers a
-unix socket instead). See docs/design/security.md.
+unix socket instead). See docs/security.md.
 
 The connecting socket's entry has our listening address as its remote end and the peer's
 address as its local end; that entry's uid is the connecting user.

@@ -32,6 +32,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
+        # Why items of the last listing were left out (AWS described them invalidly).
+        self.rejected: tuple[str, ...] = ()
 
     async def studio(self) -> StudioClient:
         async with self._lock:
@@ -71,8 +73,11 @@ class Workspace:
     async def spaces(self, *, refresh: bool = False) -> list[Space]:
         fresh = time.monotonic() - self._spaces_at < SPACE_CACHE_SECONDS
         if refresh or self._spaces is None or not fresh:
-            self._spaces = await self.run(lambda studio: studio.list_spaces())
-            self._spaces_at = time.monotonic()
+            spaces, self.rejected = await self.run(
+                lambda studio: (studio.list_spaces(), tuple(studio.rejected))
+            )
+            self._spaces, self._spaces_at = spaces, time.monotonic()
+            return spaces
         return self._spaces
 
     def forget_spaces(self) -> None:

@@ -144,6 +144,7 @@ def resolve_alias(
         raise AmbiguousAliasError(
             alias,
             [f"{prefix}{_encode(m.name)}.{_encode(m.domain_id)}" for m in matches],
+            [f"{m.domain_id}/{m.name}" for m in matches],
         )
     return matches[0]
 

@@ -65,6 +65,7 @@ class InstallResult:
     backup: Path | None
     aliases: tuple[str, ...]
     collisions: tuple[SpaceRef, ...] = ()
+    refused: tuple[SpaceRef, ...] = ()  # not documented SageMaker names: nothing written
 
 
 @dataclass(frozen=True)
@@ -269,20 +270,29 @@ class SshConfig:
     # -- internals ---------------------------------------------------------------------------
 
     def _apply(self, plan: InstallPlan) -> InstallResult:
+        """Write the plan; on any failure put back everything this call created or changed
+        (our file, our directory, a new backup), so a refused install leaves no trace."""
         backup = None
+        new_backup = False
         if plan.user_after is not None:
             self._check_unchanged(plan.user_before)
-        if plan.ours_after is not None:
-            self._write(self.paths.our_config, plan.ours_after, plan.ours_before)
+            self._check_link_target()
+        dir_existed = self.paths.smconnect_dir.exists()
         try:
+            if plan.ours_after is not None:
+                self._write(self.paths.our_config, plan.ours_after, plan.ours_before)
             if plan.user_after is not None:
                 if plan.user_before.exists:
-                    backup = self._backup(plan.user_before)
+                    backup, new_backup = self._backup(plan.user_before)
                 self._write(self.paths.user_config, plan.user_after, plan.user_before)
             if plan.changes_anything:
                 self.check(plan.rendered.aliases[:1])
         except SshConfigError:
             self._rollback(plan)
+            if new_backup and backup is not None:
+                fsutil.remove_file(backup)
+            if not dir_existed:
+                fsutil.remove_empty_dir(self.paths.smconnect_dir)
             raise
         return InstallResult(
             user_config_changed=plan.user_after is not None,
@@ -290,7 +300,22 @@ class SshConfig:
             backup=backup,
             aliases=plan.rendered.aliases,
             collisions=plan.rendered.collisions,
+            refused=plan.rendered.refused,
         )
+
+    def _check_link_target(self) -> None:
+        """A symlinked user config is written through, but only into a directory that exists:
+        a dangling link's missing tree is the user's to create, not ours (``remove`` could not
+        know to take it away again)."""
+        link = self.paths.user_config
+        if not link.is_symlink():
+            return
+        target = fsutil.resolve_target(link)
+        if not target.parent.is_dir():
+            raise UserConfigUnreadableError(
+                f"{link} is a symlink to {target}, whose directory {target.parent} does not "
+                "exist; create it (or remove the link), then run the command again"
+            )
 
     def _rollback(self, plan: InstallPlan) -> None:
         if plan.user_after is not None:
@@ -358,9 +383,10 @@ class SshConfig:
                 f"{path.parent} and try again"
             ) from None
 
-    def _backup(self, before: fsutil.Snapshot) -> Path:
+    def _backup(self, before: fsutil.Snapshot) -> tuple[Path, bool]:
         """A copy of the user's config before we change it, unless the newest copy already
-        holds exactly this content; never overwrites an existing backup."""
+        holds exactly this content; never overwrites an existing backup. Returns the copy and
+        whether it is new (a failed install deletes a new one again)."""
         try:
             return self._make_backup(before.data or b"")
         except OSError as exc:
@@ -369,17 +395,17 @@ class SshConfig:
                 f"was changed: check the permissions of {self.paths.user_config.parent}"
             ) from None
 
-    def _make_backup(self, data: bytes) -> Path:
+    def _make_backup(self, data: bytes) -> tuple[Path, bool]:
         directory = self.paths.user_config.parent
         stem = f"{self.paths.user_config.name}.smconnect-backup-"
         existing = sorted(directory.glob(f"{_glob_escape(stem)}*"), key=_backup_sort_key)
         if existing and existing[-1].read_bytes() == data:
-            return existing[-1]
+            return existing[-1], False
         stamp = self._clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         for n in range(1000):
             candidate = directory / (stem + stamp + (f"-{n}" if n else ""))
             if fsutil.create_exclusive(candidate, data, mode=0o600):
-                return candidate
+                return candidate, True
         raise SshConfigError(f"too many smconnect backups in {directory}; delete some old ones")
 
 

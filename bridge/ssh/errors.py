@@ -26,13 +26,23 @@ class UnknownSpaceError(SshConfigError):
 
 
 class AmbiguousAliasError(SshConfigError):
-    """An unqualified alias matches spaces in several domains."""
+    """An unqualified alias matches several spaces: in several domains, or (ssh host names
+    ignore case) spaces of one domain whose names differ only in case."""
 
-    def __init__(self, alias: str, candidates: Sequence[str]) -> None:
-        super().__init__(
-            f"{alias} matches spaces in {len(candidates)} domains; "
-            f"use one of: {', '.join(candidates)}"
-        )
+    def __init__(
+        self, alias: str, candidates: Sequence[str], refs: Sequence[str] | None = None
+    ) -> None:
+        # Qualified aliases that are equal but for case cannot tell the spaces apart either;
+        # then only the `domain-id/name` references (for smconnect's own commands) can.
+        distinct = len({c.lower() for c in candidates}) == len(candidates)
+        if distinct or not refs:
+            hint = f"use one of: {', '.join(candidates)}"
+        else:
+            hint = (
+                "their ssh host names differ only in case, which ssh ignores; "
+                f"name one with smconnect as domain-id/name: {', '.join(refs)}"
+            )
+        super().__init__(f"{alias} matches {len(candidates)} spaces; {hint}")
         self.alias = alias
         self.candidates = tuple(candidates)
 

@@ -22,7 +22,9 @@ from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.errors import SshConfigError
 from bridge.ssh.paths import SshPaths
 
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
+# Our aliases: a prefix, a 63-character space name, and at most a 63-character domain id; a
+# longer "alias" did not come from our scheme.
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_.-]{1,255}\Z")
 _KEYTYPE_RE = re.compile(r"[A-Za-z0-9@._+-]+\Z")
 
 

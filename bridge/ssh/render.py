@@ -28,6 +28,11 @@ from bridge.ssh.paths import SshPaths
 DEFAULT_USER = "sagemaker-user"
 
 _BAD_PATH_CHARS = re.compile(r'["\\\x00-\x1f\x7f]')
+# The documented SageMaker patterns (SpaceName, DomainId). The AWS layer already refuses
+# anything else; the renderer checks again because this file is executable configuration: a
+# newline in a name would add directives for any host (defence in depth, issue 15).
+_SPACE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_DOMAIN_ID = re.compile(r"d-(-*[a-z0-9]){1,61}")
 
 
 def _ssh_path(path: Path, what: str) -> str:
@@ -72,6 +77,9 @@ class ConfigOptions:
     server_alive_interval: int = 30
     server_alive_count_max: int = 10
     connect_timeout: int = 900
+    # ssh takes a descriptor from the proxy (``ProxyUseFdpass yes``) and talks to the daemon
+    # directly; False writes the relay form (``smconnect ssh-config install --no-fdpass``).
+    fdpass: bool = True
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
@@ -91,7 +99,8 @@ class ConfigOptions:
     def proxy_command(self) -> str:
         """The ProxyCommand value: run by ``$SHELL -c``, with ``%`` tokens expanded by ssh."""
         quoted = " ".join(shlex.quote(a) for a in self.smconnect_command)
-        return quoted.replace("%", "%%") + " proxy %n"
+        flag = " --fdpass" if self.fdpass else ""
+        return quoted.replace("%", "%%") + f" proxy{flag} %n"
 
     @property
     def wildcard(self) -> str:
@@ -110,6 +119,17 @@ class RenderedConfig:
     aliases: tuple[str, ...]
     # Spaces left without an explicit Host because another space's alias differs only in case.
     collisions: tuple[SpaceRef, ...] = ()
+    # Spaces left out because their name or domain id is not a documented SageMaker one.
+    refused: tuple[SpaceRef, ...] = ()
+
+
+def is_documented(ref: SpaceRef) -> bool:
+    """Whether a space's name and domain id match SageMaker's documented patterns, the only
+    values that may be written into an ssh config (even into a comment)."""
+    return (
+        _SPACE_NAME.fullmatch(ref.name) is not None
+        and _DOMAIN_ID.fullmatch(ref.domain_id) is not None
+    )
 
 
 def render_config(
@@ -117,9 +137,9 @@ def render_config(
 ) -> RenderedConfig:
     """Our file: an explicit ``Host`` per space (for editors' host lists), then the wildcard
     block holding every setting, which also serves spaces not listed yet."""
-    refs = sorted(
-        {SpaceRef(s.name, s.domain_id) for s in spaces}, key=lambda r: (r.name.lower(), r)
-    )
+    given = {SpaceRef(s.name, s.domain_id) for s in spaces}
+    refused = sorted(r for r in given if not is_documented(r))
+    refs = sorted(given.difference(refused), key=lambda r: (r.name.lower(), r))
     blocks: list[str] = []
     aliases: list[str] = []
     seen: set[str] = set()
@@ -143,6 +163,7 @@ def render_config(
         f"    User {options.user}\n"
         f"    Port 22\n"
         f"    ProxyCommand {options.proxy_command}\n"
+        f"    ProxyUseFdpass {'yes' if options.fdpass else 'no'}\n"
         f"    UserKnownHostsFile {_percent_path_arg(paths.known_hosts, 'known_hosts')}\n"
         f"    GlobalKnownHostsFile none\n"
         f"    StrictHostKeyChecking yes\n"
@@ -156,6 +177,7 @@ def render_config(
         text=HEADER + "\n" + "\n".join(blocks),
         aliases=tuple(aliases),
         collisions=tuple(collisions),
+        refused=tuple(refused),
     )
 
 
@@ -169,16 +191,29 @@ def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def installed_prefix(paths: SshPaths) -> str | None:
-    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
-    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+def _installed_settings(paths: SshPaths) -> list[list[str]]:
+    """The two-word lines of the config smconnect last wrote; none when nothing is installed."""
     try:
         content = paths.our_config.read_text("utf-8", "surrogateescape")
     except OSError:
-        return None
-    for line in content.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "Host" and parts[1].endswith("*"):
-            prefix = parts[1][:-1]
+        return []
+    return [parts for parts in map(str.split, content.splitlines()) if len(parts) == 2]
+
+
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    for key, value in _installed_settings(paths):
+        if key == "Host" and value.endswith("*"):
+            prefix = value[:-1]
             return prefix if is_valid_prefix(prefix) else None
+    return None
+
+
+def installed_fdpass(paths: SshPaths) -> bool | None:
+    """Whether the config smconnect last wrote passes descriptors (its ``ProxyUseFdpass``), so
+    ``--no-fdpass`` survives later refreshes; None when nothing says (use the default)."""
+    for key, value in _installed_settings(paths):
+        if key == "ProxyUseFdpass":
+            return value == "yes"
     return None

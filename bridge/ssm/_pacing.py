@@ -2,7 +2,7 @@
 
 The plugin and the agent pace by sleeping 1 ms after every read, which also caps them when the
 link is idle-fast; a bucket lets a burst through and then holds the long-run rate, which is
-what the service actually measures (reference section 7).
+what the service actually measures (docs/design/ssm-protocol.md §7).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Retransmission timeout estimation, with the constants and formulas of the plugin and agent.
 
-Both AWS programs use the same smoothed RTT / RTT-variance rule (reference section 5). Two things
-are ours: Karn's rule (the caller feeds no sample from a retransmitted message, whose ack cannot
-be matched to one send), and an optional backoff that multiplies the RTO after a round of
-timeouts, so a dead link is probed at 0.2, 0.4, 0.8, 1.0 s intervals instead of hammered; the
-next valid sample removes the backoff.
+Both AWS programs use the same smoothed RTT / RTT-variance rule (docs/design/ssm-protocol.md
+§5). Two things are ours: Karn's rule (the caller feeds no sample from a retransmitted message,
+whose ack cannot be matched to one send), and an optional backoff that multiplies the RTO
+after a round of timeouts, so a dead link is probed at 0.2, 0.4, 0.8, 1.0 s intervals instead of
+hammered; the next valid sample removes the backoff.
 """
 
 from __future__ import annotations

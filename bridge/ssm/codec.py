@@ -1,7 +1,7 @@
 """The binary ClientMessage frame of the SSM data channel, and its small JSON payloads.
 
 Every binary websocket frame after the first text frame is one ClientMessage: a 120-byte
-big-endian header and a payload (reference: ssm-protocol.md section 2). The quirks that make a
+big-endian header and a payload (docs/design/ssm-protocol.md §2). The quirks that make a
 naive codec fail against the real service live here and nowhere else:
 
 * HeaderLength is written as 116 (the offset of PayloadLength), and receivers take the payload

@@ -6,7 +6,7 @@ depends on time takes ``now`` (seconds, monotonic, float). The I/O layer calls `
 each binary frame, ``send()`` for application bytes, ``tick()`` when ``next_deadline()`` passes,
 then drains ``frames_to_send()`` onto the websocket and ``events()`` into the application.
 
-The design note is docs/design/ssm-core.md; the wire facts are in ssm-protocol.md.
+The design note is docs/design/ssm-core.md; the wire facts are in docs/design/ssm-protocol.md.
 """
 
 from __future__ import annotations

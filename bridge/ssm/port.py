@@ -1,7 +1,7 @@
 """Port sessions on a data channel: the stdio stream, basic forwarding, mux forwarding.
 
 Client and agent must pick the same mode or the bytes mean nothing to the other side, so the
-choice copies the plugin exactly (reference sections 4 and 6): properties without
+choice copies the plugin exactly (docs/design/ssm-protocol.md §4, §6): properties without
 ``type == "LocalPortForwarding"`` are a plain byte stream (what AWS-StartSSHSession and ssh's
 ProxyCommand use); with it, the agent version decides between smux v1 (mux, newer agents) and
 one-connection-at-a-time basic forwarding with a DisconnectToPort flag after each connection.

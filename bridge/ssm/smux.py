@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bridge.ssm.driver import CoreDriver
 from bridge.ssm.smux_proto import (
     SessionClosed,
     SmuxConfig,
@@ -210,9 +211,9 @@ class SmuxSession:
         self._done = asyncio.Event()
         self._reader_task = self._loop.create_task(self._read_loop())
         self._writer_task = self._loop.create_task(self._write_loop())
-        self._timer_task: asyncio.Task[None] | None = None
-        if self._core.config.keepalive:
-            self._timer_task = self._loop.create_task(self._timer_loop())
+        self._timed_end: asyncio.Task[None] | None = None  # a keepalive timeout's shutdown
+        self._driver = CoreDriver(self._core, self._on_timer, self._loop)
+        self._driver.arm()  # keepalive pings and timeout (no deadline without keepalive)
 
     @classmethod
     def over_streams(
@@ -414,18 +415,14 @@ class SmuxSession:
             self._flushed.set()
             await self._shutdown(SmuxSessionClosed(f"smux connection lost: {exc!r}"))
 
-    async def _timer_loop(self) -> None:
-        while True:
-            deadline = self._core.next_deadline()
-            if deadline is None:
-                return
-            await asyncio.sleep(max(0.0, deadline - self._loop.time()))
-            self._core.tick(self._loop.time())
-            self._kick()
-            error = self._process_events()
-            if error is not None:
-                await self._shutdown(error)
-                return
+    def _on_timer(self) -> None:
+        """The driver ticked the core (keepalive): send its NOP, or end on a timeout."""
+        self._kick()
+        error = self._process_events()
+        if error is not None:
+            self._timed_end = self._loop.create_task(self._shutdown(error))
+            return
+        self._driver.arm()
 
     def _process_events(self) -> SmuxError | None:
         """Hand core events to streams; returns the error if the core ended the session."""
@@ -467,6 +464,7 @@ class SmuxSession:
             self._error = error
             log.debug("smux session ended: %s", error)
         self._closing = True
+        self._driver.stop()
         self._core.close()
         for stream in list(self._streams.values()):
             self._stream_close(stream, None if stream.eof_delivered else error)
@@ -475,8 +473,7 @@ class SmuxSession:
             if not waiter.done():
                 waiter.set_result(None)
         current = asyncio.current_task()
-        tasks = [t for t in (self._reader_task, self._writer_task, self._timer_task) if t]
-        for task in tasks:
+        for task in (self._reader_task, self._writer_task):
             if task is not current:
                 task.cancel()
         if self._close_link is not None:

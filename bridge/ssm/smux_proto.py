@@ -1,7 +1,7 @@
 """Sans-I/O smux protocol version 1 (xtaci/smux): bytes and time in, frames and events out.
 
 The SSM agent and AWS's plugin multiplex port-forwarding connections with xtaci/smux v1 (see
-ssm-protocol.md section 6). The bytes reach us split into SSM payloads with no regard to frame
+docs/design/ssm-protocol.md §6). The bytes reach us split into SSM payloads with no regard to frame
 boundaries, so the decoder reassembles frames from an arbitrary byte stream. No sockets, no
 asyncio, no clock reads here: the asyncio layer (``bridge.ssm.smux``) drives this core.
 

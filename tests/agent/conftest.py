@@ -16,7 +16,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bridge.emulator.agent import SessionBroker
-from bridge.emulator.agent.session import write_frames
 from bridge.ssm.codec import Flag, PayloadType
 from bridge.ssm.core import (
     ChannelClosed,
@@ -29,6 +28,8 @@ from bridge.ssm.core import (
     SessionFailed,
     SessionReady,
 )
+from bridge.ssm.driver import CoreDriver
+from bridge.ssm.wsbatch import write_batch
 
 
 class TestClient:
@@ -61,7 +62,7 @@ class TestClient:
         self.close_reason: str | None = None
         self._got_data = asyncio.Event()
         self._writable = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        self.driver = CoreDriver(self.core, self.pump, self.loop)
         self._reader: asyncio.Task[None] | None = None
         self.on_data: Callable[[bytes], None] | None = None
 
@@ -114,20 +115,10 @@ class TestClient:
         if self.ws is not None:
             frames = self.core.frames_to_send(self.loop.time())
             if frames:
-                write_frames(self.ws, frames)
+                write_batch(self.ws, frames)
         if self.core.writable() > 0:
             self._writable.set()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = self.core.next_deadline()
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
-        self.core.tick(self.loop.time())
-        self.pump()
+        self.driver.arm()
 
     async def send(self, data: bytes, payload_type: int = PayloadType.OUTPUT) -> None:
         view = memoryview(data)
@@ -157,8 +148,7 @@ class TestClient:
                 await asyncio.sleep(0.01)
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self.driver.stop()
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
+import stat
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +74,66 @@ def test_forward_usage_errors(cli: Cli) -> None:
     cli.run("forward", "demo", "70000").fails(2, "65535")
     cli.run("forward", "demo").fails(2, "usage: smconnect forward")
     cli.run("forward", "--list", "--close", "x").fails(2)
+
+
+def test_forward_several_ports_in_one_command(cli: Cli) -> None:
+    opened = cli.run("forward", "demo", "0:8888", "0:8888", "--background", "--json").ok().json()
+    try:
+        assert len(opened) == 2 and len({f["local_port"] for f in opened}) == 2
+        for fwd in opened:
+            assert fwd["local_host"] == "127.0.0.1" and fwd["state"] == "connected"
+            assert "started" in _jupyter_status(fwd["local_port"])
+    finally:
+        for fwd in opened:
+            cli.run("forward", "--close", fwd["id"]).ok()
+
+
+def test_forward_bind_address(cli: Cli) -> None:
+    fwd = cli.run("forward", "demo", "0:8888", "--bind", "127.0.0.2", "-b", "--json").ok().json()
+    try:
+        assert fwd["local"] == f"127.0.0.2:{fwd['local_port']}"
+        url = f"http://127.0.0.2:{fwd['local_port']}{STATUS_PATH}"
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.status == 200
+    finally:
+        cli.run("forward", "--close", fwd["id"]).ok()
+
+
+def test_a_local_port_in_use_is_one_line_with_the_fix(cli: Cli) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = cli.run("forward", "demo", f"{port}:8888", "--background")
+        result.fails(1, f"127.0.0.1:{port} is already in use")
+        assert "--close" in result.stderr and "0:8888" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert cli.run("forward", "--list", "--json").ok().json() == []
+
+
+def test_forward_unix_socket(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "fwd.sock"
+    fwd = cli.run("forward", "demo", "8888", "--unix-socket", str(path), "-b", "--json").ok()
+    opened = fwd.json()
+    try:
+        assert opened["local"] == str(path) and stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        cli.run("forward", "--close", opened["id"]).ok()
+    cli.run("forward", "demo", "8888", "6006", "--unix-socket", str(path)).fails(2, "one port")
+
+
+def test_a_foreground_forward_says_when_nothing_listens_in_the_space(cli: Cli) -> None:
+    proc = cli.popen("forward", "demo", "0:1")
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = read_until(proc.stdout, lambda ln: ln.startswith("Forwarding"), 120)
+        m = re.fullmatch(r"Forwarding 127\.0\.0\.1:(\d+) → demo:1 \(Ctrl-C to stop\)\n", line)
+        assert m, line
+        with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=30) as sock:
+            assert sock.recv(1) == b""  # closed: the space refused the channel
+        said = read_until(proc.stderr, lambda ln: "nothing listens on" in ln, 30)
+        assert "127.0.0.1:1 in space 'demo'" in said
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -11,8 +11,11 @@ from pathlib import Path
 
 from .cli_helpers import DOMAIN, OTHER_DOMAIN, SMCONNECT, Cli, fake_editor
 
-LIST_FIELDS = {
+LIST_FIELDS = {  # the space's fields of start/stop/open too (docs/cli.md, "JSON output")
     "name",
+    "arn",
+    "owner",
+    "app_created",
     "domain_id",
     "domain_name",
     "ref",

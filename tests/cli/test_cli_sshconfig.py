@@ -59,3 +59,15 @@ def test_unusable_user_config_is_one_line(cli: Cli) -> None:
     cli.ssh_config.mkdir(parents=True)  # a directory where the file should be
     cli.run("ssh-config", "install").fails(6, str(cli.ssh_config))
     cli.run("ssh-config", "show").fails(6, str(cli.ssh_config))
+
+
+def test_no_fdpass_writes_the_relay_form_and_refreshes_keep_it(cli: Cli) -> None:
+    cli.run("ssh-config", "install", "--no-fdpass").ok()
+    ours = cli.our_config.read_text()
+    assert "    ProxyUseFdpass no\n" in ours and " proxy %n\n" in ours
+    status = cli.run("ssh-config", "show", "--json").ok().json()
+    assert status["command_current"] and status["problems"] == []
+    assert "already up to date" in cli.run("ssh-config", "install").ok().stdout
+    cli.run("ssh-config", "install", "--fdpass").ok()
+    ours = cli.our_config.read_text()
+    assert "    ProxyUseFdpass yes\n" in ours and " proxy --fdpass %n\n" in ours

@@ -3,6 +3,7 @@ sshd. Host keys are learnt once per app run; shared channels close with their la
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 
 from bridge.aws.context import AwsContext
+from bridge.aws.studio import Space
 from bridge.daemon.pool import ChannelKey, ChannelPool
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.workspace import Workspace
 from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.agent.faults import FaultPlan
 from bridge.emulator.config import DelaysConfig, default_config
 from bridge.ssm.core import CoreConfig
 
@@ -26,6 +29,19 @@ def emulator() -> Iterator[EmulatorThread]:
         dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
     ) as handle:
         yield handle
+
+
+async def _running_demo(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Workspace, Space]:
+    """A workspace on the emulator (through its environment), and space demo with its app up."""
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ws = Workspace(AwsContext(), poll_interval=0.05)
+    space = await ws.resolve("demo")
+    started = await ws.run(lambda studio: studio.start_app(space))
+    return ws, await ws.resolve(started.ref)
 
 
 def test_settings_are_read_once_from_the_given_environment() -> None:
@@ -52,13 +68,7 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
 async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    ws = Workspace(AwsContext(), poll_interval=0.05)
-    space = await ws.resolve("demo")
-    started = await ws.run(lambda studio: studio.start_app(space))
-    space = await ws.resolve(started.ref)
+    ws, space = await _running_demo(emulator, monkeypatch)
     events: list[tuple[str, dict[str, Any]]] = []
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
@@ -92,5 +102,46 @@ async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
         assert not pool.busy() and not managed.alive
         assert pool.find(managed.key) == []
     finally:
+        await pool.close()
+        await ws.run(lambda studio: studio.stop_app(space))
+
+
+async def test_a_channel_that_fails_for_good_has_its_session_terminated(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A held channel whose resume is refused is failed for good: no one will resume it, so
+    the pool terminates its session at once rather than leave it counting against the
+    space's session limit until its holder lets go."""
+    ws, space = await _running_demo(emulator, monkeypatch)
+
+    async def broadcast(method: str, params: dict[str, Any]) -> int:
+        return 0
+
+    pool = ChannelPool(
+        DaemonSettings(channel_rate=None, resume_window=2.0),
+        broadcast=broadcast,
+        known_hosts=tmp_path / "known_hosts",
+    )
+    broker = emulator.emulator.broker
+    plane = emulator.emulator.plane
+    try:
+        managed = await pool.open(ws, space, purpose="forward", ssh_host="sm-demo")
+        assert plane.gateway.active(managed.session_id)
+        stats = broker.sessions[managed.session_id].stats
+        broker.faults.refuse_resume = True
+        broker.faults.max_drops = stats.drops_injected + 1
+        broker.faults.drop_every_bytes = 1
+        _reader, writer = managed.channel.streams()
+        writer.write(b"x")
+        for _ in range(100):
+            if not pool.busy():
+                break
+            await asyncio.sleep(0.1)
+        assert managed.channel.error is not None
+        assert not pool.busy()  # ended although still held once
+        assert not plane.gateway.active(managed.session_id)
+        await pool.release(managed)  # the holder's release is harmless now
+    finally:
+        broker.faults = FaultPlan()
         await pool.close()
         await ws.run(lambda studio: studio.stop_app(space))

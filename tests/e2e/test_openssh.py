@@ -1,4 +1,6 @@
-"""The real OpenSSH client, with only our generated config, through the ProxyCommand relay."""
+"""The real OpenSSH client, with only our generated config, on both paths: the descriptor
+the proxy passes to ssh (``ProxyUseFdpass yes``, the generated default) and the proxy's own
+relay (``-o ProxyUseFdpass=no``, which the proxy notices by its stdout being a pipe)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
+from tests.support import wait_until
 
 from .e2e_helpers import Stack
 
@@ -33,6 +36,16 @@ def opened(stack: Stack) -> dict[str, Any]:
     return result
 
 
+@pytest.fixture(params=["fdpass", "relay"])
+def path(request: pytest.FixtureRequest) -> list[str]:
+    """Extra ssh options choosing the path (the generated config passes descriptors)."""
+    return [] if request.param == "fdpass" else ["-o", "ProxyUseFdpass=no"]
+
+
+def _client(tool: str, stack: Stack, path: list[str]) -> list[str]:
+    return [tool, "-F", str(stack.ssh_config), "-o", "BatchMode=yes", *path]
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -43,8 +56,71 @@ def _remote_sha(stack: Stack, name: str) -> str:
     return done.stdout.split()[0].decode()
 
 
-def test_runs_commands_with_exit_status(stack: Stack, opened: dict[str, Any]) -> None:
-    done = stack.ssh("sm-demo", 'echo hello-from-space; echo "$USER"; exit 3')
+def test_the_generated_config_passes_descriptors(stack: Stack, opened: dict[str, Any]) -> None:
+    text = SshPaths.for_home(stack.home).our_config.read_text()
+    assert "    ProxyUseFdpass yes\n" in text
+    assert " proxy --fdpass %n\n" in text
+
+
+def test_space_open_records_the_host_key(stack: Stack, opened: dict[str, Any]) -> None:
+    recorded = KnownHosts(SshPaths.for_home(stack.home).known_hosts).get("sm-demo")
+    assert recorded and recorded[0].split()[1] in opened["host_key"]
+
+
+def _proxies(host: str) -> list[str]:
+    """Command lines of live ``smconnect proxy`` processes for ``host`` (the process table)."""
+    table = subprocess.run(
+        ["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True
+    )
+    return [
+        line
+        for line in table.stdout.splitlines()
+        if " proxy " in line and line.endswith(f" {host}") and "smconnect" in line
+    ]
+
+
+@pytest.mark.parametrize(("options", "relays"), [([], False), (["-o", "ProxyUseFdpass=no"], True)])
+def test_no_proxy_process_stays_in_an_fdpass_session(
+    stack: Stack, opened: dict[str, Any], options: list[str], relays: bool
+) -> None:
+    earlier = {s["id"] for s in stack.call("sessions.status")["sessions"]}
+    session = subprocess.Popen(
+        [*_client("ssh", stack, options), "sm-demo", "echo up; sleep 4; echo done"],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert session.stdout is not None
+        assert session.stdout.readline() == b"up\n"  # the session is live
+        assert bool(_proxies("sm-demo")) is relays
+        out, err = session.communicate(timeout=60)
+        assert session.returncode == 0, err
+        assert out == b"done\n"
+    finally:
+        session.kill()
+        session.wait()
+
+    def released() -> bool:  # the daemon lets the channel go once ssh's socket closes
+        return not [s for s in stack.call("sessions.status")["sessions"] if s["id"] not in earlier]
+
+    assert wait_until(released, timeout=15)
+
+
+@pytest.mark.parametrize("options", [[], ["-o", "ProxyUseFdpass=no"]], ids=["fdpass", "relay"])
+def test_ssh_starts_the_daemon_on_either_path(
+    stack: Stack, opened: dict[str, Any], options: list[str]
+) -> None:
+    stack.stop_daemon()
+    done = stack.ssh(*options, "sm-demo", "echo started")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"started\n"
+
+
+def test_runs_commands_with_exit_status(
+    stack: Stack, opened: dict[str, Any], path: list[str]
+) -> None:
+    done = stack.ssh(*path, "sm-demo", 'echo hello-from-space; echo "$USER"; exit 3')
     assert done.returncode == 3, done.stderr
     assert done.stdout.decode().splitlines() == ["hello-from-space", "sagemaker-user"]
 
@@ -66,10 +142,12 @@ def test_relay_prints_nothing_before_the_banner(stack: Stack, opened: dict[str, 
         proc.wait()
 
 
-def test_scp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Path) -> None:
+def test_scp_16_mib_each_way(
+    stack: Stack, opened: dict[str, Any], tmp_path: Path, path: list[str]
+) -> None:
     local = tmp_path / "up.bin"
     local.write_bytes(os.urandom(16 * MIB))
-    scp = ["scp", "-q", "-F", str(stack.ssh_config), "-o", "BatchMode=yes"]
+    scp = [*_client("scp", stack, path), "-q"]
     up = subprocess.run(
         [*scp, str(local), "sm-demo:scp-up.bin"], env=stack.env, capture_output=True, timeout=300
     )
@@ -87,7 +165,9 @@ def test_scp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Pat
     assert _sha(down) == _remote_sha(stack, "scp-down.bin")
 
 
-def test_sftp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Path) -> None:
+def test_sftp_16_mib_each_way(
+    stack: Stack, opened: dict[str, Any], tmp_path: Path, path: list[str]
+) -> None:
     local = tmp_path / "sftp-up.bin"
     local.write_bytes(os.urandom(16 * MIB))
     stack.ssh("sm-demo", "head -c 16777216 /dev/urandom > sftp-down.bin")
@@ -95,17 +175,7 @@ def test_sftp_16_mib_each_way(stack: Stack, opened: dict[str, Any], tmp_path: Pa
     down = tmp_path / "sftp-down.bin"
     batch.write_text(f"put {local} sftp-up.bin\nget sftp-down.bin {down}\n")
     done = subprocess.run(
-        [
-            "sftp",
-            "-q",
-            "-F",
-            str(stack.ssh_config),
-            "-o",
-            "BatchMode=yes",
-            "-b",
-            str(batch),
-            "sm-demo",
-        ],
+        [*_client("sftp", stack, path), "-q", "-b", str(batch), "sm-demo"],
         env=stack.env,
         capture_output=True,
         timeout=300,
@@ -159,18 +229,14 @@ def test_forwards_a_port_to_jupyter(stack: Stack, opened: dict[str, Any]) -> Non
         tunnel.wait(10)
 
 
-def test_two_connections_at_once(stack: Stack, opened: dict[str, Any]) -> None:
+def test_two_connections_at_once(stack: Stack, opened: dict[str, Any], path: list[str]) -> None:
     earlier = {s["id"] for s in stack.call("sessions.status")["sessions"]}
     procs = [
         subprocess.Popen(
             [
-                "ssh",
-                "-F",
-                str(stack.ssh_config),
-                "-o",
-                "BatchMode=yes",
+                *_client("ssh", stack, path),
                 "sm-demo",
-                f"sleep 2; head -c 1048576 /dev/zero | tr '\\0' '{tag}' | sha256sum",
+                f"sleep 4; head -c 1048576 /dev/zero | tr '\\0' '{tag}' | sha256sum",
             ],
             env=stack.env,
             stdout=subprocess.PIPE,
@@ -178,17 +244,21 @@ def test_two_connections_at_once(stack: Stack, opened: dict[str, Any]) -> None:
         )
         for tag in "ab"
     ]
-    time.sleep(1.2)
-    status = stack.call("sessions.status")
-    live = [s for s in status["sessions"] if s["purpose"] == "ssh" and s["id"] not in earlier]
+
+    def both_live() -> bool:  # polled: under load two ssh start-ups can take seconds
+        status = stack.call("sessions.status")
+        new = [s for s in status["sessions"] if s["purpose"] == "ssh" and s["id"] not in earlier]
+        return len(new) == 2
+
+    live = wait_until(both_live, timeout=30, interval=0.2)
     outputs = [p.communicate(timeout=60) for p in procs]
-    assert len(live) == 2
+    assert live
     for tag, (out, err) in zip("ab", outputs, strict=True):
         assert out.split()[0].decode() == hashlib.sha256(tag.encode() * MIB).hexdigest(), err
 
 
 def test_websocket_drops_mid_copy_go_unnoticed(
-    stack: Stack, opened: dict[str, Any], tmp_path: Path
+    stack: Stack, opened: dict[str, Any], tmp_path: Path, path: list[str]
 ) -> None:
     broker = stack.emu.emulator.broker
 
@@ -206,16 +276,7 @@ def test_websocket_drops_mid_copy_go_unnoticed(
     stack.emu.call(arm)
     try:
         up = subprocess.run(
-            [
-                "scp",
-                "-q",
-                "-F",
-                str(stack.ssh_config),
-                "-o",
-                "BatchMode=yes",
-                str(local),
-                "sm-demo:drop.bin",
-            ],
+            [*_client("scp", stack, path), "-q", str(local), "sm-demo:drop.bin"],
             env=stack.env,
             capture_output=True,
             timeout=300,
@@ -228,15 +289,15 @@ def test_websocket_drops_mid_copy_go_unnoticed(
 
 
 def test_app_restart_gets_a_new_host_key_without_a_host_key_error(
-    stack: Stack, opened: dict[str, Any]
+    stack: Stack, opened: dict[str, Any], path: list[str]
 ) -> None:
     known = KnownHosts(SshPaths.for_home(stack.home).known_hosts)
     before = known.get("sm-demo")
-    assert before and before[0].split()[1] in opened["host_key"]
+    assert before  # the key space.open recorded (or the previous restart's)
     context = {"endpoint_url": stack.emu.endpoint_url}
     stack.call("space.stop", {"space": "demo", **context})
     stack.call("space.start", {"space": "demo", **context})
-    done = stack.ssh("sm-demo", "echo after-restart")
+    done = stack.ssh(*path, "sm-demo", "echo after-restart")
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"after-restart\n"
     after = known.get("sm-demo")

@@ -107,3 +107,18 @@ def test_round_trip_any_name(name: str, domain: str, other_domain: str, prefix: 
 @given(name=sagemaker_names)
 def test_sagemaker_names_stay_readable(name: str) -> None:
     assert alias_for(name, "d-abc", []) == f"sm-{name}"
+
+
+def test_ambiguity_counts_spaces_not_domains() -> None:
+    # Two spaces of ONE domain whose names differ only in case both match `sm-train`.
+    same_domain = [SpaceRef("train", "d-aaaaaaaaaaaa"), SpaceRef("Train", "d-aaaaaaaaaaaa")]
+    with pytest.raises(AmbiguousAliasError) as exc:
+        resolve_alias("sm-train", same_domain)
+    message = str(exc.value)
+    assert "matches 2 spaces" in message
+    assert "domains" not in message
+    # Their qualified aliases are equal but for case, so the hint names domain-id/name instead.
+    assert "d-aaaaaaaaaaaa/Train" in message and "d-aaaaaaaaaaaa/train" in message
+
+    with pytest.raises(AmbiguousAliasError, match="matches 2 spaces; use one of: sm-Train"):
+        resolve_alias("sm-train", SPACES)

@@ -42,7 +42,7 @@ def test_our_hosts_get_our_settings(
         ("sm-train.d-bbbbbbbbbbbb", "sm-train.d-bbbbbbbbbbbb"),
     ]:
         got = ssh_g(paths.user_config, host)
-        assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
+        assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy --fdpass %n"
         assert got["user"] == "sagemaker-user"
         assert got["userknownhostsfile"] == str(paths.known_hosts)
         assert got["globalknownhostsfile"] == "none"
@@ -61,7 +61,7 @@ def test_wildcard_serves_spaces_not_listed_yet(manager: SshConfig, paths: SshPat
     write_user_config(paths.user_config, USER)
     manager.install(SPACES)
     got = ssh_g(paths.user_config, "sm-brand-new")
-    assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
+    assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy --fdpass %n"
     assert got["user"] == "sagemaker-user"
     assert got["userknownhostsfile"] == str(paths.known_hosts)
     assert got["stricthostkeychecking"] == "true"
@@ -79,7 +79,7 @@ def test_a_differently_cased_alias_still_gets_a_lower_case_key_name(
     write_user_config(paths.user_config, USER)
     manager.install(SPACES)
     got = ssh_g(paths.user_config, "sm-DEMO")
-    assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
+    assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy --fdpass %n"
     assert got["hostname"] == "sm-demo"
     assert got["stricthostkeychecking"] == "true"
 
@@ -114,7 +114,8 @@ def test_paths_with_spaces_quotes_and_percent(tmp_path: Path) -> None:
     assert got["userknownhostsfile"] == str(paths.known_hosts)
     # ssh shows the ProxyCommand before % expansion; ``sh -c`` later undoes the quoting.
     assert (
-        got["proxycommand"] == f"'{tmp_path}/Program Files/sm connect'\"'\"'s %%h' --flag proxy %n"
+        got["proxycommand"]
+        == f"'{tmp_path}/Program Files/sm connect'\"'\"'s %%h' --flag proxy --fdpass %n"
     )
     assert got["user"] == "sagemaker-user"
 
@@ -144,22 +145,23 @@ def test_check_names_the_overridden_setting(manager: SshConfig, paths: SshPaths)
     manager.check(["sm-demo"])
 
 
-def test_unusual_space_names_make_valid_hosts(manager: SshConfig, paths: SshPaths) -> None:
+def test_unusual_space_names_are_refused_but_their_aliases_stay_valid_hosts(
+    manager: SshConfig, paths: SshPaths
+) -> None:
+    # Names outside SageMaker's documented pattern get no explicit Host entry (nothing of
+    # them is written), but their aliases are still plain host names the wildcard serves.
     spaces = [
         SpaceRef("my space", "d-a"),
         SpaceRef("über_data", "d-a"),
         SpaceRef("x*y", "d-a"),
-        SpaceRef("x*y", "d-b"),
+        SpaceRef("demo", "d-a"),
     ]
     result = manager.install(spaces)
-    assert set(result.aliases) == {
-        "sm-my_20space",
-        "sm-_c3_bcber_5fdata",
-        "sm-x_2ay.d-a",
-        "sm-x_2ay.d-b",
-    }
-    for alias in result.aliases:
+    assert result.aliases == ("sm-demo",)
+    assert set(result.refused) == set(spaces[:3])
+    content = paths.our_config.read_text()
+    assert "my space" not in content and "x*y" not in content and "über" not in content
+    for alias in ("sm-my_20space", "sm-_c3_bcber_5fdata", "sm-x_2ay.d-a", "sm-demo"):
         got = ssh_g(paths.user_config, alias)
-        assert got["hostkeyalias"] == alias.lower()
-        assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy %n"
+        assert got["proxycommand"] == "/opt/smconnect/bin/smconnect proxy --fdpass %n"
     manager.check(result.aliases)

@@ -163,7 +163,8 @@ async def test_real_ssh_checks_our_known_hosts_strictly(tmp_path: Path, home: Pa
         paths = SshPaths.for_home(home)
         write_user_config(paths.user_config, b"Host *\n  StrictHostKeyChecking no\n")
         spaces = [*SPACES, SpaceRef("Demo", "d-cccccccccccc")]
-        SshConfig(paths, ConfigOptions(smconnect_command=(str(fake),))).install(spaces)
+        options = ConfigOptions(smconnect_command=(str(fake),), fdpass=False)  # a relaying fake
+        SshConfig(paths, options).install(spaces)
         kh = KnownHosts.for_paths(paths)
         right = host_key.export_public_key().decode()
 

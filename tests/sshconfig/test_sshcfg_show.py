@@ -50,7 +50,7 @@ def test_another_smconnect_path_is_reported(manager: SshConfig, paths: SshPaths)
     moved.install(SPACES)
     assert moved.show(SPACES).command_current
     got = ssh_g(paths.user_config, "sm-demo")
-    assert got["proxycommand"] == "/usr/local/bin/smconnect proxy %n"
+    assert got["proxycommand"] == "/usr/local/bin/smconnect proxy --fdpass %n"
 
 
 def test_write_hosts_refreshes_only_an_installed_setup(manager: SshConfig, paths: SshPaths) -> None:
@@ -103,6 +103,6 @@ def test_explicit_ssh_dir_and_prefix(tmp_path: Path) -> None:
     result = SshConfig(paths, options).install(SPACES)
     assert result.aliases[0] == "studio.demo"
     got = ssh_g(paths.user_config, "studio.demo")
-    assert got["proxycommand"] == "/opt/smconnect proxy %n"
+    assert got["proxycommand"] == "/opt/smconnect proxy --fdpass %n"
     assert got["userknownhostsfile"] == str(paths.known_hosts)
     assert "proxycommand" not in ssh_g(paths.user_config, "sm-demo")

@@ -1,7 +1,7 @@
 """The service's input ceiling: ~1000 messages per second from the client.
 
 [3P] The real service sends ``pause_publication`` to a client above about 1000 messages/s
-(ssm-protocol.md section 5). Which messages count is not documented: we count only
+(docs/design/ssm-protocol.md §5). Which messages count is not documented: we count only
 ``input_stream_data`` (acks excluded) [I]; counting acks too is a one-line change in
 ``counts()``.
 """

@@ -5,8 +5,8 @@ every sequence number and buffer; the same ClientId coming back with a resume to
 to the same core (``connection_resumed``), so no byte is lost or duplicated across drops.
 
 I/O discipline, for CPU: received frames go straight into the core and one pump per event-loop
-turn drains the core's frames (written to the socket as one buffer) and events; the core's
-timers run on a single ``loop.call_at`` handle per session, re-armed at ``next_deadline()``.
+turn drains the core's frames (written to the socket as one buffer, ``bridge.ssm.wsbatch``) and
+events; the core's timers run on the shared ``bridge.ssm.driver.CoreDriver``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State as WsState
 
 from bridge.emulator.agent.faults import FaultPlan, FrameFaults, message_type_of
 from bridge.emulator.agent.pacing import InputRateMeter
@@ -42,6 +40,8 @@ from bridge.ssm.core import (
     SessionReady,
     State,
 )
+from bridge.ssm.driver import CoreDriver
+from bridge.ssm.wsbatch import write_batch
 
 __all__ = [
     "AgentSession",
@@ -49,7 +49,6 @@ __all__ = [
     "ChannelIO",
     "SessionApp",
     "SessionStats",
-    "write_frames",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,20 +117,6 @@ def _service_frame(message_type: MessageType) -> bytes:
     return encode(message, now_ms=int(time.time() * 1000))
 
 
-def write_frames(ws: Connection, frames: list[bytes]) -> None:
-    """Frame a batch and hand it to the socket in one write (one syscall, not one per frame)."""
-    if ws.state is not WsState.OPEN or ws.transport.is_closing():
-        return  # lost (the core resends after a resume): asyncio would only log each write
-    protocol = ws.protocol
-    for frame in frames:
-        protocol.send_binary(frame)
-    chunks = protocol.data_to_send()
-    if all(chunks):
-        ws.transport.write(b"".join(chunks))
-    else:  # an EOF marker: let the connection handle its own closing
-        ws.send_data()
-
-
 class AgentSession:
     """The service+agent side of one data channel; see the module docstring."""
 
@@ -171,9 +156,7 @@ class AgentSession:
         self._held_feeder: asyncio.Task[None] | None = None
         self._ws: ServerConnection | None = None
         self._started = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self._pump_pending = False
+        self._driver = CoreDriver(self.core, self._pump, self._loop)
         self._writable = asyncio.Event()
         self._all_acked = asyncio.Event()
         self._ending: asyncio.Task[None] | None = None
@@ -295,13 +278,13 @@ class AgentSession:
         for frame in frames:
             self.core.receive(frame, now)
         self._check_drop()
-        self._schedule_pump()
+        self._driver.soon()
 
     # -- outbound
 
     def _send_service_frame(self, message_type: MessageType) -> None:
         if self._ws is not None:
-            write_frames(self._ws, [_service_frame(message_type)])
+            write_batch(self._ws, [_service_frame(message_type)])
 
     def _transmit(self, frames: list[bytes]) -> None:
         ws = self._ws
@@ -314,9 +297,9 @@ class AgentSession:
         if not frames:
             return
         if plan.delay > 0:
-            self._loop.call_later(plan.delay, write_frames, ws, frames)
+            self._loop.call_later(plan.delay, write_batch, ws, frames)
         else:
-            write_frames(ws, frames)
+            write_batch(ws, frames)
 
     def _arm_release(self) -> None:
         faults = self._faults
@@ -333,7 +316,7 @@ class AgentSession:
             self._feed(inbound)
         outbound = self._faults.release(_OUT)
         if outbound and self._ws is not None:
-            write_frames(self._ws, outbound)
+            write_batch(self._ws, outbound)
 
     def _arm_calm_check(self) -> None:
         if self._calm_timer is None:
@@ -376,13 +359,7 @@ class AgentSession:
 
     # -- the pump
 
-    def _schedule_pump(self) -> None:
-        if not self._pump_pending:
-            self._pump_pending = True
-            self._loop.call_soon(self._pump)
-
     def _pump(self) -> None:
-        self._pump_pending = False
         core = self.core
         for event in core.events():
             self._dispatch(event)
@@ -397,24 +374,7 @@ class AgentSession:
             self._all_acked.set()
         else:
             self._all_acked.clear()
-        self._arm_timer()
-
-    def _arm_timer(self) -> None:
-        deadline = self.core.next_deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self.core.tick(self._loop.time())
-        self._pump()
+        self._driver.arm()
 
     def _dispatch(self, event: Event) -> None:
         match event:
@@ -467,7 +427,7 @@ class AgentSession:
             accepted = self.core.send(bytes(view), self._loop.time())
             if accepted:
                 view = view[accepted:]
-                self._schedule_pump()
+                self._driver.soon()
             if view:
                 self._writable.clear()
                 await self._writable.wait()
@@ -476,7 +436,7 @@ class AgentSession:
         if self._ending is not None or self.core.state in (State.CLOSED, State.FAILED):
             return
         self.core.send_flag(flag, self._loop.time())
-        self._schedule_pump()
+        self._driver.soon()
 
     # -- ending
 
@@ -512,11 +472,11 @@ class AgentSession:
                     await asyncio.sleep(self._plan.delay)
                 await ws.close()
         finally:
-            timers = (self._timer, self._calm_timer, self._release_timer, self._orphan_timer)
-            for timer in timers:
+            self._driver.stop()
+            for timer in (self._calm_timer, self._release_timer, self._orphan_timer):
                 if timer is not None:
                     timer.cancel()
-            self._timer = self._calm_timer = self._release_timer = self._orphan_timer = None
+            self._calm_timer = self._release_timer = self._orphan_timer = None
             if self._held_feeder is not None:
                 self._held_feeder.cancel()
             self._held.clear()

@@ -77,3 +77,25 @@ export function spaceItems(spaces: Space[]): SpaceItem[] {
 export function kernelCapable(space: Space): boolean {
   return space.app_type === 'JupyterLab' || space.app_type === 'CodeEditor';
 }
+
+/** Control, format and lone-surrogate characters: shown as `\uXXXX`, never rendered. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+
+/** Text from AWS made safe for the UI: nothing in it can reorder, hide or break lines. */
+export function escapeControls(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The one warning the space picker shows when `spaces.list` left items out (its `rejected`:
+ * items AWS described with values that break SageMaker's documented patterns); undefined when
+ * nothing was left out. The other spaces stay pickable.
+ */
+export function rejectedWarning(rejected: readonly string[] | undefined): string | undefined {
+  if (!rejected || rejected.length === 0) {
+    return undefined;
+  }
+  const n = rejected.length;
+  const more = n > 1 ? ` (and ${n - 1} more in the SageMaker output log)` : '';
+  return `SageMaker: ${n} listed item${n > 1 ? 's were' : ' was'} left out because AWS described ${n > 1 ? 'them' : 'it'} invalidly: ${escapeControls(rejected[0])}${more}`;
+}

@@ -13,7 +13,7 @@ import { endpoint } from '../core/endpoint';
 import { ensureJupyter, JupyterInfo } from '../core/kernels';
 import { askContext, pickSpace } from '../core/pickers';
 import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
-import { filterByDomain, isRunning, kernelCapable, Space } from '../core/spaces';
+import { escapeControls, filterByDomain, isRunning, kernelCapable, rejectedWarning, Space } from '../core/spaces';
 import { hostOfRemoteAuthority } from '../core/sshSettings';
 import { DaemonLog } from './daemonLog';
 import { hostFacts, settings } from './env';
@@ -105,9 +105,16 @@ class Controller implements vscode.Disposable {
   }
 
   private async listSpaces(ctx: AwsContext): Promise<Space[]> {
-    const result = await this.call<{ spaces: Space[] }>('spaces.list', { ...ctx, refresh: true }, { timeoutMs: LIST_TIMEOUT_MS });
+    const result = await this.call<{ spaces: Space[]; rejected?: string[] }>('spaces.list', { ...ctx, refresh: true }, { timeoutMs: LIST_TIMEOUT_MS });
     this.status.model.credentialsOk(); // the daemon just used them
     this.status.render();
+    for (const reason of result.rejected ?? []) {
+      this.log.warn(escapeControls(reason));
+    }
+    const warning = rejectedWarning(result.rejected);
+    if (warning) {
+      void vscode.window.showWarningMessage(warning);
+    }
     return result.spaces;
   }
 

@@ -1,0 +1,201 @@
+"""Descriptor hand-off: ssh talks to the daemon directly, with no relay process in between.
+
+``proxy.open`` with ``fdpass`` opens the channel as usual, then parks it under a one-time ticket
+instead of upgrading the websocket. The proxy redeems the ticket on ``fd.sock`` (beside
+``daemon.sock``, same private directory, same same-uid rule) and receives one end of a
+``socketpair()`` in SCM_RIGHTS; it passes that descriptor on to ssh (``ProxyUseFdpass yes``)
+and exits. The daemon relays the other end to the channel with plain asyncio streams: raw
+bytes, no websocket framing, one Python process (this one) on the data path.
+
+Tickets are random, single-use, short-lived and never logged: a ticket not redeemed within
+``TICKET_TTL`` seconds is dropped and its channel released. See docs/design/proxy.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from bridge.daemon.auth import peer_allowed, peer_uid
+from bridge.daemon.pool import ManagedChannel
+
+__all__ = ["ByteStream", "FdPass", "SocketStream"]
+
+log = logging.getLogger("smconnect.daemon")
+
+TICKET_TTL = 5.0
+REDEEM_TIMEOUT = 5.0
+MAX_TICKET = 128  # a token_urlsafe(32) is 43 characters; anything longer is not ours
+OK = b"\0"  # the byte carrying the descriptor; else "!" + reason (bridge.proxy reads it)
+
+
+class ByteStream(Protocol):
+    """What the relay copies to and from: the websocket stream, or the passed socket's end."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+    async def write(self, data: bytes) -> None: ...
+    async def write_eof(self) -> None: ...
+    async def close(self, error: str | None = None) -> None: ...
+
+
+Relay = Callable[[ManagedChannel, ByteStream], Awaitable[None]]
+Release = Callable[[ManagedChannel], Awaitable[None]]
+
+
+class SocketStream:
+    """The daemon's end of the socket pair, as a ``ByteStream`` (EOF and resets read as b"")."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, n: int = -1) -> bytes:
+        try:
+            return await self._reader.read(262144 if n < 0 else n)
+        except ConnectionError:
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def write_eof(self) -> None:
+        with contextlib.suppress(OSError):
+            self._writer.write_eof()
+
+    async def close(self, error: str | None = None) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+class FdPass:
+    """The ``fd.sock`` listener and its tickets."""
+
+    def __init__(self, relay: Relay, release: Release, *, ttl: float = TICKET_TTL) -> None:
+        self._relay = relay
+        self._release = release
+        self._ttl = ttl
+        self._tickets: dict[str, tuple[ManagedChannel, asyncio.TimerHandle]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: socket.socket | None = None
+        self._own_uid = os.getuid()
+        self.path: Path | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
+
+    async def start(self, path: Path) -> None:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(path))
+            os.chmod(path, 0o600)
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self._listener, self.path = listener, path
+        self._spawn(self._accept_loop(listener))
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for task in list(self._tasks):
+            task.cancel()
+        for managed, timer in list(self._tickets.values()):
+            timer.cancel()
+            await self._release(managed)
+        self._tickets.clear()
+
+    def issue(self, managed: ManagedChannel) -> str:
+        """Park ``managed`` (whose hold passes to us) under a new ticket."""
+        ticket = secrets.token_urlsafe(32)
+        timer = asyncio.get_running_loop().call_later(self._ttl, self._expire, ticket)
+        self._tickets[ticket] = (managed, timer)
+        return ticket
+
+    def pending(self) -> int:
+        return len(self._tickets)
+
+    def _expire(self, ticket: str) -> None:
+        entry = self._tickets.pop(ticket, None)
+        if entry is not None:
+            log.info("a descriptor ticket for channel %s expired unredeemed", entry[0].id)
+            self._spawn(self._release(entry[0]))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError:
+                if self._listener is None:
+                    return
+                await asyncio.sleep(0.1)  # EMFILE and the like: do not spin
+                continue
+            self._spawn(self._serve(conn))
+
+    async def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.setblocking(False)
+            if not peer_allowed(peer_uid(conn), self._own_uid, unix=True):
+                log.warning("refused a descriptor request: peer runs as another user")
+                return  # nothing read, nothing said: the same as the API socket's refusal
+            try:
+                ticket = await asyncio.wait_for(_read_line(conn), REDEEM_TIMEOUT)
+            except (TimeoutError, OSError, ValueError):
+                return
+            entry = self._tickets.pop(ticket, None)
+            if entry is None:
+                await _say(conn, "unknown or already used ticket")
+                return
+            managed, timer = entry
+            timer.cancel()
+            await self._hand_over(conn, managed)
+
+    async def _hand_over(self, conn: socket.socket, managed: ManagedChannel) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with theirs:
+                socket.send_fds(conn, [OK], [theirs.fileno()])
+        except OSError as exc:
+            ours.close()
+            log.info("descriptor hand-off for channel %s failed: %s", managed.id, exc)
+            await self._release(managed)
+            return
+        reader, writer = await asyncio.open_connection(sock=ours, limit=262144)
+        log.debug("channel %s handed over as a descriptor", managed.id)
+        self._spawn(self._relay(managed, SocketStream(reader, writer)))
+
+
+async def _read_line(conn: socket.socket) -> str:
+    loop = asyncio.get_running_loop()
+    data = b""
+    while b"\n" not in data:
+        chunk = await loop.sock_recv(conn, MAX_TICKET)
+        if not chunk:
+            raise ValueError("no ticket")
+        data += chunk
+        if len(data) > MAX_TICKET:
+            raise ValueError("ticket too long")
+    return data.split(b"\n", 1)[0].decode("ascii", "replace")
+
+
+async def _say(conn: socket.socket, message: str) -> None:
+    with contextlib.suppress(OSError):
+        await asyncio.get_running_loop().sock_sendall(conn, b"!" + message.encode() + b"\n")

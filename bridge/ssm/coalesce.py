@@ -1,0 +1,79 @@
+"""The channel's writer: drains the core onto the websocket, coalescing bulk, never interactive.
+
+Paced at ~1000 messages/s, every message (and every ack) would otherwise be its own syscall and
+wake-up on both ends; holding a batch for a few ms after the previous write turns that into a
+handful of frames per write, well inside the pacing burst. What is held: batches of acks only,
+and data while many messages are in flight (a transfer). What goes at once: data with little in
+flight (a keystroke, a request), even if an ack batch is being held, so coalescing never adds
+latency to interactive use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from websockets.asyncio.client import ClientConnection
+
+from bridge.ssm.core import DataChannelCore
+from bridge.ssm.driver import CoreDriver
+from bridge.ssm.stream import ChannelTransport
+from bridge.ssm.wsbatch import send_batch
+
+__all__ = ["WriteScheduler"]
+
+INTERACTIVE_BYTES = 4096  # at most this much waiting to be sent: not a bulk transfer
+INTERACTIVE_IN_FLIGHT = 8  # at most this many unacked data messages: likewise
+
+
+class WriteScheduler:
+    """One per channel; ``run(ws)`` once per websocket, ``wake()`` whenever the core has output."""
+
+    def __init__(
+        self,
+        core: DataChannelCore,
+        driver: CoreDriver,
+        transport: ChannelTransport,
+        coalesce: float,
+    ) -> None:
+        self._core = core
+        self._driver = driver
+        self._transport = transport
+        self._coalesce = coalesce
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def interactive(self) -> bool:
+        """A little data waits and little is in flight: someone is waiting for exactly this
+        (a keystroke, a request), so it goes now. A transfer has a backlog or a full window."""
+        core = self._core
+        waiting = core.queued_bytes + self._transport.buffered
+        return 0 < waiting <= INTERACTIVE_BYTES and core.in_flight <= INTERACTIVE_IN_FLIGHT
+
+    async def run(self, ws: ClientConnection) -> None:
+        """Write until ``ws`` is closing (then return: the channel's supervisor takes over)."""
+        loop = asyncio.get_running_loop()
+        wake, coalesce, core = self._wake, self._coalesce, self._core
+        wake.set()  # whatever queued while we were away (or before the first dial)
+        last_write = -coalesce
+        while True:
+            await wake.wait()
+            wake.clear()
+            # Hold before draining, so frames are stamped when they really leave (RTO).
+            deadline = last_write + coalesce
+            while loop.time() < deadline and not self.interactive():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await wake.wait()
+                wake.clear()
+            if ws.transport.is_closing():
+                return
+            frames = core.frames_to_send(loop.time())
+            if self._transport.feed(core.writable()):
+                wake.set()  # framing freed core buffer: refill it and come round again
+            if frames:
+                await send_batch(ws, frames)
+                last_write = loop.time()
+            self._driver.arm()

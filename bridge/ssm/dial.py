@@ -1,0 +1,139 @@
+"""Dialling the StreamUrl and keeping the websocket alive: the connection half of a channel.
+
+What may be said about a connection (``redact_url``, ``describe_dial_error``) never carries the
+URL's query, where the service puts its signature. Reconnect progress is reported as
+``ReconnectEvent`` for the daemon to turn into notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from bridge.ssm.errors import ChannelError
+from bridge.ssm.options import ChannelOptions
+from bridge.ssm.wslog import WebsocketSecretsFilter
+
+__all__ = [
+    "DIAL_ERRORS",
+    "ReconnectEvent",
+    "ReconnectPhase",
+    "describe_dial_error",
+    "dial",
+    "keepalive",
+    "redact_url",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 16 << 20  # the service sends ~1.1 kB frames, but nothing caps a receiver's payloads
+DIAL_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed)
+
+_ws_log = logging.getLogger("bridge.ssm.websocket")
+_ws_log.addFilter(WebsocketSecretsFilter())
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]/path?<redacted>``: what of a StreamUrl may appear in logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable url>"
+    query = "?<redacted>" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
+
+
+class ReconnectPhase(enum.Enum):
+    DROPPED = "dropped"  # the websocket went away; retries follow
+    RETRYING = "retrying"  # about to wait ``delay`` and try attempt ``attempt``
+    RESUMED = "resumed"  # a new websocket carries the channel again
+    FAILED = "failed"  # gave up; the channel fails with ResumeFailed
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectEvent:
+    """What the daemon turns into a user notification. ``reason`` never holds a secret."""
+
+    phase: ReconnectPhase
+    attempt: int = 0
+    delay: float = 0.0
+    reason: str = ""
+
+
+def describe_dial_error(exc: BaseException) -> str:
+    """A dial failure, without echoing anything that might carry the URL's query."""
+    if isinstance(exc, InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, ConnectionClosed):
+        return f"connection closed during open (code {exc.rcvd.code if exc.rcvd else 'none'})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
+async def dial(url: str, open_text: str, options: ChannelOptions) -> ClientConnection:
+    """Open a websocket to ``url`` exactly as given and send the OpenDataChannelInput text."""
+    try:
+        ws = await connect(
+            url,
+            compression=None,
+            max_size=MAX_FRAME,
+            max_queue=64,
+            open_timeout=options.open_timeout,
+            ping_interval=None,  # our own keepalive: ping at once, then rarely, no deadline
+            ping_timeout=None,
+            close_timeout=options.close_timeout,
+            logger=_ws_log,
+        )
+    except InvalidURI:
+        raise ChannelError(f"invalid StreamUrl {redact_url(url)}") from None
+    try:
+        await ws.send(open_text)
+    except BaseException:
+        ws.transport.abort()
+        raise
+    return ws
+
+
+async def keepalive(
+    ws: ClientConnection,
+    options: ChannelOptions,
+    on_latency: Callable[[float], None],
+    redacted_url: str,
+) -> None:
+    """Ping at once and then every ``ping_interval``; a missing pong only matters if asked.
+
+    The service's gorilla server answers pings; the plugin never checks the pong. A drop
+    from a missing pong is therefore opt-in (``ping_timeout``) and generous.
+    """
+    if options.ping_interval is None:
+        return
+
+    def record(waiter: asyncio.Future[float]) -> None:
+        if not waiter.cancelled() and waiter.exception() is None:
+            on_latency(waiter.result())
+
+    while True:
+        waiter = asyncio.ensure_future(await ws.ping())
+        waiter.add_done_callback(record)
+        if options.ping_timeout is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), options.ping_timeout)
+            except TimeoutError:
+                log.warning(
+                    "no pong from %s within %.0f s; reconnecting",
+                    redacted_url,
+                    options.ping_timeout,
+                )
+                ws.transport.abort()
+                return
+        await asyncio.sleep(options.ping_interval)

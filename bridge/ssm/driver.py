@@ -1,0 +1,103 @@
+"""Drive a sans-I/O protocol core on an asyncio loop: one ``loop.call_at`` timer, one rule.
+
+Both cores (``DataChannelCore`` and ``smux_proto.SmuxCore``) are written without sockets or a
+loop: they take ``now`` and say when they next have timed work (``next_deadline()``); someone
+must call ``tick(now)`` then. That someone is this class, for the transport, the emulator's
+agent sessions, smux sessions and the test clients alike, so the timer rule lives once:
+
+* ``arm()`` after every drain of the core's output: if a timer is already set at or before the
+  core's deadline, keep it (it fires early, ticks harmlessly and re-arms); only an earlier
+  deadline cancels and re-schedules. Deadlines move later on nearly every ack, so this keeps
+  timer churn off the hot path.
+* when the timer fires: ``core.tick(now)``, then the owner's ``on_due()`` (deliver events,
+  drain output, which arms again).
+* ``soon()`` runs ``on_due()`` once on the next loop turn however often it is asked, so a burst
+  of received frames costs one drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["CoreDriver", "TimedCore"]
+
+
+class TimedCore(Protocol):
+    """What the driver needs of a core: its timed work."""
+
+    def tick(self, now: float) -> None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+
+class CoreDriver:
+    """The timer and the deferred drain of one core; see the module docstring."""
+
+    __slots__ = ("_at", "_core", "_loop", "_on_due", "_soon", "_stopped", "_timer")
+
+    def __init__(
+        self,
+        core: TimedCore,
+        on_due: Callable[[], None],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._core = core
+        self._on_due = on_due
+        self._loop = loop or asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = 0.0
+        self._soon = False
+        self._stopped = False
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def tick(self) -> None:
+        """Run the core's timed work now (before draining its output)."""
+        self._core.tick(self._loop.time())
+
+    def arm(self) -> None:
+        """Follow ``core.next_deadline()``; call after draining the core's output."""
+        if self._stopped:
+            return
+        deadline = self._core.next_deadline()
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            if self._at <= deadline:
+                return  # the earlier timer re-arms when it fires
+            timer.cancel()
+        self._at = deadline
+        self._timer = self._loop.call_at(deadline, self._fire)
+
+    def soon(self) -> None:
+        """Run ``on_due()`` on the next loop turn (once, however often asked before then)."""
+        if not self._soon and not self._stopped:
+            self._soon = True
+            self._loop.call_soon(self._run_soon)
+
+    def cancel(self) -> None:
+        """Drop the pending timer (the core is detached for now; ``arm()`` sets it again)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def stop(self) -> None:
+        """For good: no timer, no deferred drain, ``arm()`` and ``soon()`` do nothing."""
+        self._stopped = True
+        self.cancel()
+
+    def _run_soon(self) -> None:
+        self._soon = False
+        if not self._stopped:
+            self._on_due()
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._stopped:
+            return
+        self._core.tick(self._loop.time())
+        self._on_due()

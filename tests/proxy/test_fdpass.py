@@ -1,0 +1,159 @@
+"""The descriptor hand-off on real unix sockets: single-use tickets, same uid only, expiry.
+
+The daemon side (``FdPass``) runs in this event loop with a stand-in relay that echoes in
+upper case; the client side is the proxy's own ``redeem_ticket``, run in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from bridge.daemon.fdpass import ByteStream, FdPass
+from bridge.daemon.pool import ManagedChannel
+from bridge.proxy import ProxyError, redeem_ticket
+
+NOBODY = 65534
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+# Run by /usr/bin/python3 as another user: what does fd.sock answer to a valid ticket?
+REDEEM_AS_OTHER = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("connect failed", e.errno); sys.exit(0)
+try:
+    s.sendall(sys.argv[2].encode() + b"\n")
+    data, fds, _, _ = socket.recv_fds(s, 1024, 1)
+except OSError:  # closed under us: refused before anything was read
+    data, fds = b"", []
+print("fds", len(fds), "data", data)
+"""
+
+
+class _Channel:
+    def __init__(self, name: str) -> None:
+        self.id = name
+
+
+class Harness:
+    def __init__(self, path: Path, ttl: float) -> None:
+        self.path = path
+        self.released: list[str] = []
+        self.fdpass = FdPass(self._relay, self._release, ttl=ttl)
+
+    async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
+        try:
+            while data := await stream.read():
+                await stream.write(data.upper())
+            await stream.write_eof()
+        finally:
+            await stream.close()
+            await self._release(managed)
+
+    async def _release(self, managed: ManagedChannel) -> None:
+        self.released.append(managed.id)
+
+    def issue(self, name: str) -> str:
+        return self.fdpass.issue(cast(ManagedChannel, _Channel(name)))
+
+    async def redeem(self, ticket: str) -> int:
+        return await asyncio.to_thread(redeem_ticket, str(self.path), ticket)
+
+
+@pytest.fixture
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    root = Path(tempfile.mkdtemp(prefix="smfd-"))
+    os.chmod(root, 0o700)
+    ttl = float(getattr(request, "param", 5.0))
+    h = Harness(root / "fd.sock", ttl)
+    await h.fdpass.start(h.path)
+    try:
+        yield h
+    finally:
+        await h.fdpass.close()
+        shutil.rmtree(root)
+
+
+def _echo(fd: int, payload: bytes) -> bytes:
+    """Through the passed descriptor: send, half-close, read to EOF."""
+    with socket.socket(fileno=fd) as sock:
+        sock.settimeout(10)
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+        return got
+
+
+async def test_a_ticket_gives_one_descriptor_bound_to_the_channel_once(harness: Harness) -> None:
+    assert os.stat(harness.path).st_mode & 0o777 == 0o600
+    ticket = harness.issue("ch-1")
+    fd = await harness.redeem(ticket)
+    payload = os.urandom(300_000).hex().encode()
+    assert await asyncio.to_thread(_echo, fd, payload) == payload.upper()
+    for _ in range(100):  # the relay releases the channel once the socket closes
+        if harness.released:
+            break
+        await asyncio.sleep(0.02)
+    assert harness.released == ["ch-1"]
+    with pytest.raises(ProxyError, match="unknown or already used ticket"):
+        await harness.redeem(ticket)
+    with pytest.raises(ProxyError, match="unknown or already used ticket"):
+        await harness.redeem("guessed")
+    assert harness.fdpass.pending() == 0
+
+
+@pytest.mark.parametrize("harness", [0.3], indirect=True)
+async def test_an_unredeemed_ticket_expires_and_releases_its_channel(harness: Harness) -> None:
+    ticket = harness.issue("ch-late")
+    await asyncio.sleep(0.6)
+    assert harness.released == ["ch-late"]
+    assert harness.fdpass.pending() == 0
+    with pytest.raises(ProxyError, match="unknown or already used ticket"):
+        await harness.redeem(ticket)
+
+
+async def test_closing_releases_parked_channels(harness: Harness) -> None:
+    harness.issue("ch-parked")
+    await harness.fdpass.close()
+    assert harness.released == ["ch-parked"]
+    assert not harness.fdpass.listening
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
+)
+async def test_another_uid_gets_nothing_even_with_the_ticket(harness: Harness) -> None:
+    ticket = harness.issue("ch-2")
+
+    def as_nobody() -> str:
+        done = subprocess.run(
+            [*AS_NOBODY, "/usr/bin/python3", "-c", REDEEM_AS_OTHER, str(harness.path), ticket],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    assert await asyncio.to_thread(as_nobody) == "connect failed 13"  # the 0700 directory
+    # Loosen every mode: the SO_PEERCRED check alone still hands nothing out.
+    os.chmod(harness.path.parent, 0o711)
+    os.chmod(harness.path, 0o666)
+    assert await asyncio.to_thread(as_nobody) == "fds 0 data b''"
+    # The refusal did not spend the ticket: its owner still redeems it.
+    fd = await harness.redeem(ticket)
+    assert await asyncio.to_thread(_echo, fd, b"mine") == b"MINE"
