@@ -3,16 +3,19 @@
 Tests, benchmarks and the demo all need the same thing: a temporary HOME (smconnect writes
 ``~/.ssh`` there), a private daemon runtime/state directory, the emulator's AWS environment,
 and ``ssh -F <home>/.ssh/config`` (OpenSSH takes ``~`` from the password database, not $HOME).
+This is the one place that environment is built: the CLI tests' ``Cli`` and the credential
+tests' ``Home`` derive from ``Sandbox`` and only add what their tests ask of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -20,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from bridge.emulator import EmulatorThread
 
-__all__ = ["FAST_DAEMON", "Sandbox"]
+__all__ = ["FAST_DAEMON", "SMCONNECT", "Sandbox", "not_ours"]
 
 VENV_BIN = Path(sys.executable).parent
+SMCONNECT = str(VENV_BIN / "smconnect")
 FAST_DAEMON = {
     # For tests and benchmarks against an unthrottled emulator: poll app status often, and no
     # SSM pacing on the daemon's channels (the emulator enforces no ceiling in that mode).
@@ -30,6 +34,12 @@ FAST_DAEMON = {
     "SMCONNECT_CHANNEL_RATE": "unlimited",
     "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
 }
+
+
+def not_ours(name: str) -> bool:
+    """The default of what a sandbox inherits from this process: anything but AWS and smconnect
+    settings, which would point its processes at a real account or at this user's daemon."""
+    return not name.startswith(("AWS_", "SMCONNECT_"))
 
 
 @dataclass
@@ -52,9 +62,12 @@ class Sandbox:
         *,
         extra: Mapping[str, str] | None = None,
         emulator: EmulatorThread | None = None,
+        inherit: Callable[[str], bool] = not_ours,
     ) -> Self:
+        """``extra`` is applied last, so it may move the runtime and state directories too;
+        ``inherit`` picks the variables taken from this process's environment."""
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
+        env = {k: v for k, v in os.environ.items() if inherit(k)}
         env.update(aws_env)
         env.update(
             HOME=str(home),
@@ -64,6 +77,11 @@ class Sandbox:
         )
         env.update(extra or {})
         return cls(home=home, env=env, emulator=emulator)
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where the daemon keeps its socket and lock file."""
+        return Path(self.env["SMCONNECT_RUNTIME_DIR"])
 
     @property
     def state_dir(self) -> Path:
@@ -89,14 +107,46 @@ class Sandbox:
             **kwargs,
         )
 
-    def smconnect(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def smconnect(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 120,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """The console script, run to completion (see ``command``)."""
+        return self.command(SMCONNECT, *args, input=input, timeout=timeout, env=env)
+
+    def command(
+        self,
+        *argv: str,
+        input: str | None = None,
+        timeout: float = 120,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """A program run to completion in the sandbox; stdin is ``input`` or nothing (never the
+        terminal: a test must not wait on a keyboard). ``env`` adds to the sandbox's."""
         return subprocess.run(
-            [str(VENV_BIN / "smconnect"), *args],
-            env=self.env,
+            argv,
+            env={**self.env, **(env or {})},
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
+        )
+
+    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """The console script left running, its output piped (text) for the test to read."""
+        return subprocess.Popen(
+            [SMCONNECT, *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
         )
 
     def call(
@@ -123,6 +173,23 @@ class Sandbox:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+    def daemon_pid(self) -> int | None:
+        """The pid in the lock file, if a daemon holds the lock."""
+        lock = self.runtime_dir / "daemon.lock"
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = lock.read_text().strip()
+            return int(text) if text.isdigit() else None
+        else:
+            return None
+        finally:
+            os.close(fd)
 
     def stop_daemon(self) -> None:
         from bridge.daemon.client import DaemonError

@@ -14,20 +14,12 @@ from bridge.emulator import start_in_thread
 from bridge.emulator.config import (
     DEFAULT_DOMAIN_ID,
     CredentialConfig,
-    DelaysConfig,
     SpaceConfig,
     default_config,
 )
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
-FAST_DELAYS = DelaysConfig(
-    app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
-)
-# A key the emulator knows but answers ExpiredToken for; the profile "expired" uses it.
-EXPIRED_KEY = "ASIAEMULATOREXPIRED1"
-EXPIRED_SECRET = "expiredSecretDoNotLeak"
-EXPIRED_TOKEN = "expiredSessionTokenDoNotLeak"
-ROTATING = "rotating"  # a space whose host key the tests change behind the daemon's back
+from .api_helpers import EXPIRED_KEY, EXPIRED_SECRET, EXPIRED_TOKEN, FAST_DELAYS, ROTATING
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import smconnect
 from bridge.testing.sandbox import Sandbox
 
-from .conftest import EXPIRED_SECRET, EXPIRED_TOKEN
+from .api_helpers import EXPIRED_SECRET, EXPIRED_TOKEN
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ import pytest
 import smconnect
 from bridge.testing.sandbox import Sandbox
 
-from .conftest import ROTATING
+from .api_helpers import ROTATING
 
 
 def _swap_host_key_in_place(sandbox: Sandbox) -> None:

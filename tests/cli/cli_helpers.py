@@ -6,22 +6,31 @@ by the first command, like for a user); the fixture stops it with ``smconnect da
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from bridge.emulator.config import DelaysConfig, DomainConfig, EmulatorConfig, SpaceConfig
+from bridge.testing.sandbox import SMCONNECT, Sandbox
 
-SMCONNECT = str(Path(sys.executable).parent / "smconnect")
+__all__ = [
+    "DOMAIN",
+    "FAST",
+    "OTHER_DOMAIN",
+    "SMCONNECT",
+    "Cli",
+    "Result",
+    "cli_config",
+    "fake_editor",
+    "read_until",
+]
+
 DOMAIN = "d-emulator00001"
 OTHER_DOMAIN = "d-emulator00002"
 FAST = DelaysConfig(app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.2)
@@ -84,63 +93,42 @@ class Result:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
+# What a CLI test inherits from this process: nothing that could reach AWS or change how the
+# tools behave, only what a program needs to run.
+_KEEP = frozenset({"PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH"})
+
+
 @dataclass
-class Cli:
-    env: dict[str, str]
-    home: Path
-    runtime_dir: Path
-    state_dir: Path
+class Cli(Sandbox):
+    """A ``Sandbox`` whose commands return a ``Result``; HOME, runtime and state directories
+    are siblings under one root (see ``offline``)."""
+
+    @classmethod
+    def offline(cls, root: Path) -> Self:
+        """A Cli with no AWS endpoint or credentials at all (the ``cli`` fixture adds the
+        emulator's); no editor is launched and no EC2 metadata lookup is made."""
+        return cls.create(
+            root / "home",
+            {"AWS_EC2_METADATA_DISABLED": "true"},  # no credential lookups on 169.254.169.254
+            extra={
+                "SMCONNECT_RUNTIME_DIR": str(root / "run"),
+                "SMCONNECT_STATE_DIR": str(root / "state"),
+                "SMCONNECT_POLL_INTERVAL": "0.1",
+                "SMCONNECT_DAEMON_IDLE_TIMEOUT": "120",
+                "SMCONNECT_EDITOR": "none",
+            },
+            inherit=_KEEP.__contains__,
+        )
 
     def run(
         self, *args: str, timeout: float = 120.0, stdin_text: str | None = None, **env: str
     ) -> Result:
-        proc = subprocess.run(
-            [SMCONNECT, *args],
-            env={**self.env, **env},
-            input=stdin_text,
-            stdin=subprocess.DEVNULL if stdin_text is None else None,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        proc = self.smconnect(*args, input=stdin_text, timeout=timeout, env=env)
         return Result(args, proc.returncode, proc.stdout, proc.stderr)
-
-    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [SMCONNECT, *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            **kwargs,
-        )
-
-    @property
-    def ssh_config(self) -> Path:
-        return self.home / ".ssh" / "config"
 
     @property
     def our_config(self) -> Path:
         return self.home / ".ssh" / "smconnect" / "config"
-
-    def daemon_pid(self) -> int | None:
-        """The pid in the lock file, if a daemon holds the lock."""
-        lock = self.runtime_dir / "daemon.lock"
-        try:
-            fd = os.open(lock, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = lock.read_text().strip()
-            return int(text) if text.isdigit() else None
-        else:
-            return None
-        finally:
-            os.close(fd)
 
     def stop_daemon(self) -> None:
         """``smconnect daemon stop``; SIGKILL only if that fails (and then the test fails)."""

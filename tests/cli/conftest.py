@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,27 +20,11 @@ def emu() -> Iterator[EmulatorThread]:
         yield handle
 
 
-def _base_env(root: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(
-        HOME=str(root / "home"),
-        SMCONNECT_RUNTIME_DIR=str(root / "run"),
-        SMCONNECT_STATE_DIR=str(root / "state"),
-        SMCONNECT_POLL_INTERVAL="0.1",
-        SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
-        SMCONNECT_EDITOR="none",
-        AWS_EC2_METADATA_DISABLED="true",  # no credential lookups on 169.254.169.254
-    )
-    return env
-
-
 @pytest.fixture
 def offline_cli() -> Iterator[Cli]:
     """A Cli with no AWS endpoint or credentials at all."""
     root = Path(tempfile.mkdtemp(prefix="smc-"))  # short: unix socket paths max out at 107 bytes
-    (root / "home").mkdir()
-    cli = Cli(_base_env(root), root / "home", root / "run", root / "state")
+    cli = Cli.offline(root)
     try:
         yield cli
     finally:

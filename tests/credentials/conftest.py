@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from cred_helpers import LOG_ROOTS, SECRETS, SMCONNECT, Home, emulator_config, home_env
+from cred_helpers import LOG_ROOTS, SECRETS, SMCONNECT, Home, emulator_config
 
 from bridge.emulator import EmulatorThread, start_in_thread
 
@@ -24,7 +24,7 @@ def emu() -> Iterator[EmulatorThread]:
 def home(tmp_path_factory: pytest.TempPathFactory, emu: EmulatorThread) -> Iterator[Home]:
     # Short: the daemon's unix socket lives under it (107-byte limit).
     root = tmp_path_factory.mktemp("h")
-    h = Home(root=root, emu=emu, env=home_env(root, emu))
+    h = Home.at(root, emu)
     try:
         yield h
     finally:

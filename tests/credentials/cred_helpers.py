@@ -9,13 +9,13 @@ XDG_DATA_HOME.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from bridge.emulator import EmulatorThread
 from bridge.emulator.config import (
@@ -25,12 +25,24 @@ from bridge.emulator.config import (
     MfaDeviceConfig,
     SpaceConfig,
 )
+from bridge.testing.sandbox import FAST_DAEMON, SMCONNECT, Sandbox, not_ours
 from tests.support.log_scan import LOG_ROOTS, SECRETS
 
-__all__ = ["LOG_ROOTS", "SECRETS"]  # registered here, searched at the end of the session
-
-VENV_BIN = Path(sys.executable).parent
-SMCONNECT = str(VENV_BIN / "smconnect")
+# LOG_ROOTS and SECRETS: registered here, searched at the end of the session.
+__all__ = [
+    "CREDENTIALS_RECHECK",
+    "DOMAIN",
+    "KEYRING_BACKEND",
+    "LOG_ROOTS",
+    "MFA_CODE",
+    "MFA_SERIAL",
+    "SECRETS",
+    "SMCONNECT",
+    "START_URL",
+    "Home",
+    "emulator_config",
+    "home_env",
+]
 DOMAIN = "d-emulator00001"
 MFA_SERIAL = "arn:aws:iam::123456789012:mfa/alice"
 MFA_CODE = "314159"
@@ -40,6 +52,8 @@ KEYRING_BACKEND = "keyrings.alt.file.PlaintextKeyring"
 # credentials asks AWS again after this many seconds; a test shows a sign-in is faster.
 CREDENTIALS_RECHECK = 30.0
 _USER_CODE = re.compile(r"code ([A-Z]{4}-[A-Z]{4})")
+# Not inherited: the keyring is chosen below, and no browser may open from a test.
+_NOT_INHERITED = frozenset({"PYTHON_KEYRING_BACKEND", "DISPLAY", "WAYLAND_DISPLAY"})
 
 
 def emulator_config() -> EmulatorConfig:
@@ -61,12 +75,44 @@ def emulator_config() -> EmulatorConfig:
 
 
 @dataclasses.dataclass
-class Home:
-    """One user's machine: HOME, ~/.aws, a keyring, smconnect's state, and the emulator."""
+class Home(Sandbox):
+    """One user's machine: HOME, ~/.aws, a keyring, smconnect's state, and the emulator.
 
-    root: Path
-    emu: EmulatorThread
-    env: dict[str, str]
+    Unlike other sandboxes it gets no static keys from the emulator: only its endpoint, so
+    credentials come from what the test writes in ~/.aws (SSO, MFA, credential_process)."""
+
+    @classmethod
+    def at(cls, root: Path, emu: EmulatorThread) -> Self:
+        return cls.create(
+            root,
+            {
+                "AWS_ENDPOINT_URL": emu.endpoint_url,
+                "AWS_CONFIG_FILE": str(root / ".aws" / "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(root / ".aws" / "credentials"),
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+            },
+            extra={
+                **FAST_DAEMON,
+                "XDG_DATA_HOME": str(root / "data"),
+                "XDG_CONFIG_HOME": str(root / "xdg-config"),
+                "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND,
+                "SMCONNECT_RUNTIME_DIR": str(root / "run"),
+                "SMCONNECT_STATE_DIR": str(root / "state"),
+                "SMCONNECT_CREDENTIALS_POLL": "0.5",
+                # Warn of any session shorter than 10 min at once.
+                "SMCONNECT_SIGN_IN_WARNING": "600",
+                "SMCONNECT_CREDENTIALS_RECHECK": str(CREDENTIALS_RECHECK),
+                # Home.advance_clock moves it.
+                "SMCONNECT_EMULATOR_CLOCK": str(root / "emulator-clock"),
+            },
+            emulator=emu,
+            inherit=lambda name: not_ours(name) and name not in _NOT_INHERITED,
+        )
+
+    @property
+    def root(self) -> Path:
+        return self.home
 
     @property
     def aws_config(self) -> Path:
@@ -90,28 +136,18 @@ class Home:
         self.aws_config.write_text(text)
 
     def smconnect(
-        self, *args: str, input: str | None = None, timeout: float = 60
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [SMCONNECT, *args],
-            env=self.env,
-            input=input if input is not None else "",
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        """As ``Sandbox.smconnect``, with the shorter wait these tests have always used."""
+        return super().smconnect(*args, input=input, timeout=timeout, env=env)
 
     def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Plain boto3 in a fresh process: no smconnect code involved."""
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self.command(sys.executable, "-c", code, timeout=timeout)
 
     def caller_arn(self, profile: str) -> str:
         proc = self.python(
@@ -148,14 +184,7 @@ class Home:
     def login(self, *args: str, approve: bool = True, timeout: float = 60) -> tuple[int, str]:
         """``smconnect login`` as a user runs it: read the code it prints, approve it in the
         "browser", wait for it to finish. Returns (exit code, stderr)."""
-        proc = subprocess.Popen(
-            [SMCONNECT, "login", *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = self.popen("login", *args)
         assert proc.stderr is not None
         lines: list[str] = []
         approved = threading.Event()
@@ -193,29 +222,5 @@ class Home:
 
 
 def home_env(root: Path, emu: EmulatorThread) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMCONNECT_"))}
-    env.pop("PYTHON_KEYRING_BACKEND", None)
-    env.update(
-        HOME=str(root),
-        XDG_DATA_HOME=str(root / "data"),
-        XDG_CONFIG_HOME=str(root / "xdg-config"),
-        PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
-        AWS_ENDPOINT_URL=emu.endpoint_url,
-        AWS_CONFIG_FILE=str(root / ".aws" / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(root / ".aws" / "credentials"),
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        SMCONNECT_RUNTIME_DIR=str(root / "run"),
-        SMCONNECT_STATE_DIR=str(root / "state"),
-        SMCONNECT_POLL_INTERVAL="0.2",
-        SMCONNECT_CHANNEL_RATE="unlimited",
-        SMCONNECT_DAEMON_IDLE_TIMEOUT="120",
-        SMCONNECT_CREDENTIALS_POLL="0.5",
-        SMCONNECT_SIGN_IN_WARNING="600",  # warn of any session shorter than 10 min at once
-        SMCONNECT_CREDENTIALS_RECHECK=str(CREDENTIALS_RECHECK),
-        SMCONNECT_EMULATOR_CLOCK=str(root / "emulator-clock"),  # Home.advance_clock moves it
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
-    return env
+    """The environment of ``Home.at(root, emu)`` (kept for callers that only need that)."""
+    return Home.at(root, emu).env

@@ -20,7 +20,7 @@ import pytest
 from bridge.daemon.client import RpcError
 from bridge.daemon.rpc import INVALID_PARAMS
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 NOBODY = 65534
 PYTHON = (sys.executable, "-c")

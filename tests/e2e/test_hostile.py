@@ -19,7 +19,7 @@ import pytest
 from bridge.emulator.config import default_config
 from bridge.testing.sandbox import Sandbox
 
-from .conftest import FAST_DELAYS, running_stack
+from .e2e_helpers import FAST_DELAYS, running_stack
 
 RAW = ("\x1b", "\x07", "\r", "\x9b")
 

@@ -10,7 +10,7 @@ import time
 
 import boto3
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 
 def _shell_session(stack: Stack, commands: list[str], timeout: float = 120) -> str:

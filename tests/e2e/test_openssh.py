@@ -21,7 +21,7 @@ from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
 from tests.support import wait_until
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 MIB = 1024 * 1024
 

@@ -10,7 +10,7 @@ import time
 
 from bridge.daemon.client import DaemonClient
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 
 def test_a_custom_prefix_works_through_the_proxy_and_survives_open(stack: Stack) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Stack
+from .e2e_helpers import Stack
 
 
 @pytest.fixture(scope="module")

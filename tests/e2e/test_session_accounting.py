@@ -18,7 +18,7 @@ from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import LimitsConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
-from .conftest import FAST_DELAYS, Stack
+from .e2e_helpers import FAST_DELAYS, Stack
 
 
 def _started(emu: EmulatorThread) -> int:

@@ -6,33 +6,16 @@ down at the end. Notebook traffic goes through the daemon's local Jupyter URL on
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
-from bridge.testing.sandbox import FAST_DAEMON, Sandbox
+from bridge.testing.sandbox import FAST_DAEMON
 
-
-@dataclasses.dataclass
-class Stack(Sandbox):
-    @property
-    def context(self) -> dict[str, Any]:
-        return {"endpoint_url": self.emu.endpoint_url}
-
-    async def acall(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        return await asyncio.to_thread(self.call, method, params)
-
-    def space_home(self, space: str) -> Path:
-        """The home directory of the space's current app run (a new one per start)."""
-        runs = sorted(self.emu.emulator.root.glob(f"*-{space}-*"), key=lambda p: p.stat().st_mtime)
-        assert runs, f"space {space} has not run"
-        return runs[-1] / "home" / "sagemaker-user"
+from .kernels_helpers import Stack
 
 
 @pytest.fixture(scope="package")

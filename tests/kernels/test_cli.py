@@ -6,7 +6,7 @@ import json
 import socket
 import urllib.request
 
-from .conftest import Stack
+from .kernels_helpers import Stack
 
 
 def test_kernels_json_then_close(stack: Stack) -> None:

@@ -13,7 +13,7 @@ import pytest
 from bridge.daemon.client import RpcError
 from bridge.emulator.runtime.space import SPACE_PATH_ENV
 
-from .conftest import Stack
+from .kernels_helpers import Stack
 from .notebook import Notebook
 
 BARE_PATH = "/usr/bin:/bin"

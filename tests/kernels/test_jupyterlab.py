@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import Stack
+from .kernels_helpers import Stack
 from .notebook import XSRF, Notebook
 
 TICKS = 60

@@ -8,24 +8,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXTENSION = ROOT / "vscode-extension"
-TOOLS_FILE = EXTENSION / "dist" / "e2e-tools.json"
-
-
-@dataclass(frozen=True)
-class Tools:
-    node: Path  # Node 24 (code-server's engine)
-    code_server: Path  # code-server's out/node/entry.js
-    vsix: Path
-    remote_ssh_stub: Path  # registers the remote.SSH.* settings, nothing else
-    chromium: Path
-    e2e_script: Path
+from .vscode_helpers import EXTENSION, TOOLS_FILE, Tools
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from bridge.emulator import start_in_thread
 from bridge.emulator.config import default_config
 from bridge.testing.sandbox import VENV_BIN, Sandbox
 
-from .conftest import ROOT, Tools
+from .vscode_helpers import ROOT, Tools
 
 ARTIFACTS = ROOT / "test-artifacts"
 USER_SETTINGS = {
