@@ -68,6 +68,7 @@ _STATES = {
 
 
 TERMINATE_TIMEOUT = 5.0  # one TerminateSession; shutdown waits at most this for all of them
+LIMIT_SETTLE = 3.0  # how long a held session may take to be noticed ending (the relay's drain)
 ENDING_GRACE = 5.0  # after one of ours ends, a limit answer may still count it: retry meanwhile
 LIMIT_RETRY = 0.5
 
@@ -281,20 +282,18 @@ class ChannelPool:
     async def _start_session(self, ws: Workspace, space: Space, progress: Progress) -> SessionGrant:
         """StartSession; at the service's session limit, wait briefly while sessions of ours
         to this space are ending (terminated in the last seconds, or being terminated), since
-        the service may count them a little longer; otherwise (or when the sessions we hold
-        are the limit by themselves) the limit is the answer, at once."""
-        deadline = time.monotonic() + ENDING_GRACE
+        the service may count them a little longer. A session we still hold may be ending
+        unnoticed too (a killed ssh's relay drains its output for up to two seconds before it
+        lets go), so even when ours make up the limit we look again for ``LIMIT_SETTLE``
+        seconds before the limit is the answer."""
+        started = time.monotonic()
         while True:
             try:
                 return await ws.run(lambda studio: studio.start_session(space, progress=progress))
-            except SessionLimitExceeded as exc:
-                held = sum(
-                    1 for m in self._channels.values() if m.space.arn == space.arn and not m.ending
-                )
-                if (
-                    held >= exc.limit  # all ours and held: nothing of ours will free a place
-                    or time.monotonic() >= deadline
-                    or not self._ours_ending(space.arn)
+            except SessionLimitExceeded:
+                waited = time.monotonic() - started
+                if waited >= ENDING_GRACE or (
+                    waited >= LIMIT_SETTLE and not self._ours_ending(space.arn)
                 ):
                     raise
                 progress("session", "waiting for sessions that are ending")

@@ -120,7 +120,8 @@ def test_session_limit_is_one_line_naming_it(limited: Sandbox) -> None:
             in stderr
         ), stderr
         assert "Traceback" not in stderr and "ResourceLimitExceeded" not in stderr
-        assert time.monotonic() - started < 5  # our sessions are held, not ending: no waiting
+        # Our sessions are held, not ending: no more than the short settle before the answer.
+        assert time.monotonic() - started < 15
     finally:
         for proc in held:
             proc.kill()
