@@ -65,6 +65,14 @@ class HostKeyMismatch(SmconnectError):
         )
 
 
+class SessionLimitReached(ChannelFailed):
+    """The space already has the service's maximum of active remote sessions."""
+
+
+class InvalidResponse(SmconnectError):
+    """AWS answered a value that breaks the service's documented shape; nothing was used."""
+
+
 class DaemonUnavailable(SmconnectError):
     """The smconnect daemon could not be reached or started."""
 
@@ -87,6 +95,8 @@ _KINDS: dict[str, type[SmconnectError]] = {
     "ssh_config": ConfigurationError,
     "channel": ChannelFailed,
     "session_start_failed": ChannelFailed,
+    "session_limit": SessionLimitReached,
+    "invalid_response": InvalidResponse,
 }
 
 
