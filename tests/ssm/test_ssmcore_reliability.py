@@ -9,17 +9,16 @@ import random
 import pytest
 
 from bridge.ssm._rto import RtoEstimator
+from bridge.ssm.agent_core import AgentChannelCore
 from bridge.ssm.codec import Flag, PayloadType
 from bridge.ssm.core import (
     ChannelClosed,
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     FlagReceived,
     FrameRejected,
     PublicationPaused,
     PublicationResumed,
-    Role,
     State,
 )
 from bridge.ssm.errors import ChannelClosedError
@@ -458,7 +457,7 @@ def test_channel_closed_is_parsed_tolerantly(
 
 
 def test_close_channel_frame_carries_output_and_session_id() -> None:
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Standard_Stream")
     agent.close_channel(1.0, "done", "sess-7")
     (frame,) = decoded(agent.frames_to_send(1.0))
