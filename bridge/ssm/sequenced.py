@@ -281,8 +281,11 @@ class SequencedCore(abc.ABC):
             self._stats.rto = self._rto.current
 
     def frames_to_send(self, now: float) -> list[bytes]:
-        """Drain the binary frames that may go out now (acks at once, data within pacing)."""
-        self.tick(now)
+        """Drain the binary frames that may go out now (acks at once, data within pacing).
+
+        Pure output: it runs no timers, so a retransmission or a handshake timeout waits for
+        the caller's ``tick()`` (the ``CoreDriver`` calls it when ``next_deadline()`` passes).
+        """
         if not self._connected:
             return []
         out = list(self._control)
@@ -314,7 +317,7 @@ class SequencedCore(abc.ABC):
         return events
 
     def next_deadline(self) -> float | None:
-        """When ``tick()``/``frames_to_send()`` next has work (retransmit, pacing), or None."""
+        """When ``tick()`` (timers) or ``frames_to_send()`` (pacing) next has work, or None."""
         deadline: float | None = None
         if self._state is State.HANDSHAKING and self._handshake_deadline is not None:
             deadline = self._handshake_deadline

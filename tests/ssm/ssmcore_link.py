@@ -135,6 +135,7 @@ class Link:
     # -- the network
 
     def _emit(self, source: str, endpoint: Endpoint) -> None:
+        endpoint.core.tick(self.now)
         frames = endpoint.core.frames_to_send(self.now)
         if endpoint.record:
             endpoint.sent_frames.extend((self.now, f) for f in frames)
@@ -311,14 +312,20 @@ def ack_for(message_type: str, seq: int) -> bytes:
     return make_frame("acknowledge", 0, payload, 0, 3)
 
 
+def drain(core: SequencedCore, now: float) -> list[bytes]:
+    """What a driver does when a deadline passes: run the timers, then drain the frames."""
+    core.tick(now)
+    return core.frames_to_send(now)
+
+
 def ready_client(config: CoreConfig | None = None) -> ClientChannelCore:
     """A client that finished a Port handshake by t=0.05, its PT6 acked after 50 ms:
     RTT 0.09375, RTTVAR 0.0125, RTO 0.14375 (reference formulas, one 0.05 s sample)."""
     client = ClientChannelCore(0.0, config=config, epoch=1_700_000_000.0)
     client.receive(make_frame("output_stream_data", 0, PORT_REQUEST, 5, 1), 0.0)
-    client.frames_to_send(0.0)
+    drain(client, 0.0)
     client.receive(make_frame("output_stream_data", 1, COMPLETE, 7), 0.0)
-    client.frames_to_send(0.0)
+    drain(client, 0.0)
     client.receive(ack_for("input_stream_data", 0), 0.05)
     assert client.state is State.READY
     client.events()

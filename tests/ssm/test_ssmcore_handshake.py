@@ -23,7 +23,7 @@ from bridge.ssm.core import (
 from bridge.ssm.errors import HandshakeError, HandshakeTimeout, KMSUnsupported
 from bridge.ssm.messages import OpenDataChannelInput
 
-from .ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
+from .ssmcore_link import Link, acked_sequences, data_messages, decoded, drain, make_frame
 
 
 def both_ready(link: Link) -> bool:
@@ -218,7 +218,7 @@ def test_shell_sessions_start_without_handshake(session_type: str) -> None:
     assert agent.state is State.READY
     assert link.agent.events == [] and agent.events() == [SessionReady(session_type, {}, "")]
     link.client.core.send(b"whoami\n", link.now)  # held until the client is ready
-    assert link.client.core.frames_to_send(0.0) == []
+    assert drain(link.client.core, 0.0) == []
     agent.send(b"sh-5.2$ ", 0.0)
     link.run(until=2.0, stop=lambda: bool(link.agent.received))
     client = link.client.core
@@ -279,7 +279,7 @@ def test_unknown_session_type_and_action_are_refused() -> None:
     failure = [e for e in events if isinstance(e, SessionFailed)]
     assert failure and "Teleport" in failure[0].reason and failure[0].error is HandshakeError
     assert client.state is State.FAILED
-    frames = client.frames_to_send(0.1)
+    frames = drain(client, 0.1)
     assert acked_sequences(frames) == [0]
     (response,) = data_messages(frames)
     actions = json.loads(response.payload)["ProcessedClientActions"]
@@ -292,7 +292,7 @@ def test_unknown_session_type_and_action_are_refused() -> None:
 def test_agent_fails_on_any_action_status_other_than_success() -> None:
     agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Port", {"portNumber": "22"})
-    agent.frames_to_send(0.0)
+    drain(agent, 0.0)
     response = {
         "ClientVersion": "1.0.0.0",
         "ProcessedClientActions": [{"ActionType": "SessionType", "ActionStatus": 2}],
@@ -310,7 +310,7 @@ def test_malformed_handshake_request_is_rejected_unacked() -> None:
     events = client.events()
     assert len(events) == 3 and all(isinstance(e, FrameRejected) for e in events)
     assert client.stats.frames_rejected == 3
-    assert client.frames_to_send(0.1) == []  # no ack: the agent will resend
+    assert drain(client, 0.1) == []  # no ack: the agent will resend
     assert client.state is State.HANDSHAKING
 
 
@@ -356,9 +356,9 @@ def test_client_times_out_when_nothing_arrives() -> None:
 def test_agent_acks_and_drops_input_before_handshake_complete() -> None:
     agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Port", {"portNumber": "22"})
-    agent.frames_to_send(0.0)
+    drain(agent, 0.0)
     agent.receive(make_frame("input_stream_data", 0, b"too early"), 0.05)
-    assert acked_sequences(agent.frames_to_send(0.05)) == [0]
+    assert acked_sequences(drain(agent, 0.05)) == [0]
     assert agent.events() == []
     assert agent.stats.extra["dropped_before_handshake"] == 1
     response = {
@@ -392,4 +392,4 @@ def test_kms_challenge_fails_the_client() -> None:
     (failure,) = client.events()
     assert isinstance(failure, SessionFailed) and failure.error is KMSUnsupported
     assert client.state is State.FAILED
-    assert acked_sequences(client.frames_to_send(0.1)) == [0]
+    assert acked_sequences(drain(client, 0.1)) == [0]
