@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from bridge.ssm import _handshake as hs
+from bridge.ssm import messages
 from bridge.ssm.codec import ClientMessage, MessageFlags, MessageType, PayloadType, encode
 from bridge.ssm.core import AGENT_VERSION, CoreConfig, HandshakeResponded, State
 from bridge.ssm.messages import OpenDataChannelInput
@@ -73,7 +74,9 @@ class AgentChannelCore(SequencedCore):
         self._session_type = session_type
         self._properties = dict(properties or {})
         if session_type in hs.HANDSHAKE_SESSION_TYPES or kms_key_id is not None:
-            request = hs.build_request(self._version, session_type, properties, kms_key_id)
+            request = hs.build_request(
+                self._version, session_type, properties, kms_key_id, self._random_bytes
+            )
             self._handshake_seen = True
             self._handshake_started = now
             self._handshake_deadline = now + self._cfg.handshake_timeout
@@ -91,7 +94,7 @@ class AgentChannelCore(SequencedCore):
         self._now = now
         message_id = self._new_id()
         created = self._created_ms(now)
-        payload = hs.channel_closed_payload(reason, session_id, str(message_id), created)
+        payload = messages.channel_closed_payload(reason, session_id, str(message_id), created)
         self._control.append(
             encode(
                 ClientMessage(
@@ -114,12 +117,12 @@ class AgentChannelCore(SequencedCore):
 
     def _parse_handshake(self, payload_type: int, payload: bytes) -> object:
         if payload_type == PayloadType.HANDSHAKE_RESPONSE:
-            return hs.HandshakeResponse.from_json(payload)
+            return messages.HandshakeResponse.from_json(payload)
         return None
 
     def _process_in_order(self, message: ClientMessage, parsed: object) -> None:
         if self._state is State.HANDSHAKING:
-            if isinstance(parsed, hs.HandshakeResponse) and self._handshake_seen:
+            if isinstance(parsed, messages.HandshakeResponse) and self._handshake_seen:
                 self._on_handshake_response(parsed)
             else:
                 self._bump("dropped_before_handshake")  # the real agent drops these too
@@ -134,7 +137,7 @@ class AgentChannelCore(SequencedCore):
     def _handshake_timeout_reason(self) -> str:
         return f"no HandshakeResponse from the client within {self._cfg.handshake_timeout:g} s"
 
-    def _on_handshake_response(self, response: hs.HandshakeResponse) -> None:
+    def _on_handshake_response(self, response: messages.HandshakeResponse) -> None:
         self._peer_version = response.client_version or self._peer_version
         self._events.append(HandshakeResponded(response.client_version))
         failure = response.failure()
@@ -142,6 +145,6 @@ class AgentChannelCore(SequencedCore):
             self._fail(failure)
             return
         elapsed_ns = int((self._now - self._handshake_started) * 1e9)
-        complete = hs.HandshakeComplete(max(0, elapsed_ns), "")
+        complete = messages.HandshakeComplete(max(0, elapsed_ns), "")
         self._queue_control_message(PayloadType.HANDSHAKE_COMPLETE, complete.to_json(), self._now)
         self._become_ready("")

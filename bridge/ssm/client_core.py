@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from bridge.ssm import _handshake as hs
+from bridge.ssm import messages
 from bridge.ssm.codec import ClientMessage, MessageType, PayloadType
 from bridge.ssm.core import CLIENT_VERSION, CoreConfig, Event, HandshakeRequested, State
 from bridge.ssm.errors import KMSUnsupported
@@ -72,16 +73,16 @@ class ClientChannelCore(SequencedCore):
 
     def _parse_handshake(self, payload_type: int, payload: bytes) -> object:
         if payload_type == PayloadType.HANDSHAKE_REQUEST:
-            return hs.HandshakeRequest.from_json(payload)
+            return messages.HandshakeRequest.from_json(payload)
         if payload_type == PayloadType.HANDSHAKE_COMPLETE:
-            return hs.HandshakeComplete.from_json(payload)
+            return messages.HandshakeComplete.from_json(payload)
         return None
 
     def _process_in_order(self, message: ClientMessage, parsed: object) -> None:
         kind = message.payload_type
-        if isinstance(parsed, hs.HandshakeRequest):
+        if isinstance(parsed, messages.HandshakeRequest):
             self._on_handshake_request(parsed)
-        elif isinstance(parsed, hs.HandshakeComplete):
+        elif isinstance(parsed, messages.HandshakeComplete):
             if self._state is State.HANDSHAKING:
                 self._become_ready(parsed.customer_message)
         elif kind == PayloadType.ENC_CHALLENGE_REQUEST:
@@ -100,7 +101,7 @@ class ClientChannelCore(SequencedCore):
     def _handshake_timeout_reason(self) -> str:
         return f"no HandshakeComplete from the agent within {self._cfg.handshake_timeout:g} s"
 
-    def _on_handshake_request(self, request: hs.HandshakeRequest) -> None:
+    def _on_handshake_request(self, request: messages.HandshakeRequest) -> None:
         if self._handshake_seen or self._state is not State.HANDSHAKING:
             return
         self._handshake_seen = True

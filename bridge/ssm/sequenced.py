@@ -23,8 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bridge.ssm import _handshake as hs
-from bridge.ssm import _wire
+from bridge.ssm import _wire, messages
 from bridge.ssm._pacing import TokenBucket
 from bridge.ssm._rto import RtoEstimator
 from bridge.ssm.codec import (
@@ -381,7 +380,7 @@ class SequencedCore(abc.ABC):
         elif kind == MessageType.CHANNEL_CLOSED:
             if self._state is State.CLOSED:
                 return
-            reason, session_id = hs.parse_channel_closed(message.payload)
+            reason, session_id = messages.parse_channel_closed(message.payload)
             self._events.append(ChannelClosed(reason, session_id))
             self._enter_terminal(State.CLOSED)
         elif kind == MessageType.PAUSE_PUBLICATION:
