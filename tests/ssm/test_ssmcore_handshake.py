@@ -55,6 +55,20 @@ def test_open_frame_has_fresh_request_id_and_stable_client_id() -> None:
     assert ClientChannelCore(0.0).client_id != core.client_id
 
 
+def test_ids_and_randomness_come_from_the_constructor() -> None:
+    ids = iter(uuid.UUID(int=n) for n in range(1, 10))
+    client = ClientChannelCore(0.0, new_id=lambda: next(ids), random_bytes=lambda n: b"\x07" * n)
+    opened = json.loads(client.open_frame("tok"))
+    assert client.client_id == str(uuid.UUID(int=1))
+    assert opened["RequestId"] == str(uuid.UUID(int=2))
+    client.receive(make_frame("output_stream_data", 0, b"hello", 1), 0.0)  # no handshake
+    client.send(b"x", 0.0)
+    frames = decoded(client.frames_to_send(0.0))
+    assert [m.message_type for m in frames] == ["acknowledge", "input_stream_data"]
+    # every MessageId is the pinned bytes, turned into a version-4 UUID
+    assert {str(m.message_id)[:8] for m in frames} == {"07070707"}
+
+
 def test_open_frame_round_trips_and_hides_the_token() -> None:
     core = ClientChannelCore(0.0, version="1.2.700.0")
     parsed = OpenDataChannelInput.from_json(core.open_frame("secret-token"))
