@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Callable
 
 from bridge.ssm.codec import HEADER_LENGTH, MessageFlags, MessageType
 
@@ -17,9 +18,9 @@ _HEADER = struct.Struct(">I32sIQqQ16s32sII")  # the codec's layout; tests compar
 _ACK_TYPE = MessageType.ACKNOWLEDGE.value.encode().ljust(32, b" ")
 
 
-def new_wire_id() -> bytes:
+def new_wire_id(random_bytes: Callable[[int], bytes] = os.urandom) -> bytes:
     """A random version-4 UUID, already in wire order (halves swapped)."""
-    raw = bytearray(os.urandom(16))
+    raw = bytearray(random_bytes(16))
     raw[6] = (raw[6] & 0x0F) | 0x40
     raw[8] = (raw[8] & 0x3F) | 0x80
     return bytes(raw[8:] + raw[:8])
@@ -55,10 +56,16 @@ def pack(
     )
 
 
-def ack_frame(acked_type: str, acked_id: str, acked_sequence: int, created_ms: int) -> bytes:
+def ack_frame(
+    acked_type: str,
+    acked_id: str,
+    acked_sequence: int,
+    created_ms: int,
+    random_bytes: Callable[[int], bytes] = os.urandom,
+) -> bytes:
     """An acknowledge frame (seq 0, flags 3, PT 0) with codec.AckPayload's exact JSON."""
     payload = (
         f'{{"AcknowledgedMessageType":"{acked_type}","AcknowledgedMessageId":"{acked_id}",'
         f'"AcknowledgedMessageSequenceNumber":{acked_sequence},"IsSequentialMessage":true}}'
     ).encode()
-    return pack(_ACK_TYPE, created_ms, 0, MessageFlags.ACK, new_wire_id(), 0, payload)
+    return pack(_ACK_TYPE, created_ms, 0, MessageFlags.ACK, new_wire_id(random_bytes), 0, payload)

@@ -15,8 +15,8 @@ import contextlib
 
 from websockets.asyncio.client import ClientConnection
 
-from bridge.ssm.core import DataChannelCore
 from bridge.ssm.driver import CoreDriver
+from bridge.ssm.sequenced import SequencedCore
 from bridge.ssm.stream import ChannelTransport
 from bridge.ssm.wsbatch import send_batch
 
@@ -31,7 +31,7 @@ class WriteScheduler:
 
     def __init__(
         self,
-        core: DataChannelCore,
+        core: SequencedCore,
         driver: CoreDriver,
         transport: ChannelTransport,
         coalesce: float,

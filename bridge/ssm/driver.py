@@ -1,7 +1,7 @@
 """Drive a sans-I/O protocol core on an asyncio loop: one ``loop.call_at`` timer, one rule.
 
-Both cores (``DataChannelCore`` and ``smux_proto.SmuxCore``) are written without sockets or a
-loop: they take ``now`` and say when they next have timed work (``next_deadline()``); someone
+Both kinds of core (the data channel's ``SequencedCore`` and ``smux_proto.SmuxCore``) are
+written without sockets or a loop: they take ``now`` and say when they next have timed work (``next_deadline()``); someone
 must call ``tick(now)`` then. That someone is this class, for the transport, the emulator's
 agent sessions, smux sessions and the test clients alike, so the timer rule lives once:
 

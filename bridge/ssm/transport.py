@@ -1,6 +1,6 @@
 """The client side of a data channel on a real websocket: the channel's life, open to close.
 
-The protocol lives in the sans-I/O ``DataChannelCore``; this module only runs it. One
+The protocol lives in the sans-I/O ``ClientChannelCore``; this module only runs it. One
 supervisor task owns the connection's life; per websocket it runs one reader (frames into
 ``core.receive``), the writer (``coalesce.WriteScheduler``: ``core.frames_to_send`` onto the
 socket), and the keepalive (``dial.keepalive``); ``driver.CoreDriver`` keeps one loop timer on
@@ -30,19 +30,18 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import CloseCode
 
+from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.coalesce import WriteScheduler
 from bridge.ssm.codec import Flag
 from bridge.ssm.core import (
     CLIENT_VERSION,
     ChannelClosed,
-    DataChannelCore,
     DataReceived,
     Event,
     FlagReceived,
     FrameRejected,
     HandshakeRequested,
     PublicationPaused,
-    Role,
     SessionFailed,
     SessionReady,
 )
@@ -117,8 +116,8 @@ class DataChannel:
         self._resume_fn = resume
         self._on_reconnect = on_reconnect
         self._options = options
-        self._core = DataChannelCore(
-            Role.CLIENT, self._loop.time(), config=options.config, version=options.client_version
+        self._core = ClientChannelCore(
+            self._loop.time(), config=options.config, version=options.client_version
         )
         self.client_version = options.client_version or CLIENT_VERSION
 

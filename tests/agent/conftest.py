@@ -16,15 +16,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bridge.emulator.agent import SessionBroker
+from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.codec import Flag, PayloadType
 from bridge.ssm.core import (
     ChannelClosed,
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     Event,
     FlagReceived,
-    Role,
     SessionFailed,
     SessionReady,
 )
@@ -33,7 +32,7 @@ from bridge.ssm.wsbatch import write_batch
 
 
 class TestClient:
-    """Drives a client-role DataChannelCore over one websocket at a time."""
+    """Drives a ClientChannelCore over one websocket at a time."""
 
     __test__ = False
 
@@ -46,8 +45,7 @@ class TestClient:
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.url = stream_url
-        self.core = DataChannelCore(
-            Role.CLIENT,
+        self.core = ClientChannelCore(
             self.loop.time(),
             config=config or CoreConfig(rate_limit=None),
             version=version,

@@ -14,15 +14,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bridge.ssm.agent_core import AgentChannelCore
+from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.codec import AckPayload, ClientMessage, decode, encode
 from bridge.ssm.core import (
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     Event,
-    Role,
     State,
 )
+from bridge.ssm.sequenced import SequencedCore
 
 # A fate decides what happens to one frame: a list of delivery delays ([] = lost, two = dup).
 Fate = Callable[[str, bytes], list[float]]
@@ -71,7 +72,7 @@ def schedule_fate(schedule: list[tuple[int, float]], latency: float = 0.01) -> F
 
 @dataclass
 class Endpoint:
-    core: DataChannelCore
+    core: SequencedCore
     events: list[Event] = field(default_factory=list)
     received: bytearray = field(default_factory=bytearray)
     keep_data: bool = True
@@ -95,8 +96,8 @@ class Endpoint:
 class Link:
     def __init__(
         self,
-        client: DataChannelCore,
-        agent: DataChannelCore,
+        client: SequencedCore,
+        agent: SequencedCore,
         *,
         fate: Fate | None = None,
         now: float = 0.0,
@@ -121,10 +122,8 @@ class Link:
         session_type: str | None = "Port",
         properties: dict[str, str] | None = None,
     ) -> Link:
-        client = DataChannelCore(Role.CLIENT, 0.0, config=config, epoch=1_700_000_000.0)
-        agent = DataChannelCore(
-            Role.AGENT, 0.0, config=agent_config or config, epoch=1_700_000_000.0
-        )
+        client = ClientChannelCore(0.0, config=config, epoch=1_700_000_000.0)
+        agent = AgentChannelCore(0.0, config=agent_config or config, epoch=1_700_000_000.0)
         link = cls(client, agent, fate=fate)
         agent.accept_open(client.open_frame("token"))
         if session_type is not None:
@@ -136,6 +135,7 @@ class Link:
     # -- the network
 
     def _emit(self, source: str, endpoint: Endpoint) -> None:
+        endpoint.core.tick(self.now)
         frames = endpoint.core.frames_to_send(self.now)
         if endpoint.record:
             endpoint.sent_frames.extend((self.now, f) for f in frames)
@@ -228,7 +228,7 @@ class Link:
 class Source:
     """Feeds a deterministic pseudo-random byte stream into a core as fast as it accepts."""
 
-    def __init__(self, core: DataChannelCore, total: int, seed: int, block: int = 1 << 20):
+    def __init__(self, core: SequencedCore, total: int, seed: int, block: int = 1 << 20):
         self.core = core
         self.total = total
         self.offset = 0
@@ -312,14 +312,20 @@ def ack_for(message_type: str, seq: int) -> bytes:
     return make_frame("acknowledge", 0, payload, 0, 3)
 
 
-def ready_client(config: CoreConfig | None = None) -> DataChannelCore:
+def drain(core: SequencedCore, now: float) -> list[bytes]:
+    """What a driver does when a deadline passes: run the timers, then drain the frames."""
+    core.tick(now)
+    return core.frames_to_send(now)
+
+
+def ready_client(config: CoreConfig | None = None) -> ClientChannelCore:
     """A client that finished a Port handshake by t=0.05, its PT6 acked after 50 ms:
     RTT 0.09375, RTTVAR 0.0125, RTO 0.14375 (reference formulas, one 0.05 s sample)."""
-    client = DataChannelCore(Role.CLIENT, 0.0, config=config, epoch=1_700_000_000.0)
+    client = ClientChannelCore(0.0, config=config, epoch=1_700_000_000.0)
     client.receive(make_frame("output_stream_data", 0, PORT_REQUEST, 5, 1), 0.0)
-    client.frames_to_send(0.0)
+    drain(client, 0.0)
     client.receive(make_frame("output_stream_data", 1, COMPLETE, 7), 0.0)
-    client.frames_to_send(0.0)
+    drain(client, 0.0)
     client.receive(ack_for("input_stream_data", 0), 0.05)
     assert client.state is State.READY
     client.events()

@@ -13,13 +13,14 @@ import random
 import struct
 import time
 
+from bridge.ssm.agent_core import AgentChannelCore
+from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.codec import Flag, FrameError, decode
 from bridge.ssm.core import (
     CoreConfig,
-    DataChannelCore,
-    Role,
     State,
 )
+from bridge.ssm.sequenced import SequencedCore
 
 from .ssmcore_link import Link, make_frame
 
@@ -104,10 +105,10 @@ def mutate(rng: random.Random, frames: list[bytes]) -> bytes:
     return bytes(frame)
 
 
-def fresh_core(kind: int, now: float) -> DataChannelCore:
+def fresh_core(kind: int, now: float) -> SequencedCore:
     if kind == 0:
-        return DataChannelCore(Role.CLIENT, now)
-    agent = DataChannelCore(Role.AGENT, now)
+        return ClientChannelCore(now)
+    agent = AgentChannelCore(now)
     agent.start_session(now, "Port" if kind == 1 else "Standard_Stream", {"portNumber": "22"})
     return agent
 

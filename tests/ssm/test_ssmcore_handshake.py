@@ -7,23 +7,23 @@ import uuid
 
 import pytest
 
+from bridge.ssm.agent_core import AgentChannelCore
+from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.codec import FrameError, PayloadType
 from bridge.ssm.core import (
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     FrameRejected,
     HandshakeRequested,
     HandshakeResponded,
-    OpenDataChannelInput,
-    Role,
     SessionFailed,
     SessionReady,
     State,
 )
 from bridge.ssm.errors import HandshakeError, HandshakeTimeout, KMSUnsupported
+from bridge.ssm.messages import OpenDataChannelInput
 
-from .ssmcore_link import Link, acked_sequences, data_messages, decoded, make_frame
+from .ssmcore_link import Link, acked_sequences, data_messages, decoded, drain, make_frame
 
 
 def both_ready(link: Link) -> bool:
@@ -34,7 +34,7 @@ def both_ready(link: Link) -> bool:
 
 
 def test_open_frame_has_fresh_request_id_and_stable_client_id() -> None:
-    core = DataChannelCore(Role.CLIENT, 0.0)
+    core = ClientChannelCore(0.0)
     first = json.loads(core.open_frame("tok-1"))
     second = json.loads(core.open_frame("tok-2"))
     assert list(first) == [
@@ -52,11 +52,25 @@ def test_open_frame_has_fresh_request_id_and_stable_client_id() -> None:
         assert uuid.UUID(value).version == 4
         assert value == value.lower()
     assert first["ClientVersion"] == "1.2.677.0"
-    assert DataChannelCore(Role.CLIENT, 0.0).client_id != core.client_id
+    assert ClientChannelCore(0.0).client_id != core.client_id
+
+
+def test_ids_and_randomness_come_from_the_constructor() -> None:
+    ids = iter(uuid.UUID(int=n) for n in range(1, 10))
+    client = ClientChannelCore(0.0, new_id=lambda: next(ids), random_bytes=lambda n: b"\x07" * n)
+    opened = json.loads(client.open_frame("tok"))
+    assert client.client_id == str(uuid.UUID(int=1))
+    assert opened["RequestId"] == str(uuid.UUID(int=2))
+    client.receive(make_frame("output_stream_data", 0, b"hello", 1), 0.0)  # no handshake
+    client.send(b"x", 0.0)
+    frames = decoded(client.frames_to_send(0.0))
+    assert [m.message_type for m in frames] == ["acknowledge", "input_stream_data"]
+    # every MessageId is the pinned bytes, turned into a version-4 UUID
+    assert {str(m.message_id)[:8] for m in frames} == {"07070707"}
 
 
 def test_open_frame_round_trips_and_hides_the_token() -> None:
-    core = DataChannelCore(Role.CLIENT, 0.0, version="1.2.700.0")
+    core = ClientChannelCore(0.0, version="1.2.700.0")
     parsed = OpenDataChannelInput.from_json(core.open_frame("secret-token"))
     assert parsed.token_value == "secret-token"
     assert parsed.client_id == core.client_id
@@ -111,8 +125,8 @@ def test_malformed_open_frames_raise_frame_error(text: str) -> None:
 
 
 def test_agent_learns_the_client_from_the_open_frame() -> None:
-    client = DataChannelCore(Role.CLIENT, 0.0)
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    client = ClientChannelCore(0.0)
+    agent = AgentChannelCore(0.0)
     agent.accept_open(client.open_frame("t"))
     assert agent.client_id == client.client_id
     assert agent.peer_version == "1.2.677.0"
@@ -218,7 +232,7 @@ def test_shell_sessions_start_without_handshake(session_type: str) -> None:
     assert agent.state is State.READY
     assert link.agent.events == [] and agent.events() == [SessionReady(session_type, {}, "")]
     link.client.core.send(b"whoami\n", link.now)  # held until the client is ready
-    assert link.client.core.frames_to_send(0.0) == []
+    assert drain(link.client.core, 0.0) == []
     agent.send(b"sh-5.2$ ", 0.0)
     link.run(until=2.0, stop=lambda: bool(link.agent.received))
     client = link.client.core
@@ -235,8 +249,8 @@ def test_shell_sessions_start_without_handshake(session_type: str) -> None:
 
 
 def test_kms_encryption_is_refused_and_fails_both_sides() -> None:
-    client = DataChannelCore(Role.CLIENT, 0.0)
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    client = ClientChannelCore(0.0)
+    agent = AgentChannelCore(0.0)
     link = Link(client, agent)
     link.client.record = True
     agent.start_session(0.0, "Port", {"portNumber": "22"}, kms_key_id="arn:aws:kms:k")
@@ -266,7 +280,7 @@ def test_kms_encryption_is_refused_and_fails_both_sides() -> None:
 
 
 def test_unknown_session_type_and_action_are_refused() -> None:
-    client = DataChannelCore(Role.CLIENT, 0.0)
+    client = ClientChannelCore(0.0)
     request = {
         "AgentVersion": "3.9.0.0",
         "RequestedClientActions": [
@@ -279,7 +293,7 @@ def test_unknown_session_type_and_action_are_refused() -> None:
     failure = [e for e in events if isinstance(e, SessionFailed)]
     assert failure and "Teleport" in failure[0].reason and failure[0].error is HandshakeError
     assert client.state is State.FAILED
-    frames = client.frames_to_send(0.1)
+    frames = drain(client, 0.1)
     assert acked_sequences(frames) == [0]
     (response,) = data_messages(frames)
     actions = json.loads(response.payload)["ProcessedClientActions"]
@@ -290,9 +304,9 @@ def test_unknown_session_type_and_action_are_refused() -> None:
 
 
 def test_agent_fails_on_any_action_status_other_than_success() -> None:
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Port", {"portNumber": "22"})
-    agent.frames_to_send(0.0)
+    drain(agent, 0.0)
     response = {
         "ClientVersion": "1.0.0.0",
         "ProcessedClientActions": [{"ActionType": "SessionType", "ActionStatus": 2}],
@@ -304,13 +318,13 @@ def test_agent_fails_on_any_action_status_other_than_success() -> None:
 
 
 def test_malformed_handshake_request_is_rejected_unacked() -> None:
-    client = DataChannelCore(Role.CLIENT, 0.0)
+    client = ClientChannelCore(0.0)
     for payload in (b"{not json", b"[1,2]", b'{"RequestedClientActions":5}'):
         client.receive(make_frame("output_stream_data", 0, payload, 5, flags=1), 0.1)
     events = client.events()
     assert len(events) == 3 and all(isinstance(e, FrameRejected) for e in events)
     assert client.stats.frames_rejected == 3
-    assert client.frames_to_send(0.1) == []  # no ack: the agent will resend
+    assert drain(client, 0.1) == []  # no ack: the agent will resend
     assert client.state is State.HANDSHAKING
 
 
@@ -340,7 +354,7 @@ def test_client_times_out_without_handshake_complete() -> None:
 
 
 def test_client_times_out_when_nothing_arrives() -> None:
-    client = DataChannelCore(Role.CLIENT, 100.0, config=CoreConfig(handshake_timeout=3.0))
+    client = ClientChannelCore(100.0, config=CoreConfig(handshake_timeout=3.0))
     assert client.next_deadline() == 103.0
     client.tick(102.9)
     assert client.state is State.HANDSHAKING
@@ -354,11 +368,11 @@ def test_client_times_out_when_nothing_arrives() -> None:
 
 
 def test_agent_acks_and_drops_input_before_handshake_complete() -> None:
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Port", {"portNumber": "22"})
-    agent.frames_to_send(0.0)
+    drain(agent, 0.0)
     agent.receive(make_frame("input_stream_data", 0, b"too early"), 0.05)
-    assert acked_sequences(agent.frames_to_send(0.05)) == [0]
+    assert acked_sequences(drain(agent, 0.05)) == [0]
     assert agent.events() == []
     assert agent.stats.extra["dropped_before_handshake"] == 1
     response = {
@@ -387,9 +401,9 @@ def test_client_holds_data_until_handshake_complete() -> None:
 
 
 def test_kms_challenge_fails_the_client() -> None:
-    client = DataChannelCore(Role.CLIENT, 0.0)
+    client = ClientChannelCore(0.0)
     client.receive(make_frame("output_stream_data", 0, b'{"Challenge":"AAAA"}', 8, 1), 0.1)
     (failure,) = client.events()
     assert isinstance(failure, SessionFailed) and failure.error is KMSUnsupported
     assert client.state is State.FAILED
-    assert acked_sequences(client.frames_to_send(0.1)) == [0]
+    assert acked_sequences(drain(client, 0.1)) == [0]

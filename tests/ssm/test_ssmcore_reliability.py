@@ -9,17 +9,16 @@ import random
 import pytest
 
 from bridge.ssm._rto import RtoEstimator
+from bridge.ssm.agent_core import AgentChannelCore
 from bridge.ssm.codec import Flag, PayloadType
 from bridge.ssm.core import (
     ChannelClosed,
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     FlagReceived,
     FrameRejected,
     PublicationPaused,
     PublicationResumed,
-    Role,
     State,
 )
 from bridge.ssm.errors import ChannelClosedError
@@ -32,6 +31,7 @@ from .ssmcore_link import (
     acked_sequences,
     data_messages,
     decoded,
+    drain,
     make_frame,
     ready_client,
 )
@@ -83,10 +83,22 @@ def test_ready_client_has_the_expected_rto() -> None:
 # ---- retransmission ----------------------------------------------------------------------
 
 
-def test_retransmission_follows_rto_with_backoff() -> None:
+def test_draining_frames_runs_no_timers_only_tick_does() -> None:
     client = ready_client(CoreConfig(rate_limit=None))
     client.send(b"x", 1.0)
     assert data_seqs(client.frames_to_send(1.0)) == [1]
+    late = 1.0 + 10 * RTO_AFTER_HANDSHAKE
+    assert client.frames_to_send(late) == []  # the RTO passed, but nobody ticked
+    assert client.stats.retransmissions == 0
+    client.tick(late)
+    assert data_seqs(client.frames_to_send(late)) == [1]
+    assert client.stats.retransmissions == 1
+
+
+def test_retransmission_follows_rto_with_backoff() -> None:
+    client = ready_client(CoreConfig(rate_limit=None))
+    client.send(b"x", 1.0)
+    assert data_seqs(drain(client, 1.0)) == [1]
     r = RTO_AFTER_HANDSHAKE
     expected = [1.0 + r]
     for factor in (2, 4, 8, 16, 32):
@@ -99,9 +111,9 @@ def test_retransmission_follows_rto_with_backoff() -> None:
         # Polling every 100 ms in between (the plugin's loop) must not resend early.
         while now + 0.1 < deadline:
             now += 0.1
-            assert client.frames_to_send(now) == []
+            assert drain(client, now) == []
         now = deadline
-        assert data_seqs(client.frames_to_send(now)) == [1]
+        assert data_seqs(drain(client, now)) == [1]
         resent_at.append(now)
     assert resent_at == pytest.approx(expected)
     assert client.stats.retransmissions == len(expected)
@@ -110,12 +122,12 @@ def test_retransmission_follows_rto_with_backoff() -> None:
 def test_retransmission_once_per_rto_without_backoff() -> None:
     client = ready_client(CoreConfig(rate_limit=None, rto_backoff=1.0))
     client.send(b"x", 1.0)
-    client.frames_to_send(1.0)
+    drain(client, 1.0)
     r = RTO_AFTER_HANDSHAKE
     sent = []
     for step in range(1, 100):
         now = 1.0 + step * 0.01
-        if data_seqs(client.frames_to_send(now)):
+        if data_seqs(drain(client, now)):
             sent.append(now)
     # resent once per RTO: at 1+r rounded up to the 10 ms poll, then every r from there
     assert len(sent) == pytest.approx(0.99 / r, abs=1.5)
@@ -126,28 +138,28 @@ def test_retransmission_once_per_rto_without_backoff() -> None:
 def test_every_expired_message_is_resent_not_only_the_oldest() -> None:
     client = ready_client(CoreConfig(rate_limit=None, rto_backoff=1.0))
     client.send(b"a" * 3000, 1.0)
-    assert data_seqs(client.frames_to_send(1.0)) == [1, 2, 3]
+    assert data_seqs(drain(client, 1.0)) == [1, 2, 3]
     client.send(b"b", 1.05)
-    assert data_seqs(client.frames_to_send(1.05)) == [4]
+    assert data_seqs(drain(client, 1.05)) == [4]
     r = RTO_AFTER_HANDSHAKE
     assert client.next_deadline() == pytest.approx(1.0 + r)
-    assert data_seqs(client.frames_to_send(1.0 + r)) == [1, 2, 3]
-    assert data_seqs(client.frames_to_send(1.05 + r)) == [4]
+    assert data_seqs(drain(client, 1.0 + r)) == [1, 2, 3]
+    assert data_seqs(drain(client, 1.05 + r)) == [4]
 
 
 def test_acked_message_is_not_resent_and_karn_rule_skips_resent_samples() -> None:
     client = ready_client(CoreConfig(rate_limit=None))
     client.send(b"x", 1.0)
-    client.frames_to_send(1.0)
+    drain(client, 1.0)
     r = RTO_AFTER_HANDSHAKE
-    assert data_seqs(client.frames_to_send(1.0 + r)) == [1]
+    assert data_seqs(drain(client, 1.0 + r)) == [1]
     rtt_before = client.stats.rtt
     client.receive(ack_for("input_stream_data", 1), 1.0 + r + 0.5)
     assert client.stats.rtt == rtt_before  # ambiguous sample ignored
     assert client.all_acknowledged()
     assert client.next_deadline() is None
     client.send(b"y", 3.0)
-    client.frames_to_send(3.0)
+    drain(client, 3.0)
     client.receive(ack_for("input_stream_data", 2), 3.03)
     assert client.stats.rtt == pytest.approx(0.875 * rtt_before + 0.125 * 0.03)
 
@@ -166,10 +178,10 @@ def test_out_of_order_is_acked_buffered_and_delivered_in_order() -> None:
     client = ready_client()  # expects agent seq 2 next
     for seq in (4, 3):
         client.receive(make_frame("output_stream_data", seq, f"m{seq}".encode()), 1.0)
-    assert acked_sequences(client.frames_to_send(1.0)) == [4, 3]
+    assert acked_sequences(drain(client, 1.0)) == [4, 3]
     assert client.events() == []
     client.receive(make_frame("output_stream_data", 2, b"m2"), 1.1)
-    assert acked_sequences(client.frames_to_send(1.1)) == [2]
+    assert acked_sequences(drain(client, 1.1)) == [2]
     assert client.events() == [DataReceived(b"m2"), DataReceived(b"m3"), DataReceived(b"m4")]
     assert client.stats.bytes_received == 6
 
@@ -182,7 +194,7 @@ def test_duplicates_are_acked_but_delivered_once() -> None:
     client.receive(ahead, 1.0)
     client.receive(frame, 1.1)  # duplicate of a delivered message
     client.receive(ahead, 1.1)  # duplicate of a buffered one
-    assert acked_sequences(client.frames_to_send(1.1)) == [2, 5, 2, 5]
+    assert acked_sequences(drain(client, 1.1)) == [2, 5, 2, 5]
     assert client.events() == [DataReceived(b"once")]
     assert client.stats.duplicates_received == 2
 
@@ -191,7 +203,7 @@ def test_messages_beyond_the_receive_buffer_are_dropped_unacked() -> None:
     client = ready_client(CoreConfig(receive_buffer=2))
     client.receive(make_frame("output_stream_data", 3, b"fits"), 1.0)
     client.receive(make_frame("output_stream_data", 4, b"too far"), 1.0)
-    assert acked_sequences(client.frames_to_send(1.0)) == [3]
+    assert acked_sequences(drain(client, 1.0)) == [3]
     assert client.stats.extra["dropped_beyond_receive_buffer"] == 1
 
 
@@ -216,7 +228,7 @@ def test_malformed_frames_are_rejected_and_counted() -> None:
     assert len(events) == len(frames)
     assert all(isinstance(e, FrameRejected) for e in events)
     assert client.stats.frames_rejected == len(frames)
-    assert client.frames_to_send(1.0) == []
+    assert drain(client, 1.0) == []
     client.receive(good, 1.1)  # the channel goes on
     assert client.events() == [DataReceived(b"hello")]
 
@@ -228,7 +240,7 @@ def test_unknown_message_types_are_ignored() -> None:
     client.receive(make_frame("something_new", 7, b"?", 0), 1.0)
     assert client.events() == []
     assert client.stats.frames_rejected == 0
-    assert client.frames_to_send(1.0) == []
+    assert drain(client, 1.0) == []
 
 
 # ---- sending -----------------------------------------------------------------------------
@@ -237,13 +249,13 @@ def test_unknown_message_types_are_ignored() -> None:
 def test_payloads_are_split_at_max_payload_and_not_rewritten() -> None:
     client = ready_client(CoreConfig(rate_limit=None))
     client.send(b"\n", 1.0)
-    assert [m.payload for m in data_messages(client.frames_to_send(1.0))] == [b"\n"]
+    assert [m.payload for m in data_messages(drain(client, 1.0))] == [b"\n"]
     client.send(bytes(3000), 1.01)
-    sizes = [len(m.payload) for m in data_messages(client.frames_to_send(1.01))]
+    sizes = [len(m.payload) for m in data_messages(drain(client, 1.01))]
     assert sizes == [1024, 1024, 952]
     for _ in range(100):
         client.send(b"0123456789", 1.02)  # small writes coalesce into one message
-    assert [len(m.payload) for m in data_messages(client.frames_to_send(1.02))] == [1000]
+    assert [len(m.payload) for m in data_messages(drain(client, 1.02))] == [1000]
     assert client.stats.bytes_sent == 1 + 3000 + 1000
 
 
@@ -254,14 +266,14 @@ def test_back_pressure_accepts_only_what_fits_and_never_loses_bytes() -> None:
     assert client.send(payload, 1.0) == 4096
     assert client.writable() == 0
     assert client.send(payload[4096:], 1.0) == 0
-    frames = client.frames_to_send(1.0)  # window of 4 messages: 4096 bytes framed
+    frames = drain(client, 1.0)  # window of 4 messages: 4096 bytes framed
     assert data_seqs(frames) == [1, 2, 3, 4]
     assert client.writable() == 4096
     assert client.send(payload[4096:], 1.0) == 4096
-    assert client.frames_to_send(1.0) == []  # window full
+    assert drain(client, 1.0) == []  # window full
     assert client.writable() == 0
     client.receive(ack_for("input_stream_data", 2), 1.05)  # any ack frees a slot
-    assert data_seqs(client.frames_to_send(1.05)) == [5]
+    assert data_seqs(drain(client, 1.05)) == [5]
     assert client.writable() == 1024
     assert client.in_flight == 4
 
@@ -269,15 +281,15 @@ def test_back_pressure_accepts_only_what_fits_and_never_loses_bytes() -> None:
 def test_window_span_stops_selective_acks_from_overrunning_the_peer() -> None:
     client = ready_client(CoreConfig(rate_limit=None, send_window=100, send_span=4))
     client.send(bytes(8 * 1024), 1.0)
-    assert data_seqs(client.frames_to_send(1.0)) == [1, 2, 3, 4]
+    assert data_seqs(drain(client, 1.0)) == [1, 2, 3, 4]
     client.receive(ack_for("input_stream_data", 3), 1.05)
     client.receive(ack_for("input_stream_data", 4), 1.05)
-    assert client.frames_to_send(1.05) == []  # seq 1 still holds the lower edge
+    assert drain(client, 1.05) == []  # seq 1 still holds the lower edge
     assert client.in_flight == 2
     client.receive(ack_for("input_stream_data", 1), 1.06)
-    assert data_seqs(client.frames_to_send(1.06)) == [5]  # the edge is now seq 2
+    assert data_seqs(drain(client, 1.06)) == [5]  # the edge is now seq 2
     client.receive(ack_for("input_stream_data", 2), 1.07)
-    assert data_seqs(client.frames_to_send(1.07)) == [6, 7, 8]
+    assert data_seqs(drain(client, 1.07)) == [6, 7, 8]
 
 
 def test_back_pressure_through_a_lossy_link_delivers_every_byte() -> None:
@@ -300,7 +312,7 @@ def test_pacing_holds_the_rate_and_counts_retransmissions() -> None:
     released: list[float] = []
     now = 1.0
     while now < 3.0:
-        frames = client.frames_to_send(now)
+        frames = drain(client, now)
         released.extend(now for _ in data_messages(frames))
         deadline = client.next_deadline()
         assert deadline is not None and deadline > now - 1e-12
@@ -318,17 +330,17 @@ def test_pacing_holds_the_rate_and_counts_retransmissions() -> None:
 def test_acks_are_not_paced() -> None:
     client = ready_client(CoreConfig(rate_limit=1.0, rate_burst=1))
     client.send(bytes(5000), 1.0)
-    assert len(data_messages(client.frames_to_send(1.0))) == 1
+    assert len(data_messages(drain(client, 1.0))) == 1
     for seq in range(2, 12):
         client.receive(make_frame("output_stream_data", seq, b"x"), 1.0)
-    frames = client.frames_to_send(1.0)
+    frames = drain(client, 1.0)
     assert acked_sequences(frames) == list(range(2, 12))
     assert data_messages(frames) == []
     # the unacked message is due for a resend, but the resend waits for a token too
     assert client.next_deadline() == pytest.approx(1.0 + RTO_AFTER_HANDSHAKE)
-    assert client.frames_to_send(1.0 + RTO_AFTER_HANDSHAKE) == []
+    assert drain(client, 1.0 + RTO_AFTER_HANDSHAKE) == []
     assert client.next_deadline() == pytest.approx(2.0)
-    assert data_seqs(client.frames_to_send(2.0)) == [1]
+    assert data_seqs(drain(client, 2.0)) == [1]
 
 
 def test_link_pacing_stays_under_the_service_ceiling() -> None:
@@ -358,24 +370,24 @@ def test_client_pauses_until_start_publication() -> None:
     assert client.events() == [PublicationPaused()]
     assert client.paused and client.stats.pauses_received == 1
     client.send(b"held", 1.0)
-    assert client.frames_to_send(1.0) == []
+    assert drain(client, 1.0) == []
     client.receive(make_frame("output_stream_data", 2, b"in"), 1.1)  # does not resume a client
-    assert acked_sequences(client.frames_to_send(1.1)) == [2]  # but acks still go
+    assert acked_sequences(drain(client, 1.1)) == [2]  # but acks still go
     assert client.events() == [DataReceived(b"in")]
     assert client.next_deadline() is None
     client.receive(make_frame("start_publication", 0, b"", 0), 5.0)
     assert client.events() == [PublicationResumed()]
-    assert [m.payload for m in data_messages(client.frames_to_send(5.0))] == [b"held"]
+    assert [m.payload for m in data_messages(drain(client, 5.0))] == [b"held"]
 
 
 def test_paused_client_does_not_retransmit() -> None:
     client = ready_client(CoreConfig(rate_limit=None))
     client.send(b"x", 1.0)
-    client.frames_to_send(1.0)
+    drain(client, 1.0)
     client.receive(make_frame("pause_publication", 0, b"", 0), 1.01)
-    assert client.frames_to_send(3.0) == []
+    assert drain(client, 3.0) == []
     client.receive(make_frame("start_publication", 0, b"", 0), 3.0)
-    assert data_seqs(client.frames_to_send(3.0)) == [1]
+    assert data_seqs(drain(client, 3.0)) == [1]
 
 
 @pytest.mark.parametrize("resumer", ["start", "ack", "input"])
@@ -387,7 +399,7 @@ def test_agent_resumes_on_start_ack_or_input(resumer: str) -> None:
     agent.events()
     agent.receive(make_frame("pause_publication", 0, b"", 0), link.now)
     agent.send(b"held", link.now)
-    assert data_messages(agent.frames_to_send(link.now)) == []
+    assert data_messages(drain(agent, link.now)) == []
     trigger = {
         "start": make_frame("start_publication", 0, b"", 0),
         "ack": ack_for("output_stream_data", 77),
@@ -396,7 +408,7 @@ def test_agent_resumes_on_start_ack_or_input(resumer: str) -> None:
     agent.receive(trigger, link.now)
     events = agent.events()
     assert events[:2] == [PublicationPaused(), PublicationResumed()]
-    assert [m.payload for m in data_messages(agent.frames_to_send(link.now))] == [b"held"]
+    assert [m.payload for m in data_messages(drain(agent, link.now))] == [b"held"]
 
 
 # ---- flags -------------------------------------------------------------------------------
@@ -458,10 +470,10 @@ def test_channel_closed_is_parsed_tolerantly(
 
 
 def test_close_channel_frame_carries_output_and_session_id() -> None:
-    agent = DataChannelCore(Role.AGENT, 0.0)
+    agent = AgentChannelCore(0.0)
     agent.start_session(0.0, "Standard_Stream")
     agent.close_channel(1.0, "done", "sess-7")
-    (frame,) = decoded(agent.frames_to_send(1.0))
+    (frame,) = decoded(drain(agent, 1.0))
     assert frame.message_type == "channel_closed"
     body = json.loads(frame.payload)
     assert (body["Output"], body["SessionId"], body["MessageType"]) == (
@@ -483,7 +495,7 @@ def test_reconnect_resends_everything_unacked_and_loses_nothing() -> None:
     in_flight = client.in_flight
     assert in_flight == 10
     link.disconnect()  # ... and lost with the websocket
-    assert client.frames_to_send(link.now + 5) == []
+    assert drain(client, link.now + 5) == []
     assert client.next_deadline() is None
     link.now += 2.0
     link.client.record = True

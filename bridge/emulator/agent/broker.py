@@ -44,7 +44,8 @@ from bridge.emulator.agent.port import (
 from bridge.emulator.agent.session import AgentSession, SessionApp
 from bridge.emulator.agent.shell import ShellApp
 from bridge.ssm.codec import FrameError
-from bridge.ssm.core import CoreConfig, OpenDataChannelInput
+from bridge.ssm.core import CoreConfig
+from bridge.ssm.messages import OpenDataChannelInput
 from bridge.ssm.wslog import WebsocketSecretsFilter
 
 __all__ = ["Pacing", "SessionBroker", "SessionGrant", "SessionTarget"]

@@ -25,17 +25,16 @@ from websockets.exceptions import ConnectionClosed
 
 from bridge.emulator.agent.faults import FaultPlan, FrameFaults, message_type_of
 from bridge.emulator.agent.pacing import InputRateMeter
+from bridge.ssm.agent_core import AgentChannelCore
 from bridge.ssm.codec import ClientMessage, Flag, MessageType, encode
 from bridge.ssm.core import (
     ChannelClosed,
     ChannelStats,
     CoreConfig,
-    DataChannelCore,
     DataReceived,
     Event,
     FlagReceived,
     HandshakeResponded,
-    Role,
     SessionFailed,
     SessionReady,
     State,
@@ -137,7 +136,7 @@ class AgentSession:
         self.session_id = session_id
         self.session_type = session_type
         self.properties = properties
-        self.core = DataChannelCore(Role.AGENT, self._loop.time(), config=config)
+        self.core = AgentChannelCore(self._loop.time(), config=config)
         self.stats = SessionStats()
         self.client_id: str | None = None
         self.client_version: str | None = None

@@ -1,0 +1,616 @@
+"""The sans-I/O protocol core of the SSM data channel, both sides: frames and time in, frames
+and events out.
+
+Sequencing, acks, the reorder buffer, retransmission (RTO), back-pressure, pacing, flags and
+close are written once here; ``client_core.ClientChannelCore`` (the transport's side) and
+``agent_core.AgentChannelCore`` (the emulator's agent) add the handshake and what an in-order
+message means. Every method that depends on time takes ``now`` (seconds, monotonic, float).
+The I/O layer calls ``receive()`` for each binary frame, ``send()`` for application bytes,
+``tick()`` when ``next_deadline()`` passes, then drains ``frames_to_send()`` onto the websocket
+and ``events()`` into the application. The drains are pure: only ``tick()`` runs timers.
+
+The design note is docs/design/ssm-core.md; the wire facts are in docs/design/ssm-protocol.md.
+The vocabulary (config, states, events, stats) is in ``core``.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bridge.ssm import _wire, messages
+from bridge.ssm._pacing import TokenBucket
+from bridge.ssm._rto import RtoEstimator
+from bridge.ssm.codec import (
+    AckPayload,
+    ClientMessage,
+    Flag,
+    FrameError,
+    MessageType,
+    PayloadType,
+    decode,
+    flag_payload,
+    parse_flag,
+)
+from bridge.ssm.core import (
+    ChannelClosed,
+    ChannelStats,
+    CoreConfig,
+    DataReceived,
+    Event,
+    FlagReceived,
+    FrameRejected,
+    PublicationPaused,
+    PublicationResumed,
+    SessionFailed,
+    SessionReady,
+    State,
+)
+from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, HandshakeTimeout
+
+_TERMINAL = frozenset({State.CLOSED, State.FAILED})
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    """One framed data message until its ack. The frame bytes are resent unchanged."""
+
+    seq: int
+    frame: bytes
+    first_sent: float = -1.0
+    last_sent: float = -1.0
+    sends: int = 0
+    queued: bool = False  # waiting in a transmit queue (so its old timer entry is stale)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Bytes accepted by send() (or a flag) and not framed yet."""
+
+    payload_type: int
+    data: bytearray
+
+
+class SequencedCore(abc.ABC):
+    """One data channel's protocol state, shared by both sides. Survives websocket reconnects.
+
+    ``ClientChannelCore`` and ``AgentChannelCore`` fill in what differs (the message type each
+    side sends, the handshake, what an in-order message means), as websockets'
+    ``ClientProtocol``/``ServerProtocol`` do over one ``Protocol``.
+    """
+
+    _OUT_TYPE: ClassVar[str]  # the data message type this side sends
+    _IN_TYPE: ClassVar[str]  # ... and the one it receives and acks
+    _FIRST_FLAGS: ClassVar[int] = 0  # flags of sequence number 0
+
+    def __init__(
+        self,
+        now: float,
+        *,
+        config: CoreConfig | None,
+        client_id: str,
+        version: str,
+        epoch: float | None,
+        new_id: Callable[[], uuid.UUID],
+        random_bytes: Callable[[int], bytes],
+    ) -> None:
+        """``epoch`` is the Unix time that ``now`` corresponds to (for CreatedDate); by
+        default the wall clock is read once, here, and never again. ``new_id`` and
+        ``random_bytes`` are the id and randomness sources (``uuid4``, ``os.urandom`` unless a
+        test pins them)."""
+        cfg = config or CoreConfig()
+        if min(cfg.max_payload, cfg.send_window, cfg.send_span, cfg.send_buffer) < 1:
+            raise ValueError("max_payload, send_window, send_span and send_buffer must be >= 1")
+        self._cfg = cfg
+        self._client_id = client_id
+        self._version = version
+        self._new_id = new_id
+        self._random_bytes = random_bytes
+        self._out_type = self._OUT_TYPE
+        self._in_type = self._IN_TYPE
+        self._out_type_field = _wire.padded_type(self._out_type)
+        self._epoch_offset = (time.time() if epoch is None else epoch) - now
+        self._state = State.HANDSHAKING
+        self._stats = ChannelStats(rtt=cfg.initial_rtt, rto=cfg.initial_rto)
+        self._session_type: str | None = None
+        self._properties: Mapping[str, str] = {}
+        self._peer_version: str | None = None
+        self._events: list[Event] = []
+        self._now = now
+        # sending
+        self._next_seq = 0
+        self._unacked: dict[int, _Outgoing] = {}  # insertion order == sequence order
+        self._oldest_unacked = 0  # lower edge of the send window (advanced lazily)
+        self._tx: deque[int] = deque()  # framed control messages not yet sent once
+        self._retx: deque[int] = deque()  # messages due for retransmission
+        self._timers: deque[tuple[float, int]] = deque()  # (last send, seq), by send time
+        self._pending: deque[_Pending] = deque()
+        self._pending_bytes = 0
+        self._control: deque[bytes] = deque()  # acks and channel_closed: never paced
+        self._rto = RtoEstimator(
+            initial_rtt=cfg.initial_rtt,
+            initial_rto=cfg.initial_rto,
+            min_variance=cfg.min_rto_variance,
+            max_rto=cfg.max_rto,
+            backoff_factor=max(1.0, cfg.rto_backoff),
+        )
+        self._bucket = TokenBucket(cfg.rate_limit, cfg.rate_burst, now)
+        self._connected = True
+        self._paused = False
+        # receiving
+        self._expected = 0
+        self._reorder: dict[int, tuple[ClientMessage, object]] = {}
+        # handshake
+        self._handshake_deadline: float | None = None
+        self._handshake_started = now
+        self._handshake_seen = False  # client: PT5 arrived / agent: PT5 sent
+        self._first_frame_seen = False
+
+    # -- identity / state
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    @property
+    def stats(self) -> ChannelStats:
+        return self._stats
+
+    @property
+    def session_type(self) -> str | None:
+        return self._session_type
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        return self._properties
+
+    @property
+    def peer_version(self) -> str | None:
+        """Agent version (client role, from PT5) or client version (agent role, from PT6/open)."""
+        return self._peer_version
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def queued_bytes(self) -> int:
+        """Application bytes accepted by ``send()`` and not yet framed (pacing, window)."""
+        return self._pending_bytes
+
+    @property
+    def in_flight(self) -> int:
+        """Data messages sent (or framed) and not acknowledged yet."""
+        return len(self._unacked)
+
+    # -- the protocol, both sides
+
+    def receive(self, frame: bytes, now: float) -> None:
+        """Feed one binary websocket frame. Never raises for bad input: emits FrameRejected."""
+        self._now = now
+        try:
+            message = decode(frame)
+            if not self._first_frame_seen:
+                self._first_frame_seen = True
+                self._on_first_frame(now)
+            self._dispatch(message, now)
+        except FrameError as exc:
+            self._stats.frames_rejected += 1
+            self._events.append(FrameRejected(str(exc)))
+
+    def send(self, data: bytes, now: float, payload_type: int = PayloadType.OUTPUT) -> int:
+        """Queue application bytes; returns how many were accepted (0..len) under back-pressure.
+
+        Bytes sent before READY are held and go out once the session is ready. Raises
+        ChannelClosedError once the channel is CLOSED or FAILED (nothing would ever leave).
+        """
+        self._check_open()
+        self._now = now
+        accepted = min(len(data), self.writable())
+        if accepted <= 0:
+            return 0
+        chunk = data[:accepted] if accepted < len(data) else data
+        tail = self._pending[-1] if self._pending else None
+        if (
+            payload_type == PayloadType.OUTPUT
+            and tail is not None
+            and tail.payload_type == PayloadType.OUTPUT
+        ):
+            tail.data += chunk  # coalesce small writes into full 1024-byte messages
+        else:
+            self._pending.append(_Pending(int(payload_type), bytearray(chunk)))
+        self._pending_bytes += accepted
+        return accepted
+
+    def send_flag(self, flag: Flag, now: float) -> None:
+        """Queue a Flag message in order with the data (it is never refused by back-pressure)."""
+        self._check_open()
+        self._now = now
+        self._pending.append(_Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
+        self._pending_bytes += 4
+
+    def writable(self) -> int:
+        """How many bytes ``send()`` would accept now."""
+        if self._state in _TERMINAL:
+            return 0
+        return max(0, self._cfg.send_buffer - self._pending_bytes)
+
+    def all_acknowledged(self) -> bool:
+        """Nothing queued and nothing in flight (for a clean close)."""
+        return not self._pending and not self._unacked
+
+    def tick(self, now: float) -> None:
+        """Run timers: retransmission, handshake timeout."""
+        self._now = now
+        if (
+            self._state is State.HANDSHAKING
+            and self._handshake_deadline is not None
+            and now >= self._handshake_deadline
+        ):
+            self._handshake_timed_out()
+        if not self._connected or self._paused or self._state in _TERMINAL:
+            return
+        rto = self._rto.current
+        timers = self._timers
+        unacked = self._unacked
+        expired = False
+        while timers:
+            sent, seq = timers[0]
+            entry = unacked.get(seq)
+            if entry is None or entry.queued or entry.last_sent != sent:
+                timers.popleft()  # acked, or superseded by a later send
+                continue
+            if sent + rto > now:
+                break
+            timers.popleft()
+            entry.queued = True
+            self._retx.append(seq)
+            expired = True
+        if expired:
+            self._rto.timed_out()
+            self._stats.rto = self._rto.current
+
+    def frames_to_send(self, now: float) -> list[bytes]:
+        """Drain the binary frames that may go out now (acks at once, data within pacing).
+
+        Pure output: it runs no timers, so a retransmission or a handshake timeout waits for
+        the caller's ``tick()`` (the ``CoreDriver`` calls it when ``next_deadline()`` passes).
+        """
+        if not self._connected:
+            return []
+        out = list(self._control)
+        self._control.clear()
+        if self._paused or self._state is State.CLOSED:
+            return out
+        bucket = self._bucket
+        timers = self._timers
+        while bucket.ready(now):
+            entry = self._next_to_transmit(now)
+            if entry is None:
+                break
+            bucket.take()
+            entry.sends += 1
+            if entry.sends == 1:
+                entry.first_sent = now
+            else:
+                self._stats.retransmissions += 1
+            entry.last_sent = now
+            entry.queued = False
+            timers.append((now, entry.seq))
+            out.append(entry.frame)
+        return out
+
+    def events(self) -> list[Event]:
+        """Drain the events produced since the last call."""
+        events = self._events
+        self._events = []
+        return events
+
+    def next_deadline(self) -> float | None:
+        """When ``tick()`` (timers) or ``frames_to_send()`` (pacing) next has work, or None."""
+        deadline: float | None = None
+        if self._state is State.HANDSHAKING and self._handshake_deadline is not None:
+            deadline = self._handshake_deadline
+        if not self._connected:
+            return deadline
+        candidates: list[float] = []
+        if self._control:
+            candidates.append(self._now)
+        if not self._paused and self._state is not State.CLOSED:
+            if self._has_transmit_work():
+                candidates.append(self._bucket.ready_at())
+            if self._state is not State.FAILED:
+                head = self._timer_head()
+                if head is not None:
+                    candidates.append(head + self._rto.current)
+        for candidate in candidates:
+            if deadline is None or candidate < deadline:
+                deadline = candidate
+        return deadline
+
+    def connection_lost(self, now: float) -> None:
+        """The websocket dropped: stop counting RTO against in-flight messages."""
+        self._now = now
+        self._connected = False
+        self._timers.clear()
+        self._retx.clear()
+        self._tx.clear()
+        for entry in self._unacked.values():
+            entry.queued = False
+
+    def connection_resumed(self, now: float) -> None:
+        """A new websocket is up (its open frame already sent): resend everything unacked.
+
+        A pause belonged to the old connection, so publication resumes too.
+        """
+        self._now = now
+        self._connected = True
+        self._timers.clear()
+        self._retx.clear()
+        self._tx.clear()
+        for seq, entry in self._unacked.items():
+            entry.queued = True
+            self._retx.append(seq)
+        if self._paused:
+            self._set_paused(False)
+
+    # -- receiving
+
+    def _dispatch(self, message: ClientMessage, now: float) -> None:
+        kind = message.message_type
+        if kind == MessageType.ACKNOWLEDGE:
+            ack = AckPayload.from_json(message.payload)
+            self._on_peer_traffic()
+            self._on_ack(ack, now)
+        elif kind == self._in_type:
+            parsed = self._validate(message)
+            if self._state in _TERMINAL:
+                return
+            self._on_peer_traffic()
+            self._on_data(message, parsed)
+        elif kind == MessageType.CHANNEL_CLOSED:
+            if self._state is State.CLOSED:
+                return
+            reason, session_id = messages.parse_channel_closed(message.payload)
+            self._events.append(ChannelClosed(reason, session_id))
+            self._enter_terminal(State.CLOSED)
+        elif kind == MessageType.PAUSE_PUBLICATION:
+            self._stats.pauses_received += 1
+            self._set_paused(True)
+        elif kind == MessageType.START_PUBLICATION:
+            self._set_paused(False)
+        elif kind == self._out_type:
+            raise FrameError(f"peer sent {kind}, which only this side sends")
+        # anything else (agent_session_state, future types) is ignored, as the plugin does
+
+    def _validate(self, message: ClientMessage) -> object:
+        """Parse a data message's structured payload up front: a malformed one is rejected
+        before it takes a sequence slot or an ack, exactly as if it had been lost."""
+        kind = message.payload_type
+        if kind == PayloadType.FLAG:
+            return parse_flag(message.payload)
+        return self._parse_handshake(kind, message.payload)
+
+    def _on_ack(self, ack: AckPayload, now: float) -> None:
+        entry = self._unacked.pop(ack.sequence_number, None)
+        if entry is None:
+            self._bump("acks_unmatched")
+            return
+        if entry.sends == 1:  # Karn: an ack of a resent message cannot be timed
+            self._rto.sample(now - entry.first_sent)
+            self._stats.rtt = self._rto.rtt
+            self._stats.rto = self._rto.current
+
+    def _on_data(self, message: ClientMessage, parsed: object) -> None:
+        seq = message.sequence_number
+        expected = self._expected
+        if seq == expected:
+            self._ack(message)
+            self._process(message, parsed)
+            expected += 1
+            reorder = self._reorder
+            while reorder and expected in reorder:
+                buffered, buffered_parsed = reorder.pop(expected)
+                self._process(buffered, buffered_parsed)
+                expected += 1
+            self._expected = expected
+        elif seq > expected:
+            if seq in self._reorder:
+                self._stats.duplicates_received += 1
+                self._ack(message)
+            elif seq - expected < self._cfg.receive_buffer:
+                self._reorder[seq] = (message, parsed)
+                self._ack(message)
+            else:
+                self._bump("dropped_beyond_receive_buffer")  # unacked: the peer resends
+        else:
+            self._stats.duplicates_received += 1
+            self._ack(message)  # its ack may have been lost, e.g. across a reconnect
+
+    def _ack(self, message: ClientMessage) -> None:
+        # Only our own incoming type is ever acked, so it is a known ASCII constant in the JSON.
+        self._control.append(
+            _wire.ack_frame(
+                self._in_type,
+                str(message.message_id),
+                message.sequence_number,
+                self._created_ms(self._now),
+                self._random_bytes,
+            )
+        )
+
+    def _process(self, message: ClientMessage, parsed: object) -> None:
+        """Act on one in-order data message."""
+        if self._state in _TERMINAL:
+            return
+        self._stats.messages_received += 1
+        self._process_in_order(message, parsed)
+
+    # -- what differs between the sides
+
+    @abc.abstractmethod
+    def _on_first_frame(self, now: float) -> None:
+        """The peer is alive (its first frame arrived on this channel)."""
+
+    @abc.abstractmethod
+    def _on_peer_traffic(self) -> None:
+        """An ack or a data message arrived."""
+
+    @abc.abstractmethod
+    def _parse_handshake(self, payload_type: int, payload: bytes) -> object:
+        """Parse the handshake bodies this side receives (None for anything else)."""
+
+    @abc.abstractmethod
+    def _process_in_order(self, message: ClientMessage, parsed: object) -> None:
+        """Act on one in-order data message of a channel not yet terminal."""
+
+    @abc.abstractmethod
+    def _handshake_timeout_reason(self) -> str:
+        """What the handshake timeout waited for, for SessionFailed."""
+
+    def _as_event(self, message: ClientMessage, parsed: object) -> Event:
+        if isinstance(parsed, int):
+            return FlagReceived(parsed)
+        self._stats.bytes_received += len(message.payload)
+        return DataReceived(message.payload, message.payload_type)
+
+    def _deliver(self, message: ClientMessage, parsed: object) -> None:
+        self._events.append(self._as_event(message, parsed))
+
+    # -- state changes
+
+    def _become_ready(self, customer_message: str) -> None:
+        self._state = State.READY
+        self._handshake_deadline = None
+        self._events.append(
+            SessionReady(self._session_type or "", self._properties, customer_message)
+        )
+
+    def _handshake_timed_out(self) -> None:
+        self._fail(self._handshake_timeout_reason(), HandshakeTimeout)
+
+    def _fail(self, reason: str, error: type[ChannelError] = HandshakeError) -> None:
+        if self._state in _TERMINAL:
+            return
+        self._events.append(SessionFailed(reason, error))
+        self._enter_terminal(State.FAILED)
+
+    def _enter_terminal(self, state: State) -> None:
+        """Stop data for good. Control frames still queued (the refusing PT6, acks, the
+        channel_closed) go out; nothing is retransmitted any more."""
+        self._state = state
+        self._handshake_deadline = None
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._timers.clear()
+        self._retx.clear()
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self._events.append(PublicationPaused() if paused else PublicationResumed())
+
+    def _check_open(self) -> None:
+        if self._state in _TERMINAL:
+            raise ChannelClosedError(f"the data channel is {self._state.value}")
+
+    def _bump(self, counter: str) -> None:
+        self._stats.extra[counter] = self._stats.extra.get(counter, 0) + 1
+
+    # -- sending
+
+    def _created_ms(self, now: float) -> int:
+        return max(1, int((now + self._epoch_offset) * 1000))
+
+    def _frame(self, payload_type: int, payload: bytes, now: float) -> _Outgoing:
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        frame = _wire.pack(
+            self._out_type_field,
+            self._created_ms(now),
+            seq,
+            self._FIRST_FLAGS if seq == 0 else 0,
+            _wire.new_wire_id(self._random_bytes),
+            payload_type,
+            payload,
+        )
+        entry = _Outgoing(seq, frame)
+        self._unacked[seq] = entry
+        self._stats.messages_sent += 1
+        return entry
+
+    def _queue_control_message(self, payload_type: int, payload: bytes, now: float) -> None:
+        """Frame a handshake message at once: it bypasses the hold-until-READY data queue."""
+        entry = self._frame(payload_type, payload, now)
+        entry.queued = True
+        self._tx.append(entry.seq)
+
+    def _next_to_transmit(self, now: float) -> _Outgoing | None:
+        unacked = self._unacked
+        for queue in (self._retx, self._tx):
+            while queue:
+                entry = unacked.get(queue.popleft())
+                if entry is not None and entry.queued:
+                    return entry
+        if self._state is State.READY and self._pending and self._window_open():
+            return self._frame_pending(now)
+        return None
+
+    def _frame_pending(self, now: float) -> _Outgoing:
+        """Frame the next message from the held bytes, at the moment it is first sent (so the
+        unframed backlog, not the in-flight list, is what back-pressure measures)."""
+        item = self._pending[0]
+        data = item.data
+        limit = self._cfg.max_payload
+        if len(data) > limit:
+            chunk = bytes(data[:limit])
+            del data[:limit]
+        else:
+            chunk = bytes(data)
+            self._pending.popleft()
+        self._pending_bytes -= len(chunk)
+        if item.payload_type != PayloadType.FLAG:
+            self._stats.bytes_sent += len(chunk)
+        return self._frame(item.payload_type, chunk, now)
+
+    def _has_transmit_work(self) -> bool:
+        if self._retx or self._tx:
+            return True
+        return self._state is State.READY and bool(self._pending) and self._window_open()
+
+    def _window_open(self) -> bool:
+        """Whether a new message may be framed: fewer than ``send_window`` unacked, and the
+        span from the oldest unacked one under ``send_span``, so that selective acks cannot
+        let the sender run further ahead than the peer's reorder buffer (10000 messages in
+        the plugin) holds; beyond it the peer drops without acking and everything is resent."""
+        if len(self._unacked) >= self._cfg.send_window:
+            return False
+        oldest = self._oldest_unacked
+        unacked = self._unacked
+        while oldest < self._next_seq and oldest not in unacked:
+            oldest += 1
+        self._oldest_unacked = oldest
+        return self._next_seq - oldest < self._cfg.send_span
+
+    def _timer_head(self) -> float | None:
+        """The send time of the oldest live timer, dropping stale entries on the way."""
+        timers = self._timers
+        unacked = self._unacked
+        while timers:
+            sent, seq = timers[0]
+            entry = unacked.get(seq)
+            if entry is None or entry.queued or entry.last_sent != sent:
+                timers.popleft()
+                continue
+            return sent
+        return None
