@@ -182,7 +182,9 @@ def test_ssh_to_a_space_without_remote_access_starts_nothing(stack: Stack) -> No
 def test_a_relay_names_a_space_stopped_under_it(stack: Stack) -> None:
     stack.call("space.open", _context(stack))
     proc = subprocess.Popen(
-        stack.ssh_argv("sm-demo", "echo started; sleep 60"),
+        # The relay path: with a passed descriptor no smconnect process is left to name the
+        # end (a known gap of fd passing: the cause is in the daemon log; see proxy.md).
+        stack.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo", "echo started; sleep 60"),
         env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

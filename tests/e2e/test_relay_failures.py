@@ -30,7 +30,9 @@ def test_a_daemon_killed_mid_session_is_named_on_stderr(
     stack: Stack, opened: dict[str, Any]
 ) -> None:
     proc = subprocess.Popen(
-        stack.ssh_argv("sm-demo", "echo started; sleep 60"),
+        # The relay path: with a passed descriptor no smconnect process is left to name the
+        # end (a known gap of fd passing: the cause is in the daemon log; see proxy.md).
+        stack.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo", "echo started; sleep 60"),
         env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

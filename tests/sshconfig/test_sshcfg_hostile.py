@@ -34,7 +34,7 @@ def test_hostile_names_inject_no_directive(manager: SshConfig, paths: SshPaths) 
     victim = ssh_g(paths.user_config, "victim.example")
     assert victim.get("proxycommand", "none") == "none"
     assert "smconnect" not in victim.get("proxycommand", "")
-    assert ssh_g(paths.user_config, "sm-demo")["proxycommand"].endswith("proxy %n")
+    assert ssh_g(paths.user_config, "sm-demo")["proxycommand"].endswith("proxy --fdpass %n")
 
 
 def test_write_hosts_refuses_them_too(manager: SshConfig, paths: SshPaths) -> None:
