@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -35,3 +36,25 @@ def running_stack(
             yield stack
         finally:
             stack.stop_daemon()
+
+
+def session_ending(stack: Sandbox, interrupt: Callable[[], object]) -> tuple[int, bytes]:
+    """Start an ssh session in the space, ``interrupt`` it once it runs, and return ssh's exit
+    status and stderr. It runs on the relay path: with a passed descriptor no smconnect
+    process is left to name the end (a known gap of fd passing; see docs/design/proxy.md)."""
+    proc = subprocess.Popen(
+        stack.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo", "echo started; sleep 60"),
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"
+        interrupt()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr
