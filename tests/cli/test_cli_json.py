@@ -21,7 +21,7 @@ import pytest
 from bridge.timestamps import parse_rfc3339, rfc3339
 
 from .cli_helpers import Cli
-from .test_cli_docs import DOC, help_tree
+from .help_helpers import DOC, help_tree
 
 _BLOCK = re.compile(
     r"<!-- json-schema: (?P<name>[^>]+?) -->\n(?:(?!```)[^\n]*\n)*?```json\n(?P<body>.*?)\n```",

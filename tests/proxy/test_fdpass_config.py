@@ -9,7 +9,7 @@ from pathlib import Path
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_fdpass
-from tests.sshconfig.sshcfg_helpers import SPACES, ssh_g
+from tests.ssh.sshcfg_helpers import SPACES, ssh_g
 
 COMMAND = ("/opt/smconnect/bin/smconnect",)
 

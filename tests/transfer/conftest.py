@@ -1,49 +1,15 @@
-"""Lanes to real helper processes on this machine, started exactly as in a space (the exec
-command reads the helper's source from stdin), so the protocol, striping and verification run
-for real without SSM; the daemon tests add the SSM sessions."""
+"""One emulator and daemon for the package, as the Jupyter end-to-end tests have it."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 
-from bridge.transfer import helper
-from bridge.transfer.lanes import Lane
-from tests.kernels.conftest import stack  # noqa: F401  (one emulator + daemon: the e2e tests')
+import pytest
+
+from tests.daemon.jupyter.kernels_helpers import Stack, running_stack
 
 
-async def local_lane(index: int, cwd: Path) -> tuple[Lane, asyncio.subprocess.Process]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        helper.bootstrap(),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=cwd,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-
-    async def close() -> None:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-    lane = Lane(index, proc.stdout, proc.stdin, close)
-    await lane.start()
-    return lane, proc
-
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    """rel path -> sha256 of a file, or 'link:TARGET', or 'dir'."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        if p.is_symlink():
-            out[rel] = "link:" + str(p.readlink())
-        elif p.is_dir():
-            out[rel] = "dir"
-        else:
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("home")) as stack:
+        yield stack

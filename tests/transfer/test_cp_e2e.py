@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bridge.transfer.plan import CHUNK
-from tests.kernels.conftest import Stack as Sandbox
-from tests.transfer.conftest import tree_hashes
+from tests.daemon.jupyter.kernels_helpers import Stack as Sandbox
+from tests.transfer.transfer_helpers import tree_hashes
 
 
 def cp(stack: Sandbox, *args: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ from bridge.transfer import helper
 from bridge.transfer.engine import Direction, Stats, copy
 from bridge.transfer.lanes import Lane, TransferError
 from bridge.transfer.plan import CHUNK
-from tests.transfer.conftest import local_lane, tree_hashes
+from tests.transfer.transfer_helpers import local_lane, tree_hashes
 
 
 def make_tree(root: Path) -> None:
