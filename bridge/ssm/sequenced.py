@@ -111,6 +111,7 @@ class SequencedCore(abc.ABC):
         self._version = version
         self._new_id = new_id
         self._random_bytes = random_bytes
+        self._wire_ids = _wire.WireIds(random_bytes)
         self._out_type = self._OUT_TYPE
         self._in_type = self._IN_TYPE
         self._out_type_field = _wire.padded_type(self._out_type)
@@ -197,6 +198,12 @@ class SequencedCore(abc.ABC):
     def receive(self, frame: bytes, now: float) -> None:
         """Feed one binary websocket frame. Never raises for bad input: emits FrameRejected."""
         self._now = now
+        if self._first_frame_seen:
+            acked = _wire.ack_sequence(frame)  # most frames of a transfer: no JSON, no UUID
+            if acked is not None:
+                self._on_peer_traffic()
+                self._on_ack(acked, now)
+                return
         try:
             message = decode(frame)
             if not self._first_frame_seen:
@@ -293,6 +300,8 @@ class SequencedCore(abc.ABC):
             return out
         bucket = self._bucket
         timers = self._timers
+        if not bucket.ready(now, self._pace_want()):
+            return out
         while bucket.ready(now):
             entry = self._next_to_transmit(now)
             if entry is None:
@@ -327,7 +336,7 @@ class SequencedCore(abc.ABC):
             candidates.append(self._now)
         if not self._paused and self._state is not State.CLOSED:
             if self._has_transmit_work():
-                candidates.append(self._bucket.ready_at())
+                candidates.append(self._bucket.ready_at(self._pace_want()))
             if self._state is not State.FAILED:
                 head = self._timer_head()
                 if head is not None:
@@ -370,7 +379,7 @@ class SequencedCore(abc.ABC):
         if kind == MessageType.ACKNOWLEDGE:
             ack = AckPayload.from_json(message.payload)
             self._on_peer_traffic()
-            self._on_ack(ack, now)
+            self._on_ack(ack.sequence_number, now)
         elif kind == self._in_type:
             parsed = self._validate(message)
             if self._state in _TERMINAL:
@@ -400,8 +409,8 @@ class SequencedCore(abc.ABC):
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
 
-    def _on_ack(self, ack: AckPayload, now: float) -> None:
-        entry = self._unacked.pop(ack.sequence_number, None)
+    def _on_ack(self, sequence_number: int, now: float) -> None:
+        entry = self._unacked.pop(sequence_number, None)
         if entry is None:
             self._bump("acks_unmatched")
             return
@@ -444,7 +453,7 @@ class SequencedCore(abc.ABC):
                 str(message.message_id),
                 message.sequence_number,
                 self._created_ms(self._now),
-                self._random_bytes,
+                self._wire_ids(),
             )
         )
 
@@ -540,7 +549,7 @@ class SequencedCore(abc.ABC):
             self._created_ms(now),
             seq,
             self._FIRST_FLAGS if seq == 0 else 0,
-            _wire.new_wire_id(self._random_bytes),
+            self._wire_ids(),
             payload_type,
             payload,
         )
@@ -582,6 +591,16 @@ class SequencedCore(abc.ABC):
         if item.payload_type != PayloadType.FLAG:
             self._stats.bytes_sent += len(chunk)
         return self._frame(item.payload_type, chunk, now)
+
+    def _pace_want(self) -> int:
+        """How many tokens to wait for before sending: the messages ready to go, at most
+        ``pace_batch`` (one for a keystroke; a batch per wake-up under a backlog)."""
+        cfg = self._cfg
+        want = len(self._retx) + len(self._tx)
+        if want < cfg.pace_batch and self._state is State.READY and self._pending:
+            room = cfg.send_window - len(self._unacked)
+            want += min(room, -(-self._pending_bytes // cfg.max_payload))
+        return max(1, min(want, cfg.pace_batch))
 
     def _has_transmit_work(self) -> bool:
         if self._retx or self._tx:

@@ -63,6 +63,7 @@ from bridge.ssm.errors import (
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
 from bridge.ssm.stream import ChannelTransport
+from bridge.ssm.wsbatch import message_buffered
 
 __all__ = [
     "ChannelOptions",
@@ -356,6 +357,8 @@ class DataChannel:
             )
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        """Feed the core every frame one socket read brought, then act on them once (one
+        delivery to the application, one wake of the writer for the whole batch of acks)."""
         core, loop, transport = self._core, self._loop, self._transport
         while self._outcome is None:
             await transport.wait_reading()
@@ -364,7 +367,8 @@ class DataChannel:
                 continue  # the service sends only binary frames after the open
             self._frames_on_connection += 1
             core.receive(frame, loop.time())
-            self._pump()
+            if not message_buffered(ws):
+                self._pump()
 
     def _record_latency(self, latency: float) -> None:
         self._ws_latency = latency
@@ -431,9 +435,19 @@ class DataChannel:
     # ---- the core's events -------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """After any input to the core: deliver its events, feed it pending bytes, wake the writer."""
+        """After any input to the core: deliver its events (the data of a batch of frames in
+        one piece), feed it pending bytes, wake the writer."""
+        data: list[bytes] = []
         for event in self._core.events():
+            if type(event) is DataReceived:
+                data.append(event.data)
+                continue
+            if data:
+                self._protocol.data_received(b"".join(data))
+                data.clear()
             self._handle(event)
+        if data:
+            self._protocol.data_received(b"".join(data))
         transport = self._transport
         if transport.buffered:
             transport.feed(self._core.writable())
@@ -442,9 +456,7 @@ class DataChannel:
         self._scheduler.wake()
 
     def _handle(self, event: Event) -> None:
-        if isinstance(event, DataReceived):
-            self._protocol.data_received(event.data)
-        elif isinstance(event, SessionReady):
+        if isinstance(event, SessionReady):
             self._on_ready(event)
         elif isinstance(event, FlagReceived):
             self._flags[event.flag] = self._flags.get(event.flag, 0) + 1

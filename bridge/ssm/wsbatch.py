@@ -1,26 +1,31 @@
-"""Batched websocket writes: many binary messages, one socket write.
+"""Batched websocket writes (many binary messages, one socket write) and batched reads.
 
 ``Connection.send`` costs a send context (state check, write, drain) and a syscall per message;
 at ~1000 SSM messages/s each way that was most of a channel's CPU. Here the batch is framed by
 the websockets protocol object (``protocol.send_binary``), drained once (``data_to_send``) and
-handed to the transport as one buffer. This is the only module that touches those websockets
-internals; ``pyproject.toml`` pins the websockets range they were checked against and
+handed to the transport as one buffer. On the read side, ``message_buffered`` tells a reader
+that ``recv()`` has a whole message waiting, so it can take every frame one socket read brought
+before acting on them once. This is the only module that touches those websockets internals; ``pyproject.toml`` pins the websockets range they were checked against and
 ``tests/ssm/test_wsbatch.py`` fails with a clear message if they change.
 """
 
 from __future__ import annotations
 
 from websockets.asyncio.connection import Connection
+from websockets.asyncio.messages import Assembler, SimpleQueue
 from websockets.protocol import Protocol
 from websockets.protocol import State as WsState
 
-__all__ = ["check_internals", "send_batch", "write_batch"]
+__all__ = ["check_internals", "message_buffered", "send_batch", "write_batch"]
 
-# The methods we use of websockets beyond its public API, by owner (plus the ``protocol`` and
-# ``transport`` attributes of a connection, checked on a live one by the test).
+# The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
+# ``transport`` and ``recv_messages.frames.queue`` attributes of a connection, checked on a live
+# one by the test).
 INTERNALS: dict[type, tuple[str, ...]] = {
     Connection: ("send_context",),
     Protocol: ("send_binary", "data_to_send"),
+    Assembler: ("get",),
+    SimpleQueue: ("get", "put"),
 }
 
 
@@ -74,3 +79,14 @@ def _frame_and_write(ws: Connection, frames: list[bytes]) -> None:
             transport.write_eof()
         else:
             transport.close()
+
+
+def message_buffered(ws: Connection) -> bool:
+    """Whether ``ws.recv()`` would return a message without waiting (its last frame is in).
+
+    Only a hint for batching: False whenever the internals look different from what we know.
+    """
+    queue = getattr(getattr(getattr(ws, "recv_messages", None), "frames", None), "queue", None)
+    if not queue:
+        return False
+    return bool(getattr(queue[-1], "fin", False))

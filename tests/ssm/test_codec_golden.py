@@ -8,6 +8,7 @@ agent's ``agent/session/contracts/agentmessage.go``), with the acknowledge layou
 
 import hashlib
 import uuid
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,43 @@ def test_core_fast_path_writes_the_same_acknowledge_frame() -> None:
     assert frame[:64] == expected[:64]
     assert frame[80:] == expected[80:]
     assert uuid_from_wire(frame[64:80]).version == 4
+
+
+def test_ack_fast_path_reads_the_golden_acknowledge() -> None:
+    frame = bytes.fromhex(ACK_FRAME_HEX) + ACK_PAYLOAD
+    assert _wire.ack_sequence(frame) == 42
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ACK_PAYLOAD.replace(b":42,", b": 42,"),  # whitespace
+        ACK_PAYLOAD.replace(b',"IsSequentialMessage":true', b""),  # a field left out
+        b'{"AcknowledgedMessageSequenceNumber":42,' + ACK_PAYLOAD[1:].replace(b',"Ack', b',"X', 1),
+        ACK_PAYLOAD.replace(b":42,", b":42.0,"),  # not an integer
+        ACK_PAYLOAD.replace(b":42,", b":042,"),  # not canonical JSON
+    ],
+)
+def test_ack_fast_path_leaves_any_other_shape_to_the_full_decoder(body: bytes) -> None:
+    header = bytearray.fromhex(ACK_FRAME_HEX)
+    header[80:112] = hashlib.sha256(body).digest()
+    header[116:120] = len(body).to_bytes(4, "big")
+    assert _wire.ack_sequence(bytes(header) + body) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f.__setitem__(slice(80, 81), bytes([f[80] ^ 1])),  # digest
+        lambda f: f.__setitem__(slice(40, 48), bytes(8)),  # CreatedDate 0
+        lambda f: f.__setitem__(slice(0, 4), bytes(4)),  # HeaderLength 0
+        lambda f: f.__setitem__(slice(4, 15), b"acknowledgf"),  # another type
+    ],
+)
+def test_ack_fast_path_steps_aside_for_a_damaged_frame(change: Any) -> None:
+    frame = _valid_ack_frame()
+    change(frame)
+    assert _wire.ack_sequence(bytes(frame)) is None
 
 
 def test_handshake_request_frame_byte_for_byte() -> None:

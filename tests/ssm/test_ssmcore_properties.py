@@ -3,13 +3,22 @@ exactly the bytes sent, in order, whatever the network does to the frames."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bridge.ssm import _wire
-from bridge.ssm.codec import ClientMessage, decode, encode, uuid_to_wire
+from bridge.ssm.codec import (
+    AckPayload,
+    ClientMessage,
+    FrameError,
+    decode,
+    encode,
+    uuid_from_wire,
+    uuid_to_wire,
+)
 from bridge.ssm.core import CoreConfig, State
 
 from .ssmcore_link import Link, schedule_fate
@@ -66,11 +75,54 @@ def test_fast_encoder_matches_the_codec(message: ClientMessage) -> None:
 
 
 def test_wire_ids_are_version_4_uuids() -> None:
-    from bridge.ssm.codec import uuid_from_wire
-
+    pooled = _wire.WireIds()
     ids = {uuid_from_wire(_wire.new_wire_id()) for _ in range(100)}
-    assert len(ids) == 100
+    ids |= {uuid_from_wire(pooled()) for _ in range(600)}  # across three refills of the pool
+    assert len(ids) == 700
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+
+
+def _slow_ack_sequence(frame: bytes) -> int | None:
+    """The full reading: decode the frame, parse the JSON body."""
+    try:
+        message = decode(frame)
+        if message.message_type != "acknowledge":
+            return None
+        return AckPayload.from_json(message.payload).sequence_number
+    except FrameError:
+        return None
+
+
+ack_frames = st.builds(
+    lambda kind, msg_id, seq, created: _wire.ack_frame(kind, str(msg_id), seq, created),
+    st.sampled_from(["input_stream_data", "output_stream_data"]),
+    st.uuids(),
+    st.integers(0, 2**63 - 1),
+    st.integers(1, 2**63 - 1),
+)
+
+
+@given(ack_frames)
+def test_ack_fast_path_reads_every_ack_we_write(frame: bytes) -> None:
+    fast = _wire.ack_sequence(frame)
+    assert fast is not None
+    assert fast == _slow_ack_sequence(frame)
+
+
+@given(ack_frames, st.data())
+def test_ack_fast_path_agrees_with_the_full_decoder_or_steps_aside(
+    frame: bytes, data: st.DataObject
+) -> None:
+    mutated = bytearray(frame)
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[where] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):  # re-digest, so mutations of the body reach the JSON parser
+        mutated[80:112] = hashlib.sha256(bytes(mutated[120:])).digest()
+    fast = _wire.ack_sequence(bytes(mutated))
+    event("fast path" if fast is not None else "full decoder")
+    if fast is not None:
+        assert fast == _slow_ack_sequence(bytes(mutated))
 
 
 fates = st.lists(

@@ -307,7 +307,7 @@ def test_back_pressure_through_a_lossy_link_delivers_every_byte() -> None:
 
 
 def test_pacing_holds_the_rate_and_counts_retransmissions() -> None:
-    client = ready_client(CoreConfig(rate_limit=100.0, rate_burst=5))
+    client = ready_client(CoreConfig(rate_limit=100.0, rate_burst=5, pace_batch=1))
     client.send(bytes(200 * 1024), 1.0)
     released: list[float] = []
     now = 1.0
@@ -325,6 +325,34 @@ def test_pacing_holds_the_rate_and_counts_retransmissions() -> None:
     # the first burst goes at once, then one message every 10 ms
     assert released[:5] == [1.0] * 5
     assert released[5] == pytest.approx(1.01)
+
+
+def test_a_backlog_goes_in_batches_of_tokens_at_the_same_rate() -> None:
+    client = ready_client(CoreConfig(rate_limit=100.0, rate_burst=8, pace_batch=4))
+    client.send(bytes(100 * 1024), 1.0)
+    bursts: list[tuple[float, int]] = []
+    now = 1.0
+    while now < 2.0:
+        sent = len(data_messages(drain(client, now)))
+        if sent:
+            bursts.append((round(now, 6), sent))
+        deadline = client.next_deadline()
+        assert deadline is not None
+        now = max(deadline, now + 1e-6)
+    # the full bucket first, then one wake-up per 4 tokens (40 ms at 100/s), never one by one
+    assert bursts[0] == (1.0, 8)
+    assert all(count == 4 for _, count in bursts[1:])
+    assert bursts[1][0] == pytest.approx(1.04)
+    assert sum(count for t, count in bursts if t < 2.0) <= 100 + 8
+
+
+def test_a_single_message_does_not_wait_for_a_batch() -> None:
+    client = ready_client(CoreConfig(rate_limit=100.0, rate_burst=8, pace_batch=4))
+    client.send(bytes(8 * 1024), 1.0)
+    assert len(data_messages(drain(client, 1.0))) == 8  # the bucket is empty now
+    client.send(b"k", 1.0)
+    assert client.next_deadline() == pytest.approx(1.01)  # one token, not four
+    assert len(data_messages(drain(client, 1.01))) == 1
 
 
 def test_acks_are_not_paced() -> None:

@@ -12,7 +12,7 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from bridge.ssm.wsbatch import check_internals, send_batch, write_batch
+from bridge.ssm.wsbatch import check_internals, message_buffered, send_batch, write_batch
 
 _HINT = (
     "websockets {version} changed internals that bridge/ssm/wsbatch.py relies on: {missing}. "
@@ -61,3 +61,21 @@ async def test_write_batch_after_close_drops_quietly() -> None:
         async with connect(f"ws://127.0.0.1:{port}") as ws:
             pass
         write_batch(ws, [b"late"])  # no exception, nothing written
+
+
+async def test_message_buffered_sees_what_one_read_brought() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await send_batch(ws, [b"a", b"b", b"c"])
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            assert await ws.recv() == b"a"  # one socket write: the other two are in already
+            assert message_buffered(ws), _HINT.format(
+                version=websockets.__version__, missing="Connection.recv_messages.frames.queue"
+            )
+            assert await ws.recv() == b"b"
+            assert message_buffered(ws)
+            assert await ws.recv() == b"c"
+            assert not message_buffered(ws)
