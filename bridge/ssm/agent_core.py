@@ -8,14 +8,13 @@ with ``channel_closed``. Any ack or data from the client resumes a paused public
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Mapping
 
 from bridge.ssm import _handshake as hs
 from bridge.ssm import messages
 from bridge.ssm.codec import ClientMessage, MessageFlags, MessageType, PayloadType, encode
-from bridge.ssm.core import AGENT_VERSION, CoreConfig, HandshakeResponded, State
+from bridge.ssm.core import AGENT_VERSION, HandshakeResponded, State
 from bridge.ssm.messages import OpenDataChannelInput
 from bridge.ssm.sequenced import SequencedCore
 
@@ -27,26 +26,13 @@ class AgentChannelCore(SequencedCore):
     _IN_TYPE = MessageType.INPUT_STREAM_DATA.value
     _FIRST_FLAGS = MessageFlags.SYN
 
-    def __init__(
-        self,
-        now: float,
-        *,
-        config: CoreConfig | None = None,
-        client_id: str | None = None,
-        version: str | None = None,
-        epoch: float | None = None,
-        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
-        random_bytes: Callable[[int], bytes] = os.urandom,
-    ) -> None:
-        super().__init__(
-            now,
-            config=config,
-            client_id=client_id or "",
-            version=version or AGENT_VERSION,
-            epoch=epoch,
-            new_id=new_id,
-            random_bytes=random_bytes,
-        )
+    _VERSION = AGENT_VERSION
+
+    def _default_client_id(self, new_id: Callable[[], uuid.UUID]) -> str:
+        return ""  # learnt from the OpenDataChannelInput
+
+    def _started(self, now: float) -> None:
+        pass  # nothing beyond the shared state
 
     def accept_open(self, text: str) -> OpenDataChannelInput:
         """Parse a connection's first text frame and remember who the client is.

@@ -7,14 +7,13 @@ HandshakeComplete (PT7), or on the first output of a session without a handshake
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 
 from bridge.ssm import _handshake as hs
 from bridge.ssm import messages
 from bridge.ssm.codec import ClientMessage, MessageType, PayloadType
-from bridge.ssm.core import CLIENT_VERSION, CoreConfig, Event, HandshakeRequested, State
+from bridge.ssm.core import CLIENT_VERSION, Event, HandshakeRequested, State
 from bridge.ssm.errors import KMSUnsupported
 from bridge.ssm.messages import OpenDataChannelInput
 from bridge.ssm.sequenced import SequencedCore
@@ -31,26 +30,12 @@ class ClientChannelCore(SequencedCore):
     _OUT_TYPE = MessageType.INPUT_STREAM_DATA.value
     _IN_TYPE = MessageType.OUTPUT_STREAM_DATA.value
 
-    def __init__(
-        self,
-        now: float,
-        *,
-        config: CoreConfig | None = None,
-        client_id: str | None = None,
-        version: str | None = None,
-        epoch: float | None = None,
-        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
-        random_bytes: Callable[[int], bytes] = os.urandom,
-    ) -> None:
-        super().__init__(
-            now,
-            config=config,
-            client_id=client_id or str(new_id()),
-            version=version or CLIENT_VERSION,
-            epoch=epoch,
-            new_id=new_id,
-            random_bytes=random_bytes,
-        )
+    _VERSION = CLIENT_VERSION
+
+    def _default_client_id(self, new_id: Callable[[], uuid.UUID]) -> str:
+        return str(new_id())
+
+    def _started(self, now: float) -> None:
         self._handshake_deadline = now + self._cfg.handshake_timeout
         self._early: list[Event] = []  # data between PT5 and PT7, released on ready
 

@@ -103,7 +103,16 @@ def uuid_to_wire(value: uuid.UUID) -> bytes:
 
 
 def uuid_from_wire(raw: bytes) -> uuid.UUID:
-    return uuid.UUID(bytes=raw[8:16] + raw[0:8])
+    """The UUID of 16 wire bytes. Built as ``UUID.__setstate__`` (unpickling) does: every
+    received frame carries one, and ``UUID(bytes=...)`` re-checks what 16 bytes always are."""
+    value = _new_object(uuid.UUID)
+    _set_attr(value, "int", int.from_bytes(raw[8:16] + raw[0:8], "big"))
+    _set_attr(value, "is_safe", uuid.SafeUUID.unknown)
+    return value
+
+
+_new_object = object.__new__
+_set_attr = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)

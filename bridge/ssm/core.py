@@ -148,3 +148,20 @@ class ChannelStats:
     rtt: float = 0.1
     rto: float = 0.2
     extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportStats:
+    bytes_sent: int  # application bytes handed to the core and framed
+    bytes_received: int  # application bytes delivered in order
+    messages_sent: int
+    messages_received: int
+    retransmissions: int
+    duplicates_received: int
+    frames_rejected: int
+    pauses_received: int
+    rtt: float  # the core's smoothed round trip (acks), seconds
+    rto: float
+    reconnects: int  # websockets successfully resumed
+    websocket_latency: float | None  # last ping/pong round trip, if a pong came back
+    flags_received: Mapping[int, int] = field(default_factory=dict)  # Flag value -> count

@@ -8,6 +8,7 @@ URL's query, where the service puts its signature. Reconnect progress is reporte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode
 
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.options import ChannelOptions
@@ -25,6 +27,7 @@ __all__ = [
     "DIAL_ERRORS",
     "ReconnectEvent",
     "ReconnectPhase",
+    "close_websocket",
     "describe_dial_error",
     "dial",
     "keepalive",
@@ -137,3 +140,27 @@ async def keepalive(
                 ws.transport.abort()
                 return
         await asyncio.sleep(options.ping_interval)
+
+
+async def close_websocket(ws: ClientConnection | None, *, clean: bool, timeout: float) -> None:
+    """Close ``ws`` with a normal close handshake when the channel ended cleanly, else abort."""
+    if ws is None:
+        return
+    if not clean:
+        ws.transport.abort()
+        return
+    # Keep reading while closing: frames still arriving would otherwise fill websockets'
+    # queue, pause the socket, and hide the peer's close until close_timeout.
+    discard = asyncio.create_task(_discard_messages(ws))
+    try:
+        await asyncio.wait_for(ws.close(CloseCode.NORMAL_CLOSURE), timeout)
+    except (TimeoutError, OSError, ConnectionClosed):
+        ws.transport.abort()
+    finally:
+        discard.cancel()
+
+
+async def _discard_messages(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.recv()

@@ -16,16 +16,17 @@ The vocabulary (config, states, events, stats) is in ``core``.
 from __future__ import annotations
 
 import abc
+import os
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from bridge.ssm import _wire, messages
 from bridge.ssm._pacing import TokenBucket
 from bridge.ssm._rto import RtoEstimator
+from bridge.ssm._sendq import Outgoing, Pending, SendTimers
 from bridge.ssm.codec import (
     AckPayload,
     ClientMessage,
@@ -56,26 +57,6 @@ from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, 
 _TERMINAL = frozenset({State.CLOSED, State.FAILED})
 
 
-@dataclass(slots=True)
-class _Outgoing:
-    """One framed data message until its ack. The frame bytes are resent unchanged."""
-
-    seq: int
-    frame: bytes
-    first_sent: float = -1.0
-    last_sent: float = -1.0
-    sends: int = 0
-    queued: bool = False  # waiting in a transmit queue (so its old timer entry is stale)
-
-
-@dataclass(slots=True)
-class _Pending:
-    """Bytes accepted by send() (or a flag) and not framed yet."""
-
-    payload_type: int
-    data: bytearray
-
-
 class SequencedCore(abc.ABC):
     """One data channel's protocol state, shared by both sides. Survives websocket reconnects.
 
@@ -87,34 +68,35 @@ class SequencedCore(abc.ABC):
     _OUT_TYPE: ClassVar[str]  # the data message type this side sends
     _IN_TYPE: ClassVar[str]  # ... and the one it receives and acks
     _FIRST_FLAGS: ClassVar[int] = 0  # flags of sequence number 0
+    _VERSION: ClassVar[str]  # the version this side reports unless told otherwise
 
     def __init__(
         self,
         now: float,
         *,
-        config: CoreConfig | None,
-        client_id: str,
-        version: str,
-        epoch: float | None,
-        new_id: Callable[[], uuid.UUID],
-        random_bytes: Callable[[int], bytes],
+        config: CoreConfig | None = None,
+        client_id: str | None = None,
+        version: str | None = None,
+        epoch: float | None = None,
+        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+        random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        """``epoch`` is the Unix time that ``now`` corresponds to (for CreatedDate); by
-        default the wall clock is read once, here, and never again. ``new_id`` and
-        ``random_bytes`` are the id and randomness sources (``uuid4``, ``os.urandom`` unless a
-        test pins them)."""
+        """The one constructor of both sides (they add ``_started`` work, not parameters).
+
+        ``epoch`` is the Unix time that ``now`` corresponds to (for CreatedDate); by default
+        the wall clock is read once, here, and never again. ``new_id`` and ``random_bytes`` are
+        the id and randomness sources (``uuid4``, ``os.urandom`` unless a test pins them).
+        ``client_id`` None: the side's default (a new id on the client, learnt on the agent)."""
         cfg = config or CoreConfig()
         if min(cfg.max_payload, cfg.send_window, cfg.send_span, cfg.send_buffer) < 1:
             raise ValueError("max_payload, send_window, send_span and send_buffer must be >= 1")
         self._cfg = cfg
-        self._client_id = client_id
-        self._version = version
+        self._client_id = client_id or self._default_client_id(new_id)
+        self._version = version or self._VERSION
         self._new_id = new_id
         self._random_bytes = random_bytes
         self._wire_ids = _wire.WireIds(random_bytes)
-        self._out_type = self._OUT_TYPE
-        self._in_type = self._IN_TYPE
-        self._out_type_field = _wire.padded_type(self._out_type)
+        self._out_type_field = _wire.padded_type(self._OUT_TYPE)
         self._epoch_offset = (time.time() if epoch is None else epoch) - now
         self._state = State.HANDSHAKING
         self._stats = ChannelStats(rtt=cfg.initial_rtt, rto=cfg.initial_rto)
@@ -125,12 +107,12 @@ class SequencedCore(abc.ABC):
         self._now = now
         # sending
         self._next_seq = 0
-        self._unacked: dict[int, _Outgoing] = {}  # insertion order == sequence order
+        self._unacked: dict[int, Outgoing] = {}  # insertion order == sequence order
         self._oldest_unacked = 0  # lower edge of the send window (advanced lazily)
         self._tx: deque[int] = deque()  # framed control messages not yet sent once
         self._retx: deque[int] = deque()  # messages due for retransmission
-        self._timers: deque[tuple[float, int]] = deque()  # (last send, seq), by send time
-        self._pending: deque[_Pending] = deque()
+        self._timers = SendTimers()
+        self._pending: deque[Pending] = deque()
         self._pending_bytes = 0
         self._control: deque[bytes] = deque()  # acks and channel_closed: never paced
         self._rto = RtoEstimator(
@@ -151,6 +133,7 @@ class SequencedCore(abc.ABC):
         self._handshake_started = now
         self._handshake_seen = False  # client: PT5 arrived / agent: PT5 sent
         self._first_frame_seen = False
+        self._started(now)
 
     # -- identity / state
 
@@ -234,7 +217,7 @@ class SequencedCore(abc.ABC):
         ):
             tail.data += chunk  # coalesce small writes into full 1024-byte messages
         else:
-            self._pending.append(_Pending(int(payload_type), bytearray(chunk)))
+            self._pending.append(Pending(int(payload_type), bytearray(chunk)))
         self._pending_bytes += accepted
         return accepted
 
@@ -242,7 +225,7 @@ class SequencedCore(abc.ABC):
         """Queue a Flag message in order with the data (it is never refused by back-pressure)."""
         self._check_open()
         self._now = now
-        self._pending.append(_Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
+        self._pending.append(Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
         self._pending_bytes += 4
 
     def writable(self) -> int:
@@ -266,22 +249,10 @@ class SequencedCore(abc.ABC):
             self._handshake_timed_out()
         if not self._connected or self._paused or self._state in _TERMINAL:
             return
-        rto = self._rto.current
-        timers = self._timers
-        unacked = self._unacked
-        expired = False
-        while timers:
-            sent, seq = timers[0]
-            entry = unacked.get(seq)
-            if entry is None or entry.queued or entry.last_sent != sent:
-                timers.popleft()  # acked, or superseded by a later send
-                continue
-            if sent + rto > now:
-                break
-            timers.popleft()
-            entry.queued = True
+        expired = self._timers.expire(self._unacked, self._rto.current, now)
+        for seq in expired:
+            self._unacked[seq].queued = True
             self._retx.append(seq)
-            expired = True
         if expired:
             self._rto.timed_out()
             self._stats.rto = self._rto.current
@@ -314,7 +285,7 @@ class SequencedCore(abc.ABC):
                 self._stats.retransmissions += 1
             entry.last_sent = now
             entry.queued = False
-            timers.append((now, entry.seq))
+            timers.started(now, entry.seq)
             out.append(entry.frame)
         return out
 
@@ -338,7 +309,7 @@ class SequencedCore(abc.ABC):
             if self._has_transmit_work():
                 candidates.append(self._bucket.ready_at(self._pace_want()))
             if self._state is not State.FAILED:
-                head = self._timer_head()
+                head = self._timers.head(self._unacked)
                 if head is not None:
                     candidates.append(head + self._rto.current)
         for candidate in candidates:
@@ -380,7 +351,7 @@ class SequencedCore(abc.ABC):
             ack = AckPayload.from_json(message.payload)
             self._on_peer_traffic()
             self._on_ack(ack.sequence_number, now)
-        elif kind == self._in_type:
+        elif kind == self._IN_TYPE:
             parsed = self._validate(message)
             if self._state in _TERMINAL:
                 return
@@ -397,7 +368,7 @@ class SequencedCore(abc.ABC):
             self._set_paused(True)
         elif kind == MessageType.START_PUBLICATION:
             self._set_paused(False)
-        elif kind == self._out_type:
+        elif kind == self._OUT_TYPE:
             raise FrameError(f"peer sent {kind}, which only this side sends")
         # anything else (agent_session_state, future types) is ignored, as the plugin does
 
@@ -447,15 +418,11 @@ class SequencedCore(abc.ABC):
 
     def _ack(self, message: ClientMessage) -> None:
         # Only our own incoming type is ever acked, so it is a known ASCII constant in the JSON.
-        self._control.append(
-            _wire.ack_frame(
-                self._in_type,
-                str(message.message_id),
-                message.sequence_number,
-                self._created_ms(self._now),
-                self._wire_ids(),
-            )
+        seq, created = message.sequence_number, self._created_ms(self._now)
+        ack = _wire.ack_frame(
+            self._IN_TYPE, str(message.message_id), seq, created, self._wire_ids()
         )
+        self._control.append(ack)
 
     def _process(self, message: ClientMessage, parsed: object) -> None:
         """Act on one in-order data message."""
@@ -465,6 +432,14 @@ class SequencedCore(abc.ABC):
         self._process_in_order(message, parsed)
 
     # -- what differs between the sides
+
+    @abc.abstractmethod
+    def _default_client_id(self, new_id: Callable[[], uuid.UUID]) -> str:
+        """The ClientId when the constructor was given none."""
+
+    @abc.abstractmethod
+    def _started(self, now: float) -> None:
+        """Side-specific state, set up at the end of the constructor."""
 
     @abc.abstractmethod
     def _on_first_frame(self, now: float) -> None:
@@ -541,7 +516,7 @@ class SequencedCore(abc.ABC):
     def _created_ms(self, now: float) -> int:
         return max(1, int((now + self._epoch_offset) * 1000))
 
-    def _frame(self, payload_type: int, payload: bytes, now: float) -> _Outgoing:
+    def _frame(self, payload_type: int, payload: bytes, now: float) -> Outgoing:
         seq = self._next_seq
         self._next_seq = seq + 1
         frame = _wire.pack(
@@ -553,7 +528,7 @@ class SequencedCore(abc.ABC):
             payload_type,
             payload,
         )
-        entry = _Outgoing(seq, frame)
+        entry = Outgoing(seq, frame)
         self._unacked[seq] = entry
         self._stats.messages_sent += 1
         return entry
@@ -564,7 +539,7 @@ class SequencedCore(abc.ABC):
         entry.queued = True
         self._tx.append(entry.seq)
 
-    def _next_to_transmit(self, now: float) -> _Outgoing | None:
+    def _next_to_transmit(self, now: float) -> Outgoing | None:
         unacked = self._unacked
         for queue in (self._retx, self._tx):
             while queue:
@@ -575,7 +550,7 @@ class SequencedCore(abc.ABC):
             return self._frame_pending(now)
         return None
 
-    def _frame_pending(self, now: float) -> _Outgoing:
+    def _frame_pending(self, now: float) -> Outgoing:
         """Frame the next message from the held bytes, at the moment it is first sent (so the
         unframed backlog, not the in-flight list, is what back-pressure measures)."""
         item = self._pending[0]
@@ -620,16 +595,3 @@ class SequencedCore(abc.ABC):
             oldest += 1
         self._oldest_unacked = oldest
         return self._next_seq - oldest < self._cfg.send_span
-
-    def _timer_head(self) -> float | None:
-        """The send time of the oldest live timer, dropping stale entries on the way."""
-        timers = self._timers
-        unacked = self._unacked
-        while timers:
-            sent, seq = timers[0]
-            entry = unacked.get(seq)
-            if entry is None or entry.queued or entry.last_sent != sent:
-                timers.popleft()
-                continue
-            return sent
-        return None

@@ -399,7 +399,7 @@ class SmuxSession:
         try:
             while True:
                 await self._output_ready.wait()
-                data = self._core.data_to_send(self._io.send_chunk)
+                data = self._core.frames_to_send(self._io.send_chunk)
                 if not data:
                     self._output_ready.clear()
                     self._flushed.set()

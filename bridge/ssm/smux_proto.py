@@ -345,7 +345,9 @@ class SmuxCore:
 
     # ---- output ---------------------------------------------------------------------------
 
-    def data_to_send(self, limit: int | None = None) -> bytes:
+    def frames_to_send(self, limit: int | None = None) -> bytes:
+        """Drain up to ``limit`` bytes of encoded frames (smux rides a byte stream, so they
+        come as one buffer; the data-channel cores' drain of the same name gives a list)."""
         n = len(self._out) if limit is None else min(limit, len(self._out))
         data = bytes(self._out[:n])
         del self._out[:n]

@@ -21,8 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -44,11 +43,13 @@ from bridge.ssm.core import (
     PublicationPaused,
     SessionFailed,
     SessionReady,
+    TransportStats,
 )
 from bridge.ssm.dial import (
     DIAL_ERRORS,
     ReconnectEvent,
     ReconnectPhase,
+    close_websocket,
     describe_dial_error,
     dial,
     keepalive,
@@ -81,23 +82,6 @@ log = logging.getLogger(__name__)
 
 ResumeFn = Callable[[], Awaitable[str]]
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class TransportStats:
-    bytes_sent: int  # application bytes handed to the core and framed
-    bytes_received: int  # application bytes delivered in order
-    messages_sent: int
-    messages_received: int
-    retransmissions: int
-    duplicates_received: int
-    frames_rejected: int
-    pauses_received: int
-    rtt: float  # the core's smoothed round trip (acks), seconds
-    rto: float
-    reconnects: int  # websockets successfully resumed
-    websocket_latency: float | None  # last ping/pong round trip, if a pong came back
-    flags_received: Mapping[int, int] = field(default_factory=dict)  # Flag value -> count
 
 
 class DataChannel:
@@ -329,7 +313,8 @@ class DataChannel:
             log.exception("data channel transport failed")
             self._finish(ChannelError(f"data channel transport failed: {type(exc).__name__}"))
         finally:
-            await self._close_websocket(self._ws)
+            clean = self._outcome is None or type(self._outcome) is ChannelClosedError
+            await close_websocket(self._ws, clean=clean, timeout=self._options.close_timeout)
             self._teardown()
 
     async def _run_connection(self, ws: ClientConnection) -> None:
@@ -578,29 +563,6 @@ class DataChannel:
             self._protocol.connection_lost(outcome)
         self._flushed.set()
         self._done.set_result(None)
-
-    async def _close_websocket(self, ws: ClientConnection | None) -> None:
-        if ws is None:
-            return
-        clean = self._outcome is None or type(self._outcome) is ChannelClosedError
-        if not clean:
-            ws.transport.abort()
-            return
-        # Keep reading while closing: frames still arriving would otherwise fill websockets'
-        # queue, pause the socket, and hide the peer's close until close_timeout.
-        discard = asyncio.create_task(_discard_messages(ws))
-        try:
-            await asyncio.wait_for(ws.close(CloseCode.NORMAL_CLOSURE), self._options.close_timeout)
-        except (TimeoutError, OSError, ConnectionClosed):
-            ws.transport.abort()
-        finally:
-            discard.cancel()
-
-
-async def _discard_messages(ws: ClientConnection) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        while True:
-            await ws.recv()
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:

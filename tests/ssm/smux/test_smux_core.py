@@ -23,13 +23,13 @@ from bridge.ssm.smux_proto import (
 
 
 def sent(core: SmuxCore) -> list[Frame]:
-    return FrameDecoder().feed(core.data_to_send())
+    return FrameDecoder().feed(core.frames_to_send())
 
 
 def test_client_ids_are_3_5_7_and_syn_is_golden() -> None:
     core = SmuxCore(client=True)
     assert [core.open_stream() for _ in range(3)] == [3, 5, 7]
-    wire = core.data_to_send()
+    wire = core.frames_to_send()
     assert wire[:8] == bytes.fromhex("01 00 0000 03000000")
     assert FrameDecoder().feed(wire) == [Frame(Cmd.SYN, 3), Frame(Cmd.SYN, 5), Frame(Cmd.SYN, 7)]
 
@@ -42,7 +42,7 @@ def test_server_ids_are_even() -> None:
 def test_psh_split_at_max_frame_size() -> None:
     core = SmuxCore(client=True)
     sid = core.open_stream()
-    core.data_to_send()
+    core.frames_to_send()
     core.send(sid, bytes(32768 * 2 + 10))
     assert [len(f.data) for f in sent(core)] == [32768, 32768, 10]
 
@@ -52,7 +52,7 @@ def test_client_server_exchange_and_forget_after_both_fins() -> None:
     sid = client.open_stream()
     client.send(sid, b"hi")
     client.finish(sid)
-    server.receive(client.data_to_send(), 0.0)
+    server.receive(client.frames_to_send(), 0.0)
     assert server.events() == [StreamOpened(3), StreamData(3, b"hi"), StreamFinished(3)]
     assert server.wants_input
     server.send(sid, b"yo")
@@ -60,7 +60,7 @@ def test_client_server_exchange_and_forget_after_both_fins() -> None:
     assert 3 in server.stream_ids  # "hi" not yet released
     server.release(sid, 2)
     assert server.stream_ids == frozenset()
-    client.receive(server.data_to_send(), 0.0)
+    client.receive(server.frames_to_send(), 0.0)
     assert client.events() == [StreamData(3, b"yo"), StreamFinished(3)]
     client.release(sid, 2)
     assert client.stream_ids == frozenset()
@@ -105,7 +105,7 @@ def test_keepalive_off_by_default() -> None:
     core = SmuxCore(client=True)
     assert core.next_deadline() is None
     core.tick(1000.0)
-    assert core.data_to_send() == b"" and core.events() == []
+    assert core.frames_to_send() == b"" and core.events() == []
 
 
 def test_keepalive_nops_and_timeout() -> None:
@@ -113,7 +113,7 @@ def test_keepalive_nops_and_timeout() -> None:
     core = SmuxCore(client=True, config=cfg, now=100.0)
     assert core.next_deadline() == 110.0
     core.tick(110.0)
-    assert core.data_to_send() == bytes.fromhex("01 03 0000 00000000")
+    assert core.frames_to_send() == bytes.fromhex("01 03 0000 00000000")
     core.receive(Frame(Cmd.NOP, 0).encode(), 115.0)  # traffic pushes the timeout to 145
     core.tick(120.0)
     core.tick(130.0)
