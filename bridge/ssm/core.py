@@ -39,7 +39,7 @@ class CoreConfig:
     initial_rtt: float = 0.1
     initial_rto: float = 0.2
     min_rto_variance: float = 0.01
-    max_rto: float = 1.0
+    max_rto: float = 3.0  # the reference caps at 1 s; see ssm-core.md "RTO" for why not
     handshake_timeout: float = 15.0  # agent: wait for HandshakeResponse; client: for Complete
     rto_backoff: float = 2.0  # RTO multiplier per round of timeouts (1.0 = plugin behaviour)
 

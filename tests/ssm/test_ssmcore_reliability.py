@@ -96,7 +96,7 @@ def test_draining_frames_runs_no_timers_only_tick_does() -> None:
 
 
 def test_retransmission_follows_rto_with_backoff() -> None:
-    client = ready_client(CoreConfig(rate_limit=None))
+    client = ready_client(CoreConfig(rate_limit=None, max_rto=1.0))
     client.send(b"x", 1.0)
     assert data_seqs(drain(client, 1.0)) == [1]
     r = RTO_AFTER_HANDSHAKE
@@ -133,6 +133,22 @@ def test_retransmission_once_per_rto_without_backoff() -> None:
     assert len(sent) == pytest.approx(0.99 / r, abs=1.5)
     gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert all(r - 1e-9 <= g <= r + 0.01 + 1e-9 for g in gaps)
+
+
+def test_a_round_trip_over_a_second_is_not_taken_for_loss() -> None:
+    # Acks that come back 1.5 s after the send (a receiver working through a deep queue)
+    # must raise the RTO above 1.5 s; a 1 s cap resent every message in flight, every second.
+    client = ready_client(CoreConfig(rate_limit=None))
+    now = 1.0
+    for _ in range(40):
+        client.send(b"x", now)
+        (message,) = data_messages(drain(client, now))
+        now += 1.5
+        client.receive(ack_for("input_stream_data", message.sequence_number), now)
+        assert drain(client, now) == []
+    assert client.stats.rtt == pytest.approx(1.5, rel=0.01)
+    assert client.stats.rto > 1.5
+    assert client.stats.retransmissions == 0
 
 
 def test_every_expired_message_is_resent_not_only_the_oldest() -> None:
