@@ -20,7 +20,7 @@ import pytest
 from bridge.daemon.client import RpcError
 from bridge.daemon.rpc import INVALID_PARAMS
 
-from .e2e_helpers import Stack, session_ending
+from .e2e_helpers import BOTH_PATHS, Stack, session_ending
 
 NOBODY = 65534
 PYTHON = (sys.executable, "-c")
@@ -179,9 +179,12 @@ def test_ssh_to_a_space_without_remote_access_starts_nothing(stack: Stack) -> No
     assert _app_status(stack, "locked") == "none"
 
 
-def test_a_relay_names_a_space_stopped_under_it(stack: Stack) -> None:
+@BOTH_PATHS
+def test_ssh_names_a_space_stopped_under_it(stack: Stack, path: list[str]) -> None:
     stack.call("space.open", _context(stack))
-    returncode, stderr = session_ending(stack, lambda: stack.call("space.stop", _context(stack)))
+    returncode, stderr = session_ending(
+        stack, lambda: stack.call("space.stop", _context(stack)), path
+    )
     assert returncode != 0
     ours = [ln for ln in stderr.decode().splitlines() if ln.startswith("smconnect:")]
     assert len(ours) == 1 and "space 'demo' stopped" in ours[0], stderr
