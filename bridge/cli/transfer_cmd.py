@@ -25,7 +25,7 @@ from rich.progress import (
 from bridge.cli import output
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
-from bridge.daemon.client import DaemonClient
+from bridge.daemon.client import DaemonClient, DaemonError, RpcError
 
 __all__ = ["parse_lanes", "parse_side", "register"]
 
@@ -100,11 +100,38 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
             progress.update(task, description=str(note.get("message", "")))
 
     async with DaemonClient.connect(autostart=True) as client:
-        with progress:
-            result: dict[str, Any] = await client.call(
-                "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
-            )
+        try:
+            with progress:
+                result: dict[str, Any] = await client.call(
+                    "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
+                )
+        except RpcError as exc:
+            if exc.kind != "transfer":  # refused before copying: its message says why
+                raise
+            stopped = await _stopped(client, params)
+            if stopped is None:
+                raise
+            raise CliError(
+                f"the copy was cut off: space {stopped!r} stopped ({exc.message}); "
+                "`smconnect start` it and copy again",
+                ExitCode.FAILURE,
+            ) from None
     return result
+
+
+async def _stopped(client: DaemonClient, params: dict[str, Any]) -> str | None:
+    """The space's name if it is no longer running (the usual reason lanes die mid-copy), from
+    a fresh listing; None when it runs or cannot be told."""
+    context = {k: params[k] for k in ("profile", "region", "endpoint_url") if k in params}
+    try:
+        listed = await client.call("spaces.list", {**context, "refresh": True}, timeout=60.0)
+    except DaemonError:
+        return None
+    wanted = params["space"]
+    matches = [s for s in listed.get("spaces", []) if wanted in (s.get("name"), s.get("ref"))]
+    if len(matches) == 1 and matches[0].get("app_status") != "InService":
+        return str(matches[0]["name"])
+    return None
 
 
 def cp_cmd(
