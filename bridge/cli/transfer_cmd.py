@@ -122,7 +122,9 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
 async def _stopped(client: DaemonClient, params: dict[str, Any]) -> str | None:
     """The space's name if it is no longer running (the usual reason lanes die mid-copy), from
     a fresh listing; None when it runs or cannot be told."""
-    context = {k: params[k] for k in ("profile", "region", "endpoint_url") if k in params}
+    context: dict[str, Any] = {
+        k: params[k] for k in ("profile", "region", "endpoint_url") if k in params
+    }
     try:
         listed = await client.call("spaces.list", {**context, "refresh": True}, timeout=60.0)
     except DaemonError:
