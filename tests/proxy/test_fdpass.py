@@ -21,9 +21,7 @@ import pytest
 from bridge.daemon.fdpass import ByteStream, FdPass
 from bridge.daemon.pool import ManagedChannel
 from bridge.proxy import DAEMON_GONE, ProxyError, how_it_ended, redeem_ticket
-
-NOBODY = 65534
-AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+from tests.support.other_user import OtherUser
 
 # Run by /usr/bin/python3 as another user: what does fd.sock answer to a valid ticket?
 REDEEM_AS_OTHER = r"""
@@ -145,15 +143,14 @@ async def test_closing_releases_parked_channels(harness: Harness) -> None:
     assert not harness.fdpass.listening
 
 
-@pytest.mark.skipif(
-    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
-)
-async def test_another_uid_gets_nothing_even_with_the_ticket(harness: Harness) -> None:
+async def test_another_uid_gets_nothing_even_with_the_ticket(
+    harness: Harness, other_user: OtherUser
+) -> None:
     ticket = harness.issue("ch-2")
 
     def as_nobody() -> str:
         done = subprocess.run(
-            [*AS_NOBODY, "/usr/bin/python3", "-c", REDEEM_AS_OTHER, str(harness.path), ticket],
+            other_user.argv("/usr/bin/python3", "-c", REDEEM_AS_OTHER, str(harness.path), ticket),
             capture_output=True,
             text=True,
             timeout=20,
