@@ -11,6 +11,7 @@ import pytest
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, EmulatorConfig
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
+from tests.support.interrupted import run_interrupted
 
 __all__ = ["BOTH_PATHS", "FAST_DELAYS", "Stack", "running_stack", "session_ending"]
 
@@ -49,19 +50,10 @@ def session_ending(
     """Start an ssh session in the space (``path``: ssh options choosing the way in, see
     ``BOTH_PATHS``), ``interrupt`` it once it runs, and return ssh's exit status and all of
     its stderr, including what a process the proxy left behind printed there."""
-    proc = subprocess.Popen(
-        stack.ssh_argv(*path, "sm-demo", "echo started; sleep 60"),
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+
+    def started(proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"started\n"
-        interrupt()
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, stderr
+
+    argv = stack.ssh_argv(*path, "sm-demo", "echo started; sleep 60")
+    return run_interrupted(argv, stack.env, started, interrupt)

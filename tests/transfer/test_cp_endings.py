@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from bridge.testing.sandbox import SMCONNECT
 from bridge.transfer.helper import part_path
 from tests.daemon.jupyter.kernels_helpers import Stack
 from tests.support import wait_until
+from tests.support.interrupted import run_interrupted
 
 MIB = 1 << 20
 
@@ -36,31 +36,15 @@ def _cut_copy(stack: Stack, tmp_path: Path, cut: Callable[[], object]) -> tuple[
     src = tmp_path / f"{tmp_path.name}.bin"  # its own name: no leftover of another test counts
     src.write_bytes(os.urandom(8 * MIB))
     stack.call("space.open", {"space": "demo", **stack.context})
-    proc = subprocess.Popen(
-        [SMCONNECT, "cp", "--lanes", "1", str(src), f"demo:{src.name}"],
-        env=stack.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        home = stack.space_home("demo")
+    partial = Path(part_path(str(stack.space_home("demo") / src.name)))
 
-        partial = Path(part_path(str(home / src.name)))
-
-        def copying() -> bool:
-            return partial.exists() and partial.stat().st_size > 0
-
-        assert wait_until(copying, timeout=30), "the copy did not start"
+    def copying(proc: object) -> None:
+        assert wait_until(lambda: partial.exists() and partial.stat().st_size > 0, timeout=30)
         time.sleep(0.5)
-        cut()
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, stderr
+
+    argv = [SMCONNECT, "cp", "--lanes", "1", str(src), f"demo:{src.name}"]
+    returncode, stderr = run_interrupted(argv, stack.env, copying, cut)
+    return returncode, stderr.decode()
 
 
 def test_a_daemon_killed_mid_copy_is_one_line(paced: Stack, tmp_path: Path) -> None:
