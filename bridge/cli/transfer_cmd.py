@@ -22,10 +22,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from bridge.cli import output
+from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
-from bridge.daemon.client import DaemonClient, DaemonError, RpcError
+from bridge.daemon.client import DaemonClient, RpcError
 
 __all__ = ["parse_lanes", "parse_side", "register"]
 
@@ -108,7 +108,7 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
         except RpcError as exc:
             if exc.kind != "transfer":  # refused before copying: its message says why
                 raise
-            stopped = await _stopped(client, params)
+            stopped = await rpc.stopped_space(client, params)
             if stopped is None:
                 raise
             raise CliError(
@@ -117,23 +117,6 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
                 ExitCode.FAILURE,
             ) from None
     return result
-
-
-async def _stopped(client: DaemonClient, params: dict[str, Any]) -> str | None:
-    """The space's name if it is no longer running (the usual reason lanes die mid-copy), from
-    a fresh listing; None when it runs or cannot be told."""
-    context: dict[str, Any] = {
-        k: params[k] for k in ("profile", "region", "endpoint_url") if k in params
-    }
-    try:
-        listed = await client.call("spaces.list", {**context, "refresh": True}, timeout=60.0)
-    except DaemonError:
-        return None
-    wanted = params["space"]
-    matches = [s for s in listed.get("spaces", []) if wanted in (s.get("name"), s.get("ref"))]
-    if len(matches) == 1 and matches[0].get("app_status") != "InService":
-        return str(matches[0]["name"])
-    return None
 
 
 def cp_cmd(

@@ -1,13 +1,17 @@
 """A space stopped under the daemon's Jupyter URL: the kernel connections riding on it are cut,
-the daemon log names the cause, and the client's next request gets a 502 that names it too."""
+the daemon log names the cause, the client's next request gets a 502 that names it too, and
+``smconnect kernels --wait`` ends with one line naming it."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 
+from bridge.testing.sandbox import SMCONNECT
 from tests.support import wait_until
+from tests.support.interrupted import run_interrupted
 
 from .kernels_helpers import Stack
 
@@ -43,3 +47,21 @@ def test_a_stopped_space_is_named_in_the_log_and_to_the_client(stack: Stack) -> 
     except urllib.error.HTTPError as exc:
         assert exc.code == 502
         assert "space 'demo' is not running" in exc.read().decode()
+
+
+def test_kernels_wait_ends_with_one_line_when_the_space_stops(stack: Stack) -> None:
+    def url_shown(proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        assert any(b"?token=" in line for line in iter(proc.stdout.readline, b""))
+
+    def stop() -> None:
+        stack.call("space.stop", {"space": "demo", **stack.context})
+
+    argv = [SMCONNECT, "kernels", "demo", "--wait"]
+    returncode, stderr = run_interrupted(argv, stack.env, url_shown, stop)
+    assert returncode == 1, stderr
+    lines = stderr.decode().splitlines()  # the start's progress lines, then the ending
+    ending = [ln for ln in lines if "stopped" in ln]
+    assert ending == lines[-1:], stderr
+    assert ending[0].startswith("smconnect: space 'demo' stopped: its kernels are gone"), stderr
+    assert b"Traceback" not in stderr
