@@ -7,7 +7,8 @@ no daemon answers does it take the slow path and import the asyncio client to st
 It asks the daemon for a stream into the space's SSH server (``proxy.open``) and copies bytes
 between it and stdin/stdout. With ``--fdpass`` and a socket for stdout (ssh's
 ``ProxyUseFdpass yes``), it instead fetches a descriptor bound to the channel from ``fd.sock``,
-passes it to ssh in SCM_RIGHTS and exits: ssh then talks to the daemon directly. On a pipe
+passes it to ssh in SCM_RIGHTS and exits: ssh then talks to the daemon directly, and a forked
+child (the watcher) stays on the hand-off connection only to name an abnormal end. On a pipe
 (``-o ProxyUseFdpass=no``, other ssh clients) it relays as before. Progress goes to stderr (ssh shows it); a failure is one readable
 line on stderr, also appended to the proxy log. A test guards the import graph.
 """
@@ -39,6 +40,10 @@ OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minute
 CONNECT_TIMEOUT = 5.0
 _OPEN_ID = 1
 _FD_OK = b"\0"  # bridge.daemon.fdpass.OK: the byte that carries the descriptor
+_END_CLEAN = b"."  # bridge.daemon.fdpass.END_CLEAN: the session ended normally
+_END_ERROR = b"!"  # bridge.daemon.fdpass.END_ERROR: followed by the cause, one line
+DAEMON_GONE = "the smconnect daemon went away mid-session (its log: `smconnect daemon logs`)"
+WATCHER_NAME = b"smconnect-watch"  # /proc/<pid>/comm of the process left behind on fd passing
 
 
 class ProxyError(Exception):
@@ -65,8 +70,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _printable(text: str) -> str:
+    """Nothing that came from elsewhere (a close reason, an AWS message) drives the terminal:
+    control characters and escape sequences are shown escaped (``bridge.aws.validate.plain``,
+    which the relay cannot import cheaply)."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 def _say(message: str) -> None:
-    sys.stderr.write(f"smconnect: {message}\n")
+    sys.stderr.write(f"smconnect: {_printable(message)}\n")
     sys.stderr.flush()
 
 
@@ -212,9 +226,7 @@ class _Relay:
                     return None if code in (1000, 1005, None) else self._close_message()
             data = self.ws.sock.recv(262144)
             if not data:  # no close frame: the daemon died or dropped us
-                return (
-                    "the smconnect daemon went away mid-session (its log: `smconnect daemon logs`)"
-                )
+                return DAEMON_GONE
             self.ws.feed(data)
             with self._send_lock:
                 messages = self.ws.messages()
@@ -236,20 +248,26 @@ def _stdout_takes_a_descriptor() -> bool:
         return False
 
 
-def redeem_ticket(path: str, ticket: str) -> int:
-    """The descriptor ``fd.sock`` hands out for ``ticket``, or ProxyError with its reason."""
+def redeem_ticket(path: str, ticket: str) -> tuple[int, socket.socket]:
+    """The descriptor ``fd.sock`` hands out for ``ticket`` and the connection it came on (the
+    daemon tells how the session ended there), or ProxyError with the refusal's reason."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(CONNECT_TIMEOUT)
-            sock.connect(path)
-            sock.sendall(ticket.encode("ascii") + b"\n")
-            data, fds, _flags, _addr = socket.recv_fds(sock, 1024, 1)
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(path)
+        sock.sendall(ticket.encode("ascii") + b"\n")
+        data, fds, _flags, _addr = socket.recv_fds(sock, 1, 1)
     except OSError as exc:
+        sock.close()
         raise ProxyError(f"cannot fetch the connection from the smconnect daemon: {exc}") from None
     if data[:1] == _FD_OK and len(fds) == 1:
-        return fds[0]
+        sock.settimeout(None)
+        return fds[0], sock
     for fd in fds:
         os.close(fd)
+    with contextlib.suppress(OSError):
+        data += sock.recv(1024)
+    sock.close()
     reason = data[1:].decode("utf-8", "replace").strip() if data else "no answer"
     raise ProxyError(f"the smconnect daemon refused the connection: {reason}")
 
@@ -262,6 +280,57 @@ def _pass_to_ssh(fd: int) -> None:
     finally:
         out.close()
         os.close(fd)
+
+
+def how_it_ended(watch: socket.socket) -> str | None:
+    """Wait on the hand-off connection for the daemon's end notice: None for a normal end,
+    else the line that names the cause (the daemon closing without a notice means it died)."""
+    data = b""
+    with contextlib.suppress(OSError):
+        while b"\n" not in data and len(data) < 4096:
+            chunk = watch.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    if data.startswith(_END_CLEAN):
+        return None
+    if data.startswith(_END_ERROR):
+        reason = data[1:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        return f"the session ended: {reason or 'no reason given'}"
+    return DAEMON_GONE
+
+
+def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
+    """Fork the process that names an abnormal end once ours has exited (ssh waits for the
+    ProxyCommand itself, not for its children). The child keeps only ssh's stderr and the
+    hand-off connection, leaves ssh's process group and session, and exits as soon as the
+    daemon reports the end or goes away, so it never outlives the session; its parent (init
+    after we exit) reaps it. Without a fork (none available) the session runs unwatched."""
+    try:
+        pid = os.fork()
+    except OSError:
+        watch.close()
+        return
+    if pid:
+        watch.close()
+        return
+    try:
+        os.setsid()  # no terminal signals; ssh's Ctrl-C handling stays ssh's
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # ssh's socketpair end: ours is no longer needed
+        os.close(null)
+        with contextlib.suppress(OSError), open("/proc/self/comm", "wb") as comm:
+            comm.write(WATCHER_NAME)
+        message = how_it_ended(watch)
+        if message is not None:
+            _say(message)
+            _log_failure(paths, f"{host}: {message}")
+        watch.close()  # the daemon waits for this before closing ssh's side
+    except BaseException:  # noqa: S110 - nobody is left to tell; never a traceback
+        pass
+    finally:
+        os._exit(0)
 
 
 def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
@@ -283,7 +352,13 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
         ws.close()
         with contextlib.suppress(OSError):
             ws.sock.close()
-        _pass_to_ssh(redeem_ticket(str(paths.fd_socket), ticket))
+        fd, watch = redeem_ticket(str(paths.fd_socket), ticket)
+        try:
+            _pass_to_ssh(fd)
+        except OSError:
+            watch.close()
+            raise
+        _stay_behind(watch, paths, args.host)
         return 0
     threading.Thread(target=relay.pump_stdin, daemon=True).start()
     try:

@@ -4,11 +4,20 @@ file, even when every test passed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import log_scan
+from tests.support.other_user import OtherUser, throwaway_user
+
+
+@pytest.fixture(scope="session")
+def other_user() -> Iterator[OtherUser]:
+    """A local user made for this run (``useradd``) and removed after it; skips without root."""
+    with throwaway_user() as user:
+        yield user
 
 
 def _base_temp(session: pytest.Session) -> Path | None:

@@ -2,11 +2,17 @@
 
 The daemon owns the URL (a loopback port that stays the same for the daemon's life) and the SSH
 connection behind it, on a data channel of its own; this command only asks for it, prints it and
-returns. ``--close`` ends it.
+returns. ``--close`` ends it. ``--wait`` stays in the foreground instead: Ctrl-C ends the
+forward, and a space that stops under it (its kernels gone) ends the command with one line and
+a non-zero exit, so nothing ends silently.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import time
 from typing import Annotated, Any
 
 import typer
@@ -14,8 +20,13 @@ from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
 from bridge.cli.spaces_cmd import OPEN_TIMEOUT, SpaceArg, TimeoutOpt
+from bridge.daemon.client import DaemonClient, DaemonError
+
+POLL = 1.0  # seconds between looks at the forward while waiting
+RECHECK = 15.0  # seconds between AWS looks at a space whose connection is down
 
 
 def kernels_cmd(
@@ -23,6 +34,14 @@ def kernels_cmd(
     space: SpaceArg,
     close: Annotated[
         bool, typer.Option("--close", help="End the space's Jupyter forward.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Stay in the foreground until Ctrl-C (which ends the forward); "
+            "if the space stops meanwhile, say so and exit 1.",
+        ),
     ] = False,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
@@ -51,8 +70,45 @@ def kernels_cmd(
         info = rpc.call("jupyter.ensure", params, timeout=timeout, on_notification=progress)
     if json_out:
         output.print_json(info)
-        return
-    _show(info)
+    else:
+        _show(info)
+    if wait:
+        asyncio.run(_wait({**params, "space": str(info["space"])}))
+
+
+async def _wait(params: dict[str, Any]) -> None:
+    """Until Ctrl-C, watch the forward: when its connection to the space is down, ask AWS
+    (at most every ``RECHECK`` s) whether the space stopped, and end with one line if so."""
+    name = params["space"]
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    async with DaemonClient.connect(autostart=False) as client:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        recheck = 0.0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL)
+            try:
+                servers = (await client.call("jupyter.list", timeout=10.0))["servers"]
+            except DaemonError:
+                raise CliError(
+                    "the connection to the smconnect daemon was lost; the Jupyter URL is gone",
+                    ExitCode.DAEMON,
+                ) from None
+            mine = [s for s in servers if s.get("space") == name]
+            if not mine:
+                raise CliError(f"the Jupyter forward of {name} was closed")
+            if mine[0].get("state") == "connected" or time.monotonic() < recheck:
+                continue
+            recheck = time.monotonic() + RECHECK
+            if await rpc.stopped_space(client, params) is not None:
+                raise CliError(
+                    f"space {name!r} stopped: its kernels are gone "
+                    f"(`smconnect kernels {name}` starts it again, at the same URL)"
+                )
+        await client.call("jupyter.close", params, timeout=30.0)
+    output.say(f"closed the Jupyter forward of {name}")
 
 
 def _show(info: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from bridge.cli.errors import CliError
-from bridge.daemon.client import DaemonClient, NotificationHandler
+from bridge.daemon.client import DaemonClient, DaemonError, NotificationHandler
 
 
 def call(
@@ -29,3 +29,20 @@ def call(
     if not isinstance(result, dict):
         raise CliError(f"the daemon answered {method} with {type(result).__name__}, not an object")
     return result
+
+
+async def stopped_space(client: DaemonClient, params: dict[str, Any]) -> str | None:
+    """The name of ``params["space"]`` if its app no longer runs (the usual reason a copy or a
+    kernel connection dies under us), from a fresh listing in the same AWS context; None when
+    it runs or cannot be told."""
+    keys: tuple[str, ...] = ("profile", "region", "endpoint_url")
+    context = {k: params[k] for k in keys if k in params}
+    try:
+        listed = await client.call("spaces.list", {**context, "refresh": True}, timeout=60.0)
+    except DaemonError:
+        return None
+    wanted = params["space"]
+    matches = [s for s in listed.get("spaces", []) if wanted in (s.get("name"), s.get("ref"))]
+    if len(matches) == 1 and matches[0].get("app_status") != "InService":
+        return str(matches[0]["name"])
+    return None

@@ -20,7 +20,7 @@ async def _gather() -> dict[str, Any]:
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
-        return {"daemon": None, "sessions": [], "forwards": []}
+        return {"daemon": None, "sessions": [], "forwards": [], "rejected": []}
     try:
         daemon = await client.call("daemon.status", timeout=10.0)
         sessions = await client.call("sessions.status", timeout=10.0)
@@ -30,6 +30,7 @@ async def _gather() -> dict[str, Any]:
         "daemon": daemon,
         "sessions": sessions.get("sessions", []),
         "forwards": sessions.get("forwards", []),
+        "rejected": sessions.get("rejected", []),
     }
 
 
@@ -55,6 +56,7 @@ def daemon_line(daemon: dict[str, Any] | None) -> str:
 def status_cmd(json_out: JsonOpt = False) -> None:
     """Show the daemon, open sessions (state, traffic, reconnects, latency) and forwards."""
     state = asyncio.run(_gather())
+    output.warn_rejected(state)  # on stderr, as `list` does: --json's stdout stays clean
     if json_out:
         output.print_json(state)
         return

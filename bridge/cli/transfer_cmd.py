@@ -22,10 +22,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from bridge.cli import output
+from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
-from bridge.daemon.client import DaemonClient
+from bridge.daemon.client import DaemonClient, RpcError
 
 __all__ = ["parse_lanes", "parse_side", "register"]
 
@@ -100,10 +100,22 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
             progress.update(task, description=str(note.get("message", "")))
 
     async with DaemonClient.connect(autostart=True) as client:
-        with progress:
-            result: dict[str, Any] = await client.call(
-                "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
-            )
+        try:
+            with progress:
+                result: dict[str, Any] = await client.call(
+                    "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
+                )
+        except RpcError as exc:
+            if exc.kind != "transfer":  # refused before copying: its message says why
+                raise
+            stopped = await rpc.stopped_space(client, params)
+            if stopped is None:
+                raise
+            raise CliError(
+                f"the copy was cut off: space {stopped!r} stopped ({exc.message}); "
+                "`smconnect start` it and copy again",
+                ExitCode.FAILURE,
+            ) from None
     return result
 
 

@@ -36,9 +36,8 @@ async def setup(
     settings = settings or DaemonSettings.from_env()
     ssh_paths = ssh_paths or SshPaths.for_home()
     pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
-    spaces = SpacesService(
-        Workspaces(poll_interval=settings.poll_interval), pool, ssh_paths=ssh_paths
-    )
+    workspaces = Workspaces(poll_interval=settings.poll_interval)
+    spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
     relay = RelayService(spaces, pool)
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
@@ -48,6 +47,8 @@ async def setup(
         return {
             "sessions": [m.describe() for m in pool.channels()],
             "forwards": forwards.describe(),
+            # Items the last listings left out (AWS described them invalidly), values escaped.
+            "rejected": workspaces.rejected(),
         }
 
     for service in (spaces, relay, forwards, jupyter, transfers):

@@ -34,6 +34,9 @@ TICKET_TTL = 5.0
 REDEEM_TIMEOUT = 5.0
 MAX_TICKET = 128  # a token_urlsafe(32) is 43 characters; anything longer is not ours
 OK = b"\0"  # the byte carrying the descriptor; else "!" + reason (bridge.proxy reads it)
+END_CLEAN = b".\n"  # on the hand-off connection, once the session ended normally
+END_ERROR = b"!"  # ... or this, the cause and a newline, when it did not
+NOTICE_GRACE = 1.0  # how long the proxy's watcher gets to print before ssh sees the close
 
 
 class ByteStream(Protocol):
@@ -50,11 +53,22 @@ Release = Callable[[ManagedChannel], Awaitable[None]]
 
 
 class SocketStream:
-    """The daemon's end of the socket pair, as a ``ByteStream`` (EOF and resets read as b"")."""
+    """The daemon's end of the socket pair, as a ``ByteStream`` (EOF and resets read as b"").
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ``watcher`` is the hand-off connection, kept open by the process the proxy leaves behind:
+    ``close`` tells it how the session ended (``END_CLEAN``, or ``END_ERROR`` and the cause),
+    so an abnormal end is named on ssh's stderr although no relay process is in the path.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        watcher: socket.socket | None = None,
+    ) -> None:
         self._reader = reader
         self._writer = writer
+        self._watcher = watcher
 
     async def read(self, n: int = -1) -> bytes:
         try:
@@ -71,9 +85,28 @@ class SocketStream:
             self._writer.write_eof()
 
     async def close(self, error: str | None = None) -> None:
+        if error is not None:  # named first, so the line comes before ssh's own complaint
+            await self._tell_watcher(END_ERROR + _one_line(error).encode() + b"\n")
         self._writer.close()
         with contextlib.suppress(OSError):
             await self._writer.wait_closed()
+        if error is None:
+            await self._tell_watcher(END_CLEAN)
+
+    async def _tell_watcher(self, notice: bytes) -> None:
+        """Send the end notice and give the watcher ``NOTICE_GRACE`` to read it (it closes
+        its side once it has printed); a watcher already gone costs nothing."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is None:
+            return
+        loop = asyncio.get_running_loop()
+        with watcher, contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(loop.sock_sendall(watcher, notice), NOTICE_GRACE)
+            await asyncio.wait_for(loop.sock_recv(watcher, 1), NOTICE_GRACE)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:1000]
 
 
 class FdPass:
@@ -166,7 +199,8 @@ class FdPass:
                 return
             managed, timer = entry
             timer.cancel()
-            await self._hand_over(conn, managed)
+            # The connection outlives this call: it is where the session's end is told.
+            await self._hand_over(conn.dup(), managed)
 
     async def _hand_over(self, conn: socket.socket, managed: ManagedChannel) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -175,12 +209,13 @@ class FdPass:
                 socket.send_fds(conn, [OK], [theirs.fileno()])
         except OSError as exc:
             ours.close()
+            conn.close()
             log.info("descriptor hand-off for channel %s failed: %s", managed.id, exc)
             await self._release(managed)
             return
         reader, writer = await asyncio.open_connection(sock=ours, limit=262144)
         log.debug("channel %s handed over as a descriptor", managed.id)
-        self._spawn(self._relay(managed, SocketStream(reader, writer)))
+        self._spawn(self._relay(managed, SocketStream(reader, writer, watcher=conn)))
 
 
 async def _read_line(conn: socket.socket) -> str:

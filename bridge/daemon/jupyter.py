@@ -161,6 +161,7 @@ class JupyterForward:
         self._pipes: set[asyncio.Task[None]] = set()
         self._built = False
         self._failure: tuple[float, Exception] | None = None  # the last rebuild's, for HOLD_OFF
+        self._explained: asyncssh.SSHClientConnection | None = None  # its loss was logged
 
     # -- local side ----------------------------------------------------------------------------
 
@@ -212,8 +213,11 @@ class JupyterForward:
         try:
             remote_reader, remote_writer = await self._open_remote()
         except Exception as exc:
-            log.warning("jupyter %s: cannot reach the space: %s", self.space.name, redact(str(exc)))
-            await refuse(writer, 502, f"smconnect: cannot reach space {self.space.name}\n")
+            cause = redact(str(exc))
+            log.warning("jupyter %s: cannot reach the space: %s", self.space.name, cause)
+            # The client (a notebook, a browser) shows this body: it names the cause too.
+            text = f"smconnect: cannot reach space {self.space.name}: {cause}\n"
+            await refuse(writer, 502, text)
             return
         # A browser opened the URL with ?token=: a cookie lets the page's own requests in.
         cookie = (
@@ -235,6 +239,24 @@ class JupyterForward:
                     await task
             remote_writer.close()
             writer.close()
+        await self._explain_cut()
+
+    async def _explain_cut(self) -> None:
+        """A client connection ended; if the space's side went away under it, log why, once
+        per lost SSH connection. The client only sees its connection (a kernel's websocket)
+        close, and its next request gets a 502 naming the cause."""
+        ssh = self.ssh
+        if ssh is None or self.alive or ssh is self._explained:
+            return
+        self._explained = ssh
+        try:
+            ws = self._spaces.workspace(self.context)
+            ws.forget_spaces()
+            space = await ws.resolve(self.space.ref)
+            cause = f"space {space.name!r} stopped" if not space.running else "connection lost"
+        except Exception as exc:
+            cause = f"connection lost ({redact(str(exc))})"
+        log.warning("jupyter %s: client connections cut: %s", self.space.name, cause)
 
     async def _open_remote(self) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
         """A direct-tcpip channel to the server; a dead SSH connection is rebuilt once."""

@@ -107,6 +107,9 @@ class RelayService:
                 if error is None:
                     with contextlib.suppress(Exception):
                         await stream.write_eof()
+        except asyncio.CancelledError:
+            error = "the smconnect daemon stopped"  # shutdown: not a normal end for ssh
+            raise
         finally:
             for task in (up, down):
                 task.cancel()

@@ -138,3 +138,8 @@ class Workspaces:
         if context not in self._workspaces:
             self._workspaces[context] = Workspace(context, poll_interval=self._poll_interval)
         return self._workspaces[context]
+
+    def rejected(self) -> list[str]:
+        """Why items of the last listings were left out, over every context (no AWS call):
+        what ``status`` warns about, as ``list`` does."""
+        return list(dict.fromkeys(r for ws in self._workspaces.values() for r in ws.rejected))

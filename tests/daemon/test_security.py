@@ -20,6 +20,7 @@ from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.daemon.dispatch import Api
 from bridge.daemon.server import DaemonServer
 from bridge.paths import DaemonPaths, RuntimeDirError, ensure_private_dir, verify_private_dir
+from tests.support.other_user import OtherUser
 
 NOBODY = 65534
 
@@ -112,24 +113,12 @@ def test_peer_uid_of_a_real_unix_socket() -> None:
     )
 
 
-@pytest.mark.skipif(
-    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
-)
 async def test_another_uid_is_refused_for_real(
-    served: DaemonServer, daemon_paths: DaemonPaths
+    served: DaemonServer, daemon_paths: DaemonPaths, other_user: OtherUser
 ) -> None:
     def as_nobody() -> str:
         out = subprocess.run(
-            [
-                "setpriv",
-                f"--reuid={NOBODY}",
-                f"--regid={NOBODY}",
-                "--clear-groups",
-                "/usr/bin/python3",
-                "-c",
-                HANDSHAKE,
-                str(daemon_paths.socket),
-            ],
+            other_user.argv("/usr/bin/python3", "-c", HANDSHAKE, str(daemon_paths.socket)),
             capture_output=True,
             text=True,
             timeout=20,

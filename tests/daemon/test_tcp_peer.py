@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -11,8 +10,8 @@ import sys
 import pytest
 
 from bridge.daemon.tcp_peer import can_tell_peer_uid, peer_uid
+from tests.support.other_user import OtherUser
 
-NOBODY = 65534
 pytestmark = pytest.mark.skipif(not can_tell_peer_uid(), reason="Linux /proc only")
 
 
@@ -43,10 +42,7 @@ def test_an_unknown_connection_has_no_owner() -> None:
     assert peer_uid(("127.0.0.1", 1), ("127.0.0.1", 2)) is None
 
 
-@pytest.mark.skipif(
-    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
-)
-def test_another_users_connection_is_theirs() -> None:
+def test_another_users_connection_is_theirs(other_user: OtherUser) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         script = (
@@ -56,15 +52,7 @@ def test_another_users_connection_is_theirs() -> None:
             "sys.stdin.read()\n"
         )
         proc = subprocess.Popen(
-            [
-                "setpriv",
-                f"--reuid={NOBODY}",
-                f"--regid={NOBODY}",
-                "--clear-groups",
-                sys.executable,
-                "-c",
-                script,
-            ],
+            other_user.argv(sys.executable, "-c", script),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -73,7 +61,7 @@ def test_another_users_connection_is_theirs() -> None:
             assert proc.stdout.readline() == b"connected\n"
             conn, addr = server.accept()
             with conn:
-                assert peer_uid(addr[:2], server.getsockname()[:2]) == NOBODY
+                assert peer_uid(addr[:2], server.getsockname()[:2]) == other_user.uid
         finally:
             proc.kill()
             proc.wait()

@@ -4,17 +4,23 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from bridge.emulator import start_in_thread
 from bridge.emulator.config import DelaysConfig, EmulatorConfig
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
+from tests.support.interrupted import run_interrupted
 
-__all__ = ["FAST_DELAYS", "Stack", "running_stack"]
+__all__ = ["BOTH_PATHS", "FAST_DELAYS", "Stack", "running_stack", "session_ending"]
 
 Stack = Sandbox  # what the e2e tests call the sandbox they share
+
+# ssh's two ways in: the passed descriptor (the generated config's default) and the relay.
+BOTH_PATHS = pytest.mark.parametrize(
+    "path", [[], ["-o", "ProxyUseFdpass=no"]], ids=["fdpass", "relay"]
+)
 
 FAST_DELAYS = DelaysConfig(
     app_start=0.3, app_stop=0.2, space_update=0.1, start_session_failure_window=0.3
@@ -38,23 +44,16 @@ def running_stack(
             stack.stop_daemon()
 
 
-def session_ending(stack: Sandbox, interrupt: Callable[[], object]) -> tuple[int, bytes]:
-    """Start an ssh session in the space, ``interrupt`` it once it runs, and return ssh's exit
-    status and stderr. It runs on the relay path: with a passed descriptor no smconnect
-    process is left to name the end (a known gap of fd passing; see docs/design/proxy.md)."""
-    proc = subprocess.Popen(
-        stack.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo", "echo started; sleep 60"),
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+def session_ending(
+    stack: Sandbox, interrupt: Callable[[], object], path: Sequence[str] = ()
+) -> tuple[int, bytes]:
+    """Start an ssh session in the space (``path``: ssh options choosing the way in, see
+    ``BOTH_PATHS``), ``interrupt`` it once it runs, and return ssh's exit status and all of
+    its stderr, including what a process the proxy left behind printed there."""
+
+    def started(proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"started\n"
-        interrupt()
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, stderr
+
+    argv = stack.ssh_argv(*path, "sm-demo", "echo started; sleep 60")
+    return run_interrupted(argv, stack.env, started, interrupt)

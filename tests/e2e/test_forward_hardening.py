@@ -4,8 +4,6 @@ and that every ending or outage is said plainly (issue 15 defects 2, 3, 4, 6; is
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -19,10 +17,10 @@ import pytest
 
 from bridge.daemon.client import RpcError
 from bridge.daemon.rpc import INVALID_PARAMS
+from tests.support.other_user import OtherUser
 
-from .e2e_helpers import Stack, session_ending
+from .e2e_helpers import BOTH_PATHS, Stack, session_ending
 
-NOBODY = 65534
 PYTHON = (sys.executable, "-c")
 DOMAIN = "d-emulator00001"
 STATUS = b"GET /jupyterlab/default/api/status HTTP/1.0\r\nHost: x\r\n\r\n"
@@ -72,10 +70,7 @@ def _app_status(stack: Stack, space: str) -> str:
     return live[0] if live else "none"
 
 
-@pytest.mark.skipif(
-    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
-)
-def test_a_forward_refuses_another_local_user(stack: Stack) -> None:
+def test_a_forward_refuses_another_local_user(stack: Stack, other_user: OtherUser) -> None:
     fwd = stack.call("forward.open", {**_context(stack), "remote_port": 8888})
     try:
         port = fwd["local_port"]
@@ -94,14 +89,7 @@ def test_a_forward_refuses_another_local_user(stack: Stack) -> None:
             "sys.stdout.write(repr(data))\n"
         )
         other = subprocess.run(
-            [
-                "setpriv",
-                f"--reuid={NOBODY}",
-                f"--regid={NOBODY}",
-                "--clear-groups",
-                *PYTHON,
-                script,
-            ],
+            other_user.argv(*PYTHON, script),
             capture_output=True,
             text=True,
             timeout=60,
@@ -111,7 +99,7 @@ def test_a_forward_refuses_another_local_user(stack: Stack) -> None:
         assert other.stdout == "b''"  # closed before a byte reached the space
         assert _forward_entry(stack, fwd["id"])["refused"] == 1
         log = (stack.state_dir / "daemon.log").read_text()
-        assert f"refused a connection from uid {NOBODY}" in log
+        assert f"refused a connection from uid {other_user.uid}" in log
     finally:
         stack.call("forward.close", {"id": fwd["id"]})
 
@@ -179,9 +167,12 @@ def test_ssh_to_a_space_without_remote_access_starts_nothing(stack: Stack) -> No
     assert _app_status(stack, "locked") == "none"
 
 
-def test_a_relay_names_a_space_stopped_under_it(stack: Stack) -> None:
+@BOTH_PATHS
+def test_ssh_names_a_space_stopped_under_it(stack: Stack, path: list[str]) -> None:
     stack.call("space.open", _context(stack))
-    returncode, stderr = session_ending(stack, lambda: stack.call("space.stop", _context(stack)))
+    returncode, stderr = session_ending(
+        stack, lambda: stack.call("space.stop", _context(stack)), path
+    )
     assert returncode != 0
     ours = [ln for ln in stderr.decode().splitlines() if ln.startswith("smconnect:")]
     assert len(ours) == 1 and "space 'demo' stopped" in ours[0], stderr

@@ -100,9 +100,14 @@ def test_open_a_legitimate_space_then_ssh_works(hostile: Sandbox) -> None:
 
 
 def test_status_and_doctor_show_nothing_raw(hostile: Sandbox) -> None:
+    hostile.smconnect("list")  # the daemon has listed: status reports what it left out
     status = hostile.smconnect("status")
     assert status.returncode == 0, status.stderr
     _clean(status)
+    assert any("invalid SpaceName" in w for w in _warnings(status)), status.stderr
+    as_json = hostile.smconnect("status", "--json")
+    assert any("invalid SpaceName" in r for r in json.loads(as_json.stdout)["rejected"])
+    assert any("invalid SpaceName" in w for w in _warnings(as_json)), as_json.stderr
     doctor = hostile.smconnect("doctor")  # fails for want of VS Code here; the output matters
     _clean(doctor)
     assert any("invalid SpaceName" in w for w in _warnings(doctor)), doctor.stderr

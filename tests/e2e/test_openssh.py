@@ -17,6 +17,7 @@ from typing import Any
 import asyncssh
 import pytest
 
+from bridge.proxy import WATCHER_NAME
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
 from tests.support import wait_until
@@ -67,22 +68,31 @@ def test_space_open_records_the_host_key(stack: Stack, opened: dict[str, Any]) -
     assert recorded and recorded[0].split()[1] in opened["host_key"]
 
 
-def _proxies(host: str) -> list[str]:
-    """Command lines of live ``smconnect proxy`` processes for ``host`` (the process table)."""
+def _proxies(host: str) -> dict[int, str]:
+    """Live ``smconnect proxy`` processes for ``host`` (the process table): pid → comm."""
     table = subprocess.run(
-        ["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True
+        ["ps", "-ww", "-eo", "pid=,stat=,comm=,args="], capture_output=True, text=True, check=True
     )
-    return [
-        line
-        for line in table.stdout.splitlines()
-        if " proxy " in line and line.endswith(f" {host}") and "smconnect" in line
-    ]
+    found = {}
+    for line in table.stdout.splitlines():
+        pid, stat, comm, args = line.split(None, 3)
+        if " proxy " in args and args.endswith(f" {host}") and "smconnect" in args:
+            assert not stat.startswith("Z"), f"a zombie proxy: {line}"
+            found[int(pid)] = comm
+    return found
+
+
+def _relays_bytes(pid: int) -> bool:
+    """Does the process hold ssh's end on stdin or stdout (the relay's data path)?"""
+    return any(os.readlink(f"/proc/{pid}/fd/{fd}") != os.devnull for fd in (0, 1))
 
 
 @pytest.mark.parametrize(("options", "relays"), [([], False), (["-o", "ProxyUseFdpass=no"], True)])
 def test_no_proxy_process_stays_in_an_fdpass_session(
     stack: Stack, opened: dict[str, Any], options: list[str], relays: bool
 ) -> None:
+    """With a passed descriptor the only process left is the watcher that names an abnormal
+    end: off the data path (stdin and stdout on /dev/null), and gone with the session."""
     earlier = {s["id"] for s in stack.call("sessions.status")["sessions"]}
     session = subprocess.Popen(
         [*_client("ssh", stack, options), "sm-demo", "echo up; sleep 4; echo done"],
@@ -93,10 +103,16 @@ def test_no_proxy_process_stays_in_an_fdpass_session(
     try:
         assert session.stdout is not None
         assert session.stdout.readline() == b"up\n"  # the session is live
-        assert bool(_proxies("sm-demo")) is relays
-        out, err = session.communicate(timeout=60)
+        live = _proxies("sm-demo")
+        assert len(live) == 1
+        [(pid, comm)] = live.items()
+        assert _relays_bytes(pid) is relays
+        if not relays:
+            assert comm == WATCHER_NAME.decode()
+        out, err = session.communicate(timeout=60)  # stderr's EOF: the watcher is gone too
         assert session.returncode == 0, err
         assert out == b"done\n"
+        assert not err.startswith(b"smconnect:"), err  # a normal end is not named
     finally:
         session.kill()
         session.wait()
@@ -105,6 +121,7 @@ def test_no_proxy_process_stays_in_an_fdpass_session(
         return not [s for s in stack.call("sessions.status")["sessions"] if s["id"] not in earlier]
 
     assert wait_until(released, timeout=15)
+    assert wait_until(lambda: not _proxies("sm-demo"), timeout=10)  # no leak, no zombie
 
 
 @pytest.mark.parametrize("options", [[], ["-o", "ProxyUseFdpass=no"]], ids=["fdpass", "relay"])

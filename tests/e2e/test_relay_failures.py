@@ -1,4 +1,5 @@
-"""The relay never ends silently: every abnormal end is one line on stderr and a non-zero exit."""
+"""ssh never ends silently: every abnormal end is one line on stderr and a non-zero exit, on the
+relay path (the proxy names it) and with a passed descriptor (the process it leaves behind does)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .e2e_helpers import Stack, session_ending
+from .e2e_helpers import BOTH_PATHS, Stack, session_ending
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +27,15 @@ def _ours(stderr: bytes) -> list[str]:
     return [line for line in stderr.decode().splitlines() if line.startswith("smconnect:")]
 
 
+@BOTH_PATHS
 def test_a_daemon_killed_mid_session_is_named_on_stderr(
-    stack: Stack, opened: dict[str, Any]
+    stack: Stack, opened: dict[str, Any], path: list[str]
 ) -> None:
     def kill_daemon() -> None:
         status = stack.call("daemon.status", autostart=False)
         os.kill(int(status["pid"]), signal.SIGKILL)
 
-    returncode, stderr = session_ending(stack, kill_daemon)
+    returncode, stderr = session_ending(stack, kill_daemon, path)
     assert returncode != 0
     lines = _ours(stderr)
     assert len(lines) == 1 and "daemon went away" in lines[0], stderr

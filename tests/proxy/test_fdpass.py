@@ -20,10 +20,8 @@ import pytest
 
 from bridge.daemon.fdpass import ByteStream, FdPass
 from bridge.daemon.pool import ManagedChannel
-from bridge.proxy import ProxyError, redeem_ticket
-
-NOBODY = 65534
-AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+from bridge.proxy import DAEMON_GONE, ProxyError, how_it_ended, redeem_ticket
+from tests.support.other_user import OtherUser
 
 # Run by /usr/bin/python3 as another user: what does fd.sock answer to a valid ticket?
 REDEEM_AS_OTHER = r"""
@@ -54,12 +52,18 @@ class Harness:
         self.fdpass = FdPass(self._relay, self._release, ttl=ttl)
 
     async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
+        """Echo in upper case; ``fail:CAUSE`` ends the session abnormally, naming CAUSE."""
+        error = None
         try:
             while data := await stream.read():
+                if data.startswith(b"fail:"):
+                    error = data[5:].decode()
+                    break
                 await stream.write(data.upper())
-            await stream.write_eof()
+            else:
+                await stream.write_eof()
         finally:
-            await stream.close()
+            await stream.close(error)
             await self._release(managed)
 
     async def _release(self, managed: ManagedChannel) -> None:
@@ -69,6 +73,12 @@ class Harness:
         return self.fdpass.issue(cast(ManagedChannel, _Channel(name)))
 
     async def redeem(self, ticket: str) -> int:
+        fd, watch = await self.redeem_watched(ticket)
+        watch.close()
+        return fd
+
+    async def redeem_watched(self, ticket: str) -> tuple[int, socket.socket]:
+        """The descriptor and the hand-off connection the proxy's watcher keeps."""
         return await asyncio.to_thread(redeem_ticket, str(self.path), ticket)
 
 
@@ -133,15 +143,14 @@ async def test_closing_releases_parked_channels(harness: Harness) -> None:
     assert not harness.fdpass.listening
 
 
-@pytest.mark.skipif(
-    os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root + setpriv"
-)
-async def test_another_uid_gets_nothing_even_with_the_ticket(harness: Harness) -> None:
+async def test_another_uid_gets_nothing_even_with_the_ticket(
+    harness: Harness, other_user: OtherUser
+) -> None:
     ticket = harness.issue("ch-2")
 
     def as_nobody() -> str:
         done = subprocess.run(
-            [*AS_NOBODY, "/usr/bin/python3", "-c", REDEEM_AS_OTHER, str(harness.path), ticket],
+            other_user.argv("/usr/bin/python3", "-c", REDEEM_AS_OTHER, str(harness.path), ticket),
             capture_output=True,
             text=True,
             timeout=20,
@@ -157,3 +166,31 @@ async def test_another_uid_gets_nothing_even_with_the_ticket(harness: Harness) -
     # The refusal did not spend the ticket: its owner still redeems it.
     fd = await harness.redeem(ticket)
     assert await asyncio.to_thread(_echo, fd, b"mine") == b"MINE"
+
+
+async def test_the_watcher_hears_nothing_to_say_after_a_normal_end(harness: Harness) -> None:
+    fd, watch = await harness.redeem_watched(harness.issue("ch-ok"))
+    assert await asyncio.to_thread(_echo, fd, b"bye") == b"BYE"
+    with watch:
+        assert await asyncio.to_thread(how_it_ended, watch) is None
+
+
+async def test_the_watcher_is_told_the_cause_of_an_abnormal_end(harness: Harness) -> None:
+    fd, watch = await harness.redeem_watched(harness.issue("ch-bad"))
+    cause = "space 'demo' stopped\n\x1b[31mred"
+    with socket.socket(fileno=fd) as sock:
+        sock.sendall(f"fail:{cause}".encode())
+        with watch:
+            said = await asyncio.to_thread(how_it_ended, watch)
+        sock.settimeout(10)
+        # ssh's side closes only after the watcher had its say
+        assert await asyncio.to_thread(sock.recv, 10) == b""
+    # One line, whatever the cause held; the proxy's _say escapes what is left.
+    assert said == "the session ended: space 'demo' stopped \x1b[31mred"
+
+
+def test_a_connection_closed_without_a_notice_means_the_daemon_died() -> None:
+    watch, daemon = socket.socketpair()
+    with watch:
+        daemon.close()  # what a killed daemon leaves: no notice, just the end of the connection
+        assert how_it_ended(watch) == DAEMON_GONE

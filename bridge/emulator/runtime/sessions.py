@@ -22,6 +22,8 @@ from typing import Any
 
 import asyncssh
 
+from bridge.emulator.runtime.space_user import SpaceUser
+
 log = logging.getLogger(__name__)
 
 _CHUNK = 65536
@@ -37,10 +39,21 @@ Process = asyncssh.SSHServerProcess[bytes]
 class SessionRunner:
     """Starts the child for each session channel and keeps the set of live children."""
 
-    def __init__(self, *, home: Path, env: Mapping[str, str], children: MutableSet[int]) -> None:
+    def __init__(
+        self,
+        *,
+        home: Path,
+        env: Mapping[str, str],
+        children: MutableSet[int],
+        user: SpaceUser | None = None,
+    ) -> None:
         self._home = home
         self._env = dict(env)
         self._children = children
+        # Children run as the space's user, with its groups only (none beyond its own).
+        self._as_user: dict[str, Any] = (
+            {"user": user.uid, "group": user.gid, "extra_groups": []} if user else {}
+        )
 
     async def __call__(self, process: Process) -> None:
         try:
@@ -83,6 +96,7 @@ class SessionRunner:
             cwd=self._home,
             env=self._child_env(process),
             start_new_session=True,
+            **self._as_user,
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self._children.add(proc.pid)
@@ -115,6 +129,7 @@ class SessionRunner:
                 env=self._child_env(process),
                 start_new_session=True,
                 preexec_fn=_take_controlling_tty,
+                **self._as_user,
             )
         except BaseException:
             os.close(master)

@@ -22,6 +22,7 @@ from bridge.emulator.runtime.activity import heartbeat_time, jupyter_activity
 from bridge.emulator.runtime.address import Address, is_loopback
 from bridge.emulator.runtime.jupyter import BASE_URL, JupyterServer
 from bridge.emulator.runtime.procs import descendants, kill_tree, tagged
+from bridge.emulator.runtime.space_user import SpaceUser, space_user_from_env
 from bridge.emulator.runtime.ssh_server import SSHServer
 
 LOGIN_USER = "sagemaker-user"
@@ -57,6 +58,7 @@ class SpaceRuntime:
         self._jupyter: JupyterServer | None = None
         self._children: set[int] = set()
         self._run_id = ""
+        self.user: SpaceUser | None = None  # who sessions run as (None: the emulator's user)
 
     @property
     def running(self) -> bool:
@@ -107,6 +109,14 @@ class SpaceRuntime:
                 f"[ -f ~/.bashrc ] && . ~/.bashrc\nPS1='{LOGIN_USER}@{self.space_name}:\\w\\$ '\n"
             )
 
+    def _hand_over(self, user: SpaceUser) -> None:
+        """The home and TMPDIR become the user's; the folders above them (the emulator's, 0700
+        from mkdtemp) let it pass through, without listing them."""
+        user.hand_over(self.home, self.tmp_dir)
+        for folder in (self.root.parent, self.root, self.home.parent):
+            mode = os.stat(folder).st_mode & 0o7777 | 0o111  # search only: nothing is listed
+            os.chmod(folder, mode)
+
     def _environment(self) -> dict[str, str]:
         """What a login in the space sees; HOME is always set (aws-toolkit-vscode #8096)."""
         path = os.environ.get(SPACE_PATH_ENV) or os.pathsep.join(
@@ -135,6 +145,9 @@ class SpaceRuntime:
         shutil.rmtree(self.tmp_dir, ignore_errors=True)  # a new container's /tmp is empty
         self.tmp_dir.mkdir(mode=0o700)
         self._write_profile()
+        self.user = await asyncio.to_thread(space_user_from_env, LOGIN_USER)
+        if self.user is not None:
+            await asyncio.to_thread(self._hand_over, self.user)
         run_dir = self._run_dir = self._make_run_dir()
         self._run_id = uuid.uuid4().hex
         env = self._environment()
@@ -145,6 +158,7 @@ class SpaceRuntime:
             env=env,
             resolve=self.resolve,
             children=self._children,
+            user=self.user,
         )
         starts = [self._ssh.start(self._host_key)]
         if self.jupyter_enabled:

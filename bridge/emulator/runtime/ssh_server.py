@@ -23,6 +23,7 @@ import asyncssh
 from bridge.emulator.runtime.address import Address, is_loopback
 from bridge.emulator.runtime.sessions import SessionRunner
 from bridge.emulator.runtime.sftp import HomeSFTPServer
+from bridge.emulator.runtime.space_user import SpaceUser
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,14 @@ class SSHServer:
         env: Mapping[str, str],
         resolve: Resolver,
         children: MutableSet[int],
+        user: SpaceUser | None = None,
     ) -> None:
         self._socket_path = socket_path
         self._home = home
         self._env = dict(env)
         self._resolve = resolve
         self._children = children
+        self._user = user
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
 
@@ -107,9 +110,9 @@ class SSHServer:
                 server_host_keys=[host_key],
                 server_version=SERVER_VERSION,
                 process_factory=SessionRunner(
-                    home=self._home, env=self._env, children=self._children
+                    home=self._home, env=self._env, children=self._children, user=self._user
                 ),
-                sftp_factory=functools.partial(HomeSFTPServer, home=self._home),
+                sftp_factory=functools.partial(HomeSFTPServer, home=self._home, user=self._user),
                 allow_scp=True,
                 encoding=None,
                 line_editor=False,
