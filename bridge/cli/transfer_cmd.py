@@ -26,8 +26,9 @@ from bridge.cli import output
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.daemon.client import DaemonClient
+from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
 
-__all__ = ["parse_lanes", "parse_side", "register"]
+__all__ = ["parse_lanes", "parse_side", "parse_size", "register"]
 
 MAX_LANES = 16  # the daemon's cap (bridge.daemon.transfers.MAX_LANES)
 
@@ -51,6 +52,19 @@ def parse_lanes(text: str) -> int | str:
         n = 0
     if not 1 <= n <= MAX_LANES:
         raise CliError(f"--lanes must be 1..{MAX_LANES} or auto, not {text!r}", ExitCode.USAGE)
+    return n
+
+
+def parse_size(text: str) -> int:
+    """``4M``, ``512K``, ``1048576``: a chunk size within the daemon's range."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20}
+    number, unit = text.rstrip("kKmM"), text[len(text.rstrip("kKmM")) :].upper()
+    try:
+        n = int(number) * units[unit]
+    except (ValueError, KeyError):
+        n = 0
+    if not MIN_CHUNK <= n <= MAX_CHUNK:
+        raise CliError(f"--chunk must be 64K..64M, not {text!r}", ExitCode.USAGE)
     return n
 
 
@@ -118,6 +132,9 @@ def cp_cmd(
         str,
         typer.Option("--lanes", help=f"SSM sessions to stripe over: 1..{MAX_LANES} or auto."),
     ] = "auto",
+    chunk: Annotated[
+        str, typer.Option("--chunk", help="Piece size of large files (striping, resume): 64K..64M.")
+    ] = "4M",
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -126,7 +143,7 @@ def cp_cmd(
     if len(paths) < 2:
         raise CliError("usage: smconnect cp [-r] SRC... DEST", ExitCode.USAGE)
     params = _params(paths[:-1], paths[-1])
-    params |= {"recursive": recursive, "lanes": parse_lanes(lanes)}
+    params |= {"recursive": recursive, "lanes": parse_lanes(lanes), "chunk": parse_size(chunk)}
     params |= aws_context(ctx, profile, region).params()
     result = asyncio.run(_run(params, show=sys.stderr.isatty() and not json_out))
     if json_out:

@@ -24,9 +24,11 @@ from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
 from bridge.daemon.workspace import Workspace
+from bridge.paths import default_paths
 from bridge.transfer import helper
 from bridge.transfer.engine import Stats, copy
 from bridge.transfer.lanes import Lane, LaneDead, TransferError
+from bridge.transfer.plan import CHUNK, MAX_CHUNK, MIN_CHUNK
 
 __all__ = ["AUTO_LANES", "MAX_LANES", "TransferService"]
 
@@ -45,6 +47,7 @@ class TransferParams(SpaceParams):
     recursive: bool = False
     lanes: int | Literal["auto"] = "auto"
     id: str | None = None  # the caller's name for it (for transfer.cancel); made up if absent
+    chunk: int = CHUNK  # bytes per piece of a large file (the unit of striping and resume)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,8 @@ class TransferService:
         want = AUTO_LANES if params.lanes == "auto" else params.lanes
         if not isinstance(want, int) or not 1 <= want <= MAX_LANES:
             raise ApiError(f"lanes must be 1..{MAX_LANES} or 'auto'", kind="invalid_params")
+        if not MIN_CHUNK <= params.chunk <= MAX_CHUNK:
+            raise ApiError(f"chunk must be {MIN_CHUNK}..{MAX_CHUNK} bytes", kind="invalid_params")
         tid = params.id or f"transfer-{next(self._ids)}"
         if tid in self._running:
             raise ApiError(f"a transfer {tid!r} is already running", kind="invalid_params")
@@ -118,6 +123,9 @@ class TransferService:
                 [lane for _, lane in opened],
                 recursive=params.recursive,
                 progress=report,
+                state_dir=str(default_paths().state_dir / "transfers"),
+                scope=space.arn,
+                chunk=params.chunk,
             )
         except TransferError as exc:
             raise ApiError(str(exc), kind="transfer") from None

@@ -11,15 +11,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
-from bridge.transfer.plan import SMALL, FileJob, Plan, chunks, plan_copy
+from bridge.transfer.plan import CHUNK, SMALL, FileJob, Plan, chunks, plan_copy
+from bridge.transfer.resume import Manifest, download_manifest_path, upload_manifest_path
 
 __all__ = ["Direction", "Stats", "copy"]
 
 Direction = Literal["upload", "download"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class _File:
     job: FileJob
     left: int
     stamp: tuple[int, int] | None = None  # a local source's (size, mtime_ns) when planned
+    manifest: Manifest | None = None  # the record of landed chunks (large files)
 
 
 @dataclass
@@ -89,7 +92,7 @@ class _Chunk:
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
         if self.ctx.direction == "upload":
-            data = await asyncio.to_thread(helper.read_chunk, job.src, self.offset, self.length)
+            data = await _local(helper.read_chunk, job.src, self.offset, self.length)
             flags, payload = helper.pack(data)
             await lane.request(
                 "put", {"path": job.dst, "offset": self.offset, "flags": flags}, payload
@@ -99,9 +102,11 @@ class _Chunk:
                 "get", {"path": job.src, "offset": self.offset, "length": self.length}
             )
             data = helper.unpack(h["flags"], payload)
-            await asyncio.to_thread(helper.write_chunk, job.dst, self.offset, data)
+            await _local(helper.write_chunk, job.dst, self.offset, data)
         if len(data) != self.length:
             raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
+        if self.file.manifest is not None:
+            self.file.manifest.add(self.offset)
         self.ctx.landed(self.length)
         self.file.left -= 1
         return [_Finish(self.ctx, self.file)] if not self.file.left else []
@@ -114,15 +119,22 @@ class _Finish:
 
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
-        if self.ctx.direction == "upload":
-            sha = await asyncio.to_thread(helper.file_hash, job.src)
-            _check_unchanged(self.file)
-            await lane.request(
-                "fin", {"path": job.dst, "size": job.size, "sha256": sha, "mode": job.mode}
-            )
-        else:
-            _, h, _ = await lane.request("hash", {"path": job.src})
-            await asyncio.to_thread(helper.finish, job.dst, job.size, h["sha256"], job.mode)
+        try:
+            if self.ctx.direction == "upload":
+                sha = await _local(helper.file_hash, job.src)
+                _check_unchanged(self.file)
+                await lane.request(
+                    "fin", {"path": job.dst, "size": job.size, "sha256": sha, "mode": job.mode}
+                )
+            else:
+                _, h, _ = await lane.request("hash", {"path": job.src})
+                await _local(helper.finish, job.dst, job.size, h["sha256"], job.mode)
+        except TransferError:
+            if self.file.manifest is not None:  # the partial was removed: start afresh
+                self.file.manifest.drop()
+            raise
+        if self.file.manifest is not None:
+            self.file.manifest.drop()
         self.ctx.finished()
         return []
 
@@ -137,7 +149,7 @@ class _Whole:
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
         if self.ctx.direction == "upload":
-            data = await asyncio.to_thread(helper.read_chunk, job.src, 0, job.size + 1)
+            data = await _local(helper.read_chunk, job.src, 0, job.size + 1)
             _check_unchanged(self.file)
             if len(data) != job.size:
                 raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
@@ -152,10 +164,10 @@ class _Whole:
             data = helper.unpack(h["flags"], payload)
 
             def write() -> None:
-                helper.write_chunk(job.dst, 0, data)
+                helper.write_chunk(job.dst, 0, data, truncate=True)
                 helper.finish(job.dst, len(data), h["sha256"], job.mode)
 
-            await asyncio.to_thread(write)
+            await _local(write)
             if len(data) != job.size:
                 raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
         self.ctx.landed(job.size)
@@ -166,6 +178,16 @@ class _Whole:
 async def _remote_walk(lane: Lane, path: str, *, top: bool = False) -> tuple[str, list[Any]]:
     _, h, _ = await lane.request("list", {"path": path, "top": top})
     return h["root"], h["entries"]
+
+
+async def _local(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a file operation on this machine in a thread, its OSError as one line."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        text = exc.strerror or str(exc)
+        raise TransferError(f"{name}: {text}" if name else text) from None
 
 
 def _local_walk(path: str, *, top: bool = False) -> list[dict[str, Any]]:
@@ -202,6 +224,31 @@ async def _make_plan(
     return plan_copy(walks, dest, dest_is_dir=dest_is_dir, recursive=recursive)
 
 
+async def _resume(
+    direction: Direction, job: FileJob, lane: Lane, state_dir: str | None, scope: str, chunk: int
+) -> tuple[Manifest | None, set[int]]:
+    """A large file's manifest and the chunk offsets already in its partial; the partial is
+    emptied when nothing can be resumed (no record, a changed source, a lost partial)."""
+    identity = {"src": job.src, "dst": job.dst, "size": job.size, "mtime": job.mtime}
+    identity["chunk"] = chunk
+    if direction == "upload":
+        if state_dir is None:
+            await lane.request("part", {"path": job.dst, "keep": False})
+            return None, set()
+        manifest = Manifest(upload_manifest_path(state_dir, scope, job.src, job.dst), identity)
+        done = await _local(manifest.load)
+        _, h, _ = await lane.request("part", {"path": job.dst, "keep": bool(done)})
+        present = h["size"] is not None
+    else:
+        manifest = Manifest(download_manifest_path(job.dst), identity)
+        done = await _local(manifest.load)
+        present = await _local(helper.partial, job.dst, bool(done)) is not None
+    if not present:
+        done = set()
+    await _local(manifest.start, bool(done))
+    return manifest, done
+
+
 async def copy(
     direction: Direction,
     sources: list[str],
@@ -210,9 +257,14 @@ async def copy(
     *,
     recursive: bool = False,
     progress: Callable[[Stats], None] = lambda stats: None,
+    state_dir: str | None = None,
+    scope: str = "",
+    chunk: int = CHUNK,
 ) -> Stats:
     """Copy ``sources`` to ``dest`` over started ``lanes``: remote paths are the helper's
-    (relative = the space user's home), local ones this process's."""
+    (relative = the space user's home), local ones this process's. Uploads record landed
+    chunks under ``state_dir`` (none: no resume), keyed by ``scope`` (the space) and paths;
+    downloads beside their partials. Files above ``SMALL`` go in ``chunk``-sized pieces."""
     stats = Stats(lanes=len(lanes))
     plan = await _make_plan(direction, sources, dest, lanes[0], recursive)
     stats.total, stats.total_files = plan.bytes, len(plan.files)
@@ -221,23 +273,36 @@ async def copy(
         if direction == "upload":
             await lanes[0].request("mkdir", {"path": path})
         else:
-            await asyncio.to_thread(os.makedirs, path, exist_ok=True)
+            await _local(os.makedirs, path, 0o777, True)
     for path, target in plan.links:
         if direction == "upload":
             await lanes[0].request("link", {"path": path, "target": target})
         else:
-            await asyncio.to_thread(helper.make_link, path, target)
+            await _local(helper.make_link, path, target)
     items: list[Item] = []
-    for job in plan.files:
-        stamp = _stamp(job.src) if direction == "upload" else None
-        pieces = chunks(job.size)
-        f = _File(job, len(pieces), stamp)
-        if job.size <= SMALL:
-            items.append(_Whole(ctx, f))
-        else:
-            items.extend(_Chunk(ctx, f, off, n) for off, n in pieces)
-    progress(stats)
-    await Scheduler(lanes).run(items)
+    manifests: list[Manifest] = []
+    try:
+        for job in plan.files:
+            stamp = _stamp(job.src) if direction == "upload" else None
+            if job.size <= SMALL:
+                items.append(_Whole(ctx, _File(job, 1, stamp)))
+                continue
+            manifest, done = await _resume(direction, job, lanes[0], state_dir, scope, chunk)
+            if manifest is not None:
+                manifests.append(manifest)
+            todo = [(off, n) for off, n in chunks(job.size, chunk) if off not in done]
+            skipped = job.size - sum(n for _, n in todo)
+            stats.skipped_bytes += skipped
+            stats.bytes += skipped
+            f = _File(job, len(todo), stamp, manifest)
+            items.extend(_Chunk(ctx, f, off, n) for off, n in todo)
+            if not todo:
+                items.append(_Finish(ctx, f))
+        progress(stats)
+        await Scheduler(lanes).run(items)
+    finally:
+        for manifest in manifests:
+            manifest.close()
     stats.wire_bytes = sum(lane.wire_bytes for lane in lanes)
     stats.seconds = time.monotonic() - stats.started
     return stats

@@ -20,7 +20,7 @@ import zlib
 from typing import Any, BinaryIO
 
 HEAD = struct.Struct("!BII")
-KINDS = ["put", "fin", "get", "hash", "list", "mkdir", "link", "ok", "chunk", "err", "bye"]
+KINDS = ["put", "fin", "get", "hash", "list", "mkdir", "link", "ok", "chunk", "err", "bye", "part"]
 CODE = {k: i for i, k in enumerate(KINDS)}
 Z = 1  # flags bit: data is zlib-compressed
 MIN_SAVING = 0.10  # compress a chunk only when it saves at least this much
@@ -71,17 +71,33 @@ def part_path(path: str) -> str:
     return os.path.join(head, "." + name + ".smc-part")
 
 
-def write_chunk(path: str, offset: int, data: bytes) -> None:
+def write_chunk(path: str, offset: int, data: bytes, truncate: bool = False) -> None:
     """Write at ``offset`` into the partial file beside ``path`` (made, with its folders, on
-    first use; several lanes' helpers write the same partial at their own offsets)."""
+    first use; several lanes' helpers write the same partial at their own offsets). A whole
+    file ``truncate``s, so a stale partial of an earlier attempt cannot lengthen it."""
     head = os.path.dirname(path)
     if head:
         os.makedirs(head, exist_ok=True)
-    fd = os.open(part_path(path), os.O_WRONLY | os.O_CREAT, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else 0)
+    fd = os.open(part_path(path), flags, 0o600)
     try:
         os.pwrite(fd, data, offset)
     finally:
         os.close(fd)
+
+
+def partial(path: str, keep: bool) -> int | None:
+    """The size of ``path``'s partial (None: there is none); without ``keep`` it is removed,
+    so a copy that cannot resume starts from an empty partial."""
+    part = part_path(path)
+    if not keep:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)
+        return None
+    try:
+        return os.path.getsize(part)
+    except OSError:
+        return None
 
 
 def file_hash(path: str) -> str:
@@ -136,7 +152,13 @@ def walk(root: str, top: bool = False) -> list[dict[str, Any]]:
                 entry(os.path.join(path, name), rel + "/" + name if rel else name)
         else:
             out.append(
-                {"rel": rel, "type": "file", "size": st.st_size, "mode": st.st_mode & 0o7777}
+                {
+                    "rel": rel,
+                    "type": "file",
+                    "size": st.st_size,
+                    "mode": st.st_mode & 0o7777,
+                    "mtime": st.st_mtime_ns,
+                }
             )
 
     entry(root, "")
@@ -158,8 +180,9 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
     try:
         path = os.path.expanduser(h.get("path", "."))
         if kind == "put":
-            write_chunk(path, h["offset"], unpack(h.get("flags", 0), data))
-            if "sha256" in h:  # a whole small file: written and finished in one request
+            whole = "sha256" in h
+            write_chunk(path, h["offset"], unpack(h.get("flags", 0), data), whole)
+            if whole:  # a whole small file: written and finished in one request
                 finish(path, h["size"], h["sha256"], h.get("mode"))
             return encode("ok", {"id": rid})
         if kind == "fin":
@@ -172,6 +195,8 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
             if h.get("hash"):
                 reply["sha256"] = file_hash(path)
             return encode("chunk", reply, payload)
+        if kind == "part":
+            return encode("ok", {"id": rid, "size": partial(path, bool(h.get("keep")))})
         if kind == "hash":
             return encode("ok", {"id": rid, "sha256": file_hash(path)})
         if kind == "list":

@@ -10,9 +10,10 @@ from typing import Any
 
 from bridge.transfer.lanes import TransferError
 
-__all__ = ["CHUNK", "SMALL", "FileJob", "Plan", "chunks", "plan_copy"]
+__all__ = ["CHUNK", "MAX_CHUNK", "MIN_CHUNK", "SMALL", "FileJob", "Plan", "chunks", "plan_copy"]
 
-CHUNK = 4 << 20  # a large file's unit of striping
+CHUNK = 4 << 20  # a large file's unit of striping (and of resume)
+MIN_CHUNK, MAX_CHUNK = 64 << 10, 64 << 20  # the range a caller may choose
 SMALL = 1 << 20  # files up to this size travel whole, in one request with their hash
 
 
@@ -22,6 +23,7 @@ class FileJob:
     dst: str
     size: int
     mode: int
+    mtime: int = 0  # the source's modification time, ns (resume and sync compare it)
 
 
 @dataclass
@@ -68,5 +70,5 @@ def plan_copy(
             elif e["type"] == "link":
                 plan.links.append((dst, e["target"]))
             else:
-                plan.files.append(FileJob(path, dst, e["size"], e["mode"]))
+                plan.files.append(FileJob(path, dst, e["size"], e["mode"], e.get("mtime", 0)))
     return plan

@@ -39,6 +39,8 @@ def run_copy(
     lanes: int = 3,
     recursive: bool = True,
     kill_after: int | None = None,
+    state_dir: Path | None = None,
+    chunk: int = CHUNK,
 ) -> Stats:
     async def main() -> Stats:
         started = [await local_lane(i, remote_home) for i in range(lanes)]
@@ -53,7 +55,15 @@ def run_copy(
 
         try:
             return await copy(
-                direction, sources, dest, lane_list, recursive=recursive, progress=progress
+                direction,
+                sources,
+                dest,
+                lane_list,
+                recursive=recursive,
+                progress=progress,
+                state_dir=str(state_dir) if state_dir else None,
+                scope="test",
+                chunk=chunk,
             )
         finally:
             for lane in lane_list:
@@ -113,6 +123,40 @@ def test_every_lane_dead_fails_and_leaves_the_destination_untouched(tmp_path: Pa
     with pytest.raises(TransferError, match="every lane failed"):
         run_copy("upload", [str(src)], "big.bin", home, lanes=1, kill_after=1)
     assert (home / "big.bin").read_bytes() == b"original"
+
+
+@pytest.mark.parametrize("direction", ["upload", "download"])
+def test_a_rerun_resumes_and_a_changed_source_starts_afresh(
+    tmp_path: Path, direction: Direction
+) -> None:
+    local, home, state = tmp_path / "local", tmp_path / "home", tmp_path / "state"
+    local.mkdir()
+    home.mkdir()
+    src = (local if direction == "upload" else home) / "big.bin"
+    piece = 128 << 10
+    src.write_bytes(os.urandom(16 * piece + 5))
+    dest = home / "copy.bin" if direction == "upload" else local / "copy.bin"
+    args = ([str(src)], "copy.bin") if direction == "upload" else (["big.bin"], str(dest))
+
+    def run(lanes: int, kill_after: int | None = None) -> Stats:
+        return run_copy(
+            direction, *args, home, lanes=lanes, kill_after=kill_after, state_dir=state, chunk=piece
+        )
+
+    with pytest.raises(TransferError, match="every lane failed"):
+        run(1, kill_after=8 * piece)
+    assert not dest.exists()
+    again = run(2)
+    assert again.skipped_bytes >= 8 * piece
+    assert again.bytes == src.stat().st_size
+    assert dest.read_bytes() == src.read_bytes()
+    assert not list(tmp_path.rglob("*.smc-*"))  # no partial, no manifest left
+    with pytest.raises(TransferError, match="every lane failed"):
+        run(1, kill_after=8 * piece)
+    os.utime(src, ns=(1, 1))  # the source changed: what landed is worth nothing
+    fresh = run(2)
+    assert fresh.skipped_bytes == 0
+    assert dest.read_bytes() == src.read_bytes()
 
 
 def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:

@@ -5,12 +5,18 @@ for real without SSM; the daemon tests add the SSM sessions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Lane
+from tests.daemon.jupyter.kernels_helpers import Stack
 
 
 async def local_lane(index: int, cwd: Path) -> tuple[Lane, asyncio.subprocess.Process]:
@@ -46,3 +52,33 @@ def tree_hashes(root: Path) -> dict[str, str]:
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+@contextlib.contextmanager
+def realistic_pacing(stack: Stack) -> Iterator[None]:
+    """New SSM sessions paced like the real service (~1 MB/s each) for the block."""
+    broker = stack.emu.emulator.broker
+    broker.pacing = "realistic"
+    try:
+        yield
+    finally:
+        broker.pacing = "unthrottled"
+
+
+def landed_chunks(manifest_glob: Iterator[Path]) -> int:
+    """Chunks recorded in the first manifest found (its identity line not counted)."""
+    for path in manifest_glob:
+        with contextlib.suppress(OSError):
+            return max(0, path.read_bytes().count(b"\n") - 1)
+    return 0
+
+
+def kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float) -> None:
+    """kill -9 ``proc`` once ``ready()``; fails the test if it ends or time runs out first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the copy never got half-way"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
