@@ -11,6 +11,7 @@ and renamed into place only when the whole-file SHA-256 matches.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +21,21 @@ import zlib
 from typing import Any, BinaryIO
 
 HEAD = struct.Struct("!BII")
-KINDS = ["put", "fin", "get", "hash", "list", "mkdir", "link", "ok", "chunk", "err", "bye", "part"]
+KINDS = [
+    "put",
+    "fin",
+    "get",
+    "hash",
+    "list",
+    "mkdir",
+    "link",
+    "ok",
+    "chunk",
+    "err",
+    "bye",
+    "part",
+    "rm",
+]
 CODE = {k: i for i, k in enumerate(KINDS)}
 Z = 1  # flags bit: data is zlib-compressed
 MIN_SAVING = 0.10  # compress a chunk only when it saves at least this much
@@ -108,9 +123,12 @@ def file_hash(path: str) -> str:
     return h.hexdigest()
 
 
-def finish(path: str, size: int, sha256: str, mode: int | None = None) -> None:
+def finish(
+    path: str, size: int, sha256: str, mode: int | None = None, mtime: int | None = None
+) -> None:
     """Rename the partial into place when it has ``size`` bytes hashing to ``sha256``; on a
-    mismatch the partial is removed and the destination (if any) stays untouched."""
+    mismatch the partial is removed and the destination (if any) stays untouched. ``mtime``
+    (ns) is kept when given, so that a later sync sees the file as the same."""
     part = part_path(path)
     write_chunk(path, 0, b"")  # an empty file has no chunk: make its partial here
     try:
@@ -121,6 +139,8 @@ def finish(path: str, size: int, sha256: str, mode: int | None = None) -> None:
             raise OSError(f"checksum mismatch for {path}")
         if mode is not None:
             os.chmod(part, mode & 0o7777)
+        if mtime is not None:
+            os.utime(part, ns=(mtime, mtime))
         os.replace(part, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -165,6 +185,19 @@ def walk(root: str, top: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+def remove(path: str) -> None:
+    """Remove a file, a link or an empty folder (one still holding excluded files stays)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        try:
+            os.rmdir(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
 def make_link(path: str, target: str) -> None:
     head = os.path.dirname(path)
     if head:
@@ -183,10 +216,10 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
             whole = "sha256" in h
             write_chunk(path, h["offset"], unpack(h.get("flags", 0), data), whole)
             if whole:  # a whole small file: written and finished in one request
-                finish(path, h["size"], h["sha256"], h.get("mode"))
+                finish(path, h["size"], h["sha256"], h.get("mode"), h.get("mtime"))
             return encode("ok", {"id": rid})
         if kind == "fin":
-            finish(path, h["size"], h["sha256"], h.get("mode"))
+            finish(path, h["size"], h["sha256"], h.get("mode"), h.get("mtime"))
             return encode("ok", {"id": rid})
         if kind == "get":
             raw = read_chunk(path, h["offset"], h["length"])
@@ -210,6 +243,9 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
             )
         if kind == "mkdir":
             os.makedirs(path, exist_ok=True)
+            return encode("ok", {"id": rid})
+        if kind == "rm":
+            remove(path)
             return encode("ok", {"id": rid})
         if kind == "link":
             make_link(path, h["target"])
