@@ -28,8 +28,9 @@ from bridge.daemon.spaces import SpacesService, progress_to
 from bridge.daemon.workspace import Workspace
 from bridge.paths import default_paths
 from bridge.transfer import helper
+from bridge.transfer.auto import AUTO_LANES, START_LANES, WINDOW, keep_growing
 from bridge.transfer.engine import Options, Stats, copy
-from bridge.transfer.lanes import Lane, LaneDead, TransferError
+from bridge.transfer.lanes import Grow, Lane, LaneDead, TransferError
 from bridge.transfer.plan import CHUNK, MAX_CHUNK, MIN_CHUNK
 from bridge.transfer.sync import plan_summary, sync
 
@@ -38,7 +39,6 @@ __all__ = ["AUTO_LANES", "MAX_LANES", "TransferService"]
 log = logging.getLogger(__name__)
 
 MAX_LANES = 16
-AUTO_LANES = 8
 PROGRESS_INTERVAL = 0.25  # seconds between progress notifications
 
 Progress = Callable[[Stats], None]
@@ -134,7 +134,7 @@ class TransferService:
 
     async def _guarded(self, conn: Connection, params: RunParams, run: Runner) -> dict[str, Any]:
         """Check the shared parameters, register the run for ``transfer.cancel``, run it."""
-        want = AUTO_LANES if params.lanes == "auto" else params.lanes
+        want = START_LANES if params.lanes == "auto" else params.lanes
         if not isinstance(want, int) or not 1 <= want <= MAX_LANES:
             raise ApiError(f"lanes must be 1..{MAX_LANES} or 'auto'", kind="invalid_params")
         if not MIN_CHUNK <= params.chunk <= MAX_CHUNK:
@@ -170,7 +170,7 @@ class TransferService:
         opened: list[tuple[ManagedChannel, Lane]] = []
         try:
             strict = params.lanes != "auto"
-            opened = await self._open_lanes(ws, space, alias, want, strict=strict)
+            opened.extend(await self._open_lanes(ws, space, alias, want, strict=strict))
             last = 0.0
 
             def report(stats: Stats) -> None:
@@ -181,7 +181,8 @@ class TransferService:
                     conn.spawn(conn.notify("transfer.progress", _progress(tid, stats)))
 
             state_dir = str(default_paths().state_dir / "transfers")
-            opts = Options(state_dir=state_dir, scope=space.arn, chunk=params.chunk)
+            grow = None if strict else self._grower(ws, space, alias, opened)
+            opts = Options(state_dir=state_dir, scope=space.arn, chunk=params.chunk, grow=grow)
             result = await run([lane for _, lane in opened], opts, report)
         except TransferError as exc:
             raise ApiError(str(exc), kind="transfer") from None
@@ -205,6 +206,35 @@ class TransferService:
         for exc in failures:
             log.info("transfer: a lane was refused (%s); going on with %d", exc, len(opened))
         return opened
+
+    def _grower(
+        self, ws: Workspace, space: Any, alias: str, opened: list[tuple[ManagedChannel, Lane]]
+    ) -> Grow:
+        """``auto``: measure the lanes' traffic a window at a time and add a lane while
+        ``keep_growing`` says so; a refused session (the per-space limit) ends the growth."""
+
+        def moved() -> int:
+            return sum(
+                m.channel.stats.bytes_sent + m.channel.stats.bytes_received for m, _ in opened
+            )
+
+        async def grow(add: Callable[[Lane], None]) -> None:
+            history: list[tuple[int, float]] = []
+            while True:
+                before = moved()
+                await asyncio.sleep(WINDOW)
+                history.append((len(opened), (moved() - before) / WINDOW))
+                if not keep_growing(history):
+                    return
+                try:
+                    lane = await self._open_lane(ws, space, alias, len(opened))
+                except Exception as exc:
+                    log.info("transfer: no more lanes (%s); going on with %d", exc, len(opened))
+                    return
+                opened.append(lane)
+                add(lane[1])
+
+        return grow
 
     async def _open_lane(
         self, ws: Workspace, space: Any, alias: str, index: int

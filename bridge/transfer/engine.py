@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from bridge.transfer import helper
-from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
+from bridge.transfer.lanes import Grow, Item, Lane, Scheduler, TransferError
 from bridge.transfer.plan import CHUNK, SMALL, FileJob, Plan, chunks, plan_copy
 from bridge.transfer.resume import Manifest, download_manifest_path, upload_manifest_path
 
@@ -274,6 +274,7 @@ class Options:
     state_dir: str | None = None
     scope: str = ""
     chunk: int = CHUNK
+    grow: Grow | None = None  # ``auto``: adds lanes during the run (see ``auto.py``)
 
 
 async def copy(
@@ -287,6 +288,7 @@ async def copy(
     state_dir: str | None = None,
     scope: str = "",
     chunk: int = CHUNK,
+    grow: Grow | None = None,
 ) -> Stats:
     """Copy ``sources`` to ``dest`` over started ``lanes``: remote paths are the helper's
     (relative = the space user's home), local ones this process's. Uploads record landed
@@ -294,7 +296,7 @@ async def copy(
     downloads beside their partials. Files above ``SMALL`` go in ``chunk``-sized pieces."""
     plan = await _make_plan(direction, sources, dest, lanes[0], recursive)
     ctx = Ctx(direction, Stats(lanes=len(lanes)), progress)
-    return await execute(direction, plan, lanes, ctx, Options(state_dir, scope, chunk))
+    return await execute(direction, plan, lanes, ctx, Options(state_dir, scope, chunk, grow))
 
 
 async def execute(
@@ -336,10 +338,21 @@ async def execute(
             if not todo:
                 items.append(_Finish(ctx, f))
         ctx.progress(stats)
-        await Scheduler(lanes).run(items)
+        scheduler = Scheduler(lanes)
+        grow = opts.grow
+
+        async def growing(add: Callable[[Lane], None]) -> None:
+            def added(lane: Lane) -> None:
+                add(lane)
+                stats.lanes = len(scheduler.lanes)
+
+            assert grow is not None
+            await grow(added)
+
+        await scheduler.run(items, growing if grow is not None else None)
     finally:
         for manifest in manifests:
             manifest.close()
-    stats.wire_bytes = sum(lane.wire_bytes for lane in lanes)
+    stats.wire_bytes = sum(lane.wire_bytes for lane in scheduler.lanes)
     stats.seconds = time.monotonic() - stats.started
     return stats
