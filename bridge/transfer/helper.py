@@ -39,6 +39,7 @@ KINDS = [
 CODE = {k: i for i, k in enumerate(KINDS)}
 Z = 1  # flags bit: data is zlib-compressed
 MIN_SAVING = 0.10  # compress a chunk only when it saves at least this much
+SAMPLE = 64 << 10  # what a large chunk's compressibility is judged by
 
 
 def encode(kind: str, header: dict[str, Any], data: bytes = b"") -> bytes:
@@ -68,13 +69,22 @@ class Decoder:
         return out
 
 
+def _saves(raw: bytes, packed: bytes) -> bool:
+    return len(packed) <= len(raw) * (1 - MIN_SAVING)
+
+
 def pack(data: bytes) -> tuple[int, bytes]:
-    """(flags, payload): level-1 zlib only when it saves at least ``MIN_SAVING``."""
-    if len(data) >= 256:
-        z = zlib.compress(data, 1)
-        if len(z) <= len(data) * (1 - MIN_SAVING):
-            return Z, z
-    return 0, data
+    """(flags, payload): level-1 zlib only when it saves at least ``MIN_SAVING``. A large
+    piece is judged by a sample from its middle first, so random data costs one 64 KiB
+    compression, not 4 MiB of it (zlib would be most of the user side's CPU per MiB)."""
+    if len(data) < 256:
+        return 0, data
+    if len(data) > 4 * SAMPLE:
+        sample = data[len(data) // 2 : len(data) // 2 + SAMPLE]
+        if not _saves(sample, zlib.compress(sample, 1)):
+            return 0, data
+    z = zlib.compress(data, 1)
+    return (Z, z) if _saves(data, z) else (0, data)
 
 
 def unpack(flags: int, payload: bytes) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,15 @@ def test_compression_only_when_it_saves() -> None:
     assert helper.pack(os.urandom(10_000))[0] == 0
     flags, payload = helper.pack(b"a" * 10_000)
     assert flags == helper.Z and helper.unpack(flags, payload) == b"a" * 10_000
+    text = b"2026-11-30,sensor,23.5\n" * 200_000
+    flags, payload = helper.pack(text)  # a large piece: the sample says it compresses
+    assert flags == helper.Z and helper.unpack(flags, payload) == text
+
+
+def test_a_large_random_piece_is_judged_by_a_sample() -> None:
+    piece = os.urandom(CHUNK)
+    start = time.process_time()
+    for _ in range(10):
+        assert helper.pack(piece) == (0, piece)
+    per_mib = (time.process_time() - start) / (10 * CHUNK / (1 << 20))
+    assert per_mib < 0.01  # compressing it all costs ~0.02-0.03 s/MiB
