@@ -1,4 +1,5 @@
-"""``smconnect cp``: copy files and trees to or from a space, striped over several SSM sessions.
+"""``smconnect cp`` and ``smconnect sync``: copy files and trees to or from a space (or mirror one
+side onto the other), striped over several SSM sessions.
 
 The daemon does the copy (``transfer.start``); this command parses scp's syntax, shows progress
 on a terminal and prints the summary. Killing it ends its connection, which cancels the copy;
@@ -26,10 +27,19 @@ from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.daemon.client import DaemonClient, RpcError
+from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
 
-__all__ = ["parse_lanes", "parse_side", "register"]
+__all__ = ["parse_lanes", "parse_side", "parse_size", "register"]
 
 MAX_LANES = 16  # the daemon's cap (bridge.daemon.transfers.MAX_LANES)
+
+
+LanesOpt = Annotated[
+    str, typer.Option("--lanes", help=f"SSM sessions to stripe over: 1..{MAX_LANES} or auto.")
+]
+ChunkOpt = Annotated[
+    str, typer.Option("--chunk", help="Piece size of large files (striping, resume): 64K..64M.")
+]
 
 
 def parse_side(arg: str) -> tuple[str | None, str]:
@@ -51,6 +61,19 @@ def parse_lanes(text: str) -> int | str:
         n = 0
     if not 1 <= n <= MAX_LANES:
         raise CliError(f"--lanes must be 1..{MAX_LANES} or auto, not {text!r}", ExitCode.USAGE)
+    return n
+
+
+def parse_size(text: str) -> int:
+    """``4M``, ``512K``, ``1048576``: a chunk size within the daemon's range."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20}
+    number, unit = text.rstrip("kKmM"), text[len(text.rstrip("kKmM")) :].upper()
+    try:
+        n = int(number) * units[unit]
+    except (ValueError, KeyError):
+        n = 0
+    if not MIN_CHUNK <= n <= MAX_CHUNK:
+        raise CliError(f"--chunk must be 64K..64M, not {text!r}", ExitCode.USAGE)
     return n
 
 
@@ -80,7 +103,7 @@ def _params(srcs: list[str], dest: str) -> dict[str, Any]:
     }
 
 
-async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
+async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any]:
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -103,7 +126,7 @@ async def _run(params: dict[str, Any], show: bool) -> dict[str, Any]:
         try:
             with progress:
                 result: dict[str, Any] = await client.call(
-                    "transfer.start", params, timeout=7 * 86400.0, on_notification=on_notification
+                    method, params, timeout=7 * 86400.0, on_notification=on_notification
                 )
         except RpcError as exc:
             if exc.kind != "transfer":  # refused before copying: its message says why
@@ -126,10 +149,8 @@ def cp_cmd(
         typer.Argument(help="SRC... DEST; a space side is SPACE:PATH.", show_default=False),
     ],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Copy folders.")] = False,
-    lanes: Annotated[
-        str,
-        typer.Option("--lanes", help=f"SSM sessions to stripe over: 1..{MAX_LANES} or auto."),
-    ] = "auto",
+    lanes: LanesOpt = "auto",
+    chunk: ChunkOpt = "4M",
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -138,12 +159,16 @@ def cp_cmd(
     if len(paths) < 2:
         raise CliError("usage: smconnect cp [-r] SRC... DEST", ExitCode.USAGE)
     params = _params(paths[:-1], paths[-1])
-    params |= {"recursive": recursive, "lanes": parse_lanes(lanes)}
+    params |= {"recursive": recursive, "lanes": parse_lanes(lanes), "chunk": parse_size(chunk)}
     params |= aws_context(ctx, profile, region).params()
-    result = asyncio.run(_run(params, show=sys.stderr.isatty() and not json_out))
+    result = asyncio.run(_run("transfer.start", params, show=sys.stderr.isatty() and not json_out))
     if json_out:
         output.print_json({k: v for k, v in result.items() if k != "id"})
         return
+    _say_summary(result)
+
+
+def _say_summary(result: dict[str, Any]) -> None:
     rate = result["bytes"] / max(result["seconds"], 1e-6)
     output.say(
         f"{result['files']} files, {output.human_bytes(result['bytes'])} in "
@@ -151,5 +176,57 @@ def cp_cmd(
     )
 
 
+def sync_cmd(
+    ctx: typer.Context,
+    src: Annotated[str, typer.Argument(help="What to mirror (SPACE:PATH or local).")],
+    dest: Annotated[str, typer.Argument(help="Where (the other side).")],
+    checksum: Annotated[
+        bool, typer.Option("--checksum", help="Compare content hashes, not size and mtime.")
+    ] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Remove destination files the source lacks.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip names (or paths, with /) matching; repeatable."),
+    ] = None,
+    lanes: LanesOpt = "auto",
+    chunk: ChunkOpt = "4M",
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Make DEST a mirror of SRC's contents (one side a space), moving only what differs."""
+    params = _params([src], dest)
+    params["source"] = params.pop("sources")[0]
+    params |= {"lanes": parse_lanes(lanes), "chunk": parse_size(chunk)}
+    params |= {"checksum": checksum, "delete": delete, "dry_run": dry_run}
+    params |= {"exclude": exclude or []} | aws_context(ctx, profile, region).params()
+    show = sys.stderr.isatty() and not json_out and not dry_run
+    result = asyncio.run(_run("transfer.sync", params, show=show))
+    if json_out:
+        output.print_json({k: v for k, v in result.items() if k != "id"})
+    elif dry_run:
+        _say_plan(result["plan"])
+    else:
+        _say_summary(result)
+        if result["deleted"]:
+            output.say(f"{result['deleted']} deleted")
+
+
+def _say_plan(plan: dict[str, Any]) -> None:
+    """The dry run's plan on stdout, one action a line."""
+    lines = [f"mkdir  {path}" for path in plan["mkdir"]]
+    lines += [f"link   {link['path']} -> {link['target']}" for link in plan["link"]]
+    lines += [f"copy   {c['path']} ({output.human_bytes(c['size'])})" for c in plan["copy"]]
+    lines += [f"delete {path}" for path in plan["delete"]]
+    for line in lines or ["nothing to do"]:
+        typer.echo(output.safe(line))
+
+
 def register(app: typer.Typer) -> None:
     app.command("cp")(cp_cmd)
+    app.command("sync")(sync_cmd)

@@ -1,4 +1,5 @@
-"""``transfer.start`` / ``transfer.cancel``: striped copies between this machine and a space.
+"""``transfer.start`` / ``transfer.sync`` / ``transfer.cancel``: striped copies and syncs between
+this machine and a space.
 
 A transfer runs inside its ``transfer.start`` request, so it is cancelled when the calling
 client goes away (even killed with -9: its websocket closes) as well as by ``transfer.cancel``.
@@ -14,7 +15,8 @@ import contextlib
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bridge.daemon.dispatch import Api
@@ -24,27 +26,49 @@ from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
 from bridge.daemon.workspace import Workspace
+from bridge.paths import default_paths
 from bridge.transfer import helper
-from bridge.transfer.engine import Stats, copy
-from bridge.transfer.lanes import Lane, LaneDead, TransferError
+from bridge.transfer.auto import AUTO_LANES, START_LANES, WINDOW, keep_growing
+from bridge.transfer.engine import Options, Stats, copy
+from bridge.transfer.lanes import Grow, Lane, LaneDead, TransferError
+from bridge.transfer.plan import CHUNK, MAX_CHUNK, MIN_CHUNK
+from bridge.transfer.sync import plan_summary, sync
 
 __all__ = ["AUTO_LANES", "MAX_LANES", "TransferService"]
 
 log = logging.getLogger(__name__)
 
 MAX_LANES = 16
-AUTO_LANES = 8
 PROGRESS_INTERVAL = 0.25  # seconds between progress notifications
+
+Progress = Callable[[Stats], None]
+Runner = Callable[[list[Lane], Options, Progress], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, kw_only=True)
-class TransferParams(SpaceParams):
+class RunParams(SpaceParams):
+    """What a copy and a sync share."""
+
     direction: Literal["upload", "download"]
-    sources: list[str]  # local paths (upload) or paths in the space (download)
     dest: str
-    recursive: bool = False
     lanes: int | Literal["auto"] = "auto"
     id: str | None = None  # the caller's name for it (for transfer.cancel); made up if absent
+    chunk: int = CHUNK  # bytes per piece of a large file (the unit of striping and resume)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferParams(RunParams):
+    sources: list[str]  # local paths (upload) or paths in the space (download)
+    recursive: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncParams(RunParams):
+    source: str  # a folder (or file) whose contents ``dest`` is to mirror
+    checksum: bool = False  # compare content hashes, not size and mtime
+    delete: bool = False  # remove destination entries the source does not have
+    exclude: list[str] = field(default_factory=list)  # rsync-like patterns
+    dry_run: bool = False  # answer the plan, change nothing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +85,7 @@ class TransferService:
 
     def register(self, api: Api) -> None:
         api.add("transfer.start", self.transfer_start)
+        api.add("transfer.sync", self.transfer_sync)
         api.add("transfer.cancel", self.transfer_cancel)
 
     def busy(self) -> bool:
@@ -68,9 +93,52 @@ class TransferService:
 
     @translated
     async def transfer_start(self, conn: Connection, params: TransferParams) -> dict[str, Any]:
-        want = AUTO_LANES if params.lanes == "auto" else params.lanes
+        async def run(lanes: list[Lane], opts: Options, report: Progress) -> dict[str, Any]:
+            stats = await copy(
+                params.direction,
+                params.sources,
+                params.dest,
+                lanes,
+                recursive=params.recursive,
+                progress=report,
+                state_dir=opts.state_dir,
+                scope=opts.scope,
+                chunk=opts.chunk,
+            )
+            return stats.summary()
+
+        return await self._guarded(conn, params, run)
+
+    @translated
+    async def transfer_sync(self, conn: Connection, params: SyncParams) -> dict[str, Any]:
+        if not all(isinstance(p, str) and p for p in params.exclude):
+            raise ApiError("exclude must be a list of patterns", kind="invalid_params")
+
+        async def run(lanes: list[Lane], opts: Options, report: Progress) -> dict[str, Any]:
+            stats, plan = await sync(
+                params.direction,
+                params.source,
+                params.dest,
+                lanes,
+                checksum=params.checksum,
+                delete=params.delete,
+                exclude=params.exclude,
+                dry_run=params.dry_run,
+                progress=report,
+                options=opts,
+            )
+            out = stats.summary() | {"deleted": 0 if params.dry_run else len(plan.delete)}
+            return out | ({"plan": plan_summary(plan)} if params.dry_run else {})
+
+        return await self._guarded(conn, params, run)
+
+    async def _guarded(self, conn: Connection, params: RunParams, run: Runner) -> dict[str, Any]:
+        """Check the shared parameters, register the run for ``transfer.cancel``, run it."""
+        want = START_LANES if params.lanes == "auto" else params.lanes
         if not isinstance(want, int) or not 1 <= want <= MAX_LANES:
             raise ApiError(f"lanes must be 1..{MAX_LANES} or 'auto'", kind="invalid_params")
+        if not MIN_CHUNK <= params.chunk <= MAX_CHUNK:
+            raise ApiError(f"chunk must be {MIN_CHUNK}..{MAX_CHUNK} bytes", kind="invalid_params")
         tid = params.id or f"transfer-{next(self._ids)}"
         if tid in self._running:
             raise ApiError(f"a transfer {tid!r} is already running", kind="invalid_params")
@@ -78,7 +146,7 @@ class TransferService:
         assert task is not None
         self._running[tid] = task
         try:
-            return await self._run(conn, params, tid, want, strict=params.lanes != "auto")
+            return await self._run(conn, params, tid, want, run)
         finally:
             self._running.pop(tid, None)
 
@@ -92,7 +160,7 @@ class TransferService:
         return {"cancelled": params.id}
 
     async def _run(
-        self, conn: Connection, params: TransferParams, tid: str, want: int, *, strict: bool
+        self, conn: Connection, params: RunParams, tid: str, want: int, run: Runner
     ) -> dict[str, Any]:
         ws = self._spaces.workspace(params.context)
         space = await ws.resolve(params.space)
@@ -101,7 +169,8 @@ class TransferService:
         alias = await self._spaces.alias(ws, space)
         opened: list[tuple[ManagedChannel, Lane]] = []
         try:
-            opened = await self._open_lanes(ws, space, alias, want, strict=strict)
+            strict = params.lanes != "auto"
+            opened.extend(await self._open_lanes(ws, space, alias, want, strict=strict))
             last = 0.0
 
             def report(stats: Stats) -> None:
@@ -111,19 +180,15 @@ class TransferService:
                     last = now
                     conn.spawn(conn.notify("transfer.progress", _progress(tid, stats)))
 
-            stats = await copy(
-                params.direction,
-                params.sources,
-                params.dest,
-                [lane for _, lane in opened],
-                recursive=params.recursive,
-                progress=report,
-            )
+            state_dir = str(default_paths().state_dir / "transfers")
+            grow = None if strict else self._grower(ws, space, alias, opened)
+            opts = Options(state_dir=state_dir, scope=space.arn, chunk=params.chunk, grow=grow)
+            result = await run([lane for _, lane in opened], opts, report)
         except TransferError as exc:
             raise ApiError(str(exc), kind="transfer") from None
         finally:
             await asyncio.shield(self._close(opened))
-        return {"id": tid, **stats.summary()}
+        return {"id": tid, **result}
 
     async def _open_lanes(
         self, ws: Workspace, space: Any, alias: str, want: int, *, strict: bool
@@ -141,6 +206,35 @@ class TransferService:
         for exc in failures:
             log.info("transfer: a lane was refused (%s); going on with %d", exc, len(opened))
         return opened
+
+    def _grower(
+        self, ws: Workspace, space: Any, alias: str, opened: list[tuple[ManagedChannel, Lane]]
+    ) -> Grow:
+        """``auto``: measure the lanes' traffic a window at a time and add a lane while
+        ``keep_growing`` says so; a refused session (the per-space limit) ends the growth."""
+
+        def moved() -> int:
+            return sum(
+                m.channel.stats.bytes_sent + m.channel.stats.bytes_received for m, _ in opened
+            )
+
+        async def grow(add: Callable[[Lane], None]) -> None:
+            history: list[tuple[int, float]] = []
+            while True:
+                before = moved()
+                await asyncio.sleep(WINDOW)
+                history.append((len(opened), (moved() - before) / WINDOW))
+                if not keep_growing(history):
+                    return
+                try:
+                    lane = await self._open_lane(ws, space, alias, len(opened))
+                except Exception as exc:
+                    log.info("transfer: no more lanes (%s); going on with %d", exc, len(opened))
+                    return
+                opened.append(lane)
+                add(lane[1])
+
+        return grow
 
     async def _open_lane(
         self, ws: Workspace, space: Any, alias: str, index: int

@@ -11,15 +11,27 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bridge.transfer import helper
-from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
-from bridge.transfer.plan import SMALL, FileJob, Plan, chunks, plan_copy
+from bridge.transfer.lanes import Grow, Item, Lane, Scheduler, TransferError
+from bridge.transfer.plan import CHUNK, SMALL, FileJob, Plan, chunks, plan_copy
+from bridge.transfer.resume import Manifest, download_manifest_path, upload_manifest_path
 
-__all__ = ["Direction", "Stats", "copy"]
+__all__ = [
+    "Ctx",
+    "Direction",
+    "Options",
+    "Stats",
+    "copy",
+    "execute",
+    "local",
+    "local_walk",
+    "remote_walk",
+]
 
 Direction = Literal["upload", "download"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -52,13 +64,20 @@ class _File:
     job: FileJob
     left: int
     stamp: tuple[int, int] | None = None  # a local source's (size, mtime_ns) when planned
+    manifest: Manifest | None = None  # the record of landed chunks (large files)
 
 
 @dataclass
-class _Ctx:
+class Ctx:
+    """What every item of one run shares: its direction, its counters, whom to tell."""
+
     direction: Direction
     stats: Stats
     progress: Callable[[Stats], None]
+    keep_mtime: bool = False  # sync: the destination keeps the source's mtime
+
+    def mtime(self, job: FileJob) -> int | None:
+        return job.mtime if self.keep_mtime else None
 
     def landed(self, n: int) -> None:
         self.stats.bytes += n
@@ -81,7 +100,7 @@ def _check_unchanged(f: _File) -> None:
 
 @dataclass
 class _Chunk:
-    ctx: _Ctx
+    ctx: Ctx
     file: _File
     offset: int
     length: int
@@ -89,7 +108,7 @@ class _Chunk:
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
         if self.ctx.direction == "upload":
-            data = await asyncio.to_thread(helper.read_chunk, job.src, self.offset, self.length)
+            data = await local(helper.read_chunk, job.src, self.offset, self.length)
             flags, payload = helper.pack(data)
             await lane.request(
                 "put", {"path": job.dst, "offset": self.offset, "flags": flags}, payload
@@ -99,9 +118,11 @@ class _Chunk:
                 "get", {"path": job.src, "offset": self.offset, "length": self.length}
             )
             data = helper.unpack(h["flags"], payload)
-            await asyncio.to_thread(helper.write_chunk, job.dst, self.offset, data)
+            await local(helper.write_chunk, job.dst, self.offset, data)
         if len(data) != self.length:
             raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
+        if self.file.manifest is not None:
+            self.file.manifest.add(self.offset)
         self.ctx.landed(self.length)
         self.file.left -= 1
         return [_Finish(self.ctx, self.file)] if not self.file.left else []
@@ -109,20 +130,27 @@ class _Chunk:
 
 @dataclass
 class _Finish:
-    ctx: _Ctx
+    ctx: Ctx
     file: _File
 
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
-        if self.ctx.direction == "upload":
-            sha = await asyncio.to_thread(helper.file_hash, job.src)
-            _check_unchanged(self.file)
-            await lane.request(
-                "fin", {"path": job.dst, "size": job.size, "sha256": sha, "mode": job.mode}
-            )
-        else:
-            _, h, _ = await lane.request("hash", {"path": job.src})
-            await asyncio.to_thread(helper.finish, job.dst, job.size, h["sha256"], job.mode)
+        try:
+            if self.ctx.direction == "upload":
+                sha = await local(helper.file_hash, job.src)
+                _check_unchanged(self.file)
+                header = {"path": job.dst, "size": job.size, "sha256": sha, "mode": job.mode}
+                await lane.request("fin", header | {"mtime": self.ctx.mtime(job)})
+            else:
+                _, h, _ = await lane.request("hash", {"path": job.src})
+                mtime = self.ctx.mtime(job)
+                await local(helper.finish, job.dst, job.size, h["sha256"], job.mode, mtime)
+        except TransferError:
+            if self.file.manifest is not None:  # the partial was removed: start afresh
+                self.file.manifest.drop()
+            raise
+        if self.file.manifest is not None:
+            self.file.manifest.drop()
         self.ctx.finished()
         return []
 
@@ -131,19 +159,20 @@ class _Finish:
 class _Whole:
     """A small file in one request: data and hash together."""
 
-    ctx: _Ctx
+    ctx: Ctx
     file: _File
 
     async def run(self, lane: Lane) -> list[Item]:
         job = self.file.job
         if self.ctx.direction == "upload":
-            data = await asyncio.to_thread(helper.read_chunk, job.src, 0, job.size + 1)
+            data = await local(helper.read_chunk, job.src, 0, job.size + 1)
             _check_unchanged(self.file)
             if len(data) != job.size:
                 raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
             flags, payload = helper.pack(data)
             header = {"path": job.dst, "offset": 0, "flags": flags, "size": job.size}
             header |= {"sha256": hashlib.sha256(data).hexdigest(), "mode": job.mode}
+            header |= {"mtime": self.ctx.mtime(job)}
             await lane.request("put", header, payload)
         else:
             _, h, payload = await lane.request(
@@ -152,10 +181,10 @@ class _Whole:
             data = helper.unpack(h["flags"], payload)
 
             def write() -> None:
-                helper.write_chunk(job.dst, 0, data)
-                helper.finish(job.dst, len(data), h["sha256"], job.mode)
+                helper.write_chunk(job.dst, 0, data, truncate=True)
+                helper.finish(job.dst, len(data), h["sha256"], job.mode, self.ctx.mtime(job))
 
-            await asyncio.to_thread(write)
+            await local(write)
             if len(data) != job.size:
                 raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
         self.ctx.landed(job.size)
@@ -163,12 +192,22 @@ class _Whole:
         return []
 
 
-async def _remote_walk(lane: Lane, path: str, *, top: bool = False) -> tuple[str, list[Any]]:
+async def remote_walk(lane: Lane, path: str, *, top: bool = False) -> tuple[str, list[Any]]:
     _, h, _ = await lane.request("list", {"path": path, "top": top})
     return h["root"], h["entries"]
 
 
-def _local_walk(path: str, *, top: bool = False) -> list[dict[str, Any]]:
+async def local(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a file operation on this machine in a thread, its OSError as one line."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        text = exc.strerror or str(exc)
+        raise TransferError(f"{name}: {text}" if name else text) from None
+
+
+def local_walk(path: str, *, top: bool = False) -> list[dict[str, Any]]:
     try:
         return helper.walk(os.path.expanduser(path), top)
     except FileNotFoundError:
@@ -185,9 +224,9 @@ async def _make_plan(
     direction: Direction, sources: list[str], dest: str, lane: Lane, recursive: bool
 ) -> Plan:
     if direction == "upload":
-        walks = [(_expand(s), await asyncio.to_thread(_local_walk, s)) for s in sources]
+        walks = [(_expand(s), await asyncio.to_thread(local_walk, s)) for s in sources]
         try:
-            root, top = await _remote_walk(lane, dest, top=True)
+            root, top = await remote_walk(lane, dest, top=True)
             dest_is_dir = top[0]["type"] == "dir"
             dest = root
         except TransferError:
@@ -195,11 +234,47 @@ async def _make_plan(
     else:
         walks = []
         for s in sources:
-            root, entries = await _remote_walk(lane, s)
+            root, entries = await remote_walk(lane, s)
             walks.append((root, entries))
         dest = _expand(dest)
         dest_is_dir = await asyncio.to_thread(os.path.isdir, dest) or dest.endswith("/")
     return plan_copy(walks, dest, dest_is_dir=dest_is_dir, recursive=recursive)
+
+
+async def _resume(
+    direction: Direction, job: FileJob, lane: Lane, state_dir: str | None, scope: str, chunk: int
+) -> tuple[Manifest | None, set[int]]:
+    """A large file's manifest and the chunk offsets already in its partial; the partial is
+    emptied when nothing can be resumed (no record, a changed source, a lost partial)."""
+    identity = {"src": job.src, "dst": job.dst, "size": job.size, "mtime": job.mtime}
+    identity["chunk"] = chunk
+    if direction == "upload":
+        if state_dir is None:
+            await lane.request("part", {"path": job.dst, "keep": False})
+            return None, set()
+        manifest = Manifest(upload_manifest_path(state_dir, scope, job.src, job.dst), identity)
+        done = await local(manifest.load)
+        _, h, _ = await lane.request("part", {"path": job.dst, "keep": bool(done)})
+        present = h["size"] is not None
+    else:
+        manifest = Manifest(download_manifest_path(job.dst), identity)
+        done = await local(manifest.load)
+        present = await local(helper.partial, job.dst, bool(done)) is not None
+    if not present:
+        done = set()
+    await local(manifest.start, bool(done))
+    return manifest, done
+
+
+@dataclass
+class Options:
+    """How a run behaves beyond its paths: ``state_dir`` keeps upload manifests (none: no
+    resume), keyed by ``scope`` (the space); large files go in ``chunk``-sized pieces."""
+
+    state_dir: str | None = None
+    scope: str = ""
+    chunk: int = CHUNK
+    grow: Grow | None = None  # ``auto``: adds lanes during the run (see ``auto.py``)
 
 
 async def copy(
@@ -210,34 +285,74 @@ async def copy(
     *,
     recursive: bool = False,
     progress: Callable[[Stats], None] = lambda stats: None,
+    state_dir: str | None = None,
+    scope: str = "",
+    chunk: int = CHUNK,
+    grow: Grow | None = None,
 ) -> Stats:
     """Copy ``sources`` to ``dest`` over started ``lanes``: remote paths are the helper's
-    (relative = the space user's home), local ones this process's."""
-    stats = Stats(lanes=len(lanes))
+    (relative = the space user's home), local ones this process's. Uploads record landed
+    chunks under ``state_dir`` (none: no resume), keyed by ``scope`` (the space) and paths;
+    downloads beside their partials. Files above ``SMALL`` go in ``chunk``-sized pieces."""
     plan = await _make_plan(direction, sources, dest, lanes[0], recursive)
-    stats.total, stats.total_files = plan.bytes, len(plan.files)
-    ctx = _Ctx(direction, stats, progress)
+    ctx = Ctx(direction, Stats(lanes=len(lanes)), progress)
+    return await execute(direction, plan, lanes, ctx, Options(state_dir, scope, chunk, grow))
+
+
+async def execute(
+    direction: Direction, plan: Plan, lanes: list[Lane], ctx: Ctx, opts: Options
+) -> Stats:
+    """Run a plan: its folders and links, then its files striped over the lanes."""
+    stats = ctx.stats
+    stats.total += plan.bytes
+    stats.total_files += len(plan.files)
     for path in plan.dirs:
         if direction == "upload":
             await lanes[0].request("mkdir", {"path": path})
         else:
-            await asyncio.to_thread(os.makedirs, path, exist_ok=True)
+            await local(os.makedirs, path, 0o777, True)
     for path, target in plan.links:
         if direction == "upload":
             await lanes[0].request("link", {"path": path, "target": target})
         else:
-            await asyncio.to_thread(helper.make_link, path, target)
+            await local(helper.make_link, path, target)
     items: list[Item] = []
-    for job in plan.files:
-        stamp = _stamp(job.src) if direction == "upload" else None
-        pieces = chunks(job.size)
-        f = _File(job, len(pieces), stamp)
-        if job.size <= SMALL:
-            items.append(_Whole(ctx, f))
-        else:
-            items.extend(_Chunk(ctx, f, off, n) for off, n in pieces)
-    progress(stats)
-    await Scheduler(lanes).run(items)
-    stats.wire_bytes = sum(lane.wire_bytes for lane in lanes)
+    manifests: list[Manifest] = []
+    try:
+        for job in plan.files:
+            stamp = _stamp(job.src) if direction == "upload" else None
+            if job.size <= SMALL:
+                items.append(_Whole(ctx, _File(job, 1, stamp)))
+                continue
+            manifest, done = await _resume(
+                direction, job, lanes[0], opts.state_dir, opts.scope, opts.chunk
+            )
+            if manifest is not None:
+                manifests.append(manifest)
+            todo = [(off, n) for off, n in chunks(job.size, opts.chunk) if off not in done]
+            skipped = job.size - sum(n for _, n in todo)
+            stats.skipped_bytes += skipped
+            stats.bytes += skipped
+            f = _File(job, len(todo), stamp, manifest)
+            items.extend(_Chunk(ctx, f, off, n) for off, n in todo)
+            if not todo:
+                items.append(_Finish(ctx, f))
+        ctx.progress(stats)
+        scheduler = Scheduler(lanes)
+        grow = opts.grow
+
+        async def growing(add: Callable[[Lane], None]) -> None:
+            def added(lane: Lane) -> None:
+                add(lane)
+                stats.lanes = len(scheduler.lanes)
+
+            assert grow is not None
+            await grow(added)
+
+        await scheduler.run(items, growing if grow is not None else None)
+    finally:
+        for manifest in manifests:
+            manifest.close()
+    stats.wire_bytes = sum(lane.wire_bytes for lane in scheduler.lanes)
     stats.seconds = time.monotonic() - stats.started
     return stats

@@ -11,6 +11,7 @@ and renamed into place only when the whole-file SHA-256 matches.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -20,10 +21,25 @@ import zlib
 from typing import Any, BinaryIO
 
 HEAD = struct.Struct("!BII")
-KINDS = ["put", "fin", "get", "hash", "list", "mkdir", "link", "ok", "chunk", "err", "bye"]
+KINDS = [
+    "put",
+    "fin",
+    "get",
+    "hash",
+    "list",
+    "mkdir",
+    "link",
+    "ok",
+    "chunk",
+    "err",
+    "bye",
+    "part",
+    "rm",
+]
 CODE = {k: i for i, k in enumerate(KINDS)}
 Z = 1  # flags bit: data is zlib-compressed
 MIN_SAVING = 0.10  # compress a chunk only when it saves at least this much
+SAMPLE = 64 << 10  # what a large chunk's compressibility is judged by
 
 
 def encode(kind: str, header: dict[str, Any], data: bytes = b"") -> bytes:
@@ -53,13 +69,22 @@ class Decoder:
         return out
 
 
+def _saves(raw: bytes, packed: bytes) -> bool:
+    return len(packed) <= len(raw) * (1 - MIN_SAVING)
+
+
 def pack(data: bytes) -> tuple[int, bytes]:
-    """(flags, payload): level-1 zlib only when it saves at least ``MIN_SAVING``."""
-    if len(data) >= 256:
-        z = zlib.compress(data, 1)
-        if len(z) <= len(data) * (1 - MIN_SAVING):
-            return Z, z
-    return 0, data
+    """(flags, payload): level-1 zlib only when it saves at least ``MIN_SAVING``. A large
+    piece is judged by a sample from its middle first, so random data costs one 64 KiB
+    compression, not 4 MiB of it (zlib would be most of the user side's CPU per MiB)."""
+    if len(data) < 256:
+        return 0, data
+    if len(data) > 4 * SAMPLE:
+        sample = data[len(data) // 2 : len(data) // 2 + SAMPLE]
+        if not _saves(sample, zlib.compress(sample, 1)):
+            return 0, data
+    z = zlib.compress(data, 1)
+    return (Z, z) if _saves(data, z) else (0, data)
 
 
 def unpack(flags: int, payload: bytes) -> bytes:
@@ -71,17 +96,33 @@ def part_path(path: str) -> str:
     return os.path.join(head, "." + name + ".smc-part")
 
 
-def write_chunk(path: str, offset: int, data: bytes) -> None:
+def write_chunk(path: str, offset: int, data: bytes, truncate: bool = False) -> None:
     """Write at ``offset`` into the partial file beside ``path`` (made, with its folders, on
-    first use; several lanes' helpers write the same partial at their own offsets)."""
+    first use; several lanes' helpers write the same partial at their own offsets). A whole
+    file ``truncate``s, so a stale partial of an earlier attempt cannot lengthen it."""
     head = os.path.dirname(path)
     if head:
         os.makedirs(head, exist_ok=True)
-    fd = os.open(part_path(path), os.O_WRONLY | os.O_CREAT, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else 0)
+    fd = os.open(part_path(path), flags, 0o600)
     try:
         os.pwrite(fd, data, offset)
     finally:
         os.close(fd)
+
+
+def partial(path: str, keep: bool) -> int | None:
+    """The size of ``path``'s partial (None: there is none); without ``keep`` it is removed,
+    so a copy that cannot resume starts from an empty partial."""
+    part = part_path(path)
+    if not keep:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)
+        return None
+    try:
+        return os.path.getsize(part)
+    except OSError:
+        return None
 
 
 def file_hash(path: str) -> str:
@@ -92,9 +133,12 @@ def file_hash(path: str) -> str:
     return h.hexdigest()
 
 
-def finish(path: str, size: int, sha256: str, mode: int | None = None) -> None:
+def finish(
+    path: str, size: int, sha256: str, mode: int | None = None, mtime: int | None = None
+) -> None:
     """Rename the partial into place when it has ``size`` bytes hashing to ``sha256``; on a
-    mismatch the partial is removed and the destination (if any) stays untouched."""
+    mismatch the partial is removed and the destination (if any) stays untouched. ``mtime``
+    (ns) is kept when given, so that a later sync sees the file as the same."""
     part = part_path(path)
     write_chunk(path, 0, b"")  # an empty file has no chunk: make its partial here
     try:
@@ -105,6 +149,8 @@ def finish(path: str, size: int, sha256: str, mode: int | None = None) -> None:
             raise OSError(f"checksum mismatch for {path}")
         if mode is not None:
             os.chmod(part, mode & 0o7777)
+        if mtime is not None:
+            os.utime(part, ns=(mtime, mtime))
         os.replace(part, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -136,11 +182,30 @@ def walk(root: str, top: bool = False) -> list[dict[str, Any]]:
                 entry(os.path.join(path, name), rel + "/" + name if rel else name)
         else:
             out.append(
-                {"rel": rel, "type": "file", "size": st.st_size, "mode": st.st_mode & 0o7777}
+                {
+                    "rel": rel,
+                    "type": "file",
+                    "size": st.st_size,
+                    "mode": st.st_mode & 0o7777,
+                    "mtime": st.st_mtime_ns,
+                }
             )
 
     entry(root, "")
     return out
+
+
+def remove(path: str) -> None:
+    """Remove a file, a link or an empty folder (one still holding excluded files stays)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        try:
+            os.rmdir(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def make_link(path: str, target: str) -> None:
@@ -158,12 +223,13 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
     try:
         path = os.path.expanduser(h.get("path", "."))
         if kind == "put":
-            write_chunk(path, h["offset"], unpack(h.get("flags", 0), data))
-            if "sha256" in h:  # a whole small file: written and finished in one request
-                finish(path, h["size"], h["sha256"], h.get("mode"))
+            whole = "sha256" in h
+            write_chunk(path, h["offset"], unpack(h.get("flags", 0), data), whole)
+            if whole:  # a whole small file: written and finished in one request
+                finish(path, h["size"], h["sha256"], h.get("mode"), h.get("mtime"))
             return encode("ok", {"id": rid})
         if kind == "fin":
-            finish(path, h["size"], h["sha256"], h.get("mode"))
+            finish(path, h["size"], h["sha256"], h.get("mode"), h.get("mtime"))
             return encode("ok", {"id": rid})
         if kind == "get":
             raw = read_chunk(path, h["offset"], h["length"])
@@ -172,6 +238,8 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
             if h.get("hash"):
                 reply["sha256"] = file_hash(path)
             return encode("chunk", reply, payload)
+        if kind == "part":
+            return encode("ok", {"id": rid, "size": partial(path, bool(h.get("keep")))})
         if kind == "hash":
             return encode("ok", {"id": rid, "sha256": file_hash(path)})
         if kind == "list":
@@ -185,6 +253,9 @@ def handle(kind: str, h: dict[str, Any], data: bytes) -> bytes:
             )
         if kind == "mkdir":
             os.makedirs(path, exist_ok=True)
+            return encode("ok", {"id": rid})
+        if kind == "rm":
+            remove(path)
             return encode("ok", {"id": rid})
         if kind == "link":
             make_link(path, h["target"])

@@ -134,34 +134,74 @@ class Item(Protocol):
     async def run(self, lane: Lane) -> list[Item]: ...
 
 
+Grow = Callable[[Callable[[Lane], None]], Awaitable[None]]
+
+
 class Scheduler:
+    """Items over lanes, ``window`` requests per lane at once. A ``grow`` task may add lanes
+    while the run goes on (``auto``); the run fails only when every lane's workers have ended
+    with work left and no lane is still being added."""
+
     def __init__(self, lanes: list[Lane], *, window: int = 4) -> None:
-        self._lanes = lanes
+        self._lanes = list(lanes)
         self._window = window
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._outstanding = 0
         self._done = asyncio.Event()
         self._failure: BaseException | None = None
+        self._workers: set[asyncio.Task[None]] = set()
+        self._growing = False
 
-    async def run(self, items: list[Item]) -> None:
+    @property
+    def lanes(self) -> list[Lane]:
+        return list(self._lanes)
+
+    async def run(self, items: list[Item], grow: Grow | None = None) -> None:
         for item in items:
             self._add(item)
         if not self._outstanding:
             return
-        workers = [
-            asyncio.create_task(self._worker(lane))
-            for lane in self._lanes
-            for _ in range(self._window)
-        ]
-        watch = [asyncio.create_task(self._watch_lanes(workers))]
+        for lane in self._lanes:
+            self._start_workers(lane)
+        grower = asyncio.create_task(self._grow(grow)) if grow is not None else None
         try:
             await self._done.wait()
         finally:
-            for task in workers + watch:
+            tasks = [*self._workers, *([grower] if grower else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*workers, *watch, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._failure is not None:
             raise self._failure
+
+    def add_lane(self, lane: Lane) -> None:
+        """A lane opened during the run: its workers join at once."""
+        self._lanes.append(lane)
+        if not self._done.is_set():
+            self._start_workers(lane)
+
+    async def _grow(self, grow: Grow) -> None:
+        self._growing = True
+        try:
+            await grow(self.add_lane)
+        finally:
+            self._growing = False
+            self._check_lanes()
+
+    def _start_workers(self, lane: Lane) -> None:
+        for _ in range(self._window):
+            task = asyncio.create_task(self._worker(lane))
+            self._workers.add(task)
+            task.add_done_callback(self._worker_ended)
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        self._workers.discard(task)
+        self._check_lanes()
+
+    def _check_lanes(self) -> None:
+        if not self._workers and not self._growing and not self._done.is_set():
+            reasons = "; ".join(lane.error or "?" for lane in self._lanes)
+            self._fail(TransferError(f"every lane failed ({reasons})"))
 
     def _add(self, item: Item) -> None:
         self._outstanding += 1
@@ -186,12 +226,6 @@ class Scheduler:
             self._outstanding -= 1
             if not self._outstanding:
                 self._done.set()
-
-    async def _watch_lanes(self, workers: list[asyncio.Task[None]]) -> None:
-        await asyncio.gather(*workers, return_exceptions=True)
-        if not self._done.is_set():
-            reasons = "; ".join(lane.error or "?" for lane in self._lanes)
-            self._fail(TransferError(f"every lane failed ({reasons})"))
 
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.emulator.config import LimitsConfig
 from bridge.transfer.plan import CHUNK
 from tests.daemon.jupyter.kernels_helpers import Stack as Sandbox
 from tests.transfer.transfer_helpers import tree_hashes
@@ -82,3 +84,25 @@ def test_a_remote_path_outside_permissions_is_one_line(stack: Sandbox, tmp_path:
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "/proc/nope" in lines[0], done.stderr
+
+
+def test_auto_lanes_back_off_on_the_session_limit(stack: Sandbox, tmp_path: Path) -> None:
+    """The emulator answers StartSession beyond its per-space cap with ResourceLimitExceeded,
+    as the service does: ``auto`` goes on with the lanes it got, a number fails in one line."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(2 * CHUNK + 5))
+    assert stack.smconnect("cp", str(src), "demo:warm.bin").returncode == 0  # the space runs
+    plane = stack.emu.emulator.plane
+    live = sum(1 for s in stack.emu.emulator.broker.sessions.values() if not s.ended.is_set())
+    original = plane.config
+    plane.config = dataclasses.replace(original, limits=LimitsConfig(sessions_per_space=live + 3))
+    try:
+        summary = cp(stack, "--lanes", "auto", str(src), "demo:capped.bin")
+        strict = stack.smconnect("cp", "--lanes", "8", str(src), "demo:refused.bin")
+    finally:
+        plane.config = original
+    assert 1 <= summary["lanes"] <= 3
+    assert (stack.space_home("demo") / "capped.bin").read_bytes() == src.read_bytes()
+    assert strict.returncode != 0 and len(strict.stderr.strip().splitlines()) == 1, strict.stderr
+    assert "limit" in strict.stderr
+    assert not (stack.space_home("demo") / "refused.bin").exists()

@@ -5,12 +5,20 @@ for real without SSM; the daemon tests add the SSM sessions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Lane
+from tests.daemon.jupyter.kernels_helpers import Stack
 
 
 async def local_lane(index: int, cwd: Path) -> tuple[Lane, asyncio.subprocess.Process]:
@@ -46,3 +54,70 @@ def tree_hashes(root: Path) -> dict[str, str]:
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+@contextlib.contextmanager
+def realistic_pacing(stack: Stack) -> Iterator[None]:
+    """New SSM sessions paced like the real service (~1 MB/s each) for the block."""
+    broker = stack.emu.emulator.broker
+    broker.pacing = "realistic"
+    try:
+        yield
+    finally:
+        broker.pacing = "unthrottled"
+
+
+def landed_chunks(manifest_glob: Iterator[Path]) -> int:
+    """Chunks recorded in the first manifest found (its identity line not counted)."""
+    for path in manifest_glob:
+        with contextlib.suppress(OSError):
+            return max(0, path.read_bytes().count(b"\n") - 1)
+    return 0
+
+
+def wait_until(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float) -> None:
+    """Return once ``ready()``; fails the test if ``proc`` ends or time runs out first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the copy never got half-way"
+        time.sleep(0.05)
+
+
+def kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float) -> None:
+    """kill -9 ``proc`` once ``ready()``."""
+    wait_until(proc, ready, timeout)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+
+def helper_pids() -> set[int]:
+    """Transfer helpers running on this machine (the emulated space's are local processes)."""
+    marker = helper.bootstrap().encode()
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+    return pids
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str, *, prefill: dict[str, bytes]) -> Iterator[None]:
+    """A small filesystem of its own at ``path`` holding ``prefill``, then mounted with
+    ``options`` (``size=1m``: full soon; ``ro``: read-only, which holds even for root); the
+    test is skipped where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        for name, data in prefill.items():
+            (path / name).write_bytes(data)
+        subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
