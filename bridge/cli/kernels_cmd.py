@@ -15,12 +15,13 @@ from rich.text import Text
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.progress import ProgressDisplay
-from bridge.cli.spaces_cmd import OPEN_TIMEOUT, SpaceArg, TimeoutOpt
+from bridge.cli.space_pick import choose_space
+from bridge.cli.spaces_cmd import OPEN_TIMEOUT, MaybeSpaceArg, TimeoutOpt
 
 
 def kernels_cmd(
     ctx: typer.Context,
-    space: SpaceArg,
+    space: MaybeSpaceArg = None,
     close: Annotated[
         bool, typer.Option("--close", help="End the space's Jupyter forward.")
     ] = False,
@@ -36,6 +37,7 @@ def kernels_cmd(
     Starts the space if needed. JupyterLab spaces serve their own Jupyter; in a CodeEditor space one is started, with a token, when `jupyter` is installed there.
     """
     aws = aws_context(ctx, profile, region)
+    space = space or choose_space(ctx, aws)
     params = {**aws.params(), "space": space}
     if close:
         closed = rpc.call("jupyter.close", params)
