@@ -116,8 +116,20 @@ class Doctor:
                 str(exc), "pass --region, set AWS_REGION, or set `region` in ~/.aws/config"
             ) from None
         self.found.session = session
-        profile = session.profile_name
-        return f"{session.region_name}" + (f" (profile {profile})" if profile else "")
+        return f"{session.region_name} (from {self.region_source(session.profile_name)})"
+
+    def region_source(self, profile: str | None) -> str:
+        """Where the region came from, in the order they win: the flag, the environment,
+        the profile."""
+        if self.aws.region and self.aws.region not in (
+            os.environ.get("AWS_REGION"),
+            os.environ.get("AWS_DEFAULT_REGION"),
+        ):
+            return "--region"
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(name) and os.environ[name] == self.aws.region:
+                return name
+        return f"profile {profile or 'default'} in ~/.aws/config"
 
     def credentials(self) -> str:
         import botocore.exceptions

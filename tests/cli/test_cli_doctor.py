@@ -155,3 +155,16 @@ def test_doctor_bundle_has_the_facts_and_no_secrets(cli: Cli, tmp_path: Path) ->
     assert "marker-line" in texts["daemon.log"] and "smconnect 0." in texts["versions.txt"]
     assert "## ssh -G sm-demo" in texts["ssh-G.txt"] and "proxycommand " in texts["ssh-G.txt"]
     assert '"name": "keyring"' in texts["doctor.json"]
+
+
+def test_doctor_says_where_the_region_comes_from(cli: Cli) -> None:
+    _, checks = _checks(cli)
+    assert checks["AWS region"]["detail"] == "us-east-1 (from AWS_REGION)"
+    del cli.env["AWS_REGION"], cli.env["AWS_DEFAULT_REGION"]  # set but empty is not unset
+    _, checks = _checks(cli, "--region", "us-east-1")
+    assert checks["AWS region"]["detail"] == "us-east-1 (from --region)"
+    aws = cli.home / ".aws"
+    aws.mkdir(exist_ok=True)
+    (aws / "config").write_text("[default]\nregion = us-east-1\n")
+    _, checks = _checks(cli)
+    assert checks["AWS region"]["detail"] == "us-east-1 (from profile default in ~/.aws/config)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from bridge.emulator import EmulatorThread
+
 from .cli_helpers import Cli
 
 BOOM = """
@@ -83,3 +85,29 @@ def test_a_bad_region_or_endpoint_is_a_configuration_error(cli: Cli) -> None:
     ):
         message = cli.run(*args).fails(4, needle)
         assert "Error:" not in message and "ValueError" not in message, message
+
+
+def test_an_app_that_fails_to_start_says_why_and_what_to_do(emu: EmulatorThread, cli: Cli) -> None:
+    """The emulator's fail_app_start fault: DescribeApp's FailureReason, then the fix."""
+
+    async def fail() -> None:
+        emu.emulator.plane.faults.fail_app_start.add("editor")
+
+    emu.call(fail)
+    line = cli.run("start", "editor").fails(1, "the app of space 'editor' failed to start")
+    assert "emulated fault (faults.fail_app_start)" in line
+    assert "`smconnect start editor`" in line and "--instance-type" in line
+
+
+def test_a_domain_or_region_that_does_not_fit_says_how(cli: Cli) -> None:
+    line = cli.run("start", "d-nosuch00000/demo").fails(3, "d-nosuch00000' does not exist")
+    assert "in region us-east-1" in line and "smconnect list" in line and "--region" in line
+    # The emulator, like an endpoint of one region, rejects a signature for another region:
+    # not the credentials' fault, so not "sign in again".
+    line = cli.run("list", "--region", "eu-west-1").fails(4, "does not serve region eu-west-1")
+    assert "smconnect login" not in line and "--region" in line
+
+
+def test_no_space_in_this_region_suggests_another(empty_cli: Cli) -> None:
+    line = empty_cli.run("start", "demo").fails(3, "sees no Studio space in region us-east-1")
+    assert "pass --region or set AWS_REGION" in line
