@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
+from bridge.cli.completion import complete_forward_id
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
@@ -208,7 +209,12 @@ def forward_cmd(
     list_: Annotated[bool, typer.Option("--list", help="List the daemon's forwards.")] = False,
     close: Annotated[
         str | None,
-        typer.Option("--close", help="Close the forward with this id.", show_default=False),
+        typer.Option(
+            "--close",
+            help="Close the forward with this id.",
+            show_default=False,
+            autocompletion=complete_forward_id,
+        ),
     ] = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,

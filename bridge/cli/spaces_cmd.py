@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge.cli import output, rpc
+from bridge.cli.completion import complete_instance_type
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
 from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
@@ -155,7 +156,10 @@ def open_cmd(
     instance_type: Annotated[
         str | None,
         typer.Option(
-            "--instance-type", help="Run the space on this instance type.", show_default=False
+            "--instance-type",
+            help="Run the space on this instance type.",
+            show_default=False,
+            autocompletion=complete_instance_type,
         ),
     ] = None,
     timeout: TimeoutOpt = OPEN_TIMEOUT,

@@ -76,6 +76,31 @@ def test_shell_completion(cli: Cli) -> None:
     }
 
 
+def _complete(cli: Cli, words: str) -> set[str]:
+    """What bash completion offers for the last word of ``words`` (empty after a space)."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = {"_SMCONNECT_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    return set(cli.run(**env).ok().stdout.split())
+
+
+def test_completion_of_profiles_regions_instance_types_and_forwards(cli: Cli) -> None:
+    aws = cli.home / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text("[default]\nregion = us-east-1\n[profile work]\n[profile wide]\n")
+    (aws / "credentials").write_text("[wallet]\naws_access_key_id = x\n")
+    assert _complete(cli, "smconnect --profile w") == {"work", "wide", "wallet"}
+    assert _complete(cli, "smconnect list --profile wo") == {"work"}
+    assert {"eu-west-1", "eu-west-2", "eu-west-3"} <= _complete(cli, "smconnect --region eu-w")
+    assert "us-east-1" not in _complete(cli, "smconnect list --region eu-")
+    types = _complete(cli, "smconnect open demo --instance-type ml.t3.")
+    assert {"ml.t3.medium", "ml.t3.large"} <= types and all(t.startswith("ml.t3.") for t in types)
+
+    assert _complete(cli, "smconnect forward --close ") == set()  # no daemon yet: none started
+    fwd = cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
+    assert _complete(cli, "smconnect forward --close ") == {fwd["id"]}
+    cli.run("forward", "--close", fwd["id"]).ok()
+
+
 def test_a_bad_region_or_endpoint_is_a_configuration_error(cli: Cli) -> None:
     """One line naming what to check, the AWS-setup exit code; no exception name."""
     for args, needle in (
