@@ -10,6 +10,7 @@ import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
 import { DaemonFacts, DaemonInfo } from '../core/daemonInfo';
 import { endpoint } from '../core/endpoint';
+import { forwardParams, localPortHint, parsePortSpec } from '../core/forwards';
 import { ensureJupyter, JupyterInfo } from '../core/kernels';
 import { askContext, pickSpace } from '../core/pickers';
 import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
@@ -256,6 +257,41 @@ class Controller implements vscode.Disposable {
     void vscode.window.showInformationMessage(`SageMaker: ${space.name} is ${state}.`);
   }
 
+  async forwardPort(): Promise<void> {
+    const ctx = await this.context(true);
+    const space = await this.pickSpace(ctx, 'SageMaker: Forward Port', () => true);
+    const text = await vscode.window.showInputBox({
+      title: `SageMaker: Forward a local port to ${space.name}`,
+      prompt: 'REMOTE, LOCAL:REMOTE, or 0:REMOTE for any free local port (as `smconnect forward`)',
+      placeHolder: '8888',
+      validateInput: (value) => {
+        const parsed = parsePortSpec(value);
+        return typeof parsed === 'string' ? parsed : undefined;
+      },
+    });
+    if (text === undefined) return;
+    const spec = parsePortSpec(text);
+    if (typeof spec === 'string') throw new Error(spec);
+    const doing = `forwarding a port to ${space.name}`;
+    let fwd: { id: string; local: string; remote_port: number };
+    try {
+      fwd = await this.withProgress(`SageMaker: ${doing}`, doing, (ports, signal) =>
+        ports.call<{ id: string; local: string; remote_port: number }>('forward.open', forwardParams(ctx, space.ref, spec), {
+          signal,
+          onNotification: (method, p) => {
+            if (method === 'progress' && typeof p.message === 'string') ports.report(p.message);
+          },
+        }),
+      );
+    } catch (err) {
+      const hint = err instanceof RpcError ? localPortHint(err.kind, err.message, space.name, spec) : undefined;
+      throw hint ? new Error(hint) : err;
+    }
+    const line = `Forwarding ${fwd.local} → ${space.name}:${fwd.remote_port} (id ${fwd.id}; \`smconnect forward --close ${fwd.id}\` stops it)`;
+    this.log.info(line);
+    void vscode.window.showInformationMessage(`SageMaker: ${line}`);
+  }
+
   private async ensureKernelServer(space: Space, token?: vscode.CancellationToken): Promise<JupyterInfo> {
     const ctx = await this.context(false);
     return this.withProgress(
@@ -352,6 +388,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register('smconnect.stopSpace', () => controller.lifecycle('stop'));
   register('smconnect.attachKernel', () => controller.attachKernel());
   register('smconnect.signIn', () => controller.signIn());
+  register('smconnect.forwardPort', () => controller.forwardPort());
   register('smconnect.showLogs', () => controller.showLogs());
   register('smconnect.doctor', () => controller.doctor());
 
