@@ -30,13 +30,18 @@ def _finish(child: pexpect.spawn) -> tuple[str, int]:
     return str(child.before), int(child.exitstatus if child.exitstatus is not None else -1)
 
 
+def _succeeds(child: pexpect.spawn) -> str:
+    out, status = _finish(child)
+    assert status == 0, out
+    return out
+
+
 def test_typing_filters_and_enter_opens_the_match(cli: Cli) -> None:
     child = _spawn(cli, "open", "--no-editor")
     child.send("edi")
     child.expect_exact("> editor")
     child.send("\r")
-    out, status = _finish(child)
-    assert status == 0, out
+    out = _succeeds(child)
     assert "Space editor is ready" in out and "ssh " in out
 
 
@@ -49,8 +54,7 @@ def test_arrow_keys_move_through_the_matches(cli: Cli) -> None:
     for key in (DOWN, DOWN, UP, DOWN):
         child.send(key)
     child.send("\r")
-    out, status = _finish(child)
-    assert status == 0, out
+    out = _succeeds(child)
     assert f'"domain_id": "{OTHER_DOMAIN}"' in out
 
 
@@ -66,8 +70,7 @@ def test_forward_picks_a_space_then_asks_for_ports(cli: Cli) -> None:
     child.send("demo\r")
     child.expect_exact("Ports to forward to demo")
     child.send("0:8888\r")
-    out, status = _finish(child)
-    assert status == 0, out
+    out = _succeeds(child)
     assert "demo:8888 in the background" in out
 
 
