@@ -64,6 +64,14 @@ SESSION_LIMIT = 10  # the service's documented limit of active remote sessions p
 Progress = Callable[[str, str], None]
 """``progress(phase, message)``: phases are ``update``, ``stopping``, ``starting``, ``session``."""
 
+# What to do about an app that failed to start: the FailureReason says which applies (a quota,
+# capacity for the instance type, a lifecycle configuration script that failed).
+APP_FAILED_HINT = (
+    "try again with `smconnect start {name}`; for capacity or a quota, another instance type "
+    "(`smconnect open {name} --instance-type ml.t3.medium`) or a quota increase in Service "
+    "Quotas; a lifecycle configuration's output is in CloudWatch Logs under /aws/sagemaker/studio"
+)
+
 
 def _no_progress(phase: str, message: str) -> None:
     return None
@@ -257,7 +265,10 @@ class StudioClient:
                 return replace(space, app_status="InService")
             if status == "Failed":
                 reason = self._app_failure(space)
-                raise AppStartFailed(f"the app of space {space.name!r} failed to start: {reason}")
+                raise AppStartFailed(
+                    f"the app of space {space.name!r} failed to start: {reason} "
+                    f"(AWS's FailureReason); {APP_FAILED_HINT.format(name=space.name)}"
+                )
             if status in (None, "Deleted"):
                 spec = instance_type or space.instance_type
                 progress(
@@ -482,6 +493,12 @@ class StudioClient:
     def _translate(self, operation: str, exc: Exception) -> AwsError:
         if isinstance(exc, botocore.exceptions.ClientError):
             code, message = _code(exc), _message(exc)
+            if "scoped to a valid region" in message:  # signed for one region, sent to another's
+                return ConfigurationError(
+                    f"{operation}: the endpoint {self._sm.meta.endpoint_url} does not serve region "
+                    f"{self.region} ({message}); pass the endpoint's region (--region, AWS_REGION) "
+                    "or leave out the endpoint override"
+                )
             if code in _CREDENTIAL_CODES:
                 if code.startswith("AccessDenied"):
                     return CredentialsError(
@@ -492,7 +509,9 @@ class StudioClient:
                     "sign in again with `smconnect login` or `aws sso login`"
                 )
             if code in ("ResourceNotFound", "ResourceNotFoundException"):
-                return SpaceNotFound(f"{operation}: {message}")
+                return SpaceNotFound(
+                    f"{operation}: {message} {_not_found_hint(message, self.region)}"
+                )
             return ApiError(operation, code, message)
         if isinstance(exc, botocore.exceptions.NoCredentialsError):
             return CredentialsError(
@@ -514,6 +533,16 @@ class StudioClient:
                 "HTTPS_PROXY and the region"
             )
         return ApiError(operation, type(exc).__name__, str(exc))
+
+
+def _not_found_hint(message: str, region: str) -> str:
+    """What to do about a ResourceNotFound: a domain id is often from another region."""
+    if message.startswith("Domain "):
+        return (
+            f"(in region {region}); `smconnect list` shows your spaces with their domain ids, "
+            "and a domain in another region needs --region"
+        )
+    return "; `smconnect list` shows the spaces you can use"
 
 
 def check_endpoint_url(url: str | None) -> None:

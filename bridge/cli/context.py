@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from bridge.aws.context import AwsContext
+from bridge.cli.completion import complete_profile, complete_region
 
 __all__ = [
     "AwsContext",
@@ -32,6 +33,7 @@ ProfileOpt = Annotated[
         "--profile",
         help="AWS profile (default: $AWS_PROFILE or the default chain).",
         show_default=False,
+        autocompletion=complete_profile,
     ),
 ]
 RegionOpt = Annotated[
@@ -40,6 +42,7 @@ RegionOpt = Annotated[
         "--region",
         help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION).",
         show_default=False,
+        autocompletion=complete_region,
     ),
 ]
 EndpointOpt = Annotated[

@@ -14,12 +14,13 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from bridge.cli import output
+from bridge.cli import doctor_local, output
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.launch import (
@@ -82,6 +83,7 @@ class Doctor:
             ("ssh config", self.ssh_config),
             ("VS Code CLI", self.vscode),
             ("Remote-SSH extension", self.remote_ssh),
+            ("keyring", self.keyring),
         ):
             try:
                 check = Check(name, True, fn())
@@ -114,8 +116,20 @@ class Doctor:
                 str(exc), "pass --region, set AWS_REGION, or set `region` in ~/.aws/config"
             ) from None
         self.found.session = session
-        profile = session.profile_name
-        return f"{session.region_name}" + (f" (profile {profile})" if profile else "")
+        return f"{session.region_name} (from {self.region_source(session.profile_name)})"
+
+    def region_source(self, profile: str | None) -> str:
+        """Where the region came from, in the order they win: the flag, the environment,
+        the profile."""
+        if self.aws.region and self.aws.region not in (
+            os.environ.get("AWS_REGION"),
+            os.environ.get("AWS_DEFAULT_REGION"),
+        ):
+            return "--region"
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(name) and os.environ[name] == self.aws.region:
+                return name
+        return f"profile {profile or 'default'} in ~/.aws/config"
 
     def credentials(self) -> str:
         import botocore.exceptions
@@ -209,17 +223,36 @@ class Doctor:
         from bridge.ssh.errors import SshConfigError
 
         fix = "`smconnect ssh-config install`"
+        config = manager(self.aws)
         try:
-            status = manager(self.aws).show(
-                self.found.spaces, validate=shutil.which("ssh") is not None
-            )
+            status = config.show(self.found.spaces, validate=shutil.which("ssh") is not None)
         except SshConfigError as exc:
             raise Failed(str(exc), fix) from None
         if status.problems:
-            more = f" (and {len(status.problems) - 1} more)" if len(status.problems) > 1 else ""
-            raise Failed(status.problems[0] + more, fix)
+            problems = [
+                (
+                    doctor_local.proxy_difference(
+                        config.paths.our_config, config.options.smconnect_command
+                    )
+                    or p
+                )
+                if "ProxyCommand points at another smconnect" in p
+                else p
+                for p in status.problems
+            ]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Failed(problems[0] + more, fix)
+        elsewhere = doctor_local.openssh_home_problem(config.paths)
+        if elsewhere is not None:
+            raise Failed(*elsewhere)
         freshness = {True: ", host list up to date", False: "", None: ""}[status.up_to_date]
         return f"installed, Include first, {len(status.hosts)} hosts{freshness}"
+
+    def keyring(self) -> str:
+        backend, problem, fix = doctor_local.keyring_check()
+        if problem is not None:
+            raise Failed(problem, fix or "")
+        return backend
 
     def vscode(self) -> str:
         fix = (
@@ -266,6 +299,17 @@ def _print_check(check: Check) -> None:
 def doctor_cmd(
     ctx: typer.Context,
     json_out: JsonOpt = False,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Also write a redacted support bundle (a zip: versions, this report, recent "
+            "logs, ssh -G of the hosts) to FILE.",
+            metavar="FILE",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
@@ -275,6 +319,15 @@ def doctor_cmd(
     ok = all(c.ok for c in checks)
     if json_out:
         output.print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
+    if bundle is not None:
+        from bridge.cli.doctor_bundle import write_bundle
+        from bridge.cli.sshconfig_cmd import manager
+
+        try:
+            write_bundle(bundle, checks, manager(aws))
+        except OSError as exc:
+            raise CliError(f"cannot write {bundle}: {exc.strerror or exc}") from None
+        output.say(f"wrote the support bundle {bundle} (secrets redacted; check before sharing)")
     if not ok:
         raise typer.Exit(ExitCode.FAILURE)
 

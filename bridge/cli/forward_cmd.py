@@ -16,10 +16,12 @@ from typing import Annotated, Any
 import typer
 
 from bridge.cli import output, rpc
+from bridge.cli.completion import complete_forward_id
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
-from bridge.cli.spaces_cmd import OPEN_TIMEOUT
+from bridge.cli.space_pick import choose_space
+from bridge.cli.spaces_cmd import OPEN_TIMEOUT, MaybeSpaceArg
 from bridge.cli.status_cmd import forward_table
 from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
 
@@ -180,7 +182,7 @@ async def _list_forwards() -> list[dict[str, Any]]:
 
 def forward_cmd(
     ctx: typer.Context,
-    space: Annotated[str | None, typer.Argument(help="Space name.", show_default=False)] = None,
+    space: MaybeSpaceArg = None,
     ports: Annotated[
         list[str] | None,
         typer.Argument(
@@ -207,7 +209,12 @@ def forward_cmd(
     list_: Annotated[bool, typer.Option("--list", help="List the daemon's forwards.")] = False,
     close: Annotated[
         str | None,
-        typer.Option("--close", help="Close the forward with this id.", show_default=False),
+        typer.Option(
+            "--close",
+            help="Close the forward with this id.",
+            show_default=False,
+            autocompletion=complete_forward_id,
+        ),
     ] = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
@@ -224,6 +231,10 @@ def forward_cmd(
         else:
             _list(json_out)
         return
+    aws = aws_context(ctx, profile, region)
+    if not space and not ports:
+        space = choose_space(ctx, aws, args="SPACE [LOCAL:]REMOTE...")
+        ports = _ask_ports(space)
     if not space or not ports:
         raise CliError(
             "usage: smconnect forward SPACE [LOCAL:]REMOTE... (or --list, --close ID)",
@@ -233,7 +244,6 @@ def forward_cmd(
     if unix_socket and len(specs) > 1:
         raise CliError("--unix-socket takes one port (one socket per forward)", ExitCode.USAGE)
     where = _Where(bind, unix_socket)
-    aws = aws_context(ctx, profile, region)
     if not background:
         asyncio.run(_foreground(aws, space, specs, where))
         return
@@ -259,6 +269,15 @@ def forward_cmd(
     output.stdout.print(
         "`smconnect forward --close ID` stops it" + ("." if len(opened) == 1 else " (each id).")
     )
+
+
+def _ask_ports(space: str) -> list[str]:
+    """The ports to forward, after the picker chose the space (a terminal is there)."""
+    answer = typer.prompt(
+        f"Ports to forward to {output.safe(space)} ([LOCAL:]REMOTE, several with spaces)",
+        err=True,
+    )
+    return str(answer).split()
 
 
 def _list(json_out: bool) -> None:

@@ -22,7 +22,8 @@ from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
-from bridge.cli.spaces_cmd import OPEN_TIMEOUT, SpaceArg, TimeoutOpt
+from bridge.cli.space_pick import choose_space
+from bridge.cli.spaces_cmd import OPEN_TIMEOUT, MaybeSpaceArg, TimeoutOpt
 from bridge.daemon.client import DaemonClient, DaemonError
 
 POLL = 1.0  # seconds between looks at the forward while waiting
@@ -31,7 +32,7 @@ RECHECK = 15.0  # seconds between AWS looks at a space whose connection is down
 
 def kernels_cmd(
     ctx: typer.Context,
-    space: SpaceArg,
+    space: MaybeSpaceArg = None,
     close: Annotated[
         bool, typer.Option("--close", help="End the space's Jupyter forward.")
     ] = False,
@@ -55,6 +56,7 @@ def kernels_cmd(
     Starts the space if needed. JupyterLab spaces serve their own Jupyter; in a CodeEditor space one is started, with a token, when `jupyter` is installed there.
     """
     aws = aws_context(ctx, profile, region)
+    space = space or choose_space(ctx, aws)
     params = {**aws.params(), "space": space}
     if close:
         closed = rpc.call("jupyter.close", params)

@@ -9,10 +9,12 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge.cli import output, rpc
+from bridge.cli.completion import complete_instance_type
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
 from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
 from bridge.cli.progress import ProgressDisplay
+from bridge.cli.space_pick import choose_space, space_names
 from bridge.cli.ssh_args import SshCommand, ssh_options
 from bridge.daemon.client import RpcError
 
@@ -34,13 +36,7 @@ def complete_space(ctx: typer.Context, incomplete: str) -> list[str]:
         result = rpc.call("spaces.list", aws.params(), timeout=10.0)
     except Exception:
         return []
-    spaces = result.get("spaces", [])
-    names = [str(s.get("name")) for s in spaces]
-    out = {
-        str(s.get("ref")) if names.count(str(s.get("name"))) > 1 else str(s.get("name"))
-        for s in spaces
-    }
-    return sorted(c for c in out if c.startswith(incomplete))
+    return sorted({c for c in space_names(result.get("spaces", [])) if c.startswith(incomplete)})
 
 
 SpaceArg = Annotated[
@@ -48,6 +44,15 @@ SpaceArg = Annotated[
     typer.Argument(
         help="Space name, or domain-id/name when the name is in several domains.",
         autocompletion=complete_space,
+    ),
+]
+MaybeSpaceArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Space name, or domain-id/name when the name is in several domains; "
+        "none: pick one (on a terminal).",
+        autocompletion=complete_space,
+        show_default=False,
     ),
 ]
 TimeoutOpt = Annotated[
@@ -141,7 +146,7 @@ def _confirm_restart(message: str) -> None:
 
 def open_cmd(
     ctx: typer.Context,
-    space: SpaceArg,
+    space: MaybeSpaceArg = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Restart a running space without asking.")
     ] = False,
@@ -151,7 +156,10 @@ def open_cmd(
     instance_type: Annotated[
         str | None,
         typer.Option(
-            "--instance-type", help="Run the space on this instance type.", show_default=False
+            "--instance-type",
+            help="Run the space on this instance type.",
+            show_default=False,
+            autocompletion=complete_instance_type,
         ),
     ] = None,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
@@ -169,6 +177,7 @@ def open_cmd(
     aws = aws_context(ctx, profile, region)
     if shell and not json_out:
         ssh_binary()  # fail before starting anything
+    space = space or choose_space(ctx, aws)
     result = open_space(aws, space, yes=yes, instance_type=instance_type, timeout=timeout)
     output.warn_rejected(result)
     host = str(result["ssh_host"])
@@ -196,7 +205,7 @@ def open_cmd(
 
 def ssh_cmd(
     ctx: typer.Context,
-    space: SpaceArg,
+    space: MaybeSpaceArg = None,
     command: Annotated[
         list[str] | None,
         typer.Argument(
@@ -218,6 +227,7 @@ def ssh_cmd(
     """
     aws = aws_context(ctx, profile, region)
     ssh_binary()
+    space = space or choose_space(ctx, aws)
     result = open_space(aws, space, yes=yes, timeout=timeout)
     exec_ssh(str(result["ssh_host"]), list(command or []), ssh_options(ctx))
 

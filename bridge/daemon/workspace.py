@@ -99,6 +99,12 @@ class Workspace:
         if matches:
             raise AmbiguousSpace(ref, [m.ref for m in matches])
         studio = await self.studio()
+        if not await self.spaces():
+            raise SpaceNotFound(
+                f"no space named {ref!r}: your identity sees no Studio space in region "
+                f"{studio.region}; if your spaces are in another region, pass --region or set "
+                "AWS_REGION (`smconnect doctor` says where the region comes from)"
+            )
         raise SpaceNotFound(
             f"no space named {ref!r} in region {studio.region}; "
             "`smconnect list` shows the spaces you can use"

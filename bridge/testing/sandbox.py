@@ -71,6 +71,9 @@ class Sandbox:
         env.update(aws_env)
         env.update(
             HOME=str(home),
+            # ssh in a sandbox always runs with -F <home>/.ssh/config: for doctor, that is the
+            # config OpenSSH reads (a user's is the passwd entry's home, see doctor_local).
+            SMCONNECT_OPENSSH_HOME=str(home),
             SMCONNECT_RUNTIME_DIR=str(home / ".smconnect-run"),
             SMCONNECT_STATE_DIR=str(home / ".smconnect-state"),
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",

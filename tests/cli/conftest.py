@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.config import DomainConfig
 
-from .cli_helpers import Cli, cli_config
+from .cli_helpers import DOMAIN, Cli, cli_config
 
 
 @pytest.fixture
@@ -32,6 +34,16 @@ def offline_cli() -> Iterator[Cli]:
             cli.stop_daemon()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def empty_cli(offline_cli: Cli) -> Iterator[Cli]:
+    """A Cli whose region has a domain but no space (spaces elsewhere, as far as it knows)."""
+    config = replace(cli_config(), domains=(DomainConfig(DOMAIN, "empty", ("default-user",), ()),))
+    with start_in_thread(config) as handle:
+        offline_cli.env.update(handle.env)
+        yield offline_cli
+        offline_cli.stop_daemon()  # before the emulator goes
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_ssh_options_before_and_after_the_space(cli: Cli, tmp_path: Path) -> Non
     after = tmp_path / "after.log"
     ran = cli.run("ssh", "demo", "-v", "-E", str(after), "echo", "after-ok").ok()
     assert ran.stdout.strip() == "after-ok" and "debug1:" in after.read_text()
-    cli.run("ssh", "-o", "ConnectTimeout=5").fails(2, "Missing argument")
+    cli.run("ssh", "-o", "ConnectTimeout=5").fails(2, "needs a space", "your spaces: ", "demo")
 
     # The daemon's log kept its default level clear of asyncssh's per-channel INFO lines.
     log = cli.run("logs", "-n", "100000").ok().stdout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import zipfile
 from pathlib import Path
 
 from .cli_helpers import Cli, fake_editor
@@ -15,6 +18,7 @@ CHECKS = [
     "ssh config",
     "VS Code CLI",
     "Remote-SSH extension",
+    "keyring",
 ]
 
 
@@ -71,3 +75,96 @@ def test_doctor_without_credentials_or_editor(cli: Cli) -> None:
     human = cli.run("doctor", AWS_SECRET_ACCESS_KEY="wrong-secret")
     assert human.returncode == 1 and "Traceback" not in human.stderr
     assert "✗ AWS credentials" in human.stdout and "    fix: " in human.stdout
+
+
+def test_doctor_checks_the_config_openssh_reads_not_just_home(cli: Cli, tmp_path: Path) -> None:
+    """OpenSSH reads ~/.ssh/config from the passwd entry, whatever $HOME says: installed under
+    $HOME only, plain `ssh` finds no host, and doctor must not say ✓ (issue 16)."""
+    cli.run("ssh-config", "install").ok()
+    include = f'Include "{cli.home / ".ssh" / "smconnect" / "config"}"'
+    # The real passwd entry: this test's HOME is a temporary directory, not that home.
+    passwd_home = pwd.getpwuid(os.getuid()).pw_dir
+    _, checks = _checks(cli, SMCONNECT_OPENSSH_HOME="")
+    ssh_config = checks["ssh config"]
+    assert not ssh_config["ok"] and f"{passwd_home}/.ssh/config" in str(ssh_config["detail"])
+    assert include in str(ssh_config["fix"])
+
+    other = tmp_path / "other"
+    (other / ".ssh").mkdir(parents=True)
+    _, checks = _checks(cli, SMCONNECT_OPENSSH_HOME=str(other))
+    assert f"{other}/.ssh/config" in str(checks["ssh config"]["detail"])
+    (other / ".ssh" / "config").write_text(f"{include}\nHost *\n  ServerAliveInterval 30\n")
+    _, checks = _checks(cli, SMCONNECT_OPENSSH_HOME=str(other))
+    assert checks["ssh config"]["ok"], checks["ssh config"]
+
+
+def test_doctor_names_what_the_proxy_command_runs(cli: Cli) -> None:
+    """An install made in a shell with another region: same binary, so say what differs."""
+    cli.run("ssh-config", "install").ok()
+    _, checks = _checks(cli, AWS_REGION="eu-west-1")
+    detail = str(checks["ssh config"]["detail"])
+    assert "the ProxyCommand runs --region us-east-1 (this shell: eu-west-1)" in detail, detail
+
+
+def test_doctor_says_plainly_what_keyring_holds_keys(cli: Cli) -> None:
+    """The sandbox's keyring is keyrings.alt's plaintext file: fine while unused, a failure
+    once a profile keeps its keys there; no usable keyring at all likewise."""
+    _, checks = _checks(cli)
+    assert checks["keyring"]["ok"] and "plaintext file store" in str(checks["keyring"]["detail"])
+    aws = cli.home / ".aws"
+    aws.mkdir(exist_ok=True)
+    (aws / "config").write_text(
+        "[profile kp]\ncredential_process = smconnect credentials kp\nregion = us-east-1\n"
+    )
+    _, checks = _checks(cli)
+    keyring = checks["keyring"]
+    assert not keyring["ok"] and "profile kp keeps its AWS keys" in str(keyring["detail"])
+    assert "plaintext file store" in str(keyring["detail"]) and "Secret Service" in str(
+        keyring["fix"]
+    )
+    _, checks = _checks(cli, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    assert "needs a keyring, and none is usable" in str(checks["keyring"]["detail"])
+
+
+def test_doctor_bundle_has_the_facts_and_no_secrets(cli: Cli, tmp_path: Path) -> None:
+    cli.run("ssh-config", "install").ok()
+    planted = {
+        "aws_secret_access_key = PLANTEDsecret0001",
+        "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1?token=PLANTEDtoken0002",
+        '"SessionToken": "PLANTEDsession0003"',
+        "AKIAPLANTED0004XYZW",
+    }
+    cli.state_dir.mkdir(parents=True, exist_ok=True)
+    with (cli.state_dir / "daemon.log").open("a") as log:
+        for secret in planted:
+            log.write(f"2026-11-30T10:00:00.000Z INFO smconnect.daemon [1] marker-line {secret}\n")
+    aws = cli.home / ".aws"
+    aws.mkdir(exist_ok=True)
+    (aws / "credentials").write_text("[default]\naws_secret_access_key = PLANTEDfile0005\n")
+
+    bundle = tmp_path / "bundle.zip"
+    result = cli.run("doctor", "--bundle", str(bundle))
+    assert "Traceback" not in result.stderr and "support bundle" in result.stderr, result
+    assert bundle.stat().st_mode & 0o777 == 0o600
+    with zipfile.ZipFile(bundle) as z:
+        texts = {name: z.read(name).decode() for name in z.namelist()}
+    assert set(texts) == {"versions.txt", "doctor.json", "daemon.log", "cli.log", "ssh-G.txt"}
+    everything = "\n".join(texts.values())
+    secrets = ["PLANTED", cli.env["AWS_SECRET_ACCESS_KEY"]]
+    assert not [s for s in secrets if s in everything]
+    assert "marker-line" in texts["daemon.log"] and "smconnect 0." in texts["versions.txt"]
+    assert "## ssh -G sm-demo" in texts["ssh-G.txt"] and "proxycommand " in texts["ssh-G.txt"]
+    assert '"name": "keyring"' in texts["doctor.json"]
+
+
+def test_doctor_says_where_the_region_comes_from(cli: Cli) -> None:
+    _, checks = _checks(cli)
+    assert checks["AWS region"]["detail"] == "us-east-1 (from AWS_REGION)"
+    del cli.env["AWS_REGION"], cli.env["AWS_DEFAULT_REGION"]  # set but empty is not unset
+    _, checks = _checks(cli, "--region", "us-east-1")
+    assert checks["AWS region"]["detail"] == "us-east-1 (from --region)"
+    aws = cli.home / ".aws"
+    aws.mkdir(exist_ok=True)
+    (aws / "config").write_text("[default]\nregion = us-east-1\n")
+    _, checks = _checks(cli)
+    assert checks["AWS region"]["detail"] == "us-east-1 (from profile default in ~/.aws/config)"

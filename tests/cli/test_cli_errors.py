@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from bridge.emulator import EmulatorThread
+
 from .cli_helpers import Cli
 
 BOOM = """
@@ -74,6 +76,31 @@ def test_shell_completion(cli: Cli) -> None:
     }
 
 
+def _complete(cli: Cli, words: str) -> set[str]:
+    """What bash completion offers for the last word of ``words`` (empty after a space)."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = {"_SMCONNECT_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    return set(cli.run(**env).ok().stdout.split())
+
+
+def test_completion_of_profiles_regions_instance_types_and_forwards(cli: Cli) -> None:
+    aws = cli.home / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text("[default]\nregion = us-east-1\n[profile work]\n[profile wide]\n")
+    (aws / "credentials").write_text("[wallet]\naws_access_key_id = x\n")
+    assert _complete(cli, "smconnect --profile w") == {"work", "wide", "wallet"}
+    assert _complete(cli, "smconnect list --profile wo") == {"work"}
+    assert {"eu-west-1", "eu-west-2", "eu-west-3"} <= _complete(cli, "smconnect --region eu-w")
+    assert "us-east-1" not in _complete(cli, "smconnect list --region eu-")
+    types = _complete(cli, "smconnect open demo --instance-type ml.t3.")
+    assert {"ml.t3.medium", "ml.t3.large"} <= types and all(t.startswith("ml.t3.") for t in types)
+
+    assert _complete(cli, "smconnect forward --close ") == set()  # no daemon yet: none started
+    fwd = cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
+    assert _complete(cli, "smconnect forward --close ") == {fwd["id"]}
+    cli.run("forward", "--close", fwd["id"]).ok()
+
+
 def test_a_bad_region_or_endpoint_is_a_configuration_error(cli: Cli) -> None:
     """One line naming what to check, the AWS-setup exit code; no exception name."""
     for args, needle in (
@@ -83,3 +110,29 @@ def test_a_bad_region_or_endpoint_is_a_configuration_error(cli: Cli) -> None:
     ):
         message = cli.run(*args).fails(4, needle)
         assert "Error:" not in message and "ValueError" not in message, message
+
+
+def test_an_app_that_fails_to_start_says_why_and_what_to_do(emu: EmulatorThread, cli: Cli) -> None:
+    """The emulator's fail_app_start fault: DescribeApp's FailureReason, then the fix."""
+
+    async def fail() -> None:
+        emu.emulator.plane.faults.fail_app_start.add("editor")
+
+    emu.call(fail)
+    line = cli.run("start", "editor").fails(1, "the app of space 'editor' failed to start")
+    assert "emulated fault (faults.fail_app_start)" in line
+    assert "`smconnect start editor`" in line and "--instance-type" in line
+
+
+def test_a_domain_or_region_that_does_not_fit_says_how(cli: Cli) -> None:
+    line = cli.run("start", "d-nosuch00000/demo").fails(3, "d-nosuch00000' does not exist")
+    assert "in region us-east-1" in line and "smconnect list" in line and "--region" in line
+    # The emulator, like an endpoint of one region, rejects a signature for another region:
+    # not the credentials' fault, so not "sign in again".
+    line = cli.run("list", "--region", "eu-west-1").fails(4, "does not serve region eu-west-1")
+    assert "smconnect login" not in line and "--region" in line
+
+
+def test_no_space_in_this_region_suggests_another(empty_cli: Cli) -> None:
+    line = empty_cli.run("start", "demo").fails(3, "sees no Studio space in region us-east-1")
+    assert "pass --region or set AWS_REGION" in line

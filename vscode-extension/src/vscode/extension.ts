@@ -10,6 +10,8 @@ import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
 import { DaemonFacts, DaemonInfo } from '../core/daemonInfo';
 import { endpoint } from '../core/endpoint';
+import { forwardParams, localPortHint, parsePortSpec } from '../core/forwards';
+import { Direction, progressLine, TransferNote, transferParams } from '../core/transfers';
 import { ensureJupyter, JupyterInfo } from '../core/kernels';
 import { askContext, pickSpace } from '../core/pickers';
 import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
@@ -256,6 +258,91 @@ class Controller implements vscode.Disposable {
     void vscode.window.showInformationMessage(`SageMaker: ${space.name} is ${state}.`);
   }
 
+  async forwardPort(): Promise<void> {
+    const ctx = await this.context(true);
+    const space = await this.pickSpace(ctx, 'SageMaker: Forward Port', () => true);
+    const text = await vscode.window.showInputBox({
+      title: `SageMaker: Forward a local port to ${space.name}`,
+      prompt: 'REMOTE, LOCAL:REMOTE, or 0:REMOTE for any free local port (as `smconnect forward`)',
+      placeHolder: '8888',
+      validateInput: (value) => {
+        const parsed = parsePortSpec(value);
+        return typeof parsed === 'string' ? parsed : undefined;
+      },
+    });
+    if (text === undefined) return;
+    const spec = parsePortSpec(text);
+    if (typeof spec === 'string') throw new Error(spec);
+    const doing = `forwarding a port to ${space.name}`;
+    let fwd: { id: string; local: string; remote_port: number };
+    try {
+      fwd = await this.withProgress(`SageMaker: ${doing}`, doing, (ports, signal) =>
+        ports.call<{ id: string; local: string; remote_port: number }>('forward.open', forwardParams(ctx, space.ref, spec), {
+          signal,
+          onNotification: (method, p) => {
+            if (method === 'progress' && typeof p.message === 'string') ports.report(p.message);
+          },
+        }),
+      );
+    } catch (err) {
+      const hint = err instanceof RpcError ? localPortHint(err.kind, err.message, space.name, spec) : undefined;
+      throw hint ? new Error(hint) : err;
+    }
+    const line = `Forwarding ${fwd.local} → ${space.name}:${fwd.remote_port} (id ${fwd.id}; \`smconnect forward --close ${fwd.id}\` stops it)`;
+    this.log.info(line);
+    void vscode.window.showInformationMessage(`SageMaker: ${line}`);
+  }
+
+  async transfer(direction: Direction, uri: vscode.Uri | undefined): Promise<void> {
+    if (!uri || uri.scheme !== 'file') throw new Error('pick a local file or folder in the Explorer');
+    const ctx = await this.context(true);
+    const verb = direction === 'upload' ? 'Upload to' : 'Download from';
+    const space = await this.pickSpace(ctx, `SageMaker: ${verb} Space`, () => true);
+    const folder = (await vscode.workspace.fs.stat(uri)).type === vscode.FileType.Directory;
+    if (direction === 'download' && !folder) throw new Error('download into a folder: pick a folder in the Explorer');
+    const remote = await vscode.window.showInputBox({
+      title: `SageMaker: ${verb} ${space.name}`,
+      prompt:
+        direction === 'upload'
+          ? `Folder in ${space.name} to copy into (relative to the home directory)`
+          : `File or folder in ${space.name} to copy (relative to the home directory)`,
+      value: direction === 'upload' ? '.' : '',
+      validateInput: (v) => (direction === 'download' && !v.trim() ? 'name a path in the space' : undefined),
+    });
+    if (remote === undefined) return;
+    const id = `vscode-${Date.now()}`;
+    const params = transferParams(ctx, direction, space.ref, uri.fsPath, remote, folder, id);
+    const title = `SageMaker: ${direction === 'upload' ? 'uploading to' : 'downloading from'} ${space.name}`;
+    const summary = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => {
+          // Ask the daemon to stop it (partial files stay resumable), then drop the call.
+          void this.call('transfer.cancel', { id }, { timeoutMs: 10_000 }).catch(() => undefined);
+          abort.abort();
+        });
+        let last = 0;
+        return this.call<{ bytes: number; files: number; seconds: number; lanes: number }>('transfer.start', params, {
+          timeoutMs: 7 * 24 * 3600 * 1000,
+          signal: abort.signal,
+          onNotification: (method, p) => {
+            if (method === 'transfer.progress') {
+              const line = progressLine(p as unknown as TransferNote, last);
+              last = Number((p as { bytes?: number }).bytes ?? last);
+              progress.report(line);
+            } else if (method === 'progress' && typeof p.message === 'string') {
+              progress.report({ message: p.message });
+            }
+          },
+        });
+      },
+    );
+    const line = `${summary.files} files, ${(summary.bytes / (1024 * 1024)).toFixed(1)} MiB in ${summary.seconds.toFixed(1)} s over ${summary.lanes} lanes`;
+    this.log.info(`${title}: ${line}`);
+    void vscode.window.showInformationMessage(`${title}: done (${line}).`);
+  }
+
   private async ensureKernelServer(space: Space, token?: vscode.CancellationToken): Promise<JupyterInfo> {
     const ctx = await this.context(false);
     return this.withProgress(
@@ -352,6 +439,18 @@ export function activate(context: vscode.ExtensionContext): void {
   register('smconnect.stopSpace', () => controller.lifecycle('stop'));
   register('smconnect.attachKernel', () => controller.attachKernel());
   register('smconnect.signIn', () => controller.signIn());
+  register('smconnect.forwardPort', () => controller.forwardPort());
+  for (const direction of ['upload', 'download'] as const) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(`smconnect.${direction}`, async (uri?: vscode.Uri) => {
+        try {
+          await controller.transfer(direction, uri);
+        } catch (err) {
+          controller.showError(err);
+        }
+      }),
+    );
+  }
   register('smconnect.showLogs', () => controller.showLogs());
   register('smconnect.doctor', () => controller.doctor());
 
