@@ -82,6 +82,10 @@ class Space:
     app_status: str | None = None  # None: no app (stopped)
     owner: str | None = None
     app_created: str | None = None  # identifies one run of the app (host keys change per run)
+    # DescribeApp's LastUserActivityTimestamp of the running app (None: not running / not told)
+    last_activity: str | None = None
+    # The space's <AppType>AppSettings.AppLifecycleManagement.IdleSettings (None: no idle shutdown)
+    idle_timeout_minutes: int | None = None
 
     @property
     def ref(self) -> str:
@@ -168,6 +172,9 @@ class StudioClient:
             details = list(
                 pool.map(lambda s: self._describe_raw(s["DomainId"], s["SpaceName"]), summaries)
             )
+            running = [a for a in apps.values() if a.get("Status") == "InService"]
+            for app, activity in zip(running, pool.map(self._last_activity, running), strict=True):
+                app["LastUserActivityTimestamp"] = activity
         spaces = []
         for detail in details:
             try:
@@ -209,7 +216,11 @@ class StudioClient:
             )
         except AwsError:
             log.debug("describe_domain failed for %s", domain_id)
-        return self._space_from(detail, domain_name, self._live_apps(domain_id, name))
+        apps = self._live_apps(domain_id, name)
+        for app in apps.values():
+            if app.get("Status") == "InService":
+                app["LastUserActivityTimestamp"] = self._last_activity(app)
+        return self._space_from(detail, domain_name, apps)
 
     # -- remote access and compute ------------------------------------------------------
 
@@ -396,6 +407,21 @@ class StudioClient:
             apps[(app["DomainId"], app["SpaceName"])] = app
         return apps
 
+    def _last_activity(self, app: dict[str, Any]) -> Any:
+        """DescribeApp's LastUserActivityTimestamp (ListApps does not carry it); None when
+        the call fails: activity is shown, never needed."""
+        try:
+            detail = self._sm.describe_app(
+                DomainId=app["DomainId"],
+                SpaceName=app["SpaceName"],
+                AppType=app["AppType"],
+                AppName=APP_NAME,
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            log.info("DescribeApp for the activity of %s failed: %s", app["SpaceName"], exc)
+            return None
+        return detail.get("LastUserActivityTimestamp")
+
     def _app_status(self, space: Space) -> str | None:
         try:
             app = self._sm.describe_app(
@@ -441,6 +467,8 @@ class StudioClient:
             instance = (app.get("ResourceSpec") or {}).get("InstanceType") or instance
         owner = (detail.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
         app_status = app.get("Status") if app else None
+        idle = (app_settings.get("AppLifecycleManagement") or {}).get("IdleSettings") or {}
+        activity = app.get("LastUserActivityTimestamp") if app else None
         return Space(
             name=name,
             domain_id=domain,
@@ -457,6 +485,8 @@ class StudioClient:
             app_status=validate.app_status("ListApps", app_status) if app_status else None,
             owner=validate.resource_name(op, "OwnerUserProfileName", owner) if owner else None,
             app_created=str(app["CreationTime"]) if app and app.get("CreationTime") else None,
+            last_activity=str(activity) if activity else None,
+            idle_timeout_minutes=validate.idle_minutes(op, idle.get("IdleTimeoutInMinutes")),
         )
 
     def _wait(self, done: Callable[[], bool], what: str, progress: Progress) -> None:

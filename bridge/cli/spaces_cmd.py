@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bridge.cli import output, rpc
+from bridge.cli import costs, output, rpc
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
 from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder, ssh_binary
@@ -62,20 +62,27 @@ StopTimeoutOpt = Annotated[
 
 def list_spaces(
     ctx: typer.Context,
+    running: Annotated[
+        bool, typer.Option("--running", help="Only the spaces whose app runs (and costs).")
+    ] = False,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """List the Studio spaces you can use, across domains."""
+    """List the Studio spaces you can use, across domains, and what running ones cost."""
     aws = aws_context(ctx, profile, region)
-    result = rpc.call("spaces.list", {**aws.params(), "refresh": True})
+    result = rpc.call("spaces.list", {**aws.params(), "refresh": True, "running": running})
     spaces: list[dict[str, Any]] = list(result.get("spaces", []))  # the shape of start/open
     output.warn_rejected(result)
     if json_out:
         output.print_json(spaces)
         return
     if not spaces:
-        output.say("no spaces are visible to your AWS identity in this region")
+        output.say(
+            "no space is running"
+            if running
+            else "no spaces are visible to your AWS identity in this region"
+        )
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in (
@@ -86,6 +93,7 @@ def list_spaces(
         "Instance",
         "Remote access",
         "App",
+        *costs.COLUMNS,
         "SSH host",
     ):
         table.add_column(column, overflow="fold")
@@ -98,6 +106,7 @@ def list_spaces(
             output.cell(s.get("instance_type")),
             output.cell(s.get("remote_access")),
             output.cell(s.get("app_status"), "stopped"),
+            *costs.cost_cells(s),
             output.cell(s.get("ssh_host")),
         )
     output.stdout.print(table)

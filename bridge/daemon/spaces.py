@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from bridge.aws.context import AwsContext
+from bridge.aws.pricing import HourlyPrice
 from bridge.aws.studio import Progress, Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import ApiError, app_not_running, translated
@@ -25,7 +27,7 @@ from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
-from bridge.timestamps import rfc3339
+from bridge.timestamps import parse_rfc3339, rfc3339
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
@@ -35,6 +37,7 @@ REMOTE_HOME = "/home/sagemaker-user"
 @dataclass(frozen=True, kw_only=True)
 class ListParams(ContextParams):
     refresh: bool = False
+    running: bool = False  # only the spaces whose app is InService
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,13 +47,30 @@ class OpenParams(SpaceParams):
     ssh_config: bool = True  # install/refresh the ssh config we own
 
 
-def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
-    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md."""
+def space_json(space: Space, ssh_host: str, price: HourlyPrice | None = None) -> dict[str, Any]:
+    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md.
+
+    ``running_since`` is the app's CreationTime (CreateApp: AWS meters from the instance's
+    creation, Pending included), shown while the app is InService. ``idle_shutdown_at`` is a
+    projection: the last activity (else the start) plus the idle timeout.
+    """
     data = asdict(space)
     data["ref"] = space.ref
     data["ssh_host"] = ssh_host
     if space.app_created is not None:
         data["app_created"] = rfc3339(space.app_created)
+    running = space.running and space.app_created is not None
+    data["running_since"] = data["app_created"] if running else None
+    data["last_activity"] = (
+        rfc3339(space.last_activity) if running and space.last_activity else None
+    )
+    data["idle_shutdown_at"] = None
+    if running and space.idle_timeout_minutes is not None:
+        since = parse_rfc3339(data["last_activity"] or data["running_since"])
+        data["idle_shutdown_at"] = rfc3339(since + timedelta(minutes=space.idle_timeout_minutes))
+    data["price_per_hour"] = price.as_float() if price else None
+    data["currency"] = price.currency if price else None
+    data["price_source"] = ("emulated" if price.emulated else "aws") if price else None
     return data
 
 
@@ -102,6 +122,11 @@ class SpacesService:
         """The space's ssh host name, unambiguous among the spaces this identity sees."""
         return ws.alias(space, await ws.spaces(), self.prefix)
 
+    async def answer(self, ws: Workspace, space: Space, alias: str | None = None) -> dict[str, Any]:
+        """``space_json`` with its hourly price (when it runs and the Price List has one)."""
+        alias = alias if alias is not None else await self.alias(ws, space)
+        return space_json(space, alias, await ws.price(space))
+
     async def ensure_running(
         self, ws: Workspace, space: Space, *, start: bool, progress: Progress
     ) -> Space:
@@ -120,8 +145,11 @@ class SpacesService:
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         spaces = await ws.spaces(refresh=params.refresh)
+        shown = [s for s in spaces if s.running] if params.running else spaces
         return {
-            "spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces],
+            "spaces": await asyncio.gather(
+                *(self.answer(ws, s, ws.alias(s, spaces, self.prefix)) for s in shown)
+            ),
             # Items AWS described invalidly, left out: one line each, values already escaped.
             "rejected": list(ws.rejected),
         }
@@ -131,7 +159,7 @@ class SpacesService:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
         space = await self.ensure_running(ws, space, start=True, progress=progress_to(conn, space))
-        return {"space": space_json(space, await self.alias(ws, space))}
+        return {"space": await self.answer(ws, space)}
 
     @translated
     async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
@@ -188,7 +216,7 @@ class SpacesService:
         if params.ssh_config:
             await self._install_ssh_config(ws, params.context)
         return {
-            "space": space_json(space, alias),
+            "space": await self.answer(ws, space, alias),
             "ssh_host": alias,
             "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
             "host_key": key,
