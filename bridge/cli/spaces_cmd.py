@@ -232,21 +232,19 @@ def ssh_cmd(
 
 
 def _lifecycle(
-    ctx: typer.Context,
-    method: str,
-    verb: str,
-    space: str,
-    json_out: bool,
-    profile: str | None,
-    region: str | None,
-    timeout: float,
-) -> None:
-    aws = aws_context(ctx, profile, region)
+    aws: AwsContext, method: str, verb: str, space: str, timeout: float, **extra: Any
+) -> dict[str, Any]:
     with ProgressDisplay(space, verb) as progress:
-        result = rpc.call(
-            method, {**aws.params(), "space": space}, timeout=timeout, on_notification=progress
+        result: dict[str, Any] = rpc.call(
+            method,
+            {**aws.params(), "space": space, **extra},
+            timeout=timeout,
+            on_notification=progress,
         )
-    info = result["space"]
+    return result
+
+
+def _print_space(info: dict[str, Any], space: str, json_out: bool) -> None:
     if json_out:
         output.print_json(info)
         return
@@ -270,19 +268,54 @@ def start_cmd(
     region: RegionOpt = None,
 ) -> None:
     """Start a space's app and wait until it runs."""
-    _lifecycle(ctx, "space.start", "starting", space, json_out, profile, region, timeout)
+    aws = aws_context(ctx, profile, region)
+    result = _lifecycle(aws, "space.start", "starting", space, timeout)
+    _print_space(result["space"], space, json_out)
 
 
 def stop_cmd(
     ctx: typer.Context,
     space: SpaceArg,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Stop even with sessions, forwards or kernels open, without asking."
+        ),
+    ] = False,
     timeout: StopTimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Stop a space's app (its files stay) and wait until it is gone."""
-    _lifecycle(ctx, "space.stop", "stopping", space, json_out, profile, region, timeout)
+    """Stop a space's app (its files stay) and wait until it is gone.
+
+    With ssh sessions, forwards or kernels open on the space, lists them and asks first; without
+    a terminal it refuses unless --yes.
+    """
+    aws = aws_context(ctx, profile, region)
+    try:
+        result = _lifecycle(aws, "space.stop", "stopping", space, timeout, force=yes)
+    except RpcError as exc:
+        if exc.kind != "space_in_use":
+            raise
+        _confirm_stop(space, exc)
+        result = _lifecycle(aws, "space.stop", "stopping", space, timeout, force=True)
+    _print_space(result["space"], space, json_out)
+
+
+def _confirm_stop(space: str, exc: RpcError) -> None:
+    """Ask before ending what is open on the space; refuse without a terminal."""
+    users = [str(u) for u in exc.data.get("in_use", [])] or [exc.message]
+    if not output.stdin_is_interactive():
+        raise CliError(
+            f"space {space!r} has {len(users)} open ({'; '.join(users)}); stopping it would end "
+            "them: pass --yes to stop it anyway"
+        )
+    output.say(f"stopping space {space!r} ends what is open on it:")
+    for line in users:
+        output.say(f"  {line}")
+    if not typer.confirm("Stop it?", default=False, err=True):
+        raise CliError("not stopped; the space keeps running")
 
 
 def register(app: typer.Typer) -> None:

@@ -48,6 +48,8 @@ async def setup(
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
     transfers = TransferService(spaces, pool)
+    spaces.add_usage(forwards.using)  # what `stop` lists before ending it
+    spaces.add_usage(jupyter.using)
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
         return {

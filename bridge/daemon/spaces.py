@@ -9,6 +9,7 @@ host key learnt over the trusted path (through the channel pool) and the ssh con
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,15 @@ REMOTE_HOME = "/home/sagemaker-user"
 class ListParams(ContextParams):
     refresh: bool = False
     running: bool = False  # only the spaces whose app is InService
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopParams(SpaceParams):
+    force: bool = False  # stop even with sessions, forwards or kernels open on the space
+
+
+UsageProbe = Callable[[Space], list[str]]
+"""What a service has open on a space, one short human line each (``stop`` lists them)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +111,24 @@ class SpacesService:
         self._pool = pool
         self._ssh_paths = ssh_paths
         self._fixed_prefix = prefix
+        self._usage: list[UsageProbe] = [self._channels_on]
+
+    def add_usage(self, probe: UsageProbe) -> None:
+        """Let a service (forwards, Jupyter) say what it has open on a space."""
+        self._usage.append(probe)
+
+    def in_use(self, space: Space) -> list[str]:
+        """Everything open on ``space`` that stopping it would end."""
+        return [line for probe in self._usage for line in probe(space)]
+
+    def _channels_on(self, space: Space) -> list[str]:
+        """ssh sessions and file transfers (forwards and Jupyter speak for themselves)."""
+        what = {"ssh": "ssh session", "transfer": "file transfer"}
+        return [
+            f"{what[m.purpose]} {m.id} (via {m.ssh_host}, opened {rfc3339(m.opened_at)})"
+            for m in self._pool.channels()
+            if m.key.space_arn == space.arn and m.alive and m.purpose in what
+        ]
 
     def register(self, api: Api) -> None:
         api.add("spaces.list", self.list_spaces)
@@ -162,9 +190,16 @@ class SpacesService:
         return {"space": await self.answer(ws, space)}
 
     @translated
-    async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+    async def stop_space(self, conn: Connection, params: StopParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
+        users = self.in_use(space) if space.app_status is not None else []
+        if users and not params.force:
+            raise ApiError(
+                f"space {space.name!r} has {len(users)} open: " + "; ".join(users),
+                kind="space_in_use",
+                details={"space": space.name, "in_use": users},
+            )
         progress = progress_to(conn, space)
         space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
         ws.forget_spaces()
