@@ -225,15 +225,24 @@ class StudioClient:
     # -- remote access and compute ------------------------------------------------------
 
     def enable_remote_access(self, space: Space, instance_type: str | None = None) -> Space:
-        """Turn RemoteAccess on (and switch the instance type). A running app must restart
-        before the change applies; the caller decides whether to ask the user."""
+        """Turn RemoteAccess on (and switch the instance type); see ``update_settings``."""
+        return self.update_settings(space, remote_access=True, instance_type=instance_type)
+
+    def update_settings(
+        self, space: Space, *, remote_access: bool | None = None, instance_type: str | None = None
+    ) -> Space:
+        """Turn RemoteAccess on (``remote_access``) and/or switch the default instance type.
+        A running app must restart before the change applies; the caller decides whether to
+        ask the user."""
         self._require_supported(space)
-        settings: dict[str, Any] = {"RemoteAccess": "ENABLED"}
+        settings: dict[str, Any] = {}
+        if remote_access and space.remote_access != "ENABLED":
+            settings["RemoteAccess"] = "ENABLED"
         if instance_type:
             settings[f"{space.app_type}AppSettings"] = {
                 "DefaultResourceSpec": {"InstanceType": instance_type}
             }
-        if space.remote_access == "ENABLED" and not instance_type:
+        if not settings:
             return space
         self._call(
             self._sm.update_space,
@@ -247,7 +256,9 @@ class StudioClient:
             _no_progress,
         )
         return replace(
-            space, remote_access="ENABLED", instance_type=instance_type or space.instance_type
+            space,
+            remote_access="ENABLED" if remote_access else space.remote_access,
+            instance_type=instance_type or space.instance_type,
         )
 
     def start_app(

@@ -54,6 +54,14 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds to wait for the space to be ready."),
 ]
+InstanceTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--instance-type",
+        help="Run the space on this instance type (at least 8 GiB of memory).",
+        show_default=False,
+    ),
+]
 StopTimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds to wait for the space's app to be gone."),
@@ -124,9 +132,21 @@ def open_space(
     params: dict[str, Any] = {**aws.params(), "space": space, "ssh_config": True}
     if instance_type:
         params["instance_type"] = instance_type
-    with ProgressDisplay(space, "opening") as progress:
+    return _restarting("space.open", "opening", params, yes=yes, timeout=timeout)
+
+
+def _restarting(
+    method: str, verb: str, params: dict[str, Any], *, yes: bool, timeout: float
+) -> dict[str, Any]:
+    """``method``, asking before a running app restarts to apply a change (or failing without
+    a terminal, unless ``yes``)."""
+    space = str(params["space"])
+    with ProgressDisplay(space, verb) as progress:
         try:
-            return rpc.call("space.open", params, timeout=timeout, on_notification=progress)
+            result: dict[str, Any] = rpc.call(
+                method, params, timeout=timeout, on_notification=progress
+            )
+            return result
         except RpcError as exc:
             if exc.kind != "restart_required":
                 raise
@@ -134,9 +154,10 @@ def open_space(
                 with progress.paused():
                     _confirm_restart(exc.message)
             progress.update("restarting the space")
-            return rpc.call(
-                "space.open", {**params, "restart": True}, timeout=timeout, on_notification=progress
+            result = rpc.call(
+                method, {**params, "restart": True}, timeout=timeout, on_notification=progress
             )
+            return result
 
 
 def _confirm_restart(message: str) -> None:
@@ -157,12 +178,7 @@ def open_cmd(
     shell: Annotated[
         bool, typer.Option("--shell", help="Open an ssh shell instead of an editor.")
     ] = False,
-    instance_type: Annotated[
-        str | None,
-        typer.Option(
-            "--instance-type", help="Run the space on this instance type.", show_default=False
-        ),
-    ] = None,
+    instance_type: InstanceTypeOpt = None,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
     no_editor: Annotated[
         bool, typer.Option("--no-editor", help="Do not start VS Code; print the ssh command.")
@@ -262,14 +278,24 @@ def _print_space(info: dict[str, Any], space: str, json_out: bool) -> None:
 def start_cmd(
     ctx: typer.Context,
     space: SpaceArg,
+    instance_type: InstanceTypeOpt = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Restart a running space to switch its type, without asking."
+        ),
+    ] = False,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Start a space's app and wait until it runs."""
+    """Start a space's app and wait until it runs (on another instance type with --instance-type)."""
     aws = aws_context(ctx, profile, region)
-    result = _lifecycle(aws, "space.start", "starting", space, timeout)
+    params: dict[str, Any] = {**aws.params(), "space": space}
+    if instance_type:
+        params["instance_type"] = instance_type
+    result = _restarting("space.start", "starting", params, yes=yes, timeout=timeout)
     _print_space(result["space"], space, json_out)
 
 

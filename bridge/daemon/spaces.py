@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bridge.aws.context import AwsContext
+from bridge.aws.instance_types import check_instance_type
 from bridge.aws.pricing import HourlyPrice
 from bridge.aws.studio import Progress, Space
 from bridge.daemon.dispatch import Api
@@ -39,6 +40,12 @@ REMOTE_HOME = "/home/sagemaker-user"
 class ListParams(ContextParams):
     refresh: bool = False
     running: bool = False  # only the spaces whose app is InService
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartParams(SpaceParams):
+    instance_type: str | None = None  # switch to it (a running app restarts, with ``restart``)
+    restart: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,9 +190,19 @@ class SpacesService:
         }
 
     @translated
-    async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+    async def start_space(self, conn: Connection, params: StartParams) -> dict[str, Any]:
+        if params.instance_type:  # before anything is looked up, stopped or started
+            check_instance_type(params.instance_type)
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
+        space = await self._reconfigure(
+            conn,
+            ws,
+            space,
+            remote_access=False,
+            instance_type=params.instance_type,
+            restart=params.restart,
+        )
         space = await self.ensure_running(ws, space, start=True, progress=progress_to(conn, space))
         return {"space": await self.answer(ws, space)}
 
@@ -211,36 +228,16 @@ class SpacesService:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
         progress = progress_to(conn, space)
-        change_instance = bool(params.instance_type and params.instance_type != space.instance_type)
-        if space.remote_access != "ENABLED" or change_instance:
-            if space.app_status in ("InService", "Pending") and not params.restart:
-                what = (
-                    "enable remote access"
-                    if space.remote_access != "ENABLED"
-                    else (f"switch to {params.instance_type}")
-                )
-                raise ApiError(
-                    f"space {space.name!r} is running; it must restart to {what} "
-                    "(answer yes, or pass --yes)",
-                    kind="restart_required",
-                    details={
-                        "reason": "remote_access"
-                        if space.remote_access != "ENABLED"
-                        else "instance_type",
-                        "space": space.name,
-                        "instance_type": params.instance_type,
-                    },
-                )
-            await conn.notify(
-                "progress",
-                {"space": space.name, "phase": "update", "message": "enabling remote access"},
-            )
-            current, instance_type = space, params.instance_type
-            space = await ws.run(lambda studio: studio.enable_remote_access(current, instance_type))
-            if space.app_status in ("InService", "Pending"):
-                running = space
-                await ws.run(lambda studio: studio.stop_app(running, progress=progress))
-            space = await ws.resolve(space.ref)
+        if params.instance_type:  # before anything is stopped or started
+            check_instance_type(params.instance_type)
+        space = await self._reconfigure(
+            conn,
+            ws,
+            space,
+            remote_access=True,
+            instance_type=params.instance_type,
+            restart=params.restart,
+        )
         space = await self.ensure_running(ws, space, start=True, progress=progress)
         alias = await self.alias(ws, space)
         await conn.notify(
@@ -257,6 +254,56 @@ class SpacesService:
             "host_key": key,
             "rejected": list(ws.rejected),
         }
+
+    async def _reconfigure(
+        self,
+        conn: Connection,
+        ws: Workspace,
+        space: Space,
+        *,
+        remote_access: bool,
+        instance_type: str | None,
+        restart: bool,
+    ) -> Space:
+        """Turn remote access on (``remote_access``) and/or switch the instance type; a running
+        app restarts to apply, only with the caller's consent (``restart``)."""
+        enable = remote_access and space.remote_access != "ENABLED"
+        switch = bool(instance_type and instance_type != space.instance_type)
+        if not enable and not switch:
+            return space
+        what = " and ".join(
+            w
+            for w, needed in (
+                ("enable remote access", enable),
+                (f"switch to {instance_type}", switch),
+            )
+            if needed
+        )
+        if space.app_status in ("InService", "Pending") and not restart:
+            raise ApiError(
+                f"space {space.name!r} is running; it must restart to {what} "
+                "(answer yes, or pass --yes)",
+                kind="restart_required",
+                details={
+                    "reason": "remote_access" if enable else "instance_type",
+                    "space": space.name,
+                    "instance_type": instance_type,
+                },
+            )
+        message = what.replace("enable", "enabling").replace("switch to", "switching to")
+        await conn.notify("progress", {"space": space.name, "phase": "update", "message": message})
+        current = space
+        space = await ws.run(
+            lambda studio: studio.update_settings(
+                current,
+                remote_access=enable or None,
+                instance_type=instance_type if switch else None,
+            )
+        )
+        if space.app_status in ("InService", "Pending"):
+            running, progress = space, progress_to(conn, space)
+            await ws.run(lambda studio: studio.stop_app(running, progress=progress))
+        return await ws.resolve(space.ref)
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
         spaces = await ws.spaces()
