@@ -141,23 +141,45 @@ def _restarting(
     """``method``, asking before a running app restarts to apply a change (or failing without
     a terminal, unless ``yes``)."""
     space = str(params["space"])
-    with ProgressDisplay(space, verb) as progress:
-        try:
-            result: dict[str, Any] = rpc.call(
-                method, params, timeout=timeout, on_notification=progress
-            )
-            return result
-        except RpcError as exc:
-            if exc.kind != "restart_required":
-                raise
-            if not yes:
-                with progress.paused():
-                    _confirm_restart(exc.message)
-            progress.update("restarting the space")
-            result = rpc.call(
-                method, {**params, "restart": True}, timeout=timeout, on_notification=progress
-            )
-            return result
+    progress = ProgressDisplay(space, verb)
+    try:
+        with progress:
+            try:
+                result: dict[str, Any] = rpc.call(
+                    method, params, timeout=timeout, on_notification=progress
+                )
+                return result
+            except RpcError as exc:
+                if exc.kind != "restart_required":
+                    raise
+                if not yes:
+                    with progress.paused():
+                        _confirm_restart(exc.message)
+                progress.update("restarting the space")
+                result = rpc.call(
+                    method, {**params, "restart": True}, timeout=timeout, on_notification=progress
+                )
+                return result
+    except KeyboardInterrupt:
+        output.say(interrupted(space, progress.phases))
+        raise  # exit 130 (bridge/cli/app.py)
+
+
+def interrupted(space: str, phases: list[str]) -> str:
+    """What Ctrl-C during a start leaves behind: the daemon's calls are not undone, so an app
+    whose start was requested keeps starting (and, once running, costs money)."""
+    stop = f"`smconnect stop {space}` stops it"
+    if "ssh" in phases or "session" in phases:
+        return f"interrupted: space {space!r} is running and keeps running; {stop}"
+    if "starting" in phases or "update" in phases:
+        return (
+            f"interrupted: the app of space {space!r} keeps starting on AWS (the request was "
+            f"made); {stop}"
+        )
+    return (
+        f"interrupted: space {space!r} may still start (the daemon had begun); "
+        f"`smconnect list` shows its state, {stop}"
+    )
 
 
 def _confirm_restart(message: str) -> None:

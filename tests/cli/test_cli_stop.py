@@ -10,6 +10,8 @@ from .cli_helpers import Cli, read_until
 
 def test_stop_refuses_without_yes_while_an_ssh_session_is_open(cli: Cli) -> None:
     cli.run("open", "demo", "--no-editor", "--yes").ok()
+    done = cli.ssh("sm-demo", "true")  # a finished session leaves nothing open behind
+    assert done.returncode == 0, done.stderr
     ssh = subprocess.Popen(
         cli.ssh_argv("sm-demo", "echo session-ready; sleep 120"),
         env=cli.env,
