@@ -45,20 +45,21 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _CACHE_VERSION = 1
 
 
-def product_filters(region: str, instance_type: str) -> list[dict[str, str]]:
-    """The GetProducts filters naming one Studio space instance in one region.
+def product_filters(region: str, instance_type: str, app_type: str) -> list[dict[str, str]]:
+    """The GetProducts filters naming one Studio space instance of one app type in one region.
 
-    [I] Assumption, not verified against a billed account: a Studio JupyterLab / Code Editor
-    space instance is the product with ``productFamily`` = ``ML Instance``, ``instanceName`` =
-    the instance type (``ml.m5.large``), ``regionCode`` = the space's region and ``component``
-    = ``Studio-Notebook``. A wrong guess shows as "no price" (matching nothing) or several
-    prices (also "no price"), never a wrong figure: fix it here and in docs/design/pricing.md.
+    [I] Assumption, not verified against the live API (docs/design/aws-facts.md section 8): a
+    Studio JupyterLab / Code Editor instance is the product with ``productFamily`` = ``ML
+    Instance``, ``regionCode`` = the space's region, ``instanceType`` = the instance type
+    (``ml.m5.large``) and a ``usagetype`` containing ``Studio:<AppType>-<instance type>``
+    (``USE1-Studio:JupyterLab-ml.t3.large``). A wrong guess matches nothing or several
+    prices, both shown as "no price", never a wrong figure: fix it here, in this one place.
     """
     return [
         {"Type": "TERM_MATCH", "Field": "productFamily", "Value": "ML Instance"},
         {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
-        {"Type": "TERM_MATCH", "Field": "instanceName", "Value": instance_type},
-        {"Type": "TERM_MATCH", "Field": "component", "Value": "Studio-Notebook"},
+        {"Type": "TERM_MATCH", "Field": "instanceType", "Value": instance_type},
+        {"Type": "CONTAINS", "Field": "usagetype", "Value": f"Studio:{app_type}-{instance_type}"},
     ]
 
 
@@ -210,15 +211,15 @@ class PriceClient:
         self._client: Any = None
         self._denied_until = 0.0
 
-    def hourly(self, region: str, instance_type: str) -> HourlyPrice | None:
-        key = f"{self._endpoint_url or 'aws'}|{region}|{instance_type}"
+    def hourly(self, region: str, instance_type: str, app_type: str) -> HourlyPrice | None:
+        key = f"{self._endpoint_url or 'aws'}|{region}|{app_type}|{instance_type}"
         hit, price = self._cache.get(key)
         if hit:
             return price
         if self._clock() < self._denied_until:
             return None
         try:
-            price = self._fetch(region, instance_type)
+            price = self._fetch(region, instance_type, app_type)
         except botocore.exceptions.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code.startswith("AccessDenied"):
@@ -233,7 +234,7 @@ class PriceClient:
         self._cache.put(key, price)
         return price
 
-    def _fetch(self, region: str, instance_type: str) -> HourlyPrice | None:
+    def _fetch(self, region: str, instance_type: str, app_type: str) -> HourlyPrice | None:
         if self._client is None:
             self._client = self._session.client(
                 "pricing",
@@ -245,7 +246,7 @@ class PriceClient:
         items: list[Any] = []
         for page in self._client.get_paginator("get_products").paginate(
             ServiceCode=SERVICE_CODE,
-            Filters=product_filters(region, instance_type),
+            Filters=product_filters(region, instance_type, app_type),
             FormatVersion="aws_v1",
         ):
             items.extend(page.get("PriceList", []))

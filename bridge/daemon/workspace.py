@@ -85,13 +85,13 @@ class Workspace:
     async def price(self, space: Space) -> HourlyPrice | None:
         """The hourly price of the space's running instance (None: not running, or no price:
         see ``bridge.aws.pricing``); cached for a day, so cheap after the first ask."""
-        if not space.running or space.instance_type is None:
+        if not space.running or space.instance_type is None or space.app_type is None:
             return None
         studio = await self.studio()
-        prices, instance = self._prices, space.instance_type
+        prices, instance, app = self._prices, space.instance_type, space.app_type
         if prices is None:
             return None
-        return await asyncio.to_thread(prices.hourly, studio.region, instance)
+        return await asyncio.to_thread(prices.hourly, studio.region, instance, app)
 
     async def spaces(self, *, refresh: bool = False) -> list[Space]:
         fresh = time.monotonic() - self._spaces_at < SPACE_CACHE_SECONDS

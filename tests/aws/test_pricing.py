@@ -78,14 +78,27 @@ def test_the_client_reads_the_emulator_and_answers_from_the_cache_afterwards(
     url = price_emu.endpoint_url
     cache = PriceCache(tmp_path / "prices.json")
     region = str(price_session.region_name)
-    price = PriceClient(price_session, cache, endpoint_url=url).hourly(region, "ml.m5.large")
+    price = PriceClient(price_session, cache, endpoint_url=url).hourly(
+        region, "ml.m5.large", "CodeEditor"
+    )
     assert price is not None and price.emulated and price.currency == "USD"
-    assert PriceClient(price_session, cache, endpoint_url=url).hourly(region, "ml.nope.x") is None
+    assert (
+        PriceClient(price_session, cache, endpoint_url=url).hourly(
+            region, "ml.nope.x", "CodeEditor"
+        )
+        is None
+    )
 
     price_emu.emulator.plane.faults.deny_pricing = True
     fresh = PriceClient(price_session, cache, endpoint_url=url)
-    assert fresh.hourly(region, "ml.m5.large") == price  # from the cache: no call made
-    assert fresh.hourly(region, "ml.m5.xlarge") is None  # AccessDenied: no price, no error
+    assert (
+        fresh.hourly(region, "ml.m5.large", "CodeEditor") == price
+    )  # from the cache: no call made
+    assert (
+        fresh.hourly(region, "ml.m5.xlarge", "CodeEditor") is None
+    )  # AccessDenied: no price, no error
     price_emu.emulator.plane.faults.deny_pricing = False
-    assert fresh.hourly(region, "ml.m5.xlarge") is None  # not asked again for an hour
-    assert PriceClient(price_session, cache, endpoint_url=url).hourly(region, "ml.m5.xlarge")
+    assert fresh.hourly(region, "ml.m5.xlarge", "CodeEditor") is None  # not asked again for an hour
+    assert PriceClient(price_session, cache, endpoint_url=url).hourly(
+        region, "ml.m5.xlarge", "CodeEditor"
+    )

@@ -29,9 +29,10 @@ def test_get_products_answers_one_emulated_hourly_price_per_studio_instance(
 ) -> None:
     pricing = client(emu, "pricing", region="us-east-1")
     region = emu.env["AWS_DEFAULT_REGION"]
-    (product,) = _products(pricing, product_filters(region, "ml.m5.large"))
+    (product,) = _products(pricing, product_filters(region, "ml.m5.large", "JupyterLab"))
     attributes = product["product"]["attributes"]
-    assert attributes["instanceName"] == "ml.m5.large"
+    assert attributes["instanceType"] == "ml.m5.large"
+    assert attributes["usagetype"].endswith("Studio:JupyterLab-ml.m5.large")
     assert attributes["emulated"] == "true"
     (term,) = product["terms"]["OnDemand"].values()
     (dimension,) = term["priceDimensions"].values()
@@ -39,12 +40,14 @@ def test_get_products_answers_one_emulated_hourly_price_per_studio_instance(
     assert dimension["description"].startswith("Emulated price")
     assert float(dimension["pricePerUnit"]["USD"]) > 0
     # Bigger instances cost more; another region's products are not there.
-    (big,) = _products(pricing, product_filters(region, "ml.m5.4xlarge"))
+    (big,) = _products(pricing, product_filters(region, "ml.m5.4xlarge", "JupyterLab"))
     (big_term,) = big["terms"]["OnDemand"].values()
     (big_dim,) = big_term["priceDimensions"].values()
     assert float(big_dim["pricePerUnit"]["USD"]) > float(dimension["pricePerUnit"]["USD"])
-    assert _products(pricing, product_filters("eu-west-3", "ml.m5.large")) == []
-    assert _products(pricing, product_filters(region, "ml.bogus.large")) == []
+    assert _products(pricing, product_filters("eu-west-3", "ml.m5.large", "JupyterLab")) == []
+    assert _products(pricing, product_filters(region, "ml.bogus.large", "JupyterLab")) == []
+    # Without the Studio usage type, the JupyterLab and Code Editor products both match.
+    assert len(_products(pricing, product_filters(region, "ml.m5.large", "JupyterLab")[:3])) == 2
 
 
 def test_get_products_checks_the_signature_and_the_pricing_region(emu: EmulatorThread) -> None:

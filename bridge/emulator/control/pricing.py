@@ -4,9 +4,10 @@ of JSON *strings*, each a product with its ``OnDemand`` terms.
 
 The figures are made up, and say so: every product carries the attribute ``emulated`` =
 ``"true"`` and its price dimension's description starts with "Emulated price". They scale
-with the instance size so tables look plausible; they are not AWS prices. The products follow
-the filter mapping smconnect assumes (``bridge.aws.pricing.product_filters``), so the emulator
-exercises the client, not the assumption (docs/design/pricing.md).
+with the instance size so tables look plausible; they are not AWS prices. The products (one per
+instance type and app type) follow the attribute names smconnect assumes
+(``bridge.aws.pricing.product_filters``), so the emulator exercises the client, not the
+assumption (docs/design/pricing.md).
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def emulated_price(instance_type: str) -> str:
     return f"{base * units:.10f}"
 
 
-def _product(region: str, instance_type: str) -> dict[str, Any]:
-    sku = hashlib.sha256(f"{region}/{instance_type}".encode()).hexdigest()[:16].upper()
+APP_TYPES = ("JupyterLab", "CodeEditor")
+
+
+def _product(region: str, instance_type: str, app_type: str) -> dict[str, Any]:
+    sku = hashlib.sha256(f"{region}/{app_type}/{instance_type}".encode()).hexdigest()[:16].upper()
     price = emulated_price(instance_type)
     return {
         "product": {
@@ -58,9 +62,9 @@ def _product(region: str, instance_type: str) -> dict[str, Any]:
                 "servicecode": SERVICE_CODE,
                 "servicename": "Amazon SageMaker",
                 "regionCode": region,
-                "instanceName": instance_type,
-                "component": "Studio-Notebook",
-                "usagetype": f"Studio-Notebook:{instance_type}",
+                "instanceType": instance_type,
+                "platoinstancetype": f"Studio-{app_type}",
+                "usagetype": f"{_usage_prefix(region)}-Studio:{app_type}-{instance_type}",
                 "operation": "RunInstance",
                 "emulated": "true",
             },
@@ -75,7 +79,8 @@ def _product(region: str, instance_type: str) -> dict[str, Any]:
                             "unit": "Hrs",
                             "endRange": "Inf",
                             "description": f"Emulated price (smconnect emulator) of "
-                            f"{instance_type} Studio instance per hour; not an AWS price",
+                            f"{instance_type} Studio {app_type} instance per hour; "
+                            "not an AWS price",
                             "appliesTo": [],
                             "rateCode": f"{sku}.{ON_DEMAND_TERM}.{HOURLY_RATE}",
                             "beginRange": "0",
@@ -92,6 +97,11 @@ def _product(region: str, instance_type: str) -> dict[str, Any]:
         "version": "emulated",
         "publicationDate": "2026-01-01T00:00:00Z",
     }
+
+
+def _usage_prefix(region: str) -> str:
+    """AWS's usage-type region prefix (``USE1`` for us-east-1); others spelled out."""
+    return {"us-east-1": "USE1", "us-west-2": "USW2", "eu-west-1": "EU"}.get(region, region.upper())
 
 
 def _matches(product: dict[str, Any], filters: list[Any]) -> bool:
@@ -138,9 +148,8 @@ def get_products(plane: ControlPlane, params: dict[str, Any]) -> dict[str, Any]:
     products = []
     if service == SERVICE_CODE:
         region = plane.account.region
-        products = [
-            p for p in (_product(region, t) for t in instance_types()) if _matches(p, filters)
-        ]
+        every = (_product(region, t, app) for app in APP_TYPES for t in instance_types())
+        products = [p for p in every if _matches(p, filters)]
     page, token = paginate(products, {"MaxResults": 100, **params}, "GetProducts")
     out: dict[str, Any] = {
         "FormatVersion": "aws_v1",
