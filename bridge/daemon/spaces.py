@@ -34,6 +34,7 @@ from bridge.timestamps import parse_rfc3339, rfc3339
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
 REMOTE_HOME = "/home/sagemaker-user"
+USE_SETTLE = 3.0  # seconds a just-closed session may take to leave the pool (its relay drains)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,13 +129,24 @@ class SpacesService:
         """Everything open on ``space`` that stopping it would end."""
         return [line for probe in self._usage for line in probe(space)]
 
+    async def _settled_users(self, space: Space) -> list[str]:
+        """``in_use``, after giving a session that just ended the moment its relay takes to
+        notice (a client that closed a second ago is not "open")."""
+        if space.app_status is None:
+            return []
+        for _ in range(int(USE_SETTLE / 0.25)):
+            if not self.in_use(space):
+                return []
+            await asyncio.sleep(0.25)
+        return self.in_use(space)
+
     def _channels_on(self, space: Space) -> list[str]:
         """ssh sessions and file transfers (forwards and Jupyter speak for themselves)."""
         what = {"ssh": "ssh session", "transfer": "file transfer"}
         return [
             f"{what[m.purpose]} {m.id} (via {m.ssh_host}, opened {rfc3339(m.opened_at)})"
             for m in self._pool.channels()
-            if m.key.space_arn == space.arn and m.alive and m.purpose in what
+            if m.key.space_arn == space.arn and m.alive and m.ending is None and m.purpose in what
         ]
 
     def register(self, api: Api) -> None:
@@ -210,8 +222,8 @@ class SpacesService:
     async def stop_space(self, conn: Connection, params: StopParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
-        users = self.in_use(space) if space.app_status is not None else []
-        if users and not params.force:
+        users = await self._settled_users(space) if not params.force else []
+        if users:
             raise ApiError(
                 f"space {space.name!r} has {len(users)} open: " + "; ".join(users),
                 kind="space_in_use",
