@@ -17,6 +17,7 @@ def test_daemon_start_status_stop(offline_cli: Cli) -> None:
         "daemon": None,
         "sessions": [],
         "forwards": [],
+        "spaces": [],
     }
 
     started = cli.run("daemon", "start").ok().stdout
