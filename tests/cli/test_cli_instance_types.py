@@ -40,6 +40,18 @@ def test_start_switches_the_instance_type_of_a_running_space_only_with_consent(c
     assert _busy(cli)["app_created"] == before["app_created"]
     started = cli.run("start", "busy", "--instance-type", "ml.m5.xlarge", "--yes", "--json")
     space = started.ok().json()
+    # The progress lines (plain on stderr without a terminal) say what happens, and only that.
+    assert "switching to ml.m5.xlarge" in started.stderr
+    assert "enabling remote access" not in started.stderr
     assert (space["instance_type"], space["app_status"]) == ("ml.m5.xlarge", "InService")
     assert space["app_created"] != before["app_created"]  # restarted
     assert space["remote_access"] == "DISABLED"  # start changes the type, nothing else
+
+
+def test_open_says_enabling_remote_access_only_when_it_does(cli: Cli) -> None:
+    # demo has remote access on already: only the type changes.
+    opened = cli.run("open", "demo", "--no-editor", "--instance-type", "ml.m5.xlarge").ok()
+    assert "switching to ml.m5.xlarge" in opened.stderr
+    assert "enabling remote access" not in opened.stderr
+    locked = cli.run("open", "locked", "--no-editor").ok()
+    assert "enabling remote access" in locked.stderr
