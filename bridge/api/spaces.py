@@ -92,12 +92,17 @@ def status(space: SpaceRef, *, profile: str | None = None, region: str | None = 
 
 
 def _change(
-    method: str, space: SpaceRef, profile: str | None, region: str | None, timeout: float
+    method: str,
+    space: SpaceRef,
+    profile: str | None,
+    region: str | None,
+    timeout: float,
+    **extra: Any,
 ) -> Space:
     context = context_of(space, profile, region)
 
     async def change() -> Space:
-        params = {**context.params(), "space": ref_of(space)}
+        params = {**context.params(), "space": ref_of(space), **extra}
         result = await call(method, params, timeout=timeout)
         return Space.from_json(result["space"], context)
 
@@ -121,6 +126,9 @@ def stop(
     profile: str | None = None,
     region: str | None = None,
     timeout: float = LONG_TIMEOUT,
+    force: bool = False,
 ) -> Space:
-    """Stop the space's app and wait until it is gone."""
-    return _change("space.stop", space, profile, region, timeout)
+    """Stop the space's app and wait until it is gone. With ssh sessions, forwards or kernels
+    open on the space it refuses (``SmconnectError``, kind ``space_in_use``, naming them) unless
+    ``force``."""
+    return _change("space.stop", space, profile, region, timeout, force=force)

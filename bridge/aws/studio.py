@@ -90,6 +90,10 @@ class Space:
     app_status: str | None = None  # None: no app (stopped)
     owner: str | None = None
     app_created: str | None = None  # identifies one run of the app (host keys change per run)
+    # DescribeApp's LastUserActivityTimestamp of the running app (None: not running / not told)
+    last_activity: str | None = None
+    # The space's <AppType>AppSettings.AppLifecycleManagement.IdleSettings (None: no idle shutdown)
+    idle_timeout_minutes: int | None = None
 
     @property
     def ref(self) -> str:
@@ -176,6 +180,9 @@ class StudioClient:
             details = list(
                 pool.map(lambda s: self._describe_raw(s["DomainId"], s["SpaceName"]), summaries)
             )
+            running = [a for a in apps.values() if a.get("Status") == "InService"]
+            for app, activity in zip(running, pool.map(self._last_activity, running), strict=True):
+                app["LastUserActivityTimestamp"] = activity
         spaces = []
         for detail in details:
             try:
@@ -217,20 +224,33 @@ class StudioClient:
             )
         except AwsError:
             log.debug("describe_domain failed for %s", domain_id)
-        return self._space_from(detail, domain_name, self._live_apps(domain_id, name))
+        apps = self._live_apps(domain_id, name)
+        for app in apps.values():
+            if app.get("Status") == "InService":
+                app["LastUserActivityTimestamp"] = self._last_activity(app)
+        return self._space_from(detail, domain_name, apps)
 
     # -- remote access and compute ------------------------------------------------------
 
     def enable_remote_access(self, space: Space, instance_type: str | None = None) -> Space:
-        """Turn RemoteAccess on (and switch the instance type). A running app must restart
-        before the change applies; the caller decides whether to ask the user."""
+        """Turn RemoteAccess on (and switch the instance type); see ``update_settings``."""
+        return self.update_settings(space, remote_access=True, instance_type=instance_type)
+
+    def update_settings(
+        self, space: Space, *, remote_access: bool | None = None, instance_type: str | None = None
+    ) -> Space:
+        """Turn RemoteAccess on (``remote_access``) and/or switch the default instance type.
+        A running app must restart before the change applies; the caller decides whether to
+        ask the user."""
         self._require_supported(space)
-        settings: dict[str, Any] = {"RemoteAccess": "ENABLED"}
+        settings: dict[str, Any] = {}
+        if remote_access and space.remote_access != "ENABLED":
+            settings["RemoteAccess"] = "ENABLED"
         if instance_type:
             settings[f"{space.app_type}AppSettings"] = {
                 "DefaultResourceSpec": {"InstanceType": instance_type}
             }
-        if space.remote_access == "ENABLED" and not instance_type:
+        if not settings:
             return space
         self._call(
             self._sm.update_space,
@@ -244,7 +264,9 @@ class StudioClient:
             _no_progress,
         )
         return replace(
-            space, remote_access="ENABLED", instance_type=instance_type or space.instance_type
+            space,
+            remote_access="ENABLED" if remote_access else space.remote_access,
+            instance_type=instance_type or space.instance_type,
         )
 
     def start_app(
@@ -407,6 +429,21 @@ class StudioClient:
             apps[(app["DomainId"], app["SpaceName"])] = app
         return apps
 
+    def _last_activity(self, app: dict[str, Any]) -> Any:
+        """DescribeApp's LastUserActivityTimestamp (ListApps does not carry it); None when
+        the call fails: activity is shown, never needed."""
+        try:
+            detail = self._sm.describe_app(
+                DomainId=app["DomainId"],
+                SpaceName=app["SpaceName"],
+                AppType=app["AppType"],
+                AppName=APP_NAME,
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            log.info("DescribeApp for the activity of %s failed: %s", app["SpaceName"], exc)
+            return None
+        return detail.get("LastUserActivityTimestamp")
+
     def _app_status(self, space: Space) -> str | None:
         try:
             app = self._sm.describe_app(
@@ -452,6 +489,8 @@ class StudioClient:
             instance = (app.get("ResourceSpec") or {}).get("InstanceType") or instance
         owner = (detail.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
         app_status = app.get("Status") if app else None
+        idle = (app_settings.get("AppLifecycleManagement") or {}).get("IdleSettings") or {}
+        activity = app.get("LastUserActivityTimestamp") if app else None
         return Space(
             name=name,
             domain_id=domain,
@@ -468,6 +507,8 @@ class StudioClient:
             app_status=validate.app_status("ListApps", app_status) if app_status else None,
             owner=validate.resource_name(op, "OwnerUserProfileName", owner) if owner else None,
             app_created=str(app["CreationTime"]) if app and app.get("CreationTime") else None,
+            last_activity=str(activity) if activity else None,
+            idle_timeout_minutes=validate.idle_minutes(op, idle.get("IdleTimeoutInMinutes")),
         )
 
     def _wait(self, done: Callable[[], bool], what: str, progress: Progress) -> None:

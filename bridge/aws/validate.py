@@ -26,6 +26,7 @@ __all__ = [
     "app_type",
     "domain_id",
     "feature_status",
+    "idle_minutes",
     "instance_type",
     "plain",
     "printable",
@@ -159,6 +160,15 @@ def instance_type(operation: str, value: object) -> str:
     if len(text) > 64:
         raise InvalidResponse(operation, "InstanceType", text, "longer than 64 characters")
     return text
+
+
+def idle_minutes(operation: str, value: object) -> int | None:
+    """IdleSettings.IdleTimeoutInMinutes (the model's 60-525600); None: idle shutdown off."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= 525600:
+        raise InvalidResponse(operation, "IdleTimeoutInMinutes", value, "not 60-525600 minutes")
+    return value
 
 
 def session_id(operation: str, value: object) -> str:

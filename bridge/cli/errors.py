@@ -45,6 +45,7 @@ _KIND_CODES: dict[str, ExitCode] = {
     "credentials": ExitCode.AWS_SETUP,
     "configuration": ExitCode.AWS_SETUP,
     "invalid_params": ExitCode.USAGE,
+    "invalid_instance_type": ExitCode.USAGE,  # unknown, or too little memory for remote access
     "ssh_config": ExitCode.SSH,
     "session_limit": ExitCode.FAILURE,  # the space's session limit: close some, or stop it
 }

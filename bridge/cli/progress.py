@@ -29,6 +29,7 @@ class ProgressDisplay:
         self._task: TaskID | None = None
         self._last: str | None = None
         self._started = time.monotonic()
+        self.phases: list[str] = []  # the daemon's progress phases, in order (Ctrl-C reports)
 
     def __enter__(self) -> ProgressDisplay:
         self._started = time.monotonic()
@@ -56,6 +57,7 @@ class ProgressDisplay:
 
     def __call__(self, method: str, params: dict[str, Any]) -> None:
         if method == "progress" and isinstance(params.get("message"), str):
+            self.phases.append(str(params.get("phase")))
             self.update(params["message"])
         elif method == "credentials" and params.get("state") in ("expired", "expiring"):
             # The daemon says only a sign-in helps (it names the command): show it at once.

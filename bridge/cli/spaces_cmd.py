@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bridge.cli import output, rpc
+from bridge.cli import costs, output, rpc
 from bridge.cli.completion import complete_instance_type
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError
@@ -59,6 +59,15 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds to wait for the space to be ready."),
 ]
+InstanceTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--instance-type",
+        help="Run the space on this instance type (at least 8 GiB of memory).",
+        show_default=False,
+        autocompletion=complete_instance_type,
+    ),
+]
 StopTimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds to wait for the space's app to be gone."),
@@ -67,20 +76,27 @@ StopTimeoutOpt = Annotated[
 
 def list_spaces(
     ctx: typer.Context,
+    running: Annotated[
+        bool, typer.Option("--running", help="Only the spaces whose app runs (and costs).")
+    ] = False,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """List the Studio spaces you can use, across domains."""
+    """List the Studio spaces you can use, across domains, and what running ones cost."""
     aws = aws_context(ctx, profile, region)
-    result = rpc.call("spaces.list", {**aws.params(), "refresh": True})
+    result = rpc.call("spaces.list", {**aws.params(), "refresh": True, "running": running})
     spaces: list[dict[str, Any]] = list(result.get("spaces", []))  # the shape of start/open
     output.warn_rejected(result)
     if json_out:
         output.print_json(spaces)
         return
     if not spaces:
-        output.say("no spaces are visible to your AWS identity in this region")
+        output.say(
+            "no space is running"
+            if running
+            else "no spaces are visible to your AWS identity in this region"
+        )
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in (
@@ -91,6 +107,7 @@ def list_spaces(
         "Instance",
         "Remote access",
         "App",
+        *costs.COLUMNS,
         "SSH host",
     ):
         table.add_column(column, overflow="fold")
@@ -103,6 +120,7 @@ def list_spaces(
             output.cell(s.get("instance_type")),
             output.cell(s.get("remote_access")),
             output.cell(s.get("app_status"), "stopped"),
+            *costs.cost_cells(s),
             output.cell(s.get("ssh_host")),
         )
     output.stdout.print(table)
@@ -120,19 +138,54 @@ def open_space(
     params: dict[str, Any] = {**aws.params(), "space": space, "ssh_config": True}
     if instance_type:
         params["instance_type"] = instance_type
-    with ProgressDisplay(space, "opening") as progress:
-        try:
-            return rpc.call("space.open", params, timeout=timeout, on_notification=progress)
-        except RpcError as exc:
-            if exc.kind != "restart_required":
-                raise
-            if not yes:
-                with progress.paused():
-                    _confirm_restart(exc.message)
-            progress.update("restarting the space")
-            return rpc.call(
-                "space.open", {**params, "restart": True}, timeout=timeout, on_notification=progress
-            )
+    return _restarting("space.open", "opening", params, yes=yes, timeout=timeout)
+
+
+def _restarting(
+    method: str, verb: str, params: dict[str, Any], *, yes: bool, timeout: float
+) -> dict[str, Any]:
+    """``method``, asking before a running app restarts to apply a change (or failing without
+    a terminal, unless ``yes``)."""
+    space = str(params["space"])
+    progress = ProgressDisplay(space, verb)
+    try:
+        with progress:
+            try:
+                result: dict[str, Any] = rpc.call(
+                    method, params, timeout=timeout, on_notification=progress
+                )
+                return result
+            except RpcError as exc:
+                if exc.kind != "restart_required":
+                    raise
+                if not yes:
+                    with progress.paused():
+                        _confirm_restart(exc.message)
+                progress.update("restarting the space")
+                result = rpc.call(
+                    method, {**params, "restart": True}, timeout=timeout, on_notification=progress
+                )
+                return result
+    except KeyboardInterrupt:
+        output.say(interrupted(space, progress.phases))
+        raise  # exit 130 (bridge/cli/app.py)
+
+
+def interrupted(space: str, phases: list[str]) -> str:
+    """What Ctrl-C during a start leaves behind: the daemon's calls are not undone, so an app
+    whose start was requested keeps starting (and, once running, costs money)."""
+    stop = f"`smconnect stop {space}` stops it"
+    if "ssh" in phases or "session" in phases:
+        return f"interrupted: space {space!r} is running and keeps running; {stop}"
+    if "starting" in phases or "update" in phases:
+        return (
+            f"interrupted: the app of space {space!r} keeps starting on AWS (the request was "
+            f"made); {stop}"
+        )
+    return (
+        f"interrupted: space {space!r} may still start (the daemon had begun); "
+        f"`smconnect list` shows its state, {stop}"
+    )
 
 
 def _confirm_restart(message: str) -> None:
@@ -153,15 +206,7 @@ def open_cmd(
     shell: Annotated[
         bool, typer.Option("--shell", help="Open an ssh shell instead of an editor.")
     ] = False,
-    instance_type: Annotated[
-        str | None,
-        typer.Option(
-            "--instance-type",
-            help="Run the space on this instance type.",
-            show_default=False,
-            autocompletion=complete_instance_type,
-        ),
-    ] = None,
+    instance_type: InstanceTypeOpt = None,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
     no_editor: Annotated[
         bool, typer.Option("--no-editor", help="Do not start VS Code; print the ssh command.")
@@ -233,21 +278,19 @@ def ssh_cmd(
 
 
 def _lifecycle(
-    ctx: typer.Context,
-    method: str,
-    verb: str,
-    space: str,
-    json_out: bool,
-    profile: str | None,
-    region: str | None,
-    timeout: float,
-) -> None:
-    aws = aws_context(ctx, profile, region)
+    aws: AwsContext, method: str, verb: str, space: str, timeout: float, **extra: Any
+) -> dict[str, Any]:
     with ProgressDisplay(space, verb) as progress:
-        result = rpc.call(
-            method, {**aws.params(), "space": space}, timeout=timeout, on_notification=progress
+        result: dict[str, Any] = rpc.call(
+            method,
+            {**aws.params(), "space": space, **extra},
+            timeout=timeout,
+            on_notification=progress,
         )
-    info = result["space"]
+    return result
+
+
+def _print_space(info: dict[str, Any], space: str, json_out: bool) -> None:
     if json_out:
         output.print_json(info)
         return
@@ -265,25 +308,70 @@ def _lifecycle(
 def start_cmd(
     ctx: typer.Context,
     space: SpaceArg,
+    instance_type: InstanceTypeOpt = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Restart a running space to switch its type, without asking."
+        ),
+    ] = False,
     timeout: TimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Start a space's app and wait until it runs."""
-    _lifecycle(ctx, "space.start", "starting", space, json_out, profile, region, timeout)
+    """Start a space's app and wait until it runs (on another instance type with --instance-type)."""
+    aws = aws_context(ctx, profile, region)
+    params: dict[str, Any] = {**aws.params(), "space": space}
+    if instance_type:
+        params["instance_type"] = instance_type
+    result = _restarting("space.start", "starting", params, yes=yes, timeout=timeout)
+    _print_space(result["space"], space, json_out)
 
 
 def stop_cmd(
     ctx: typer.Context,
     space: SpaceArg,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Stop even with sessions, forwards or kernels open, without asking."
+        ),
+    ] = False,
     timeout: StopTimeoutOpt = OPEN_TIMEOUT,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Stop a space's app (its files stay) and wait until it is gone."""
-    _lifecycle(ctx, "space.stop", "stopping", space, json_out, profile, region, timeout)
+    """Stop a space's app (its files stay) and wait until it is gone.
+
+    With ssh sessions, forwards or kernels open on the space, lists them and asks first; without
+    a terminal it refuses unless --yes.
+    """
+    aws = aws_context(ctx, profile, region)
+    try:
+        result = _lifecycle(aws, "space.stop", "stopping", space, timeout, force=yes)
+    except RpcError as exc:
+        if exc.kind != "space_in_use":
+            raise
+        _confirm_stop(space, exc)
+        result = _lifecycle(aws, "space.stop", "stopping", space, timeout, force=True)
+    _print_space(result["space"], space, json_out)
+
+
+def _confirm_stop(space: str, exc: RpcError) -> None:
+    """Ask before ending what is open on the space; refuse without a terminal."""
+    users = [str(u) for u in exc.data.get("in_use", [])] or [exc.message]
+    if not output.stdin_is_interactive():
+        raise CliError(
+            f"space {space!r} has {len(users)} open ({'; '.join(users)}); stopping it would end "
+            "them: pass --yes to stop it anyway"
+        )
+    output.say(f"stopping space {space!r} ends what is open on it:")
+    for line in users:
+        output.say(f"  {line}")
+    if not typer.confirm("Stop it?", default=False, err=True):
+        raise CliError("not stopped; the space keeps running")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,20 +10,28 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bridge.cli import output
-from bridge.cli.context import JsonOpt
-from bridge.daemon.client import DaemonClient, DaemonUnavailable
+from bridge.cli import costs, output
+from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
+from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
 from bridge.timestamps import parse_rfc3339
 
 
-async def _gather() -> dict[str, Any]:
+async def _gather(aws: AwsContext) -> dict[str, Any]:
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
-        return {"daemon": None, "sessions": [], "forwards": [], "rejected": []}
+        return {"daemon": None, "sessions": [], "forwards": [], "rejected": [], "spaces": []}
     try:
         daemon = await client.call("daemon.status", timeout=10.0)
         sessions = await client.call("sessions.status", timeout=10.0)
+        try:  # what runs (and costs) in this context; the daemon's cached list is enough
+            listed = await client.call(
+                "spaces.list", {**aws.params(), "running": True}, timeout=60.0
+            )
+            spaces: list[Any] | None = list(listed.get("spaces", []))
+        except RpcError as exc:
+            output.say(f"the running spaces are not shown: {exc.message}")
+            spaces = None
     finally:
         await client.close()
     return {
@@ -31,16 +39,8 @@ async def _gather() -> dict[str, Any]:
         "sessions": sessions.get("sessions", []),
         "forwards": sessions.get("forwards", []),
         "rejected": sessions.get("rejected", []),
+        "spaces": spaces,
     }
-
-
-def describe_uptime(seconds: float) -> str:
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def daemon_line(daemon: dict[str, Any] | None) -> str:
@@ -48,19 +48,30 @@ def daemon_line(daemon: dict[str, Any] | None) -> str:
         return "daemon: not running (any smconnect command starts it)"
     return (
         f"daemon: running (pid {daemon.get('pid')}, version {daemon.get('version')}, "
-        f"up {describe_uptime(float(daemon.get('uptime', 0)))}, "
+        f"up {costs.describe_duration(float(daemon.get('uptime', 0)))}, "
         f"{daemon.get('transport')} {daemon.get('endpoint')})"
     )
 
 
-def status_cmd(json_out: JsonOpt = False) -> None:
-    """Show the daemon, open sessions (state, traffic, reconnects, latency) and forwards."""
-    state = asyncio.run(_gather())
+def status_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+) -> None:
+    """Show the daemon, sessions, forwards, and what the running spaces cost.
+
+    Sessions show state, traffic, reconnects and latency; running spaces their uptime,
+    projected idle shutdown and hourly price (as `list` does).
+    """
+    state = asyncio.run(_gather(aws_context(ctx, profile, region)))
     output.warn_rejected(state)  # on stderr, as `list` does: --json's stdout stays clean
     if json_out:
         output.print_json(state)
         return
     output.stdout.print(daemon_line(state["daemon"]))
+    if state["spaces"]:
+        output.stdout.print(running_table(state["spaces"]))
     sessions, forwards = state["sessions"], state["forwards"]
     if not sessions and not forwards:
         if state["daemon"] is not None:
@@ -89,9 +100,20 @@ def status_cmd(json_out: JsonOpt = False) -> None:
 def _age(opened_at: Any) -> str:
     """How long a session has been open, from its RFC 3339 ``opened_at``."""
     try:
-        return describe_uptime(time.time() - parse_rfc3339(str(opened_at)).timestamp())
+        return costs.describe_duration(time.time() - parse_rfc3339(str(opened_at)).timestamp())
     except ValueError:
         return "-"
+
+
+def running_table(spaces: list[dict[str, Any]]) -> Table:
+    table = Table(title="Running spaces", title_justify="left", box=None, header_style="bold")
+    for column in ("Space", "Instance", *costs.COLUMNS):
+        table.add_column(column, overflow="fold")
+    for s in spaces:
+        table.add_row(
+            output.cell(s.get("name")), output.cell(s.get("instance_type")), *costs.cost_cells(s)
+        )
+    return table
 
 
 def forward_table(forwards: list[dict[str, Any]]) -> Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.aws.pricing import PriceCache
 from bridge.daemon import info
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
@@ -21,6 +22,7 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
 from bridge.daemon.transfers import TransferService
 from bridge.daemon.workspace import Workspaces
+from bridge.paths import default_paths
 from bridge.ssh.paths import SshPaths
 
 __all__ = ["setup"]
@@ -36,12 +38,15 @@ async def setup(
     settings = settings or DaemonSettings.from_env()
     ssh_paths = ssh_paths or SshPaths.for_home()
     pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
-    workspaces = Workspaces(poll_interval=settings.poll_interval)
+    prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
+    workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
     relay = RelayService(spaces, pool)
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
     transfers = TransferService(spaces, pool)
+    spaces.add_usage(forwards.using)  # what `stop` lists before ending it
+    spaces.add_usage(jupyter.using)
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
         return {

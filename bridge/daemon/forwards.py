@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import ApiError, local_port_error, remote_access_disabled, translated
 from bridge.daemon.forward_link import ForwardLink, Listen
@@ -50,6 +51,14 @@ class ForwardService:
 
     def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self._forwards.values()]
+
+    def using(self, space: Space) -> list[str]:
+        """The background forwards to ``space`` (``stop`` lists them before it ends them)."""
+        return [
+            f"background forward {f.id} ({f.describe()['local']} -> {f.remote_host}:{f.remote_port})"
+            for f in self._forwards.values()
+            if f.space.arn == space.arn
+        ]
 
     async def close(self) -> None:
         for fwd in list(self._forwards.values()):

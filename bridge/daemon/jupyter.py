@@ -460,6 +460,11 @@ class JupyterService:
     def busy(self) -> bool:
         return bool(self._forwards)
 
+    def using(self, space: Space) -> list[str]:
+        """The space's Jupyter forward (kernels, notebooks), for ``stop`` to list."""
+        fwd = self._forwards.get(space.arn)
+        return [f"Jupyter server forward {fwd.url} (kernels)"] if fwd is not None else []
+
     def register(self, api: Api) -> None:
         api.add("jupyter.ensure", self.ensure)
         api.add("jupyter.list", self.list_servers)

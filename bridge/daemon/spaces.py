@@ -9,10 +9,14 @@ host key learnt over the trusted path (through the channel pool) and the ssh con
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from bridge.aws.context import AwsContext
+from bridge.aws.instance_types import check_instance_type
+from bridge.aws.pricing import HourlyPrice
 from bridge.aws.studio import Progress, Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import ApiError, app_not_running, translated
@@ -25,16 +29,33 @@ from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
-from bridge.timestamps import rfc3339
+from bridge.timestamps import parse_rfc3339, rfc3339
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
 
 REMOTE_HOME = "/home/sagemaker-user"
+USE_SETTLE = 3.0  # seconds a just-closed session may take to leave the pool (its relay drains)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ListParams(ContextParams):
     refresh: bool = False
+    running: bool = False  # only the spaces whose app is InService
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartParams(SpaceParams):
+    instance_type: str | None = None  # switch to it (a running app restarts, with ``restart``)
+    restart: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopParams(SpaceParams):
+    force: bool = False  # stop even with sessions, forwards or kernels open on the space
+
+
+UsageProbe = Callable[[Space], list[str]]
+"""What a service has open on a space, one short human line each (``stop`` lists them)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,13 +65,30 @@ class OpenParams(SpaceParams):
     ssh_config: bool = True  # install/refresh the ssh config we own
 
 
-def space_json(space: Space, ssh_host: str) -> dict[str, Any]:
-    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md."""
+def space_json(space: Space, ssh_host: str, price: HourlyPrice | None = None) -> dict[str, Any]:
+    """The one shape of a space in every answer (``spaces.list``, ``space.*``): docs/cli.md.
+
+    ``running_since`` is the app's CreationTime (CreateApp: AWS meters from the instance's
+    creation, Pending included), shown while the app is InService. ``idle_shutdown_at`` is a
+    projection: the last activity (else the start) plus the idle timeout.
+    """
     data = asdict(space)
     data["ref"] = space.ref
     data["ssh_host"] = ssh_host
     if space.app_created is not None:
         data["app_created"] = rfc3339(space.app_created)
+    running = space.running and space.app_created is not None
+    data["running_since"] = data["app_created"] if running else None
+    data["last_activity"] = (
+        rfc3339(space.last_activity) if running and space.last_activity else None
+    )
+    data["idle_shutdown_at"] = None
+    if running and space.idle_timeout_minutes is not None:
+        since = parse_rfc3339(data["last_activity"] or data["running_since"])
+        data["idle_shutdown_at"] = rfc3339(since + timedelta(minutes=space.idle_timeout_minutes))
+    data["price_per_hour"] = price.as_float() if price else None
+    data["currency"] = price.currency if price else None
+    data["price_source"] = ("emulated" if price.emulated else "aws") if price else None
     return data
 
 
@@ -81,6 +119,35 @@ class SpacesService:
         self._pool = pool
         self._ssh_paths = ssh_paths
         self._fixed_prefix = prefix
+        self._usage: list[UsageProbe] = [self._channels_on]
+
+    def add_usage(self, probe: UsageProbe) -> None:
+        """Let a service (forwards, Jupyter) say what it has open on a space."""
+        self._usage.append(probe)
+
+    def in_use(self, space: Space) -> list[str]:
+        """Everything open on ``space`` that stopping it would end."""
+        return [line for probe in self._usage for line in probe(space)]
+
+    async def _settled_users(self, space: Space) -> list[str]:
+        """``in_use``, after giving a session that just ended the moment its relay takes to
+        notice (a client that closed a second ago is not "open")."""
+        if space.app_status is None:
+            return []
+        for _ in range(int(USE_SETTLE / 0.25)):
+            if not self.in_use(space):
+                return []
+            await asyncio.sleep(0.25)
+        return self.in_use(space)
+
+    def _channels_on(self, space: Space) -> list[str]:
+        """ssh sessions and file transfers (forwards and Jupyter speak for themselves)."""
+        what = {"ssh": "ssh session", "transfer": "file transfer"}
+        return [
+            f"{what[m.purpose]} {m.id} (via {m.ssh_host}, opened {rfc3339(m.opened_at)})"
+            for m in self._pool.channels()
+            if m.key.space_arn == space.arn and m.alive and m.ending is None and m.purpose in what
+        ]
 
     def register(self, api: Api) -> None:
         api.add("spaces.list", self.list_spaces)
@@ -102,6 +169,11 @@ class SpacesService:
         """The space's ssh host name, unambiguous among the spaces this identity sees."""
         return ws.alias(space, await ws.spaces(), self.prefix)
 
+    async def answer(self, ws: Workspace, space: Space, alias: str | None = None) -> dict[str, Any]:
+        """``space_json`` with its hourly price (when it runs and the Price List has one)."""
+        alias = alias if alias is not None else await self.alias(ws, space)
+        return space_json(space, alias, await ws.price(space))
+
     async def ensure_running(
         self, ws: Workspace, space: Space, *, start: bool, progress: Progress
     ) -> Space:
@@ -120,23 +192,43 @@ class SpacesService:
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         spaces = await ws.spaces(refresh=params.refresh)
+        shown = [s for s in spaces if s.running] if params.running else spaces
         return {
-            "spaces": [space_json(s, ws.alias(s, spaces, self.prefix)) for s in spaces],
+            "spaces": await asyncio.gather(
+                *(self.answer(ws, s, ws.alias(s, spaces, self.prefix)) for s in shown)
+            ),
             # Items AWS described invalidly, left out: one line each, values already escaped.
             "rejected": list(ws.rejected),
         }
 
     @translated
-    async def start_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+    async def start_space(self, conn: Connection, params: StartParams) -> dict[str, Any]:
+        if params.instance_type:  # before anything is looked up, stopped or started
+            check_instance_type(params.instance_type)
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
+        space = await self._reconfigure(
+            conn,
+            ws,
+            space,
+            remote_access=False,
+            instance_type=params.instance_type,
+            restart=params.restart,
+        )
         space = await self.ensure_running(ws, space, start=True, progress=progress_to(conn, space))
-        return {"space": space_json(space, await self.alias(ws, space))}
+        return {"space": await self.answer(ws, space)}
 
     @translated
-    async def stop_space(self, conn: Connection, params: SpaceParams) -> dict[str, Any]:
+    async def stop_space(self, conn: Connection, params: StopParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
+        users = await self._settled_users(space) if not params.force else []
+        if users:
+            raise ApiError(
+                f"space {space.name!r} has {len(users)} open: " + "; ".join(users),
+                kind="space_in_use",
+                details={"space": space.name, "in_use": users},
+            )
         progress = progress_to(conn, space)
         space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
         ws.forget_spaces()
@@ -148,36 +240,16 @@ class SpacesService:
         ws = self.workspace(params.context)
         space = await ws.resolve(params.space)
         progress = progress_to(conn, space)
-        change_instance = bool(params.instance_type and params.instance_type != space.instance_type)
-        if space.remote_access != "ENABLED" or change_instance:
-            if space.app_status in ("InService", "Pending") and not params.restart:
-                what = (
-                    "enable remote access"
-                    if space.remote_access != "ENABLED"
-                    else (f"switch to {params.instance_type}")
-                )
-                raise ApiError(
-                    f"space {space.name!r} is running; it must restart to {what} "
-                    "(answer yes, or pass --yes)",
-                    kind="restart_required",
-                    details={
-                        "reason": "remote_access"
-                        if space.remote_access != "ENABLED"
-                        else "instance_type",
-                        "space": space.name,
-                        "instance_type": params.instance_type,
-                    },
-                )
-            await conn.notify(
-                "progress",
-                {"space": space.name, "phase": "update", "message": "enabling remote access"},
-            )
-            current, instance_type = space, params.instance_type
-            space = await ws.run(lambda studio: studio.enable_remote_access(current, instance_type))
-            if space.app_status in ("InService", "Pending"):
-                running = space
-                await ws.run(lambda studio: studio.stop_app(running, progress=progress))
-            space = await ws.resolve(space.ref)
+        if params.instance_type:  # before anything is stopped or started
+            check_instance_type(params.instance_type)
+        space = await self._reconfigure(
+            conn,
+            ws,
+            space,
+            remote_access=True,
+            instance_type=params.instance_type,
+            restart=params.restart,
+        )
         space = await self.ensure_running(ws, space, start=True, progress=progress)
         alias = await self.alias(ws, space)
         await conn.notify(
@@ -188,12 +260,62 @@ class SpacesService:
         if params.ssh_config:
             await self._install_ssh_config(ws, params.context)
         return {
-            "space": space_json(space, alias),
+            "space": await self.answer(ws, space, alias),
             "ssh_host": alias,
             "folder_uri": f"vscode-remote://ssh-remote+{alias}{REMOTE_HOME}",
             "host_key": key,
             "rejected": list(ws.rejected),
         }
+
+    async def _reconfigure(
+        self,
+        conn: Connection,
+        ws: Workspace,
+        space: Space,
+        *,
+        remote_access: bool,
+        instance_type: str | None,
+        restart: bool,
+    ) -> Space:
+        """Turn remote access on (``remote_access``) and/or switch the instance type; a running
+        app restarts to apply, only with the caller's consent (``restart``)."""
+        enable = remote_access and space.remote_access != "ENABLED"
+        switch = bool(instance_type and instance_type != space.instance_type)
+        if not enable and not switch:
+            return space
+        what = " and ".join(
+            w
+            for w, needed in (
+                ("enable remote access", enable),
+                (f"switch to {instance_type}", switch),
+            )
+            if needed
+        )
+        if space.app_status in ("InService", "Pending") and not restart:
+            raise ApiError(
+                f"space {space.name!r} is running; it must restart to {what} "
+                "(answer yes, or pass --yes)",
+                kind="restart_required",
+                details={
+                    "reason": "remote_access" if enable else "instance_type",
+                    "space": space.name,
+                    "instance_type": instance_type,
+                },
+            )
+        message = what.replace("enable", "enabling").replace("switch to", "switching to")
+        await conn.notify("progress", {"space": space.name, "phase": "update", "message": message})
+        current = space
+        space = await ws.run(
+            lambda studio: studio.update_settings(
+                current,
+                remote_access=enable or None,
+                instance_type=instance_type if switch else None,
+            )
+        )
+        if space.app_status in ("InService", "Pending"):
+            running, progress = space, progress_to(conn, space)
+            await ws.run(lambda studio: studio.stop_app(running, progress=progress))
+        return await ws.resolve(space.ref)
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
         spaces = await ws.spaces()

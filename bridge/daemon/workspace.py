@@ -15,6 +15,7 @@ from typing import TypeVar
 from bridge.aws.context import AwsContext
 from bridge.aws.credentials import refresh_sso
 from bridge.aws.errors import AmbiguousSpace, AwsError, CredentialsError, SpaceNotFound
+from bridge.aws.pricing import HourlyPrice, PriceCache, PriceClient
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alias
@@ -25,10 +26,18 @@ T = TypeVar("T")
 
 
 class Workspace:
-    def __init__(self, context: AwsContext, *, poll_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        context: AwsContext,
+        *,
+        poll_interval: float = 5.0,
+        price_cache: PriceCache | None = None,
+    ) -> None:
         self.context = context
         self._poll_interval = poll_interval
+        self._price_cache = price_cache or PriceCache(None)
         self._studio: StudioClient | None = None
+        self._prices: PriceClient | None = None
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
@@ -46,6 +55,9 @@ class Workspace:
             SessionSpec(profile=self.context.profile, region=self.context.region)
         )
         require_credentials(session)
+        self._prices = PriceClient(
+            session, self._price_cache, endpoint_url=self.context.endpoint_url
+        )
         return StudioClient(
             session, endpoint_url=self.context.endpoint_url, poll_interval=self._poll_interval
         )
@@ -69,6 +81,17 @@ class Workspace:
                 raise
         studio = await self.studio()
         return await asyncio.to_thread(call, studio)
+
+    async def price(self, space: Space) -> HourlyPrice | None:
+        """The hourly price of the space's running instance (None: not running, or no price:
+        see ``bridge.aws.pricing``); cached for a day, so cheap after the first ask."""
+        if not space.running or space.instance_type is None or space.app_type is None:
+            return None
+        studio = await self.studio()
+        prices, instance, app = self._prices, space.instance_type, space.app_type
+        if prices is None:
+            return None
+        return await asyncio.to_thread(prices.hourly, studio.region, instance, app)
 
     async def spaces(self, *, refresh: bool = False) -> list[Space]:
         fresh = time.monotonic() - self._spaces_at < SPACE_CACHE_SECONDS
@@ -136,13 +159,18 @@ class Workspaces:
     with the resolved identity, and everything keyed by workspace follows.
     """
 
-    def __init__(self, *, poll_interval: float = 5.0) -> None:
+    def __init__(
+        self, *, poll_interval: float = 5.0, price_cache: PriceCache | None = None
+    ) -> None:
         self._poll_interval = poll_interval
+        self._price_cache = price_cache
         self._workspaces: dict[AwsContext, Workspace] = {}
 
     def get(self, context: AwsContext) -> Workspace:
         if context not in self._workspaces:
-            self._workspaces[context] = Workspace(context, poll_interval=self._poll_interval)
+            self._workspaces[context] = Workspace(
+                context, poll_interval=self._poll_interval, price_cache=self._price_cache
+            )
         return self._workspaces[context]
 
     def rejected(self) -> list[str]:

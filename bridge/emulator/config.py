@@ -109,6 +109,7 @@ class MfaDeviceConfig:
 class FaultsConfig:
     fail_app_start: tuple[str, ...] = ()  # space names whose app starts end in Failed
     start_session_failures: int = 0  # the next N StartSession calls answer InternalFailure
+    deny_pricing: bool = False  # pricing:GetProducts answers AccessDeniedException
 
 
 IDLE_TIMEOUT_BOUNDS = (60, 525600)  # botocore's IdleTimeoutInMinutes
@@ -424,6 +425,7 @@ def _faults(root: _Obj) -> FaultsConfig:
     faults = FaultsConfig(
         fail_app_start=tuple(_name(n, f"faults.fail_app_start[{i}]") for i, n in enumerate(names)),
         start_session_failures=failures,
+        deny_pricing=obj.boolean("deny_pricing", False),
     )
     obj.done()
     return faults

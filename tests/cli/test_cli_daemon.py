@@ -18,6 +18,7 @@ def test_daemon_start_status_stop(offline_cli: Cli) -> None:
         "sessions": [],
         "forwards": [],
         "rejected": [],
+        "spaces": [],
     }
 
     started = cli.run("daemon", "start").ok().stdout

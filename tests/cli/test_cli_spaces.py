@@ -25,6 +25,13 @@ LIST_FIELDS = {  # the space's fields of start/stop/open too (docs/cli.md, "JSON
     "remote_access",
     "app_status",
     "ssh_host",
+    "running_since",  # what a running space costs (test_cli_costs.py)
+    "last_activity",
+    "idle_timeout_minutes",
+    "idle_shutdown_at",
+    "price_per_hour",
+    "currency",
+    "price_source",
 }
 
 
@@ -45,7 +52,7 @@ def test_list_json_and_table(cli: Cli) -> None:
     assert by_ref[f"{DOMAIN}/twin"]["ssh_host"] == f"sm-twin.{DOMAIN}"
     assert by_ref[f"{OTHER_DOMAIN}/twin"]["ssh_host"] == f"sm-twin.{OTHER_DOMAIN}"
 
-    table = cli.run("list").ok().stdout
+    table = cli.run("list", COLUMNS="200").ok().stdout
     assert "SSH host" in table.splitlines()[0]
     demo_row = next(line for line in table.splitlines() if line.startswith("demo "))
     assert demo_row.split() == [
@@ -56,6 +63,9 @@ def test_list_json_and_table(cli: Cli) -> None:
         "ml.t3.large",
         "ENABLED",
         "stopped",
+        "-",  # up, idle stop, price: not running
+        "-",
+        "-",
         "sm-demo",
     ]
 

@@ -171,7 +171,7 @@ def test_ssh_to_a_space_without_remote_access_starts_nothing(stack: Stack) -> No
 def test_ssh_names_a_space_stopped_under_it(stack: Stack, path: list[str]) -> None:
     stack.call("space.open", _context(stack))
     returncode, stderr = session_ending(
-        stack, lambda: stack.call("space.stop", _context(stack)), path
+        stack, lambda: stack.call("space.stop", {**_context(stack), "force": True}), path
     )
     assert returncode != 0
     ours = [ln for ln in stderr.decode().splitlines() if ln.startswith("smconnect:")]
@@ -185,7 +185,7 @@ def test_a_background_forward_comes_back_after_stop_and_start(stack: Stack) -> N
     try:
         port = fwd["local_port"]
         assert fwd["state"] == "connected"
-        stack.call("space.stop", _context(stack))
+        stack.call("space.stop", {**_context(stack), "force": True})
         assert _wait_state(stack, fwd["id"], "space stopped")["state"] == "space stopped"
         status = json.loads(stack.smconnect("status", "--json").stdout)
         assert [f["state"] for f in status["forwards"]] == ["space stopped"]
@@ -201,7 +201,7 @@ def test_a_background_forward_comes_back_after_stop_and_start(stack: Stack) -> N
 
 
 def test_a_local_port_in_use_is_refused_before_the_app_starts(stack: Stack) -> None:
-    stack.call("space.stop", _context(stack))
+    stack.call("space.stop", {**_context(stack), "force": True})
     assert _app_status(stack, "demo") == "none"
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

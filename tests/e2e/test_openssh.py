@@ -312,7 +312,7 @@ def test_app_restart_gets_a_new_host_key_without_a_host_key_error(
     before = known.get("sm-demo")
     assert before  # the key space.open recorded (or the previous restart's)
     context = {"endpoint_url": stack.emu.endpoint_url}
-    stack.call("space.stop", {"space": "demo", **context})
+    stack.call("space.stop", {"space": "demo", **context, "force": True})
     stack.call("space.start", {"space": "demo", **context})
     done = stack.ssh(*path, "sm-demo", "echo after-restart")
     assert done.returncode == 0, done.stderr

@@ -31,6 +31,7 @@ class ControlFaults:
 
     fail_app_start: set[str] = field(default_factory=set)  # space names
     start_session_failures: int = 0  # the next N StartSession calls answer InternalFailure
+    deny_pricing: bool = False  # pricing:GetProducts answers AccessDeniedException
 
 
 @dataclass
@@ -58,7 +59,9 @@ class ControlPlane:
         self.issuer = Issuer(config, self.credentials)  # sso-oidc, sso, sts: what it issues
         self.delays: DelaysConfig = config.delays  # replace it to retime what comes next
         self.faults = ControlFaults(
-            set(config.faults.fail_app_start), config.faults.start_session_failures
+            set(config.faults.fail_app_start),
+            config.faults.start_session_failures,
+            config.faults.deny_pricing,
         )
         self.gateway = gateway
         self.sessions: dict[str, SessionRecord] = {}

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bridge.emulator.config import CredentialConfig
-from bridge.emulator.control import sagemaker, ssm, sso, sts
+from bridge.emulator.control import pricing, sagemaker, ssm, sso, sts
 from bridge.emulator.control.errors import ApiError, internal_failure
 from bridge.emulator.control.plane import ControlPlane
 from bridge.emulator.control.sagemaker import Handler
@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 _JSON_SERVICES: dict[str, tuple[str, dict[str, Handler]]] = {
     "SageMaker": ("sagemaker", sagemaker.OPERATIONS),
     "AmazonSSM": ("ssm", ssm.OPERATIONS),
+    "AWSPriceListService": ("pricing", pricing.OPERATIONS),
 }
+# The Price List API answers only in these regions (botocore's api.pricing endpoints); clients
+# elsewhere sign for the partition's main one, so the emulator checks the signature against it.
+PRICING_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1", "cn-northwest-1")
 
 
 class ControlServer:
@@ -118,7 +122,7 @@ class ControlServer:
             if service is None:
                 raise ApiError("UnknownOperationException", f"Unknown operation {target}")
             signing_name, operations = service
-            self._authenticate(request, body, signing_name)
+            self._authenticate(request, body, signing_name, self._signing_region(signing_name))
             handler = operations.get(operation)
             if handler is None:
                 raise ApiError("UnknownOperationException", f"Unknown operation {target}")
@@ -163,7 +167,15 @@ class ControlServer:
         log.info("sts %s -> 200", action)
         return query_response(action, result)
 
-    def _authenticate(self, request: web.Request, body: bytes, service: str) -> CredentialConfig:
+    def _signing_region(self, service: str) -> str:
+        region = self.plane.account.region
+        if service != "pricing" or region in PRICING_REGIONS:
+            return region
+        return "cn-northwest-1" if region.startswith("cn-") else "us-east-1"
+
+    def _authenticate(
+        self, request: web.Request, body: bytes, service: str, region: str | None = None
+    ) -> CredentialConfig:
         path, _, query = request.raw_path.partition("?")
         received = Received(
             method=request.method,
@@ -175,7 +187,7 @@ class ControlServer:
         return verify(
             received,
             self.plane.credentials,
-            region=self.plane.account.region,
+            region=region or self.plane.account.region,
             service=service,
             now=self.plane.issuer.clock.now(),
         )

@@ -21,7 +21,7 @@ BARE_PATH = "/usr/bin:/bin"
 
 def _start_editor(stack: Stack, path: str | None = None) -> Path:
     """(Re)start the editor space; ``path`` replaces the PATH its sessions see."""
-    stack.call("space.stop", {"space": "editor", **stack.context})
+    stack.call("space.stop", {"space": "editor", **stack.context, "force": True})
     saved = os.environ.get(SPACE_PATH_ENV)
     if path is not None:
         os.environ[SPACE_PATH_ENV] = path

@@ -161,7 +161,7 @@ async def test_the_same_url_survives_a_channel_that_died(
 def test_a_restarted_space_keeps_its_url(stack: Stack, demo: dict[str, Any]) -> None:
     """Stopped: the URL fails fast (no space is started behind a browser's back); ensure
     starts it again on the same port."""
-    stack.call("space.stop", {"space": "demo", **stack.context})
+    stack.call("space.stop", {"space": "demo", **stack.context, "force": True})
     began = time.monotonic()
     with pytest.raises(OSError):
         _get(f"{demo['url']}api/status", demo["token"])

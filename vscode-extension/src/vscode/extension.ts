@@ -245,14 +245,27 @@ class Controller implements vscode.Disposable {
     const verb = action === 'start' ? 'Start' : 'Stop';
     const space = await this.pickSpace(ctx, `SageMaker: ${verb} Space`, (s) => (action === 'start' ? !isRunning(s) : !!s.app_status && s.app_status !== 'Deleted'));
     const doing = `${action === 'start' ? 'starting' : 'stopping'} ${space.name}`;
-    const result = await this.withProgress(`SageMaker: ${doing}`, doing, (ports, signal) =>
-      ports.call<{ space: Space }>(`space.${action}`, { ...ctx, space: space.ref }, {
-        signal,
-        onNotification: (method, p) => {
-          if (method === 'progress' && typeof p.message === 'string') ports.report(p.message);
-        },
-      }),
-    );
+    const result = await this.withProgress(`SageMaker: ${doing}`, doing, async (ports, signal) => {
+      const call = (force: boolean) =>
+        ports.call<{ space: Space }>(`space.${action}`, { ...ctx, space: space.ref, ...(force ? { force: true } : {}) }, {
+          signal,
+          onNotification: (method, p) => {
+            if (method === 'progress' && typeof p.message === 'string') ports.report(p.message);
+          },
+        });
+      try {
+        return await call(false);
+      } catch (err) {
+        // stop with sessions, forwards or kernels open: the daemon lists them; ask first.
+        if (!(err instanceof RpcError) || err.kind !== 'space_in_use') throw err;
+        const open = Array.isArray(err.data.in_use) ? err.data.in_use.map((u) => escapeControls(String(u))) : [];
+        const question = `Stopping ${escapeControls(space.name)} ends what is open on it: ${open.join('; ')}`;
+        if ((await vscode.window.showWarningMessage(question, { modal: true }, 'Stop anyway')) !== 'Stop anyway') {
+          throw new Cancelled();
+        }
+        return call(true);
+      }
+    });
     const state = isRunning(result.space) ? 'running' : 'stopped';
     this.log.info(`${space.ref}: ${state}`);
     void vscode.window.showInformationMessage(`SageMaker: ${space.name} is ${state}.`);
