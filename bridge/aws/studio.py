@@ -35,6 +35,7 @@ from bridge.aws.errors import (
     SessionStartFailed,
     SpaceNotFound,
 )
+from bridge.aws.idle import IdleState, idle_state_from, idle_timeout
 from bridge.aws.session import client_config
 from bridge.aws.validate import InvalidResponse
 
@@ -364,6 +365,25 @@ class StudioClient:
         self._call(self._ssm.terminate_session, SessionId=session_id)
 
     # -- internals ------------------------------------------------------------------------
+
+    def idle_state(self, space: Space) -> IdleState | None:
+        """The running app's idle clock (DescribeApp + the space's or domain's IdleSettings);
+        None when the app is not running."""
+        if self._app_status(space) != "InService":
+            return None
+        app = self._call(
+            self._sm.describe_app,
+            DomainId=space.domain_id,
+            SpaceName=space.name,
+            AppType=space.app_type,
+            AppName=APP_NAME,
+        )
+        detail = self._describe_raw(space.domain_id, space.name)
+        minutes = idle_timeout(detail)
+        if minutes is None:
+            domain = self._call(self._sm.describe_domain, DomainId=space.domain_id)
+            minutes = idle_timeout(detail, domain)
+        return idle_state_from(app, minutes)
 
     def _require_supported(self, space: Space) -> None:
         if space.app_type not in SUPPORTED_APP_TYPES:

@@ -14,6 +14,7 @@ from typing import Any
 from bridge.daemon import info
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
+from bridge.daemon.keepalive import KeepAliveService
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.relay import RelayService
 from bridge.daemon.server import Connection, DaemonServer
@@ -21,6 +22,7 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
 from bridge.daemon.transfers import TransferService
 from bridge.daemon.workspace import Workspaces
+from bridge.paths import default_paths
 from bridge.ssh.paths import SshPaths
 
 __all__ = ["setup"]
@@ -43,6 +45,13 @@ async def setup(
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
     transfers = TransferService(spaces, pool)
+    keepalive = KeepAliveService(
+        spaces,
+        pool,
+        settings,
+        broadcast=server.broadcast,
+        prefs=default_paths().state_dir / "keep-alive.json",
+    )
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
         return {
@@ -50,15 +59,18 @@ async def setup(
             "forwards": forwards.describe(),
         }
 
-    for service in (spaces, relay, forwards, jupyter, transfers):
+    for service in (spaces, relay, forwards, jupyter, transfers, keepalive):
         service.register(server.api)
     server.api.add("sessions.status", sessions_status)
     info.register(server.api, host_prefix=lambda: spaces.prefix, remote_home=REMOTE_HOME)
     server.fd_listener = relay.fdpass.start
     server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy() or transfers.busy()
 
+    keepalive.start()
+
     async def close() -> None:
         # Users of channels first (streams closed with a reason rather than cut), the pool last.
+        await keepalive.close()
         await relay.close()
         await forwards.close()
         await pool.close()

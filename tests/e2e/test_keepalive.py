@@ -1,0 +1,120 @@
+"""Keep alive only what is used, through real OpenSSH against the emulator's idle shutdown.
+
+A 60-minute idle timeout with half-second emulated minutes (30 s): a session with steady output
+keeps the app running past it, through the heartbeat the daemon writes; a session that only
+exchanges ssh keepalives (``ServerAliveInterval=1``) lets it stop near the timeout, and the
+foreground `smconnect forward` warned before that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.emulator.config import default_config
+
+from .e2e_helpers import FAST_DELAYS, Stack, running_stack
+
+MINUTE = 0.5  # seconds per emulated minute, in the emulator and the daemon alike
+TIMEOUT_MINUTES = 60  # the space's idle timeout: 30 s here
+SPACE, HOST = "editor", "sm-editor"  # a Code Editor space: no Jupyter server to wait for
+STEADY_OUTPUT = "while :; do head -c 3000 /dev/zero | tr '\\0' x; echo; sleep 0.2; done"
+
+
+@pytest.fixture(scope="module")
+def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = default_config()
+    domain = dataclasses.replace(base.domains[0], idle_timeout_minutes=TIMEOUT_MINUTES)
+    config = dataclasses.replace(
+        base, pacing="unthrottled", delays=FAST_DELAYS, minute_seconds=MINUTE, domains=(domain,)
+    )
+    for stack in running_stack(config, tmp_path_factory):
+        stack.env.update(
+            SMCONNECT_KEEPALIVE_INTERVAL=str(MINUTE),
+            SMCONNECT_IDLE_WARNING="10",
+        )
+        yield stack
+
+
+def _app_status(stack: Stack) -> str | None:
+    spaces = stack.call("spaces.list", {"refresh": True, "endpoint_url": stack.emu.endpoint_url})
+    found = next(s for s in spaces["spaces"] if s["name"] == SPACE)
+    return found["app_status"]
+
+
+def _open(stack: Stack) -> None:
+    stack.call("space.open", {"space": SPACE, "endpoint_url": stack.emu.endpoint_url})
+    assert _app_status(stack) == "InService"
+
+
+def _ssh(stack: Stack, *args: str) -> subprocess.Popen[bytes]:
+    """An ssh session whose output is drained by a thread, once its command runs."""
+    proc = subprocess.Popen(
+        stack.ssh_argv(*args, HOST, f"echo started; {STEADY_OUTPUT}"),
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"started\n"
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_steady_output_keeps_the_space_running_past_its_idle_timeout(idle_stack: Stack) -> None:
+    _open(idle_stack)
+    proc = _ssh(idle_stack)
+    try:
+        time.sleep(TIMEOUT_MINUTES * MINUTE + 6)  # past the timeout and a few polls
+        assert proc.poll() is None
+        assert _app_status(idle_stack) == "InService"
+        status = idle_stack.call("keepalive.status")
+        found = next(s for s in status["spaces"] if s["space"] == SPACE)
+        assert found["mode"] == "activity"
+        assert found["heartbeat_at"] is not None
+        assert found["idle_timeout_minutes"] == TIMEOUT_MINUTES
+    finally:
+        _stop(proc)
+
+
+def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) -> None:
+    _open(idle_stack)
+    proc = subprocess.Popen(
+        idle_stack.ssh_argv("-o", "ServerAliveInterval=1", HOST, "echo started; exec sleep 600"),
+        env=idle_stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    forward = idle_stack.popen("forward", SPACE, "0:22")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"
+        started = time.monotonic()
+        deadline = started + TIMEOUT_MINUTES * MINUTE + 20
+        while time.monotonic() < deadline and _app_status(idle_stack) == "InService":
+            time.sleep(0.5)
+        stopped_after = time.monotonic() - started
+        assert _app_status(idle_stack) != "InService", "the quiet session kept the space running"
+        assert stopped_after >= (TIMEOUT_MINUTES - 5) * MINUTE, stopped_after
+    finally:
+        _stop(proc)
+        _stop(forward)
+    _, stderr = forward.communicate(timeout=10)
+    warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
+    assert len(warnings) == 1, stderr
+    assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
