@@ -121,7 +121,10 @@ class RelayService:
         """Why the space's side ended while ssh was still talking; None for a clean end.
 
         A channel that failed (resume gave up, credentials expired) says so itself; a channel
-        the service closed is looked into: a stopped space is the usual cause.
+        the service closed is looked into: a stopped space is the usual cause, else the reason
+        the service gave (its idle session timeout: "Your session timed out due to inactivity
+        and has been terminated."). Logged either way, for the fd path, where no relay process
+        is left to print it.
         """
         channel = managed.channel
         with contextlib.suppress(Exception):
@@ -139,4 +142,7 @@ class RelayService:
         if not space.running:
             log.warning("relay %s ended: space %s stopped", managed.id, space.ref)
             return f"space {space.name!r} stopped"
+        if channel.service_reason:  # the service ended the session: an idle timeout, say
+            log.warning("relay %s ended by the service: %s", managed.id, channel.service_reason)
+            return redact(channel.service_reason)  # the proxy prints "the session ended: …"
         return None

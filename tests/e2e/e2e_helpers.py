@@ -38,12 +38,14 @@ def running_stack(
             stack.stop_daemon()
 
 
-def session_ending(stack: Sandbox, interrupt: Callable[[], object]) -> tuple[int, bytes]:
+def session_ending(
+    stack: Sandbox, interrupt: Callable[[], object], host: str = "sm-demo"
+) -> tuple[int, bytes]:
     """Start an ssh session in the space, ``interrupt`` it once it runs, and return ssh's exit
     status and stderr. It runs on the relay path: with a passed descriptor no smconnect
     process is left to name the end (a known gap of fd passing; see docs/design/proxy.md)."""
     proc = subprocess.Popen(
-        stack.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo", "echo started; sleep 60"),
+        stack.ssh_argv("-o", "ProxyUseFdpass=no", host, "echo started; sleep 60"),
         env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

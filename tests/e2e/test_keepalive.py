@@ -18,8 +18,9 @@ import pytest
 
 from bridge.emulator.config import default_config
 
-from .e2e_helpers import FAST_DELAYS, Stack, running_stack
+from .e2e_helpers import FAST_DELAYS, Stack, running_stack, session_ending
 
+SESSION_IDLE_MINUTES = 20  # the SSM idle session timeout (the service's default): 10 s here
 MINUTE = 0.5  # seconds per emulated minute, in the emulator and the daemon alike
 TIMEOUT_MINUTES = 60  # the space's idle timeout: 30 s here
 SPACE, HOST = "editor", "sm-editor"  # a Code Editor space: no Jupyter server to wait for
@@ -118,3 +119,24 @@ def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) 
     warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
     assert len(warnings) == 1, stderr
     assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
+
+
+def test_an_idle_terminated_session_ends_with_its_cause_and_the_next_ssh_works(
+    idle_stack: Stack,
+) -> None:
+    """No traffic for the SSM idle session timeout (ssh's ServerAliveInterval is 30 s, longer):
+    the agent side terminates the session; ssh ends with the service's reason on one line, and
+    the next ssh to the space gets a new session at once."""
+    _open(idle_stack)
+    started = time.monotonic()
+    code, stderr = session_ending(idle_stack, lambda: None, host=HOST)
+    assert time.monotonic() - started < SESSION_IDLE_MINUTES * MINUTE + 15
+    assert code != 0
+    lines = [line for line in stderr.decode().splitlines() if "inactivity" in line]
+    assert lines == [
+        "smconnect: the session ended: Your session timed out due to inactivity and has been "
+        "terminated."
+    ], stderr
+    again = idle_stack.ssh(HOST, "echo again", timeout=30)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == b"again\n"
