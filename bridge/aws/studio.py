@@ -371,13 +371,7 @@ class StudioClient:
         None when the app is not running."""
         if self._app_status(space) != "InService":
             return None
-        app = self._call(
-            self._sm.describe_app,
-            DomainId=space.domain_id,
-            SpaceName=space.name,
-            AppType=space.app_type,
-            AppName=APP_NAME,
-        )
+        app = self._describe_app(space)
         detail = self._describe_raw(space.domain_id, space.name)
         minutes = idle_timeout(detail)
         if minutes is None:
@@ -433,14 +427,18 @@ class StudioClient:
         status = app.get("Status")
         return validate.app_status("DescribeApp", status) if status else None
 
-    def _app_failure(self, space: Space) -> str:
-        app = self._call(
+    def _describe_app(self, space: Space) -> dict[str, Any]:
+        app: dict[str, Any] = self._call(
             self._sm.describe_app,
             DomainId=space.domain_id,
             SpaceName=space.name,
             AppType=space.app_type,
             AppName=APP_NAME,
         )
+        return app
+
+    def _app_failure(self, space: Space) -> str:
+        app = self._describe_app(space)
         return validate.plain(str(app.get("FailureReason") or "no reason given"))
 
     def _space_from(

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.aws.session import make_session
 from bridge.aws.studio import StudioClient
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, DomainConfig, SpaceConfig, default_config
+
+from .aws_helpers import studio_on
 
 FAST = DelaysConfig(app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0)
 
@@ -48,10 +49,7 @@ def emulator() -> Iterator[EmulatorThread]:
 
 @pytest.fixture
 def studio(emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> StudioClient:
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return StudioClient(make_session(), poll_interval=0.05, app_timeout=30)
+    return studio_on(emulator, monkeypatch)
 
 
 def test_the_idle_clock_of_running_apps(studio: StudioClient) -> None:
