@@ -51,6 +51,7 @@ async def setup(
         settings,
         broadcast=server.broadcast,
         prefs=default_paths().state_dir / "keep-alive.json",
+        notify_space=relay.notify_space,
     )
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,9 @@ from bridge.timestamps import rfc3339
 __all__ = ["KeepAliveService", "SetParams"]
 
 log = logging.getLogger("smconnect.daemon.keepalive")
+
+NotifySpace = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+"""Tell the connections of one space (by ARN) that broadcasts miss: the relay's streams."""
 
 UNCOUNTED = frozenset({"hostkey", "keepalive"})  # the daemon's own bookkeeping, not a user's
 HEARTBEAT_TIMEOUT = 30.0
@@ -108,6 +111,7 @@ class KeepAliveService:
         *,
         broadcast: Broadcast,
         prefs: Path | None = None,
+        notify_space: NotifySpace | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._spaces = spaces
@@ -115,6 +119,7 @@ class KeepAliveService:
         self._settings = settings
         self._broadcast = broadcast
         self._prefs_path = prefs
+        self._notify_space = notify_space
         self._clock = clock
         self._watches: dict[tuple[AwsContext, str], _Watch] = {}
         self._modes: dict[str, str] = _load(prefs)  # space arn -> mode
@@ -247,18 +252,18 @@ class KeepAliveService:
             f"`smconnect keep-alive {space.name} --refresh` to keep it running"
         )
         log.info("warned: %s", message)
-        await self._broadcast(
-            "space.idle",
-            {
-                "space": space.name,
-                "domain_id": space.domain_id,
-                "ssh_host": watch.ssh_host,
-                "state": "warning",
-                "shutdown_at": rfc3339(shutdown),
-                "minutes_left": minutes,
-                "message": message,
-            },
-        )
+        params = {
+            "space": space.name,
+            "domain_id": space.domain_id,
+            "ssh_host": watch.ssh_host,
+            "state": "warning",
+            "shutdown_at": rfc3339(shutdown),
+            "minutes_left": minutes,
+            "message": message,
+        }
+        await self._broadcast("space.idle", params)
+        if self._notify_space is not None:
+            await self._notify_space(space.arn, "space.idle", params)
 
     # -- methods -------------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ class RelayService:
         self._spaces = spaces
         self._pool = pool
         self._relays: set[asyncio.Task[None]] = set()
+        # channel id -> (space arn, the relay's connection): stream connections get no
+        # broadcasts, so what a relay process must print reaches it through ``notify_space``.
+        self._streams: dict[str, tuple[str, Connection]] = {}
         self.fdpass = FdPass(self._relay, pool.release)
 
     def register(self, api: Api) -> None:
@@ -69,7 +72,16 @@ class RelayService:
         task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
         self._relays.add(task)
         task.add_done_callback(self._relays.discard)
+        self._streams[managed.id] = (space.arn, conn)
+        task.add_done_callback(lambda _: self._streams.pop(managed.id, None))
         return answer
+
+    async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
+        """A notification to the relay processes of a space (``smconnect proxy`` prints a
+        ``space.idle`` message on ssh's stderr); a descriptor-passed ssh has none to tell."""
+        for arn, conn in list(self._streams.values()):
+            if arn == space_arn:
+                await conn.notify(method, params)
 
     async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
         """Copy bytes both ways until either side ends; then release the channel.

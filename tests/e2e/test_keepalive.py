@@ -3,7 +3,7 @@
 A 60-minute idle timeout with half-second emulated minutes (30 s): a session with steady output
 keeps the app running past it, through the heartbeat the daemon writes; a session that only
 exchanges ssh keepalives (``ServerAliveInterval=1``) lets it stop near the timeout, and the
-foreground `smconnect forward` warned before that.
+foreground `smconnect forward` and the session's relay warned before that.
 """
 
 from __future__ import annotations
@@ -96,7 +96,15 @@ def test_steady_output_keeps_the_space_running_past_its_idle_timeout(idle_stack:
 def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) -> None:
     _open(idle_stack)
     proc = subprocess.Popen(
-        idle_stack.ssh_argv("-o", "ServerAliveInterval=1", HOST, "echo started; exec sleep 600"),
+        # The relay path: its `smconnect proxy` stays beside ssh and prints the warning too.
+        idle_stack.ssh_argv(
+            "-o",
+            "ServerAliveInterval=1",
+            "-o",
+            "ProxyUseFdpass=no",
+            HOST,
+            "echo started; exec sleep 600",
+        ),
         env=idle_stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -115,10 +123,10 @@ def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) 
     finally:
         _stop(proc)
         _stop(forward)
-    _, stderr = forward.communicate(timeout=10)
-    warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
-    assert len(warnings) == 1, stderr
-    assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
+    for stderr in (forward.communicate(timeout=10)[1], proc.communicate(timeout=10)[1].decode()):
+        warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
+        assert len(warnings) == 1, stderr
+        assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
 
 
 def test_an_idle_terminated_session_ends_with_its_cause_and_the_next_ssh_works(
