@@ -9,6 +9,7 @@ foreground `smconnect forward` and the session's relay warned before that.
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import threading
 import time
@@ -17,12 +18,15 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.emulator.config import default_config
+from bridge.emulator.runtime import SpaceRuntime
+from bridge.emulator.runtime.activity import heartbeat_time
 
 from .e2e_helpers import FAST_DELAYS, Stack, running_stack, session_ending
 
 SESSION_IDLE_MINUTES = 20  # the SSM idle session timeout (the service's default): 10 s here
 MINUTE = 0.5  # seconds per emulated minute, in the emulator and the daemon alike
 TIMEOUT_MINUTES = 60  # the space's idle timeout: 30 s here
+DOMAIN = "d-emulator00001"
 SPACE, HOST = "editor", "sm-editor"  # a Code Editor space: no Jupyter server to wait for
 STEADY_OUTPUT = "while :; do head -c 3000 /dev/zero | tr '\\0' x; echo; sleep 0.2; done"
 
@@ -148,3 +152,22 @@ def test_an_idle_terminated_session_ends_with_its_cause_and_the_next_ssh_works(
     again = idle_stack.ssh(HOST, "echo again", timeout=30)
     assert again.returncode == 0, again.stderr
     assert again.stdout == b"again\n"
+
+
+def test_keep_running_writes_the_heartbeat_and_a_space_mode_persists(idle_stack: Stack) -> None:
+    """ "Keep running" (`keep-alive SPACE --refresh`) writes the heartbeat the space's idle
+    shutdown reads, in its format; a space's own mode is kept in the state directory."""
+    _open(idle_stack)
+    before = time.time()
+    done = idle_stack.smconnect("keep-alive", SPACE, "always", "--refresh", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["mode"] == "always"
+    app = idle_stack.emu.emulator.plane.account.apps[(DOMAIN, SPACE, "CodeEditor", "default")]
+    assert isinstance(app.runtime, SpaceRuntime)
+    written = heartbeat_time(app.runtime.tmp_dir)
+    assert written is not None and before - 1 <= written <= time.time() + 1
+    prefs = json.loads((idle_stack.state_dir / "keep-alive.json").read_text())
+    assert list(prefs.values()) == ["always"]
+    back = idle_stack.smconnect("keep-alive", SPACE, "default")
+    assert back.returncode == 0, back.stderr
+    assert json.loads((idle_stack.state_dir / "keep-alive.json").read_text()) == {}
