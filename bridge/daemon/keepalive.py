@@ -173,10 +173,14 @@ class KeepAliveService:
             await self._unlink(self._watches.pop(key))
         for key, channels in groups.items():
             watch = self._watches.get(key)
+            newest = max(channels, key=lambda m: m.opened_at)
             if watch is None:
-                first = channels[0]
-                watch = _Watch(first.workspace, first.space, first.ssh_host)
+                watch = _Watch(newest.workspace, newest.space, newest.ssh_host)
                 self._watches[key] = watch
+            elif watch.space.app_created != newest.space.app_created and not watch.lock.locked():
+                # The app restarted under still-open connections: a new run, a new host key.
+                watch.space = newest.space
+                await self._unlink(watch)
             traffic = watch.traffic(channels)
             if watch.lock.locked():
                 continue  # the last round's AWS calls are still running: skip, do not pile up
