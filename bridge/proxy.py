@@ -84,6 +84,20 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _notice(payload: bytes) -> None:
+    """A daemon notification during the session: a ``space.idle`` warning is one stderr line
+    (ssh shows the ProxyCommand's stderr on the terminal); anything else is not ours to say."""
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        return
+    params = message.get("params") if isinstance(message, dict) else None
+    if message.get("method") == "space.idle" and isinstance(params, dict):
+        text = params.get("message")
+        if isinstance(text, str) and text:
+            _say(redact(text))
+
+
 def _log_failure(paths: DaemonPaths, message: str) -> None:
     with contextlib.suppress(OSError):
         paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -221,6 +235,8 @@ class _Relay:
                     elif self._stdout_open:
                         self._stdout_open = False
                         os.close(1)
+                elif opcode == TEXT:
+                    _notice(payload)
                 elif opcode == CLOSE:
                     code = self.ws.close_code
                     return None if code in (1000, 1005, None) else self._close_message()

@@ -35,6 +35,7 @@ from bridge.aws.errors import (
     SessionStartFailed,
     SpaceNotFound,
 )
+from bridge.aws.idle import IdleState, idle_state_from, idle_timeout
 from bridge.aws.session import client_config
 from bridge.aws.validate import InvalidResponse
 
@@ -398,6 +399,19 @@ class StudioClient:
 
     # -- internals ------------------------------------------------------------------------
 
+    def idle_state(self, space: Space) -> IdleState | None:
+        """The running app's idle clock (DescribeApp + the space's or domain's IdleSettings);
+        None when the app is not running."""
+        if self._app_status(space) != "InService":
+            return None
+        app = self._describe_app(space)
+        detail = self._describe_raw(space.domain_id, space.name)
+        minutes = idle_timeout(detail)
+        if minutes is None:
+            domain = self._call(self._sm.describe_domain, DomainId=space.domain_id)
+            minutes = idle_timeout(detail, domain)
+        return idle_state_from(app, minutes)
+
     def _require_supported(self, space: Space) -> None:
         if space.app_type not in SUPPORTED_APP_TYPES:
             raise ConfigurationError(
@@ -461,14 +475,18 @@ class StudioClient:
         status = app.get("Status")
         return validate.app_status("DescribeApp", status) if status else None
 
-    def _app_failure(self, space: Space) -> str:
-        app = self._call(
+    def _describe_app(self, space: Space) -> dict[str, Any]:
+        app: dict[str, Any] = self._call(
             self._sm.describe_app,
             DomainId=space.domain_id,
             SpaceName=space.name,
             AppType=space.app_type,
             AppName=APP_NAME,
         )
+        return app
+
+    def _app_failure(self, space: Space) -> str:
+        app = self._describe_app(space)
         return validate.plain(str(app.get("FailureReason") or "no reason given"))
 
     def _space_from(

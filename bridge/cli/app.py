@@ -22,6 +22,7 @@ from bridge.cli import (
     doctor_cmd,
     emulator_cmd,
     forward_cmd,
+    keepalive_cmd,
     kernels_cmd,
     logs_cmd,
     spaces_cmd,
@@ -80,6 +81,7 @@ emulator_cmd.register(app)
 spaces_cmd.register(app)
 forward_cmd.register(app)
 kernels_cmd.register(app)
+keepalive_cmd.register(app)
 sshconfig_cmd.register(app)
 transfer_cmd.register(app)
 

@@ -117,6 +117,9 @@ async def _foreground(
             if method == "credentials" and params.get("state") in ("expired", "expiring"):
                 output.say(str(params.get("message") or "your AWS credentials need a sign-in"))
                 return
+            if method == "space.idle" and params.get("space") == space.rpartition("/")[2]:
+                output.say(str(params.get("message") or "the space is about to stop: idle"))
+                return
             if method != "session.state" or params.get("id") not in ids:
                 return
             phase, reason = params.get("phase"), params.get("reason")

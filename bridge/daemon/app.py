@@ -15,6 +15,7 @@ from bridge.aws.pricing import PriceCache
 from bridge.daemon import info
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
+from bridge.daemon.keepalive import KeepAliveService
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.relay import RelayService
 from bridge.daemon.server import Connection, DaemonServer
@@ -47,6 +48,14 @@ async def setup(
     transfers = TransferService(spaces, pool)
     spaces.add_usage(forwards.using)  # what `stop` lists before ending it
     spaces.add_usage(jupyter.using)
+    keepalive = KeepAliveService(
+        spaces,
+        pool,
+        settings,
+        broadcast=server.broadcast,
+        prefs=default_paths().state_dir / "keep-alive.json",
+        notify_space=relay.notify_space,
+    )
 
     async def sessions_status(conn: Connection, params: None) -> dict[str, Any]:
         return {
@@ -56,15 +65,18 @@ async def setup(
             "rejected": workspaces.rejected(),
         }
 
-    for service in (spaces, relay, forwards, jupyter, transfers):
+    for service in (spaces, relay, forwards, jupyter, transfers, keepalive):
         service.register(server.api)
     server.api.add("sessions.status", sessions_status)
     info.register(server.api, host_prefix=lambda: spaces.prefix, remote_home=REMOTE_HOME)
     server.fd_listener = relay.fdpass.start
     server.busy = lambda: pool.busy() or forwards.busy() or jupyter.busy() or transfers.busy()
 
+    keepalive.start()
+
     async def close() -> None:
         # Users of channels first (streams closed with a reason rather than cut), the pool last.
+        await keepalive.close()
         await relay.close()
         await forwards.close()
         await pool.close()

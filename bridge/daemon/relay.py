@@ -39,6 +39,9 @@ class RelayService:
         self._spaces = spaces
         self._pool = pool
         self._relays: set[asyncio.Task[None]] = set()
+        # channel id -> (space arn, the relay's connection): stream connections get no
+        # broadcasts, so what a relay process must print reaches it through ``notify_space``.
+        self._streams: dict[str, tuple[str, Connection]] = {}
         self.fdpass = FdPass(self._relay, pool.release)
 
     def register(self, api: Api) -> None:
@@ -69,7 +72,16 @@ class RelayService:
         task = asyncio.get_running_loop().create_task(self._relay(managed, stream))
         self._relays.add(task)
         task.add_done_callback(self._relays.discard)
+        self._streams[managed.id] = (space.arn, conn)
+        task.add_done_callback(lambda _: self._streams.pop(managed.id, None))
         return answer
+
+    async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
+        """A notification to the relay processes of a space (``smconnect proxy`` prints a
+        ``space.idle`` message on ssh's stderr); a descriptor-passed ssh has none to tell."""
+        for arn, conn in list(self._streams.values()):
+            if arn == space_arn:
+                await conn.notify(method, params)
 
     async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
         """Copy bytes both ways until either side ends; then release the channel.
@@ -124,7 +136,10 @@ class RelayService:
         """Why the space's side ended while ssh was still talking; None for a clean end.
 
         A channel that failed (resume gave up, credentials expired) says so itself; a channel
-        the service closed is looked into: a stopped space is the usual cause.
+        the service closed is looked into: a stopped space is the usual cause, else the reason
+        the service gave (its idle session timeout: "Your session timed out due to inactivity
+        and has been terminated."). Logged either way, for the fd path, where no relay process
+        is left to print it.
         """
         channel = managed.channel
         with contextlib.suppress(Exception):
@@ -142,4 +157,7 @@ class RelayService:
         if not space.running:
             log.warning("relay %s ended: space %s stopped", managed.id, space.ref)
             return f"space {space.name!r} stopped"
+        if channel.service_reason:  # the service ended the session: an idle timeout, say
+            log.warning("relay %s ended by the service: %s", managed.id, channel.service_reason)
+            return redact(channel.service_reason)  # the proxy prints "the session ended: …"
         return None

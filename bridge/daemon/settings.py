@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from bridge import paths as daemon_paths
 
-__all__ = ["DEFAULT_CHANNEL_RATE", "DaemonSettings", "channel_rate"]
+__all__ = [
+    "DEFAULT_CHANNEL_RATE",
+    "KEEP_ALIVE_MODES",
+    "DaemonSettings",
+    "channel_rate",
+    "keep_alive_mode",
+]
+
+KEEP_ALIVE_MODES = ("off", "activity", "always")
 
 DEFAULT_CHANNEL_RATE = 960.0
 """Data messages/s: the channel core's own default, under the service's ~1000 (a test pins it).
@@ -46,6 +54,18 @@ class DaemonSettings:
     (``SMCONNECT_CREDENTIALS_RECHECK``)."""
     sign_in_warning: float = 600.0
     """Seconds ahead of a sign-in's end that clients are told to sign in (``SMCONNECT_SIGN_IN_WARNING``)."""
+    keep_alive: str = "activity"
+    """Whose traffic refreshes a space's idle clock: ``off``, ``activity`` (user traffic) or
+    ``always`` (any open connection); per space, ``keepalive.set`` overrides it (``SMCONNECT_KEEPALIVE``)."""
+    keepalive_interval: float = 60.0
+    """Seconds in a minute, for the keep-alive: how often traffic is judged and the heartbeat
+    refreshed at most, and how long the idle timeout's minutes last (an emulator's
+    ``--minute-seconds``; ``SMCONNECT_KEEPALIVE_INTERVAL``)."""
+    keepalive_min_bytes: int = 1024
+    """Stream bytes (both ways) in one interval that count as use: ssh's keepalives at
+    ``ServerAliveInterval`` 10 s or more stay below (``SMCONNECT_KEEPALIVE_MIN_BYTES``)."""
+    idle_warning: float = 10.0
+    """Minutes ahead of an idle shutdown that clients are warned (``SMCONNECT_IDLE_WARNING``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DaemonSettings:
@@ -64,6 +84,14 @@ class DaemonSettings:
                 env, "SMCONNECT_CREDENTIALS_RECHECK", default.credentials_recheck
             ),
             sign_in_warning=_seconds(env, "SMCONNECT_SIGN_IN_WARNING", default.sign_in_warning),
+            keep_alive=keep_alive_mode(env.get("SMCONNECT_KEEPALIVE", ""), default.keep_alive),
+            keepalive_interval=_seconds(
+                env, "SMCONNECT_KEEPALIVE_INTERVAL", default.keepalive_interval
+            ),
+            keepalive_min_bytes=int(
+                _seconds(env, "SMCONNECT_KEEPALIVE_MIN_BYTES", default.keepalive_min_bytes)
+            ),
+            idle_warning=_seconds(env, "SMCONNECT_IDLE_WARNING", default.idle_warning),
         )
 
 
@@ -77,6 +105,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         log.warning("ignoring %s=%r: not a number", name, raw[:40])
         return default
     return value if value > 0 else default
+
+
+def keep_alive_mode(raw: str, default: str) -> str:
+    """``SMCONNECT_KEEPALIVE``: one of ``KEEP_ALIVE_MODES``; anything else keeps the default."""
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value not in KEEP_ALIVE_MODES:
+        log.warning("ignoring SMCONNECT_KEEPALIVE=%r: not one of %s", value[:40], KEEP_ALIVE_MODES)
+        return default
+    return value
 
 
 def channel_rate(raw: str) -> float | None:

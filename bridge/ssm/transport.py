@@ -113,6 +113,7 @@ class DataChannel:
         self._ready: asyncio.Future[SessionReady] = self._loop.create_future()
         self._ready.add_done_callback(_consume_exception)
         self._outcome: ChannelError | None = None  # set once: ChannelClosedError when clean
+        self._service_reason: str | None = None  # the text of the service's channel_closed
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._driver = CoreDriver(self._core, self._on_timer, self._loop)
@@ -169,6 +170,12 @@ class DataChannel:
     def close_reason(self) -> str | None:
         """How the channel ended, for people (the service's channel_closed text included)."""
         return None if self._outcome is None else str(self._outcome)
+
+    @property
+    def service_reason(self) -> str | None:
+        """The reason the service gave when it closed the channel (``channel_closed``), if any:
+        an idle timeout, a TerminateSession; None for a clean end or any other ending."""
+        return self._service_reason
 
     @property
     def is_closed(self) -> bool:
@@ -450,6 +457,7 @@ class DataChannel:
         elif isinstance(event, ChannelClosed):
             reason = f": {event.reason}" if event.reason else ""
             log.info("the service closed the data channel%s", reason)
+            self._service_reason = event.reason or None
             self._finish(ChannelClosedError(f"the service closed the channel{reason}"))
         elif isinstance(event, SessionFailed):
             self._finish(event.error(event.reason))

@@ -35,6 +35,8 @@ from bridge.emulator.config import (
 from bridge.ssh.over_stream import connect_ssh
 from bridge.ssm.transport import open_channel
 
+from .aws_helpers import studio_on
+
 FAST = DelaysConfig(app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.6)
 
 
@@ -65,10 +67,7 @@ def emulator() -> Iterator[EmulatorThread]:
 
 @pytest.fixture
 def studio(emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> StudioClient:
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return StudioClient(make_session(), poll_interval=0.05, app_timeout=30)
+    return studio_on(emulator, monkeypatch)
 
 
 def test_lists_spaces_across_domains(studio: StudioClient) -> None:

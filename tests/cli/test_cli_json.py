@@ -107,6 +107,9 @@ def test_every_json_output_matches_its_schema(cli: Cli) -> None:
     assert status["sessions"] and status["forwards"]
     check("daemon status", cli.run("daemon", "status", "--json").ok().json())
     check("forward", cli.run("forward", "--close", fwd["id"], "--json").ok().json())
+    check("keep-alive", cli.run("keep-alive", "--json").ok().json())
+    check("keep-alive", cli.run("keep-alive", "demo", "always", "--json").ok().json())
+    check("keep-alive", cli.run("keep-alive", "demo", "default", "--refresh", "--json").ok().json())
 
     check("kernels", cli.run("kernels", "demo", "--json").ok().json())
     check("kernels", cli.run("kernels", "demo", "--close", "--json").ok().json())

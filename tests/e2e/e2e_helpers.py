@@ -45,9 +45,12 @@ def running_stack(
 
 
 def session_ending(
-    stack: Sandbox, interrupt: Callable[[], object], path: Sequence[str] = ()
+    stack: Sandbox,
+    interrupt: Callable[[], object],
+    path: Sequence[str] = (),
+    host: str = "sm-demo",
 ) -> tuple[int, bytes]:
-    """Start an ssh session in the space (``path``: ssh options choosing the way in, see
+    """Start an ssh session to ``host`` (``path``: ssh options choosing the way in, see
     ``BOTH_PATHS``), ``interrupt`` it once it runs, and return ssh's exit status and all of
     its stderr, including what a process the proxy left behind printed there."""
 
@@ -55,5 +58,5 @@ def session_ending(
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"started\n"
 
-    argv = stack.ssh_argv(*path, "sm-demo", "echo started; sleep 60")
+    argv = stack.ssh_argv(*path, host, "echo started; sleep 60")
     return run_interrupted(argv, stack.env, started, interrupt)

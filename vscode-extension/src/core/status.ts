@@ -2,6 +2,7 @@
  * What the status bar says, from `sessions.status` polls and the daemon's live notifications
  * (`session.state`, `credentials`). Pure, so every state transition is unit-tested.
  */
+import { IdleSpace, idleSummary } from './idle';
 import { Params } from './rpc';
 
 export interface Session {
@@ -30,6 +31,12 @@ export class StatusModel {
   private readonly live = new Map<string, { phase: string; attempt?: number; reason?: string }>();
   private credentialsMessage: string | undefined;
   private busy: string | undefined;
+  private idle = new Map<string, IdleSpace>();
+
+  /** From `keepalive.status`: uptime and idle state per connected space. */
+  setIdle(spaces: IdleSpace[]): void {
+    this.idle = new Map(spaces.map((s) => [s.space, s]));
+  }
 
   setSessions(sessions: Session[]): void {
     this.sessions = sessions.filter((s) => s.purpose !== 'hostkey');
@@ -90,7 +97,7 @@ export class StatusModel {
     return live.phase === 'failed' ? 'failed' : live.phase === 'resumed' ? 'connected' : 'reconnecting';
   }
 
-  view(): StatusView {
+  view(nowMs: number = Date.now()): StatusView {
     if (this.credentialsMessage) {
       return {
         text: '$(warning) SageMaker: sign in',
@@ -125,11 +132,18 @@ export class StatusModel {
         if (latency > SLOW_MS && severity === 'normal') severity = 'warning';
         parts.push(`$(remote) ${space} ${Math.round(latency)} ms`);
       }
+      const idle = this.idle.get(space);
+      const summary = idle ? idleSummary(idle, nowMs) : undefined;
+      if (summary?.text) {
+        parts[parts.length - 1] += ` · ${summary.text}`;
+      }
+      if (idle?.warning && severity === 'normal') severity = 'warning';
       const live = this.live.get(space);
       tips.push(
         `${space}: ${states.join(', ')}; latency ${Math.round(latency)} ms; ` +
           `${sessions.length} session(s), ${sessions.reduce((n, s) => n + (s.reconnects ?? 0), 0)} reconnect(s)` +
-          (live?.reason ? `; last: ${live.reason}` : ''),
+          (live?.reason ? `; last: ${live.reason}` : '') +
+          (summary ? `; ${summary.tooltip}` : ''),
       );
     }
     if (this.busy) {

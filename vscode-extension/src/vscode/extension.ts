@@ -12,6 +12,7 @@ import { DaemonFacts, DaemonInfo } from '../core/daemonInfo';
 import { endpoint } from '../core/endpoint';
 import { forwardParams, localPortHint, parsePortSpec } from '../core/forwards';
 import { Direction, progressLine, TransferNote, transferParams } from '../core/transfers';
+import { IdleWarning } from '../core/idle';
 import { ensureJupyter, JupyterInfo } from '../core/kernels';
 import { askContext, pickSpace } from '../core/pickers';
 import { Cancelled, CallTimeout, DaemonUnavailable, Params, RpcError } from '../core/rpc';
@@ -47,6 +48,7 @@ class Controller implements vscode.Disposable {
       () => this.windowHost() !== undefined,
       (message) => this.promptSignIn(message),
       this.log,
+      (warning) => this.promptIdle(warning),
     );
     this.kernels = new SageMakerServers({
       listSpaces: async () => filterByDomain(await this.listSpaces(await this.context(false)), settings().domain),
@@ -192,6 +194,22 @@ class Controller implements vscode.Disposable {
     void vscode.window.showErrorMessage(`SageMaker: ${message}${hint}`, 'Show Logs').then((choice) => {
       if (choice === 'Show Logs') {
         this.showLogs().catch((e: unknown) => this.log.error(e instanceof Error ? e.message : String(e)));
+      }
+    });
+  }
+
+  /** The daemon's idle-shutdown warning: "Keep running" refreshes the space's idle clock. */
+  private promptIdle(warning: IdleWarning): void {
+    void vscode.window.showWarningMessage(`SageMaker: ${warning.message}`, 'Keep running', 'Let it stop').then(async (choice) => {
+      if (choice !== 'Keep running') {
+        return;
+      }
+      try {
+        await this.call('keepalive.refresh', { ...(await this.context(false)), space: warning.ref }, { timeoutMs: 120000 });
+        this.log.info(`kept ${warning.space} running: its idle clock was refreshed`);
+        this.status.kick();
+      } catch (err) {
+        this.showError(err);
       }
     });
   }

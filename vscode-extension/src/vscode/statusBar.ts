@@ -9,6 +9,7 @@
 import * as vscode from 'vscode';
 import { connectDaemon, DaemonAccess } from '../core/daemon';
 import { DaemonConnection, Params } from '../core/rpc';
+import { IdleSpace, idleWarning, IdleWarning } from '../core/idle';
 import { Session, StatusModel } from '../core/status';
 
 const POLL_MS = 5000;
@@ -25,6 +26,7 @@ export class StatusMonitor implements vscode.Disposable {
     private readonly pinned: () => boolean,
     private readonly onCredentials: (message: string) => void,
     private readonly log: vscode.LogOutputChannel,
+    private readonly onIdle: (warning: IdleWarning) => void = () => undefined,
   ) {
     this.item.name = 'SageMaker';
     this.render();
@@ -63,6 +65,7 @@ export class StatusMonitor implements vscode.Disposable {
       }
       const status = await this.conn.call<{ sessions?: Session[] }>('sessions.status', {}, { timeoutMs: 10000 });
       this.model.setSessions(status.sessions ?? []);
+      this.model.setIdle(await this.idleState(this.conn));
     } catch {
       this.model.setSessions([]); // no daemon: nothing is connected
     } finally {
@@ -77,7 +80,23 @@ export class StatusMonitor implements vscode.Disposable {
     }
   }
 
+  /** Uptime and idle state; an older daemon without the keep-alive has none. */
+  private async idleState(conn: DaemonConnection): Promise<IdleSpace[]> {
+    try {
+      const status = await conn.call<{ spaces?: IdleSpace[] }>('keepalive.status', {}, { timeoutMs: 10000 });
+      return status.spaces ?? [];
+    } catch {
+      return [];
+    }
+  }
+
   private onNotification(method: string, params: Params): void {
+    const idle = idleWarning(method, params);
+    if (idle) {
+      this.log.warn(idle.message);
+      this.onIdle(idle);
+      this.kick();
+    }
     if (method === 'session.state') {
       this.log.info(`session ${String(params.space)}: ${String(params.phase)}${params.reason ? ` (${String(params.reason)})` : ''}`);
     }
