@@ -11,7 +11,7 @@ from bridge.emulator.config import CredentialConfig, DomainConfig, EmulatorConfi
 
 from .cli_helpers import FAST, Cli
 
-__all__ = ["PROFILES", "account_config", "write_profiles"]
+__all__ = ["PROFILES", "account_config", "add_default_profile", "write_profiles"]
 
 PROFILES = ("a", "b")
 
@@ -63,3 +63,17 @@ def write_profiles(cli: Cli, emulators: dict[str, EmulatorThread]) -> None:
 def _write(path: Path, text: str) -> None:
     path.write_text(text)
     path.chmod(0o600)
+
+
+def add_default_profile(cli: Cli, emulator: EmulatorThread, profile: str) -> None:
+    """A ``[default]`` profile (the default chain: no ``--profile`` needed) for the account
+    ``profile`` is in."""
+    key = _key(profile)
+    aws = cli.home / ".aws"
+    with (aws / "config").open("a") as config:
+        config.write(f"[default]\nregion = us-east-1\nendpoint_url = {emulator.endpoint_url}\n")
+    with (aws / "credentials").open("a") as credentials:
+        credentials.write(
+            f"[default]\naws_access_key_id = {key.access_key_id}\n"
+            f"aws_secret_access_key = {key.secret_access_key}\n"
+        )

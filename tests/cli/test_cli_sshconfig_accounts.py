@@ -4,6 +4,11 @@ account's own space by the ``ssh_host`` that ``list`` shows, and the user's file
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from bridge.emulator import EmulatorThread
+
+from .accounts_helpers import add_default_profile
 from .cli_helpers import Cli
 
 MINE = b"# my own settings\nHost work\n    User me\n"
@@ -19,13 +24,19 @@ def _ssh_host(cli: Cli, profile: str) -> str:
     return str(demo["ssh_host"])
 
 
+def _show(cli: Cli) -> dict[str, Any]:
+    return cast(dict[str, Any], cli.run("ssh-config", "show", "--json").ok().json())
+
+
 def _ssh(cli: Cli, host: str, command: str) -> str:
     proc = cli.ssh(host, command)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout.decode()
 
 
-def test_two_accounts_with_the_same_space_name(accounts_cli: Cli) -> None:
+def test_two_accounts_with_the_same_space_name(
+    accounts_cli: Cli, accounts: dict[str, EmulatorThread]
+) -> None:
     cli = accounts_cli
     cli.ssh_config.parent.mkdir(mode=0o700)
     cli.ssh_config.write_bytes(MINE)
@@ -52,8 +63,7 @@ def test_two_accounts_with_the_same_space_name(accounts_cli: Cli) -> None:
     for profile, host in hosts.items():
         assert _ssh(cli, host, "cat ~/marker") == f"account-{profile}\n"
 
-    shown = cli.run("ssh-config", "show", "--json").ok().json()
-    assert {(e["host"], e["profile"]) for e in shown["host_entries"]} == {
+    assert {(e["host"], e["profile"]) for e in _show(cli)["host_entries"]} == {
         ("sm-demo", "a"),
         ("sm-demo.b", "b"),
     }
@@ -65,6 +75,16 @@ def test_two_accounts_with_the_same_space_name(accounts_cli: Cli) -> None:
     again = cli.run("--profile", "a", "ssh-config", "install", "--dry-run", "--json").ok().json()
     assert again["dry_run"] and again["diff"] == "" and again["aliases"] == ["sm-demo"]
     assert _files(cli) == settled
+
+    # `open` without a profile (the default chain, here a's account again) adds its own host
+    # and rewrites nobody else's.
+    add_default_profile(cli, accounts["a"], "a")
+    opened = cli.run("open", "demo", "--no-editor", "--yes", "--json").ok().json()
+    assert opened["ssh_host"] == "sm-demo.default"
+    table = {e["host"]: e["profile"] for e in _show(cli)["host_entries"]}
+    assert table == {"sm-demo": "a", "sm-demo.b": "b", "sm-demo.default": None}
+    assert _ssh(cli, "sm-demo.default", "cat ~/marker") == "account-a\n"
+    assert _ssh(cli, "sm-demo.b", "cat ~/marker") == "account-b\n"
 
     removed = cli.run("ssh-config", "remove", "--profile", "a", "--json").ok().json()
     assert [h["host"] for h in removed["removed_hosts"]] == ["sm-demo"]
