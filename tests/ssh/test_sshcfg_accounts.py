@@ -120,3 +120,13 @@ def test_unsafe_identity_is_refused_and_nothing_written(
         manager.install([DEMO_A], identity=HostIdentity(profile))
     assert "\n" not in str(caught.value)
     assert not paths.our_config.exists() and not paths.user_config.exists()
+
+
+def test_show_judges_only_the_callers_hosts(manager: SshConfig) -> None:
+    manager.install([DEMO_A], identity=A)
+    manager.install([DEMO_B], identity=B)
+    status = manager.show([DEMO_A], identity=A)
+    assert status.up_to_date is True and status.stale_hosts == () and status.problems == ()
+    assert [(e.alias, e.identity) for e in status.entries] == [("sm-demo", A), ("sm-demo.b", B)]
+    gone = manager.show([], identity=A)  # a's demo was deleted: only a's host is stale
+    assert gone.stale_hosts == ("sm-demo",) and gone.up_to_date is False
