@@ -143,9 +143,9 @@ class SpacesService:
             if owner is None:
                 raise
             raise SpaceNotFound(
-                f"{alias} is the host of space {owner.space.name!r} for "
-                f"{owner.identity.label()}, not for {HostIdentity.of(ws.context).label()}; "
-                "connect with `ssh` through the installed ssh config, or pass that profile"
+                f"{alias} is the ssh host of space {owner.space.name!r} for "
+                f"{owner.identity.label()}, not for {HostIdentity.of(ws.context).label()}: "
+                f"connect as that identity (`ssh {alias}` does)"
             ) from None
 
     async def ensure_running(

@@ -76,6 +76,10 @@ def test_two_accounts_with_the_same_space_name(
     assert again["dry_run"] and again["diff"] == "" and again["aliases"] == ["sm-demo"]
     assert _files(cli) == settled
 
+    # b's host asked for as a: refused with a line naming whose host it is, never a's demo.
+    wrong = cli.run("--profile", "a", "proxy", "--no-start", "sm-demo.b")
+    assert wrong.returncode == 1 and "for profile b, not for profile a" in wrong.stderr
+
     # `open` without a profile (the default chain, here a's account again) adds its own host
     # and rewrites nobody else's.
     add_default_profile(cli, accounts["a"], "a")
