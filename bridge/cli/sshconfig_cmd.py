@@ -7,9 +7,7 @@ taking it out again. Only our Included file and one marked Include line are ever
 
 from __future__ import annotations
 
-import difflib
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,29 +52,6 @@ def entry_json(entry: HostEntry) -> dict[str, Any]:
         "region": entry.identity.region,
         "endpoint_url": entry.identity.endpoint_url,
     }
-
-
-def plan_diff(plan: InstallPlan) -> str:
-    """The unified diff an install would apply to both files (``--dry-run``)."""
-    return "".join(
-        _diff(before.path, before.data, after)
-        for before, after in (
-            (plan.user_before, plan.user_after),
-            (plan.ours_before, plan.ours_after),
-        )
-        if after is not None
-    )
-
-
-def _diff(path: Path, before: bytes | None, after: bytes) -> str:
-    def lines(data: bytes | None) -> list[str]:
-        return (data or b"").decode("utf-8", "surrogateescape").splitlines(keepends=True)
-
-    old, new = lines(before), lines(after)
-    text = "".join(
-        difflib.unified_diff(old, new, "/dev/null" if before is None else str(path), str(path))
-    )
-    return text if text.endswith("\n") or not text else text + "\n"
 
 
 def status_json(status: ConfigStatus) -> dict[str, Any]:
@@ -175,7 +150,7 @@ def install_cmd(
 
 
 def _print_dry_run(config: SshConfig, plan: InstallPlan, json_out: bool) -> None:
-    diff = plan_diff(plan)
+    diff = plan.diff()
     if json_out:
         output.print_json(
             {

@@ -15,6 +15,7 @@ after listing spaces) both drive ``SshConfig``. Errors derive from
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,6 +61,18 @@ class InstallPlan:
     @property
     def changes_anything(self) -> bool:
         return self.user_after is not None or self.ours_after is not None
+
+    def diff(self) -> str:
+        """The unified diff this plan would apply to both files (``install --dry-run``, like
+        ``coder config-ssh --dry-run``); empty when it changes nothing."""
+        return "".join(
+            _unified_diff(before, after)
+            for before, after in (
+                (self.user_before, self.user_after),
+                (self.ours_before, self.ours_after),
+            )
+            if after is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -460,6 +473,16 @@ class SshConfig:
             if fsutil.create_exclusive(candidate, data, mode=0o600):
                 return candidate, True
         raise SshConfigError(f"too many smconnect backups in {directory}; delete some old ones")
+
+
+def _unified_diff(before: fsutil.Snapshot, after: bytes) -> str:
+    def lines(data: bytes | None) -> list[str]:
+        # A last line without a newline gets one, so the diff stays line-oriented.
+        text = (data or b"").decode("utf-8", "surrogateescape")
+        return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(True)]
+
+    old = "/dev/null" if before.data is None else str(before.path)
+    return "".join(difflib.unified_diff(lines(before.data), lines(after), old, str(before.path)))
 
 
 def _glob_escape(text: str) -> str:

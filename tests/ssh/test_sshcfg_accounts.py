@@ -130,3 +130,22 @@ def test_show_judges_only_the_callers_hosts(manager: SshConfig) -> None:
     assert [(e.alias, e.identity) for e in status.entries] == [("sm-demo", A), ("sm-demo.b", B)]
     gone = manager.show([], identity=A)  # a's demo was deleted: only a's host is stale
     assert gone.stale_hosts == ("sm-demo",) and gone.up_to_date is False
+
+
+def test_dry_run_diff_adds_only_the_new_identitys_lines(
+    manager: SshConfig, paths: SshPaths
+) -> None:
+    write_user_config(paths.user_config, b"Host work\n    User me")  # no final newline
+    manager.install([DEMO_A], identity=A)
+    before = (paths.user_config.read_bytes(), paths.our_config.read_bytes())
+    diff = manager.plan_install([DEMO_B], identity=B).diff()
+    assert diff.startswith(f"--- {paths.our_config}\n+++ {paths.our_config}\n")
+    added = [line for line in diff.splitlines() if line.startswith("+") and "+++" not in line]
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "---" not in line]
+    assert "+Host sm-demo.b" in added and removed == []
+    assert (paths.user_config.read_bytes(), paths.our_config.read_bytes()) == before
+    assert manager.plan_install([DEMO_A], identity=A).diff() == ""
+
+    fresh = SshConfig(SshPaths.for_home(paths.ssh_dir.parent / "other"), manager.options)
+    first = fresh.plan_install([DEMO_A], identity=A).diff()
+    assert "--- /dev/null\n" in first and first.endswith("\n")
