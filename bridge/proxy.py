@@ -349,20 +349,27 @@ def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
         os._exit(0)
 
 
+def context_params(args: argparse.Namespace) -> dict[str, str | None]:
+    """The AWS context of this connection. A host of our ssh config passes its own identity
+    (``--profile``/``--region``/``--endpoint-url``, as installed); with none given (the
+    wildcard host: a space listed since the last install) it is the shell's, read as the CLI
+    reads it (``bridge.aws.context.AwsContext.from_env``), so both name the same identity."""
+    env = os.environ.get
+    given = args.profile or args.region or args.endpoint_url
+    return {
+        "profile": args.profile or env("AWS_PROFILE") or None,
+        "region": args.region
+        or (None if given else env("AWS_REGION") or env("AWS_DEFAULT_REGION") or None),
+        "endpoint_url": args.endpoint_url or (None if given else env("AWS_ENDPOINT_URL") or None),
+    }
+
+
 def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
     ws = _connect(paths)
     relay = _Relay(ws)
-    relay.open(
-        {
-            "host": args.host,
-            "profile": args.profile or os.environ.get("AWS_PROFILE") or None,
-            "region": args.region,
-            "endpoint_url": args.endpoint_url,
-            "start": not args.no_start,
-            "fdpass": fdpass,
-        }
-    )
+    params = {"host": args.host, **context_params(args)}
+    relay.open({**params, "start": not args.no_start, "fdpass": fdpass})
     ticket = relay.result.get("ticket")
     if isinstance(ticket, str):  # an older daemon, or one without fd.sock, just relays
         ws.close()

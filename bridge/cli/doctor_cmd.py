@@ -221,11 +221,16 @@ class Doctor:
     def ssh_config(self) -> str:
         from bridge.cli.sshconfig_cmd import manager
         from bridge.ssh.errors import SshConfigError
+        from bridge.ssh.hosts import HostIdentity
 
         fix = "`smconnect ssh-config install`"
         config = manager(self.aws)
         try:
-            status = config.show(self.found.spaces, validate=shutil.which("ssh") is not None)
+            status = manager(self.aws).show(
+                self.found.spaces,
+                validate=shutil.which("ssh") is not None,
+                identity=HostIdentity.of(self.aws),
+            )
         except SshConfigError as exc:
             raise Failed(str(exc), fix) from None
         if status.problems:

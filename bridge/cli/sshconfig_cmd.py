@@ -16,7 +16,8 @@ from bridge.cli import output, rpc
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
-from bridge.ssh.config import ConfigStatus, SshConfig
+from bridge.ssh.config import ConfigStatus, InstallPlan, SshConfig
+from bridge.ssh.hosts import HostEntry, HostIdentity
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
 
@@ -34,13 +35,23 @@ def manager(aws: AwsContext, prefix: str | None = None, *, fdpass: bool | None =
     likewise its descriptor passing unless ``fdpass`` says otherwise (default: on).
     """
     paths = SshPaths.for_home()
-    command = smconnect_command(
-        profile=aws.profile, region=aws.region, endpoint_url=aws.endpoint_url
-    )
     prefix = prefix or installed_prefix(paths) or DEFAULT_PREFIX
     if fdpass is None:
         fdpass = installed_fdpass(paths) is not False
-    return SshConfig(paths, ConfigOptions(smconnect_command=command, prefix=prefix, fdpass=fdpass))
+    options = ConfigOptions(smconnect_command=smconnect_command(), prefix=prefix, fdpass=fdpass)
+    return SshConfig(paths, options)
+
+
+def entry_json(entry: HostEntry) -> dict[str, Any]:
+    """One host of our file: its space and the identity its ProxyCommand connects as."""
+    return {
+        "host": entry.alias,
+        "space": entry.space.name,
+        "domain_id": entry.space.domain_id,
+        "profile": entry.identity.profile,
+        "region": entry.identity.region,
+        "endpoint_url": entry.identity.endpoint_url,
+    }
 
 
 def status_json(status: ConfigStatus) -> dict[str, Any]:
@@ -56,6 +67,7 @@ def status_json(status: ConfigStatus) -> dict[str, Any]:
         "stale_hosts": list(status.stale_hosts),
         "missing_hosts": list(status.missing_hosts),
         "problems": list(status.problems),
+        "host_entries": [entry_json(e) for e in status.entries],
         "content": status.content,
     }
 
@@ -81,16 +93,27 @@ def install_cmd(
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the diff the install would apply, and write nothing."
+        ),
+    ] = False,
 ) -> None:
-    """Write a Host entry per space and Include it first in ~/.ssh/config (idempotent)."""
+    """Write this profile's Host entries (others stay) and Include them in ~/.ssh/config."""
     aws = aws_context(ctx, profile, region)
     listed = rpc.call("spaces.list", {**aws.params(), "refresh": True})
     output.warn_rejected(listed)
     config = manager(aws, prefix, fdpass=fdpass)
-    result = config.install(space_refs(listed))
+    identity = HostIdentity.of(aws)
+    if dry_run:
+        _print_dry_run(config, config.plan_install(space_refs(listed), identity=identity), json_out)
+        return
+    result = config.install(space_refs(listed), identity=identity)
     if json_out:
         output.print_json(
             {
+                "dry_run": False,
                 "user_config_changed": result.user_config_changed,
                 "our_config_changed": result.our_config_changed,
                 "backup": str(result.backup) if result.backup else None,
@@ -112,6 +135,7 @@ def install_cmd(
     if not (result.user_config_changed or result.our_config_changed):
         output.stdout.print("smconnect's ssh config is already up to date")
     hosts = ", ".join(result.aliases) or "none yet"
+    output.stdout.print(f"Identity: {identity.label()}", markup=False)
     output.stdout.print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
     for ref in result.refused:
         output.say(
@@ -123,6 +147,32 @@ def install_cmd(
             f"space {ref.domain_id}/{ref.name} got no Host entry: its name differs from "
             "another's only in case (the wildcard entry still serves it)"
         )
+
+
+def _print_dry_run(config: SshConfig, plan: InstallPlan, json_out: bool) -> None:
+    diff = plan.diff()
+    if json_out:
+        output.print_json(
+            {
+                "dry_run": True,
+                "user_config_changed": plan.user_after is not None,
+                "our_config_changed": plan.ours_after is not None,
+                "backup": None,
+                "aliases": list(plan.rendered.aliases),
+                "collisions": [f"{c.domain_id}/{c.name}" for c in plan.rendered.collisions],
+                "refused": [f"{c.domain_id}/{c.name}" for c in plan.rendered.refused],
+                "user_config": str(config.paths.user_config),
+                "our_config": str(config.paths.our_config),
+                "diff": diff,
+            }
+        )
+        return
+    if not diff:
+        output.stdout.print("smconnect's ssh config is already up to date; nothing would change")
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(diff.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
 
 
 @sshcfg_app.command("show")
@@ -149,7 +199,16 @@ def show_cmd(
         where = "first" if status.include_first else "NOT first (ssh ignores it there)"
         say(f"{paths.user_config}: smconnect Include line present, {where}")
     say(f"{paths.our_config}: {'present' if status.our_config_present else 'missing'}")
-    if status.hosts:
+    if status.entries:
+        say("Hosts:")
+        for entry in status.entries:
+            say(
+                f"  {entry.alias}  space {entry.space.domain_id}/{entry.space.name}  "
+                f"{entry.identity.label()}",
+                markup=False,
+                highlight=False,
+            )
+    elif status.hosts:
         say(f"Hosts: {', '.join(status.hosts)}")
     for problem in status.problems:
         output.say(problem)
@@ -170,8 +229,12 @@ def remove_cmd(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
 ) -> None:
-    """Take smconnect's lines and files out of your ssh config, leaving the rest as it was."""
+    """Take smconnect's lines and files out of your ssh config (--profile: only its hosts)."""
     config = manager(aws_context(ctx, profile, region), prefix)
+    only = explicit_profile(ctx, profile)
+    if only is not None:
+        _remove_profile(config, only, json_out)
+        return
     result = config.remove()
     if json_out:
         output.print_json(
@@ -191,6 +254,37 @@ def remove_cmd(
         output.stdout.print(f"Deleted {path}")
     if not result.user_config_changed and not result.removed_files:
         output.stdout.print("smconnect's ssh config was not installed; nothing to remove")
+
+
+def explicit_profile(ctx: typer.Context, profile: str | None) -> str | None:
+    """The ``--profile`` given on the command line (the command's or the root's), not one
+    taken from ``AWS_PROFILE``: a plain ``remove`` always removes everything."""
+    if profile:
+        return profile
+    root = ctx.find_root().obj
+    given = root.profile if isinstance(root, AwsContext) else None
+    return given if given and given != AwsContext.from_env().profile else None
+
+
+def _remove_profile(config: SshConfig, profile: str, json_out: bool) -> None:
+    removed = config.remove_profile(profile)
+    if json_out:
+        output.print_json(
+            {
+                "user_config_changed": False,
+                "user_config_deleted": False,
+                "removed_files": [],
+                "removed_hosts": [entry_json(e) for e in removed],
+            }
+        )
+        return
+    if not removed:
+        output.stdout.print(
+            f"no smconnect host of profile {profile} is installed; nothing to remove",
+            markup=False,
+        )
+    for entry in removed:
+        output.stdout.print(f"Removed {entry.alias} ({entry.identity.label()})", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -56,7 +56,7 @@ class RelayService:
     async def proxy_open(self, conn: Connection, params: ProxyParams) -> dict[str, Any]:
         """The ProxyCommand: upgrade this connection to a raw stream into the space's SSH."""
         ws = self._spaces.workspace(params.context)
-        space = await ws.resolve_alias(params.host, self._spaces.prefix)
+        space = await self._spaces.resolve_alias(ws, params.host)
         if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
             raise remote_access_disabled(space.name)
         progress = progress_to(conn, space)

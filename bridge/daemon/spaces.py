@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bridge.aws.context import AwsContext
+from bridge.aws.errors import SpaceNotFound
 from bridge.aws.instance_types import check_instance_type
 from bridge.aws.pricing import HourlyPrice
 from bridge.aws.studio import Progress, Space
@@ -27,8 +28,15 @@ from bridge.daemon.workspace import Workspace, Workspaces
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
 from bridge.ssh.config import SshConfig
+from bridge.ssh.hosts import HostIdentity
 from bridge.ssh.paths import SshPaths
-from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
+from bridge.ssh.render import (
+    ConfigOptions,
+    installed_fdpass,
+    installed_prefix,
+    installed_table,
+    names_for,
+)
 from bridge.timestamps import parse_rfc3339, rfc3339
 
 __all__ = ["REMOTE_HOME", "SpacesService", "progress_to", "space_json"]
@@ -165,9 +173,47 @@ class SpacesService:
     def workspace(self, context: AwsContext) -> Workspace:
         return self._workspaces.get(context)
 
+    def names(self, ws: Workspace, spaces: list[Space]) -> dict[SpaceRef, str]:
+        """The ssh host name of each space this identity sees: the one our ssh config gives
+        it, derived from the installed host table so that another identity's names are never
+        taken (``bridge.ssh.hosts``)."""
+        prefix = self.prefix
+        table = installed_table(self._ssh_paths, prefix)
+        refs = [SpaceRef.of(s) for s in spaces]
+        return names_for(refs, HostIdentity.of(ws.context), table, prefix=prefix)
+
     async def alias(self, ws: Workspace, space: Space) -> str:
-        """The space's ssh host name, unambiguous among the spaces this identity sees."""
-        return ws.alias(space, await ws.spaces(), self.prefix)
+        """The space's ssh host name, unambiguous among every identity's hosts."""
+        spaces = await ws.spaces()
+        name = self.names(ws, spaces).get(SpaceRef.of(space))
+        return name or ws.alias(space, spaces, self.prefix)
+
+    async def resolve_alias(self, ws: Workspace, alias: str) -> Space:
+        """The space an ssh host name (as typed, any case) names for this identity: its name in
+        our ssh config first, else the plain scheme (``sm-<space>[.<domain>]``)."""
+        for refresh in (False, True):
+            spaces = await ws.spaces(refresh=refresh)
+            for ref, name in self.names(ws, spaces).items():
+                if name.lower() == alias.lower():
+                    return await ws.describe(ref.domain_id, ref.name)
+        try:
+            return await ws.resolve_alias(alias, self.prefix)
+        except SpaceNotFound:
+            owner = next(
+                (
+                    e
+                    for e in installed_table(self._ssh_paths, self.prefix)
+                    if e.alias.lower() == alias.lower()
+                ),
+                None,
+            )
+            if owner is None:
+                raise
+            raise SpaceNotFound(
+                f"{alias} is the ssh host of space {owner.space.name!r} for "
+                f"{owner.identity.label()}, not for {HostIdentity.of(ws.context).label()}: "
+                f"connect as that identity (`ssh {alias}` does)"
+            ) from None
 
     async def answer(self, ws: Workspace, space: Space, alias: str | None = None) -> dict[str, Any]:
         """``space_json`` with its hourly price (when it runs and the Price List has one)."""
@@ -192,10 +238,11 @@ class SpacesService:
     async def list_spaces(self, conn: Connection, params: ListParams) -> dict[str, Any]:
         ws = self.workspace(params.context)
         spaces = await ws.spaces(refresh=params.refresh)
+        names = self.names(ws, spaces)
         shown = [s for s in spaces if s.running] if params.running else spaces
         return {
             "spaces": await asyncio.gather(
-                *(self.answer(ws, s, ws.alias(s, spaces, self.prefix)) for s in shown)
+                *(self.answer(ws, s, names[SpaceRef.of(s)]) for s in shown)
             ),
             # Items AWS described invalidly, left out: one line each, values already escaped.
             "rejected": list(ws.rejected),
@@ -319,10 +366,10 @@ class SpacesService:
 
     async def _install_ssh_config(self, ws: Workspace, context: AwsContext) -> None:
         spaces = await ws.spaces()
-        command = smconnect_command(
-            profile=context.profile, region=context.region, endpoint_url=context.endpoint_url
-        )
         fdpass = installed_fdpass(self._ssh_paths) is not False  # keep a --no-fdpass choice
-        options = ConfigOptions(smconnect_command=command, prefix=self.prefix, fdpass=fdpass)
+        options = ConfigOptions(
+            smconnect_command=smconnect_command(), prefix=self.prefix, fdpass=fdpass
+        )
         config = SshConfig(self._ssh_paths, options)
-        await asyncio.to_thread(config.install, [SpaceRef.of(s) for s in spaces])
+        refs = [SpaceRef.of(s) for s in spaces]
+        await asyncio.to_thread(lambda: config.install(refs, identity=HostIdentity.of(context)))

@@ -61,7 +61,9 @@ def check_prefix(prefix: str) -> None:
         )
 
 
-def _encode(name: str) -> str:
+def encode_part(name: str) -> str:
+    """``name`` as a host-name part: letters, digits and ``-`` as they are, any other character
+    as ``_xx`` per UTF-8 byte (so it decodes back exactly)."""
     return "".join(
         ch if ch in _PLAIN else "".join(f"_{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
         for ch in name
@@ -86,7 +88,7 @@ def _decode(part: str, alias: str) -> str:
         name = out.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         raise InvalidAliasError(f"{alias!r} is not a valid smconnect host name") from None
-    if not name or _encode(name).lower() != part.lower():
+    if not name or encode_part(name).lower() != part.lower():
         raise InvalidAliasError(f"{alias!r} is not a valid smconnect host name")
     return name
 
@@ -104,8 +106,8 @@ def alias_for(
         raise InvalidAliasError("a space needs a non-empty name and domain id to get a host name")
     domains = {r.domain_id.lower() for r in all_spaces if r.name.lower() == space.lower()}
     domains.add(domain_id.lower())
-    base = prefix + _encode(space)
-    return base if len(domains) == 1 else f"{base}.{_encode(domain_id)}"
+    base = prefix + encode_part(space)
+    return base if len(domains) == 1 else f"{base}.{encode_part(domain_id)}"
 
 
 def parse_alias(alias: str, *, prefix: str = DEFAULT_PREFIX) -> tuple[str, str | None]:
@@ -143,7 +145,7 @@ def resolve_alias(
     if len(matches) > 1:
         raise AmbiguousAliasError(
             alias,
-            [f"{prefix}{_encode(m.name)}.{_encode(m.domain_id)}" for m in matches],
+            [f"{prefix}{encode_part(m.name)}.{encode_part(m.domain_id)}" for m in matches],
             [f"{m.domain_id}/{m.name}" for m in matches],
         )
     return matches[0]

@@ -15,6 +15,7 @@ after listing spaces) both drive ``SshConfig``. Errors derive from
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +33,9 @@ from bridge.ssh.errors import (
     SshConfigError,
     UserConfigUnreadableError,
 )
+from bridge.ssh.hosts import DEFAULT_CHAIN, HostEntry, HostIdentity
 from bridge.ssh.include import include_state, with_include, without_include
+from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import (
     ConfigOptions,
@@ -40,6 +43,8 @@ from bridge.ssh.render import (
     encode_text,
     hosts_in,
     render_config,
+    render_hosts,
+    table_of,
 )
 
 
@@ -56,6 +61,18 @@ class InstallPlan:
     @property
     def changes_anything(self) -> bool:
         return self.user_after is not None or self.ours_after is not None
+
+    def diff(self) -> str:
+        """The unified diff this plan would apply to both files (``install --dry-run``, like
+        ``coder config-ssh --dry-run``); empty when it changes nothing."""
+        return "".join(
+            _unified_diff(before, after)
+            for before, after in (
+                (self.user_before, self.user_after),
+                (self.ours_before, self.ours_after),
+            )
+            if after is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ class ConfigStatus:
     stale_hosts: tuple[str, ...] = ()  # in the file, no longer a space
     missing_hosts: tuple[str, ...] = ()  # a space without its Host entry
     problems: tuple[str, ...] = field(default=())
+    entries: tuple[HostEntry, ...] = ()  # every host with its space and identity
 
     @property
     def installed(self) -> bool:
@@ -114,15 +132,18 @@ class SshConfig:
 
     # -- public API --------------------------------------------------------------------------
 
-    def install(self, spaces: Iterable[SpaceRef] = ()) -> InstallResult:
-        """Write our file and put our Include first in the user's config; idempotent.
+    def install(
+        self, spaces: Iterable[SpaceRef] = (), *, identity: HostIdentity = DEFAULT_CHAIN
+    ) -> InstallResult:
+        """Write our file, with ``identity``'s hosts for ``spaces`` (other identities' hosts
+        kept), and put our Include first in the user's config; idempotent.
 
         Refuses, writing nothing, if ssh is missing, if ssh already rejects the user's config,
         or if the user's config cannot be read; rolls back if ssh does not accept the result.
         """
         ssh = probe.find_ssh(self._ssh_binary)
         with self._locked():
-            plan = self.plan_install(spaces)
+            plan = self.plan_install(spaces, identity=identity)
             if plan.changes_anything and plan.user_before.exists:
                 # Pre-check: surfaces their errors before we write anything.
                 probe.effective_config(
@@ -133,11 +154,13 @@ class SshConfig:
                 )
             return self._apply(plan)
 
-    def plan_install(self, spaces: Iterable[SpaceRef] = ()) -> InstallPlan:
+    def plan_install(
+        self, spaces: Iterable[SpaceRef] = (), *, identity: HostIdentity = DEFAULT_CHAIN
+    ) -> InstallPlan:
         """Compute an install without writing (for a dry run, or to ``apply`` later)."""
-        rendered = render_config(spaces, self.options, self.paths)
         user = self._read_user()
         ours = self._read_ours()
+        rendered = self._render(spaces, identity, ours)
         new_user = with_include(user.data, self.paths)
         new_ours = encode_text(rendered.text)
         return InstallPlan(
@@ -154,8 +177,10 @@ class SshConfig:
         with self._locked():
             return self._apply(plan)
 
-    def write_hosts(self, spaces: Iterable[SpaceRef]) -> bool:
-        """Refresh the host list in our file (the daemon, after listing spaces).
+    def write_hosts(
+        self, spaces: Iterable[SpaceRef], *, identity: HostIdentity = DEFAULT_CHAIN
+    ) -> bool:
+        """Refresh ``identity``'s host list in our file (the daemon, after listing spaces).
 
         Does nothing unless smconnect is installed, so it never resurrects a removed setup;
         returns whether the file changed.
@@ -164,7 +189,7 @@ class SshConfig:
             if not include_state(self._read_user().data).present:
                 return False
             ours = self._read_ours()
-            new = encode_text(render_config(spaces, self.options, self.paths).text)
+            new = encode_text(self._render(spaces, identity, ours).text)
             if new == ours.data:
                 return False
             self._write(self.paths.our_config, new, ours)
@@ -195,8 +220,29 @@ class SshConfig:
             fsutil.remove_empty_dir(self.paths.smconnect_dir)
             return RemoveResult(changed, deleted, removed)
 
+    def remove_profile(self, profile: str | None) -> tuple[HostEntry, ...]:
+        """Take out only the hosts of ``profile`` (None: those installed without a profile),
+        and their known_hosts entries; every other host and the Include stay. Returns the
+        hosts removed."""
+        with self._locked():
+            ours = self._read_ours()
+            table = self._table(ours)
+            gone = tuple(e for e in table if e.identity.profile == profile)
+            if gone:
+                kept = [e for e in table if e.identity.profile != profile]
+                new = encode_text(render_hosts(kept, self.options, self.paths))
+                self._write(self.paths.our_config, new, ours)
+                known = KnownHosts.for_paths(self.paths)
+                for entry in gone:
+                    known.remove_host(entry.alias)
+            return gone
+
     def show(
-        self, spaces: Iterable[SpaceRef] | None = None, *, validate: bool = False
+        self,
+        spaces: Iterable[SpaceRef] | None = None,
+        *,
+        validate: bool = False,
+        identity: HostIdentity = DEFAULT_CHAIN,
     ) -> ConfigStatus:
         """Where things stand: our file's content, the Include, stale or missing hosts.
 
@@ -208,6 +254,7 @@ class SshConfig:
         include = include_state(user.data)
         content = ours.data.decode("utf-8", "surrogateescape") if ours.data is not None else None
         hosts = hosts_in(content or "", self.options.wildcard)
+        table = self._table(ours)
         command_current = (
             content is not None and f"    ProxyCommand {self.options.proxy_command}\n" in content
         )
@@ -233,11 +280,12 @@ class SshConfig:
         stale: tuple[str, ...] = ()
         missing: tuple[str, ...] = ()
         if spaces is not None:
-            rendered = render_config(spaces, self.options, self.paths)
+            rendered = self._render(spaces, identity, ours)
             up_to_date = content == rendered.text
             have = {h.lower() for h in hosts}
             want = {a.lower() for a in rendered.aliases}
-            stale = tuple(h for h in hosts if h.lower() not in want)
+            mine = {e.alias.lower() for e in table if e.identity == identity}
+            stale = tuple(h for h in hosts if h.lower() in mine and h.lower() not in want)
             missing = tuple(a for a in rendered.aliases if a.lower() not in have)
             if not up_to_date and content is not None:
                 problems.append(f"the host list is out of date; run `{INSTALL_COMMAND}`")
@@ -258,13 +306,31 @@ class SshConfig:
             stale_hosts=stale,
             missing_hosts=missing,
             problems=tuple(problems),
+            entries=table,
         )
 
     def check(self, aliases: Sequence[str] = ()) -> None:
-        """Ask ssh (``ssh -G``) whether it applies our settings to these aliases and to a name
-        only the wildcard matches; raise ``NotEffectiveError`` or ``UserConfigSyntaxError``."""
+        """Ask ssh (``ssh -G``) whether it applies our settings to these aliases (each with its
+        identity's ProxyCommand) and to a name only the wildcard matches; raise
+        ``NotEffectiveError`` or ``UserConfigSyntaxError``."""
+        identities = {e.alias: e.identity for e in self._table(self._read_ours())}
+        expected = {
+            a: self.options.proxy_command_for(identities.get(a, DEFAULT_CHAIN)) for a in aliases
+        }
         probe.check_effective(
-            probe.find_ssh(self._ssh_binary), self.paths, self.options, aliases, self._ssh_timeout
+            probe.find_ssh(self._ssh_binary), self.paths, self.options, expected, self._ssh_timeout
+        )
+
+    def _table(self, ours: fsutil.Snapshot) -> tuple[HostEntry, ...]:
+        """The host table of our file as read, under the prefix in force."""
+        text = ours.data.decode("utf-8", "surrogateescape") if ours.data is not None else ""
+        return table_of(text, self.options.prefix)
+
+    def _render(
+        self, spaces: Iterable[SpaceRef], identity: HostIdentity, ours: fsutil.Snapshot
+    ) -> RenderedConfig:
+        return render_config(
+            spaces, self.options, self.paths, identity=identity, existing=self._table(ours)
         )
 
     # -- internals ---------------------------------------------------------------------------
@@ -407,6 +473,16 @@ class SshConfig:
             if fsutil.create_exclusive(candidate, data, mode=0o600):
                 return candidate, True
         raise SshConfigError(f"too many smconnect backups in {directory}; delete some old ones")
+
+
+def _unified_diff(before: fsutil.Snapshot, after: bytes) -> str:
+    def lines(data: bytes | None) -> list[str]:
+        # A last line without a newline gets one, so the diff stays line-oriented.
+        text = (data or b"").decode("utf-8", "surrogateescape")
+        return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(True)]
+
+    old = "/dev/null" if before.data is None else str(before.path)
+    return "".join(difflib.unified_diff(lines(before.data), lines(after), old, str(before.path)))
 
 
 def _glob_escape(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from bridge.ssh.aliases import host_key_alias
@@ -90,18 +90,19 @@ def check_effective(
     ssh: str,
     paths: SshPaths,
     options: ConfigOptions,
-    aliases: Sequence[str],
+    hosts: Mapping[str, str],
     timeout: float,
 ) -> None:
-    """Whether ssh applies our settings to these aliases and to a name only the wildcard
-    matches; raise ``NotEffectiveError`` or ``UserConfigSyntaxError`` if not."""
+    """Whether ssh applies our settings to these aliases (each with the ProxyCommand given for
+    it) and to a name only the wildcard matches; raise ``NotEffectiveError`` or
+    ``UserConfigSyntaxError`` if not."""
     sample = sample_host(options.prefix)
-    for alias in (*aliases, sample):
+    for alias, proxy_command in (*hosts.items(), (sample, options.proxy_command)):
         explicit = alias != sample
         got = effective_config(ssh, paths.user_config, alias, timeout)
         want = {
             "user": options.user,
-            "proxycommand": options.proxy_command,
+            "proxycommand": proxy_command,
             "userknownhostsfile": paths.known_hosts.as_posix(),
             "stricthostkeychecking": "true",
             "hostkeyalias": host_key_alias(alias) if explicit else None,

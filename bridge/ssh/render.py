@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,14 @@ from bridge.ssh.aliases import (
     is_valid_prefix,
 )
 from bridge.ssh.errors import SshConfigError, UnsupportedPathError
+from bridge.ssh.hosts import (
+    DEFAULT_CHAIN,
+    HostEntry,
+    HostIdentity,
+    assign_hosts,
+    entries_in,
+    entry_comment,
+)
 from bridge.ssh.paths import SshPaths
 
 DEFAULT_USER = "sagemaker-user"
@@ -97,8 +105,15 @@ class ConfigOptions:
 
     @property
     def proxy_command(self) -> str:
-        """The ProxyCommand value: run by ``$SHELL -c``, with ``%`` tokens expanded by ssh."""
-        quoted = " ".join(shlex.quote(a) for a in self.smconnect_command)
+        """The wildcard block's ProxyCommand: no identity of its own (the default chain of the
+        shell ssh runs in), for spaces listed since the last refresh."""
+        return self.proxy_command_for(DEFAULT_CHAIN)
+
+    def proxy_command_for(self, identity: HostIdentity) -> str:
+        """The ProxyCommand value for a host of ``identity``: run by ``$SHELL -c``, with ``%``
+        tokens expanded by ssh."""
+        argv = (*self.smconnect_command, *identity.args())
+        quoted = " ".join(shlex.quote(a) for a in argv)
         flag = " --fdpass" if self.fdpass else ""
         return quoted.replace("%", "%%") + f" proxy{flag} %n"
 
@@ -116,11 +131,12 @@ HEADER = (
 @dataclass(frozen=True)
 class RenderedConfig:
     text: str
-    aliases: tuple[str, ...]
+    aliases: tuple[str, ...]  # the hosts of the identity just installed
     # Spaces left without an explicit Host because another space's alias differs only in case.
     collisions: tuple[SpaceRef, ...] = ()
     # Spaces left out because their name or domain id is not a documented SageMaker one.
     refused: tuple[SpaceRef, ...] = ()
+    entries: tuple[HostEntry, ...] = ()  # every host in the file, of every identity
 
 
 def is_documented(ref: SpaceRef) -> bool:
@@ -133,30 +149,59 @@ def is_documented(ref: SpaceRef) -> bool:
 
 
 def render_config(
-    spaces: Iterable[SpaceRef], options: ConfigOptions, paths: SshPaths
+    spaces: Iterable[SpaceRef],
+    options: ConfigOptions,
+    paths: SshPaths,
+    *,
+    identity: HostIdentity = DEFAULT_CHAIN,
+    existing: Iterable[HostEntry] = (),
 ) -> RenderedConfig:
-    """Our file: an explicit ``Host`` per space (for editors' host lists), then the wildcard
-    block holding every setting, which also serves spaces not listed yet."""
+    """Our file: an explicit ``Host`` per space of every identity (for editors' host lists),
+    each with its identity's ProxyCommand, then the wildcard block holding the shared settings,
+    which also serves spaces not listed yet. ``spaces`` replace ``identity``'s hosts among
+    ``existing`` (the table read from the file); other identities' hosts stay as they are."""
+    identity.check()
     given = {SpaceRef(s.name, s.domain_id) for s in spaces}
     refused = sorted(r for r in given if not is_documented(r))
     refs = sorted(given.difference(refused), key=lambda r: (r.name.lower(), r))
-    blocks: list[str] = []
-    aliases: list[str] = []
-    seen: set[str] = set()
-    collisions: list[SpaceRef] = []
-    for ref in refs:
-        alias = alias_for(ref.name, ref.domain_id, refs, prefix=options.prefix)
-        if alias.lower() in seen:
-            collisions.append(ref)
-            continue
-        seen.add(alias.lower())
-        aliases.append(alias)
-        blocks.append(
-            f"# space {ref.name!r} in domain {ref.domain_id}\n"
-            f"Host {alias}\n"
-            f"    HostName {alias}\n"
-            f"    HostKeyAlias {host_key_alias(alias)}\n"
-        )
+    entries, collisions = assign_hosts(existing, identity, refs, prefix=options.prefix)
+    entries.sort(key=lambda e: (e.alias.lower(), e.alias))
+    return RenderedConfig(
+        text=render_hosts(entries, options, paths),
+        aliases=tuple(e.alias for e in entries if e.identity == identity),
+        collisions=tuple(collisions),
+        refused=tuple(refused),
+        entries=tuple(entries),
+    )
+
+
+def names_for(
+    spaces: Sequence[SpaceRef],
+    identity: HostIdentity,
+    existing: Iterable[HostEntry],
+    *,
+    prefix: str,
+) -> dict[SpaceRef, str]:
+    """The host name of each space ``identity`` sees: the one ``render_config`` gives it (or
+    gave it: ``existing`` is the installed table), else the plain scheme's (a name SageMaker
+    does not document, or one differing from another only in case, has no Host of its own)."""
+    refs = [SpaceRef(s.name, s.domain_id) for s in spaces]
+    documented = sorted({r for r in refs if is_documented(r)})
+    entries, _ = assign_hosts(existing, identity, documented, prefix=prefix)
+    names = {e.space: e.alias for e in entries if e.identity == identity}
+    return {r: names.get(r) or alias_for(r.name, r.domain_id, refs, prefix=prefix) for r in refs}
+
+
+def render_hosts(entries: Iterable[HostEntry], options: ConfigOptions, paths: SshPaths) -> str:
+    """Our file's text for a host table (in the given order), then the wildcard block."""
+    blocks = [
+        f"{entry_comment(e)}\n"
+        f"Host {e.alias}\n"
+        f"    HostName {e.alias}\n"
+        f"    HostKeyAlias {host_key_alias(e.alias)}\n"
+        f"    ProxyCommand {options.proxy_command_for(e.identity)}\n"
+        for e in entries
+    ]
     blocks.append(
         f"# Every smconnect host, listed above or not.\n"
         f"Host {options.wildcard}\n"
@@ -173,12 +218,7 @@ def render_config(
         f"    ServerAliveCountMax {options.server_alive_count_max}\n"
         f"    ConnectTimeout {options.connect_timeout}\n"
     )
-    return RenderedConfig(
-        text=HEADER + "\n" + "\n".join(blocks),
-        aliases=tuple(aliases),
-        collisions=tuple(collisions),
-        refused=tuple(refused),
-    )
+    return HEADER + "\n" + "\n".join(blocks)
 
 
 def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
@@ -191,29 +231,55 @@ def hosts_in(content: str, wildcard: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def _installed_settings(paths: SshPaths) -> list[list[str]]:
-    """The two-word lines of the config smconnect last wrote; none when nothing is installed."""
+def _installed_text(paths: SshPaths) -> str:
+    """The config smconnect last wrote; empty when nothing is installed."""
     try:
-        content = paths.our_config.read_text("utf-8", "surrogateescape")
+        return paths.our_config.read_text("utf-8", "surrogateescape")
     except OSError:
-        return []
+        return ""
+
+
+def _settings(content: str) -> list[list[str]]:
+    """The two-word lines of one of our files."""
     return [parts for parts in map(str.split, content.splitlines()) if len(parts) == 2]
 
 
-def installed_prefix(paths: SshPaths) -> str | None:
-    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
-    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
-    for key, value in _installed_settings(paths):
+def _prefix_in(content: str) -> str | None:
+    for key, value in _settings(content):
         if key == "Host" and value.endswith("*"):
             prefix = value[:-1]
             return prefix if is_valid_prefix(prefix) else None
     return None
 
 
+def installed_prefix(paths: SshPaths) -> str | None:
+    """The host prefix of the config smconnect last wrote (its ``Host <prefix>*`` block), so a
+    custom ``--prefix`` survives every later refresh; None when nothing is installed."""
+    return _prefix_in(_installed_text(paths))
+
+
+def table_of(content: str, prefix: str) -> tuple[HostEntry, ...]:
+    """The host table of our file's ``content`` under ``prefix``: hosts written under another
+    prefix are renamed, so a new ``--prefix`` keeps every identity's hosts."""
+    old = _prefix_in(content)
+    entries = entries_in(content)
+    if old is None or old == prefix:
+        return entries
+    return tuple(
+        e._replace(alias=prefix + e.alias[len(old) :]) if e.alias.startswith(old) else e
+        for e in entries
+    )
+
+
+def installed_table(paths: SshPaths, prefix: str) -> tuple[HostEntry, ...]:
+    """The host table of the installed file (``table_of``); empty when nothing is installed."""
+    return table_of(_installed_text(paths), prefix)
+
+
 def installed_fdpass(paths: SshPaths) -> bool | None:
     """Whether the config smconnect last wrote passes descriptors (its ``ProxyUseFdpass``), so
     ``--no-fdpass`` survives later refreshes; None when nothing says (use the default)."""
-    for key, value in _installed_settings(paths):
+    for key, value in _settings(_installed_text(paths)):
         if key == "ProxyUseFdpass":
             return value == "yes"
     return None

@@ -13,6 +13,7 @@ import pytest
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DomainConfig
 
+from .accounts_helpers import PROFILES, account_config, write_profiles
 from .cli_helpers import DOMAIN, Cli, cli_config
 
 
@@ -50,4 +51,21 @@ def empty_cli(offline_cli: Cli) -> Iterator[Cli]:
 def cli(emu: EmulatorThread, offline_cli: Cli) -> Cli:
     # emu first: the daemon is stopped (offline_cli teardown) before the emulator.
     offline_cli.env.update(emu.env)
+    return offline_cli
+
+
+@pytest.fixture
+def accounts() -> Iterator[dict[str, EmulatorThread]]:
+    """Two accounts (profiles ``a`` and ``b``), each an emulator with a space ``demo``."""
+    with (
+        start_in_thread(account_config("a", "111111111111")) as a,
+        start_in_thread(account_config("b", "222222222222")) as b,
+    ):
+        yield dict(zip(PROFILES, (a, b), strict=True))
+
+
+@pytest.fixture
+def accounts_cli(accounts: dict[str, EmulatorThread], offline_cli: Cli) -> Cli:
+    """A Cli whose ``~/.aws`` has profiles ``a`` and ``b`` for the two accounts."""
+    write_profiles(offline_cli, accounts)
     return offline_cli

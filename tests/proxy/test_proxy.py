@@ -49,3 +49,27 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path: object) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("smconnect: proxy:")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # The wildcard host passes no identity: the shell's, as the CLI reads it.
+        (["sm-new"], {"profile": "envp", "region": "eu-west-1", "endpoint_url": "http://env"}),
+        # A host of our config passes its own: the shell's region or endpoint must not leak in.
+        (["--profile", "a", "sm-demo"], {"profile": "a", "region": None, "endpoint_url": None}),
+        (
+            ["--region", "us-east-1", "sm-demo"],
+            {"profile": "envp", "region": "us-east-1", "endpoint_url": None},
+        ),
+    ],
+)
+def test_proxy_context_is_the_hosts_else_the_shells(
+    argv: list[str], expected: dict[str, str | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.proxy import _parse, context_params
+
+    monkeypatch.setenv("AWS_PROFILE", "envp")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://env")
+    assert context_params(_parse(argv)) == expected
