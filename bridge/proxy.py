@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any
 
+from bridge.aws.context import AwsContext
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.paths import (
     DaemonPaths,
@@ -268,12 +269,15 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
     ws = _connect(paths)
     relay = _Relay(ws)
+    # This ssh's caller: its shell's exported credentials or profile, sent on every connection,
+    # so the daemon always has the freshest ones (docs/design/identity.md).
+    caller = AwsContext.from_env().with_profile(args.profile)
     relay.open(
         {
+            **caller.params(),
             "host": args.host,
-            "profile": args.profile or os.environ.get("AWS_PROFILE") or None,
-            "region": args.region,
-            "endpoint_url": args.endpoint_url,
+            "region": args.region or caller.region,
+            "endpoint_url": args.endpoint_url or caller.endpoint_url,
             "start": not args.no_start,
             "fdpass": fdpass,
         }

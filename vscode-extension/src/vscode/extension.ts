@@ -180,7 +180,7 @@ class Controller implements vscode.Disposable {
       });
       return;
     }
-    if (err instanceof RpcError && err.kind === 'credentials') {
+    if (err instanceof RpcError && (err.kind === 'credentials' || err.kind === 'sign_in_expired')) {
       this.promptSignIn(err.message);
       return;
     }
