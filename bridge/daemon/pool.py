@@ -136,6 +136,7 @@ class ManagedChannel:
             "reconnects": stats.reconnects,
             "retransmissions": stats.retransmissions,
             "latency_ms": round(latency * 1000, 1),
+            "identity": self.key.identity.describe(),
         }
 
 

@@ -97,3 +97,22 @@ def test_exported_credentials_stay_out_of_titles_and_files(
         assert key not in title and secret not in title
     # Every file under the private HOME, runtime and state dirs: the session-finish scan
     # (tests/support/log_scan.py) searches them for these secrets, registered by the fixture.
+
+
+def test_doctor_names_the_source_and_other_identities_channels(
+    sandbox: Sandbox, accounts: tuple[EmulatorThread, EmulatorThread]
+) -> None:
+    one, two = accounts
+    missing = sandbox.smconnect("doctor", "--profile", "nosuch", env=shell(one))
+    assert "✗ AWS identity" in missing.stdout + missing.stderr
+    assert "'nosuch' is not defined" in missing.stdout + missing.stderr
+    # A channel held for account two (a forward), then doctor from account one's shell.
+    fwd = sandbox.smconnect(
+        "forward", "beta", "8888", "--background", "--json", env=shell(two), timeout=180
+    )
+    assert fwd.returncode == 0, fwd.stderr
+    proc = sandbox.smconnect("doctor", env=shell(one))
+    text = proc.stdout + proc.stderr
+    assert "environment: long-term credentials exported in this shell" in text
+    assert "also holds channels of exported credentials #" in text
+    assert ACCOUNTS["222222222222"][1] not in text
