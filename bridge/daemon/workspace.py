@@ -122,13 +122,15 @@ class Workspace:
             self.principal = caller_identity(session, context.credentials, context.endpoint_url)
         return studio
 
-    async def run(self, call: Callable[[StudioClient], T]) -> T:
+    async def run(self, call: Callable[[StudioClient], T], *, fallback: bool = True) -> T:
         """Run a blocking StudioClient call (``lambda studio: studio.…``) in a worker thread.
 
         botocore's providers renew credentials before each call by themselves. When they
         cannot, renew an SSO token from its refresh token where botocore does not (legacy
         profiles), and build a new session either way, so the next call sees a fresh
         ``smconnect login`` or a changed config instead of a provider stuck on old settings.
+        Exported credentials renew nothing: with ``fallback``, a call that fails on them is run
+        once on the newest workspace of the same principal (see ``Workspaces._newest``).
         """
         try:
             studio = await self.studio()
@@ -151,9 +153,9 @@ class Workspace:
                 raise
             # Exported credentials do not renew themselves: run on the newest ones the same
             # principal sent since (the proxy sends its shell's on every connection).
-            newer = self._newest(self)
-            if newer is not None and newer is not self:
-                return await newer.run(call)
+            newer = self._newest(self) if fallback else None
+            if newer is not None:
+                return await newer.run(call, fallback=False)
             if not isinstance(exc, ExportedCredentialsExpired) and "Expired" in str(exc):
                 # Worked when this identity was first used: a session outlived them.
                 raise exported_expired(self.context.credentials, opened_session=True) from None
@@ -247,13 +249,15 @@ class Workspaces:
         return list(self._workspaces.values())
 
     def _newest(self, ws: Workspace) -> Workspace | None:
-        """The most recently used checked workspace of ``ws``'s principal, region, endpoint."""
+        """The most recently used other checked workspace of ``ws``'s principal, region and
+        endpoint: where a call that failed on ``ws``'s expired exported credentials goes."""
         if ws.principal is None:
             return None
         same = [
             other
             for other in self._workspaces.values()
-            if other.principal == ws.principal
+            if other is not ws
+            and other.principal == ws.principal
             and (other.key.region, other.key.endpoint_url) == (ws.key.region, ws.key.endpoint_url)
         ]
         return max(same, key=lambda other: self._used.get(other.key, 0.0), default=None)
