@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from bridge.emulator import EmulatorThread
 from bridge.testing.sandbox import SMCONNECT, Sandbox
 
@@ -60,30 +62,33 @@ def test_a_wrong_secret_is_refused_while_good_credentials_of_its_account_are_war
     assert _names(sandbox.smconnect("list", "--json", env=good)) == {"alpha"}
 
 
-def test_expired_exported_credentials_say_so(
-    sandbox: Sandbox, accounts: tuple[EmulatorThread, EmulatorThread]
-) -> None:
-    one, _ = accounts
-    key, secret, token = EXPIRED_KEY
-    expired = shell(
-        one,
-        AWS_ACCESS_KEY_ID=key,
-        AWS_SECRET_ACCESS_KEY=secret,
-        AWS_SESSION_TOKEN=token,
-        AWS_CREDENTIAL_EXPIRATION="1970-01-01T00:00:01Z",
-    )
-    proc = sandbox.smconnect("list", env=expired)
-    assert proc.returncode == 8, proc.stderr
-    assert "exported in this shell expired at 1970-01-01T00:00:01Z" in proc.stderr
+EXPIRED = {
+    "AWS_ACCESS_KEY_ID": EXPIRED_KEY[0],
+    "AWS_SECRET_ACCESS_KEY": EXPIRED_KEY[1],
+    "AWS_SESSION_TOKEN": EXPIRED_KEY[2],
+    "AWS_CREDENTIAL_EXPIRATION": "1970-01-01T00:00:01Z",
+}
 
 
-def test_a_missing_profile_is_its_own_error(
-    sandbox: Sandbox, accounts: tuple[EmulatorThread, EmulatorThread]
+@pytest.mark.parametrize(
+    ("args", "env", "code", "says"),
+    [
+        (("list",), EXPIRED, 8, "exported in this shell expired at 1970-01-01T00:00:01Z"),
+        (("--profile", "nosuch", "list"), {}, 10, "'nosuch' is not defined"),
+    ],
+    ids=["expired-export", "missing-profile"],
+)
+def test_each_cause_has_its_own_message_and_exit_code(
+    sandbox: Sandbox,
+    accounts: tuple[EmulatorThread, EmulatorThread],
+    args: tuple[str, ...],
+    env: dict[str, str],
+    code: int,
+    says: str,
 ) -> None:
-    one, _ = accounts
-    proc = sandbox.smconnect("--profile", "nosuch", "list", env=shell(one))
-    assert proc.returncode == 10, proc.stderr
-    assert "'nosuch' is not defined" in proc.stderr
+    proc = sandbox.smconnect(*args, env=shell(accounts[0], **env))
+    assert proc.returncode == code, proc.stderr
+    assert says in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_exported_credentials_stay_out_of_titles_and_files(
