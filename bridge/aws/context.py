@@ -28,7 +28,7 @@ class EnvCredentials:
     """Credentials a caller exported in its shell; ``expiration`` is ``AWS_CREDENTIAL_EXPIRATION``
     (set by aws-vault, granted and ``aws configure export-credentials``), when known."""
 
-    access_key_id: str
+    access_key_id: str = field(repr=False)
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
     expiration: str | None = None
