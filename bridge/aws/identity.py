@@ -62,7 +62,13 @@ def caller_identity(
         sts = session.client("sts", config=client_config(attempts=2), endpoint_url=endpoint_url)
         answer = sts.get_caller_identity()
     except botocore.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        if "scoped to a valid region" in message:  # AWS's words for a signature's wrong region
+            raise ConfigurationError(
+                f"the endpoint does not serve region {session.region_name!r} (the credentials "
+                "are fine): check --region / AWS_REGION and --endpoint-url / AWS_ENDPOINT_URL"
+            ) from None
         raise _refused(code, credentials) from None
     except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError):
         raise ConfigurationError(

@@ -121,3 +121,11 @@ def test_doctor_names_the_source_and_other_identities_channels(
     assert "environment: long-term credentials exported in this shell" in text
     assert "also holds channels of exported credentials #" in text
     assert ACCOUNTS["222222222222"][1] not in text
+
+
+def test_a_region_the_endpoint_does_not_serve_is_not_called_a_wrong_secret(
+    sandbox: Sandbox, accounts: tuple[EmulatorThread, EmulatorThread]
+) -> None:
+    proc = sandbox.smconnect("list", "--region", "eu-west-1", env=shell(accounts[0]))
+    assert proc.returncode == 4, proc.stderr
+    assert "does not serve region 'eu-west-1' (the credentials are fine)" in proc.stderr
