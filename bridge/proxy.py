@@ -26,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from bridge.aws.context import AwsContext
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.paths import (
     DaemonPaths,
@@ -368,8 +369,21 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
     ws = _connect(paths)
     relay = _Relay(ws)
-    params = {"host": args.host, **context_params(args)}
-    relay.open({**params, "start": not args.no_start, "fdpass": fdpass})
+    # This ssh's caller: its shell's exported credentials or profile, sent on every connection,
+    # so the daemon always has the freshest ones (docs/design/identity.md). A host of our ssh
+    # config passes its own profile/region/endpoint (context_params); the wildcard, the shell's.
+    caller = AwsContext.from_env().with_profile(args.profile)
+    where = context_params(args)
+    relay.open(
+        {
+            **caller.params(),
+            "host": args.host,
+            "region": where["region"],
+            "endpoint_url": where["endpoint_url"],
+            "start": not args.no_start,
+            "fdpass": fdpass,
+        }
+    )
     ticket = relay.result.get("ticket")
     if isinstance(ticket, str):  # an older daemon, or one without fd.sock, just relays
         ws.close()

@@ -27,7 +27,7 @@ _ACCESS_KEY_ID = re.compile(
 )
 
 # ``Bearer <token>`` (Authorization headers, our own TCP fallback token).
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"'`,;]+")
+_BEARER = re.compile(r"(?i)\b((?:bearer\s+)+)[^\s\"'`,;]+")
 
 # ``<name><sep><value>`` where the name looks like a credential: SecretAccessKey,
 # aws_secret_access_key, TokenValue, SessionToken, X-Amz-Security-Token, token, password, …

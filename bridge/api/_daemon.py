@@ -8,13 +8,13 @@ with a loop of its own; the caller's loop is held only for that one call.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bridge.api.errors import from_daemon
+from bridge.aws.context import AwsContext
 from bridge.daemon.client import DaemonClient, DaemonError
 
 T = TypeVar("T")
@@ -23,26 +23,21 @@ CALL_TIMEOUT = 60.0
 LONG_TIMEOUT = 900.0  # a cold app start (Pending -> InService) can take minutes
 
 
-@dataclass(frozen=True)
-class Context:
-    """The AWS context sent with every call: what the caller gave, else this process's env
-    (the daemon read its own environment once, maybe in another shell)."""
-
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context(AwsContext):
+    """The identity sent with every call: what the caller gave, else this process's environment
+    (its exported credentials or ``AWS_PROFILE``; the daemon never uses its own for us)."""
 
     @classmethod
     def resolve(cls, profile: str | None, region: str | None) -> Context:
-        env = os.environ
+        base = AwsContext.from_env().with_profile(profile)
         return cls(
-            profile=profile or env.get("AWS_PROFILE") or None,
-            region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            profile=base.profile,
+            region=region or base.region,
+            endpoint_url=base.endpoint_url,
+            credentials=base.credentials,
+            caller_env=True,
         )
-
-    def params(self) -> dict[str, Any]:
-        return {"profile": self.profile, "region": self.region, "endpoint_url": self.endpoint_url}
 
 
 async def call(method: str, params: dict[str, Any], *, timeout: float = CALL_TIMEOUT) -> Any:

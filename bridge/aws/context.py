@@ -1,18 +1,85 @@
-"""Which account a request is about: profile, region, endpoint (one definition for all layers).
+"""Who a request runs as: the caller's credential source, region and endpoint (one definition
+for all layers).
 
-The CLI builds it from its options and the shell's environment and sends it with every daemon
-request that touches AWS; the daemon keys its Studio clients (and, through them, its channels)
-by it. ``None`` fields follow the standard AWS chain. Stdlib only: the CLI imports it for
-every command.
+The CLI, the proxy, the Python API and the extension build it from their options and their own
+environment and send it with every daemon request that touches AWS; the daemon acts only on
+what the caller sent (docs/design/identity.md). The source is, in botocore's order: an explicit
+``--profile``; else credentials exported in the caller's environment (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, as aws-vault, granted or CI jobs export them),
+sent as values; else ``AWS_PROFILE``; else the default chain.
+
+The secret never appears in a key, a repr or a log line: keys carry a SHA-256 fingerprint.
+Stdlib only: the CLI and the proxy import it for every command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AwsContext"]
+__all__ = ["AwsContext", "EnvCredentials", "IdentityKey"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvCredentials:
+    """Credentials a caller exported in its shell; ``expiration`` is ``AWS_CREDENTIAL_EXPIRATION``
+    (set by aws-vault, granted and ``aws configure export-credentials``), when known."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    expiration: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EnvCredentials | None:
+        key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        if not key or not secret:
+            return None
+        return cls(
+            access_key_id=key,
+            secret_access_key=secret,
+            session_token=env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None,
+            expiration=env.get("AWS_CREDENTIAL_EXPIRATION") or None,
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """Names these exact credentials without revealing them (a wrong secret differs)."""
+        material = "\0".join((self.access_key_id, self.secret_access_key, self.session_token or ""))
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+            "session_token": self.session_token,
+            "expiration": self.expiration,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityKey:
+    """What the daemon keys sessions, clients and channels by: printable, secret-free.
+
+    ``source`` is ``profile`` (``name`` is the profile), ``environment`` (``name`` is the
+    credentials' fingerprint) or ``default`` (the daemon's own chain, for callers that send no
+    source: raw RPC clients).
+    """
+
+    source: str
+    name: str
+    region: str | None
+    endpoint_url: str | None
+
+    def describe(self) -> str:
+        if self.source == "profile":
+            return f"profile {self.name}"
+        if self.source == "environment":
+            return f"exported credentials #{self.name[:8]}"
+        return "the daemon's default credential chain"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,16 +87,53 @@ class AwsContext:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    credentials: EnvCredentials | None = None
+    caller_env: bool = False  # built from a caller's environment: the daemon's own is not used
 
     @classmethod
-    def from_env(cls) -> AwsContext:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AwsContext:
         """What this process's environment says (the daemon's may differ: it reads the caller's)."""
+        env = os.environ if env is None else env
+        credentials = EnvCredentials.from_env(env)
         return cls(
-            profile=os.environ.get("AWS_PROFILE") or None,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+            # botocore: exported credentials come before AWS_PROFILE (not before --profile).
+            profile=None if credentials else env.get("AWS_PROFILE") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            credentials=credentials,
+            caller_env=True,
         )
+
+    def with_profile(self, profile: str | None) -> AwsContext:
+        """An explicit ``--profile`` wins over exported credentials, as in the AWS CLI."""
+        if not profile:
+            return self
+        return AwsContext(
+            profile=profile,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            caller_env=self.caller_env,
+        )
+
+    @property
+    def key(self) -> IdentityKey:
+        if self.credentials is not None:
+            source, name = "environment", self.credentials.fingerprint
+        elif self.profile or self.caller_env:
+            source, name = "profile", self.profile or "default"
+        else:
+            source, name = "default", ""
+        return IdentityKey(source, name, self.region, self.endpoint_url)
 
     def params(self) -> dict[str, Any]:
         """The context parameters of every daemon method that touches AWS."""
-        return {"profile": self.profile, "region": self.region, "endpoint_url": self.endpoint_url}
+        params: dict[str, Any] = {
+            "profile": self.profile,
+            "region": self.region,
+            "endpoint_url": self.endpoint_url,
+        }
+        if self.caller_env:
+            params["caller_env"] = True
+        if self.credentials is not None:
+            params["credentials"] = self.credentials.params()
+        return params

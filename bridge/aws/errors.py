@@ -15,10 +15,34 @@ class ConfigurationError(AwsError):
     kind = "configuration"
 
 
+class ProfileNotFound(ConfigurationError):
+    """The profile named (``--profile``, ``AWS_PROFILE``) is in no AWS config file."""
+
+    kind = "profile_not_found"
+
+
 class CredentialsError(AwsError):
     """Missing, invalid or expired credentials; the message says how to sign in."""
 
     kind = "credentials"
+
+
+class CredentialsRejected(CredentialsError):
+    """AWS does not accept the credentials at all: a wrong secret, an unknown access key."""
+
+    kind = "credentials_rejected"
+
+
+class ExportedCredentialsExpired(CredentialsError):
+    """The session token exported in the caller's shell has expired: only re-exporting helps."""
+
+    kind = "exported_credentials_expired"
+
+
+class SignInExpired(CredentialsError):
+    """The SSO sign-in (or MFA session) of a profile has ended: ``smconnect login`` renews it."""
+
+    kind = "sign_in_expired"
 
 
 class ApiError(AwsError):

@@ -16,30 +16,44 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from bridge.aws.errors import ConfigurationError, CredentialsError
+from bridge.aws.context import EnvCredentials
+from bridge.aws.errors import ConfigurationError, CredentialsError, ProfileNotFound, SignInExpired
 
 __all__ = ["SessionSpec", "client_config", "make_session", "require_credentials"]
 
 
 @dataclass(frozen=True, slots=True)
 class SessionSpec:
-    """What the user asked for; None means "whatever the standard chain says"."""
+    """What the user asked for; None means "whatever the standard chain says".
+
+    ``credentials``: a caller's exported credentials, used as they are (no chain at all, so a
+    wrong secret is refused rather than replaced by whatever else the chain would find).
+    """
 
     profile: str | None = None
     region: str | None = None
+    credentials: EnvCredentials | None = None
 
 
 def make_session(spec: SessionSpec | None = None) -> boto3.Session:
     spec = spec or SessionSpec()
-    profile = spec.profile or os.environ.get("AWS_PROFILE") or None
     region = spec.region or _region_from_env()
-    try:
-        session = boto3.Session(profile_name=profile, region_name=region)
-    except botocore.exceptions.ProfileNotFound:
-        raise ConfigurationError(
-            f"AWS profile {profile!r} is not defined in ~/.aws/config or ~/.aws/credentials; "
-            "create it with `aws configure --profile NAME` or pick another with --profile"
-        ) from None
+    if spec.credentials is not None:
+        session = boto3.Session(
+            aws_access_key_id=spec.credentials.access_key_id,
+            aws_secret_access_key=spec.credentials.secret_access_key,
+            aws_session_token=spec.credentials.session_token,
+            region_name=region,
+        )
+    else:
+        profile = spec.profile or os.environ.get("AWS_PROFILE") or None
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound:
+            raise ProfileNotFound(
+                f"AWS profile {profile!r} is not defined in ~/.aws/config or ~/.aws/credentials; "
+                "create it with `aws configure --profile NAME` or pick another with --profile"
+            ) from None
     if not session.region_name:
         raise ConfigurationError(
             "no AWS region is configured: pass --region, set AWS_REGION, "
@@ -55,6 +69,8 @@ def require_credentials(session: boto3.Session) -> None:
     """
     try:
         credentials = session.get_credentials()
+    except (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError) as exc:
+        raise SignInExpired(_credentials_hint(session, "the SSO session has expired")) from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise CredentialsError(_credentials_hint(session, str(exc))) from None
     if credentials is None:

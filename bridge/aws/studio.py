@@ -33,6 +33,7 @@ from bridge.aws.errors import (
     RemoteAccessDisabled,
     SessionLimitExceeded,
     SessionStartFailed,
+    SignInExpired,
     SpaceNotFound,
 )
 from bridge.aws.idle import IdleState, idle_state_from, idle_timeout
@@ -580,7 +581,7 @@ class StudioClient:
             # A credential_process failed; its stderr (ours says what to run) is the message.
             return CredentialsError(f"the AWS credentials could not be renewed: {exc}")
         if isinstance(exc, (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError)):
-            return CredentialsError(
+            return SignInExpired(
                 f"the SSO session has expired or is missing: run `smconnect login` ({exc})"
             )
         if isinstance(

@@ -1,9 +1,11 @@
-"""The AWS context every command passes to the daemon: profile, region, endpoint.
+"""The identity every command passes to the daemon: credential source, region, endpoint.
 
-The daemon read its environment once, when it was spawned, possibly from another shell, so the
-CLI sends what *this* shell says: ``--profile`` / ``--region`` (on the root or on the command,
-the command's wins), else ``AWS_PROFILE`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, and
+The daemon may have been spawned from another shell and uses none of its own environment for
+a command, so the CLI sends what *this* shell says: ``--profile`` / ``--region`` (on the root
+or on the command, the command's wins), else credentials exported here (sent as values over the
+same-uid socket), else ``AWS_PROFILE``; ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, and
 ``AWS_ENDPOINT_URL`` (or ``--endpoint-url``, which is how the emulator is reached).
+See docs/design/identity.md.
 """
 
 from __future__ import annotations
@@ -61,12 +63,9 @@ def set_root(
     ctx: typer.Context, profile: str | None, region: str | None, endpoint: str | None
 ) -> None:
     """Called by the root callback with the options given before the command."""
-    base = AwsContext.from_env()
+    base = AwsContext.from_env().with_profile(profile)
     ctx.obj = replace(
-        base,
-        profile=profile or base.profile,
-        region=region or base.region,
-        endpoint_url=endpoint or base.endpoint_url,
+        base, region=region or base.region, endpoint_url=endpoint or base.endpoint_url
     )
 
 
@@ -76,4 +75,4 @@ def aws_context(
     """The context for a command: its own ``--profile`` / ``--region`` over the root's."""
     root = ctx.find_root().obj
     base = root if isinstance(root, AwsContext) else AwsContext.from_env()
-    return replace(base, profile=profile or base.profile, region=region or base.region)
+    return replace(base.with_profile(profile), region=region or base.region)

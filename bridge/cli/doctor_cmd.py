@@ -56,6 +56,7 @@ class Findings:
 
     session: Any = None  # boto3.Session
     credentials_ok: bool = False
+    identity_ok: bool = False
     spaces: list[SpaceRef] | None = None
     editor: Editor | None = None
 
@@ -75,6 +76,7 @@ class Doctor:
 
     def run(self) -> list[Check]:
         for name, fn in (
+            ("AWS identity", self.identity),
             ("AWS region", self.region),
             ("AWS credentials", self.credentials),
             ("SageMaker API", self.sagemaker),
@@ -105,12 +107,38 @@ class Doctor:
         )
         return self.found.session.client(service, endpoint_url=self.aws.endpoint_url, config=config)
 
+    def identity(self) -> str:
+        """Which credential source this caller's commands use (what the daemon will be sent)."""
+        from bridge.aws.errors import AwsError, ProfileNotFound
+        from bridge.aws.session import SessionSpec, make_session
+
+        try:
+            # Any region: this check is about who, the next one about where.
+            make_session(SessionSpec(profile=self.aws.profile, region=self.aws.region or "-"))
+            source = identity_source(self.aws)
+        except ProfileNotFound as exc:
+            raise Failed(
+                str(exc), "`aws configure list-profiles` lists them; pick one with --profile"
+            ) from None
+        except AwsError as exc:
+            raise Failed(str(exc), CREDENTIALS_FIX) from None
+        self.found.identity_ok = True
+        return source
+
     def region(self) -> str:
         from bridge.aws.errors import AwsError
         from bridge.aws.session import SessionSpec, make_session
 
+        if not self.found.identity_ok:
+            raise Failed("not checked: no usable credential source", CREDENTIALS_FIX)
         try:
-            session = make_session(SessionSpec(profile=self.aws.profile, region=self.aws.region))
+            session = make_session(
+                SessionSpec(
+                    profile=self.aws.profile,
+                    region=self.aws.region,
+                    credentials=self.aws.credentials,
+                )
+            )
         except AwsError as exc:
             raise Failed(
                 str(exc), "pass --region, set AWS_REGION, or set `region` in ~/.aws/config"
@@ -182,6 +210,8 @@ class Doctor:
         async def ask() -> tuple[dict[str, Any], dict[str, Any] | None]:
             async with DaemonClient.connect(autostart=True) as client:
                 status = await client.call("daemon.status", timeout=10.0)
+                sessions = await client.call("sessions.status", timeout=10.0)
+                status["others"] = other_identities(self.aws, sessions)
                 spaces = None
                 if self.found.credentials_ok:
                     with contextlib.suppress(DaemonError):  # the AWS checks report it
@@ -197,6 +227,8 @@ class Doctor:
             output.warn_rejected(spaces)
         version = status.get("version")
         detail = f"running (pid {status.get('pid')}, version {version})"
+        if status["others"]:
+            detail += f"; it also holds channels of {', '.join(status['others'])}"
         if version != __version__:
             raise Failed(
                 f"{detail}, but this smconnect is version {__version__}",
@@ -287,6 +319,37 @@ class Doctor:
         if not found:
             raise Failed(f"{self.found.editor.name} has no Remote-SSH extension", fix)
         return found[0]
+
+
+def identity_source(aws: AwsContext) -> str:
+    """Where this caller's credentials come from, as ``doctor`` reports it (never a secret)."""
+    from bridge.aws import awsconfig
+    from bridge.aws.credentials import resolve_profile_name
+
+    if aws.credentials is not None:
+        kind = "temporary" if aws.credentials.session_token else "long-term"
+        until = f", expire {aws.credentials.expiration}" if aws.credentials.expiration else ""
+        return (
+            f"environment: {kind} credentials exported in this shell ({aws.key.describe()}{until})"
+        )
+    name = resolve_profile_name(aws.profile)
+    settings = awsconfig.profile_settings(name)
+    if "sso_session" in settings or "sso_start_url" in settings:
+        how = "SSO cache"
+    elif "credential_process" in settings:
+        how = "credential_process"
+    elif "role_arn" in settings:
+        how = "assume role"
+    else:
+        how = "config files"
+    return f"profile {name} ({how})"
+
+
+def other_identities(aws: AwsContext, sessions: dict[str, Any]) -> list[str]:
+    """The identities other than this caller's whose channels the daemon holds."""
+    mine = aws.key.describe()
+    found = {str(s.get("identity")) for s in sessions.get("sessions", []) if s.get("identity")}
+    return sorted(found - {mine})
 
 
 def _client_error(exc: Any) -> str:

@@ -26,6 +26,11 @@ class ExitCode(IntEnum):
     AWS_SETUP = 4  # credentials missing/expired, no region, unknown profile
     DAEMON = 5  # the daemon cannot be reached or started, or is not running
     SSH = 6  # no OpenSSH client, or an ssh config smconnect cannot use
+    # The credential failures a user fixes differently (docs/design/identity.md):
+    CREDENTIALS_REJECTED = 7  # a wrong secret or an unknown access key
+    EXPORTED_EXPIRED = 8  # credentials exported in the shell have expired: re-export them
+    SIGN_IN_EXPIRED = 9  # a profile's SSO sign-in has ended: `smconnect login --profile P`
+    PROFILE_NOT_FOUND = 10  # --profile / AWS_PROFILE names no profile in ~/.aws
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -44,6 +49,10 @@ _KIND_CODES: dict[str, ExitCode] = {
     "not_found": ExitCode.NOT_FOUND,
     "credentials": ExitCode.AWS_SETUP,
     "configuration": ExitCode.AWS_SETUP,
+    "credentials_rejected": ExitCode.CREDENTIALS_REJECTED,
+    "exported_credentials_expired": ExitCode.EXPORTED_EXPIRED,
+    "sign_in_expired": ExitCode.SIGN_IN_EXPIRED,
+    "profile_not_found": ExitCode.PROFILE_NOT_FOUND,
     "invalid_params": ExitCode.USAGE,
     "invalid_instance_type": ExitCode.USAGE,  # unknown, or too little memory for remote access
     "ssh_config": ExitCode.SSH,

@@ -11,7 +11,9 @@ async def _setup(server: DaemonServer, settings: DaemonSettings) -> None:
     # Imported only once we hold the lock: a daemon that loses the race exits before paying
     # for boto3 and the rest of the SageMaker service.
     from bridge.daemon.app import setup
+    from bridge.daemon.workspace import adopt_daemon_environment
 
+    adopt_daemon_environment()  # callers send their identity; ours is only a raw client's default
     await setup(server, settings)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import asyncssh
 
-from bridge.aws.context import AwsContext
+from bridge.aws.context import IdentityKey
 from bridge.aws.idle import HEARTBEAT_COMMAND, IdleState
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
@@ -121,7 +121,7 @@ class KeepAliveService:
         self._prefs_path = prefs
         self._notify_space = notify_space
         self._clock = clock
-        self._watches: dict[tuple[AwsContext, str], _Watch] = {}
+        self._watches: dict[tuple[IdentityKey, str], _Watch] = {}
         self._modes: dict[str, str] = _load(prefs)  # space arn -> mode
         self._loop_task: asyncio.Task[None] | None = None
         self._steps: set[asyncio.Task[None]] = set()
@@ -164,11 +164,11 @@ class KeepAliveService:
 
     async def tick(self) -> None:
         """One interval: judge each space's traffic, refresh, look at its idle clock, warn."""
-        groups: dict[tuple[AwsContext, str], list[ManagedChannel]] = {}
+        groups: dict[tuple[IdentityKey, str], list[ManagedChannel]] = {}
         for managed in self._pool.channels():
             if managed.purpose in UNCOUNTED or not managed.alive or managed.ending is not None:
                 continue
-            groups.setdefault((managed.key.context, managed.key.space_arn), []).append(managed)
+            groups.setdefault((managed.key.identity, managed.key.space_arn), []).append(managed)
         for key in [k for k in self._watches if k not in groups]:
             await self._unlink(self._watches.pop(key))
         for key, channels in groups.items():

@@ -3,23 +3,60 @@ bad shape) before a handler runs. Method-specific parameters live beside their s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from bridge.aws.context import AwsContext
+from bridge.aws.context import AwsContext, EnvCredentials
 from bridge.daemon.rpc import invalid_params
 
 __all__ = ["ContextParams", "ForwardParams", "SpaceParams"]
 
 
+_CREDENTIAL_FIELDS = frozenset(
+    {"access_key_id", "secret_access_key", "session_token", "expiration"}
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ContextParams:
+    """Who the request runs as (docs/design/identity.md): ``credentials`` are the caller's
+    exported ones (accepted only on a connection that may carry them: the server checks that
+    before any handler runs), ``caller_env`` says the caller sent its own environment's view, so
+    the daemon's own is not used."""
+
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    credentials: dict[str, Any] | None = field(default=None, repr=False)
+    caller_env: bool = False
+
+    def __post_init__(self) -> None:
+        given = self.credentials
+        if given is None:
+            return
+        if set(given) - _CREDENTIAL_FIELDS or not all(
+            isinstance(given.get(name), str) and given.get(name)
+            for name in ("access_key_id", "secret_access_key")
+        ):
+            raise invalid_params(
+                "credentials needs access_key_id and secret_access_key "
+                "(and optionally session_token, expiration), all strings"
+            )
+        if any(v is not None and not isinstance(v, str) for v in given.values()):
+            raise invalid_params("credentials values must be strings")
 
     @property
     def context(self) -> AwsContext:
-        return AwsContext(profile=self.profile, region=self.region, endpoint_url=self.endpoint_url)
+        credentials = None
+        if self.credentials is not None:
+            credentials = EnvCredentials(**self.credentials)
+        return AwsContext(
+            profile=None if credentials else self.profile,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            credentials=credentials,
+            caller_env=self.caller_env,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,8 +16,8 @@ that limit is retried briefly while sessions of our own are ending.
 Channels are keyed by ``ChannelKey`` (who, which space, what for, which lane) so that what the
 next steps add fits without changing callers: warm spare channels (a ready channel per recently
 used space, taken by ``open``), transfer lanes (``lane`` > 0, several at once per space) and
-per-caller identities (the key's ``context`` becomes the resolved identity, so two identities
-never share a channel). See docs/design/daemon-methods.md, "The channel pool".
+per-caller identities (the key's ``identity`` is the caller's ``IdentityKey``, so two
+identities never share a channel; docs/design/identity.md). See docs/design/daemon-methods.md, "The channel pool".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 import asyncssh
 
-from bridge.aws.context import AwsContext
+from bridge.aws.context import IdentityKey
 from bridge.aws.credentials import (
     credential_fingerprint,
     resolve_profile_name,
@@ -81,12 +81,13 @@ def _no_progress(phase: str, message: str) -> None:
 class ChannelKey:
     """What a channel is for. Channels with equal keys are interchangeable.
 
-    ``context`` is the identity the session was started with; ``purpose`` is ``ssh`` (the
+    ``identity`` is who started the session (profile or exported-credentials fingerprint,
+    region, endpoint: never a secret); ``purpose`` is ``ssh`` (the
     ProxyCommand), ``forward``, ``jupyter`` or ``hostkey``; ``lane`` numbers the parallel
     channels of one striped transfer (0 for everything else).
     """
 
-    context: AwsContext
+    identity: IdentityKey
     space_arn: str
     purpose: str
     lane: int = 0
@@ -135,6 +136,7 @@ class ManagedChannel:
             "reconnects": stats.reconnects,
             "retransmissions": stats.retransmissions,
             "latency_ms": round(latency * 1000, 1),
+            "identity": self.key.identity.describe(),
         }
 
 
@@ -179,7 +181,7 @@ class ChannelPool:
         progress: Progress = _no_progress,
     ) -> ManagedChannel:
         """A new channel to ``space``'s SSH server, handshaken and ready; held once."""
-        key = ChannelKey(context=ws.context, space_arn=space.arn, purpose=purpose, lane=lane)
+        key = ChannelKey(identity=ws.key, space_arn=space.arn, purpose=purpose, lane=lane)
         grant = await self._start_session(ws, space, progress)
         channel_id = f"{purpose}-{next(self._ids)}"
 
@@ -364,6 +366,8 @@ class ChannelPool:
         """Broadcast ``credentials`` {state: "expiring"} ahead of the moment only a sign-in
         renews the credentials (an SSO sign-in without refresh token, an MFA session), once
         per deadline, so the user signs in before a resume would need it."""
+        if ws.context.credentials is not None:  # exported: no sign-in of ours renews them
+            return
         try:
             deadline = await asyncio.to_thread(sign_in_deadline, ws.context.profile)
         except Exception:
@@ -393,8 +397,10 @@ class ChannelPool:
                 if not told:
                     told = True
                     message = (
-                        f"the AWS credentials of profile {profile!r} expired and only a new "
-                        f"sign-in renews them: {sign_in_hint(ws.context.profile)} ({exc})"
+                        str(exc)
+                        if ws.context.credentials is not None  # exported: re-export them
+                        else f"the AWS credentials of profile {profile!r} expired and only a "
+                        f"new sign-in renews them: {sign_in_hint(ws.context.profile)} ({exc})"
                     )
                     await self._broadcast(
                         "credentials", {"state": "expired", "profile": profile, "message": message}

@@ -60,6 +60,12 @@ class Connection:
     def closed(self) -> bool:
         return self._ws.close_code is not None
 
+    @property
+    def may_carry_credentials(self) -> bool:
+        """Exported credentials are accepted over the same-uid unix socket, or over the TCP
+        fallback only when its handshake checked the token (never over an open TCP port)."""
+        return self.server.transport == "unix" or self.server.token is not None
+
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> bool:
         """Push a notification; False (not an error) if the client has already gone."""
         try:
@@ -223,6 +229,11 @@ class DaemonServer:
         before = conn.stream
         log.debug("connection %d: %s", conn.id, req.method[:100])  # never the params
         try:
+            if "credentials" in req.params and not conn.may_carry_credentials:
+                raise rpc.invalid_params(
+                    "credentials are accepted only over the daemon's unix socket or its "
+                    "token-checked TCP fallback"
+                )
             result = await self.api.call(conn, req.method, req.params)
         except ApiError as exc:
             self._fail_new_stream(conn, before)

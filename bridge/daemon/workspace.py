@@ -1,20 +1,36 @@
-"""One AWS context (profile, region, endpoint) as the daemon keeps it warm.
+"""One caller identity as the daemon keeps it warm, and the daemon's rule for identities.
 
 Creating a boto3 session and its clients costs a few hundred milliseconds; ssh starts a
-ProxyCommand for every connection, so the daemon keeps one ``StudioClient`` per context and a
+ProxyCommand for every connection, so the daemon keeps one ``StudioClient`` per identity and a
 short-lived cache of the space list (aliases need the whole list to stay unambiguous).
+
+Identities are keyed by ``AwsContext.key`` (profile, or a fingerprint of exported credentials,
+plus region and endpoint): two identities never share a client or a channel, and a refused one
+never falls back to another. The daemon's own environment is not an identity callers get by
+default: ``adopt_daemon_environment`` takes its credentials out of ``os.environ`` at start, and
+only callers that send no context at all (raw RPC clients) use them. See docs/design/identity.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from dataclasses import replace
 from typing import TypeVar
 
-from bridge.aws.context import AwsContext
-from bridge.aws.credentials import refresh_sso
-from bridge.aws.errors import AmbiguousSpace, AwsError, CredentialsError, SpaceNotFound
+from bridge.aws.context import AwsContext, IdentityKey
+from bridge.aws.credentials import refresh_sso, resolve_profile_name
+from bridge.aws.errors import (
+    AmbiguousSpace,
+    AwsError,
+    CredentialsError,
+    ExportedCredentialsExpired,
+    SignInExpired,
+    SpaceNotFound,
+)
+from bridge.aws.identity import Principal, caller_identity, exported_expired
 from bridge.aws.pricing import HourlyPrice, PriceCache, PriceClient
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
@@ -24,6 +40,47 @@ from bridge.ssh.errors import SshConfigError
 SPACE_CACHE_SECONDS = 15.0
 T = TypeVar("T")
 
+# Who the daemon's environment says it is; none of it is left for botocore to fall back on.
+# Region and endpoint stay: they say where, not who (botocore's SSO and STS providers of a
+# caller's profile reach AWS_ENDPOINT_URL too), and every caller sends its own for our clients.
+_IDENTITY_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+)
+_daemon_default: AwsContext | None = None
+
+
+def adopt_daemon_environment(environ: MutableMapping[str, str] | None = None) -> AwsContext:
+    """Called once by the daemon process: keep its environment's identity for context-less
+    callers and remove it from ``environ``, so botocore never falls back to it for a caller
+    who sent their own (a wrong exported secret must fail, not run as the daemon's user)."""
+    global _daemon_default
+    environ = os.environ if environ is None else environ
+    _daemon_default = replace(AwsContext.from_env(environ), caller_env=False)
+    for name in _IDENTITY_VARIABLES:
+        environ.pop(name, None)
+    return _daemon_default
+
+
+def _effective(context: AwsContext) -> AwsContext:
+    """A context-less caller's request runs on the daemon's own environment, field by field."""
+    default = _daemon_default
+    if context.caller_env or default is None:
+        return context
+    use_default_source = context.profile is None and context.credentials is None
+    return replace(
+        context,
+        profile=default.profile if use_default_source else context.profile,
+        credentials=default.credentials if use_default_source else context.credentials,
+        region=context.region or default.region,
+        endpoint_url=context.endpoint_url or default.endpoint_url,
+    )
+
 
 class Workspace:
     def __init__(
@@ -32,8 +89,12 @@ class Workspace:
         *,
         poll_interval: float = 5.0,
         price_cache: PriceCache | None = None,
+        newest: Callable[[Workspace], Workspace | None] = lambda ws: None,
     ) -> None:
         self.context = context
+        self.key: IdentityKey = context.key
+        self.principal: Principal | None = None  # known once exported credentials were checked
+        self._newest = newest
         self._poll_interval = poll_interval
         self._price_cache = price_cache or PriceCache(None)
         self._studio: StudioClient | None = None
@@ -51,36 +112,67 @@ class Workspace:
             return self._studio
 
     def _make_studio(self) -> StudioClient:
+        context = self.context
         session = make_session(
-            SessionSpec(profile=self.context.profile, region=self.context.region)
+            SessionSpec(
+                profile=context.profile, region=context.region, credentials=context.credentials
+            )
         )
         require_credentials(session)
-        self._prices = PriceClient(
-            session, self._price_cache, endpoint_url=self.context.endpoint_url
+        self._prices = PriceClient(session, self._price_cache, endpoint_url=context.endpoint_url)
+        studio = StudioClient(
+            session, endpoint_url=context.endpoint_url, poll_interval=self._poll_interval
         )
-        return StudioClient(
-            session, endpoint_url=self.context.endpoint_url, poll_interval=self._poll_interval
-        )
+        if context.credentials is not None and self.principal is None:
+            self.principal = caller_identity(session, context.credentials, context.endpoint_url)
+        return studio
 
-    async def run(self, call: Callable[[StudioClient], T]) -> T:
+    async def run(self, call: Callable[[StudioClient], T], *, fallback: bool = True) -> T:
         """Run a blocking StudioClient call (``lambda studio: studio.…``) in a worker thread.
 
         botocore's providers renew credentials before each call by themselves. When they
         cannot, renew an SSO token from its refresh token where botocore does not (legacy
         profiles), and build a new session either way, so the next call sees a fresh
         ``smconnect login`` or a changed config instead of a provider stuck on old settings.
+        Exported credentials renew nothing: with ``fallback``, a call that fails on them is run
+        once on the newest workspace of the same principal (see ``Workspaces._newest``).
         """
-        studio = await self.studio()
         try:
+            studio = await self.studio()
+            try:
+                return await asyncio.to_thread(call, studio)
+            except CredentialsError:
+                async with self._lock:
+                    if self._studio is studio:
+                        self._studio = None
+                if self.context.credentials is not None:
+                    raise
+                if not await asyncio.to_thread(refresh_sso, self.context.profile):
+                    raise
+            studio = await self.studio()
             return await asyncio.to_thread(call, studio)
-        except CredentialsError:
-            async with self._lock:
-                if self._studio is studio:
-                    self._studio = None
-            if not await asyncio.to_thread(refresh_sso, self.context.profile):
+        except SignInExpired:
+            raise self._sign_in_expired() from None
+        except CredentialsError as exc:
+            if self.context.credentials is None:
                 raise
-        studio = await self.studio()
-        return await asyncio.to_thread(call, studio)
+            # Exported credentials do not renew themselves: run on the newest ones the same
+            # principal sent since (the proxy sends its shell's on every connection).
+            newer = self._newest(self) if fallback else None
+            if newer is not None:
+                return await newer.run(call, fallback=False)
+            if not isinstance(exc, ExportedCredentialsExpired) and "Expired" in str(exc):
+                # Worked when this identity was first used: a session outlived them.
+                raise exported_expired(self.context.credentials, opened_session=True) from None
+            raise
+
+    def _sign_in_expired(self) -> SignInExpired:
+        name = resolve_profile_name(self.context.profile)
+        flag = "" if name == "default" else f" --profile {name}"
+        return SignInExpired(
+            f"the SSO session of profile {name!r} has expired or is missing: "
+            f"run `smconnect login{flag}`"
+        )
 
     async def price(self, space: Space) -> HourlyPrice | None:
         """The hourly price of the space's running instance (None: not running, or no price:
@@ -153,10 +245,11 @@ class Workspace:
 
 
 class Workspaces:
-    """One ``Workspace`` per context, made on first use and kept for the daemon's life.
+    """One ``Workspace`` per identity, made on first use and kept for the daemon's life.
 
-    The key is the request's ``AwsContext`` today; per-caller identities (issue 13) replace it
-    with the resolved identity, and everything keyed by workspace follows.
+    Keyed by ``IdentityKey`` (never by a secret). For exported credentials it also remembers
+    which workspace a principal used last, so sessions opened with credentials that have since
+    expired resume with the ones the same principal sent later.
     """
 
     def __init__(
@@ -164,16 +257,42 @@ class Workspaces:
     ) -> None:
         self._poll_interval = poll_interval
         self._price_cache = price_cache
-        self._workspaces: dict[AwsContext, Workspace] = {}
+        self._workspaces: dict[IdentityKey, Workspace] = {}
+        self._used: dict[IdentityKey, float] = {}
 
     def get(self, context: AwsContext) -> Workspace:
-        if context not in self._workspaces:
-            self._workspaces[context] = Workspace(
-                context, poll_interval=self._poll_interval, price_cache=self._price_cache
+        context = _effective(context)
+        key = context.key
+        ws = self._workspaces.get(key)
+        if ws is None:
+            ws = Workspace(
+                context,
+                poll_interval=self._poll_interval,
+                newest=self._newest,
+                price_cache=self._price_cache,
             )
-        return self._workspaces[context]
+            self._workspaces[key] = ws
+        self._used[key] = time.monotonic()
+        return ws
+
+    def identities(self) -> list[Workspace]:
+        return list(self._workspaces.values())
+
+    def _newest(self, ws: Workspace) -> Workspace | None:
+        """The most recently used other checked workspace of ``ws``'s principal, region and
+        endpoint: where a call that failed on ``ws``'s expired exported credentials goes."""
+        if ws.principal is None:
+            return None
+        same = [
+            other
+            for other in self._workspaces.values()
+            if other is not ws
+            and other.principal == ws.principal
+            and (other.key.region, other.key.endpoint_url) == (ws.key.region, ws.key.endpoint_url)
+        ]
+        return max(same, key=lambda other: self._used.get(other.key, 0.0), default=None)
 
     def rejected(self) -> list[str]:
-        """Why items of the last listings were left out, over every context (no AWS call):
+        """Why items of the last listings were left out, over every identity (no AWS call):
         what ``status`` warns about, as ``list`` does."""
         return list(dict.fromkeys(r for ws in self._workspaces.values() for r in ws.rejected))

@@ -10,6 +10,7 @@ from pathlib import Path
 from .cli_helpers import Cli, fake_editor
 
 CHECKS = [
+    "AWS identity",
     "AWS region",
     "AWS credentials",
     "SageMaker API",

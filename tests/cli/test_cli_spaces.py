@@ -209,8 +209,8 @@ def test_open_starts_the_editor_with_the_folder_uri(cli: Cli, tmp_path: Path) ->
 
 
 def test_global_and_per_command_profile(cli: Cli) -> None:
-    cli.run("list", "--profile", "nope").fails(4, "'nope'")
-    cli.run("--profile", "nope", "list").fails(4, "'nope'")
+    cli.run("list", "--profile", "nope").fails(10, "'nope'")
+    cli.run("--profile", "nope", "list").fails(10, "'nope'")
     cli.run("list", "--region", "eu-west-1").fails(4)
 
 

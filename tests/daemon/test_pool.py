@@ -88,7 +88,7 @@ async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
         managed, ssh = await pool.open_ssh(ws, space, purpose="forward", ssh_host="sm-demo")
         # One hostkey channel in all: the second learn (inside open_ssh) came from memory.
         assert managed.id == "forward-2"
-        assert managed.key == ChannelKey(AwsContext(), space.arn, "forward")
+        assert managed.key == ChannelKey(AwsContext().key, space.arn, "forward")
         assert pool.find(managed.key) == [managed]
         result = await ssh.run("echo from-$SAGEMAKER_SPACE_NAME", check=True)
         assert str(result.stdout).strip() == "from-demo"

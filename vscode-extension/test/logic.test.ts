@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { contextFrom, contextQuestions, signInArgs } from '../src/core/aws';
+import { contextFrom, contextQuestions, identityLabel, signInArgs } from '../src/core/aws';
 import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../src/core/cli';
 import { HostFacts, endpoint, runtimeDir, verifyPrivateDir } from '../src/core/endpoint';
 import { privateDir } from './helpers';
@@ -59,8 +59,21 @@ describe('AWS context and profiles', () => {
 
   it('prefers settings over the environment and passes the endpoint through', () => {
     const env = { AWS_PROFILE: 'envp', AWS_DEFAULT_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' };
-    assert.deepStrictEqual(contextFrom({ profile: 'p', region: '' }, env), { profile: 'p', region: 'us-west-2', endpoint_url: 'http://127.0.0.1:1' });
-    assert.deepStrictEqual(contextFrom({}, {}), { profile: null, region: null, endpoint_url: null });
+    assert.deepStrictEqual(contextFrom({ profile: 'p', region: '' }, env), { profile: 'p', region: 'us-west-2', endpoint_url: 'http://127.0.0.1:1', caller_env: true });
+    assert.deepStrictEqual(contextFrom({}, {}), { profile: null, region: null, endpoint_url: null, caller_env: true });
+  });
+
+  it('sends exported credentials unless a profile is chosen, and never shows them', () => {
+    const env = { AWS_PROFILE: 'envp', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE000000001', AWS_SECRET_ACCESS_KEY: 'sekrit-value-1234567890', AWS_REGION: 'eu-west-1' };
+    const ctx = contextFrom({}, env);
+    assert.strictEqual(ctx.profile, null);
+    assert.deepStrictEqual(ctx.credentials, { access_key_id: 'AKIAEXAMPLE000000001', secret_access_key: 'sekrit-value-1234567890', session_token: null, expiration: null });
+    const label = identityLabel(ctx);
+    assert.match(label, /long-term credentials from VS Code's environment in eu-west-1/);
+    assert.ok(!label.includes('AKIA') && !label.includes('sekrit'));
+    const chosen = contextFrom({ profile: 'dev' }, env);
+    assert.strictEqual(chosen.credentials, undefined);
+    assert.strictEqual(identityLabel(chosen), 'AWS identity: profile dev in eu-west-1');
   });
 
   it('asks for a profile only among several, and for a region only when nothing gives one', () => {

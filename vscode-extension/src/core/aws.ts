@@ -2,15 +2,27 @@
  * The AWS context the daemon is asked to use (profile, region, endpoint), and what the profile
  * and region pickers should ask given the profiles the daemon read from ~/.aws (`daemon.info`).
  *
- * The daemon read its own environment once, when it was spawned, maybe from another shell, so
- * every call carries the context explicitly, as the CLI does.
+ * The daemon uses none of its own environment for a caller (docs/design/identity.md), so every
+ * call carries this window's identity explicitly, as the CLI does: the profile from the settings,
+ * else credentials exported in VS Code's environment (sent as values over the same-uid unix
+ * socket; never logged), else AWS_PROFILE.
  */
 import { Profile } from './daemonInfo';
+
+export interface EnvCredentials {
+  access_key_id: string;
+  secret_access_key: string;
+  session_token: string | null;
+  expiration: string | null;
+}
 
 export interface AwsContext {
   profile: string | null;
   region: string | null;
   endpoint_url: string | null;
+  /** Built from this process's view: the daemon does not fall back on its own environment. */
+  caller_env?: true;
+  credentials?: EnvCredentials;
 }
 
 export interface ContextSettings {
@@ -19,11 +31,33 @@ export interface ContextSettings {
 }
 
 export function contextFrom(settings: ContextSettings, env: NodeJS.ProcessEnv): AwsContext {
-  return {
-    profile: nonEmpty(settings.profile) ?? nonEmpty(env.AWS_PROFILE) ?? null,
-    region: nonEmpty(settings.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? null,
-    endpoint_url: nonEmpty(env.AWS_ENDPOINT_URL) ?? null,
-  };
+  const region = nonEmpty(settings.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? null;
+  const endpoint_url = nonEmpty(env.AWS_ENDPOINT_URL) ?? null;
+  const profile = nonEmpty(settings.profile);
+  const key = nonEmpty(env.AWS_ACCESS_KEY_ID);
+  const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+  // As botocore: a chosen profile wins over exported credentials, which win over AWS_PROFILE.
+  if (!profile && key && secret) {
+    const credentials: EnvCredentials = {
+      access_key_id: key,
+      secret_access_key: secret,
+      session_token: nonEmpty(env.AWS_SESSION_TOKEN) ?? null,
+      expiration: nonEmpty(env.AWS_CREDENTIAL_EXPIRATION) ?? null,
+    };
+    return { profile: null, region, endpoint_url, caller_env: true, credentials };
+  }
+  return { profile: profile ?? nonEmpty(env.AWS_PROFILE) ?? null, region, endpoint_url, caller_env: true };
+}
+
+/** Which identity a window uses, for its status tooltip: never a secret. */
+export function identityLabel(ctx: AwsContext): string {
+  const where = ctx.region ? ` in ${ctx.region}` : '';
+  if (ctx.credentials) {
+    const kind = ctx.credentials.session_token ? 'temporary' : 'long-term';
+    const until = ctx.credentials.expiration ? `, expire ${ctx.credentials.expiration}` : '';
+    return `AWS identity: ${kind} credentials from VS Code's environment${where}${until}`;
+  }
+  return `AWS identity: profile ${ctx.profile ?? 'default'}${where}`;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

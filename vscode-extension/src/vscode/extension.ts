@@ -4,7 +4,7 @@
  * there, unit-tested), and this file only wires it to the editor.
  */
 import * as vscode from 'vscode';
-import { AwsContext, contextFrom, signInArgs } from '../core/aws';
+import { AwsContext, contextFrom, identityLabel, signInArgs } from '../core/aws';
 import { cliErrorLine, findSmconnect, runCli, SmconnectMissing } from '../core/cli';
 import { openSpace, OpenPorts } from '../core/connectFlow';
 import { callOnce, DaemonAccess } from '../core/daemon';
@@ -95,6 +95,8 @@ class Controller implements vscode.Disposable {
   private async context(ask: boolean): Promise<AwsContext> {
     const s = settings();
     const ctx = contextFrom({ profile: s.profile || this.picked.profile, region: s.region || this.picked.region }, process.env);
+    this.status.identity = identityLabel(ctx);
+    this.status.render();
     if (!ask) {
       return ctx;
     }
@@ -184,7 +186,7 @@ class Controller implements vscode.Disposable {
       });
       return;
     }
-    if (err instanceof RpcError && err.kind === 'credentials') {
+    if (err instanceof RpcError && (err.kind === 'credentials' || err.kind === 'sign_in_expired')) {
       this.promptSignIn(err.message);
       return;
     }

@@ -20,6 +20,8 @@ export class StatusMonitor implements vscode.Disposable {
   private conn: DaemonConnection | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** Which AWS identity this window's requests carry (never a secret), shown in the tooltip. */
+  identity = '';
 
   constructor(
     private readonly access: DaemonAccess,
@@ -111,7 +113,7 @@ export class StatusMonitor implements vscode.Disposable {
   render(): void {
     const view = this.model.view();
     this.item.text = view.text;
-    this.item.tooltip = view.tooltip;
+    this.item.tooltip = this.identity ? `${view.tooltip}\n${this.identity}` : view.tooltip;
     this.item.command = view.command;
     this.item.backgroundColor =
       view.severity === 'error'
