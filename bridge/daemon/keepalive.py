@@ -320,7 +320,7 @@ class KeepAliveService:
         space = await ws.resolve(params.space)
         if not space.running:
             raise app_not_running(space.name)
-        key = (params.context, space.arn)
+        key = (ws.key, space.arn)
         watch = self._watches.get(key)
         temporary = watch is None
         if watch is None:
