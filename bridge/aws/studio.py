@@ -23,21 +23,19 @@ import botocore.exceptions
 from bridge.aws import validate
 from bridge.aws.errors import (
     AmbiguousSpace,
-    ApiError,
     AppNotRunning,
     AppStartFailed,
     AppTimeout,
     AwsError,
     ConfigurationError,
-    CredentialsError,
     RemoteAccessDisabled,
     SessionLimitExceeded,
     SessionStartFailed,
-    SignInExpired,
     SpaceNotFound,
 )
 from bridge.aws.idle import IdleState, idle_state_from, idle_timeout
 from bridge.aws.session import client_config
+from bridge.aws.studio_errors import code_of, message_of, operation_name, translate
 from bridge.aws.validate import InvalidResponse
 
 __all__ = ["Progress", "SessionGrant", "Space", "StudioClient"]
@@ -46,17 +44,6 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "default"
 SUPPORTED_APP_TYPES = ("JupyterLab", "CodeEditor")
-_CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "AccessDeniedException",
-    }
-)
 _RETRIABLE_SESSION_CODES = frozenset(
     {"InternalFailure", "ThrottlingException", "ServiceUnavailable"}
 )
@@ -70,7 +57,7 @@ Progress = Callable[[str, str], None]
 # capacity for the instance type, a lifecycle configuration script that failed).
 APP_FAILED_HINT = (
     "try again with `smconnect start {name}`; for capacity or a quota, another instance type "
-    "(`smconnect open {name} --instance-type ml.t3.medium`) or a quota increase in Service "
+    "(`smconnect open {name} --instance-type ml.t3.large`) or a quota increase in Service "
     "Quotas; a lifecycle configuration's output is in CloudWatch Logs under /aws/sagemaker/studio"
 )
 
@@ -362,7 +349,7 @@ class StudioClient:
             try:
                 response = self._sm_sessions.start_session(ResourceIdentifier=space.arn)
             except botocore.exceptions.ClientError as exc:
-                code = _code(exc)
+                code = code_of(exc)
                 if code in _RETRIABLE_SESSION_CODES and time.monotonic() < deadline:
                     delay = min(1.0 * 1.5**attempt, 10.0) * random.uniform(0.8, 1.2)
                     attempt += 1
@@ -372,8 +359,8 @@ class StudioClient:
                     self._sleep(delay)
                     continue
                 if code in _SESSION_LIMIT_CODES:
-                    raise SessionLimitExceeded(space.name, _limit_in(_message(exc))) from None
-                if code == "ValidationException" and "InService" in _message(exc):
+                    raise SessionLimitExceeded(space.name, _limit_in(message_of(exc))) from None
+                if code == "ValidationException" and "InService" in message_of(exc):
                     raise AppNotRunning(
                         f"space {space.name!r} is not running; `smconnect start {space.name}` starts it"
                     ) from None
@@ -468,7 +455,7 @@ class StudioClient:
                 AppName=APP_NAME,
             )
         except botocore.exceptions.ClientError as exc:
-            if _code(exc) in ("ResourceNotFound", "ResourceNotFoundException"):
+            if code_of(exc) in ("ResourceNotFound", "ResourceNotFoundException"):
                 return None
             raise self._translate("DescribeApp", exc) from None
         except botocore.exceptions.BotoCoreError as exc:
@@ -542,67 +529,18 @@ class StudioClient:
             for page in self._sm.get_paginator(operation).paginate(**params):
                 yield from page.get(key, [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._translate(_operation_name(operation), exc) from None
+            raise self._translate(operation_name(operation), exc) from None
 
     def _call(self, method: Callable[..., Any], **params: Any) -> Any:
         try:
             return method(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._translate(_operation_name(method.__name__), exc) from None
+            raise self._translate(operation_name(method.__name__), exc) from None
 
     def _translate(self, operation: str, exc: Exception) -> AwsError:
-        if isinstance(exc, botocore.exceptions.ClientError):
-            code, message = _code(exc), _message(exc)
-            if "scoped to a valid region" in message:  # signed for one region, sent to another's
-                return ConfigurationError(
-                    f"{operation}: the endpoint {self._sm.meta.endpoint_url} does not serve region "
-                    f"{self.region} ({message}); pass the endpoint's region (--region, AWS_REGION) "
-                    "or leave out the endpoint override"
-                )
-            if code in _CREDENTIAL_CODES:
-                if code.startswith("AccessDenied"):
-                    return CredentialsError(
-                        f"{operation} was denied: {message} (see docs/user-guide.md for the IAM permissions)"
-                    )
-                return CredentialsError(
-                    f"AWS rejected the credentials ({code}): {message}; "
-                    "sign in again with `smconnect login` or `aws sso login`"
-                )
-            if code in ("ResourceNotFound", "ResourceNotFoundException"):
-                return SpaceNotFound(
-                    f"{operation}: {message} {_not_found_hint(message, self.region)}"
-                )
-            return ApiError(operation, code, message)
-        if isinstance(exc, botocore.exceptions.NoCredentialsError):
-            return CredentialsError(
-                "no AWS credentials were found: run `aws configure`, `smconnect login` (SSO), or set AWS_PROFILE"
-            )
-        if isinstance(exc, botocore.exceptions.CredentialRetrievalError):
-            # A credential_process failed; its stderr (ours says what to run) is the message.
-            return CredentialsError(f"the AWS credentials could not be renewed: {exc}")
-        if isinstance(exc, (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError)):
-            return SignInExpired(
-                f"the SSO session has expired or is missing: run `smconnect login` ({exc})"
-            )
-        if isinstance(
-            exc,
-            (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
-        ):
-            return ConfigurationError(
-                f"cannot reach the AWS endpoint for {operation} ({exc}); check the network, "
-                "HTTPS_PROXY and the region"
-            )
-        return ApiError(operation, type(exc).__name__, str(exc))
-
-
-def _not_found_hint(message: str, region: str) -> str:
-    """What to do about a ResourceNotFound: a domain id is often from another region."""
-    if message.startswith("Domain "):
-        return (
-            f"(in region {region}); `smconnect list` shows your spaces with their domain ids, "
-            "and a domain in another region needs --region"
+        return translate(
+            operation, exc, endpoint_url=self._sm.meta.endpoint_url, region=self.region
         )
-    return "; `smconnect list` shows the spaces you can use"
 
 
 def check_endpoint_url(url: str | None) -> None:
@@ -626,15 +564,3 @@ def _limit_in(message: str) -> int:
     documented one: the message is the service's text, so only a plain number is taken."""
     match = re.search(r"\b([1-9][0-9]{0,3})\b", message)
     return int(match.group(1)) if match else SESSION_LIMIT
-
-
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return validate.plain(str(exc.response.get("Error", {}).get("Code", "Unknown")), 100)
-
-
-def _message(exc: botocore.exceptions.ClientError) -> str:
-    return validate.plain(str(exc.response.get("Error", {}).get("Message", "")))
-
-
-def _operation_name(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
