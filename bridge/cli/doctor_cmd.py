@@ -283,6 +283,24 @@ class Doctor:
         if elsewhere is not None:
             raise Failed(*elsewhere)
         freshness = {True: ", host list up to date", False: "", None: ""}[status.up_to_date]
+        mine = HostIdentity.of(self.aws)
+        others = [e.identity for e in status.entries if e.identity != mine]
+        if others and len(others) == len(status.entries):
+            # Hosts of one ssh config carry their own identity: say whose they are.
+            theirs = others[0]
+            diffs = [
+                f"{flag} {getattr(theirs, name) or '(none)'} "
+                f"(this shell: {getattr(mine, name) or '(none)'})"
+                for flag, name in (
+                    ("--profile", "profile"),
+                    ("--region", "region"),
+                    ("--endpoint-url", "endpoint_url"),
+                )
+                if getattr(theirs, name) != getattr(mine, name)
+            ]
+            freshness += "; none for this shell's identity: the ProxyCommand runs " + "; ".join(
+                diffs
+            )
         return f"installed, Include first, {len(status.hosts)} hosts{freshness}"
 
     def keyring(self) -> str:
