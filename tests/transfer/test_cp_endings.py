@@ -61,7 +61,9 @@ def test_a_daemon_killed_mid_copy_is_one_line(paced: Stack, tmp_path: Path) -> N
 
 def test_a_space_stopped_mid_copy_is_one_line(paced: Stack, tmp_path: Path) -> None:
     returncode, stderr = _cut_copy(
-        paced, tmp_path, lambda: paced.call("space.stop", {"space": "demo", **paced.context})
+        paced,
+        tmp_path,
+        lambda: paced.call("space.stop", {"space": "demo", **paced.context, "force": True}),
     )
     assert returncode != 0
     assert "Traceback" not in stderr

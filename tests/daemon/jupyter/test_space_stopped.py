@@ -33,7 +33,7 @@ def test_a_stopped_space_is_named_in_the_log_and_to_the_client(stack: Stack) -> 
     held = _keep_alive_request(info["url"], info["token"])
     log = stack.state_dir / "daemon.log"
     with held:
-        stack.call("space.stop", {"space": "demo", **stack.context})
+        stack.call("space.stop", {"space": "demo", **stack.context, "force": True})
         held.settimeout(30)
         assert held.recv(65536) == b""  # cut: what a kernel's websocket sees
     assert wait_until(lambda: "client connections cut: space 'demo' stopped" in log.read_text())
@@ -55,7 +55,7 @@ def test_kernels_wait_ends_with_one_line_when_the_space_stops(stack: Stack) -> N
         assert any(b"?token=" in line for line in iter(proc.stdout.readline, b""))
 
     def stop() -> None:
-        stack.call("space.stop", {"space": "demo", **stack.context})
+        stack.call("space.stop", {"space": "demo", **stack.context, "force": True})
 
     argv = [SMCONNECT, "kernels", "demo", "--wait"]
     returncode, stderr = run_interrupted(argv, stack.env, url_shown, stop)
