@@ -230,6 +230,8 @@ def test_connect_from_command_palette(
     # "Stop Space" offered only the running space; the message is built from the daemon's
     # answer (the space's app status after space.stop).
     assert [_first_word(row) for row in seen["stopChoices"]] == ["demo"], seen["stopChoices"]
+    # The Jupyter forward was open on it: the extension asked before stopping it anyway.
+    assert "Stopping demo ends what is open on it" in seen["stopQuestion"], seen["stopQuestion"]
     assert seen["stopped"] == "SageMaker: demo is stopped."
 
     # Cancel on a second connect stopped it: still only the first folder was opened.

@@ -126,6 +126,12 @@ try {
   seen.stopChoices = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((rows) =>
     rows.map((r) => (r.getAttribute('aria-label') ?? '').replace(/\s+/g, ' ').trim()));
   await running.click();
+  // The Jupyter forward is open on it: the daemon refuses a plain stop and the extension asks.
+  const stopAnyway = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Stop anyway' }).first();
+  await waitVisible(page, stopAnyway, 60_000);
+  seen.stopQuestion = (await page.locator('.monaco-dialog-box').first().innerText()).replace(/\s+/g, ' ').trim();
+  step(`asked: ${seen.stopQuestion}`);
+  await stopAnyway.click();
   const done = page.locator('.notifications-toasts .notification-toast', { hasText: `${space} is stopped` }).first();
   await waitVisible(page, done, 60_000);
   seen.stopped = (await done.locator('.notification-list-item-message').innerText()).trim();
