@@ -258,7 +258,7 @@ class Doctor:
         fix = "`smconnect ssh-config install`"
         config = manager(self.aws)
         try:
-            status = manager(self.aws).show(
+            status = config.show(
                 self.found.spaces,
                 validate=shutil.which("ssh") is not None,
                 identity=HostIdentity.of(self.aws),
@@ -287,20 +287,8 @@ class Doctor:
         others = [e.identity for e in status.entries if e.identity != mine]
         if others and len(others) == len(status.entries):
             # Hosts of one ssh config carry their own identity: say whose they are.
-            theirs = others[0]
-            diffs = [
-                f"{flag} {getattr(theirs, name) or '(none)'} "
-                f"(this shell: {getattr(mine, name) or '(none)'})"
-                for flag, name in (
-                    ("--profile", "profile"),
-                    ("--region", "region"),
-                    ("--endpoint-url", "endpoint_url"),
-                )
-                if getattr(theirs, name) != getattr(mine, name)
-            ]
-            freshness += "; none for this shell's identity: the ProxyCommand runs " + "; ".join(
-                diffs
-            )
+            differs = doctor_local.identity_difference(others[0], mine)
+            freshness += f"; none for this shell's identity: {differs}" if differs else ""
         return f"installed, Include first, {len(status.hosts)} hosts{freshness}"
 
     def keyring(self) -> str:

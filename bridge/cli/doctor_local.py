@@ -134,14 +134,32 @@ def proxy_difference(our_config: Path, expected: tuple[str, ...]) -> str | None:
                 installed = _context(shlex.split(words[1].replace("%%", "%")))
             except ValueError:
                 return None
-            want = _context(list(expected))
-            diffs = [
-                f"{key} {installed.get(key) or '(none)'} (this shell: {want.get(key) or '(none)'})"
-                for key in ("smconnect", "--profile", "--region", "--endpoint-url")
-                if installed.get(key) != want.get(key)
-            ]
-            return "the ProxyCommand runs " + "; ".join(diffs) if diffs else None
+            return _runs_otherwise(installed, _context(list(expected)))
     return None
+
+
+def identity_difference(
+    theirs: tuple[str | None, str | None, str | None],
+    mine: tuple[str | None, str | None, str | None],
+) -> str | None:
+    """How the ProxyCommand of hosts installed for another (profile, region, endpoint) differs
+    from this shell's, in ``proxy_difference``'s words; None if it does not."""
+    return _runs_otherwise(_flags(theirs), _flags(mine))
+
+
+def _flags(identity: tuple[str | None, str | None, str | None]) -> dict[str, str]:
+    names = ("--profile", "--region", "--endpoint-url")
+    return {flag: value for flag, value in zip(names, identity, strict=True) if value}
+
+
+def _runs_otherwise(installed: dict[str, str], want: dict[str, str]) -> str | None:
+    """``the ProxyCommand runs KEY VALUE (this shell: VALUE); …`` for each key that differs."""
+    diffs = [
+        f"{key} {installed.get(key) or '(none)'} (this shell: {want.get(key) or '(none)'})"
+        for key in ("smconnect", "--profile", "--region", "--endpoint-url")
+        if installed.get(key) != want.get(key)
+    ]
+    return "the ProxyCommand runs " + "; ".join(diffs) if diffs else None
 
 
 def _context(argv: list[str]) -> dict[str, str]:
