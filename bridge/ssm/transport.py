@@ -82,6 +82,9 @@ log = logging.getLogger(__name__)
 
 ResumeFn = Callable[[], Awaitable[str]]
 _T = TypeVar("_T")
+# Frames taken from the websocket before acting on them: bounds what one delivery hands the
+# application (a reader that paused us sees at most this much more) and how long acks wait.
+_MAX_READ_BATCH = 64
 
 
 class DataChannel:
@@ -352,6 +355,7 @@ class DataChannel:
         """Feed the core every frame one socket read brought, then act on them once (one
         delivery to the application, one wake of the writer for the whole batch of acks)."""
         core, loop, transport = self._core, self._loop, self._transport
+        batch = 0
         while self._outcome is None:
             await transport.wait_reading()
             frame = await ws.recv()
@@ -359,7 +363,9 @@ class DataChannel:
                 continue  # the service sends only binary frames after the open
             self._frames_on_connection += 1
             core.receive(frame, loop.time())
-            if not message_buffered(ws):
+            batch += 1
+            if batch >= _MAX_READ_BATCH or not message_buffered(ws):
+                batch = 0
                 self._pump()
 
     def _record_latency(self, latency: float) -> None:
