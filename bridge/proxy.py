@@ -357,8 +357,7 @@ def context_params(args: argparse.Namespace) -> dict[str, str | None]:
     reads it (``bridge.aws.context.AwsContext.from_env``), so both name the same identity."""
     env = os.environ.get
     given = args.profile or args.region or args.endpoint_url
-    return {
-        "profile": args.profile or env("AWS_PROFILE") or None,
+    return {  # the profile is the caller's (AwsContext.with_profile): exported keys beat it
         "region": args.region
         or (None if given else env("AWS_REGION") or env("AWS_DEFAULT_REGION") or None),
         "endpoint_url": args.endpoint_url or (None if given else env("AWS_ENDPOINT_URL") or None),
@@ -373,13 +372,11 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     # so the daemon always has the freshest ones (docs/design/identity.md). A host of our ssh
     # config passes its own profile/region/endpoint (context_params); the wildcard, the shell's.
     caller = AwsContext.from_env().with_profile(args.profile)
-    where = context_params(args)
     relay.open(
         {
             **caller.params(),
+            **context_params(args),
             "host": args.host,
-            "region": where["region"],
-            "endpoint_url": where["endpoint_url"],
             "start": not args.no_start,
             "fdpass": fdpass,
         }

@@ -52,7 +52,10 @@ def test_usage_errors_exit_2_without_traceback(offline_cli: Cli) -> None:
 
 
 def test_shell_completion(cli: Cli) -> None:
-    script = cli.run("--show-completion", "bash").ok().stdout
+    # typer guesses the shell from the parent process unless told not to; under a CI runner or
+    # a background job there is no shell to find, so name it (typer's own testing switch).
+    no_guess = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = cli.run("--show-completion", "bash", **no_guess).ok().stdout
     assert "_SMCONNECT_COMPLETE" in script
     commands = cli.run(
         **{"_SMCONNECT_COMPLETE": "complete_bash", "COMP_WORDS": "smconnect st", "COMP_CWORD": "1"}

@@ -55,12 +55,12 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path: object) -> None:
     ("argv", "expected"),
     [
         # The wildcard host passes no identity: the shell's, as the CLI reads it.
-        (["sm-new"], {"profile": "envp", "region": "eu-west-1", "endpoint_url": "http://env"}),
+        (["sm-new"], {"region": "eu-west-1", "endpoint_url": "http://env"}),
         # A host of our config passes its own: the shell's region or endpoint must not leak in.
-        (["--profile", "a", "sm-demo"], {"profile": "a", "region": None, "endpoint_url": None}),
+        (["--profile", "a", "sm-demo"], {"region": None, "endpoint_url": None}),
         (
             ["--region", "us-east-1", "sm-demo"],
-            {"profile": "envp", "region": "us-east-1", "endpoint_url": None},
+            {"region": "us-east-1", "endpoint_url": None},
         ),
     ],
 )
