@@ -1,9 +1,10 @@
 """Keep alive only what is used, through real OpenSSH against the emulator's idle shutdown.
 
-A 60-minute idle timeout with half-second emulated minutes (30 s): a session with steady output
-keeps the app running past it, through the heartbeat the daemon writes; a session that only
-exchanges ssh keepalives (``ServerAliveInterval=1``) lets it stop near the timeout, and the
-foreground `smconnect forward` and the session's relay warned before that.
+A 60-minute idle timeout (the service's minimum) with 0.35-second emulated minutes (21 s): a
+session with steady output keeps the app running past it, through the heartbeat the daemon
+writes; a session that only exchanges ssh keepalives (``ServerAliveInterval=1``) lets it stop
+near the timeout, and the foreground `smconnect forward` and the session's relay warned before
+that.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from bridge.emulator.runtime.activity import heartbeat_time
 
 from .e2e_helpers import FAST_DELAYS, Stack, running_stack, session_ending
 
-SESSION_IDLE_MINUTES = 20  # the SSM idle session timeout (the service's default): 10 s here
-MINUTE = 0.5  # seconds per emulated minute, in the emulator and the daemon alike
-TIMEOUT_MINUTES = 60  # the space's idle timeout: 30 s here
+SESSION_IDLE_MINUTES = 20  # the SSM idle session timeout (the service's default): 7 s here
+MINUTE = 0.35  # seconds per emulated minute, in the emulator and the daemon alike
+TIMEOUT_MINUTES = 60  # the space's idle timeout: 21 s here
 DOMAIN = "d-emulator00001"
 SPACE, HOST = "editor", "sm-editor"  # a Code Editor space: no Jupyter server to wait for
 STEADY_OUTPUT = "while :; do head -c 3000 /dev/zero | tr '\\0' x; echo; sleep 0.2; done"
