@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from bridge.transfer import helper
 
-__all__ = ["Item", "Lane", "LaneDead", "Scheduler", "TransferError"]
+__all__ = ["HelperLane", "Item", "Lane", "LaneDead", "Scheduler", "TransferError"]
 
 Frame = tuple[str, dict[str, Any], bytes]
 
@@ -40,6 +40,35 @@ class Writer(Protocol):
 
 
 class Lane:
+    """What the engine and the scheduler need of a lane, whatever carries it: ``request``
+    answers a helper-protocol request (``ok``/``chunk`` frame, ``TransferError`` for an ``err``,
+    ``LaneDead`` when the lane is gone). ``method`` names the carrier for the summary."""
+
+    method = "helper"
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.wire_bytes = 0  # bytes written to and read from the channel
+        self.error: str | None = None
+
+    @property
+    def dead(self) -> bool:
+        return self.error is not None
+
+    async def request(self, kind: str, header: dict[str, Any], data: bytes = b"") -> Frame:
+        raise NotImplementedError
+
+    def pack(self, data: bytes) -> tuple[int, bytes]:
+        """(flags, payload) for a ``put``: the helper takes zlib where it pays."""
+        return helper.pack(data)
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class HelperLane(Lane):
+    """The helper in the space over an exec channel, requests pipelined."""
+
     def __init__(
         self,
         index: int,
@@ -47,8 +76,7 @@ class Lane:
         writer: Writer,
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.index = index
-        self.wire_bytes = 0  # bytes written to and read from the channel
+        super().__init__(index)
         self._reader = reader
         self._writer = writer
         self._close = close
@@ -56,11 +84,6 @@ class Lane:
         self._ids = itertools.count()
         self._decoder = helper.Decoder()
         self._pump: asyncio.Task[None] | None = None
-        self.error: str | None = None
-
-    @property
-    def dead(self) -> bool:
-        return self.error is not None
 
     async def start(self) -> None:
         """Send the helper's source (the exec command reads exactly that many bytes) and wait
