@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Grow, Item, Lane, Scheduler, TransferError
@@ -103,6 +103,7 @@ def _check_unchanged(f: _File) -> None:
 
 @dataclass
 class _Chunk:
+    heavy: ClassVar[bool] = True
     ctx: Ctx
     file: _File
     offset: int
@@ -133,6 +134,7 @@ class _Chunk:
 
 @dataclass
 class _Finish:
+    heavy: ClassVar[bool] = False
     ctx: Ctx
     file: _File
 
@@ -162,6 +164,7 @@ class _Finish:
 class _Whole:
     """A small file in one request: data and hash together."""
 
+    heavy: ClassVar[bool] = False
     ctx: Ctx
     file: _File
 

@@ -2,7 +2,7 @@
 
 A ``Lane`` is one helper process (in the space: on an exec channel of its own SSM session) with
 pipelined requests: replies come back in order, so a FIFO of futures matches them. The
-``Scheduler`` runs ``window`` requests per lane at once; when a lane dies its unfinished items
+``Scheduler`` runs many requests per lane at once (few of them chunks); when a lane dies its unfinished items
 go back to the queue for the others, and the transfer fails only when every lane has died.
 """
 
@@ -152,7 +152,11 @@ class HelperLane(Lane):
 
 class Item(Protocol):
     """One unit of work; ``run`` may be retried on another lane when its lane dies, and
-    returns the items it makes ready (e.g. a file's finish after its last chunk)."""
+    returns the items it makes ready (e.g. a file's finish after its last chunk). A ``heavy``
+    item (a large file's chunk: megabytes in memory) counts against the lane's ``window``."""
+
+    @property
+    def heavy(self) -> bool: ...
 
     async def run(self, lane: Lane) -> list[Item]: ...
 
@@ -161,13 +165,18 @@ Grow = Callable[[Callable[[Lane], None]], Awaitable[None]]
 
 
 class Scheduler:
-    """Items over lanes, ``window`` requests per lane at once. A ``grow`` task may add lanes
-    while the run goes on (``auto``); the run fails only when every lane's workers have ended
-    with work left and no lane is still being added."""
+    """Items over lanes: ``requests`` at once per lane, of which at most ``window`` heavy (a
+    chunk each). Small files need the many: each is a round trip through SSM for a few KiB, so
+    a lane is bandwidth-bound only with tens of them in flight, while chunks need few and
+    would cost ``requests`` times the chunk size of memory. A ``grow`` task may add lanes while the
+    run goes on (``auto``); the run fails only when every lane's workers have ended with work
+    left and no lane is still being added."""
 
-    def __init__(self, lanes: list[Lane], *, window: int = 4) -> None:
+    def __init__(self, lanes: list[Lane], *, window: int = 4, requests: int = 32) -> None:
         self._lanes = list(lanes)
         self._window = window
+        self._requests = requests
+        self._heavy: dict[int, asyncio.Semaphore] = {}  # id(lane): its chunks in flight
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._outstanding = 0
         self._done = asyncio.Event()
@@ -212,7 +221,8 @@ class Scheduler:
             self._check_lanes()
 
     def _start_workers(self, lane: Lane) -> None:
-        for _ in range(self._window):
+        self._heavy[id(lane)] = asyncio.Semaphore(self._window)
+        for _ in range(self._requests):
             task = asyncio.create_task(self._worker(lane))
             self._workers.add(task)
             task.add_done_callback(self._worker_ended)
@@ -237,7 +247,11 @@ class Scheduler:
                 self._queue.put_nowait(item)
                 return
             try:
-                more = await item.run(lane)
+                if item.heavy:
+                    async with self._heavy[id(lane)]:
+                        more = await item.run(lane)
+                else:
+                    more = await item.run(lane)
             except LaneDead:
                 self._queue.put_nowait(item)  # another lane takes it
                 return
