@@ -4,16 +4,18 @@ kill -9, and the CLI says so once on stderr and as ``"method": "sftp"``."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+from typing import Any
 
 from bridge.cli.transfer_cmd import SFTP_NOTICE
 from tests.daemon.jupyter.kernels_helpers import Stack
 from tests.transfer.transfer_helpers import (
+    cp_json,
     kill_when,
     landed_chunks,
     realistic_pacing,
+    sample_tree,
     space_without_python,
     tree_hashes,
 )
@@ -22,22 +24,16 @@ PIECE = 256 << 10
 PIECES = 12
 
 
-def _cp(stack: Stack, *args: str) -> dict[str, int | str]:
-    done = stack.smconnect("cp", "--json", *args, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.count(SFTP_NOTICE) == 1, done.stderr
-    summary: dict[str, int | str] = json.loads(done.stdout)
+def _cp(stack: Stack, *args: str) -> dict[str, Any]:
+    summary, stderr = cp_json(stack, *args)
+    assert stderr.count(SFTP_NOTICE) == 1, stderr
     assert summary["method"] == "sftp"
     return summary
 
 
 def test_a_tree_goes_up_and_down_over_sftp(stack: Stack, tmp_path: Path) -> None:
     src = tmp_path / "data set"
-    (src / "ünï cödé").mkdir(parents=True)
-    (src / "empty").write_bytes(b"")
-    (src / "ünï cödé" / "a file.txt").write_text("x,y\n" * 5000)
-    (src / "big.bin").write_bytes(os.urandom(3 * PIECE + 77))
-    os.symlink("../../etc/passwd", src / "escape")
+    sample_tree(src, 3 * PIECE + 77)
     with space_without_python(stack, "editor", tmp_path / "bare") as home:
         args = ["-r", "--lanes", "2", "--chunk", str(PIECE)]
         up = _cp(stack, *args, str(src), "editor:")

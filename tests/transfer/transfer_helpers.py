@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,3 +154,21 @@ def _space_path(path: str) -> Iterator[None]:
         os.environ.pop(SPACE_PATH_ENV, None)
         if saved is not None:
             os.environ[SPACE_PATH_ENV] = saved
+
+
+def cp_json(stack: Stack, *args: str) -> tuple[dict[str, Any], str]:
+    """``smconnect cp --json ARGS`` that must succeed: its summary and its stderr."""
+    done = stack.smconnect("cp", "--json", *args, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary, done.stderr
+
+
+def sample_tree(src: Path, big: int) -> None:
+    """An empty file, a CSV under a non-ASCII folder with spaces, a ``big``-byte random file
+    and a link pointing out of the tree (to be copied as a link, never followed)."""
+    (src / "ünï cödé").mkdir(parents=True)
+    (src / "empty").write_bytes(b"")
+    (src / "ünï cödé" / "a file.txt").write_text("x,y\n" * 5000)
+    (src / "big.bin").write_bytes(os.urandom(big))
+    os.symlink("../../etc/passwd", src / "escape")
