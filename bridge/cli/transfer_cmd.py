@@ -103,6 +103,12 @@ def _params(srcs: list[str], dest: str) -> dict[str, Any]:
     }
 
 
+SFTP_NOTICE = (
+    "python3 could not be started in the space: copying over SFTP instead "
+    "(no compression; every file is read back to verify it)"
+)
+
+
 async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any]:
     progress = Progress(
         TextColumn("{task.description}"),
@@ -114,9 +120,17 @@ async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any
         disable=not show,
     )
     task = progress.add_task("starting", total=None)
+    said: list[bool] = []
+
+    def say_method(how: object) -> None:
+        """Once per run: the lanes moved the data over SFTP (no python3 in the space)."""
+        if how == "sftp" and not said:
+            said.append(True)
+            output.say(SFTP_NOTICE)
 
     def on_notification(method: str, note: dict[str, Any]) -> None:
         if method == "transfer.progress":
+            say_method(note.get("method"))
             files = f"{note['files']}/{note['total_files']} files, {note['lanes']} lanes"
             progress.update(task, completed=note["bytes"], total=note["total"], description=files)
         elif method == "progress":
@@ -139,6 +153,7 @@ async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any
                 "`smconnect start` it and copy again",
                 ExitCode.FAILURE,
             ) from None
+    say_method(result.get("method"))
     return result
 
 

@@ -30,8 +30,9 @@ from bridge.paths import default_paths
 from bridge.transfer import helper
 from bridge.transfer.auto import AUTO_LANES, START_LANES, WINDOW, keep_growing
 from bridge.transfer.engine import Options, Stats, copy
-from bridge.transfer.lanes import Grow, Lane, LaneDead, TransferError
+from bridge.transfer.lanes import Grow, HelperLane, Lane, LaneDead, TransferError
 from bridge.transfer.plan import CHUNK, MAX_CHUNK, MIN_CHUNK
+from bridge.transfer.sftp_lane import SftpLane
 from bridge.transfer.sync import plan_summary, sync
 
 __all__ = ["AUTO_LANES", "MAX_LANES", "TransferService"]
@@ -251,17 +252,34 @@ class TransferService:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ssh.wait_closed(), 5.0)
 
-            lane = Lane(index, proc.stdout, proc.stdin, close)
+            helper_lane = HelperLane(index, proc.stdout, proc.stdin, close)
+            lane: Lane = helper_lane
             try:
-                await lane.start()
+                await helper_lane.start()
             except LaneDead:
-                await lane.close()
-                raise TransferError("could not start python3 in the space") from None
+                proc.close()
+                lane = await self._sftp_lane(ssh, index)
         except BaseException:
             ssh.close()
             await self._pool.release(managed)
             raise
         return managed, lane
+
+    async def _sftp_lane(self, ssh: Any, index: int) -> Lane:
+        """The fallback where ``python3`` cannot run in the space: SFTP on the same SSH
+        connection (see ``bridge/transfer/sftp_lane.py``)."""
+        try:
+            sftp = await ssh.start_sftp_client()
+        except Exception:
+            raise TransferError("could not start python3 or SFTP in the space") from None
+        log.info("transfer: lane %d falls back to SFTP (python3 did not start)", index)
+
+        async def close() -> None:
+            ssh.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ssh.wait_closed(), 5.0)
+
+        return SftpLane(index, sftp, close)
 
     async def _close(self, opened: list[tuple[ManagedChannel, Lane]]) -> None:
         for managed, lane in opened:
@@ -278,4 +296,5 @@ def _progress(tid: str, stats: Stats) -> dict[str, Any]:
         "total_files": stats.total_files,
         "lanes": stats.lanes,
         "seconds": round(time.monotonic() - stats.started, 3),
+        "method": stats.method,
     }

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from bridge.transfer import helper
 from bridge.transfer.lanes import Grow, Item, Lane, Scheduler, TransferError
@@ -27,6 +27,7 @@ __all__ = [
     "execute",
     "local",
     "local_walk",
+    "method_of",
     "remote_walk",
 ]
 
@@ -45,6 +46,7 @@ class Stats:
     wire_bytes: int = 0
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
+    method: str = "helper"  # "sftp": the lanes fell back to SFTP (no python3 in the space)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Stats:
             "files": self.files,
             "seconds": round(self.seconds, 3),
             "lanes": self.lanes,
+            "method": self.method,
         }
 
 
@@ -100,6 +103,7 @@ def _check_unchanged(f: _File) -> None:
 
 @dataclass
 class _Chunk:
+    heavy: ClassVar[bool] = True
     ctx: Ctx
     file: _File
     offset: int
@@ -109,7 +113,7 @@ class _Chunk:
         job = self.file.job
         if self.ctx.direction == "upload":
             data = await local(helper.read_chunk, job.src, self.offset, self.length)
-            flags, payload = helper.pack(data)
+            flags, payload = lane.pack(data)
             await lane.request(
                 "put", {"path": job.dst, "offset": self.offset, "flags": flags}, payload
             )
@@ -130,6 +134,7 @@ class _Chunk:
 
 @dataclass
 class _Finish:
+    heavy: ClassVar[bool] = False
     ctx: Ctx
     file: _File
 
@@ -159,6 +164,7 @@ class _Finish:
 class _Whole:
     """A small file in one request: data and hash together."""
 
+    heavy: ClassVar[bool] = False
     ctx: Ctx
     file: _File
 
@@ -169,7 +175,7 @@ class _Whole:
             _check_unchanged(self.file)
             if len(data) != job.size:
                 raise TransferError(f"{job.src}: changed during the transfer; run the copy again")
-            flags, payload = helper.pack(data)
+            flags, payload = lane.pack(data)
             header = {"path": job.dst, "offset": 0, "flags": flags, "size": job.size}
             header |= {"sha256": hashlib.sha256(data).hexdigest(), "mode": job.mode}
             header |= {"mtime": self.ctx.mtime(job)}
@@ -304,6 +310,7 @@ async def execute(
 ) -> Stats:
     """Run a plan: its folders and links, then its files striped over the lanes."""
     stats = ctx.stats
+    stats.method = method_of(lanes)
     stats.total += plan.bytes
     stats.total_files += len(plan.files)
     for path in plan.dirs:
@@ -354,5 +361,11 @@ async def execute(
         for manifest in manifests:
             manifest.close()
     stats.wire_bytes = sum(lane.wire_bytes for lane in scheduler.lanes)
+    stats.method = method_of(scheduler.lanes)
     stats.seconds = time.monotonic() - stats.started
     return stats
+
+
+def method_of(lanes: list[Lane]) -> str:
+    """How the data moves: "sftp" when any lane fell back to it, else "helper"."""
+    return "sftp" if any(lane.method == "sftp" for lane in lanes) else "helper"

@@ -140,7 +140,8 @@ def finish(
     mismatch the partial is removed and the destination (if any) stays untouched. ``mtime``
     (ns) is kept when given, so that a later sync sees the file as the same."""
     part = part_path(path)
-    write_chunk(path, 0, b"")  # an empty file has no chunk: make its partial here
+    if not os.path.exists(part):  # an empty file has no chunk: make its partial here
+        write_chunk(path, 0, b"")
     try:
         got = os.path.getsize(part)
         if got != size:

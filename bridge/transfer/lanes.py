@@ -2,7 +2,7 @@
 
 A ``Lane`` is one helper process (in the space: on an exec channel of its own SSM session) with
 pipelined requests: replies come back in order, so a FIFO of futures matches them. The
-``Scheduler`` runs ``window`` requests per lane at once; when a lane dies its unfinished items
+``Scheduler`` runs many requests per lane at once (few of them chunks); when a lane dies its unfinished items
 go back to the queue for the others, and the transfer fails only when every lane has died.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from bridge.transfer import helper
 
-__all__ = ["Item", "Lane", "LaneDead", "Scheduler", "TransferError"]
+__all__ = ["HelperLane", "Item", "Lane", "LaneDead", "Scheduler", "TransferError"]
 
 Frame = tuple[str, dict[str, Any], bytes]
 
@@ -40,6 +40,35 @@ class Writer(Protocol):
 
 
 class Lane:
+    """What the engine and the scheduler need of a lane, whatever carries it: ``request``
+    answers a helper-protocol request (``ok``/``chunk`` frame, ``TransferError`` for an ``err``,
+    ``LaneDead`` when the lane is gone). ``method`` names the carrier for the summary."""
+
+    method = "helper"
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.wire_bytes = 0  # bytes written to and read from the channel
+        self.error: str | None = None
+
+    @property
+    def dead(self) -> bool:
+        return self.error is not None
+
+    async def request(self, kind: str, header: dict[str, Any], data: bytes = b"") -> Frame:
+        raise NotImplementedError
+
+    def pack(self, data: bytes) -> tuple[int, bytes]:
+        """(flags, payload) for a ``put``: the helper takes zlib where it pays."""
+        return helper.pack(data)
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class HelperLane(Lane):
+    """The helper in the space over an exec channel, requests pipelined."""
+
     def __init__(
         self,
         index: int,
@@ -47,8 +76,7 @@ class Lane:
         writer: Writer,
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.index = index
-        self.wire_bytes = 0  # bytes written to and read from the channel
+        super().__init__(index)
         self._reader = reader
         self._writer = writer
         self._close = close
@@ -56,11 +84,6 @@ class Lane:
         self._ids = itertools.count()
         self._decoder = helper.Decoder()
         self._pump: asyncio.Task[None] | None = None
-        self.error: str | None = None
-
-    @property
-    def dead(self) -> bool:
-        return self.error is not None
 
     async def start(self) -> None:
         """Send the helper's source (the exec command reads exactly that many bytes) and wait
@@ -129,7 +152,11 @@ class Lane:
 
 class Item(Protocol):
     """One unit of work; ``run`` may be retried on another lane when its lane dies, and
-    returns the items it makes ready (e.g. a file's finish after its last chunk)."""
+    returns the items it makes ready (e.g. a file's finish after its last chunk). A ``heavy``
+    item (a large file's chunk: megabytes in memory) counts against the lane's ``window``."""
+
+    @property
+    def heavy(self) -> bool: ...
 
     async def run(self, lane: Lane) -> list[Item]: ...
 
@@ -138,13 +165,18 @@ Grow = Callable[[Callable[[Lane], None]], Awaitable[None]]
 
 
 class Scheduler:
-    """Items over lanes, ``window`` requests per lane at once. A ``grow`` task may add lanes
-    while the run goes on (``auto``); the run fails only when every lane's workers have ended
-    with work left and no lane is still being added."""
+    """Items over lanes: ``requests`` at once per lane, of which at most ``window`` heavy (a
+    chunk each). Small files need the many: each is a round trip through SSM for a few KiB, so
+    a lane is bandwidth-bound only with tens of them in flight, while chunks need few and
+    would cost ``requests`` times the chunk size of memory. A ``grow`` task may add lanes while the
+    run goes on (``auto``); the run fails only when every lane's workers have ended with work
+    left and no lane is still being added."""
 
-    def __init__(self, lanes: list[Lane], *, window: int = 4) -> None:
+    def __init__(self, lanes: list[Lane], *, window: int = 4, requests: int = 32) -> None:
         self._lanes = list(lanes)
         self._window = window
+        self._requests = requests
+        self._heavy: dict[int, asyncio.Semaphore] = {}  # id(lane): its chunks in flight
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._outstanding = 0
         self._done = asyncio.Event()
@@ -189,7 +221,8 @@ class Scheduler:
             self._check_lanes()
 
     def _start_workers(self, lane: Lane) -> None:
-        for _ in range(self._window):
+        self._heavy[id(lane)] = asyncio.Semaphore(self._window)
+        for _ in range(self._requests):
             task = asyncio.create_task(self._worker(lane))
             self._workers.add(task)
             task.add_done_callback(self._worker_ended)
@@ -214,7 +247,11 @@ class Scheduler:
                 self._queue.put_nowait(item)
                 return
             try:
-                more = await item.run(lane)
+                if item.heavy:
+                    async with self._heavy[id(lane)]:
+                        more = await item.run(lane)
+                else:
+                    more = await item.run(lane)
             except LaneDead:
                 self._queue.put_nowait(item)  # another lane takes it
                 return

@@ -18,6 +18,7 @@ from bridge.transfer.engine import (
     execute,
     local,
     local_walk,
+    method_of,
     remote_walk,
 )
 from bridge.transfer.lanes import Lane, TransferError
@@ -97,7 +98,7 @@ async def sync(
     )
     if plan.check:
         plan.checked(await _differing(direction, plan.check, lanes))
-    stats = Stats(lanes=len(lanes))
+    stats = Stats(lanes=len(lanes), method=method_of(lanes))
     stats.skipped_bytes = sum(job.size for job in plan.same)
     if dry_run:
         return stats, plan

@@ -23,6 +23,8 @@ FIGURES = {
     "cpu_s_per_mib_down",
     "resume_skipped_fraction",
     "load_1m",
+    "mib",
+    "small_files",
 }
 
 

@@ -5,32 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.emulator.config import LimitsConfig
 from bridge.transfer.plan import CHUNK
 from tests.daemon.jupyter.kernels_helpers import Stack as Sandbox
-from tests.transfer.transfer_helpers import tree_hashes
+from tests.transfer.transfer_helpers import cp_json, sample_tree, tree_hashes
 
 
-def cp(stack: Sandbox, *args: str) -> dict[str, int]:
-    done = stack.smconnect("cp", "--json", *args, timeout=300)
-    assert done.returncode == 0, done.stderr
-    summary: dict[str, int] = json.loads(done.stdout)
-    return summary
+def cp(stack: Sandbox, *args: str) -> dict[str, Any]:
+    return cp_json(stack, *args)[0]
 
 
 def test_tree_up_and_down_is_byte_identical(stack: Sandbox, tmp_path: Path) -> None:
     src = tmp_path / "data set"
-    (src / "ünï cödé").mkdir(parents=True)
-    (src / "empty").write_bytes(b"")
-    (src / "ünï cödé" / "a file.txt").write_text("x,y\n" * 5000)
-    (src / "big.bin").write_bytes(os.urandom(CHUNK + CHUNK // 3))
-    os.symlink("../../etc/passwd", src / "escape")  # copied as a link, never followed
+    sample_tree(src, CHUNK + CHUNK // 3)
     up = cp(stack, "-r", "--lanes", "3", str(src), "demo:")
     assert up["files"] == 3 and up["lanes"] == 3
     assert up["bytes"] == sum(p.stat().st_size for p in src.rglob("*") if p.is_file())

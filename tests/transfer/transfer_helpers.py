@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bridge.emulator.runtime.space import SPACE_PATH_ENV
 from bridge.transfer import helper
-from bridge.transfer.lanes import Lane
+from bridge.transfer.lanes import HelperLane, Lane
 from tests.daemon.jupyter.kernels_helpers import Stack
 
 
@@ -37,7 +41,7 @@ async def local_lane(index: int, cwd: Path) -> tuple[Lane, asyncio.subprocess.Pr
             proc.kill()
         await proc.wait()
 
-    lane = Lane(index, proc.stdout, proc.stdin, close)
+    lane = HelperLane(index, proc.stdout, proc.stdin, close)
     await lane.start()
     return lane, proc
 
@@ -121,3 +125,50 @@ def tmpfs(path: Path, options: str, *, prefill: dict[str, bytes]) -> Iterator[No
         yield
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextlib.contextmanager
+def space_without_python(stack: Stack, space: str, bare: Path) -> Iterator[Path]:
+    """``space`` (re)started with ``bare`` (an empty folder) as its sessions' whole PATH, so
+    ``python3`` cannot run there (the emulator's ``SMCONNECT_EMULATOR_SPACE_PATH`` knob); its
+    home is yielded, and the space is restarted with the normal PATH afterwards."""
+    bare.mkdir(exist_ok=True)
+    context = stack.context
+    try:
+        stack.call("space.stop", {"space": space, **context, "force": True})
+        with _space_path(str(bare)):
+            stack.call("space.start", {"space": space, **context})
+        yield stack.space_home(space)
+    finally:
+        stack.call("space.stop", {"space": space, **context, "force": True})
+        stack.call("space.start", {"space": space, **context})
+
+
+@contextlib.contextmanager
+def _space_path(path: str) -> Iterator[None]:
+    saved = os.environ.get(SPACE_PATH_ENV)
+    os.environ[SPACE_PATH_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(SPACE_PATH_ENV, None)
+        if saved is not None:
+            os.environ[SPACE_PATH_ENV] = saved
+
+
+def cp_json(stack: Stack, *args: str) -> tuple[dict[str, Any], str]:
+    """``smconnect cp --json ARGS`` that must succeed: its summary and its stderr."""
+    done = stack.smconnect("cp", "--json", *args, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary, done.stderr
+
+
+def sample_tree(src: Path, big: int) -> None:
+    """An empty file, a CSV under a non-ASCII folder with spaces, a ``big``-byte random file
+    and a link pointing out of the tree (to be copied as a link, never followed)."""
+    (src / "ünï cödé").mkdir(parents=True)
+    (src / "empty").write_bytes(b"")
+    (src / "ünï cödé" / "a file.txt").write_text("x,y\n" * 5000)
+    (src / "big.bin").write_bytes(os.urandom(big))
+    os.symlink("../../etc/passwd", src / "escape")
