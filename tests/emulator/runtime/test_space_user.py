@@ -1,0 +1,79 @@
+"""Which OS user a space's sessions run as: ``sagemaker-user`` by default as root when it can
+run the emulator's interpreter; the emulator's own user, with one warning, when it cannot
+(forced here with the probe's test knob); ``SMCONNECT_EMULATOR_SPACE_USER`` overrides."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import subprocess
+import sys
+
+import pytest
+
+from bridge.emulator.runtime.space import LOGIN_USER
+from bridge.emulator.runtime.space_user import (
+    CURRENT,
+    PROBE_FAIL_ENV,
+    USER_ENV,
+    space_user_from_env,
+)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+
+
+def _interpreter_usable_by(name: str) -> bool:
+    entry = pwd.getpwnam(name)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "pass"],
+            user=entry.pw_uid,
+            group=entry.pw_gid,
+            extra_groups=[],
+            cwd="/",
+            capture_output=True,
+            timeout=60,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def test_root_runs_sessions_as_sagemaker_user_when_it_can_run_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a box whose interpreter sits under /root (mode 700) the default is the fallback."""
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.delenv(PROBE_FAIL_ENV, raising=False)
+    user = space_user_from_env(LOGIN_USER)
+    if _interpreter_usable_by(LOGIN_USER):
+        assert user is not None and user.name == LOGIN_USER
+    else:
+        assert user is None
+
+
+def test_asking_for_the_user_skips_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(USER_ENV, LOGIN_USER)
+    monkeypatch.setenv(PROBE_FAIL_ENV, "1")
+    user = space_user_from_env(LOGIN_USER)
+    assert user is not None and user.name == LOGIN_USER
+
+
+def test_an_unusable_interpreter_falls_back_to_the_current_user_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.setenv(PROBE_FAIL_ENV, "1")
+    with caplog.at_level(logging.WARNING):
+        assert space_user_from_env(LOGIN_USER) is None
+        assert space_user_from_env(LOGIN_USER) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 1  # once per process (an earlier test may have warned already)
+    assert all(USER_ENV in w and PROBE_FAIL_ENV in w for w in warnings)
+
+
+def test_current_overrides_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(USER_ENV, CURRENT)
+    monkeypatch.delenv(PROBE_FAIL_ENV, raising=False)
+    assert space_user_from_env(LOGIN_USER) is None
