@@ -113,13 +113,13 @@ def _probe(user: SpaceUser) -> str | None:
     return lines[-1] if lines else f"{sys.executable} exited with {done.returncode}"
 
 
-_warned: set[str] = set()
+warned: set[str] = set()  # users already warned about (once per process)
 
 
 def _warn_once(name: str, problem: str) -> None:
-    if name in _warned:
+    if name in warned:
         return
-    _warned.add(name)
+    warned.add(name)
     log.warning(
         "space sessions run as %s, not %r: %r cannot use this Python (%s); make the "
         "interpreter and its packages readable by that user (e.g. a checkout outside /root) "
