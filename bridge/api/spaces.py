@@ -30,6 +30,14 @@ class Space:
     app_status: str | None = None  # None: no app (stopped)
     owner: str | None = None
     app_created: str | None = None  # one run of the app; its host key changes per run
+    # What it costs (as ``smconnect list --json``): RFC 3339 UTC times, None when not running.
+    running_since: str | None = None  # the app's CreationTime, while InService
+    last_activity: str | None = None  # DescribeApp's LastUserActivityTimestamp
+    idle_timeout_minutes: int | None = None  # None: idle shutdown off
+    idle_shutdown_at: str | None = None  # projected: last activity (else start) + timeout
+    price_per_hour: float | None = None  # on-demand, from the Price List API; never guessed
+    currency: str | None = None
+    price_source: str | None = None  # "aws" | "emulated"
     profile: str | None = field(default=None, repr=False, compare=False)
     region: str | None = field(default=None, repr=False, compare=False)
 
