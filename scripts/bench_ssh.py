@@ -1,4 +1,6 @@
-"""scripts/bench ssh [--json] [--runs N]: what ssh through smconnect costs, against the floor.
+"""scripts/bench ssh [--json] [--runs N] [--latency-ms N]: what ssh through smconnect costs,
+against the floor. With --latency-ms N: the figures of scripts/ssh_latency.py instead (a new
+connection's time on a link with N ms one way: cold, warm and direct).
 
 Figures (medians over --runs):
   ssh_true_ms_proxy     `ssh sm-demo true` through the ProxyCommand, daemon and data channel
@@ -267,6 +269,11 @@ def _space_ssh_socket(emulator: EmulatorThread) -> str:
     return str(runtime.resolve("localhost", 22))
 
 
+def _direct_port(emulator: EmulatorThread) -> int:
+    """A port on 127.0.0.1 that reaches the space's SSH server with nothing in between."""
+    return UnixForwarder(_space_ssh_socket(emulator)).port
+
+
 def _direct_argv(port: int) -> list[str]:
     return [
         "ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
@@ -327,7 +334,25 @@ def main() -> None:
         "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
     )
     parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=None,
+        help="only the connection figures on a link with this one-way delay (ssh_latency.py)",
+    )
     args = parser.parse_args()
+    if args.latency_ms is not None:
+        if not 0 < args.latency_ms <= 10000 or args.runs < 1:
+            parser.error("--latency-ms must be in (0, 10000] and --runs positive")
+        from ssh_latency import measure_latency
+
+        figures = measure_latency(args.latency_ms, args.runs, _direct_port, _direct_argv)
+        print(
+            json.dumps(figures)
+            if args.json
+            else "\n".join(f"{name:28} {value:10.2f}" for name, value in figures.items())
+        )
+        return
     if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
         parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
     figures = {} if args.cpu_only else measure(args.runs)
