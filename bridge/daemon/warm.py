@@ -24,6 +24,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from bridge.aws.context import IdentityKey
 from bridge.aws.studio import Space
 from bridge.daemon.workspace import Workspace
 
@@ -64,6 +65,16 @@ class WarmChannels:
         self._last_use[key] = time.monotonic()
         if key not in self._spares:
             self._refresh(ws, space, key, ssh_host)
+
+    def space_for(self, identity: IdentityKey, ssh_host: str) -> Space | None:
+        """The space a ready spare of ``identity`` reaches under ``ssh_host`` (as first typed):
+        the ProxyCommand takes it without describing the space again, since a live channel
+        proves the app InService and its host key was learnt when the spare's space was."""
+        for key, spare in self._spares.items():
+            live = spare.alive and spare.ending is None
+            if live and key.identity == identity and spare.ssh_host.lower() == ssh_host.lower():
+                return spare.space
+        return None
 
     def spare_on(self, space_arn: str) -> bool:
         return any(k.space_arn == space_arn for k in self._spares)
