@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bridge.emulator import EmulatorThread, start_in_thread
-from bridge.emulator.config import DelaysConfig, LimitsConfig, default_config
+from bridge.emulator.config import DelaysConfig, EmulatorConfig, LimitsConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
@@ -220,10 +220,9 @@ def _transfer(
     return figures
 
 
-@contextlib.contextmanager
-def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
-    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
-    config = dataclasses.replace(
+def _bench_config(pacing: str) -> EmulatorConfig:
+    """The emulator every figure uses: fast app transitions, room for many sessions."""
+    return dataclasses.replace(
         default_config(),
         pacing=pacing,
         # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
@@ -232,6 +231,12 @@ def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]
             app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
         ),
     )
+
+
+@contextlib.contextmanager
+def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
+    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
+    config = _bench_config(pacing)
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
@@ -346,7 +351,8 @@ def main() -> None:
             parser.error("--latency-ms must be in (0, 10000] and --runs positive")
         from ssh_latency import measure_latency
 
-        figures = measure_latency(args.latency_ms, args.runs, _direct_port, _direct_argv)
+        config = dataclasses.replace(_bench_config("unthrottled"), latency_ms=args.latency_ms)
+        figures = measure_latency(config, args.runs, _direct_port, _direct_argv)
         print(
             json.dumps(figures)
             if args.json

@@ -16,18 +16,18 @@ API and its websockets); the figures, medians over the runs, all measured in the
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from bridge.emulator import EmulatorThread, start_in_thread
-from bridge.emulator.config import DelaysConfig, LimitsConfig, default_config
+from bridge.emulator.config import EmulatorConfig
 from bridge.emulator.delay import DelayLine
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
@@ -52,24 +52,22 @@ def _wait_for_spare(box: Sandbox, timeout: float = 30.0) -> None:
     raise SystemExit("bench: no warm channel appeared within 30 s")
 
 
-def _start_session_ms(emulator: EmulatorThread, runs: int) -> float:
+def _client(emulator: EmulatorThread, service: str) -> Any:
     env = emulator.env
-    sm = boto3.client(
-        "sagemaker",
+    make: Any = boto3.client  # typed per service literal; the service is a parameter here
+    return make(
+        service,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def _start_session_ms(emulator: EmulatorThread, runs: int) -> float:
+    sm, ssm = _client(emulator, "sagemaker"), _client(emulator, "ssm")
     space = next(s for s in sm.list_spaces()["Spaces"] if s["SpaceName"] == "demo")
     arn = sm.describe_space(DomainId=space["DomainId"], SpaceName="demo")["SpaceArn"]
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -80,22 +78,14 @@ def _start_session_ms(emulator: EmulatorThread, runs: int) -> float:
 
 
 def measure_latency(
-    latency_ms: float,
+    config: EmulatorConfig,
     runs: int,
     direct_port: Callable[[EmulatorThread], int],
     direct_argv: Callable[[int], list[str]],
 ) -> dict[str, float]:
-    """The figures above; ``direct_port`` opens a plain TCP path to the space's SSH server
+    """The figures above, on an emulator with ``config`` (``latency_ms`` set); ``direct_port`` opens a plain TCP path to the space's SSH server
     (without delay) and ``direct_argv`` is the ssh command line for a port."""
-    config = dataclasses.replace(
-        default_config(),
-        pacing="unthrottled",
-        latency_ms=latency_ms,
-        limits=LimitsConfig(sessions_per_space=32),
-        delays=DelaysConfig(
-            app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
-        ),
-    )
+    latency_ms = config.latency_ms
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
