@@ -22,14 +22,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bridge.aws.context import IdentityKey
 from bridge.aws.studio import Space
+from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.workspace import Workspace
-
-if TYPE_CHECKING:
-    from bridge.daemon.pool import ChannelKey, ChannelPool, ManagedChannel
 
 __all__ = ["SESSIONS_PER_SPACE", "WARM_REFRESH", "WarmChannels"]
 
@@ -39,8 +37,20 @@ WARM_REFRESH = 90.0  # seconds: under sshd's LoginGraceTime (120 s) for a connec
 SESSIONS_PER_SPACE = 10  # the service's limit of concurrent sessions per space
 
 
+class Pool(Protocol):
+    """What warm channels need of the ``ChannelPool`` (which holds them as ``pool.warm``)."""
+
+    def find_space(self, space_arn: str) -> list[ManagedChannel]: ...
+
+    async def open(
+        self, ws: Workspace, space: Space, *, purpose: str, ssh_host: str, retry_limit: bool
+    ) -> ManagedChannel: ...
+
+    async def release(self, managed: ManagedChannel) -> None: ...
+
+
 class WarmChannels:
-    def __init__(self, pool: ChannelPool, *, idle: float, enabled: bool = True) -> None:
+    def __init__(self, pool: Pool, *, idle: float, enabled: bool = True) -> None:
         self._pool = pool
         self._idle = idle
         self.enabled = enabled
