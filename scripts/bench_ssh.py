@@ -1,4 +1,6 @@
-"""scripts/bench ssh [--json] [--runs N]: what ssh through smconnect costs, against the floor.
+"""scripts/bench ssh [--json] [--runs N] [--latency-ms N]: what ssh through smconnect costs,
+against the floor. With --latency-ms N: the figures of scripts/ssh_latency.py instead (a new
+connection's time on a link with N ms one way: cold, warm and direct).
 
 Figures (medians over --runs):
   ssh_true_ms_proxy     `ssh sm-demo true` through the ProxyCommand, daemon and data channel
@@ -43,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bridge.emulator import EmulatorThread, start_in_thread
-from bridge.emulator.config import DelaysConfig, LimitsConfig, default_config
+from bridge.emulator.config import DelaysConfig, EmulatorConfig, LimitsConfig, default_config
 from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
 
 
@@ -218,10 +220,9 @@ def _transfer(
     return figures
 
 
-@contextlib.contextmanager
-def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
-    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
-    config = dataclasses.replace(
+def _bench_config(pacing: str) -> EmulatorConfig:
+    """The emulator every figure uses: fast app transitions, room for many sessions."""
+    return dataclasses.replace(
         default_config(),
         pacing=pacing,
         # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
@@ -230,6 +231,12 @@ def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]
             app_start=0.2, app_stop=0.1, space_update=0.1, start_session_failure_window=0.1
         ),
     )
+
+
+@contextlib.contextmanager
+def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
+    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
+    config = _bench_config(pacing)
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
@@ -265,6 +272,11 @@ def _space_ssh_socket(emulator: EmulatorThread) -> str:
     apps = emulator.emulator.plane.account.apps.values()
     runtime = next(a.runtime for a in apps if a.space_name == "demo" and a.runtime)
     return str(runtime.resolve("localhost", 22))
+
+
+def _direct_port(emulator: EmulatorThread) -> int:
+    """A port on 127.0.0.1 that reaches the space's SSH server with nothing in between."""
+    return UnixForwarder(_space_ssh_socket(emulator)).port
 
 
 def _direct_argv(port: int) -> list[str]:
@@ -327,7 +339,26 @@ def main() -> None:
         "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
     )
     parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=None,
+        help="only the connection figures on a link with this one-way delay (ssh_latency.py)",
+    )
     args = parser.parse_args()
+    if args.latency_ms is not None:
+        if not 0 < args.latency_ms <= 10000 or args.runs < 1:
+            parser.error("--latency-ms must be in (0, 10000] and --runs positive")
+        from ssh_latency import measure_latency
+
+        config = dataclasses.replace(_bench_config("unthrottled"), latency_ms=args.latency_ms)
+        figures = measure_latency(config, args.runs, _direct_port, _direct_argv)
+        print(
+            json.dumps(figures)
+            if args.json
+            else "\n".join(f"{name:28} {value:10.2f}" for name, value in figures.items())
+        )
+        return
     if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
         parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
     figures = {} if args.cpu_only else measure(args.runs)

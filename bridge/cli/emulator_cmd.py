@@ -52,6 +52,13 @@ def serve(
         int | None,
         typer.Option("--session-limit", help="Concurrent SSM sessions per space (default 10)."),
     ] = None,
+    latency_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-ms",
+            help="One-way delay in ms on every API call and websocket frame (a long link).",
+        ),
+    ] = None,
     hostile: Annotated[
         bool,
         typer.Option("--hostile", help="Add spaces and domains with hostile names (for testing)."),
@@ -75,6 +82,7 @@ def serve(
             minute_seconds=minute_seconds,
             session_limit=session_limit,
             hostile=True if hostile else None,
+            latency_ms=latency_ms,
         )
     except ConfigError as exc:
         typer.echo(f"smconnect emulator: {exc}", err=True)

@@ -59,7 +59,7 @@ log = logging.getLogger("smconnect.daemon.keepalive")
 NotifySpace = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """Tell the connections of one space (by ARN) that broadcasts miss: the relay's streams."""
 
-UNCOUNTED = frozenset({"hostkey", "keepalive"})  # the daemon's own bookkeeping, not a user's
+UNCOUNTED = frozenset({"hostkey", "keepalive", "warm"})  # the daemon's own, not a user's
 HEARTBEAT_TIMEOUT = 30.0
 
 

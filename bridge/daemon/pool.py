@@ -28,13 +28,11 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from bridge.aws.context import IdentityKey
 from bridge.aws.credentials import (
     credential_fingerprint,
     resolve_profile_name,
@@ -43,14 +41,15 @@ from bridge.aws.credentials import (
 )
 from bridge.aws.errors import CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Progress, SessionGrant, Space
+from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.settings import DaemonSettings
+from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
 from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
-from bridge.ssm.transport import DataChannel, ReconnectEvent, ReconnectPhase, open_channel
-from bridge.timestamps import rfc3339
+from bridge.ssm.transport import ReconnectEvent, ReconnectPhase, open_channel
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
 
@@ -77,69 +76,6 @@ def _no_progress(phase: str, message: str) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelKey:
-    """What a channel is for. Channels with equal keys are interchangeable.
-
-    ``identity`` is who started the session (profile or exported-credentials fingerprint,
-    region, endpoint: never a secret); ``purpose`` is ``ssh`` (the
-    ProxyCommand), ``forward``, ``jupyter`` or ``hostkey``; ``lane`` numbers the parallel
-    channels of one striped transfer (0 for everything else).
-    """
-
-    identity: IdentityKey
-    space_arn: str
-    purpose: str
-    lane: int = 0
-
-
-@dataclass(eq=False)
-class ManagedChannel:
-    """A data channel the pool holds, with what ``sessions.status`` reports about it."""
-
-    id: str
-    key: ChannelKey
-    space: Space
-    ssh_host: str
-    session_id: str
-    channel: DataChannel
-    workspace: Workspace  # whose credentials end the session (TerminateSession)
-    opened_at: float = field(default_factory=time.time)
-    state: str = "connected"
-    holders: int = 1  # ``share`` adds one, ``release`` removes one; closed at zero
-    ending: asyncio.Task[None] | None = field(default=None, repr=False)  # close + terminate
-
-    @property
-    def purpose(self) -> str:
-        return self.key.purpose
-
-    @property
-    def alive(self) -> bool:
-        return not self.channel.is_closed
-
-    def describe(self) -> dict[str, Any]:
-        stats = self.channel.stats
-        latency = stats.websocket_latency if stats.websocket_latency is not None else stats.rtt
-        return {
-            "id": self.id,
-            "purpose": self.purpose,
-            "space": self.space.name,
-            "domain_id": self.space.domain_id,
-            "ssh_host": self.ssh_host,
-            "session_id": self.session_id,
-            "state": ("failed" if self.channel.error else "closed")
-            if self.channel.is_closed
-            else self.state,
-            "opened_at": rfc3339(self.opened_at),
-            "bytes_sent": stats.bytes_sent,
-            "bytes_received": stats.bytes_received,
-            "reconnects": stats.reconnects,
-            "retransmissions": stats.retransmissions,
-            "latency_ms": round(latency * 1000, 1),
-            "identity": self.key.identity.describe(),
-        }
-
-
 class ChannelPool:
     def __init__(
         self, settings: DaemonSettings, *, broadcast: Broadcast, known_hosts: Path
@@ -154,12 +90,14 @@ class ChannelPool:
         self._warned: dict[Any, asyncio.TimerHandle] = {}
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
+        self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
 
     # -- what the pool holds -------------------------------------------------------------------
 
     def busy(self) -> bool:
-        """True while any channel is held: the daemon must not exit under it."""
-        return bool(self._channels)
+        """True while any channel is held: the daemon must not exit under it (a warm spare
+        does not count: it ends with the daemon)."""
+        return any(m.purpose != "warm" for m in self._channels.values())
 
     def channels(self, *, include_hostkey: bool = False) -> list[ManagedChannel]:
         return [m for m in self._channels.values() if include_hostkey or m.purpose != "hostkey"]
@@ -167,6 +105,10 @@ class ChannelPool:
     def find(self, key: ChannelKey) -> list[ManagedChannel]:
         """The live channels held under ``key`` (what a warm channel or a lane is looked up by)."""
         return [m for m in self._channels.values() if m.key == key and m.alive and m.ending is None]
+
+    def find_space(self, space_arn: str) -> list[ManagedChannel]:
+        """Every channel held to a space, whatever its purpose (its share of the session limit)."""
+        return [m for m in self._channels.values() if m.key.space_arn == space_arn]
 
     # -- open, share, release ------------------------------------------------------------------
 
@@ -179,10 +121,34 @@ class ChannelPool:
         ssh_host: str,
         lane: int = 0,
         progress: Progress = _no_progress,
+        retry_limit: bool = True,
     ) -> ManagedChannel:
-        """A new channel to ``space``'s SSH server, handshaken and ready; held once."""
+        """A new channel to ``space``'s SSH server, handshaken and ready; held once. An ssh
+        channel is the space's warm spare when there is one (``warm.py``), and starts the next."""
         key = ChannelKey(identity=ws.key, space_arn=space.arn, purpose=purpose, lane=lane)
-        grant = await self._start_session(ws, space, progress)
+        if purpose == "ssh":
+            spare = self.warm.take(key)
+            if spare is not None:
+                spare.key, spare.ssh_host = key, ssh_host
+                log.info("using warm channel %s for ssh to space %s", spare.id, space.ref)
+                self.warm.used(ws, space, key, ssh_host)
+                return spare
+        managed = await self._open_new(ws, space, key, ssh_host, progress, retry_limit)
+        if purpose == "ssh":
+            self.warm.used(ws, space, key, ssh_host)
+        return managed
+
+    async def _open_new(
+        self,
+        ws: Workspace,
+        space: Space,
+        key: ChannelKey,
+        ssh_host: str,
+        progress: Progress,
+        retry_limit: bool,
+    ) -> ManagedChannel:
+        purpose = key.purpose
+        grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
@@ -226,7 +192,7 @@ class ChannelPool:
             raise
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
-        if purpose != "hostkey":
+        if purpose not in ("hostkey", "warm"):
             await self._warn_before_sign_in_ends(ws)
         return managed
 
@@ -249,6 +215,7 @@ class ChannelPool:
         (a session we cannot terminate in time ends when the space's SSH server closes it)."""
         for timer in self._warned.values():
             timer.cancel()
+        await self.warm.close()
         endings = [self._end(m, close_timeout=2.0) for m in list(self._channels.values())]
         if endings:
             _, late = await asyncio.wait(endings, timeout=TERMINATE_TIMEOUT + 2.0)
@@ -281,18 +248,25 @@ class ChannelPool:
             self._channels.pop(managed.id, None)
             log.info("closed channel %s", managed.id)
 
-    async def _start_session(self, ws: Workspace, space: Space, progress: Progress) -> SessionGrant:
+    async def _start_session(
+        self, ws: Workspace, space: Space, progress: Progress, *, retry_limit: bool = True
+    ) -> SessionGrant:
         """StartSession; at the service's session limit, wait briefly while sessions of ours
         to this space are ending (terminated in the last seconds, or being terminated), since
         the service may count them a little longer. A session we still hold may be ending
         unnoticed too (a killed ssh's relay drains its output for up to two seconds before it
         lets go), so even when ours make up the limit we look again for ``LIMIT_SETTLE``
-        seconds before the limit is the answer."""
+        seconds before the limit is the answer. A warm spare on the space gives its slot up
+        (``retry_limit=False``, a spare's own start, gives up at once instead)."""
         started = time.monotonic()
         while True:
             try:
                 return await ws.run(lambda studio: studio.start_session(space, progress=progress))
             except SessionLimitExceeded:
+                if not retry_limit:
+                    raise
+                if self.warm.spare_on(space.arn):
+                    await self.warm.drop_space(space.arn)
                 waited = time.monotonic() - started
                 if waited >= ENDING_GRACE or (
                     waited >= LIMIT_SETTLE and not self._ours_ending(space.arn)

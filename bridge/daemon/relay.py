@@ -56,12 +56,18 @@ class RelayService:
     async def proxy_open(self, conn: Connection, params: ProxyParams) -> dict[str, Any]:
         """The ProxyCommand: upgrade this connection to a raw stream into the space's SSH."""
         ws = self._spaces.workspace(params.context)
-        space = await self._spaces.resolve_alias(ws, params.host)
-        if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
-            raise remote_access_disabled(space.name)
-        progress = progress_to(conn, space)
-        space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
-        await self._pool.host_key(ws, space, params.host, progress=progress)
+        warm = self._pool.warm.space_for(ws.key, params.host)
+        if warm is not None:  # a ready channel: no API call, no dial, no handshake to wait for
+            space, progress = warm, progress_to(conn, warm)
+        else:
+            space = await self._spaces.resolve_alias(ws, params.host)
+            if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
+                raise remote_access_disabled(space.name)
+            progress = progress_to(conn, space)
+            space = await self._spaces.ensure_running(
+                ws, space, start=params.start, progress=progress
+            )
+            await self._pool.host_key(ws, space, params.host, progress=progress)
         managed = await self._pool.open(
             ws, space, purpose="ssh", ssh_host=params.host, progress=progress
         )

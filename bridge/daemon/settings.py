@@ -66,6 +66,12 @@ class DaemonSettings:
     ``ServerAliveInterval`` 10 s or more stay below (``SMCONNECT_KEEPALIVE_MIN_BYTES``)."""
     idle_warning: float = 10.0
     """Minutes ahead of an idle shutdown that clients are warned (``SMCONNECT_IDLE_WARNING``)."""
+    warm_channels: bool = True
+    """Keep one ready ssh channel per recently used space, so the next ``ssh`` skips
+    StartSession and the handshake; it costs one idle SSM session per space
+    (``SMCONNECT_WARM_CHANNELS=on|off``; docs/design/efficiency.md, "Warm channels")."""
+    warm_idle: float = 600.0
+    """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DaemonSettings:
@@ -92,6 +98,8 @@ class DaemonSettings:
                 _seconds(env, "SMCONNECT_KEEPALIVE_MIN_BYTES", default.keepalive_min_bytes)
             ),
             idle_warning=_seconds(env, "SMCONNECT_IDLE_WARNING", default.idle_warning),
+            warm_channels=_switch(env, "SMCONNECT_WARM_CHANNELS", default.warm_channels),
+            warm_idle=_seconds(env, "SMCONNECT_WARM_IDLE_SECONDS", default.warm_idle),
         )
 
 
@@ -105,6 +113,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         log.warning("ignoring %s=%r: not a number", name, raw[:40])
         return default
     return value if value > 0 else default
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("on", "1", "true", "yes"):
+        return True
+    if raw in ("off", "0", "false", "no"):
+        return False
+    if raw:
+        log.warning("ignoring %s=%r: not on or off", name, raw[:40])
+    return default
 
 
 def keep_alive_mode(raw: str, default: str) -> str:

@@ -277,6 +277,7 @@ class SpacesService:
                 details={"space": space.name, "in_use": users},
             )
         progress = progress_to(conn, space)
+        await self._pool.warm.drop_space(space.arn)  # no warm channel into a stopped space
         space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
         ws.forget_spaces()
         return {"space": space_json(space, await self.alias(ws, space))}

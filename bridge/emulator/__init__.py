@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bridge.emulator.control.plane import ControlPlane
     from bridge.emulator.control.ports import RuntimeFactory, SessionGateway
     from bridge.emulator.control.server import ControlServer
+    from bridge.emulator.delay import DelayLine
 
 __all__ = ["Emulator", "EmulatorThread", "GatewayFactory", "start_in_thread"]
 
@@ -51,6 +52,7 @@ class Emulator:
         self._gateway: SessionGateway | None = None
         self._plane: ControlPlane | None = None
         self._server: ControlServer | None = None
+        self._api_line: DelayLine | None = None  # in front of the API with --latency-ms
         self._root: Path | None = None
 
     async def start(self) -> None:
@@ -72,6 +74,13 @@ class Emulator:
             self._plane = ControlPlane(self.config, self._gateway, runtime_factory, self._root)
             self._server = ControlServer(self._plane, self.config.host, self.config.port)
             await self._server.start()
+            if self.config.latency_ms > 0:
+                from bridge.emulator.delay import DelayLine
+
+                self._api_line = DelayLine(
+                    "127.0.0.1", self._server.port, self.config.latency_ms / 1000.0
+                )
+                await self._api_line.start()
             await self._plane.seed_running_apps()
         except BaseException:
             await self.stop()
@@ -83,6 +92,9 @@ class Emulator:
         server, self._server = self._server, None
         gateway, self._gateway = self._gateway, None
         root, self._root = self._root, None
+        line, self._api_line = self._api_line, None
+        if line is not None:
+            await line.stop()
         if plane is not None:
             await plane.shutdown()
         if server is not None:
@@ -129,6 +141,8 @@ class Emulator:
         host = self.config.host
         if host in ("0.0.0.0", ""):  # noqa: S104 (a comparison, not a bind)
             host = "127.0.0.1"
+        if self._api_line is not None:
+            return f"http://127.0.0.1:{self._api_line.port}"
         return f"http://{host}:{self._server.port}"
 
     def env(self) -> dict[str, str]:
@@ -156,6 +170,7 @@ def _broker_gateway(config: EmulatorConfig) -> SessionGateway:
     return BrokerGateway(
         pacing="unthrottled" if config.pacing == "unthrottled" else "realistic",
         idle_timeout=idle or None,
+        latency=config.latency_ms / 1000.0,
     )
 
 

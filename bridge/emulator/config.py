@@ -142,6 +142,7 @@ class EmulatorConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     minute_seconds: float = 60.0  # how long one emulated minute lasts (idle timeouts)
     hostile: bool = False  # add spaces and domains with hostile names (see hostile.py)
+    latency_ms: float = 0.0  # one-way delay on every API call and websocket frame (delay.py)
 
     def with_overrides(
         self,
@@ -151,6 +152,7 @@ class EmulatorConfig:
         minute_seconds: float | None = None,
         session_limit: int | None = None,
         hostile: bool | None = None,
+        latency_ms: float | None = None,
     ) -> EmulatorConfig:
         """Command-line options win over the file."""
         updated = self
@@ -167,6 +169,8 @@ class EmulatorConfig:
             updated = replace(updated, limits=limits)
         if hostile is not None:
             updated = replace(updated, hostile=hostile)
+        if latency_ms is not None:
+            updated = replace(updated, latency_ms=_latency(latency_ms, "--latency-ms"))
         return updated
 
 
@@ -238,6 +242,7 @@ def config_from_mapping(data: Any) -> EmulatorConfig:
         limits=_limits(root),
         minute_seconds=_minute(root.number("minute_seconds", 60.0), "minute_seconds"),
         hostile=root.boolean("hostile", False),
+        latency_ms=_latency(root.number("latency_ms", 0.0), "latency_ms"),
     )
     root.done()
     return cfg
@@ -364,6 +369,16 @@ def _session_limit(value: int, where: str) -> int:
 def _minute(value: float, where: str) -> float:
     if not value > 0:
         raise ConfigError(f"{where}: must be more than 0 seconds")
+    return float(value)
+
+
+LATENCY_BOUNDS = (0.0, 10000.0)  # ms one way: 0 is loopback, 10 s is no link anyone uses
+
+
+def _latency(value: float, where: str) -> float:
+    low, high = LATENCY_BOUNDS
+    if not low <= value <= high:
+        raise ConfigError(f"{where}: {value} ms is outside {low:g}-{high:g}")
     return float(value)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -9,6 +10,8 @@ import pytest
 
 from bridge.daemon.dispatch import Api
 from bridge.daemon.server import DaemonServer
+from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.config import DelaysConfig, default_config
 from bridge.paths import DaemonPaths, ensure_private_dir
 
 from .daemon_helpers import install_test_methods, kill_daemons
@@ -42,3 +45,13 @@ async def served(daemon_paths: DaemonPaths) -> AsyncIterator[DaemonServer]:
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorThread]:
+    """An unthrottled emulator with fast app transitions, shared by a module's pool tests."""
+    fast = DelaysConfig(app_start=0.1, app_stop=0.1, start_session_failure_window=0.2)
+    with start_in_thread(
+        dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
+    ) as handle:
+        yield handle

@@ -139,3 +139,17 @@ def kill_daemons(runtime_dir: Path) -> None:
         os.kill(pid, signal.SIGTERM)
         if not wait_until(lambda pid=pid: not alive(pid), 3.0):
             os.kill(pid, signal.SIGKILL)
+
+
+async def running_demo(emulator: Any, monkeypatch: Any) -> tuple[Any, Any]:
+    """A workspace on the emulator (through its environment), and space demo with its app up."""
+    from bridge.aws.context import AwsContext
+    from bridge.daemon.workspace import Workspace
+
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ws = Workspace(AwsContext(), poll_interval=0.05)
+    space = await ws.resolve("demo")
+    started = await ws.run(lambda studio: studio.start_app(space))
+    return ws, await ws.resolve(started.ref)

@@ -5,43 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.aws.context import AwsContext
-from bridge.aws.studio import Space
 from bridge.daemon.pool import ChannelKey, ChannelPool
 from bridge.daemon.settings import DaemonSettings
-from bridge.daemon.workspace import Workspace
-from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator import EmulatorThread
 from bridge.emulator.agent.faults import FaultPlan
-from bridge.emulator.config import DelaysConfig, default_config
 from bridge.ssm.core import CoreConfig
 
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorThread]:
-    fast = DelaysConfig(app_start=0.1, app_stop=0.1, start_session_failure_window=0.2)
-    with start_in_thread(
-        dataclasses.replace(default_config(), pacing="unthrottled", delays=fast)
-    ) as handle:
-        yield handle
-
-
-async def _running_demo(
-    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Workspace, Space]:
-    """A workspace on the emulator (through its environment), and space demo with its app up."""
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    ws = Workspace(AwsContext(), poll_interval=0.05)
-    space = await ws.resolve("demo")
-    started = await ws.run(lambda studio: studio.start_app(space))
-    return ws, await ws.resolve(started.ref)
+from .daemon_helpers import running_demo
 
 
 def test_settings_are_read_once_from_the_given_environment() -> None:
@@ -68,7 +44,7 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
 async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ws, space = await _running_demo(emulator, monkeypatch)
+    ws, space = await running_demo(emulator, monkeypatch)
     events: list[tuple[str, dict[str, Any]]] = []
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
@@ -112,7 +88,7 @@ async def test_a_channel_that_fails_for_good_has_its_session_terminated(
     """A held channel whose resume is refused is failed for good: no one will resume it, so
     the pool terminates its session at once rather than leave it counting against the
     space's session limit until its holder lets go."""
-    ws, space = await _running_demo(emulator, monkeypatch)
+    ws, space = await running_demo(emulator, monkeypatch)
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
         return 0

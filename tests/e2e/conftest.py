@@ -20,3 +20,11 @@ from .e2e_helpers import FAST_DELAYS, Stack, running_stack
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
     yield from running_stack(config, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def warm_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Like ``stack``, with warm channels on and a short warm idle time."""
+    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
+    extra = {"SMCONNECT_WARM_CHANNELS": "on", "SMCONNECT_WARM_IDLE_SECONDS": "3"}
+    yield from running_stack(config, tmp_path_factory, extra)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
@@ -28,14 +28,17 @@ FAST_DELAYS = DelaysConfig(
 
 
 def running_stack(
-    config: EmulatorConfig, tmp_path_factory: pytest.TempPathFactory
+    config: EmulatorConfig,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """An emulator with ``config`` and a sandbox on it; the daemon is stopped at the end."""
+    """An emulator with ``config`` and a sandbox on it (``extra``: daemon settings over
+    ``FAST_DAEMON``); the daemon is stopped at the end."""
     with start_in_thread(config) as emulator:
         stack = Sandbox.create(
             tmp_path_factory.mktemp("home"),
             emulator.env,
-            extra=FAST_DAEMON,
+            extra={**FAST_DAEMON, **(extra or {})},
             emulator=emulator,
         )
         try:

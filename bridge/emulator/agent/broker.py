@@ -115,6 +115,7 @@ class SessionBroker:
         self._tokens: dict[str, str] = {}  # one-time token -> session id
         self._server: Server | None = None
         self._port = 0
+        self.public_port: int | None = None  # what StreamUrls name (a delay line in front)
         self._cell = str(secrets.randbelow(90) + 10)
         self._activity: dict[str, tuple[int, float]] = {}  # id -> (bytes moved, when it moved)
         self._idle_watch: asyncio.Task[None] | None = None
@@ -195,7 +196,7 @@ class SessionBroker:
         if session_id not in self._sessions:
             raise SessionNotFound(f"no session {session_id}")
         return (
-            f"ws://{self.host}:{self._port}{_PATH_PREFIX}{session_id}"
+            f"ws://{self.host}:{self.public_port or self._port}{_PATH_PREFIX}{session_id}"
             f"?role=publish_subscribe&cell-number={self._cell}"
         )
 

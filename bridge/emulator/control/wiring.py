@@ -18,6 +18,7 @@ from bridge.emulator.control.ports import (
     SessionNotResumable,
     SessionUnknown,
 )
+from bridge.emulator.delay import DelayLine
 from bridge.emulator.runtime import SpaceRuntime
 
 
@@ -29,13 +30,23 @@ class BrokerGateway:
         pacing: Pacing = "realistic",
         host: str = "127.0.0.1",
         idle_timeout: float | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.broker = SessionBroker(pacing=pacing, host=host, idle_timeout=idle_timeout)
+        self._latency = latency
+        self._line: DelayLine | None = None
 
     async def start(self) -> None:
         await self.broker.start(port=0)
+        if self._latency > 0:  # clients dial the delay line, which dials the broker
+            self._line = DelayLine(self.broker.host, self.broker.port, self._latency)
+            await self._line.start()
+            self.broker.public_port = self._line.port
 
     async def stop(self) -> None:
+        line, self._line = self._line, None
+        if line is not None:
+            await line.stop()
         await self.broker.stop()
 
     def open_port_session(self, resolve: Resolver, port: int) -> SessionGrant:

@@ -1,0 +1,133 @@
+"""A TCP delay line: a long link's one-way latency, on loopback.
+
+On loopback every round trip is free, which hides what users far from their region feel.
+``DelayLine`` listens on a port of its own and relays each accepted connection to a target,
+holding every chunk it reads for ``delay`` seconds in each direction before writing it on.
+A chunk is released at its arrival time + ``delay``, not after the previous chunk's delay:
+order is kept and throughput is not serialized (1 MB/s pacing still holds behind it), as on a
+real link with a long propagation delay and enough bandwidth.
+
+The emulator puts one in front of its API endpoint and one in front of its websocket broker
+(``--latency-ms``), so every API call pays one round trip and every websocket frame the delay
+each way (the agent's exec and forward traffic rides those frames). ``scripts/bench ssh`` puts
+one in front of a space's SSH server for the direct baseline. What it cannot add is the TCP
+handshake's own round trip: the kernel accepts the connection before the relay sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+__all__ = ["DelayLine"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 65536
+_QUEUED_CHUNKS = 256  # at most this many chunks in flight per direction: then reading waits
+
+
+class DelayLine:
+    """``await start()``, connect to ``port``; each connection reaches ``target`` ``delay``
+    seconds later in each direction. ``await stop()`` closes every connection."""
+
+    def __init__(
+        self, target_host: str, target_port: int, delay: float, *, host: str = "127.0.0.1"
+    ) -> None:
+        if delay < 0:
+            raise ValueError("a delay line cannot deliver before arrival")
+        self.target = (target_host, target_port)
+        self.delay = delay
+        self.host = host
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.Task[None]] = set()
+
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for link in list(self._links):
+            link.cancel()
+        if self._links:
+            await asyncio.gather(*self._links, return_exceptions=True)
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._links.add(task)
+        try:
+            await self._link(reader, writer)
+        except asyncio.CancelledError:  # stop(): the link ends with the line
+            writer.close()
+        finally:
+            self._links.discard(task)
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError as exc:
+            log.info("delay line: cannot reach %s:%d: %s", *self.target, exc)
+            writer.close()
+            return
+        for w in (writer, up_writer):
+            sock = w.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            await asyncio.gather(
+                self._direction(reader, up_writer), self._direction(up_reader, writer)
+            )
+        finally:
+            for w in (writer, up_writer):
+                w.close()
+
+    async def _direction(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read as fast as the sender sends; write each chunk at its arrival + delay."""
+        loop = asyncio.get_running_loop()
+        line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(_QUEUED_CHUNKS)
+
+        async def deliver() -> None:
+            while True:
+                due, data = await line.get()
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not data:  # the sender closed its side: so do we, as late as the data
+                    with contextlib.suppress(OSError):
+                        if writer.can_write_eof():
+                            writer.write_eof()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = loop.create_task(deliver())
+        try:
+            while True:
+                try:
+                    data = await reader.read(_CHUNK)
+                except OSError:
+                    data = b""
+                if sender.done():  # the receiver went away: nothing more to carry
+                    break
+                await line.put((loop.time() + self.delay, data))
+                if not data:
+                    break
+            await sender
+        except (OSError, ConnectionError):
+            pass
+        finally:
+            if not sender.done():
+                sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
