@@ -21,14 +21,15 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import CloseCode
 
+from bridge.ssm._aio import consume_exception, describe, unless_stopped
 from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.coalesce import WriteScheduler
 from bridge.ssm.codec import Flag
@@ -81,7 +82,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ResumeFn = Callable[[], Awaitable[str]]
-_T = TypeVar("_T")
 # Frames taken from the websocket before acting on them: bounds what one delivery hands the
 # application (a reader that paused us sees at most this much more) and how long acks wait.
 _MAX_READ_BATCH = 64
@@ -114,7 +114,7 @@ class DataChannel:
         self._stop: asyncio.Future[None] = self._loop.create_future()
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._ready: asyncio.Future[SessionReady] = self._loop.create_future()
-        self._ready.add_done_callback(_consume_exception)
+        self._ready.add_done_callback(consume_exception)
         self._outcome: ChannelError | None = None  # set once: ChannelClosedError when clean
         self._service_reason: str | None = None  # the text of the service's channel_closed
         self._closing = False
@@ -313,7 +313,7 @@ class DataChannel:
                         f"(websocket closed with 1008 {ws.close_reason or ''})".rstrip()
                     )
                 self._ws = None
-                reconnected = await self._unless_stopped(self._reconnect())
+                reconnected = await unless_stopped(self._reconnect(), self._stop)
                 if reconnected is None:
                     break
                 ws = self._ws = reconnected
@@ -390,7 +390,7 @@ class DataChannel:
                 async with asyncio.timeout(self._options.resume_timeout):
                     token = await self._resume_fn()
             except Exception as exc:
-                raise self._give_up(f"the session could not be resumed ({_describe(exc)})") from exc
+                raise self._give_up(f"the session could not be resumed ({describe(exc)})") from exc
             try:
                 ws = await self._dial(token)
             except DIAL_ERRORS as exc:
@@ -417,18 +417,6 @@ class DataChannel:
             self._on_reconnect(event)
         except Exception:
             log.exception("reconnect listener failed")
-
-    async def _unless_stopped(self, coro: Coroutine[Any, Any, _T]) -> _T | None:
-        """Run ``coro`` unless the channel ends first (then cancel it and return None)."""
-        task = asyncio.create_task(coro)
-        waiting: list[asyncio.Future[Any]] = [task, self._stop]
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            return None
-        return task.result()
 
     # ---- the core's events -------------------------------------------------------------------
 
@@ -577,17 +565,6 @@ class DataChannel:
             self._protocol.connection_lost(outcome)
         self._flushed.set()
         self._done.set_result(None)
-
-
-def _consume_exception(future: asyncio.Future[Any]) -> None:
-    """A channel nobody waits on must not log 'exception was never retrieved'."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def open_channel(
