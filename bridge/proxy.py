@@ -24,6 +24,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bridge.aws.context import AwsContext
@@ -43,6 +44,9 @@ _OPEN_ID = 1
 _FD_OK = b"\0"  # bridge.daemon.fdpass.OK: the byte that carries the descriptor
 _END_CLEAN = b"."  # bridge.daemon.fdpass.END_CLEAN: the session ended normally
 _END_ERROR = b"!"  # bridge.daemon.fdpass.END_ERROR: followed by the cause, one line
+_NOTICE = b"~"  # bridge.daemon.fdpass.NOTICE: a JSON-RPC notification during the session
+_WATCH_HELLO = b"notices 1\n"  # bridge.daemon.fdpass.WATCH_HELLO: this watcher reads notices
+_MAX_LINE = 4096  # bridge.daemon.fdpass.MAX_NOTICE: a longer line on the hand-off is cut
 DAEMON_GONE = "the smconnect daemon went away mid-session (its log: `smconnect daemon logs`)"
 WATCHER_NAME = b"smconnect-watch"  # /proc/<pid>/comm of the process left behind on fd passing
 
@@ -85,18 +89,26 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _notice(payload: bytes) -> None:
-    """A daemon notification during the session: a ``space.idle`` warning is one stderr line
-    (ssh shows the ProxyCommand's stderr on the terminal); anything else is not ours to say."""
+def notice_line(payload: bytes) -> str | None:
+    """What a daemon notification during the session says on ssh's stderr (which ssh shows on
+    the terminal), the same on both paths: a ``space.idle`` warning is one line, in the
+    daemon's words; anything else is not ours to say (None)."""
     try:
         message = json.loads(payload)
     except ValueError:
-        return
+        return None
     params = message.get("params") if isinstance(message, dict) else None
     if message.get("method") == "space.idle" and isinstance(params, dict):
         text = params.get("message")
         if isinstance(text, str) and text:
-            _say(redact(text))
+            return redact(text)
+    return None
+
+
+def _notice(payload: bytes) -> None:
+    line = notice_line(payload)
+    if line is not None:
+        _say(line)
 
 
 def _log_failure(paths: DaemonPaths, message: str) -> None:
@@ -279,6 +291,8 @@ def redeem_ticket(path: str, ticket: str) -> tuple[int, socket.socket]:
         raise ProxyError(f"cannot fetch the connection from the smconnect daemon: {exc}") from None
     if data[:1] == _FD_OK and len(fds) == 1:
         sock.settimeout(None)
+        with contextlib.suppress(OSError):  # a daemon gone already shows at the end notice
+            sock.sendall(_WATCH_HELLO)
         return fds[0], sock
     for fd in fds:
         os.close(fd)
@@ -299,21 +313,38 @@ def _pass_to_ssh(fd: int) -> None:
         os.close(fd)
 
 
-def how_it_ended(watch: socket.socket) -> str | None:
-    """Wait on the hand-off connection for the daemon's end notice: None for a normal end,
-    else the line that names the cause (the daemon closing without a notice means it died)."""
+def _lines(watch: socket.socket) -> Iterator[bytes]:
+    """The hand-off connection's lines (each cut at ``_MAX_LINE``), the last one unfinished
+    if the daemon closed mid-line; they end with the connection (or its error)."""
     data = b""
     with contextlib.suppress(OSError):
-        while b"\n" not in data and len(data) < 4096:
-            chunk = watch.recv(4096)
-            if not chunk:
-                break
+        while chunk := watch.recv(4096):
             data += chunk
-    if data.startswith(_END_CLEAN):
-        return None
-    if data.startswith(_END_ERROR):
-        reason = data[1:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-        return f"the session ended: {reason or 'no reason given'}"
+            while b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                yield line[:_MAX_LINE]
+            if len(data) > _MAX_LINE:  # no newline in sight: not ours to buffer
+                yield data[:_MAX_LINE]
+                data = b""
+    if data:
+        yield data
+
+
+def how_it_ended(
+    watch: socket.socket, on_notice: Callable[[bytes], None] = lambda _: None
+) -> str | None:
+    """Wait on the hand-off connection for the daemon's end notice: None for a normal end,
+    else the line that names the cause (the daemon closing without a notice means it died).
+    Notices on the way (``~`` and a JSON-RPC notification) go to ``on_notice``; a line of a
+    kind this version does not know (a newer daemon's) is skipped."""
+    for line in _lines(watch):
+        if line.startswith(_NOTICE):
+            on_notice(line[1:])
+        elif line.startswith(_END_CLEAN):
+            return None
+        elif line.startswith(_END_ERROR):
+            reason = line[1:].decode("utf-8", "replace").strip()
+            return f"the session ended: {reason or 'no reason given'}"
     return DAEMON_GONE
 
 
@@ -339,7 +370,7 @@ def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
         os.close(null)
         with contextlib.suppress(OSError), open("/proc/self/comm", "wb") as comm:
             comm.write(WATCHER_NAME)
-        message = how_it_ended(watch)
+        message = how_it_ended(watch, _notice)
         if message is not None:
             _say(message)
             _log_failure(paths, f"{host}: {message}")

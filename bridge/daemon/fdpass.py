@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.daemon.auth import peer_allowed, peer_uid
 from bridge.daemon.pool import ManagedChannel
@@ -36,6 +37,9 @@ MAX_TICKET = 128  # a token_urlsafe(32) is 43 characters; anything longer is not
 OK = b"\0"  # the byte carrying the descriptor; else "!" + reason (bridge.proxy reads it)
 END_CLEAN = b".\n"  # on the hand-off connection, once the session ended normally
 END_ERROR = b"!"  # ... or this, the cause and a newline, when it did not
+NOTICE = b"~"  # during the session: a JSON-RPC notification and a newline (``space.idle``)
+WATCH_HELLO = b"notices "  # the watcher's first line, "notices 1": it reads NOTICE lines
+MAX_NOTICE = 4096  # a notice longer than this is not sent (the watcher's line limit)
 NOTICE_GRACE = 1.0  # how long the proxy's watcher gets to print before ssh sees the close
 
 
@@ -48,7 +52,7 @@ class ByteStream(Protocol):
     async def close(self, error: str | None = None) -> None: ...
 
 
-Relay = Callable[[ManagedChannel, ByteStream], Awaitable[None]]
+Relay = Callable[[ManagedChannel, "SocketStream"], Awaitable[None]]
 Release = Callable[[ManagedChannel], Awaitable[None]]
 
 
@@ -58,6 +62,9 @@ class SocketStream:
     ``watcher`` is the hand-off connection, kept open by the process the proxy leaves behind:
     ``close`` tells it how the session ended (``END_CLEAN``, or ``END_ERROR`` and the cause),
     so an abnormal end is named on ssh's stderr although no relay process is in the path.
+    ``notify`` sends it a notice during the session (what the relay process would print), only
+    if the watcher said on connecting that it reads them (``WATCH_HELLO``): an older proxy's
+    watcher takes any line but the end notices for a dead daemon, so it is never sent one.
     """
 
     def __init__(
@@ -69,6 +76,9 @@ class SocketStream:
         self._reader = reader
         self._writer = writer
         self._watcher = watcher
+        self._heard = b""  # what the watcher said so far, until its hello is complete
+        self._listens = False
+        self._telling = asyncio.Lock()  # a notice and the end notice never interleave
 
     async def read(self, n: int = -1) -> bytes:
         try:
@@ -93,16 +103,58 @@ class SocketStream:
         if error is None:
             await self._tell_watcher(END_CLEAN)
 
+    async def notify(self, method: str, params: dict[str, Any]) -> bool:
+        """Send the watcher a notification (``NOTICE``, the JSON-RPC text the relay process
+        gets as a websocket message); False when there is no watcher that reads notices."""
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params})  # one line
+        line = NOTICE + body.encode() + b"\n"
+        async with self._telling:
+            watcher = self._watcher
+            if watcher is None or not self._watcher_listens(watcher) or len(line) > MAX_NOTICE:
+                return False
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(loop.sock_sendall(watcher, line), 5.0)
+            except (OSError, TimeoutError):
+                return False
+            return True
+
+    def _watcher_listens(self, watcher: socket.socket) -> bool:
+        """Whether the watcher's hello (sent right after the hand-off, long before any notice)
+        says it reads notices: ``notices N`` with N >= 1. Non-blocking: silence is an older
+        proxy's watcher."""
+        while not self._listens and b"\n" not in self._heard and len(self._heard) < 64:
+            try:
+                chunk = watcher.recv(64 - len(self._heard))
+            except OSError:  # BlockingIOError: nothing said (yet)
+                return False
+            if not chunk:
+                return False
+            self._heard += chunk
+            line = self._heard.split(b"\n", 1)[0]
+            if b"\n" in self._heard and line.startswith(WATCH_HELLO):
+                version = line[len(WATCH_HELLO) :]
+                self._listens = version.isdigit() and int(version) >= 1
+        return self._listens
+
     async def _tell_watcher(self, notice: bytes) -> None:
         """Send the end notice and give the watcher ``NOTICE_GRACE`` to read it (it closes
         its side once it has printed); a watcher already gone costs nothing."""
-        watcher, self._watcher = self._watcher, None
+        async with self._telling:
+            watcher, self._watcher = self._watcher, None
         if watcher is None:
             return
         loop = asyncio.get_running_loop()
         with watcher, contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(loop.sock_sendall(watcher, notice), NOTICE_GRACE)
-            await asyncio.wait_for(loop.sock_recv(watcher, 1), NOTICE_GRACE)
+            await asyncio.wait_for(_until_closed(watcher), NOTICE_GRACE)
+
+
+async def _until_closed(sock: socket.socket) -> None:
+    """Read (a hello not read yet, say) until the peer closes its side."""
+    loop = asyncio.get_running_loop()
+    while await loop.sock_recv(sock, 256):
+        pass
 
 
 def _one_line(text: str) -> str:

@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import remote_access_disabled, translated
-from bridge.daemon.fdpass import ByteStream, FdPass
+from bridge.daemon.fdpass import ByteStream, FdPass, SocketStream
 from bridge.daemon.params import ContextParams
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
@@ -25,6 +25,12 @@ from bridge.redact import redact
 __all__ = ["ProxyParams", "RelayService"]
 
 log = logging.getLogger("smconnect.daemon.relay")
+
+
+class _Notified(Protocol):
+    """A session's way to its user: the relay's connection, or the passed socket's watcher."""
+
+    async def notify(self, method: str, params: dict[str, Any]) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,10 +45,10 @@ class RelayService:
         self._spaces = spaces
         self._pool = pool
         self._relays: set[asyncio.Task[None]] = set()
-        # channel id -> (space arn, the relay's connection): stream connections get no
-        # broadcasts, so what a relay process must print reaches it through ``notify_space``.
-        self._streams: dict[str, tuple[str, Connection]] = {}
-        self.fdpass = FdPass(self._relay, pool.release)
+        # channel id -> (space arn, the relay's connection or the passed socket's watcher):
+        # neither gets broadcasts, so what ssh's user must read reaches it by ``notify_space``.
+        self._streams: dict[str, tuple[str, _Notified]] = {}
+        self.fdpass = FdPass(self._relay_passed, pool.release)
 
     def register(self, api: Api) -> None:
         api.add("proxy.open", self.proxy_open)
@@ -83,11 +89,20 @@ class RelayService:
         return answer
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
-        """A notification to the relay processes of a space (``smconnect proxy`` prints a
-        ``space.idle`` message on ssh's stderr); a descriptor-passed ssh has none to tell."""
+        """A notification to every ssh session of a space: its relay process, or on the
+        descriptor path its watcher (``smconnect proxy`` prints a ``space.idle`` message on
+        ssh's stderr either way)."""
         for arn, conn in list(self._streams.values()):
             if arn == space_arn:
                 await conn.notify(method, params)
+
+    async def _relay_passed(self, managed: ManagedChannel, stream: SocketStream) -> None:
+        """``_relay`` for a passed descriptor, its watcher reachable by ``notify_space``."""
+        self._streams[managed.id] = (managed.space.arn, stream)
+        try:
+            await self._relay(managed, stream)
+        finally:
+            self._streams.pop(managed.id, None)
 
     async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
         """Copy bytes both ways until either side ends; then release the channel.

@@ -98,26 +98,29 @@ def test_steady_output_keeps_the_space_running_past_its_idle_timeout(idle_stack:
         _stop(proc)
 
 
-def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) -> None:
-    _open(idle_stack)
+def _quiet_ssh(stack: Stack, *options: str) -> subprocess.Popen[bytes]:
+    """A session that only exchanges ssh keepalives once its command has started."""
     proc = subprocess.Popen(
-        # The relay path: its `smconnect proxy` stays beside ssh and prints the warning too.
-        idle_stack.ssh_argv(
-            "-o",
-            "ServerAliveInterval=1",
-            "-o",
-            "ProxyUseFdpass=no",
-            HOST,
-            "echo started; exec sleep 600",
+        stack.ssh_argv(
+            "-o", "ServerAliveInterval=1", *options, HOST, "echo started; exec sleep 600"
         ),
-        env=idle_stack.env,
+        env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"started\n"
+    return proc
+
+
+def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) -> None:
+    """Warned once on every path: the foreground forward, the relay path (its `smconnect
+    proxy` stays beside ssh) and the passed-descriptor path (its `smconnect-watch`)."""
+    _open(idle_stack)
+    relayed = _quiet_ssh(idle_stack, "-o", "ProxyUseFdpass=no")
+    passed = _quiet_ssh(idle_stack, "-o", "ProxyUseFdpass=yes")
     forward = idle_stack.popen("forward", SPACE, "0:22")
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"started\n"
         started = time.monotonic()
         deadline = started + TIMEOUT_MINUTES * MINUTE + 20
         while time.monotonic() < deadline and _app_status(idle_stack) == "InService":
@@ -126,12 +129,18 @@ def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) 
         assert _app_status(idle_stack) != "InService", "the quiet session kept the space running"
         assert stopped_after >= (TIMEOUT_MINUTES - 5) * MINUTE, stopped_after
     finally:
-        _stop(proc)
-        _stop(forward)
-    for stderr in (forward.communicate(timeout=10)[1], proc.communicate(timeout=10)[1].decode()):
+        for proc in (relayed, passed, forward):
+            _stop(proc)
+    outputs = {
+        "forward": forward.communicate(timeout=10)[1],
+        "relay": relayed.communicate(timeout=10)[1].decode(),
+        "fdpass": passed.communicate(timeout=10)[1].decode(),
+    }
+    for path, stderr in outputs.items():
         warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
-        assert len(warnings) == 1, stderr
+        assert len(warnings) == 1, (path, stderr)
         assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
+    assert outputs["fdpass"].count("idle shutdown") == 1
 
 
 def test_an_idle_terminated_session_ends_with_its_cause_and_the_next_ssh_works(

@@ -18,9 +18,9 @@ from typing import cast
 
 import pytest
 
-from bridge.daemon.fdpass import ByteStream, FdPass
+from bridge.daemon.fdpass import FdPass, SocketStream
 from bridge.daemon.pool import ManagedChannel
-from bridge.proxy import DAEMON_GONE, ProxyError, how_it_ended, redeem_ticket
+from bridge.proxy import DAEMON_GONE, ProxyError, how_it_ended, notice_line, redeem_ticket
 from tests.support.other_user import OtherUser
 
 # Run by /usr/bin/python3 as another user: what does fd.sock answer to a valid ticket?
@@ -49,10 +49,12 @@ class Harness:
     def __init__(self, path: Path, ttl: float) -> None:
         self.path = path
         self.released: list[str] = []
+        self.streams: dict[str, SocketStream] = {}
         self.fdpass = FdPass(self._relay, self._release, ttl=ttl)
 
-    async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:
+    async def _relay(self, managed: ManagedChannel, stream: SocketStream) -> None:
         """Echo in upper case; ``fail:CAUSE`` ends the session abnormally, naming CAUSE."""
+        self.streams[managed.id] = stream
         error = None
         try:
             while data := await stream.read():
@@ -80,6 +82,26 @@ class Harness:
     async def redeem_watched(self, ticket: str) -> tuple[int, socket.socket]:
         """The descriptor and the hand-off connection the proxy's watcher keeps."""
         return await asyncio.to_thread(redeem_ticket, str(self.path), ticket)
+
+    async def redeem_as_older_proxy(self, ticket: str) -> tuple[int, socket.socket]:
+        """What a proxy from before notices does: the ticket, the descriptor, no hello."""
+
+        def redeem() -> tuple[int, socket.socket]:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(self.path))
+            sock.sendall(ticket.encode() + b"\n")
+            _data, fds, _flags, _addr = socket.recv_fds(sock, 1, 1)
+            return fds[0], sock
+
+        return await asyncio.to_thread(redeem)
+
+    async def stream(self, name: str) -> SocketStream:
+        """The daemon's end of a redeemed channel, once its relay runs."""
+        for _ in range(200):
+            if name in self.streams:
+                return self.streams[name]
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no relay for {name}")
 
 
 @pytest.fixture
@@ -194,3 +216,43 @@ def test_a_connection_closed_without_a_notice_means_the_daemon_died() -> None:
     with watch:
         daemon.close()  # what a killed daemon leaves: no notice, just the end of the connection
         assert how_it_ended(watch) == DAEMON_GONE
+
+
+IDLE = {"space": "demo", "message": "space 'demo' stops in about 9 minutes (idle shutdown)"}
+
+
+async def test_a_notice_reaches_the_watcher_before_the_end_notice(harness: Harness) -> None:
+    """The framing both ways: ``SocketStream.notify`` writes, ``how_it_ended`` reads, and the
+    relay path's wording function gives the line the watcher prints."""
+    fd, watch = await harness.redeem_watched(harness.issue("ch-idle"))
+    stream = await harness.stream("ch-idle")
+    assert await stream.notify("space.idle", IDLE)
+    notices: list[bytes] = []
+    with watch:
+        ending = asyncio.ensure_future(asyncio.to_thread(how_it_ended, watch, notices.append))
+        assert await asyncio.to_thread(_echo, fd, b"bye") == b"BYE"
+        assert await ending is None
+    assert [notice_line(n) for n in notices] == [IDLE["message"]]
+
+
+async def test_an_older_proxys_watcher_is_sent_no_notice(harness: Harness) -> None:
+    """It would take any line but an end notice for a dead daemon: without its hello,
+    nothing but the end notice goes down the hand-off connection."""
+    fd, watch = await harness.redeem_as_older_proxy(harness.issue("ch-old"))
+    stream = await harness.stream("ch-old")
+    assert not await stream.notify("space.idle", IDLE)
+    with watch:
+        assert await asyncio.to_thread(_echo, fd, b"bye") == b"BYE"
+        watch.settimeout(10)
+        assert await asyncio.to_thread(watch.recv, 100) == b".\n"
+
+
+def test_the_watcher_skips_a_kind_it_does_not_know() -> None:
+    """A newer daemon's message kinds do not end the watch: only the end notices do."""
+    watch, daemon = socket.socketpair()
+    with watch, daemon:
+        daemon.sendall(b"?something new\n~not json\n!space 'demo' stopped\n")
+        notices: list[bytes] = []
+        assert how_it_ended(watch, notices.append) == "the session ended: space 'demo' stopped"
+    assert notices == [b"not json"]
+    assert notice_line(b"not json") is None
