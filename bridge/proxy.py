@@ -8,8 +8,9 @@ It asks the daemon for a stream into the space's SSH server (``proxy.open``) and
 between it and stdin/stdout. With ``--fdpass`` and a socket for stdout (ssh's
 ``ProxyUseFdpass yes``), it instead fetches a descriptor bound to the channel from ``fd.sock``,
 passes it to ssh in SCM_RIGHTS and exits: ssh then talks to the daemon directly, and a forked
-child (the watcher) stays on the hand-off connection only to name an abnormal end. On a pipe
-(``-o ProxyUseFdpass=no``, other ssh clients) it relays as before. Progress goes to stderr (ssh shows it); a failure is one readable
+child (the watcher) stays on the hand-off connection only to print what the daemon says there
+(an idle-shutdown warning, an abnormal end). On a pipe (``-o ProxyUseFdpass=no``, other ssh
+clients) it relays as before. Progress goes to stderr (ssh shows it); a failure is one readable
 line on stderr, also appended to the proxy log. A test guards the import graph.
 """
 
@@ -349,10 +350,10 @@ def how_it_ended(
 
 
 def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
-    """Fork the process that names an abnormal end once ours has exited (ssh waits for the
-    ProxyCommand itself, not for its children). The child keeps only ssh's stderr and the
-    hand-off connection, leaves ssh's process group and session, and exits as soon as the
-    daemon reports the end or goes away, so it never outlives the session; its parent (init
+    """Fork the process that prints the daemon's notices (``space.idle``) and names an abnormal
+    end once ours has exited (ssh waits for the ProxyCommand itself, not for its children). The
+    child keeps only ssh's stderr and the hand-off connection, leaves ssh's process group and
+    session, and exits as soon as the daemon reports the end or goes away, so it never outlives the session; its parent (init
     after we exit) reaps it. Without a fork (none available) the session runs unwatched."""
     try:
         pid = os.fork()
