@@ -353,8 +353,9 @@ def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
     """Fork the process that prints the daemon's notices (``space.idle``) and names an abnormal
     end once ours has exited (ssh waits for the ProxyCommand itself, not for its children). The
     child keeps only ssh's stderr and the hand-off connection, leaves ssh's process group and
-    session, and exits as soon as the daemon reports the end or goes away, so it never outlives the session; its parent (init
-    after we exit) reaps it. Without a fork (none available) the session runs unwatched."""
+    session, and exits as soon as the daemon reports the end or goes away, so it never outlives
+    the session; its parent (init after we exit) reaps it. Without a fork (none available) the
+    session runs unwatched."""
     try:
         pid = os.fork()
     except OSError:
