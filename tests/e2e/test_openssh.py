@@ -68,8 +68,9 @@ def test_space_open_records_the_host_key(stack: Stack, opened: dict[str, Any]) -
     assert recorded and recorded[0].split()[1] in opened["host_key"]
 
 
-def _proxies(host: str) -> dict[int, str]:
-    """Live ``smconnect proxy`` processes for ``host`` (the process table): pid → comm."""
+def _proxies(host: str, home: Path) -> dict[int, str]:
+    """Live ``smconnect proxy`` processes for ``host`` of this test's stack (its private HOME
+    in their environment, so other suites running on the machine do not count): pid → comm."""
     table = subprocess.run(
         ["ps", "-ww", "-eo", "pid=,stat=,comm=,args="], capture_output=True, text=True, check=True
     )
@@ -77,9 +78,19 @@ def _proxies(host: str) -> dict[int, str]:
     for line in table.stdout.splitlines():
         pid, stat, comm, args = line.split(None, 3)
         if " proxy " in args and args.endswith(f" {host}") and "smconnect" in args:
+            if not _runs_in(int(pid), home):
+                continue
             assert not stat.startswith("Z"), f"a zombie proxy: {line}"
             found[int(pid)] = comm
     return found
+
+
+def _runs_in(pid: int, home: Path) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # gone meanwhile
+        return False
+    return f"HOME={home}".encode() in environ
 
 
 def _relays_bytes(pid: int) -> bool:
@@ -103,7 +114,7 @@ def test_no_proxy_process_stays_in_an_fdpass_session(
     try:
         assert session.stdout is not None
         assert session.stdout.readline() == b"up\n"  # the session is live
-        live = _proxies("sm-demo")
+        live = _proxies("sm-demo", stack.home)
         assert len(live) == 1
         [(pid, comm)] = live.items()
         assert _relays_bytes(pid) is relays
@@ -121,7 +132,7 @@ def test_no_proxy_process_stays_in_an_fdpass_session(
         return not [s for s in stack.call("sessions.status")["sessions"] if s["id"] not in earlier]
 
     assert wait_until(released, timeout=15)
-    assert wait_until(lambda: not _proxies("sm-demo"), timeout=10)  # no leak, no zombie
+    assert wait_until(lambda: not _proxies("sm-demo", stack.home), timeout=10)  # no leak, no zombie
 
 
 @pytest.mark.parametrize("options", [[], ["-o", "ProxyUseFdpass=no"]], ids=["fdpass", "relay"])
