@@ -97,6 +97,7 @@ class SequencedCore(abc.ABC):
         self._random_bytes = random_bytes
         self._wire_ids = _wire.WireIds(random_bytes)
         self._out_type_field = _wire.padded_type(self._OUT_TYPE)
+        self._in_head = _wire.message_head(self._IN_TYPE)
         self._epoch_offset = (time.time() if epoch is None else epoch) - now
         self._state = State.HANDSHAKING
         self._stats = ChannelStats(rtt=cfg.initial_rtt, rto=cfg.initial_rto)
@@ -186,6 +187,8 @@ class SequencedCore(abc.ABC):
             if acked is not None:
                 self._on_peer_traffic()
                 self._on_ack(acked, now)
+                return
+            if self._state is State.READY and self._receive_next_output(frame):
                 return
         try:
             message = decode(frame)
@@ -380,6 +383,28 @@ class SequencedCore(abc.ABC):
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
 
+    def _receive_next_output(self, frame: bytes) -> bool:
+        """Take ``frame`` if it is the next in-order plain Output message of a ready channel.
+
+        Most frames of a transfer: acked and delivered exactly as ``_dispatch`` would (both
+        sides deliver an Output payload when ready), without building a ClientMessage, a UUID
+        and the calls between. False: the caller runs the full decoder.
+        """
+        data = _wire.data_message(frame, self._in_head)
+        if data is None:
+            return False
+        seq, wire_id, payload = data
+        if seq != self._expected or self._reorder:
+            return False
+        self._on_peer_traffic()
+        self._ack(seq, _wire.id_text(wire_id))
+        self._expected = seq + 1
+        stats = self._stats
+        stats.messages_received += 1
+        stats.bytes_received += len(payload)
+        self._events.append(DataReceived(payload, PayloadType.OUTPUT))
+        return True
+
     def _on_ack(self, sequence_number: int, now: float) -> None:
         entry = self._unacked.pop(sequence_number, None)
         if entry is None:
@@ -394,7 +419,7 @@ class SequencedCore(abc.ABC):
         seq = message.sequence_number
         expected = self._expected
         if seq == expected:
-            self._ack(message)
+            self._ack_message(message)
             self._process(message, parsed)
             expected += 1
             reorder = self._reorder
@@ -406,22 +431,23 @@ class SequencedCore(abc.ABC):
         elif seq > expected:
             if seq in self._reorder:
                 self._stats.duplicates_received += 1
-                self._ack(message)
+                self._ack_message(message)
             elif seq - expected < self._cfg.receive_buffer:
                 self._reorder[seq] = (message, parsed)
-                self._ack(message)
+                self._ack_message(message)
             else:
                 self._bump("dropped_beyond_receive_buffer")  # unacked: the peer resends
         else:
             self._stats.duplicates_received += 1
-            self._ack(message)  # its ack may have been lost, e.g. across a reconnect
+            self._ack_message(message)  # its ack may have been lost, e.g. across a reconnect
 
-    def _ack(self, message: ClientMessage) -> None:
+    def _ack_message(self, message: ClientMessage) -> None:
+        self._ack(message.sequence_number, str(message.message_id))
+
+    def _ack(self, seq: int, message_id: str) -> None:
         # Only our own incoming type is ever acked, so it is a known ASCII constant in the JSON.
-        seq, created = message.sequence_number, self._created_ms(self._now)
-        ack = _wire.ack_frame(
-            self._IN_TYPE, str(message.message_id), seq, created, self._wire_ids()
-        )
+        created = self._created_ms(self._now)
+        ack = _wire.ack_frame(self._IN_TYPE, message_id, seq, created, self._wire_ids())
         self._control.append(ack)
 
     def _process(self, message: ClientMessage, parsed: object) -> None:

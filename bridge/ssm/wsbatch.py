@@ -1,9 +1,13 @@
 """Batched websocket writes (many binary messages, one socket write) and batched reads.
 
 ``Connection.send`` costs a send context (state check, write, drain) and a syscall per message;
-at ~1000 SSM messages/s each way that was most of a channel's CPU. Here the batch is framed by
-the websockets protocol object (``protocol.send_binary``), drained once (``data_to_send``) and
-handed to the transport as one buffer. On the read side, ``message_buffered`` tells a reader
+at ~1000 SSM messages/s each way that was most of a channel's CPU. Here the batch is framed
+here (``frame_binary``: RFC 6455 headers, a fresh mask per frame on the client side, the mask
+applied by websockets' C ``apply_mask``) and handed to the transport as one buffer; that skips
+websockets' per-frame ``Frame`` object, ``check`` and ``BytesIO`` serialization, which were the
+largest single cost per message. When the connection is not a plain one (an extension such as
+compression negotiated, a fragmented message in progress, debug logging on, or internals that
+look different), each frame goes through ``protocol.send_binary`` as before. On the read side, ``message_buffered`` tells a reader
 that ``recv()`` has a whole message waiting, so it can take every frame one socket read brought
 before acting on them once. This is the only module that touches those websockets internals; ``pyproject.toml`` pins the websockets range they were checked against and
 ``tests/ssm/test_wsbatch.py`` fails with a clear message if they change.
@@ -11,12 +15,22 @@ before acting on them once. This is the only module that touches those websocket
 
 from __future__ import annotations
 
+import asyncio
+import os
+import struct
+
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.messages import Assembler, SimpleQueue
 from websockets.protocol import Protocol
+from websockets.protocol import Side as WsSide
 from websockets.protocol import State as WsState
 
-__all__ = ["check_internals", "message_buffered", "send_batch", "write_batch"]
+try:  # the C version websockets ships for most platforms
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a pure-Python build of websockets
+    from websockets.utils import apply_mask
+
+__all__ = ["check_internals", "frame_binary", "message_buffered", "send_batch", "write_batch"]
 
 # The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
 # ``transport`` and ``recv_messages.frames.queue`` attributes of a connection, checked on a live
@@ -63,15 +77,72 @@ def write_batch(ws: Connection, frames: list[bytes]) -> None:
     _frame_and_write(ws, frames)
 
 
+_FIN_BINARY = 0x82  # FIN bit + opcode 2 (binary): one whole message per frame
+_MASK_BIT = 0x80
+_HEAD_SHORT = struct.Struct("!BB").pack
+_HEAD_16 = struct.Struct("!BBH").pack
+_HEAD_64 = struct.Struct("!BBQ").pack
+
+
+def frame_binary(frames: list[bytes], *, mask: bool) -> bytes:
+    """RFC 6455 unfragmented binary frames for ``frames``, concatenated (no extensions).
+
+    A client masks every frame with its own 4 random bytes (RFC 6455 5.3: from a strong
+    source of entropy; one ``os.urandom`` call serves the whole batch); a server does not mask.
+    """
+    parts: list[bytes] = []
+    append = parts.append
+    mask_bit = _MASK_BIT if mask else 0
+    keys = os.urandom(4 * len(frames)) if mask else b""
+    for index, frame in enumerate(frames):
+        length = len(frame)
+        if length < 126:
+            append(_HEAD_SHORT(_FIN_BINARY, mask_bit | length))
+        elif length < 65536:
+            append(_HEAD_16(_FIN_BINARY, mask_bit | 126, length))
+        else:
+            append(_HEAD_64(_FIN_BINARY, mask_bit | 127, length))
+        if mask:
+            key = keys[4 * index : 4 * index + 4]
+            append(key)
+            append(apply_mask(frame, key))
+        else:
+            append(frame)
+    return b"".join(parts)
+
+
+def _plain(protocol: Protocol) -> bool:
+    """Whether frames can be written around ``protocol`` (it would frame them exactly so)."""
+    return (
+        getattr(protocol, "extensions", None) == []
+        and getattr(protocol, "expect_continuation_frame", None) is False
+        and getattr(protocol, "debug", None) is False
+        and getattr(protocol, "side", None) in (WsSide.CLIENT, WsSide.SERVER)
+        and protocol.state is WsState.OPEN
+    )
+
+
 def _frame_and_write(ws: Connection, frames: list[bytes]) -> None:
     protocol = ws.protocol
+    transport = ws.transport
+    if _plain(protocol):
+        pending = protocol.data_to_send()  # normally empty; kept first to keep the order
+        if all(pending):
+            batch = frame_binary(frames, mask=protocol.side is WsSide.CLIENT)
+            transport.write(b"".join([*pending, batch]) if pending else batch)
+            return
+        _write_chunks(transport, pending)
+        return
     for frame in frames:
         protocol.send_binary(frame)
     chunks = protocol.data_to_send()
-    transport = ws.transport
     if all(chunks):
         transport.write(b"".join(chunks))
         return
+    _write_chunks(transport, chunks)
+
+
+def _write_chunks(transport: asyncio.Transport, chunks: list[bytes]) -> None:
     for chunk in chunks:  # an EOF marker (closing): half-close as websockets itself does
         if chunk:
             transport.write(chunk)

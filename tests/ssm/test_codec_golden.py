@@ -251,3 +251,43 @@ def test_deeply_nested_json_payload_is_a_frame_error_not_a_crash() -> None:
     # json.loads raises RecursionError (not ValueError) past the nesting limit.
     with pytest.raises(FrameError):
         AckPayload.from_json(b"[" * 100_000)
+
+
+def _output_frame(payload: bytes = b"some ssh bytes", seq: int = 7) -> bytearray:
+    return bytearray(
+        encode(
+            ClientMessage(
+                "output_stream_data", seq, payload, 1, 0, MESSAGE_ID, created_date=CREATED_MS
+            )
+        )
+    )
+
+
+def test_data_fast_path_reads_what_the_decoder_reads() -> None:
+    frame = bytes(_output_frame())
+    full = decode(frame)
+    head = _wire.message_head("output_stream_data")
+    assert head == frame[:36]
+    assert _wire.data_message(frame, head) == (7, uuid_to_wire(MESSAGE_ID), full.payload)
+    assert _wire.id_text(uuid_to_wire(MESSAGE_ID)) == str(MESSAGE_ID)
+    # the other direction's type is not this side's
+    assert _wire.data_message(frame, _wire.message_head("input_stream_data")) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f.__setitem__(slice(-1, None), bytes([f[-1] ^ 1])),  # payload: digest fails
+        lambda f: f.__setitem__(slice(80, 81), bytes([f[80] ^ 1])),  # digest
+        lambda f: f.__setitem__(slice(40, 48), bytes(8)),  # CreatedDate 0
+        lambda f: f.__setitem__(slice(0, 4), (120).to_bytes(4, "big")),  # payload moved
+        lambda f: f.__setitem__(slice(112, 116), (10).to_bytes(4, "big")),  # a Flag
+        lambda f: f.__setitem__(slice(116, 120), (99).to_bytes(4, "big")),  # PayloadLength
+        lambda f: f.__setitem__(slice(22, 23), b"\x00"),  # padded with NUL, not spaces
+        lambda f: f.__delitem__(slice(120, None)),  # no payload
+    ],
+)
+def test_data_fast_path_steps_aside_for_anything_unusual(change: Any) -> None:
+    frame = _output_frame()
+    change(frame)
+    assert _wire.data_message(bytes(frame), _wire.message_head("output_stream_data")) is None

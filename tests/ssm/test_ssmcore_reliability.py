@@ -10,7 +10,7 @@ import pytest
 
 from bridge.ssm._rto import RtoEstimator
 from bridge.ssm.agent_core import AgentChannelCore
-from bridge.ssm.codec import Flag, PayloadType
+from bridge.ssm.codec import AckPayload, Flag, PayloadType, decode
 from bridge.ssm.core import (
     ChannelClosed,
     CoreConfig,
@@ -213,6 +213,21 @@ def test_duplicates_are_acked_but_delivered_once() -> None:
     assert acked_sequences(drain(client, 1.1)) == [2, 5, 2, 5]
     assert client.events() == [DataReceived(b"once")]
     assert client.stats.duplicates_received == 2
+
+
+def test_in_order_output_is_acked_by_its_own_id_and_delivered_once() -> None:
+    client = ready_client()
+    before = (client.stats.messages_received, client.stats.bytes_received)
+    frame = make_frame("output_stream_data", 2, b"fast")
+    client.receive(frame, 1.0)  # the next in order: the receive fast path
+    client.receive(frame, 1.0)  # the same again: a duplicate, through the full decoder
+    assert client.events() == [DataReceived(b"fast")]
+    acks = [AckPayload.from_json(m.payload) for m in decoded(drain(client, 1.0)) if m.is_ack]
+    expected = (2, "output_stream_data", decode(frame).message_id)
+    assert [(a.sequence_number, a.message_type, a.message_id) for a in acks] == [expected] * 2
+    after = (client.stats.messages_received, client.stats.bytes_received)
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 4)
+    assert client.stats.duplicates_received == 1
 
 
 def test_messages_beyond_the_receive_buffer_are_dropped_unacked() -> None:

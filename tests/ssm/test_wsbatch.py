@@ -11,8 +11,20 @@ import asyncio
 import websockets
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
-from bridge.ssm.wsbatch import check_internals, message_buffered, send_batch, write_batch
+from bridge.ssm.wsbatch import (
+    check_internals,
+    frame_binary,
+    message_buffered,
+    send_batch,
+    write_batch,
+)
+
+# Every header form of RFC 6455 5.2: 7-bit lengths up to 125, 16-bit from 126 to 65535,
+# 64-bit from 65536.
+_SIZES = (0, 1, 125, 126, 127, 1024, 65535, 65536, 70001)
 
 _HINT = (
     "websockets {version} changed internals that bridge/ssm/wsbatch.py relies on: {missing}. "
@@ -79,3 +91,82 @@ async def test_message_buffered_sees_what_one_read_brought() -> None:
             assert message_buffered(ws)
             assert await ws.recv() == b"c"
             assert not message_buffered(ws)
+
+
+def _parse_all(data: bytes, *, mask: bool) -> list[Frame]:
+    """Frames websockets' own parser reads from ``data`` (``mask``: it expects masked frames)."""
+    reader = StreamReader()
+    reader.feed_data(data)
+    frames: list[Frame] = []
+    while reader.buffer:
+        parser = Frame.parse(reader.read_exact, mask=mask)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frames.append(done.value)
+        else:  # pragma: no cover - the parser wanted bytes we do not have
+            raise AssertionError("truncated frame")
+    return frames
+
+
+def _payloads() -> list[bytes]:
+    return [bytes((n + i) % 256 for i in range(n)) for n in _SIZES]
+
+
+def test_server_frames_equal_websockets_own_serialization() -> None:
+    payloads = _payloads()
+    expected = b"".join(Frame(Opcode.BINARY, p).serialize(mask=False) for p in payloads)
+    assert frame_binary(payloads, mask=False) == expected
+
+
+def test_client_frames_parse_with_websockets_parser_and_fresh_masks() -> None:
+    payloads = _payloads()
+    data = frame_binary(payloads, mask=True)
+    frames = _parse_all(data, mask=True)
+    assert [(f.opcode, f.fin, f.rsv1, f.data) for f in frames] == [
+        (Opcode.BINARY, True, False, p) for p in payloads
+    ]
+    masks: list[bytes] = []
+    offset = 0
+    for payload in payloads:  # each header is 2, 4 or 10 bytes, then the 4-byte mask
+        head = 2 if len(payload) < 126 else 4 if len(payload) < 65536 else 10
+        masks.append(data[offset + head : offset + head + 4])
+        offset += head + 4 + len(payload)
+    assert offset == len(data)
+    assert len(set(masks)) == len(masks)  # not one key reused across the batch
+
+
+async def _roundtrip(payloads: list[bytes], *, compression: str | None) -> list[bytes]:
+    """What a real websockets server and client receive from our batches in both directions."""
+    received: list[bytes] = []
+    echoed: list[bytes] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        for _ in payloads:
+            message = await ws.recv()
+            assert isinstance(message, bytes)
+            received.append(message)
+        write_batch(ws, received)  # the server side: unmasked frames
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=compression) as ws:
+            await send_batch(ws, payloads)
+            async with asyncio.timeout(5):
+                for _ in payloads:
+                    message = await ws.recv()
+                    assert isinstance(message, bytes)
+                    echoed.append(message)
+    assert received == payloads
+    return echoed
+
+
+async def test_real_peer_reads_our_frames_byte_exactly() -> None:
+    payloads = _payloads()
+    assert await _roundtrip(payloads, compression=None) == payloads
+
+
+async def test_compressed_connection_falls_back_to_websockets_framing() -> None:
+    payloads = _payloads()
+    assert await _roundtrip(payloads, compression="deflate") == payloads

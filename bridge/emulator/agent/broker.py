@@ -202,7 +202,9 @@ class SessionBroker:
 
     def resume_session(self, session_id: str) -> str:
         """ResumeSession: a fresh one-time token for the same StreamUrl."""
-        session = self._live(session_id)
+        session = self._sessions.get(session_id)
+        if session is None or not session.resumable:
+            raise SessionNotFound(f"no active session {session_id}")
         if self.faults.refuse_resume:
             raise ResumeRefused(f"resume of session {session_id} refused")
         return self._issue(session.session_id)
@@ -307,7 +309,7 @@ class SessionBroker:
         if self._tokens.get(request.token_value) != session_id or not session_id:
             return None
         session = self._sessions.get(session_id)
-        if session is None or session.is_ending or session.ended.is_set():
+        if session is None or not session.resumable:
             return None
         if session.client_id is not None and session.client_id != request.client_id:
             return None

@@ -159,6 +159,7 @@ class AgentSession:
         self._writable = asyncio.Event()
         self._all_acked = asyncio.Event()
         self._ending: asyncio.Task[None] | None = None
+        self._flushing = False  # ending gracefully: waiting for the client's acks
         self._calm_timer: asyncio.TimerHandle | None = None
         self._release_timer: asyncio.TimerHandle | None = None
         self._drop_marks = {"sent": 0, "received": 0, "total": 0}
@@ -176,6 +177,13 @@ class AgentSession:
     @property
     def is_ending(self) -> bool:
         return self._ending is not None
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a client may still resume: not ending, or ending gracefully and still
+        waiting for its acks (a websocket that dropped then would otherwise strand the data
+        the session is flushing, and the client would fail with it unread)."""
+        return not self.ended.is_set() and (self._ending is None or self._flushing)
 
     # -- websocket lifecycle
 
@@ -459,9 +467,13 @@ class AgentSession:
                     await self._app.aclose()
             self._writable.set()  # wake writers blocked on back-pressure; they see the end
             if graceful and self._started:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(CLOSE_FLUSH_TIMEOUT):
-                        await self._all_acked.wait()
+                self._flushing = True
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(CLOSE_FLUSH_TIMEOUT):
+                            await self._all_acked.wait()
+                finally:
+                    self._flushing = False
             self.close_reason = reason
             self.core.close_channel(self._loop.time(), reason, self.session_id)
             self._pump()
