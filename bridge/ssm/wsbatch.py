@@ -1,21 +1,20 @@
 """Batched websocket writes (many binary messages, one socket write) and batched reads.
 
 ``Connection.send`` costs a send context (state check, write, drain) and a syscall per message;
-at ~1000 SSM messages/s each way that was most of a channel's CPU. Here the batch is framed
-here (``frame_binary``: RFC 6455 headers, a fresh mask per frame on the client side, the mask
-applied by websockets' C ``apply_mask``) and handed to the transport as one buffer; that skips
+at ~1000 SSM messages/s each way that was most of a channel's CPU. Here a batch is framed by
+``frame_binary`` (RFC 6455 headers, a fresh mask per frame on the client side, the mask applied
+by websockets' C ``apply_mask``) and handed to the transport as one buffer; that skips
 websockets' per-frame ``Frame`` object, ``check`` and ``BytesIO`` serialization, which were the
 largest single cost per message. When the connection is not a plain one (an extension such as
 compression negotiated, a fragmented message in progress, debug logging on, or internals that
-look different), each frame goes through ``protocol.send_binary`` as before. On the read side, ``message_buffered`` tells a reader
-that ``recv()`` has a whole message waiting, so it can take every frame one socket read brought
-before acting on them once. This is the only module that touches those websockets internals; ``pyproject.toml`` pins the websockets range they were checked against and
+look different), each frame goes through ``protocol.send_binary`` as before. On the read side,
+``message_buffered`` tells a reader that ``recv()`` has a whole message waiting, so it can take
+every frame one socket read brought before acting on them once. This is the only module that touches those websockets internals; ``pyproject.toml`` pins the websockets range they were checked against and
 ``tests/ssm/test_wsbatch.py`` fails with a clear message if they change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 
@@ -125,24 +124,16 @@ def _plain(protocol: Protocol) -> bool:
 def _frame_and_write(ws: Connection, frames: list[bytes]) -> None:
     protocol = ws.protocol
     transport = ws.transport
-    if _plain(protocol):
-        pending = protocol.data_to_send()  # normally empty; kept first to keep the order
-        if all(pending):
-            batch = frame_binary(frames, mask=protocol.side is WsSide.CLIENT)
-            transport.write(b"".join([*pending, batch]) if pending else batch)
-            return
-        _write_chunks(transport, pending)
-        return
-    for frame in frames:
-        protocol.send_binary(frame)
-    chunks = protocol.data_to_send()
+    if _plain(protocol):  # anything websockets queued (normally nothing) goes first, in order
+        batch = frame_binary(frames, mask=protocol.side is WsSide.CLIENT)
+        chunks = [*protocol.data_to_send(), batch]
+    else:
+        for frame in frames:
+            protocol.send_binary(frame)
+        chunks = protocol.data_to_send()
     if all(chunks):
         transport.write(b"".join(chunks))
         return
-    _write_chunks(transport, chunks)
-
-
-def _write_chunks(transport: asyncio.Transport, chunks: list[bytes]) -> None:
     for chunk in chunks:  # an EOF marker (closing): half-close as websockets itself does
         if chunk:
             transport.write(chunk)
