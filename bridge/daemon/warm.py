@@ -128,18 +128,26 @@ class WarmChannels:
         idle_left = self._last_use.get(key, 0.0) + self._idle - time.monotonic()
         loop = asyncio.get_running_loop()
 
+        # the reason is fixed now: a timer may fire a hair early (asyncio runs a handle within
+        # its clock resolution), so "is the space still in use?" must not be asked again then
+        refresh = idle_left > WARM_REFRESH
+
         def expire() -> None:
             self._timers.pop(key, None)
-            task = loop.create_task(self._expire(ws, space, key, ssh_host))
+            task = loop.create_task(self._expire(ws, space, key, ssh_host, refresh=refresh))
             self._expiring.add(task)
             task.add_done_callback(self._expiring.discard)
 
         self._cancel_timer(key)
         self._timers[key] = loop.call_later(max(0.0, min(idle_left, WARM_REFRESH)), expire)
 
-    async def _expire(self, ws: Workspace, space: Space, key: ChannelKey, ssh_host: str) -> None:
+    async def _expire(
+        self, ws: Workspace, space: Space, key: ChannelKey, ssh_host: str, *, refresh: bool
+    ) -> None:
+        """Replace the spare (``refresh``: it is old) or end it (the space went idle); the
+        space's last use cannot change meanwhile, as only taking the spare records a use."""
         await self._drop(key)
-        if time.monotonic() - self._last_use.get(key, 0.0) < self._idle:
+        if refresh:
             self._refresh(ws, space, key, ssh_host)
         else:
             self._last_use.pop(key, None)
