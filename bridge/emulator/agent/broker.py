@@ -133,7 +133,9 @@ class SessionBroker:
             max_size=None,
             max_queue=64,
             compression=None,
-            close_timeout=2.0,
+            # a slow client still reads the tail (the last data, channel_closed, the close
+            # frame) before websockets aborts the socket and discards what it buffered
+            close_timeout=10.0,
             logger=_ws_log,
         )
         self._port = self._server.sockets[0].getsockname()[1]
