@@ -61,3 +61,39 @@ def test_small_items_keep_many_requests_in_flight(tmp_path: Path) -> None:
 
 def test_chunks_stay_within_the_window(tmp_path: Path) -> None:
     assert _peak(tmp_path, heavy=True, want=8) == 4
+
+
+@dataclass
+class _Spread:
+    """Which lane ran each chunk; each waits until ``want`` chunks run at once (or a short
+    while), so a lane hoarding chunks shows as fewer lanes."""
+
+    want: int
+    lanes: list[int] = field(default_factory=list)
+    full: asyncio.Event = field(default_factory=asyncio.Event)
+    heavy: bool = True
+
+    async def run(self, lane: Lane) -> list[Item]:
+        self.lanes.append(lane.index)
+        if len(self.lanes) >= self.want:
+            self.full.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.full.wait(), 0.5)
+        await lane.request("list", {"path": ".", "top": True})
+        return []
+
+
+def test_a_files_chunks_spread_over_every_lane(tmp_path: Path) -> None:
+    """As many chunks as lanes: each lane carries one, at the same time (a single queue let
+    the first lane's workers take them all and the copy ran over one lane)."""
+
+    async def main() -> list[int]:
+        lanes = [(await local_lane(i, tmp_path))[0] for i in range(8)]
+        spread = _Spread(8)
+        try:
+            await Scheduler(lanes).run([spread] * 8)
+        finally:
+            await asyncio.gather(*(lane.close() for lane in lanes))
+        return spread.lanes
+
+    assert sorted(asyncio.run(main())) == list(range(8))
