@@ -188,6 +188,7 @@ class Scheduler:
         self._done = asyncio.Event()
         self._failure: BaseException | None = None
         self._workers: set[asyncio.Task[None]] = set()
+        self._idle: dict[int, set[asyncio.Task[None]]] = {}  # id(lane): its workers in get()
         self._growing = False
 
     @property
@@ -249,16 +250,23 @@ class Scheduler:
         (self._heavy if item.heavy else self._light).put_nowait(item)
 
     async def _worker(self, lane: Lane, queue: asyncio.Queue[Item]) -> None:
+        idle = self._idle.setdefault(id(lane), set())
+        task = asyncio.current_task()
+        assert task is not None
         while not lane.dead:
-            item = await queue.get()
+            idle.add(task)
+            try:
+                item = await queue.get()  # an item stays queued until this returns
+            finally:
+                idle.discard(task)
             if lane.dead:
                 queue.put_nowait(item)
-                return
+                break
             try:
                 more = await item.run(lane)
             except LaneDead:
                 queue.put_nowait(item)  # another lane takes it
-                return
+                break
             except Exception as exc:
                 self._fail(exc)
                 return
@@ -267,6 +275,13 @@ class Scheduler:
             self._outstanding -= 1
             if not self._outstanding:
                 self._done.set()
+        self._retire(lane)
+
+    def _retire(self, lane: Lane) -> None:
+        """A dead lane's idle workers end too: those waiting on the other queue would
+        otherwise wait for ever, and the run could not tell that every lane has failed."""
+        for task in list(self._idle.get(id(lane), ())):
+            task.cancel()
 
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:

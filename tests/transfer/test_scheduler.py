@@ -9,7 +9,9 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.transfer.lanes import Item, Lane, Scheduler
+import pytest
+
+from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
 from tests.transfer.transfer_helpers import local_lane
 
 
@@ -97,3 +99,33 @@ def test_a_files_chunks_spread_over_every_lane(tmp_path: Path) -> None:
         return spread.lanes
 
     assert sorted(asyncio.run(main())) == list(range(8))
+
+
+@dataclass
+class _Killer:
+    """Kills its lane's helper, then asks it something: the lane dies under a chunk."""
+
+    helper: asyncio.subprocess.Process
+    heavy: bool = True
+
+    async def run(self, lane: Lane) -> list[Item]:
+        self.helper.kill()
+        await self.helper.wait()
+        await lane.request("list", {"path": ".", "top": True})
+        return []
+
+
+def test_the_only_lane_dying_under_a_chunk_fails_the_run(tmp_path: Path) -> None:
+    """The lane's workers waiting for small items end too, so the run fails at once with
+    "every lane failed" instead of waiting for ever."""
+
+    async def main() -> str:
+        lane, proc = await local_lane(0, tmp_path)
+        try:
+            with pytest.raises(TransferError) as failed:
+                await asyncio.wait_for(Scheduler([lane]).run([_Killer(proc)]), 20)
+        finally:
+            await lane.close()
+        return str(failed.value)
+
+    assert asyncio.run(main()).startswith("every lane failed (lane 0:")
