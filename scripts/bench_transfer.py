@@ -40,10 +40,14 @@ from typing import Any
 from bench_ssh import _cpu_s, _opened_space  # scripts/ is on sys.path when run as a script
 
 from bridge.emulator import EmulatorThread
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 from bridge.testing.sandbox import SMCONNECT as SMCONNECT_BIN
-from bridge.testing.sandbox import Sandbox
 
 SMCONNECT = [SMCONNECT_BIN]
+# The daemon paces its channels as it does against AWS (FAST_DAEMON turns that off for the
+# unthrottled emulator): unpaced, an upload runs over the service's input ceiling, the emulator
+# answers with pause_publication as the service does, and the rate swings with the pauses.
+PACED_DAEMON = {**FAST_DAEMON, "SMCONNECT_CHANNEL_RATE": ""}
 
 
 def _cp(box: Sandbox, *args: str) -> tuple[dict[str, Any], float]:
@@ -171,7 +175,7 @@ def measure(
     size = mib << 20
     lane_counts = (1, 2) if quick else (1, 2, 4, 8) if only == "all" else (8,)
     lane_counts = lanes_list or lane_counts
-    with _opened_space("realistic") as (box, emulator, tmp):
+    with _opened_space("realistic", PACED_DAEMON) as (box, emulator, tmp):
         daemon = int(box.call("daemon.status")["pid"])
         figures: dict[str, float] = {"mib": mib}
         random = tmp / "random.bin"
