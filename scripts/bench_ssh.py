@@ -234,14 +234,16 @@ def _bench_config(pacing: str) -> EmulatorConfig:
 
 
 @contextlib.contextmanager
-def _opened_space(pacing: str) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
+def _opened_space(
+    pacing: str, daemon_env: dict[str, str] = FAST_DAEMON
+) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
     """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
     config = _bench_config(pacing)
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
     ):
-        box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=FAST_DAEMON)
+        box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=daemon_env)
         try:
             box.call("space.open", {"space": "demo", "endpoint_url": emulator.endpoint_url})
             yield box, emulator, Path(tmp)

@@ -9,6 +9,15 @@ Figures (SIZE = 32 MiB, 1 MiB with --quick; MB/s = payload / the copy's own seco
                                    daemon, which holds the lanes' SSH connections) per MiB of the
                                    random copies at 8 lanes; the space's helper and the emulator
                                    are not counted
+  daemon_cpu_s_per_mib_{up,down}   the daemon's share of it (the rest is the `cp` process, whose
+                                   start-up, ~1 CPU s, weighs on small copies)
+  space_cpu_s_per_mib_{up,down}    the other side's CPU per MiB at the most lanes: the emulator
+                                   (this process: its agents, pacing and the space's SSH server)
+                                   plus the lanes' helpers (its reaped children)
+  busy_{daemon,space}_{up,down}    CPU seconds / wall seconds of the copy at the most lanes: 1.0
+                                   is one core; the emulator's Python runs on one core at most
+With --lanes N,M,...: only the random copies, over those lane counts, each with
+  {cpu,daemon_cpu,space_cpu}_s_per_mib_{up,down}_N and busy_{daemon,space}_{up,down}_N as above.
   resume_skipped_fraction          kill -9 of `cp` half-way (8 lanes, 1 MiB pieces), then the
                                    re-run's skipped_bytes / SIZE; the result is checked identical
   load_1m                          the 1-minute load average when the bench ended
@@ -20,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -30,10 +40,14 @@ from typing import Any
 from bench_ssh import _cpu_s, _opened_space  # scripts/ is on sys.path when run as a script
 
 from bridge.emulator import EmulatorThread
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 from bridge.testing.sandbox import SMCONNECT as SMCONNECT_BIN
-from bridge.testing.sandbox import Sandbox
 
 SMCONNECT = [SMCONNECT_BIN]
+# The daemon paces its channels as it does against AWS (FAST_DAEMON turns that off for the
+# unthrottled emulator): unpaced, an upload runs over the service's input ceiling, the emulator
+# answers with pause_publication as the service does, and the rate swings with the pauses.
+PACED_DAEMON = {**FAST_DAEMON, "SMCONNECT_CHANNEL_RATE": ""}
 
 
 def _cp(box: Sandbox, *args: str) -> tuple[dict[str, Any], float]:
@@ -60,21 +74,40 @@ def _mb_s(summary: dict[str, Any]) -> float:
     return round(summary["bytes"] / max(summary["seconds"], 1e-6) / 1e6, 3)
 
 
+def _space_cpu_s() -> float:
+    """CPU seconds of the space's side: this process (the emulator's threads; the bench's own
+    thread waits) and its reaped children (the lanes' helpers, and the `cp` runs)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _copy_both_ways(
     box: Sandbox, src: Path, lanes: int, daemon: int, extra: tuple[str, ...] = ()
 ) -> dict[str, float]:
-    """Up then down over ``lanes``: MB/s and user-side CPU s/MiB each way."""
+    """Up then down over ``lanes``: MB/s, user-side and space-side CPU s/MiB and how busy the
+    daemon and the space's side were, each way."""
     figures = {}
     back = src.with_suffix(".back")
     for way, paths in (
         ("up", [str(src), "demo:" + src.name]),
         ("down", ["demo:" + src.name, str(back)]),
     ):
-        before = _cpu_s(daemon)
+        before, space_before, start = _cpu_s(daemon), _space_cpu_s(), time.monotonic()
         summary, cli_cpu = _cp(box, "--lanes", str(lanes), *extra, *paths)
-        cpu = cli_cpu + _cpu_s(daemon) - before
+        wall = time.monotonic() - start
+        daemon_cpu = _cpu_s(daemon) - before
+        time.sleep(0.5)  # the lanes' helpers exit after the copy; let the emulator reap them
+        space_cpu = _space_cpu_s() - space_before - cli_cpu
+        mib = summary["bytes"] / (1 << 20)
         figures[f"{way}_mb_s"] = _mb_s(summary)
-        figures[f"{way}_cpu_s_per_mib"] = round(cpu / (summary["bytes"] / (1 << 20)), 4)
+        figures[f"{way}_cpu_s_per_mib"] = round((cli_cpu + daemon_cpu) / mib, 4)
+        figures[f"{way}_daemon_cpu_s_per_mib"] = round(daemon_cpu / mib, 4)
+        figures[f"{way}_space_cpu_s_per_mib"] = round(space_cpu / mib, 4)
+        figures[f"{way}_busy_daemon"] = round(daemon_cpu / wall, 2)
+        figures[f"{way}_busy_space"] = round(space_cpu / wall, 2)
     if hashlib.sha256(back.read_bytes()).digest() != hashlib.sha256(src.read_bytes()).digest():
         raise SystemExit(f"bench: {src.name} came back different")
     back.unlink()
@@ -127,24 +160,40 @@ def _small_files(box: Sandbox, tmp: Path, size: int) -> dict[str, float]:
     }
 
 
-def measure(quick: bool, mib: int = 32, only: str = "all") -> dict[str, float]:
+def measure(
+    quick: bool,
+    mib: int = 32,
+    only: str = "all",
+    lanes_list: tuple[int, ...] = (),
+    chunk: str | None = None,
+) -> dict[str, float]:
     """The figures; ``only`` limits them to the small-files ratio (``small``) or the 8-lane
-    rates and CPU (``cpu``), so one figure can be re-measured in a minute on a busy machine."""
+    rates and CPU (``cpu``), so one figure can be re-measured in a minute on a busy machine;
+    ``lanes_list`` gives the random copies only, with CPU figures at every lane count;
+    ``chunk`` is `cp --chunk` for them (a file of one chunk travels over one lane)."""
     mib = 1 if quick else mib
     size = mib << 20
     lane_counts = (1, 2) if quick else (1, 2, 4, 8) if only == "all" else (8,)
-    with _opened_space("realistic") as (box, emulator, tmp):
+    lane_counts = lanes_list or lane_counts
+    with _opened_space("realistic", PACED_DAEMON) as (box, emulator, tmp):
         daemon = int(box.call("daemon.status")["pid"])
         figures: dict[str, float] = {"mib": mib}
         random = tmp / "random.bin"
         random.write_bytes(os.urandom(size))
         for lanes in lane_counts if only != "small" else ():
-            got = _copy_both_ways(box, random, lanes, daemon)
+            extra = ("--chunk", chunk) if chunk else ()
+            got = _copy_both_ways(box, random, lanes, daemon, extra)
             for way in ("up", "down"):
                 figures[f"random_{way}_mb_s_{lanes}"] = got[f"{way}_mb_s"]
-                if lanes == lane_counts[-1]:
-                    figures[f"cpu_s_per_mib_{way}"] = got[f"{way}_cpu_s_per_mib"]
-        if only == "cpu":
+                if lanes == lane_counts[-1] or lanes_list:
+                    tail = f"_{lanes}" if lanes_list else ""
+                    figures[f"cpu_s_per_mib_{way}{tail}"] = got[f"{way}_cpu_s_per_mib"]
+                    for part in ("daemon", "space"):
+                        key = f"{part}_cpu_s_per_mib"
+                        figures[f"{key}_{way}{tail}"] = got[f"{way}_{key}"]
+                    figures[f"busy_daemon_{way}{tail}"] = got[f"{way}_busy_daemon"]
+                    figures[f"busy_space_{way}{tail}"] = got[f"{way}_busy_space"]
+        if only == "cpu" or lanes_list:
             return figures | {"load_1m": round(os.getloadavg()[0], 2)}
         if only == "small":
             return figures | _small_files(box, tmp, size)
@@ -161,6 +210,16 @@ def measure(quick: bool, mib: int = 32, only: str = "all") -> dict[str, float]:
     return figures
 
 
+def _lane_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of lane counts: {text!r}") from None
+    if not all(1 <= n <= 16 for n in counts):
+        raise argparse.ArgumentTypeError("lane counts go from 1 to 16")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="scripts/bench transfer", description=__doc__.splitlines()[0]
@@ -171,8 +230,20 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("all", "small", "cpu"), default="all", help="one figure only"
     )
+    parser.add_argument(
+        "--lanes",
+        type=_lane_counts,
+        default=(),
+        metavar="N,M,...",
+        help="only the random copies, over these lane counts, with CPU figures at each",
+    )
+    parser.add_argument(
+        "--chunk",
+        metavar="SIZE",
+        help="`cp --chunk` for the random copies (default 4M; a file of one chunk uses one lane)",
+    )
     args = parser.parse_args()
-    figures = measure(args.quick, args.mib, args.only)
+    figures = measure(args.quick, args.mib, args.only, args.lanes, args.chunk)
     lines = [f"{name:28} {value:10.4f}" for name, value in figures.items()]
     print(json.dumps(figures) if args.json else "\n".join(lines))
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 
 from bridge.aws.context import EnvCredentials
 from bridge.aws.errors import ConfigurationError, CredentialsError, ProfileNotFound, SignInExpired
@@ -35,6 +37,35 @@ class SessionSpec:
     credentials: EnvCredentials | None = None
 
 
+# One botocore loader per data path for every session of the process (see _sharing_models).
+_LOADERS: dict[object, botocore.loaders.Loader] = {}
+
+
+def _sharing_models(profile: str | None = None) -> botocore.session.Session:
+    """A botocore session whose service models come through the process's shared loader.
+
+    botocore parses a service's JSON model once per loader, and each session makes its own:
+    the daemon holds a session per identity (profile, exported credentials, region) and the
+    SageMaker model alone is ~20 MB of parsed JSON, so each further identity cost that again.
+    Shared, it is parsed and held once. A profile naming its own ``data_path`` gets a loader
+    of its own."""
+    session = botocore.session.Session(profile=profile)
+    data_path = session.get_config_variable("data_path")
+    loader = _LOADERS.get(data_path)
+    if loader is None:
+        loader = _LOADERS[data_path] = botocore.loaders.create_loader(data_path)
+    session.register_component("data_loader", loader)
+    return session
+
+
+def _shared(session: boto3.Session) -> boto3.Session:
+    """``session`` with the search path boto3 appends to the loader for each session it makes
+    kept once (the loader is shared)."""
+    paths = session._loader.search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
 def make_session(spec: SessionSpec | None = None) -> boto3.Session:
     spec = spec or SessionSpec()
     region = spec.region or _region_from_env()
@@ -44,11 +75,14 @@ def make_session(spec: SessionSpec | None = None) -> boto3.Session:
             aws_secret_access_key=spec.credentials.secret_access_key,
             aws_session_token=spec.credentials.session_token,
             region_name=region,
+            botocore_session=_sharing_models(),
         )
     else:
         profile = spec.profile or os.environ.get("AWS_PROFILE") or None
         try:
-            session = boto3.Session(profile_name=profile, region_name=region)
+            session = boto3.Session(
+                profile_name=profile, region_name=region, botocore_session=_sharing_models(profile)
+            )
         except botocore.exceptions.ProfileNotFound:
             raise ProfileNotFound(
                 f"AWS profile {profile!r} is not defined in ~/.aws/config or ~/.aws/credentials; "
@@ -59,7 +93,7 @@ def make_session(spec: SessionSpec | None = None) -> boto3.Session:
             "no AWS region is configured: pass --region, set AWS_REGION, "
             "or set `region` for the profile in ~/.aws/config"
         )
-    return session
+    return _shared(session)
 
 
 def require_credentials(session: boto3.Session) -> None:

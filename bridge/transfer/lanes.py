@@ -165,23 +165,30 @@ Grow = Callable[[Callable[[Lane], None]], Awaitable[None]]
 
 
 class Scheduler:
-    """Items over lanes: ``requests`` at once per lane, of which at most ``window`` heavy (a
-    chunk each). Small files need the many: each is a round trip through SSM for a few KiB, so
-    a lane is bandwidth-bound only with tens of them in flight, while chunks need few and
-    would cost ``requests`` times the chunk size of memory. A ``grow`` task may add lanes while the
-    run goes on (``auto``); the run fails only when every lane's workers have ended with work
-    left and no lane is still being added."""
+    """Items over lanes: per lane ``requests`` workers for light items and ``window`` for heavy
+    ones (a chunk each). Small files need the many: each is a round trip through SSM for a few
+    KiB, so a lane is bandwidth-bound only with tens of them in flight, while chunks need few and
+    would cost ``requests`` times the chunk size of memory.
+
+    Heavy and light items wait in separate queues, so a worker takes a chunk only when it can
+    send it at once: with one queue, the first lane's workers took every item at the start and
+    queued the chunks behind their own lane's window, leaving the other lanes idle (a file of 8
+    chunks over 8 lanes went over one). Workers start interleaved across lanes, so the first
+    chunks go one per lane. A ``grow`` task may add lanes while the run goes on (``auto``); the
+    run fails only when every lane's workers have ended with work left and no lane is still
+    being added."""
 
     def __init__(self, lanes: list[Lane], *, window: int = 4, requests: int = 32) -> None:
         self._lanes = list(lanes)
         self._window = window
         self._requests = requests
-        self._heavy: dict[int, asyncio.Semaphore] = {}  # id(lane): its chunks in flight
-        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._heavy: asyncio.Queue[Item] = asyncio.Queue()
+        self._light: asyncio.Queue[Item] = asyncio.Queue()
         self._outstanding = 0
         self._done = asyncio.Event()
         self._failure: BaseException | None = None
         self._workers: set[asyncio.Task[None]] = set()
+        self._idle: dict[int, set[asyncio.Task[None]]] = {}  # id(lane): its workers in get()
         self._growing = False
 
     @property
@@ -193,8 +200,7 @@ class Scheduler:
             self._add(item)
         if not self._outstanding:
             return
-        for lane in self._lanes:
-            self._start_workers(lane)
+        self._start_workers(self._lanes)
         grower = asyncio.create_task(self._grow(grow)) if grow is not None else None
         try:
             await self._done.wait()
@@ -210,7 +216,7 @@ class Scheduler:
         """A lane opened during the run: its workers join at once."""
         self._lanes.append(lane)
         if not self._done.is_set():
-            self._start_workers(lane)
+            self._start_workers([lane])
 
     async def _grow(self, grow: Grow) -> None:
         self._growing = True
@@ -220,12 +226,15 @@ class Scheduler:
             self._growing = False
             self._check_lanes()
 
-    def _start_workers(self, lane: Lane) -> None:
-        self._heavy[id(lane)] = asyncio.Semaphore(self._window)
-        for _ in range(self._requests):
-            task = asyncio.create_task(self._worker(lane))
-            self._workers.add(task)
-            task.add_done_callback(self._worker_ended)
+    def _start_workers(self, lanes: list[Lane]) -> None:
+        """The lanes' workers, round by round across the lanes (tasks run, and so take their
+        first item, in the order they were made)."""
+        for queue, count in ((self._heavy, self._window), (self._light, self._requests)):
+            for _ in range(count):
+                for lane in lanes:
+                    task = asyncio.create_task(self._worker(lane, queue))
+                    self._workers.add(task)
+                    task.add_done_callback(self._worker_ended)
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
         self._workers.discard(task)
@@ -238,23 +247,26 @@ class Scheduler:
 
     def _add(self, item: Item) -> None:
         self._outstanding += 1
-        self._queue.put_nowait(item)
+        (self._heavy if item.heavy else self._light).put_nowait(item)
 
-    async def _worker(self, lane: Lane) -> None:
+    async def _worker(self, lane: Lane, queue: asyncio.Queue[Item]) -> None:
+        idle = self._idle.setdefault(id(lane), set())
+        task = asyncio.current_task()
+        assert task is not None
         while not lane.dead:
-            item = await self._queue.get()
-            if lane.dead:
-                self._queue.put_nowait(item)
-                return
+            idle.add(task)
             try:
-                if item.heavy:
-                    async with self._heavy[id(lane)]:
-                        more = await item.run(lane)
-                else:
-                    more = await item.run(lane)
+                item = await queue.get()  # an item stays queued until this returns
+            finally:
+                idle.discard(task)
+            if lane.dead:
+                queue.put_nowait(item)
+                break
+            try:
+                more = await item.run(lane)
             except LaneDead:
-                self._queue.put_nowait(item)  # another lane takes it
-                return
+                queue.put_nowait(item)  # another lane takes it
+                break
             except Exception as exc:
                 self._fail(exc)
                 return
@@ -263,6 +275,13 @@ class Scheduler:
             self._outstanding -= 1
             if not self._outstanding:
                 self._done.set()
+        self._retire(lane)
+
+    def _retire(self, lane: Lane) -> None:
+        """A dead lane's idle workers end too: those waiting on the other queue would
+        otherwise wait for ever, and the run could not tell that every lane has failed."""
+        for task in list(self._idle.get(id(lane), ())):
+            task.cancel()
 
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:

@@ -9,7 +9,9 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.transfer.lanes import Item, Lane, Scheduler
+import pytest
+
+from bridge.transfer.lanes import Item, Lane, Scheduler, TransferError
 from tests.transfer.transfer_helpers import local_lane
 
 
@@ -61,3 +63,69 @@ def test_small_items_keep_many_requests_in_flight(tmp_path: Path) -> None:
 
 def test_chunks_stay_within_the_window(tmp_path: Path) -> None:
     assert _peak(tmp_path, heavy=True, want=8) == 4
+
+
+@dataclass
+class _Spread:
+    """Which lane ran each chunk; each waits until ``want`` chunks run at once (or a short
+    while), so a lane hoarding chunks shows as fewer lanes."""
+
+    want: int
+    lanes: list[int] = field(default_factory=list)
+    full: asyncio.Event = field(default_factory=asyncio.Event)
+    heavy: bool = True
+
+    async def run(self, lane: Lane) -> list[Item]:
+        self.lanes.append(lane.index)
+        if len(self.lanes) >= self.want:
+            self.full.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.full.wait(), 0.5)
+        await lane.request("list", {"path": ".", "top": True})
+        return []
+
+
+def test_a_files_chunks_spread_over_every_lane(tmp_path: Path) -> None:
+    """As many chunks as lanes: each lane carries one, at the same time (a single queue let
+    the first lane's workers take them all and the copy ran over one lane)."""
+
+    async def main() -> list[int]:
+        lanes = [(await local_lane(i, tmp_path))[0] for i in range(8)]
+        spread = _Spread(8)
+        try:
+            await Scheduler(lanes).run([spread] * 8)
+        finally:
+            await asyncio.gather(*(lane.close() for lane in lanes))
+        return spread.lanes
+
+    assert sorted(asyncio.run(main())) == list(range(8))
+
+
+@dataclass
+class _Killer:
+    """Kills its lane's helper, then asks it something: the lane dies under a chunk."""
+
+    helper: asyncio.subprocess.Process
+    heavy: bool = True
+
+    async def run(self, lane: Lane) -> list[Item]:
+        self.helper.kill()
+        await self.helper.wait()
+        await lane.request("list", {"path": ".", "top": True})
+        return []
+
+
+def test_the_only_lane_dying_under_a_chunk_fails_the_run(tmp_path: Path) -> None:
+    """The lane's workers waiting for small items end too, so the run fails at once with
+    "every lane failed" instead of waiting for ever."""
+
+    async def main() -> str:
+        lane, proc = await local_lane(0, tmp_path)
+        try:
+            with pytest.raises(TransferError) as failed:
+                await asyncio.wait_for(Scheduler([lane]).run([_Killer(proc)]), 20)
+        finally:
+            await lane.close()
+        return str(failed.value)
+
+    assert asyncio.run(main()).startswith("every lane failed (lane 0:")
