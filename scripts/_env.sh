@@ -28,4 +28,9 @@ if [ ! -f "$_stamp" ] || [ "$ROOT/pyproject.toml" -nt "$_stamp" ]; then
     "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,emulator]"
     touch "$_stamp"
 fi
+# As root, the emulator runs a space's processes as `sagemaker-user`, who needs a Python of its
+# own (docs/design/emulator-runtime.md); cheap when already built.
+if [ "$(id -u)" = 0 ]; then
+    bash "$ROOT/scripts/_space_venv.sh"
+fi
 export PATH="$VENV/bin:$PATH"

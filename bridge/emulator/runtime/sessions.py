@@ -51,9 +51,7 @@ class SessionRunner:
         self._env = dict(env)
         self._children = children
         # Children run as the space's user, with its groups only (none beyond its own).
-        self._as_user: dict[str, Any] = (
-            {"user": user.uid, "group": user.gid, "extra_groups": []} if user else {}
-        )
+        self._as_user: dict[str, Any] = user.as_child if user else {}
 
     async def __call__(self, process: Process) -> None:
         try:
