@@ -32,7 +32,7 @@ from bridge.emulator.runtime.space_user import (
     warned,
 )
 
-from .runtime_helpers import ssh_connect
+from .runtime_helpers import ssh_connect, started
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 REPO = Path(__file__).resolve().parents[3]
@@ -166,11 +166,8 @@ def passable_root() -> Iterator[Path]:
 @pytest_asyncio.fixture
 async def as_user(default: None, passable_root: Path) -> AsyncIterator[SpaceRuntime]:
     runtime = SpaceRuntime(space_name="demo-user", app_type="JupyterLab", root=passable_root)
-    await runtime.start()
-    try:
+    async with started(runtime):
         yield runtime
-    finally:
-        await runtime.stop()
 
 
 XSRF = "0123456789abcdef"
