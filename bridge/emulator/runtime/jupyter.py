@@ -1,9 +1,10 @@
 """The JupyterLab space's Jupyter server: a real jupyter-server on a unix socket.
 
 It runs as the space's user (``user``) from the space's Python when it has one, else as the
-emulator's user from the emulator's interpreter, with SageMaker's flags (base URL ``/jupyterlab/default``, empty token, any origin) but
-listens on a unix socket instead of ``0.0.0.0:8888``, and its kernels talk ZeroMQ over ipc
-files, so nothing it starts takes a TCP port. XSRF protection stays on, as in a real space:
+emulator's user from the emulator's interpreter, with SageMaker's flags (base URL
+``/jupyterlab/default``, empty token, any origin) but listens on a unix socket instead of
+``0.0.0.0:8888``, and its kernels talk ZeroMQ over ipc files, so nothing it starts takes a TCP
+port. XSRF protection stays on, as in a real space:
 a client that POSTs must send the same value in an ``_xsrf`` cookie and an ``X-XSRFToken``
 header.
 """

@@ -169,11 +169,10 @@ class SpaceRuntime:
         )
         if user is not None:
             await asyncio.to_thread(self._hand_over, user)
-        # Jupyter runs as the space's user when that user has a Python of its own.
-        jupyter_user = user if user is not None and user.python else None
-        self.python = (
-            jupyter_user.python if jupyter_user and jupyter_user.python else sys.executable
-        )
+        # Jupyter runs as the space's user when that user has a Python it can run.
+        python = user.python if user is not None else None
+        jupyter_user = user if python else None
+        self.python = python or sys.executable
         run_dir = self._run_dir = self._make_run_dir(jupyter_user)
         self._run_id = uuid.uuid4().hex
         env = self._environment()
