@@ -6,7 +6,8 @@ The suite's emulators run a space's processes as this process's own user
 (``SMCONNECT_EMULATOR_SPACE_USER=current``), a test-speed and stability choice: no probe and no
 user switch at each app start, and spaces rooted in pytest's 0700 temp folders stay reachable.
 The default (``sagemaker-user`` as root) has its own tests, which lift this:
-tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py.
+tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py. A run started with
+``SMCONNECT_EMULATOR_SPACE_USER=`` (set, empty) keeps the default everywhere.
 """
 
 from __future__ import annotations
