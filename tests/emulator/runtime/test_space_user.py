@@ -181,6 +181,9 @@ async def test_sessions_jupyter_and_kernels_run_as_sagemaker_user(as_user: Space
         done = await conn.run("whoami; command -v python3; touch made", check=True)
     assert done.stdout == f"{LOGIN_USER}\n{Path(user.python).parent / 'python3'}\n"
     assert (as_user.home / "made").stat().st_uid == user.uid
+    async with await ssh_connect(as_user) as conn:
+        terminal = await conn.run("stat -c %U $(tty)", term_type="xterm", check=True)
+    assert terminal.stdout == f"{LOGIN_USER}\r\n"
     run_dir = as_user.ssh_socket.parent
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o711
     assert as_user.ssh_socket.stat().st_uid == 0  # the SSH server's, out of the user's reach
