@@ -28,4 +28,10 @@ if [ ! -f "$_stamp" ] || [ "$ROOT/pyproject.toml" -nt "$_stamp" ]; then
     "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,emulator]"
     touch "$_stamp"
 fi
+# As root, the emulator runs a space's processes as `sagemaker-user`, who needs a Python of its
+# own (docs/design/emulator-runtime.md); cheap when already built. Without it the emulator falls
+# back to root with a warning, and only the tests of that user fail.
+if [ "$(id -u)" = 0 ]; then
+    bash "$ROOT/scripts/_space_venv.sh" || echo "smconnect: the space's Python was not built" >&2
+fi
 export PATH="$VENV/bin:$PATH"

@@ -1,16 +1,30 @@
 """Suite-wide hooks. At the end of the session, whatever ran, the logs the suite left are
 searched for secrets (``support.log_scan``); a find fails the run with a message naming the
-file, even when every test passed."""
+file, even when every test passed.
+
+The suite's emulators run a space's processes as this process's own user
+(``SMCONNECT_EMULATOR_SPACE_USER=current``), a test-speed and stability choice: no probe and no
+user switch at each app start, and spaces rooted in pytest's 0700 temp folders stay reachable.
+The default (``sagemaker-user`` as root) has its own tests, which lift this:
+tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py. A run started with
+``SMCONNECT_EMULATOR_SPACE_USER=`` (set, empty) keeps the default everywhere.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bridge.emulator.runtime.space_user import CURRENT, USER_ENV
 from tests.support import log_scan
 from tests.support.other_user import OtherUser, throwaway_user
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault(USER_ENV, CURRENT)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The JupyterLab space's Jupyter server: a real jupyter-server on a unix socket.
 
-It runs with SageMaker's flags (base URL ``/jupyterlab/default``, empty token, any origin) but
-listens on a unix socket instead of ``0.0.0.0:8888``, and its kernels talk ZeroMQ over ipc
-files, so nothing it starts takes a TCP port. XSRF protection stays on, as in a real space:
+It runs as the space's user (``user``) from the space's Python when it has one, else as the
+emulator's user from the emulator's interpreter, with SageMaker's flags (base URL
+``/jupyterlab/default``, empty token, any origin) but listens on a unix socket instead of
+``0.0.0.0:8888``, and its kernels talk ZeroMQ over ipc files, so nothing it starts takes a TCP
+port. XSRF protection stays on, as in a real space:
 a client that POSTs must send the same value in an ``_xsrf`` cookie and an ``X-XSRFToken``
 header.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 import aiohttp
 
 from bridge.emulator.runtime.procs import descendants, die_with_parent, kill_tree
+from bridge.emulator.runtime.space_user import SpaceUser
 
 BASE_URL = "/jupyterlab/default"
 _STATUS_PATH = f"{BASE_URL}/api/status"
@@ -42,6 +45,8 @@ class JupyterServer:
         home: Path,
         env: Mapping[str, str],
         startup_timeout: float = 60.0,
+        python: str = sys.executable,
+        user: SpaceUser | None = None,
     ) -> None:
         self._socket_path = socket_path
         self._kernel_ipc_prefix = kernel_ipc_prefix
@@ -50,6 +55,8 @@ class JupyterServer:
         self._home = home
         self._env = dict(env)
         self._startup_timeout = startup_timeout
+        self._python = python
+        self._user = user
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -62,7 +69,7 @@ class JupyterServer:
 
     def _argv(self) -> list[str]:
         return [
-            sys.executable,
+            self._python,
             "-m",
             "jupyter_server",
             f"--ServerApp.sock={self._socket_path}",
@@ -82,8 +89,8 @@ class JupyterServer:
     async def start(self) -> None:
         env = dict(self._env)
         env["JUPYTER_RUNTIME_DIR"] = os.fspath(self._runtime_dir)
-        # The venv's python3 kernel (ipykernel) must win over anything on the host.
-        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+        # The python3 kernel (ipykernel) beside the server's interpreter must win over the host's.
+        env["PATH"] = os.pathsep.join([os.path.dirname(self._python), env.get("PATH", "")])
         log_fd = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -94,7 +101,8 @@ class JupyterServer:
                 cwd=self._home,
                 env=env,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent,  # runs after the switch of user: it stays set
+                **(self._user.as_child if self._user else {}),
             )
         finally:
             os.close(log_fd)

@@ -51,9 +51,8 @@ class SessionRunner:
         self._env = dict(env)
         self._children = children
         # Children run as the space's user, with its groups only (none beyond its own).
-        self._as_user: dict[str, Any] = (
-            {"user": user.uid, "group": user.gid, "extra_groups": []} if user else {}
-        )
+        self._user = user
+        self._as_user: dict[str, Any] = user.as_child if user else {}
 
     async def __call__(self, process: Process) -> None:
         try:
@@ -119,6 +118,8 @@ class SessionRunner:
     async def _run_pty(self, process: Process) -> None:
         master, slave = os.openpty()
         try:
+            if self._user is not None:  # as sshd does: the user's terminal is the user's
+                os.fchown(slave, self._user.uid, -1)
             _set_size(slave, process.get_terminal_size())
             proc = await asyncio.create_subprocess_exec(
                 *self._argv(process),

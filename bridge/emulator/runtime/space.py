@@ -1,13 +1,15 @@
 """A running SageMaker app, as seen from inside: an SSH server and (JupyterLab) a Jupyter server.
 
-Everything listens on unix sockets in a private 0700 directory, so the only way in is through
-the agent side, which asks ``resolve`` where a port inside the space lives.
+Everything listens on unix sockets in a private run directory (0700; 0711 when the space runs as
+another user, whose Jupyter server owns the ``jupyter/`` folder in it), so the only way in is
+through the agent side, which asks ``resolve`` where a port inside the space lives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -59,6 +61,7 @@ class SpaceRuntime:
         self._children: set[int] = set()
         self._run_id = ""
         self.user: SpaceUser | None = None  # who sessions run as (None: the emulator's user)
+        self.python = sys.executable  # the space's python3 / jupyter (see space_python.py)
 
     @property
     def running(self) -> bool:
@@ -78,7 +81,7 @@ class SpaceRuntime:
 
     @property
     def jupyter_socket(self) -> Path:
-        return self._dir() / "jupyter.sock"
+        return self._dir() / "jupyter" / "jupyter.sock"
 
     def _key(self) -> asyncssh.SSHKey:
         if self._host_key is None:
@@ -90,15 +93,24 @@ class SpaceRuntime:
             raise RuntimeError(f"space {self.space_name!r} is not running")
         return self._run_dir
 
-    def _make_run_dir(self) -> Path:
-        """The private socket directory: under root if the paths fit, else a short temp dir."""
+    def _make_run_dir(self, jupyter_user: SpaceUser | None) -> Path:
+        """The private socket directory: under root if the paths fit, else a short temp dir.
+        Its ``jupyter/`` folder (socket, kernel ipc files, runtime dir) is the Jupyter server's:
+        ``jupyter_user``'s when it runs as another user, who may then pass through the run
+        directory (0711) but not list it or reach the SSH socket (0600)."""
         preferred = self.root / "run"
-        if len(os.fsencode(preferred / "jupyter.sock")) <= _MAX_SOCKET_PATH:
+        if len(os.fsencode(preferred / "jupyter" / "jupyter.sock")) <= _MAX_SOCKET_PATH:
             shutil.rmtree(preferred, ignore_errors=True)
             preferred.mkdir(mode=0o700, parents=True)
-            os.chmod(preferred, 0o700)  # mkdir's mode is masked by the umask
-            return preferred
-        return Path(tempfile.mkdtemp(prefix="smconnect-space-"))  # mkdtemp makes it 0700
+            run_dir = preferred
+        else:
+            run_dir = Path(tempfile.mkdtemp(prefix="smconnect-space-"))
+        os.chmod(run_dir, 0o700 if jupyter_user is None else 0o711)  # mkdir's mode is masked
+        (run_dir / "jupyter").mkdir(mode=0o700)
+        (run_dir / "jupyter" / "jupyter-runtime").mkdir(mode=0o700)
+        if jupyter_user is not None:
+            jupyter_user.hand_over(run_dir / "jupyter")
+        return run_dir
 
     def _write_profile(self) -> None:
         """A prompt that names the login user and the space, as a SageMaker image's does
@@ -109,18 +121,23 @@ class SpaceRuntime:
                 f"[ -f ~/.bashrc ] && . ~/.bashrc\nPS1='{LOGIN_USER}@{self.space_name}:\\w\\$ '\n"
             )
 
+    def _passable(self) -> tuple[Path, ...]:
+        """The emulator's folders above the home (0700 from mkdtemp) that ``_hand_over`` opens
+        for search; the folders above them must already let another user through."""
+        return (self.root.parent, self.root, self.home.parent)
+
     def _hand_over(self, user: SpaceUser) -> None:
-        """The home and TMPDIR become the user's; the folders above them (the emulator's, 0700
-        from mkdtemp) let it pass through, without listing them."""
+        """The home and TMPDIR become the user's; the folders above them let it pass through,
+        without listing them."""
         user.hand_over(self.home, self.tmp_dir)
-        for folder in (self.root.parent, self.root, self.home.parent):
+        for folder in self._passable():
             mode = os.stat(folder).st_mode & 0o7777 | 0o111  # search only: nothing is listed
             os.chmod(folder, mode)
 
     def _environment(self) -> dict[str, str]:
         """What a login in the space sees; HOME is always set (aws-toolkit-vscode #8096)."""
         path = os.environ.get(SPACE_PATH_ENV) or os.pathsep.join(
-            [os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)]
+            [os.path.dirname(self.python), os.environ.get("PATH", os.defpath)]
         )
         return {
             "HOME": os.fspath(self.home),
@@ -145,10 +162,18 @@ class SpaceRuntime:
         shutil.rmtree(self.tmp_dir, ignore_errors=True)  # a new container's /tmp is empty
         self.tmp_dir.mkdir(mode=0o700)
         self._write_profile()
-        self.user = await asyncio.to_thread(space_user_from_env, LOGIN_USER)
-        if self.user is not None:
-            await asyncio.to_thread(self._hand_over, self.user)
-        run_dir = self._run_dir = self._make_run_dir()
+        self.user = user = await asyncio.to_thread(
+            functools.partial(
+                space_user_from_env, LOGIN_USER, home=self.home, passable=self._passable()
+            )
+        )
+        if user is not None:
+            await asyncio.to_thread(self._hand_over, user)
+        # Jupyter runs as the space's user when that user has a Python it can run.
+        python = user.python if user is not None else None
+        jupyter_user = user if python else None
+        self.python = python or sys.executable
+        run_dir = self._run_dir = self._make_run_dir(jupyter_user)
         self._run_id = uuid.uuid4().hex
         env = self._environment()
         self._host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -162,15 +187,15 @@ class SpaceRuntime:
         )
         starts = [self._ssh.start(self._host_key)]
         if self.jupyter_enabled:
-            runtime_dir = run_dir / "jupyter-runtime"
-            runtime_dir.mkdir(mode=0o700)
             self._jupyter = JupyterServer(
-                socket_path=run_dir / "jupyter.sock",
-                kernel_ipc_prefix=run_dir / "k",
-                runtime_dir=runtime_dir,
+                socket_path=self.jupyter_socket,
+                kernel_ipc_prefix=run_dir / "jupyter" / "k",
+                runtime_dir=run_dir / "jupyter" / "jupyter-runtime",
                 log_path=self.root / "jupyter.log",
                 home=self.home,
                 env=env,
+                python=self.python,
+                user=jupyter_user,
             )
             starts.append(self._jupyter.start())
         results = await asyncio.gather(*starts, return_exceptions=True)

@@ -10,13 +10,11 @@ import pytest_asyncio
 
 from bridge.emulator.runtime import SpaceRuntime
 
+from .runtime_helpers import started
+
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def jupyterlab(tmp_path_factory: Any) -> AsyncIterator[SpaceRuntime]:
     root: Path = tmp_path_factory.mktemp("jl")
-    runtime = SpaceRuntime(space_name="demo-jl", app_type="JupyterLab", root=root)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
+    async with started(SpaceRuntime(space_name="demo-jl", app_type="JupyterLab", root=root)) as rt:
+        yield rt

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncssh
@@ -21,3 +23,13 @@ async def ssh_connect(
     return await asyncssh.connect(
         sock=sock, username=username, known_hosts=None, agent_path=None, **options
     )
+
+
+@contextlib.asynccontextmanager
+async def started(runtime: SpaceRuntime) -> AsyncIterator[SpaceRuntime]:
+    """``runtime``, started for the block and stopped after it."""
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
