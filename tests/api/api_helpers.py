@@ -14,4 +14,6 @@ FAST_DELAYS = DelaysConfig(
 EXPIRED_KEY = "ASIAEMULATOREXPIRED1"
 EXPIRED_SECRET = "expiredSecretDoNotLeak"
 EXPIRED_TOKEN = "expiredSessionTokenDoNotLeak"
-ROTATING = "rotating"  # a space whose host key the tests change behind the daemon's back
+# A space whose host key the tests change behind the daemon's back; a Code Editor space, as its
+# runtime restarts in milliseconds (no Jupyter server).
+ROTATING = "rotating"

@@ -40,7 +40,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
                 expires_at=time.time() - 5,
             ),
         ),
-        domains=(dataclasses.replace(domain, spaces=(*domain.spaces, SpaceConfig(ROTATING))),),
+        domains=(
+            dataclasses.replace(
+                domain, spaces=(*domain.spaces, SpaceConfig(ROTATING, app_type="CodeEditor"))
+            ),
+        ),
     )
     with start_in_thread(config) as emulator:
         box = Sandbox.create(

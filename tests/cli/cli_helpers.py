@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from bridge.cli.daemon_cmd import STOP_WAIT
 from bridge.emulator.config import DelaysConfig, DomainConfig, EmulatorConfig, SpaceConfig
 from bridge.testing.sandbox import SMCONNECT, Sandbox
+from tests.support import wait_until
 
 __all__ = [
     "DOMAIN",
@@ -131,13 +133,17 @@ class Cli(Sandbox):
         return self.home / ".ssh" / "smconnect" / "config"
 
     def stop_daemon(self) -> None:
-        """``smconnect daemon stop``; SIGKILL only if that fails (and then the test fails)."""
-        result = self.run("daemon", "stop", timeout=60)
-        pid = self.daemon_pid()
-        if pid is not None:
+        """Stop this HOME's daemon, if one runs, with ``daemon.shutdown`` from this process (what
+        ``smconnect daemon stop`` sends, without paying for a CLI process per test: that command
+        has its own tests); SIGKILL only if it is still there after ``STOP_WAIT`` seconds, and
+        then the test fails."""
+        if self.daemon_pid() is None:
+            return  # none was started (or it is gone already)
+        super().stop_daemon()
+        gone = wait_until(lambda: self.daemon_pid() is None, STOP_WAIT)
+        if not gone and (pid := self.daemon_pid()) is not None:
             os.kill(pid, signal.SIGKILL)
-        assert result.returncode == 0, str(result)
-        assert pid is None, "the daemon outlived `smconnect daemon stop`"
+        assert gone, f"the daemon outlived daemon.shutdown by {STOP_WAIT:.0f} s"
 
 
 def read_until(stream: Any, predicate: Callable[[str], bool], timeout: float) -> str:

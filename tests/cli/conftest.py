@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,9 +24,8 @@ def emu() -> Iterator[EmulatorThread]:
         yield handle
 
 
-@pytest.fixture
-def offline_cli() -> Iterator[Cli]:
-    """A Cli with no AWS endpoint or credentials at all."""
+@contextlib.contextmanager
+def _private_cli() -> Iterator[Cli]:
     root = Path(tempfile.mkdtemp(prefix="smc-"))  # short: unix socket paths max out at 107 bytes
     cli = Cli.offline(root)
     try:
@@ -35,6 +35,23 @@ def offline_cli() -> Iterator[Cli]:
             cli.stop_daemon()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def offline_cli() -> Iterator[Cli]:
+    """A Cli with no AWS endpoint or credentials at all."""
+    with _private_cli() as cli:
+        yield cli
+
+
+@pytest.fixture(scope="module")
+def module_cli() -> Iterator[Cli]:
+    """Like ``cli``, one for the whole module (its emulator, HOME, daemon and the apps it
+    started): for a module whose tests each close what they open, so the daemon start and the
+    JupyterLab app start are paid once, not per test."""
+    with start_in_thread(cli_config()) as handle, _private_cli() as cli:
+        cli.env.update(handle.env)
+        yield cli
 
 
 @pytest.fixture

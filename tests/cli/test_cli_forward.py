@@ -1,4 +1,7 @@
-"""forward (background and foreground) and status, with real traffic to the space's Jupyter."""
+"""forward (background and foreground) and status, with real traffic to the space's Jupyter.
+
+The tests share one daemon and running space (``module_cli``); each closes the forwards it
+opens, and several check that none is left."""
 
 from __future__ import annotations
 
@@ -24,33 +27,35 @@ def _jupyter_status(port: int) -> dict[str, object]:
     return data
 
 
-def test_forward_in_the_background_then_close(cli: Cli) -> None:
-    fwd = cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
+def test_forward_in_the_background_then_close(module_cli: Cli) -> None:
+    fwd = module_cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
     port = fwd["local_port"]
     assert port > 0 and fwd["remote_port"] == 8888 and fwd["space"] == "demo"
     assert "started" in _jupyter_status(port)
 
-    status = cli.run("status", "--json").ok().json()
+    status = module_cli.run("status", "--json").ok().json()
     assert status["daemon"]["pid"] > 0
     assert [f["id"] for f in status["forwards"]] == [fwd["id"]]
     session = next(s for s in status["sessions"] if s["id"] == fwd["id"])
     assert session["space"] == "demo" and session["state"] == "connected"
     assert session["bytes_received"] > 0 and session["bytes_sent"] > 0
-    human = cli.run("status").ok().stdout
+    human = module_cli.run("status").ok().stdout
     assert "Sessions" in human and "Forwards" in human and f"127.0.0.1:{port}" in human
 
-    listed = cli.run("forward", "--list", "--json").ok().json()
+    listed = module_cli.run("forward", "--list", "--json").ok().json()
     assert [f["id"] for f in listed] == [fwd["id"]]
-    closed = cli.run("forward", "--close", fwd["id"]).ok()
+    closed = module_cli.run("forward", "--close", fwd["id"]).ok()
     assert fwd["id"] in closed.stdout
-    assert cli.run("forward", "--list", "--json").ok().json() == []
-    assert cli.run("status", "--json").ok().json()["forwards"] == []
-    cli.run("forward", "--close", fwd["id"]).fails(3, fwd["id"])
+    assert module_cli.run("forward", "--list", "--json").ok().json() == []
+    assert module_cli.run("status", "--json").ok().json()["forwards"] == []
+    module_cli.run("forward", "--close", fwd["id"]).fails(3, fwd["id"])
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_forward_in_the_foreground_until_a_signal(cli: Cli, stop_signal: signal.Signals) -> None:
-    proc = cli.popen("forward", "demo", "0:8888")
+def test_forward_in_the_foreground_until_a_signal(
+    module_cli: Cli, stop_signal: signal.Signals
+) -> None:
+    proc = module_cli.popen("forward", "demo", "0:8888")
     try:
         assert proc.stdout is not None
         line = read_until(proc.stdout, lambda ln: ln.startswith("Forwarding"), 120)
@@ -66,18 +71,20 @@ def test_forward_in_the_foreground_until_a_signal(cli: Cli, stop_signal: signal.
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert cli.run("forward", "--list", "--json").ok().json() == []
+    assert module_cli.run("forward", "--list", "--json").ok().json() == []
 
 
-def test_forward_usage_errors(cli: Cli) -> None:
-    cli.run("forward", "demo", "abc").fails(2, "'abc' is not a port spec")
-    cli.run("forward", "demo", "70000").fails(2, "65535")
-    cli.run("forward", "demo").fails(2, "usage: smconnect forward")
-    cli.run("forward", "--list", "--close", "x").fails(2)
+def test_forward_usage_errors(module_cli: Cli) -> None:
+    module_cli.run("forward", "demo", "abc").fails(2, "'abc' is not a port spec")
+    module_cli.run("forward", "demo", "70000").fails(2, "65535")
+    module_cli.run("forward", "demo").fails(2, "usage: smconnect forward")
+    module_cli.run("forward", "--list", "--close", "x").fails(2)
 
 
-def test_forward_several_ports_in_one_command(cli: Cli) -> None:
-    opened = cli.run("forward", "demo", "0:8888", "0:8888", "--background", "--json").ok().json()
+def test_forward_several_ports_in_one_command(module_cli: Cli) -> None:
+    opened = (
+        module_cli.run("forward", "demo", "0:8888", "0:8888", "--background", "--json").ok().json()
+    )
     try:
         assert len(opened) == 2 and len({f["local_port"] for f in opened}) == 2
         for fwd in opened:
@@ -85,43 +92,49 @@ def test_forward_several_ports_in_one_command(cli: Cli) -> None:
             assert "started" in _jupyter_status(fwd["local_port"])
     finally:
         for fwd in opened:
-            cli.run("forward", "--close", fwd["id"]).ok()
+            module_cli.run("forward", "--close", fwd["id"]).ok()
 
 
-def test_forward_bind_address(cli: Cli) -> None:
-    fwd = cli.run("forward", "demo", "0:8888", "--bind", "127.0.0.2", "-b", "--json").ok().json()
+def test_forward_bind_address(module_cli: Cli) -> None:
+    fwd = (
+        module_cli.run("forward", "demo", "0:8888", "--bind", "127.0.0.2", "-b", "--json")
+        .ok()
+        .json()
+    )
     try:
         assert fwd["local"] == f"127.0.0.2:{fwd['local_port']}"
         url = f"http://127.0.0.2:{fwd['local_port']}{STATUS_PATH}"
         with urllib.request.urlopen(url, timeout=30) as r:
             assert r.status == 200
     finally:
-        cli.run("forward", "--close", fwd["id"]).ok()
+        module_cli.run("forward", "--close", fwd["id"]).ok()
 
 
-def test_a_local_port_in_use_is_one_line_with_the_fix(cli: Cli) -> None:
+def test_a_local_port_in_use_is_one_line_with_the_fix(module_cli: Cli) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        result = cli.run("forward", "demo", f"{port}:8888", "--background")
+        result = module_cli.run("forward", "demo", f"{port}:8888", "--background")
         result.fails(1, f"127.0.0.1:{port} is already in use")
         assert "--close" in result.stderr and "0:8888" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert cli.run("forward", "--list", "--json").ok().json() == []
+    assert module_cli.run("forward", "--list", "--json").ok().json() == []
 
 
-def test_forward_unix_socket(cli: Cli, tmp_path: Path) -> None:
+def test_forward_unix_socket(module_cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "fwd.sock"
-    fwd = cli.run("forward", "demo", "8888", "--unix-socket", str(path), "-b", "--json").ok()
+    fwd = module_cli.run("forward", "demo", "8888", "--unix-socket", str(path), "-b", "--json").ok()
     opened = fwd.json()
     try:
         assert opened["local"] == str(path) and stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
-        cli.run("forward", "--close", opened["id"]).ok()
-    cli.run("forward", "demo", "8888", "6006", "--unix-socket", str(path)).fails(2, "one port")
+        module_cli.run("forward", "--close", opened["id"]).ok()
+    module_cli.run("forward", "demo", "8888", "6006", "--unix-socket", str(path)).fails(
+        2, "one port"
+    )
 
 
-def test_a_foreground_forward_says_when_nothing_listens_in_the_space(cli: Cli) -> None:
-    proc = cli.popen("forward", "demo", "0:1")
+def test_a_foreground_forward_says_when_nothing_listens_in_the_space(module_cli: Cli) -> None:
+    proc = module_cli.popen("forward", "demo", "0:1")
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = read_until(proc.stdout, lambda ln: ln.startswith("Forwarding"), 120)

@@ -1,7 +1,8 @@
 """The space picker (issue 16): ``open``, ``ssh``, ``kernels`` and ``forward`` with no space.
 
 On a terminal (a real pty, the real console script, keys as a terminal sends them) the user
-picks with the arrow keys and by typing; without one, the usage error lists the spaces.
+picks with the arrow keys and by typing; without one, the usage error lists the spaces. The
+tests share one daemon (``module_cli``): none depends on which apps the others started.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def _succeeds(child: pexpect.spawn) -> str:
     return out
 
 
-def test_typing_filters_and_enter_opens_the_match(cli: Cli) -> None:
-    child = _spawn(cli, "open", "--no-editor")
+def test_typing_filters_and_enter_opens_the_match(module_cli: Cli) -> None:
+    child = _spawn(module_cli, "open", "--no-editor")
     child.send("edi")
     child.expect_exact("> editor")
     child.send("\r")
@@ -45,10 +46,10 @@ def test_typing_filters_and_enter_opens_the_match(cli: Cli) -> None:
     assert "Space editor is ready" in out and "ssh " in out
 
 
-def test_arrow_keys_move_through_the_matches(cli: Cli) -> None:
+def test_arrow_keys_move_through_the_matches(module_cli: Cli) -> None:
     """``twin`` is in two domains: typed, it leaves both; Down, Down (past the end), Up, Down
     picks the second, whose domain the opened space reports."""
-    child = _spawn(cli, "open", "--json")
+    child = _spawn(module_cli, "open", "--json")
     child.send("twin")
     child.expect_exact(f"{OTHER_DOMAIN}/twin")
     for key in (DOWN, DOWN, UP, DOWN):
@@ -58,15 +59,15 @@ def test_arrow_keys_move_through_the_matches(cli: Cli) -> None:
     assert f'"domain_id": "{OTHER_DOMAIN}"' in out
 
 
-def test_escape_leaves_without_choosing(cli: Cli) -> None:
-    child = _spawn(cli, "kernels")
+def test_escape_leaves_without_choosing(module_cli: Cli) -> None:
+    child = _spawn(module_cli, "kernels")
     child.send("\x1b")
     out, status = _finish(child)
     assert status == 2 and "no space chosen" in out, out
 
 
-def test_forward_picks_a_space_then_asks_for_ports(cli: Cli) -> None:
-    child = _spawn(cli, "forward", "--background")
+def test_forward_picks_a_space_then_asks_for_ports(module_cli: Cli) -> None:
+    child = _spawn(module_cli, "forward", "--background")
     child.send("demo\r")
     child.expect_exact("Ports to forward to demo")
     child.send("0:8888\r")
@@ -74,11 +75,13 @@ def test_forward_picks_a_space_then_asks_for_ports(cli: Cli) -> None:
     assert "demo:8888 in the background" in out
 
 
-def test_without_a_terminal_the_usage_error_lists_the_spaces(cli: Cli) -> None:
+def test_without_a_terminal_the_usage_error_lists_the_spaces(module_cli: Cli) -> None:
     for command in ("open", "ssh", "kernels", "forward"):
-        line = cli.run(command).fails(2, f"smconnect {command} needs a space", "spaces: ", "editor")
+        line = module_cli.run(command).fails(
+            2, f"smconnect {command} needs a space", "spaces: ", "editor"
+        )
         assert f"{OTHER_DOMAIN}/twin" in line
-    assert "[LOCAL:]REMOTE" in cli.run("forward").fails(2)
+    assert "[LOCAL:]REMOTE" in module_cli.run("forward").fails(2)
 
 
 def test_key_parsing_and_scrolling() -> None:

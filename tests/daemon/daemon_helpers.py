@@ -141,8 +141,13 @@ def kill_daemons(runtime_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-async def running_demo(emulator: Any, monkeypatch: Any) -> tuple[Any, Any]:
-    """A workspace on the emulator (through its environment), and space demo with its app up."""
+async def running_space(
+    emulator: Any, monkeypatch: Any, space_name: str = "editor"
+) -> tuple[Any, Any]:
+    """A workspace on the emulator (through its environment), and space ``space_name`` with its app
+    up: by default the Code Editor space, whose app is up in milliseconds (the JupyterLab
+    ``demo`` starts and stops a real Jupyter server, seconds each, that channel tests never
+    use)."""
     from bridge.aws.context import AwsContext
     from bridge.daemon.workspace import Workspace
 
@@ -150,6 +155,6 @@ async def running_demo(emulator: Any, monkeypatch: Any) -> tuple[Any, Any]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     ws = Workspace(AwsContext(), poll_interval=0.05)
-    space = await ws.resolve("demo")
+    space = await ws.resolve(space_name)
     started = await ws.run(lambda studio: studio.start_app(space))
     return ws, await ws.resolve(started.ref)

@@ -17,7 +17,7 @@ from bridge.emulator import EmulatorThread
 from bridge.emulator.agent.faults import FaultPlan
 from bridge.ssm.core import CoreConfig
 
-from .daemon_helpers import running_demo
+from .daemon_helpers import running_space
 
 
 def test_settings_are_read_once_from_the_given_environment() -> None:
@@ -44,7 +44,7 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
 async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ws, space = await running_demo(emulator, monkeypatch)
+    ws, space = await running_space(emulator, monkeypatch)
     events: list[tuple[str, dict[str, Any]]] = []
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
@@ -58,16 +58,16 @@ async def test_pool_learns_the_host_key_once_and_closes_with_the_last_holder(
         known_hosts=known_hosts,
     )
     try:
-        key = await pool.host_key(ws, space, "sm-demo")
+        key = await pool.host_key(ws, space, "sm-editor")
         assert key.startswith("ssh-") and key in known_hosts.read_text()
         assert not pool.busy()  # the host-key channel is released at once
-        managed, ssh = await pool.open_ssh(ws, space, purpose="forward", ssh_host="sm-demo")
+        managed, ssh = await pool.open_ssh(ws, space, purpose="forward", ssh_host="sm-editor")
         # One hostkey channel in all: the second learn (inside open_ssh) came from memory.
         assert managed.id == "forward-2"
         assert managed.key == ChannelKey(AwsContext().key, space.arn, "forward")
         assert pool.find(managed.key) == [managed]
         result = await ssh.run("echo from-$SAGEMAKER_SPACE_NAME", check=True)
-        assert str(result.stdout).strip() == "from-demo"
+        assert str(result.stdout).strip() == "from-editor"
         assert [m.describe()["state"] for m in pool.channels()] == ["connected"]
 
         assert pool.share(managed) is managed
@@ -88,7 +88,7 @@ async def test_a_channel_that_fails_for_good_has_its_session_terminated(
     """A held channel whose resume is refused is failed for good: no one will resume it, so
     the pool terminates its session at once rather than leave it counting against the
     space's session limit until its holder lets go."""
-    ws, space = await running_demo(emulator, monkeypatch)
+    ws, space = await running_space(emulator, monkeypatch)
 
     async def broadcast(method: str, params: dict[str, Any]) -> int:
         return 0
@@ -101,7 +101,7 @@ async def test_a_channel_that_fails_for_good_has_its_session_terminated(
     broker = emulator.emulator.broker
     plane = emulator.emulator.plane
     try:
-        managed = await pool.open(ws, space, purpose="forward", ssh_host="sm-demo")
+        managed = await pool.open(ws, space, purpose="forward", ssh_host="sm-editor")
         assert plane.gateway.active(managed.session_id)
         stats = broker.sessions[managed.session_id].stats
         broker.faults.refuse_resume = True

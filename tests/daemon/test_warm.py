@@ -15,7 +15,7 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import SESSIONS_PER_SPACE
 from bridge.emulator import EmulatorThread
 
-from .daemon_helpers import running_demo
+from .daemon_helpers import running_space
 
 
 async def _quiet(method: str, params: dict[str, Any]) -> int:
@@ -40,17 +40,17 @@ async def _until(probe: Any, timeout: float = 10.0) -> None:
 async def test_second_ssh_takes_the_warm_channel_and_a_new_one_is_made(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ws, space = await running_demo(emulator, monkeypatch)
+    ws, space = await running_space(emulator, monkeypatch)
     settings = DaemonSettings(channel_rate=None, warm_idle=1.5)
     pool = ChannelPool(settings, broadcast=_quiet, known_hosts=tmp_path / "kh")
     try:
-        first = await pool.open(ws, space, purpose="ssh", ssh_host="sm-demo")
+        first = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         await _until(lambda: len(_warm(pool)) == 1)
         assert pool.busy() and pool.find(first.key) == [first]
         spare_id = _warm(pool)[0]
         assert [m.describe()["purpose"] for m in pool.channels()].count("warm") == 1
         before = _started(emulator)
-        second = await pool.open(ws, space, purpose="ssh", ssh_host="sm-demo")
+        second = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         assert second.id == spare_id and second.purpose == "ssh" and second.alive
         reader, _ = second.channel.streams()
         assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"SSH-2.0-")
@@ -71,7 +71,7 @@ async def test_second_ssh_takes_the_warm_channel_and_a_new_one_is_made(
 async def test_no_warm_channel_when_off_after_a_stop_or_at_the_limit(
     emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ws, space = await running_demo(emulator, monkeypatch)
+    ws, space = await running_space(emulator, monkeypatch)
     off = ChannelPool(
         DaemonSettings(channel_rate=None, warm_channels=False),
         broadcast=_quiet,
@@ -81,24 +81,24 @@ async def test_no_warm_channel_when_off_after_a_stop_or_at_the_limit(
         DaemonSettings(channel_rate=None), broadcast=_quiet, known_hosts=tmp_path / "kh"
     )
     try:
-        held = await off.open(ws, space, purpose="ssh", ssh_host="sm-demo")
+        held = await off.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         await asyncio.sleep(0.3)
         assert _warm(off) == []
         await off.release(held)
 
         # nine of ours on the space: a spare would leave no free session, so none is made
         many = [
-            await pool.open(ws, space, purpose="forward", ssh_host="sm-demo")
+            await pool.open(ws, space, purpose="forward", ssh_host="sm-editor")
             for _ in range(SESSIONS_PER_SPACE - 2)
         ]
-        ssh = await pool.open(ws, space, purpose="ssh", ssh_host="sm-demo")
+        ssh = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         await asyncio.sleep(0.3)
         assert _warm(pool) == []
         for managed in many:
             await pool.release(managed)
         await pool.release(ssh)
 
-        ssh = await pool.open(ws, space, purpose="ssh", ssh_host="sm-demo")
+        ssh = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         await _until(lambda: len(_warm(pool)) == 1)
         await pool.release(ssh)
         await pool.warm.drop_space(space.arn)  # what space.stop does before stopping the app

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.emulator.config import default_config
+from bridge.emulator.config import SpaceConfig, default_config
 from bridge.emulator.runtime import SpaceRuntime
 from bridge.emulator.runtime.activity import heartbeat_time
 
@@ -29,13 +29,19 @@ MINUTE = 0.35  # seconds per emulated minute, in the emulator and the daemon ali
 TIMEOUT_MINUTES = 60  # the space's idle timeout: 21 s here
 DOMAIN = "d-emulator00001"
 SPACE, HOST = "editor", "sm-editor"  # a Code Editor space: no Jupyter server to wait for
+QUIET_SPACE, QUIET_HOST = "quiet", "sm-quiet"  # another, for the session that lets it stop
 STEADY_OUTPUT = "while :; do head -c 3000 /dev/zero | tr '\\0' x; echo; sleep 0.2; done"
 
 
 @pytest.fixture(scope="module")
 def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = default_config()
-    domain = dataclasses.replace(base.domains[0], idle_timeout_minutes=TIMEOUT_MINUTES)
+    seed = base.domains[0]
+    domain = dataclasses.replace(
+        seed,
+        idle_timeout_minutes=TIMEOUT_MINUTES,
+        spaces=(*seed.spaces, SpaceConfig(QUIET_SPACE, app_type="CodeEditor")),
+    )
     config = dataclasses.replace(
         base, pacing="unthrottled", delays=FAST_DELAYS, minute_seconds=MINUTE, domains=(domain,)
     )
@@ -47,15 +53,15 @@ def idle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
-def _app_status(stack: Stack) -> str | None:
+def _app_status(stack: Stack, space: str = SPACE) -> str | None:
     spaces = stack.call("spaces.list", {"refresh": True, "endpoint_url": stack.emu.endpoint_url})
-    found = next(s for s in spaces["spaces"] if s["name"] == SPACE)
+    found = next(s for s in spaces["spaces"] if s["name"] == space)
     return found["app_status"]
 
 
-def _open(stack: Stack) -> None:
-    stack.call("space.open", {"space": SPACE, "endpoint_url": stack.emu.endpoint_url})
-    assert _app_status(stack) == "InService"
+def _open(stack: Stack, space: str = SPACE) -> None:
+    stack.call("space.open", {"space": space, "endpoint_url": stack.emu.endpoint_url})
+    assert _app_status(stack, space) == "InService"
 
 
 def _ssh(stack: Stack, *args: str) -> subprocess.Popen[bytes]:
@@ -82,27 +88,11 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def test_steady_output_keeps_the_space_running_past_its_idle_timeout(idle_stack: Stack) -> None:
-    _open(idle_stack)
-    proc = _ssh(idle_stack)
-    try:
-        time.sleep(TIMEOUT_MINUTES * MINUTE + 6)  # past the timeout and a few polls
-        assert proc.poll() is None
-        assert _app_status(idle_stack) == "InService"
-        status = idle_stack.call("keepalive.status")
-        found = next(s for s in status["spaces"] if s["space"] == SPACE)
-        assert found["mode"] == "activity"
-        assert found["heartbeat_at"] is not None
-        assert found["idle_timeout_minutes"] == TIMEOUT_MINUTES
-    finally:
-        _stop(proc)
-
-
 def _quiet_ssh(stack: Stack, *options: str) -> subprocess.Popen[bytes]:
     """A session that only exchanges ssh keepalives once its command has started."""
     proc = subprocess.Popen(
         stack.ssh_argv(
-            "-o", "ServerAliveInterval=1", *options, HOST, "echo started; exec sleep 600"
+            "-o", "ServerAliveInterval=1", *options, QUIET_HOST, "echo started; exec sleep 600"
         ),
         env=stack.env,
         stdout=subprocess.PIPE,
@@ -113,23 +103,42 @@ def _quiet_ssh(stack: Stack, *options: str) -> subprocess.Popen[bytes]:
     return proc
 
 
-def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) -> None:
-    """Warned once on every path: the foreground forward, the relay path (its `smconnect
-    proxy` stays beside ssh) and the passed-descriptor path (its `smconnect-watch`)."""
+def test_steady_output_keeps_its_space_running_while_a_quiet_one_stops_after_a_warning(
+    idle_stack: Stack,
+) -> None:
+    """Two spaces through one idle timeout, side by side (one wait for both outcomes): the
+    steady session's space runs past it; the quiet one stops near it, warned once on every
+    path: the foreground forward, the relay path (its `smconnect proxy` stays beside ssh) and
+    the passed-descriptor path (its `smconnect-watch`)."""
     _open(idle_stack)
+    _open(idle_stack, QUIET_SPACE)
+    steady = _ssh(idle_stack)
+    steady_since = time.monotonic()
     relayed = _quiet_ssh(idle_stack, "-o", "ProxyUseFdpass=no")
     passed = _quiet_ssh(idle_stack, "-o", "ProxyUseFdpass=yes")
-    forward = idle_stack.popen("forward", SPACE, "0:22")
+    forward = idle_stack.popen("forward", QUIET_SPACE, "0:22")
     try:
         started = time.monotonic()
         deadline = started + TIMEOUT_MINUTES * MINUTE + 20
-        while time.monotonic() < deadline and _app_status(idle_stack) == "InService":
-            time.sleep(0.5)
+        while time.monotonic() < deadline and _app_status(idle_stack, QUIET_SPACE) == "InService":
+            time.sleep(0.2)
         stopped_after = time.monotonic() - started
-        assert _app_status(idle_stack) != "InService", "the quiet session kept the space running"
+        assert _app_status(idle_stack, QUIET_SPACE) != "InService", (
+            "the quiet session kept the space running"
+        )
         assert stopped_after >= (TIMEOUT_MINUTES - 5) * MINUTE, stopped_after
+
+        # The steady space: past its timeout and a few polls, still running.
+        time.sleep(max(0.0, steady_since + TIMEOUT_MINUTES * MINUTE + 6 - time.monotonic()))
+        assert steady.poll() is None
+        assert _app_status(idle_stack) == "InService"
+        status = idle_stack.call("keepalive.status")
+        found = next(s for s in status["spaces"] if s["space"] == SPACE)
+        assert found["mode"] == "activity"
+        assert found["heartbeat_at"] is not None
+        assert found["idle_timeout_minutes"] == TIMEOUT_MINUTES
     finally:
-        for proc in (relayed, passed, forward):
+        for proc in (steady, relayed, passed, forward):
             _stop(proc)
     outputs = {
         "forward": forward.communicate(timeout=10)[1],
@@ -139,7 +148,7 @@ def test_a_quiet_session_lets_the_space_stop_after_a_warning(idle_stack: Stack) 
     for path, stderr in outputs.items():
         warnings = [line for line in stderr.splitlines() if "idle shutdown" in line]
         assert len(warnings) == 1, (path, stderr)
-        assert f"smconnect keep-alive {SPACE} --refresh" in warnings[0]
+        assert f"smconnect keep-alive {QUIET_SPACE} --refresh" in warnings[0]
     assert outputs["fdpass"].count("idle shutdown") == 1
 
 

@@ -1,4 +1,5 @@
-"""``smconnect open demo --shell --yes`` on a real terminal (a pty), across an app restart."""
+"""``smconnect open editor --shell --yes`` on a real terminal (a pty), across an app restart
+(the Code Editor space: its app restarts in milliseconds, no Jupyter server to wait for)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from .e2e_helpers import Stack
 
 
 def _shell_session(stack: Stack, commands: list[str], timeout: float = 120) -> str:
-    """Run ``smconnect open demo --shell --yes`` with a pty as its terminal; type ``commands``."""
+    """Run ``smconnect open editor --shell --yes`` with a pty as its terminal; type
+    ``commands``."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        ["smconnect", "open", "demo", "--shell", "--yes"],
+        ["smconnect", "open", "editor", "--shell", "--yes"],
         env={**stack.env, "TERM": "xterm"},
         stdin=slave,
         stdout=slave,
@@ -64,7 +66,7 @@ def test_open_shell_on_a_terminal_then_again_after_the_app_restarted(stack: Stac
         region_name=stack.env["AWS_DEFAULT_REGION"],
     ).client("sagemaker", endpoint_url=stack.emu.endpoint_url)
     domain = "d-emulator00001"
-    app = {"DomainId": domain, "SpaceName": "demo", "AppType": "JupyterLab", "AppName": "default"}
+    app = {"DomainId": domain, "SpaceName": "editor", "AppType": "CodeEditor", "AppName": "default"}
     sagemaker.delete_app(**app)
     deadline = time.monotonic() + 60
     while sagemaker.describe_app(**app)["Status"] != "Deleted":

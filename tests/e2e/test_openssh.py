@@ -319,16 +319,18 @@ def test_websocket_drops_mid_copy_go_unnoticed(
 def test_app_restart_gets_a_new_host_key_without_a_host_key_error(
     stack: Stack, opened: dict[str, Any], path: list[str]
 ) -> None:
+    """On the Code Editor space: its app restarts in milliseconds (demo's starts Jupyter)."""
     known = KnownHosts(SshPaths.for_home(stack.home).known_hosts)
-    before = known.get("sm-demo")
-    assert before  # the key space.open recorded (or the previous restart's)
     context = {"endpoint_url": stack.emu.endpoint_url}
-    stack.call("space.stop", {"space": "demo", **context, "force": True})
-    stack.call("space.start", {"space": "demo", **context})
-    done = stack.ssh(*path, "sm-demo", "echo after-restart")
+    host = stack.call("space.open", {"space": "editor", **context})["ssh_host"]
+    before = known.get(host)
+    assert before  # the key space.open recorded (or the previous restart's)
+    stack.call("space.stop", {"space": "editor", **context, "force": True})
+    stack.call("space.start", {"space": "editor", **context})
+    done = stack.ssh(*path, host, "echo after-restart")
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"after-restart\n"
-    after = known.get("sm-demo")
+    after = known.get(host)
     assert after and after != before
 
 

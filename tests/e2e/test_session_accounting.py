@@ -41,14 +41,19 @@ def _wait_until(check: object, timeout: float) -> bool:
     return False
 
 
-def _open(stack: Stack) -> None:
-    stack.call("space.open", {"space": "demo", "endpoint_url": stack.emu.endpoint_url})
+SPACE = "editor"  # a Code Editor space: its app starts in milliseconds, no Jupyter server
 
 
-def _held_ssh(stack: Stack) -> subprocess.Popen[bytes]:
+def _open(stack: Stack) -> str:
+    """Open the space; its ssh host."""
+    opened = stack.call("space.open", {"space": SPACE, "endpoint_url": stack.emu.endpoint_url})
+    return str(opened["ssh_host"])
+
+
+def _held_ssh(stack: Stack, host: str) -> subprocess.Popen[bytes]:
     """An ssh running a long command, once the command runs (its session is in use)."""
     proc = subprocess.Popen(
-        stack.ssh_argv("sm-demo", "echo started; sleep 120"),
+        stack.ssh_argv(host, "echo started; sleep 120"),
         env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -60,10 +65,10 @@ def _held_ssh(stack: Stack) -> subprocess.Popen[bytes]:
 
 
 def test_twenty_sequential_ssh_start_twenty_sessions(stack: Stack) -> None:
-    _open(stack)  # learns the host key of this app run: no ssh below needs a session for it
+    host = _open(stack)  # learns the host key of this app run: no ssh below needs a session
     before = _started(stack.emu)
     for _ in range(20):
-        done = stack.ssh("sm-demo", "true", timeout=60)
+        done = stack.ssh(host, "true", timeout=60)
         assert done.returncode == 0, done.stderr
     assert _started(stack.emu) - before == 20
     # Each was terminated when its ssh ended: none is left counting against the limit.
@@ -71,9 +76,9 @@ def test_twenty_sequential_ssh_start_twenty_sessions(stack: Stack) -> None:
 
 
 def test_killed_ssh_clients_leave_no_session_behind(stack: Stack) -> None:
-    _open(stack)
+    host = _open(stack)
     for _ in range(12):  # more than the service's limit of 10
-        proc = _held_ssh(stack)
+        proc = _held_ssh(stack, host)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.stderr is not None
@@ -81,7 +86,7 @@ def test_killed_ssh_clients_leave_no_session_behind(stack: Stack) -> None:
         assert proc.stdout is not None
         proc.stdout.close()
     started = time.monotonic()
-    done = stack.ssh("sm-demo", "echo still-in", timeout=60)
+    done = stack.ssh(host, "echo still-in", timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"still-in\n"
     assert time.monotonic() - started < 15
@@ -108,15 +113,15 @@ def limited(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def test_session_limit_is_one_line_naming_it(limited: Sandbox) -> None:
-    _open(limited)
-    held = [_held_ssh(limited) for _ in range(2)]
+    host = _open(limited)
+    held = [_held_ssh(limited, host) for _ in range(2)]
     try:
         started = time.monotonic()
-        done = limited.ssh("sm-demo", "true", timeout=60)
+        done = limited.ssh(host, "true", timeout=60)
         assert done.returncode != 0
         stderr = done.stderr.decode()
         assert (
-            "smconnect: space 'demo' already has 2 active remote sessions (the service's limit)"
+            f"smconnect: space '{SPACE}' already has 2 active remote sessions (the service's limit)"
             in stderr
         ), stderr
         assert "Traceback" not in stderr and "ResourceLimitExceeded" not in stderr
@@ -127,13 +132,13 @@ def test_session_limit_is_one_line_naming_it(limited: Sandbox) -> None:
             proc.kill()
             proc.communicate()
     # Killed, their sessions end, and the space takes a new one (the wait covers the ending).
-    done = limited.ssh("sm-demo", "echo again", timeout=60)
+    done = limited.ssh(host, "echo again", timeout=60)
     assert done.returncode == 0, done.stderr
 
 
 def test_daemon_shutdown_terminates_its_sessions(limited: Sandbox) -> None:
-    _open(limited)
-    held = [_held_ssh(limited) for _ in range(2)]
+    host = _open(limited)
+    held = [_held_ssh(limited, host) for _ in range(2)]
     try:
         assert len(_active(limited.emu)) == 2
         limited.stop_daemon()

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bridge.emulator import EmulatorThread
-from bridge.emulator.config import CredentialConfig, DomainConfig, EmulatorConfig, SpaceConfig
+from bridge.emulator.config import (
+    CredentialConfig,
+    DelaysConfig,
+    DomainConfig,
+    EmulatorConfig,
+    SpaceConfig,
+)
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 __all__ = ["ACCOUNTS", "account_config", "daemon_cmdline", "shell", "world"]
@@ -30,8 +36,13 @@ def account_config(account: str) -> EmulatorConfig:
     if account == "111111111111":
         expired_key, expired_secret, token = EXPIRED_KEY
         creds += (CredentialConfig(expired_key, expired_secret, token, expires_at=1.0),)
+    # Fast app transitions and a Code Editor space (no Jupyter server): the tests are about
+    # whose credentials the daemon uses, not how an app starts.
     return EmulatorConfig(
         pacing="unthrottled",
+        delays=DelaysConfig(
+            app_start=0.1, app_stop=0.1, space_update=0.1, start_session_failure_window=0.2
+        ),
         account_id=account,
         credentials=creds,
         domains=(
@@ -39,7 +50,7 @@ def account_config(account: str) -> EmulatorConfig:
                 f"d-{account[:11]}",
                 f"domain-{space}",
                 ("default-user",),
-                (SpaceConfig(space),),
+                (SpaceConfig(space, app_type="CodeEditor"),),
             ),
         ),
     )
