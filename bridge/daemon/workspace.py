@@ -38,6 +38,10 @@ from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alia
 from bridge.ssh.errors import SshConfigError
 
 SPACE_CACHE_SECONDS = 15.0
+# How old a space's description may be for opening a connection (``describe(max_age=…)``):
+# a wrong guess only fails StartSession or the handshake, and ``proxy.open`` then tries once
+# more with a fresh one (docs/design/proxy.md, "Opening a connection").
+DESCRIPTION_REUSE_SECONDS = 10.0
 T = TypeVar("T")
 
 # Who the daemon's environment says it is; none of it is left for botocore to fall back on.
@@ -102,6 +106,7 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
+        self._described: dict[str, tuple[Space, float]] = {}  # ref -> (space, when described)
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -196,11 +201,32 @@ class Workspace:
         return self._spaces
 
     def forget_spaces(self) -> None:
+        """After a change of ours (a start, a stop) or a failure: list and describe afresh."""
         self._spaces = None
+        self._described.clear()
 
-    async def describe(self, domain_id: str, name: str) -> Space:
-        """The space as it is now (status changes under us)."""
-        return await self.run(lambda studio: studio.describe_space(domain_id, name))
+    async def describe(
+        self, domain_id: str, name: str, *, max_age: float = 0.0, activity: bool = True
+    ) -> Space:
+        """The space as it is now (status changes under us), or as described at most
+        ``max_age`` seconds ago; ``activity=False`` leaves out the app's last activity (one
+        round trip less, see ``StudioClient.describe_space``)."""
+        ref = f"{domain_id}/{name}"
+        held = self._described.get(ref)
+        if held is not None and time.monotonic() - held[1] <= max_age:
+            return held[0]
+        space = await self.run(
+            lambda studio: studio.describe_space(domain_id, name, activity=activity)
+        )
+        self._described[ref] = (space, time.monotonic())
+        return space
+
+    def described_before(self, space: Space, moment: float) -> bool:
+        """Whether ``space`` is a description made before ``moment`` (``time.monotonic()``)
+        and handed out again by ``describe(max_age=…)``: what to describe afresh and retry
+        with when opening on it failed."""
+        held = self._described.get(space.ref)
+        return held is not None and held[0] is space and held[1] < moment
 
     async def resolve(self, ref: str) -> Space:
         """``name`` or ``domain-id/name``, described afresh (status changes under us)."""
@@ -225,8 +251,11 @@ class Workspace:
             "`smconnect list` shows the spaces you can use"
         )
 
-    async def resolve_alias(self, alias: str, prefix: str = DEFAULT_PREFIX) -> Space:
-        """The space an ssh host alias names, among the spaces this identity can see."""
+    async def resolve_alias(
+        self, alias: str, prefix: str = DEFAULT_PREFIX, *, max_age: float = 0.0
+    ) -> Space:
+        """The space an ssh host alias names, among the spaces this identity can see
+        (described as ``describe(max_age=…)`` says, without its activity)."""
         for refresh in (False, True):
             spaces = await self.spaces(refresh=refresh)
             try:
@@ -235,7 +264,7 @@ class Workspace:
                 if refresh:
                     raise SpaceNotFound(str(exc)) from None
                 continue
-            return await self.describe(ref.domain_id, ref.name)
+            return await self.describe(ref.domain_id, ref.name, max_age=max_age, activity=False)
         raise AwsError("unreachable")  # pragma: no cover
 
     def alias(self, space: Space, spaces: list[Space], prefix: str = DEFAULT_PREFIX) -> str:

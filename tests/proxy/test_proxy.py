@@ -73,3 +73,45 @@ def test_proxy_context_is_the_hosts_else_the_shells(
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://env")
     assert context_params(_parse(argv)) == expected
+
+
+# What the ProxyCommand's own entry may load: the standard library and these of ours. Not
+# argparse (parsed by hand), not threading (the descriptor path has one thread).
+PROXY_MODULES = {
+    "__main__",
+    "bridge",
+    "bridge.__main__",
+    "bridge.aws",
+    "bridge.aws.context",
+    "bridge.fastws",
+    "bridge.paths",
+    "bridge.proxy",
+    "bridge.redact",
+}
+
+
+def test_the_ssh_config_runs_the_proxy_without_site() -> None:
+    """The generated ProxyCommand: this interpreter, isolated and without ``site`` (no
+    site-packages, no ``.pth`` files), on ``bridge/proxy_start.py``; it loads nothing but the
+    standard library and the proxy's own modules, and still answers a bad call in one line."""
+    from bridge.ssh.command import smconnect_command
+
+    command = smconnect_command()
+    assert command[:3] == (sys.executable, "-I", "-S")
+    assert command[3].endswith("bridge/proxy_start.py")
+    show = (
+        "import atexit, json, sys; atexit.register(lambda: print(json.dumps(sorted(sys.modules))))"
+    )
+    run = f"sys.argv[1:] = ['proxy']; import runpy; runpy.run_path({command[3]!r}, run_name='__main__')"
+    done = subprocess.run(
+        [*command[:3], "-c", f"{show}; {run}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("smconnect: proxy:") and len(done.stderr.splitlines()) == 1
+    loaded = set(json.loads(done.stdout))
+    ours = {m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names}
+    assert ours <= PROXY_MODULES, ours - PROXY_MODULES
+    assert not {"site", "argparse", "threading", "asyncio"} & loaded
