@@ -24,9 +24,8 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
 
-from bridge.aws.context import AwsContext
+from bridge.aws.caller import caller_params
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.paths import (
     DaemonPaths,
@@ -36,6 +35,10 @@ from bridge.paths import (
     verify_private_dir,
 )
 from bridge.redact import redact
+
+TYPE_CHECKING = False  # typing itself is ~4 ms of the start; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
 CONNECT_TIMEOUT = 5.0
@@ -418,7 +421,8 @@ def context_params(args: ProxyArgs) -> dict[str, str | None]:
     """The AWS context of this connection. A host of our ssh config passes its own identity
     (``--profile``/``--region``/``--endpoint-url``, as installed); with none given (the
     wildcard host: a space listed since the last install) it is the shell's, read as the CLI
-    reads it (``bridge.aws.context.AwsContext.from_env``), so both name the same identity."""
+    reads it (``bridge.aws.caller``, which ``AwsContext.from_env`` is built on), so both name
+    the same identity."""
     env = os.environ.get
     given = args.profile or args.region or args.endpoint_url
     return {  # the profile is the caller's (AwsContext.with_profile): exported keys beat it
@@ -435,10 +439,9 @@ def _run(args: ProxyArgs, paths: DaemonPaths) -> int:
     # This ssh's caller: its shell's exported credentials or profile, sent on every connection,
     # so the daemon always has the freshest ones (docs/design/identity.md). A host of our ssh
     # config passes its own profile/region/endpoint (context_params); the wildcard, the shell's.
-    caller = AwsContext.from_env().with_profile(args.profile)
     relay.open(
         {
-            **caller.params(),
+            **caller_params(os.environ, args.profile),
             **context_params(args),
             "host": args.host,
             "start": not args.no_start,

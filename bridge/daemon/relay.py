@@ -21,7 +21,7 @@ from bridge.daemon.params import ContextParams
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.server import Connection
 from bridge.daemon.spaces import SpacesService, progress_to
-from bridge.daemon.workspace import DESCRIPTION_REUSE_SECONDS, Workspace
+from bridge.daemon.workspace import Workspace
 from bridge.redact import redact
 
 __all__ = ["ProxyParams", "RelayService"]
@@ -43,9 +43,12 @@ class ProxyParams(ContextParams):
 
 
 class RelayService:
-    def __init__(self, spaces: SpacesService, pool: ChannelPool) -> None:
+    def __init__(
+        self, spaces: SpacesService, pool: ChannelPool, *, description_reuse: float
+    ) -> None:
         self._spaces = spaces
         self._pool = pool
+        self._description_reuse = description_reuse  # DaemonSettings.description_reuse
         self._relays: set[asyncio.Task[None]] = set()
         # channel id -> (space arn, the relay's connection or the passed socket's watcher):
         # neither gets broadcasts, so what ssh's user must read reaches it by ``notify_space``.
@@ -87,12 +90,12 @@ class RelayService:
         self, conn: Connection, ws: Workspace, params: ProxyParams
     ) -> ManagedChannel:
         """A new channel for ``proxy.open``. A description of the space at most
-        ``DESCRIPTION_REUSE_SECONDS`` old (the previous connection's) is used as is, which
+        ``description_reuse`` seconds old (the previous connection's) is used as is, which
         spares this connection its describe calls; if opening on it fails, whatever the cause
         (the app stopped, remote access was turned off meanwhile), the space is described
         afresh and the open tried once more, so a stale guess costs time, never a wrong answer."""
         started = time.monotonic()
-        space = await self._spaces.resolve_alias(ws, params.host, max_age=DESCRIPTION_REUSE_SECONDS)
+        space = await self._spaces.resolve_alias(ws, params.host, max_age=self._description_reuse)
         try:
             return await self._open_on(conn, ws, space, params)
         except Exception as exc:

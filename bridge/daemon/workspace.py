@@ -38,10 +38,6 @@ from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alia
 from bridge.ssh.errors import SshConfigError
 
 SPACE_CACHE_SECONDS = 15.0
-# How old a space's description may be for opening a connection (``describe(max_age=…)``):
-# a wrong guess only fails StartSession or the handshake, and ``proxy.open`` then tries once
-# more with a fresh one (docs/design/proxy.md, "Opening a connection").
-DESCRIPTION_REUSE_SECONDS = 10.0
 T = TypeVar("T")
 
 # Who the daemon's environment says it is; none of it is left for botocore to fall back on.

@@ -12,6 +12,8 @@ import time
 import boto3
 import pytest
 
+from bridge.daemon.settings import DaemonSettings
+
 from .e2e_helpers import Stack
 
 API_LOG = "bridge.emulator.control.server"
@@ -68,3 +70,13 @@ def test_recent_description_is_reused_and_a_stale_one_refreshed(
     assert calls[0] == "StartSession -> ValidationException", calls
     assert "DescribeSpace -> 200" in calls and "CreateApp -> 200" in calls, calls
     assert calls[-1] == "StartSession -> 200", calls
+
+
+def test_description_reuse_setting() -> None:
+    def reuse(value: str) -> float:
+        return DaemonSettings.from_env(
+            {"SMCONNECT_DESCRIPTION_REUSE_SECONDS": value}
+        ).description_reuse
+
+    assert DaemonSettings.from_env({}).description_reuse == 10.0
+    assert (reuse("3"), reuse("0"), reuse("off"), reuse("soon")) == (3.0, 0.0, 0.0, 10.0)
