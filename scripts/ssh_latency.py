@@ -16,6 +16,8 @@ API and its websockets); the figures, medians over the runs, all measured in the
   rtt_ms              one round trip (2 N)
   goal_warm_ms        1.25 x direct           (the issue's goal for warm)
   goal_cold_ms        direct + StartSession + 3 round trips (the goal for cold)
+
+Each ssh is timed alone: the previous one's teardown gets SETTLE_SECONDS first (``_settle``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 __all__ = ["measure_latency"]
 
+SETTLE_SECONDS = 1.5
+
 
 def _ssh_ms(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
@@ -44,6 +48,13 @@ def _ssh_ms(argv: list[str], env: dict[str, str]) -> float:
     if done.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv[:4])}... failed: {done.stderr[-400:]!r}")
     return (time.perf_counter() - start) * 1000
+
+
+def _settle() -> None:
+    """Let the previous connection's teardown (its channel's close, TerminateSession, a new
+    spare) finish before the next one is timed: the emulator and its delay lines run in this
+    process, and each figure is one connection's time, not its predecessor's leftovers."""
+    time.sleep(SETTLE_SECONDS)
 
 
 def _wait_for_spare(box: Sandbox, timeout: float = 30.0) -> None:
@@ -123,12 +134,16 @@ def measure_latency(
             box = boxes["on"]
             _ssh_ms(box.ssh_argv("sm-demo", "true"), box.env)  # the first spare
             for _ in range(runs):
+                _settle()
                 cold.append(_ssh_ms(boxes["off"].ssh_argv("sm-demo", "true"), boxes["off"].env))
+                _settle()
                 fresh.append(
                     _ssh_ms(boxes["fresh"].ssh_argv("sm-demo", "true"), boxes["fresh"].env)
                 )
                 _wait_for_spare(box)
+                _settle()
                 warm.append(_ssh_ms(box.ssh_argv("sm-demo", "true"), box.env))
+                _settle()
                 plain.append(_ssh_ms([*direct, "true"], box.env))
             figures = {
                 "latency_ms": latency_ms,
