@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bridge.aws.errors import ConfigurationError, CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import remote_access_disabled, translated
@@ -27,6 +28,9 @@ from bridge.redact import redact
 __all__ = ["ProxyParams", "RelayService"]
 
 log = logging.getLogger("smconnect.daemon.relay")
+
+# Failures of an open that say nothing about the space's description: not retried afresh.
+_NOT_ABOUT_THE_SPACE = (CredentialsError, ConfigurationError, SessionLimitExceeded)
 
 
 class _Notified(Protocol):
@@ -91,13 +95,17 @@ class RelayService:
     ) -> ManagedChannel:
         """A new channel for ``proxy.open``. A description of the space at most
         ``description_reuse`` seconds old (the previous connection's) is used as is, which
-        spares this connection its describe calls; if opening on it fails, whatever the cause
-        (the app stopped, remote access was turned off meanwhile), the space is described
-        afresh and the open tried once more, so a stale guess costs time, never a wrong answer."""
+        spares this connection its describe calls; if opening on it fails for a cause a newer
+        description could change (the app stopped, remote access was turned off meanwhile),
+        the space is described afresh and the open tried once more, so a stale guess costs
+        time, never a wrong answer. Credentials and the session limit are not about the space:
+        those failures are answered at once."""
         started = time.monotonic()
         space = await self._spaces.resolve_alias(ws, params.host, max_age=self._description_reuse)
         try:
             return await self._open_on(conn, ws, space, params)
+        except _NOT_ABOUT_THE_SPACE:
+            raise  # a fresh description would fail the same way, only later
         except Exception as exc:
             if not ws.described_before(space, started):
                 raise
