@@ -26,5 +26,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def warm_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Like ``stack``, with warm channels on and a short warm idle time."""
     config = dataclasses.replace(default_config(), pacing="unthrottled", delays=FAST_DELAYS)
-    extra = {"SMCONNECT_WARM_CHANNELS": "on", "SMCONNECT_WARM_IDLE_SECONDS": "3"}
+    extra = {"SMCONNECT_WARM_CHANNELS": "on", "SMCONNECT_WARM_IDLE_SECONDS": "6"}
     yield from running_stack(config, tmp_path_factory, extra)
