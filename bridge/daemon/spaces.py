@@ -253,7 +253,7 @@ class SpacesService:
         if not start:
             raise app_not_running(space.name)
         started = await ws.run(lambda studio: studio.start_app(space, progress=progress))
-        ws.forget_spaces()
+        self._workspaces.forget_spaces()  # every identity's: the app run changed
         return await ws.resolve(started.ref)
 
     # -- methods -------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ class SpacesService:
         progress = progress_to(conn, space)
         await self._pool.warm.drop_space(space.arn)  # no warm channel into a stopped space
         space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
-        ws.forget_spaces()
+        self._workspaces.forget_spaces()  # every identity's: the app run changed
         return {"space": space_json(space, await self.alias(ws, space))}
 
     @translated

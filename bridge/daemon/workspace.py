@@ -102,7 +102,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
-        self._described: dict[str, tuple[Space, float]] = {}  # ref -> (space, when described)
+        self._described: dict[str, tuple[Space, float]] = {}  # ref -> (space, when asked)
+        self._forgotten = 0  # forget_spaces() calls: a describe begun before one is not kept
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -200,6 +201,7 @@ class Workspace:
         """After a change of ours (a start, a stop) or a failure: list and describe afresh."""
         self._spaces = None
         self._described.clear()
+        self._forgotten += 1
 
     async def describe(
         self, domain_id: str, name: str, *, max_age: float = 0.0, activity: bool = True
@@ -211,10 +213,16 @@ class Workspace:
         held = self._described.get(ref)
         if held is not None and time.monotonic() - held[1] <= max_age:
             return held[0]
+        forgotten, asked = self._forgotten, time.monotonic()
         space = await self.run(
             lambda studio: studio.describe_space(domain_id, name, activity=activity)
         )
-        self._described[ref] = (space, time.monotonic())
+        # Kept for reuse only if nothing newer is known: no forget_spaces() (a start, a stop)
+        # since it was asked, and no description asked later that came back first (a slow
+        # describe from before a restart must not replace the one from after it).
+        held = self._described.get(ref)
+        if forgotten == self._forgotten and (held is None or held[1] <= asked):
+            self._described[ref] = (space, asked)
         return space
 
     def described_before(self, space: Space, moment: float) -> bool:
@@ -316,6 +324,13 @@ class Workspaces:
             and (other.key.region, other.key.endpoint_url) == (ws.key.region, ws.key.endpoint_url)
         ]
         return max(same, key=lambda other: self._used.get(other.key, 0.0), default=None)
+
+    def forget_spaces(self) -> None:
+        """After a start or a stop: every identity lists and describes afresh (another
+        identity's description of the space, reused by its next ssh, would name the old app
+        run and so the old host key)."""
+        for ws in self._workspaces.values():
+            ws.forget_spaces()
 
     def rejected(self) -> list[str]:
         """Why items of the last listings were left out, over every identity (no AWS call):
