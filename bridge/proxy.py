@@ -16,19 +16,16 @@ line on stderr, also appended to the proxy log. A test guards the import graph.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import socket
 import stat
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from bridge.aws.context import AwsContext
+from bridge.aws.caller import caller_params
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.paths import (
     DaemonPaths,
@@ -38,6 +35,10 @@ from bridge.paths import (
     verify_private_dir,
 )
 from bridge.redact import redact
+
+TYPE_CHECKING = False  # typing itself is ~4 ms of the start; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
 CONNECT_TIMEOUT = 5.0
@@ -57,23 +58,48 @@ class ProxyError(Exception):
 
 
 class _ArgumentError(Exception):
-    pass
+    """One line, no usage dump: ssh shows stderr verbatim."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, no usage dump: ssh shows stderr verbatim
-        raise _ArgumentError(message)
+class ProxyArgs:
+    """The proxy's command line: ``[--profile P] [--region R] [--endpoint-url U] [--no-start]
+    [--fdpass] HOST``, options also as ``--name=value``. Parsed by hand: argparse (and the
+    ``re``/``gettext`` work it does at import) is a cost every ssh connection would pay."""
+
+    _VALUED = {"--profile": "profile", "--region": "region", "--endpoint-url": "endpoint_url"}
+    _FLAGS = {"--no-start": "no_start", "--fdpass": "fdpass"}
+
+    def __init__(self, argv: list[str]) -> None:
+        self.profile: str | None = None
+        self.region: str | None = None
+        self.endpoint_url: str | None = None
+        self.no_start = False
+        self.fdpass = False
+        hosts: list[str] = []
+        args = iter(argv)
+        for arg in args:
+            name, eq, value = arg.partition("=")
+            if name in self._VALUED:
+                if not eq:
+                    value = next(args, "")
+                    if not value or value.startswith("--"):
+                        raise _ArgumentError(f"argument {name}: expected one argument")
+                setattr(self, self._VALUED[name], value)
+            elif arg in self._FLAGS:
+                setattr(self, self._FLAGS[arg], True)
+            elif arg.startswith("-") and arg != "-":
+                raise _ArgumentError(f"unrecognized argument: {arg}")
+            else:
+                hosts.append(arg)
+        if not hosts:
+            raise _ArgumentError("the following arguments are required: host")
+        if len(hosts) > 1:
+            raise _ArgumentError(f"unrecognized arguments: {' '.join(hosts[1:])}")
+        self.host = hosts[0]
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="smconnect proxy", add_help=False)
-    parser.add_argument("--profile")
-    parser.add_argument("--region")
-    parser.add_argument("--endpoint-url")
-    parser.add_argument("--no-start", action="store_true")
-    parser.add_argument("--fdpass", action="store_true")
-    parser.add_argument("host")
-    return parser.parse_args(argv)
+def _parse(argv: list[str]) -> ProxyArgs:
+    return ProxyArgs(argv)
 
 
 def _printable(text: str) -> str:
@@ -144,7 +170,13 @@ def _dial(paths: DaemonPaths) -> WsClient:
 
 
 def _start_daemon() -> None:
-    """The slow path: the asyncio client knows how to spawn the daemon and wait for it."""
+    """The slow path: the asyncio client knows how to spawn the daemon and wait for it. Run
+    without ``site`` (``bridge/proxy_start.py``), the packages the client needs are found
+    once site has been set up here."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
     import asyncio
 
     from bridge.daemon.client import DaemonClient, DaemonError
@@ -177,6 +209,8 @@ def _connect(paths: DaemonPaths) -> WsClient:
 
 class _Relay:
     def __init__(self, ws: WsClient) -> None:
+        import threading  # only this path has two threads
+
         self.ws = ws
         self._send_lock = threading.Lock()
         self._stdout_open = True
@@ -383,11 +417,12 @@ def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
         os._exit(0)
 
 
-def context_params(args: argparse.Namespace) -> dict[str, str | None]:
+def context_params(args: ProxyArgs) -> dict[str, str | None]:
     """The AWS context of this connection. A host of our ssh config passes its own identity
     (``--profile``/``--region``/``--endpoint-url``, as installed); with none given (the
     wildcard host: a space listed since the last install) it is the shell's, read as the CLI
-    reads it (``bridge.aws.context.AwsContext.from_env``), so both name the same identity."""
+    reads it (``bridge.aws.caller``, which ``AwsContext.from_env`` is built on), so both name
+    the same identity."""
     env = os.environ.get
     given = args.profile or args.region or args.endpoint_url
     return {  # the profile is the caller's (AwsContext.with_profile): exported keys beat it
@@ -397,17 +432,16 @@ def context_params(args: argparse.Namespace) -> dict[str, str | None]:
     }
 
 
-def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
+def _run(args: ProxyArgs, paths: DaemonPaths) -> int:
     fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
     ws = _connect(paths)
     relay = _Relay(ws)
     # This ssh's caller: its shell's exported credentials or profile, sent on every connection,
     # so the daemon always has the freshest ones (docs/design/identity.md). A host of our ssh
     # config passes its own profile/region/endpoint (context_params); the wildcard, the shell's.
-    caller = AwsContext.from_env().with_profile(args.profile)
     relay.open(
         {
-            **caller.params(),
+            **caller_params(os.environ, args.profile),
             **context_params(args),
             "host": args.host,
             "start": not args.no_start,
@@ -426,7 +460,9 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
             watch.close()
             raise
         _stay_behind(watch, paths, args.host)
-        return 0
+        _exit_at_once()
+    import threading
+
     threading.Thread(target=relay.pump_stdin, daemon=True).start()
     try:
         error = relay.pump_stdout()
@@ -438,6 +474,16 @@ def _run(args: argparse.Namespace, paths: DaemonPaths) -> int:
     if error:
         raise ProxyError(error)
     return 0
+
+
+def _exit_at_once() -> NoReturn:
+    """Exit without the interpreter's shutdown (module teardown, garbage collection: tens of
+    ms). On the descriptor path ssh waits for this process to exit before it starts SSH's
+    handshake (OpenSSH reaps the ProxyCommand once it has the descriptor), so every connection
+    would pay that shutdown. Nothing is left to do but flush stderr."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(0)
 
 
 def _claim_standard_fds() -> None:

@@ -6,9 +6,10 @@ Figures (medians over --runs):
   ssh_true_ms_proxy     `ssh sm-demo true` through the ProxyCommand, daemon and data channel
   ssh_true_ms_direct    `ssh` straight to the space's SSH server (a plain TCP->unix-socket copy
                         in this process stands in for the network): the floor
-  proxy_startup_ms      `smconnect proxy` process start to exit on an argument error: the
+  proxy_startup_ms      the ProxyCommand our ssh config runs (`python -I -S .../proxy_start.py
+                        proxy`), process start to exit on an argument error: the
                         interpreter plus every import the relay makes
-  python_startup_ms     `python -c pass` with the same interpreter, for reference
+  python_startup_ms     `python -c pass` with the same interpreter and flags, for reference
   proxy_own_startup_ms  proxy_startup_ms - python_startup_ms: what the relay itself adds
   echo_rtt_ms_proxy     one line echoed by `cat` in the space, round trip, through smconnect
   echo_rtt_ms_direct    the same straight to the space's SSH server
@@ -46,7 +47,8 @@ from typing import IO, Any
 
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, EmulatorConfig, LimitsConfig, default_config
-from bridge.testing.sandbox import FAST_DAEMON, VENV_BIN, Sandbox
+from bridge.ssh.command import smconnect_command
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 
 def _median_ms(fn: Callable[[], object], runs: int) -> float:
@@ -303,10 +305,12 @@ def measure(runs: int) -> dict[str, float]:
             ),
             "ssh_true_ms_direct": _median_ms(lambda: _run([*direct_argv, "true"], env), runs),
         }
-        proxy = [str(VENV_BIN / "smconnect"), "proxy", "--bogus-option"]
+        command = smconnect_command()  # as the ssh config runs it
+        interpreter = list(command[:-1]) if command[-1].endswith(".py") else [sys.executable]
+        proxy = [*command, "proxy", "--bogus-option"]
         figures["proxy_startup_ms"] = _median_ms(lambda: _run(proxy, env, ok=(2,)), runs * 2)
         figures["python_startup_ms"] = _median_ms(
-            lambda: _run([sys.executable, "-c", "pass"], env), runs * 2
+            lambda: _run([*interpreter, "-c", "pass"], env), runs * 2
         )
         figures["proxy_own_startup_ms"] = round(
             figures["proxy_startup_ms"] - figures["python_startup_ms"], 2

@@ -4,7 +4,11 @@ Issue 11's latency part. The emulator runs with ``latency_ms=N`` (a delay line i
 API and its websockets); the figures, medians over the runs, all measured in the same run:
 
   ssh_true_ms_cold    `ssh sm-demo true` with no channel to the space yet (a daemon with warm
-                      channels off: every ssh pays StartSession, the dial and the handshake)
+                      channels off: every ssh pays StartSession, the dial and the handshake);
+                      the space was described by the previous ssh a few seconds before, so
+                      no describe call is made (SMCONNECT_DESCRIPTION_REUSE_SECONDS)
+  ssh_true_ms_cold_fresh  the same with no recent description either (reuse off): every ssh
+                      also describes the space (DescribeSpace and ListApps, one round trip)
   ssh_true_ms_warm    the same with warm channels on, each ssh taking the ready spare
   ssh_true_ms_direct  `ssh` straight to the space's SSH server through a TCP delay line with
                       the same one-way delay: the floor
@@ -12,6 +16,8 @@ API and its websockets); the figures, medians over the runs, all measured in the
   rtt_ms              one round trip (2 N)
   goal_warm_ms        1.25 x direct           (the issue's goal for warm)
   goal_cold_ms        direct + StartSession + 3 round trips (the goal for cold)
+
+Each ssh is timed alone: the previous one's teardown gets SETTLE_SECONDS first (``_settle``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 
 __all__ = ["measure_latency"]
 
+SETTLE_SECONDS = 1.5
+
 
 def _ssh_ms(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
@@ -40,6 +48,13 @@ def _ssh_ms(argv: list[str], env: dict[str, str]) -> float:
     if done.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv[:4])}... failed: {done.stderr[-400:]!r}")
     return (time.perf_counter() - start) * 1000
+
+
+def _settle() -> None:
+    """Let the previous connection's teardown (its channel's close, TerminateSession, a new
+    spare) finish before the next one is timed: the emulator and its delay lines run in this
+    process, and each figure is one connection's time, not its predecessor's leftovers."""
+    time.sleep(SETTLE_SECONDS)
 
 
 def _wait_for_spare(box: Sandbox, timeout: float = 30.0) -> None:
@@ -90,13 +105,22 @@ def measure_latency(
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
     ):
+        settings = {  # box -> (warm channels, description reuse)
+            "off": ("off", "10"),
+            "fresh": ("off", "0"),
+            "on": ("on", "10"),
+        }
         boxes = {
-            warm: Sandbox.create(
-                Path(tmp) / f"home-{warm}",
+            name: Sandbox.create(
+                Path(tmp) / f"home-{name}",
                 emulator.env,
-                extra={**FAST_DAEMON, "SMCONNECT_WARM_CHANNELS": warm},
+                extra={
+                    **FAST_DAEMON,
+                    "SMCONNECT_WARM_CHANNELS": warm,
+                    "SMCONNECT_DESCRIPTION_REUSE_SECONDS": reuse,
+                },
             )
-            for warm in ("off", "on")
+            for name, (warm, reuse) in settings.items()
         }
         line: DelayLine | None = None
         try:
@@ -106,18 +130,26 @@ def measure_latency(
             emulator.call(line.start)
             direct = direct_argv(line.port)
             _ssh_ms([*direct, "true"], boxes["off"].env)  # host key, page cache
-            cold, warm, plain = [], [], []
+            cold, fresh, warm, plain = [], [], [], []
             box = boxes["on"]
             _ssh_ms(box.ssh_argv("sm-demo", "true"), box.env)  # the first spare
             for _ in range(runs):
+                _settle()
                 cold.append(_ssh_ms(boxes["off"].ssh_argv("sm-demo", "true"), boxes["off"].env))
+                _settle()
+                fresh.append(
+                    _ssh_ms(boxes["fresh"].ssh_argv("sm-demo", "true"), boxes["fresh"].env)
+                )
                 _wait_for_spare(box)
+                _settle()
                 warm.append(_ssh_ms(box.ssh_argv("sm-demo", "true"), box.env))
+                _settle()
                 plain.append(_ssh_ms([*direct, "true"], box.env))
             figures = {
                 "latency_ms": latency_ms,
                 "rtt_ms": 2 * latency_ms,
                 "ssh_true_ms_cold": statistics.median(cold),
+                "ssh_true_ms_cold_fresh": statistics.median(fresh),
                 "ssh_true_ms_warm": statistics.median(warm),
                 "ssh_true_ms_direct": statistics.median(plain),
                 "start_session_ms": _start_session_ms(emulator, runs),

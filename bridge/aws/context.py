@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.aws.caller import context_params, env_context
+
 __all__ = ["AwsContext", "EnvCredentials", "IdentityKey"]
 
 
@@ -35,14 +37,20 @@ class EnvCredentials:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EnvCredentials | None:
-        key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        credentials = env_context(env)[3]
+        return None if credentials is None else cls.of(credentials)
+
+    @classmethod
+    def of(cls, values: Mapping[str, str | None]) -> EnvCredentials:
+        """From ``params()``' dict (what ``bridge.aws.caller`` reads and the daemon receives)."""
+        key, secret = values.get("access_key_id"), values.get("secret_access_key")
         if not key or not secret:
-            return None
+            raise ValueError("credentials need an access key id and a secret access key")
         return cls(
             access_key_id=key,
             secret_access_key=secret,
-            session_token=env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None,
-            expiration=env.get("AWS_CREDENTIAL_EXPIRATION") or None,
+            session_token=values.get("session_token"),
+            expiration=values.get("expiration"),
         )
 
     @property
@@ -93,14 +101,13 @@ class AwsContext:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AwsContext:
         """What this process's environment says (the daemon's may differ: it reads the caller's)."""
-        env = os.environ if env is None else env
-        credentials = EnvCredentials.from_env(env)
+        # botocore: exported credentials come before AWS_PROFILE (not before --profile).
+        profile, region, endpoint_url, credentials = env_context(os.environ if env is None else env)
         return cls(
-            # botocore: exported credentials come before AWS_PROFILE (not before --profile).
-            profile=None if credentials else env.get("AWS_PROFILE") or None,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            credentials=credentials,
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
+            credentials=None if credentials is None else EnvCredentials.of(credentials),
             caller_env=True,
         )
 
@@ -127,13 +134,10 @@ class AwsContext:
 
     def params(self) -> dict[str, Any]:
         """The context parameters of every daemon method that touches AWS."""
-        params: dict[str, Any] = {
-            "profile": self.profile,
-            "region": self.region,
-            "endpoint_url": self.endpoint_url,
-        }
-        if self.caller_env:
-            params["caller_env"] = True
-        if self.credentials is not None:
-            params["credentials"] = self.credentials.params()
-        return params
+        return context_params(
+            self.profile,
+            self.region,
+            self.endpoint_url,
+            caller_env=self.caller_env,
+            credentials=None if self.credentials is None else self.credentials.params(),
+        )

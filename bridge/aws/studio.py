@@ -136,6 +136,7 @@ class StudioClient:
                 "check --region / AWS_REGION and --endpoint-url / AWS_ENDPOINT_URL"
             ) from None
         self.rejected: list[str] = []  # why items of the last listing were left out
+        self._domain_names: dict[str, str] = {}  # domain id -> name (shown only), as last seen
 
     @property
     def region(self) -> str:
@@ -154,6 +155,7 @@ class StudioClient:
                 )
             except InvalidResponse as exc:
                 self._reject(exc)
+        self._domain_names.update(domains)
         filters = {"DomainIdEquals": domain_id} if domain_id else {}
         summaries = []
         for summary in self._paginate("list_spaces", "Spaces", **filters):
@@ -203,21 +205,35 @@ class StudioClient:
             raise AmbiguousSpace(ref, [m.ref for m in matches])
         return matches[0]
 
-    def describe_space(self, domain_id: str, name: str) -> Space:
-        detail = self._describe_raw(domain_id, name)
-        domain_name = ""
+    def describe_space(self, domain_id: str, name: str, *, activity: bool = True) -> Space:
+        """The space as it is now. The calls that do not depend on each other go out at once,
+        each a round trip on a long link: DescribeSpace, ListApps (the app's state), and
+        DescribeDomain the first time a domain is seen (its name is only shown, so it is kept
+        for the client's life). DescribeApp, for the running app's last activity (ListApps
+        does not carry it), needs the app from ListApps and follows; ``activity=False`` skips
+        it (opening a connection does not need the activity)."""
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            detail = pool.submit(self._describe_raw, domain_id, name)
+            listed = pool.submit(self._live_apps, domain_id, name)
+            if domain_id not in self._domain_names:
+                pool.submit(self._learn_domain_name, domain_id)
+            raw, apps = detail.result(), listed.result()
+        if activity:
+            for app in apps.values():
+                if app.get("Status") == "InService":
+                    app["LastUserActivityTimestamp"] = self._last_activity(app)
+        return self._space_from(raw, self._domain_names.get(domain_id, ""), apps)
+
+    def _learn_domain_name(self, domain_id: str) -> None:
+        """DescribeDomain's name of a domain, remembered; a failure leaves it unnamed (the
+        name is only shown) and is asked again next time."""
         try:
-            domain_name = _domain_name(
-                "DescribeDomain",
-                self._call(self._sm.describe_domain, DomainId=domain_id).get("DomainName", ""),
+            answer = self._call(self._sm.describe_domain, DomainId=domain_id)
+            self._domain_names[domain_id] = _domain_name(
+                "DescribeDomain", answer.get("DomainName", "")
             )
         except AwsError:
             log.debug("describe_domain failed for %s", domain_id)
-        apps = self._live_apps(domain_id, name)
-        for app in apps.values():
-            if app.get("Status") == "InService":
-                app["LastUserActivityTimestamp"] = self._last_activity(app)
-        return self._space_from(detail, domain_name, apps)
 
     # -- remote access and compute ------------------------------------------------------
 

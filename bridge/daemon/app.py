@@ -42,7 +42,7 @@ async def setup(
     prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
     workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
-    relay = RelayService(spaces, pool)
+    relay = RelayService(spaces, pool, description_reuse=settings.description_reuse)
     forwards = ForwardService(spaces, pool)
     jupyter = JupyterService(spaces, pool)
     transfers = TransferService(spaces, pool)

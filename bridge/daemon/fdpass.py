@@ -103,6 +103,13 @@ class SocketStream:
         if error is None:
             await self._tell_watcher(END_CLEAN)
 
+    async def end_clean(self) -> None:
+        """Tell the watcher now that the session ended normally (ssh closed its side, so
+        nothing after this is for its user): it exits at once instead of after the channel's
+        drain, and whoever waits on ssh's stderr (a script's ``$(ssh …)``) is not held up by
+        it. ``close`` then has nothing left to tell."""
+        await self._tell_watcher(END_CLEAN)
+
     async def notify(self, method: str, params: dict[str, Any]) -> bool:
         """Send the watcher a notification (``NOTICE``, the JSON-RPC text the relay process
         gets as a websocket message); False when there is no watcher that reads notices."""

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bridge.aws.errors import ConfigurationError, CredentialsError, SessionLimitExceeded
+from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import remote_access_disabled, translated
 from bridge.daemon.fdpass import ByteStream, FdPass, SocketStream
@@ -25,6 +28,9 @@ from bridge.redact import redact
 __all__ = ["ProxyParams", "RelayService"]
 
 log = logging.getLogger("smconnect.daemon.relay")
+
+# Failures of an open that say nothing about the space's description: not retried afresh.
+_NOT_ABOUT_THE_SPACE = (CredentialsError, ConfigurationError, SessionLimitExceeded)
 
 
 class _Notified(Protocol):
@@ -41,9 +47,12 @@ class ProxyParams(ContextParams):
 
 
 class RelayService:
-    def __init__(self, spaces: SpacesService, pool: ChannelPool) -> None:
+    def __init__(
+        self, spaces: SpacesService, pool: ChannelPool, *, description_reuse: float
+    ) -> None:
         self._spaces = spaces
         self._pool = pool
+        self._description_reuse = description_reuse  # DaemonSettings.description_reuse
         self._relays: set[asyncio.Task[None]] = set()
         # channel id -> (space arn, the relay's connection or the passed socket's watcher):
         # neither gets broadcasts, so what ssh's user must read reaches it by ``notify_space``.
@@ -64,19 +73,12 @@ class RelayService:
         ws = self._spaces.workspace(params.context)
         warm = self._pool.warm.space_for(ws.key, params.host)
         if warm is not None:  # a ready channel: no API call, no dial, no handshake to wait for
-            space, progress = warm, progress_to(conn, warm)
-        else:
-            space = await self._spaces.resolve_alias(ws, params.host)
-            if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
-                raise remote_access_disabled(space.name)
-            progress = progress_to(conn, space)
-            space = await self._spaces.ensure_running(
-                ws, space, start=params.start, progress=progress
+            managed = await self._pool.open(
+                ws, warm, purpose="ssh", ssh_host=params.host, progress=progress_to(conn, warm)
             )
-            await self._pool.host_key(ws, space, params.host, progress=progress)
-        managed = await self._pool.open(
-            ws, space, purpose="ssh", ssh_host=params.host, progress=progress
-        )
+        else:
+            managed = await self._open_cold(conn, ws, params)
+        space = managed.space
         answer = {"id": managed.id, "space": space.name, "session_id": managed.session_id}
         if params.fdpass and self.fdpass.listening:
             return {**answer, "ticket": self.fdpass.issue(managed)}
@@ -87,6 +89,45 @@ class RelayService:
         self._streams[managed.id] = (space.arn, conn)
         task.add_done_callback(lambda _: self._streams.pop(managed.id, None))
         return answer
+
+    async def _open_cold(
+        self, conn: Connection, ws: Workspace, params: ProxyParams
+    ) -> ManagedChannel:
+        """A new channel for ``proxy.open``. A description of the space at most
+        ``description_reuse`` seconds old (the previous connection's) is used as is, which
+        spares this connection its describe calls; if opening on it fails for a cause a newer
+        description could change (the app stopped, remote access was turned off meanwhile),
+        the space is described afresh and the open tried once more, so a stale guess costs
+        time, never a wrong answer. Credentials and the session limit are not about the space:
+        those failures are answered at once."""
+        started = time.monotonic()
+        space = await self._spaces.resolve_alias(ws, params.host, max_age=self._description_reuse)
+        try:
+            return await self._open_on(conn, ws, space, params)
+        except _NOT_ABOUT_THE_SPACE:
+            raise  # a fresh description would fail the same way, only later
+        except Exception as exc:
+            if not ws.described_before(space, started):
+                raise
+            log.info(
+                "opening on a reused description of %s failed (%s); describing it afresh",
+                space.ref,
+                redact(str(exc)),
+            )
+        space = await self._spaces.resolve_alias(ws, params.host)
+        return await self._open_on(conn, ws, space, params)
+
+    async def _open_on(
+        self, conn: Connection, ws: Workspace, space: Space, params: ProxyParams
+    ) -> ManagedChannel:
+        if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
+            raise remote_access_disabled(space.name)
+        progress = progress_to(conn, space)
+        space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
+        await self._pool.host_key(ws, space, params.host, progress=progress)
+        return await self._pool.open(
+            ws, space, purpose="ssh", ssh_host=params.host, progress=progress
+        )
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
         """A notification to every ssh session of a space: its relay process, or on the
@@ -131,10 +172,9 @@ class RelayService:
         try:
             done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if up in done and not down.done():
-                # ssh closed its side: let queued output drain briefly, then end the session.
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(down), 2.0)
-                    await stream.write_eof()
+                # ssh closed its side: let queued output drain briefly, then end the session;
+                # the passed socket's watcher hears of the clean end meanwhile.
+                await asyncio.gather(self._drain(down, stream), _tell_clean_end(stream))
             elif not up.done():
                 error = await self._why_ended(managed.workspace, managed)
                 if error is None:
@@ -152,6 +192,12 @@ class RelayService:
             with contextlib.suppress(Exception):
                 await stream.close(error)
             await self._pool.release(managed)
+
+    @staticmethod
+    async def _drain(down: asyncio.Future[None], stream: ByteStream) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(down), 2.0)
+            await stream.write_eof()
 
     async def _why_ended(self, ws: Workspace, managed: ManagedChannel) -> str | None:
         """Why the space's side ended while ssh was still talking; None for a clean end.
@@ -182,3 +228,10 @@ class RelayService:
             log.warning("relay %s ended by the service: %s", managed.id, channel.service_reason)
             return redact(channel.service_reason)  # the proxy prints "the session ended: …"
         return None
+
+
+async def _tell_clean_end(stream: ByteStream) -> None:
+    """On the descriptor path, the watcher the proxy left behind holds ssh's stderr until it
+    hears how the session ended; once ssh has closed its side that is known (a normal end)."""
+    if isinstance(stream, SocketStream):
+        await stream.end_clean()

@@ -72,6 +72,9 @@ class DaemonSettings:
     (``SMCONNECT_WARM_CHANNELS=on|off``; docs/design/efficiency.md, "Warm channels")."""
     warm_idle: float = 600.0
     """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``)."""
+    description_reuse: float = 10.0
+    """Seconds a space's description serves the next ssh without describe calls, 0 for never
+    (``SMCONNECT_DESCRIPTION_REUSE_SECONDS``; docs/design/proxy.md, "Opening a connection")."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DaemonSettings:
@@ -100,6 +103,9 @@ class DaemonSettings:
             idle_warning=_seconds(env, "SMCONNECT_IDLE_WARNING", default.idle_warning),
             warm_channels=_switch(env, "SMCONNECT_WARM_CHANNELS", default.warm_channels),
             warm_idle=_seconds(env, "SMCONNECT_WARM_IDLE_SECONDS", default.warm_idle),
+            description_reuse=_seconds_or_never(
+                env, "SMCONNECT_DESCRIPTION_REUSE_SECONDS", default.description_reuse
+            ),
         )
 
 
@@ -113,6 +119,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         log.warning("ignoring %s=%r: not a number", name, raw[:40])
         return default
     return value if value > 0 else default
+
+
+def _seconds_or_never(env: Mapping[str, str], name: str, default: float) -> float:
+    """``_seconds``, where ``0`` (or ``off``) turns the thing off."""
+    return (
+        0.0 if env.get(name, "").strip().lower() in ("0", "off") else _seconds(env, name, default)
+    )
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

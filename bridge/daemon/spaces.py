@@ -9,6 +9,7 @@ host key learnt over the trusted path (through the channel pool) and the ssh con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -188,16 +189,31 @@ class SpacesService:
         name = self.names(ws, spaces).get(SpaceRef.of(space))
         return name or ws.alias(space, spaces, self.prefix)
 
-    async def resolve_alias(self, ws: Workspace, alias: str) -> Space:
+    async def resolve_alias(self, ws: Workspace, alias: str, *, max_age: float = 0.0) -> Space:
         """The space an ssh host name (as typed, any case) names for this identity: its name in
-        our ssh config first, else the plain scheme (``sm-<space>[.<domain>]``)."""
+        our ssh config first, else the plain scheme (``sm-<space>[.<domain>]``). For opening a
+        connection: described without the app's activity, and reused when at most ``max_age``
+        seconds old (``Workspace.describe``).
+
+        A host of our installed ssh config for this identity names its space outright, so it
+        is described without listing every space first (a listing is several round trips, and
+        the list is cached for seconds only); a space gone since the install falls through to
+        the listing, which says what became of the name."""
+        installed = self._installed_space(ws, alias)
+        if installed is not None:
+            with contextlib.suppress(SpaceNotFound):
+                return await ws.describe(
+                    installed.domain_id, installed.name, max_age=max_age, activity=False
+                )
         for refresh in (False, True):
             spaces = await ws.spaces(refresh=refresh)
             for ref, name in self.names(ws, spaces).items():
                 if name.lower() == alias.lower():
-                    return await ws.describe(ref.domain_id, ref.name)
+                    return await ws.describe(
+                        ref.domain_id, ref.name, max_age=max_age, activity=False
+                    )
         try:
-            return await ws.resolve_alias(alias, self.prefix)
+            return await ws.resolve_alias(alias, self.prefix, max_age=max_age)
         except SpaceNotFound:
             owner = next(
                 (
@@ -215,6 +231,14 @@ class SpacesService:
                 f"connect as that identity (`ssh {alias}` does)"
             ) from None
 
+    def _installed_space(self, ws: Workspace, alias: str) -> SpaceRef | None:
+        """The space our installed ssh config gives host ``alias`` for ``ws``'s identity."""
+        mine = HostIdentity.of(ws.context)
+        for entry in installed_table(self._ssh_paths, self.prefix):
+            if entry.alias.lower() == alias.lower() and entry.identity == mine:
+                return entry.space
+        return None
+
     async def answer(self, ws: Workspace, space: Space, alias: str | None = None) -> dict[str, Any]:
         """``space_json`` with its hourly price (when it runs and the Price List has one)."""
         alias = alias if alias is not None else await self.alias(ws, space)
@@ -229,7 +253,7 @@ class SpacesService:
         if not start:
             raise app_not_running(space.name)
         started = await ws.run(lambda studio: studio.start_app(space, progress=progress))
-        ws.forget_spaces()
+        self._workspaces.forget_spaces()  # every identity's: the app run changed
         return await ws.resolve(started.ref)
 
     # -- methods -------------------------------------------------------------------------------
@@ -279,7 +303,7 @@ class SpacesService:
         progress = progress_to(conn, space)
         await self._pool.warm.drop_space(space.arn)  # no warm channel into a stopped space
         space = await ws.run(lambda studio: studio.stop_app(space, progress=progress))
-        ws.forget_spaces()
+        self._workspaces.forget_spaces()  # every identity's: the app run changed
         return {"space": space_json(space, await self.alias(ws, space))}
 
     @translated

@@ -102,6 +102,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
+        self._described: dict[str, tuple[Space, float]] = {}  # ref -> (space, when asked)
+        self._forgotten = 0  # forget_spaces() calls: a describe begun before one is not kept
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -196,11 +198,39 @@ class Workspace:
         return self._spaces
 
     def forget_spaces(self) -> None:
+        """After a change of ours (a start, a stop) or a failure: list and describe afresh."""
         self._spaces = None
+        self._described.clear()
+        self._forgotten += 1
 
-    async def describe(self, domain_id: str, name: str) -> Space:
-        """The space as it is now (status changes under us)."""
-        return await self.run(lambda studio: studio.describe_space(domain_id, name))
+    async def describe(
+        self, domain_id: str, name: str, *, max_age: float = 0.0, activity: bool = True
+    ) -> Space:
+        """The space as it is now (status changes under us), or as described at most
+        ``max_age`` seconds ago; ``activity=False`` leaves out the app's last activity (one
+        round trip less, see ``StudioClient.describe_space``)."""
+        ref = f"{domain_id}/{name}"
+        held = self._described.get(ref)
+        if held is not None and time.monotonic() - held[1] <= max_age:
+            return held[0]
+        forgotten, asked = self._forgotten, time.monotonic()
+        space = await self.run(
+            lambda studio: studio.describe_space(domain_id, name, activity=activity)
+        )
+        # Kept for reuse only if nothing newer is known: no forget_spaces() (a start, a stop)
+        # since it was asked, and no description asked later that came back first (a slow
+        # describe from before a restart must not replace the one from after it).
+        held = self._described.get(ref)
+        if forgotten == self._forgotten and (held is None or held[1] <= asked):
+            self._described[ref] = (space, asked)
+        return space
+
+    def described_before(self, space: Space, moment: float) -> bool:
+        """Whether ``space`` is a description made before ``moment`` (``time.monotonic()``)
+        and handed out again by ``describe(max_age=…)``: what to describe afresh and retry
+        with when opening on it failed."""
+        held = self._described.get(space.ref)
+        return held is not None and held[0] is space and held[1] < moment
 
     async def resolve(self, ref: str) -> Space:
         """``name`` or ``domain-id/name``, described afresh (status changes under us)."""
@@ -225,8 +255,11 @@ class Workspace:
             "`smconnect list` shows the spaces you can use"
         )
 
-    async def resolve_alias(self, alias: str, prefix: str = DEFAULT_PREFIX) -> Space:
-        """The space an ssh host alias names, among the spaces this identity can see."""
+    async def resolve_alias(
+        self, alias: str, prefix: str = DEFAULT_PREFIX, *, max_age: float = 0.0
+    ) -> Space:
+        """The space an ssh host alias names, among the spaces this identity can see
+        (described as ``describe(max_age=…)`` says, without its activity)."""
         for refresh in (False, True):
             spaces = await self.spaces(refresh=refresh)
             try:
@@ -235,7 +268,7 @@ class Workspace:
                 if refresh:
                     raise SpaceNotFound(str(exc)) from None
                 continue
-            return await self.describe(ref.domain_id, ref.name)
+            return await self.describe(ref.domain_id, ref.name, max_age=max_age, activity=False)
         raise AwsError("unreachable")  # pragma: no cover
 
     def alias(self, space: Space, spaces: list[Space], prefix: str = DEFAULT_PREFIX) -> str:
@@ -291,6 +324,13 @@ class Workspaces:
             and (other.key.region, other.key.endpoint_url) == (ws.key.region, ws.key.endpoint_url)
         ]
         return max(same, key=lambda other: self._used.get(other.key, 0.0), default=None)
+
+    def forget_spaces(self) -> None:
+        """After a start or a stop: every identity lists and describes afresh (another
+        identity's description of the space, reused by its next ssh, would name the old app
+        run and so the old host key)."""
+        for ws in self._workspaces.values():
+            ws.forget_spaces()
 
     def rejected(self) -> list[str]:
         """Why items of the last listings were left out, over every identity (no AWS call):

@@ -39,3 +39,27 @@ def test_an_assumed_role_is_one_principal_whatever_its_session_name() -> None:
     user = principal_of("111111111111", "arn:aws:iam::111111111111:user/alice")
     assert one == two and one.arn == "arn:aws:sts::111111111111:assumed-role/Dev"
     assert user.arn == "arn:aws:iam::111111111111:user/alice"
+
+
+def test_the_proxys_plain_reading_sends_what_aws_context_sends() -> None:
+    """``bridge.aws.caller.caller_params`` (the ProxyCommand's, without dataclasses) is
+    ``AwsContext.from_env(env).with_profile(profile).params()`` for every kind of caller."""
+    from bridge.aws.caller import caller_params
+
+    envs = [
+        {},
+        {"AWS_PROFILE": "envp", "AWS_DEFAULT_REGION": "us-west-2"},
+        {**EXPORTED, "AWS_SESSION_TOKEN": TOKEN, "AWS_REGION": "eu-west-1"},
+        {
+            **EXPORTED,
+            "AWS_SECURITY_TOKEN": TOKEN,
+            "AWS_CREDENTIAL_EXPIRATION": "2030-01-01T00:00:00Z",
+        },
+        {"AWS_ACCESS_KEY_ID": KEY, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"},  # no secret
+    ]
+    for env in envs:
+        for profile in (None, "dev"):
+            assert (
+                caller_params(env, profile)
+                == AwsContext.from_env(env).with_profile(profile).params()
+            )

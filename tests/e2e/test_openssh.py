@@ -77,7 +77,8 @@ def _proxies(host: str, home: Path) -> dict[int, str]:
     found = {}
     for line in table.stdout.splitlines():
         pid, stat, comm, args = line.split(None, 3)
-        if " proxy " in args and args.endswith(f" {host}") and "smconnect" in args:
+        ours = "smconnect" in args or "proxy_start.py" in args  # the ProxyCommand's entry
+        if " proxy " in args and args.endswith(f" {host}") and ours:
             if not _runs_in(int(pid), home):
                 continue
             assert not stat.startswith("Z"), f"a zombie proxy: {line}"

@@ -73,3 +73,44 @@ def test_proxy_context_is_the_hosts_else_the_shells(
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://env")
     assert context_params(_parse(argv)) == expected
+
+
+# What the ProxyCommand's own entry may load: the standard library and these of ours. Not
+# argparse (parsed by hand), threading (the descriptor path has one thread), dataclasses and
+# typing (inspect, ~15 ms: ``bridge.aws.caller`` and ``DaemonPaths`` do without).
+PROXY_MODULES = {
+    "bridge",
+    "bridge.__main__",
+    "bridge.aws",
+    "bridge.aws.caller",
+    "bridge.fastws",
+    "bridge.paths",
+    "bridge.proxy",
+    "bridge.redact",
+}
+
+
+def test_the_ssh_config_runs_the_proxy_without_site() -> None:
+    """The generated ProxyCommand: this interpreter, isolated and without ``site`` (no
+    site-packages, no ``.pth`` files), on ``bridge/proxy_start.py``; it loads nothing but the
+    standard library and the proxy's own modules, and still answers a bad call in one line."""
+    from bridge.ssh.command import smconnect_command
+
+    command = smconnect_command()
+    assert command[:3] == (sys.executable, "-I", "-S")
+    assert command[3].endswith("bridge/proxy_start.py")
+    done = subprocess.run(  # the command as ssh runs it, with the import log on stderr
+        [command[0], "-X", "importtime", *command[1:], "proxy"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    said = [line for line in lines if not line.startswith("import time:")]
+    assert len(said) == 1 and said[0].startswith("smconnect: proxy:"), said
+    timed = [line.split("|") for line in lines if line.startswith("import time:")]
+    loaded = {fields[2].strip() for fields in timed if fields[1].strip().isdigit()}
+    ours = {m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names}
+    assert ours <= PROXY_MODULES, ours - PROXY_MODULES
+    assert not {"site", "argparse", "threading", "asyncio", "dataclasses", "typing"} & loaded
