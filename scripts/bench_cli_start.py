@@ -46,10 +46,18 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds of one run."""
+    """Wall seconds and CPU seconds of one run (in HOME: ``python -m`` puts the working
+    directory first on ``sys.path``, and a checkout there would shadow ``PYTHONPATH``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        argv,
+        env=env,
+        cwd=env["HOME"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -77,11 +85,13 @@ def main() -> None:
             "status_json_no_daemon": _case(["status", "--json"], env, options.runs),
         }
         cli = [sys.executable, "-m", "bridge"]
-        subprocess.run([*cli, "daemon", "start"], env=env, capture_output=True, check=True)
+        subprocess.run([*cli, "daemon", "start"], env=env, cwd=tmp, capture_output=True, check=True)
         try:
             results["status_json_daemon"] = _case(["status", "--json"], env, options.runs)
         finally:
-            subprocess.run([*cli, "daemon", "stop"], env=env, capture_output=True, check=False)
+            subprocess.run(
+                [*cli, "daemon", "stop"], env=env, cwd=tmp, capture_output=True, check=False
+            )
     results["runs"] = {"count": options.runs}
     print(json.dumps(results, indent=2))
 
