@@ -67,13 +67,13 @@ def status_cmd(
     """
     import asyncio
 
-    from rich.table import Table
-
     state = asyncio.run(_gather(aws_context(ctx, profile, region)))
     output.warn_rejected(state)  # on stderr, as `list` does: --json's stdout stays clean
     if json_out:
         output.print_json(state)
         return
+    from rich.table import Table  # only for the tables: --json renders none
+
     output.stdout().print(daemon_line(state["daemon"]))
     if state["spaces"]:
         output.stdout().print(running_table(state["spaces"]))

@@ -82,3 +82,9 @@ def test_a_usage_error_imports_no_rich_either(tmp_path: Path) -> None:
     loaded = _loaded(tmp_path, "no-such-command")
     assert "bridge.cli.app" in loaded
     assert _among(loaded, NEVER_AT_START + RENDERING) == []
+
+
+def test_status_json_renders_nothing_and_leaves_aws_to_the_daemon(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, "status", "--json")  # no daemon in this HOME: it says so
+    assert "bridge.daemon.client" in loaded  # it did ask for one
+    assert _among(loaded, ("boto3", "botocore", *RENDERING)) == []
