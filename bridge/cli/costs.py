@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from bridge.cli import output
 from bridge.timestamps import parse_rfc3339
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 COLUMNS = ("Up", "Idle stop", "Price")
 
@@ -37,6 +38,8 @@ def _seconds_since(stamp: Any, now: float) -> float | None:
 
 def cost_cells(space: Mapping[str, Any], now: Callable[[], float] = time.time) -> list[Text]:
     """The three cells for one space ("-" where it is not running or nothing is known)."""
+    from rich.text import Text
+
     if not space.get("running_since"):
         return [Text("-"), Text("-"), Text("-")]
     t = now()

@@ -6,7 +6,6 @@ install replaces an old daemon, and ``logs`` is where a failed ProxyCommand's st
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -17,7 +16,6 @@ from bridge.cli.context import JsonOpt
 from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.logs_cmd import logs_cmd
 from bridge.cli.status_cmd import daemon_line
-from bridge.daemon.client import DaemonClient, DaemonUnavailable
 from bridge.paths import default_paths, lock_held
 
 daemon_app = typer.Typer(help="Start, stop and inspect the local smconnect daemon.")
@@ -26,6 +24,8 @@ STOP_WAIT = 30.0  # the daemon closes each session cleanly first (up to 10 s eac
 
 
 async def _status(autostart: bool) -> dict[str, Any] | None:
+    from bridge.daemon.client import DaemonClient, DaemonUnavailable
+
     try:
         client = await DaemonClient.open(autostart=autostart)
     except DaemonUnavailable:
@@ -42,15 +42,19 @@ async def _status(autostart: bool) -> dict[str, Any] | None:
 @daemon_app.command("start")
 def start_cmd() -> None:
     """Start the daemon (if it is not running) and print its pid."""
+    import asyncio
+
     status = asyncio.run(_status(autostart=False))
     verb = "already running"
     if status is None:
         status = asyncio.run(_status(autostart=True)) or {}
         verb = "started"
-    output.stdout.print(f"smconnect daemon {verb} (pid {status.get('pid')})")
+    output.stdout().print(f"smconnect daemon {verb} (pid {status.get('pid')})")
 
 
 async def _shutdown() -> dict[str, Any] | None:
+    from bridge.daemon.client import DaemonClient, DaemonUnavailable
+
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
@@ -67,9 +71,11 @@ async def _shutdown() -> dict[str, Any] | None:
 @daemon_app.command("stop")
 def stop_cmd() -> None:
     """Stop the daemon, closing its sessions and forwards (not running is fine)."""
+    import asyncio
+
     status = asyncio.run(_status(autostart=False))
     if status is None or asyncio.run(_shutdown()) is None:
-        output.stdout.print("smconnect daemon is not running")
+        output.stdout().print("smconnect daemon is not running")
         return
     lock = default_paths().lock
     deadline = time.monotonic() + STOP_WAIT
@@ -80,17 +86,19 @@ def stop_cmd() -> None:
                 ExitCode.DAEMON,
             )
         time.sleep(0.05)
-    output.stdout.print(f"smconnect daemon stopped (pid {status.get('pid')})")
+    output.stdout().print(f"smconnect daemon stopped (pid {status.get('pid')})")
 
 
 @daemon_app.command("status")
 def status_cmd(json_out: JsonOpt = False) -> None:
     """Is the daemon running? (exit status 5 if not)"""
+    import asyncio
+
     status = asyncio.run(_status(autostart=False))
     if json_out:
         output.print_json({"running": status is not None, **(status or {})})
     else:
-        output.stdout.print(daemon_line(status))
+        output.stdout().print(daemon_line(status))
     if status is None:
         raise typer.Exit(ExitCode.DAEMON)
 

@@ -20,13 +20,14 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge import fsutil
 from bridge.paths import default_paths
 from bridge.redact import redact
-from bridge.ssh.config import SshConfig
-from bridge.ssh.render import hosts_in
+
+if TYPE_CHECKING:
+    from bridge.ssh.config import SshConfig
 
 LOG_LINES = 2000
 MAX_HOSTS = 20
@@ -79,6 +80,8 @@ def _tail(path: Path) -> str:
 
 def _ssh_g(config: SshConfig) -> str:
     """``ssh -G`` of each of our hosts, through the user's config as plain ssh reads it."""
+    from bridge.ssh.render import hosts_in
+
     try:
         content = config.paths.our_config.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -7,7 +7,6 @@ failed, so one run shows everything that needs fixing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from bridge.cli import doctor_local, output
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
@@ -203,6 +201,8 @@ class Doctor:
     # -- local -------------------------------------------------------------------------------
 
     def daemon(self) -> str:
+        import asyncio
+
         from bridge import __version__
         from bridge.cli.sshconfig_cmd import space_refs
         from bridge.daemon.client import DaemonClient, DaemonError
@@ -364,10 +364,12 @@ def _client_error(exc: Any) -> str:
 
 
 def _print_check(check: Check) -> None:
+    from rich.markup import escape
+
     mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-    output.stdout.print(f"{mark} {escape(check.name)}: {escape(output.safe(check.detail))}")
+    output.stdout().print(f"{mark} {escape(check.name)}: {escape(output.safe(check.detail))}")
     if check.fix:
-        output.stdout.print(f"    fix: {escape(output.safe(check.fix))}")
+        output.stdout().print(f"    fix: {escape(output.safe(check.fix))}")
 
 
 def doctor_cmd(

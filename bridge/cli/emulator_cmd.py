@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import shlex
@@ -72,6 +71,8 @@ def serve(
     Prints `export NAME=value` lines for AWS_ENDPOINT_URL and the credentials on stdout, so
     `smconnect emulator serve > env.sh` then `source env.sh` points boto3 and the AWS CLI at it.
     """
+    import asyncio
+
     from bridge.emulator.config import ConfigError, default_config, load_config
 
     try:
@@ -98,6 +99,8 @@ def serve(
 
 
 async def _serve(cfg: EmulatorConfig) -> None:
+    import asyncio
+
     from bridge.emulator import Emulator
 
     stop = asyncio.Event()

@@ -9,11 +9,11 @@ picks the exit code.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from enum import IntEnum
 
-from bridge.daemon.client import CallTimeout, DaemonUnavailable, RpcError
 from bridge.redact import redact
 from bridge.ssh.errors import InvalidAliasError, SshConfigError
 
@@ -64,6 +64,17 @@ def as_cli_error(exc: BaseException) -> CliError | None:
     """The user-facing form of an error we expect; None for a bug."""
     if isinstance(exc, CliError):
         return exc
+    if isinstance(exc, InvalidAliasError):  # a bad --prefix
+        return CliError(str(exc), ExitCode.USAGE)
+    if isinstance(exc, SshConfigError):
+        return CliError(str(exc), ExitCode.SSH)
+    # The daemon client (websockets, asyncio) is imported only by commands that talk to the
+    # daemon; if it never was, ``exc`` cannot be one of its errors, and importing it here
+    # would cost every other failure a quarter of a second.
+    if "bridge.daemon.client" not in sys.modules:
+        return None
+    from bridge.daemon.client import CallTimeout, DaemonUnavailable, RpcError
+
     if isinstance(exc, RpcError):
         message = exc.message
         if exc.kind in ("internal", "method_not_found"):
@@ -76,10 +87,6 @@ def as_cli_error(exc: BaseException) -> CliError | None:
         )
     if isinstance(exc, DaemonUnavailable):
         return CliError(f"{exc} (`smconnect daemon logs` shows the daemon's log)", ExitCode.DAEMON)
-    if isinstance(exc, InvalidAliasError):  # a bad --prefix
-        return CliError(str(exc), ExitCode.USAGE)
-    if isinstance(exc, SshConfigError):
-        return CliError(str(exc), ExitCode.SSH)
     return None
 
 

@@ -7,11 +7,10 @@ lifetime. ``--background`` leaves it to the daemon until ``--close``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,7 +22,9 @@ from bridge.cli.progress import ProgressDisplay
 from bridge.cli.space_pick import choose_space
 from bridge.cli.spaces_cmd import OPEN_TIMEOUT, MaybeSpaceArg
 from bridge.cli.status_cmd import forward_table
-from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
+
+if TYPE_CHECKING:
+    from bridge.daemon.client import RpcError
 
 
 def parse_ports(spec: str) -> tuple[int, int]:
@@ -93,6 +94,10 @@ def _open_failed(exc: RpcError, space: str, spec: tuple[int, int], where: _Where
 async def _foreground(
     aws: AwsContext, space: str, specs: list[tuple[int, int]], where: _Where
 ) -> None:
+    import asyncio
+
+    from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
+
     client = await DaemonClient.open(autostart=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -171,6 +176,8 @@ def _report_changes(listed: dict[str, Any], ids: set[str], seen: dict[str, str |
 
 
 async def _list_forwards() -> list[dict[str, Any]]:
+    from bridge.daemon.client import DaemonClient, DaemonUnavailable
+
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
@@ -224,6 +231,10 @@ def forward_cmd(
     region: RegionOpt = None,
 ) -> None:
     """Forward local ports to ports in a space: `smconnect forward demo 8888 6006 18080:8080`."""
+    import asyncio
+
+    from bridge.daemon.client import RpcError
+
     if list_ or close:
         if space or ports or (list_ and close):
             raise CliError(
@@ -269,7 +280,7 @@ def forward_cmd(
         return
     for fwd in opened:
         _announce(fwd, space, f"in the background (id {fwd['id']})")
-    output.stdout.print(
+    output.stdout().print(
         "`smconnect forward --close ID` stops it" + ("." if len(opened) == 1 else " (each id).")
     )
 
@@ -284,16 +295,20 @@ def _ask_ports(space: str) -> list[str]:
 
 
 def _list(json_out: bool) -> None:
+    import asyncio
+
     forwards = asyncio.run(_list_forwards())
     if json_out:
         output.print_json(forwards)
     elif forwards:
-        output.stdout.print(forward_table(forwards))
+        output.stdout().print(forward_table(forwards))
     else:
-        output.stdout.print("no forwards")
+        output.stdout().print("no forwards")
 
 
 def _close(forward_id: str, json_out: bool) -> None:
+    from bridge.daemon.client import DaemonUnavailable
+
     try:
         rpc.call("forward.close", {"id": forward_id}, timeout=30.0, autostart=False)
     except DaemonUnavailable:
@@ -303,7 +318,7 @@ def _close(forward_id: str, json_out: bool) -> None:
     if json_out:
         output.print_json({"closed": forward_id})
     else:
-        output.stdout.print(f"closed forward {forward_id}")
+        output.stdout().print(f"closed forward {forward_id}")
 
 
 def register(app: typer.Typer) -> None:

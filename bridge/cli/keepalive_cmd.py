@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
@@ -41,6 +40,8 @@ def keepalive_cmd(
     region: RegionOpt = None,
 ) -> None:
     """Show or set what keeps a space running: `smconnect keep-alive demo always`."""
+    from rich.text import Text
+
     if mode is not None and mode not in MODES:
         raise CliError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}", ExitCode.USAGE)
     if space is None:
@@ -53,13 +54,13 @@ def keepalive_cmd(
     if mode is not None:
         result = rpc.call("keepalive.set", {**params, "mode": mode})
         if not json_out:
-            output.stdout.print(
+            output.stdout().print(
                 Text(output.safe(f"Keep-alive of {result['space']}: {result['mode']}."))
             )
     if refresh:
         result = {**result, **rpc.call("keepalive.refresh", params, timeout=120.0)}
         if not json_out:
-            output.stdout.print(
+            output.stdout().print(
                 Text(output.safe(f"Refreshed the idle clock of {result['space']}."))
             )
     if mode is None and not refresh:
@@ -71,12 +72,14 @@ def keepalive_cmd(
 
 
 def _show(status: dict[str, Any], json_out: bool) -> None:
+    from rich.text import Text
+
     if json_out:
         output.print_json(status)
         return
-    output.stdout.print(Text(f"Default keep-alive: {status.get('mode')}"))
+    output.stdout().print(Text(f"Default keep-alive: {status.get('mode')}"))
     if not status.get("spaces"):
-        output.stdout.print("No connected space.")
+        output.stdout().print("No connected space.")
     for s in status.get("spaces", []):
         shutdown = s.get("idle_shutdown_at") or "never (idle shutdown off)"
         line = (
@@ -84,7 +87,7 @@ def _show(status: dict[str, Any], json_out: bool) -> None:
             f"last traffic {s.get('last_traffic') or '-'}, heartbeat {s.get('heartbeat_at') or '-'}, "
             f"running since {s.get('running_since') or '-'}, idle shutdown {shutdown}"
         )
-        output.stdout.print(Text(output.safe(line)))
+        output.stdout().print(Text(output.safe(line)))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,14 +9,12 @@ a non-zero exit, so nothing ends silently.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import time
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
@@ -24,7 +22,6 @@ from bridge.cli.errors import CliError, ExitCode
 from bridge.cli.progress import ProgressDisplay
 from bridge.cli.space_pick import choose_space
 from bridge.cli.spaces_cmd import OPEN_TIMEOUT, MaybeSpaceArg, TimeoutOpt
-from bridge.daemon.client import DaemonClient, DaemonError
 
 POLL = 1.0  # seconds between looks at the forward while waiting
 RECHECK = 15.0  # seconds between AWS looks at a space whose connection is down
@@ -55,6 +52,8 @@ def kernels_cmd(
 
     Starts the space if needed. JupyterLab spaces serve their own Jupyter; in a CodeEditor space one is started, with a token, when `jupyter` is installed there.
     """
+    import asyncio
+
     aws = aws_context(ctx, profile, region)
     space = space or choose_space(ctx, aws)
     params = {**aws.params(), "space": space}
@@ -63,7 +62,7 @@ def kernels_cmd(
         if json_out:
             output.print_json(closed)
         else:
-            output.stdout.print(
+            output.stdout().print(
                 f"Closed the Jupyter forward of {closed.get('closed', space)} "
                 f"(127.0.0.1:{closed.get('local_port')})."
             )
@@ -81,6 +80,10 @@ def kernels_cmd(
 async def _wait(params: dict[str, Any]) -> None:
     """Until Ctrl-C, watch the forward: when its connection to the space is down, ask AWS
     (at most every ``RECHECK`` s) whether the space stopped, and end with one line if so."""
+    import asyncio
+
+    from bridge.daemon.client import DaemonClient, DaemonError
+
     name = params["space"]
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -114,6 +117,8 @@ async def _wait(params: dict[str, Any]) -> None:
 
 
 def _show(info: dict[str, Any]) -> None:
+    from rich.text import Text
+
     specs = info.get("kernelspecs") or {}
     names = ", ".join(
         f"{name} ({spec.get('spec', {}).get('display_name', name)})"
@@ -125,7 +130,7 @@ def _show(info: dict[str, Any]) -> None:
     # The URL alone on its line, flushed: what a user copies and a script greps for.
     print(f"\n    {info['connect_url']}\n", flush=True)
     # Kernel display names come from the space's own Jupyter server: shown escaped, no markup.
-    output.stdout.print(
+    output.stdout().print(
         Text(
             output.safe(
                 f"Jupyter server of {info['space']} ({info.get('app_type')}): "
@@ -133,7 +138,7 @@ def _show(info: dict[str, Any]) -> None:
             )
         )
     )
-    output.stdout.print(
+    output.stdout().print(
         'VS Code: "Select Kernel" → "Existing Jupyter Server" → paste the URL. '
         "Or open it in a browser.\n"
         f"It stays up while the daemon runs; `smconnect kernels {info['space']} --close` ends it."

@@ -2,6 +2,10 @@
 
 Keeping stdout for results only means ``--json`` output can always be piped into ``jq``, even
 while a space starts and progress messages scroll by on stderr.
+
+rich is imported on first use, not with this module: every command imports this one, and
+most (``--json``, errors, ``cp``) print no rich text at all (docs/design/efficiency.md,
+"CLI start").
 """
 
 from __future__ import annotations
@@ -9,18 +13,34 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from bridge.aws.validate import plain
 
-stdout = Console(highlight=False, soft_wrap=True)
-if not stdout.is_terminal:
-    # A pipe or a file has no width: 80 columns would fold a table's cells into pieces.
-    stdout.width = 240
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+
+@cache
+def stdout() -> Console:
+    """The rich console for results (made once, on first use)."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # A pipe or a file has no width: 80 columns would fold a table's cells into pieces.
+        console.width = 240
+    return console
+
+
+@cache
+def stderr() -> Console:
+    """The rich console for progress (made once, on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def safe(text: object) -> str:
@@ -32,6 +52,8 @@ def safe(text: object) -> str:
 
 def cell(value: object, default: str = "-") -> Text:
     """A table cell: escaped like ``safe``, and a ``Text`` so rich reads no markup in it."""
+    from rich.text import Text
+
     return Text(safe(value) if value not in (None, "") else default)
 
 

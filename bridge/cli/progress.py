@@ -12,11 +12,12 @@ import contextlib
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any
-
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from bridge.cli import output
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressDisplay:
@@ -32,13 +33,15 @@ class ProgressDisplay:
         self.phases: list[str] = []  # the daemon's progress phases, in order (Ctrl-C reports)
 
     def __enter__(self) -> ProgressDisplay:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._started = time.monotonic()
-        if output.stderr.is_terminal:
+        if output.stderr().is_terminal:
             self._rich = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}", markup=False),
                 TimeElapsedColumn(),
-                console=output.stderr,
+                console=output.stderr(),
                 transient=True,
             )
             self._rich.start()

@@ -1,12 +1,17 @@
-"""Synchronous calls into the daemon for the commands (each command is one short-lived loop)."""
+"""Synchronous calls into the daemon for the commands (each command is one short-lived loop).
+
+The daemon client (websockets, asyncio) is imported by the call, not with this module, so a
+command that never reaches the daemon (``--help``, a usage error) does not pay for it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.cli.errors import CliError
-from bridge.daemon.client import DaemonClient, DaemonError, NotificationHandler
+
+if TYPE_CHECKING:
+    from bridge.daemon.client import DaemonClient, NotificationHandler
 
 
 def call(
@@ -18,6 +23,9 @@ def call(
     autostart: bool = True,
 ) -> dict[str, Any]:
     """One call on a fresh connection; the daemon is started if needed (unless told not to)."""
+    import asyncio
+
+    from bridge.daemon.client import DaemonClient
 
     async def run() -> Any:
         async with DaemonClient.connect(autostart=autostart) as client:
@@ -35,6 +43,8 @@ async def stopped_space(client: DaemonClient, params: dict[str, Any]) -> str | N
     """The name of ``params["space"]`` if its app no longer runs (the usual reason a copy or a
     kernel connection dies under us), from a fresh listing in the same AWS context; None when
     it runs or cannot be told."""
+    from bridge.daemon.client import DaemonError
+
     keys: tuple[str, ...] = ("profile", "region", "endpoint_url")
     context = {k: params[k] for k in keys if k in params}
     try:

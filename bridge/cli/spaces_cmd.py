@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from bridge.cli import costs, output, rpc
 from bridge.cli.completion import complete_instance_type
@@ -16,7 +14,9 @@ from bridge.cli.launch import EditorNotFound, exec_ssh, find_editor, open_folder
 from bridge.cli.progress import ProgressDisplay
 from bridge.cli.space_pick import choose_space, space_names
 from bridge.cli.ssh_args import SshCommand, ssh_options
-from bridge.daemon.client import RpcError
+
+if TYPE_CHECKING:
+    from bridge.daemon.client import RpcError
 
 OPEN_TIMEOUT = 900.0  # a cold start on AWS takes minutes; StudioClient gives up after ten
 
@@ -84,6 +84,8 @@ def list_spaces(
     region: RegionOpt = None,
 ) -> None:
     """List the Studio spaces you can use, across domains, and what running ones cost."""
+    from rich.table import Table
+
     aws = aws_context(ctx, profile, region)
     result = rpc.call("spaces.list", {**aws.params(), "refresh": True, "running": running})
     spaces: list[dict[str, Any]] = list(result.get("spaces", []))  # the shape of start/open
@@ -123,7 +125,7 @@ def list_spaces(
             *costs.cost_cells(s),
             output.cell(s.get("ssh_host")),
         )
-    output.stdout.print(table)
+    output.stdout().print(table)
 
 
 def open_space(
@@ -146,6 +148,8 @@ def _restarting(
 ) -> dict[str, Any]:
     """``method``, asking before a running app restarts to apply a change (or failing without
     a terminal, unless ``yes``)."""
+    from bridge.daemon.client import RpcError
+
     space = str(params["space"])
     progress = ProgressDisplay(space, verb)
     try:
@@ -219,6 +223,8 @@ def open_cmd(
 
     The editor is $SMCONNECT_EDITOR, else the first of code, code-insiders, cursor on PATH.
     """
+    from rich.text import Text
+
     aws = aws_context(ctx, profile, region)
     if shell and not json_out:
         ssh_binary()  # fail before starting anything
@@ -239,11 +245,11 @@ def open_cmd(
             editor = None
         if editor is not None:
             open_folder(editor, str(result["folder_uri"]))
-            output.stdout.print(
+            output.stdout().print(
                 Text(f"Opened {output.safe(space)} in {editor.name} (ssh host {host}).")
             )
             return
-    output.stdout.print(
+    output.stdout().print(
         Text(f"Space {output.safe(space)} is ready. Connect with:\n\n    ssh {host}\n")
     )
 
@@ -291,11 +297,13 @@ def _lifecycle(
 
 
 def _print_space(info: dict[str, Any], space: str, json_out: bool) -> None:
+    from rich.text import Text
+
     if json_out:
         output.print_json(info)
         return
     state = info.get("app_status") or "stopped"
-    output.stdout.print(
+    output.stdout().print(
         Text(
             output.safe(
                 f"Space {info.get('name', space)} ({info.get('app_type')}, "
@@ -348,6 +356,8 @@ def stop_cmd(
     With ssh sessions, forwards or kernels open on the space, lists them and asks first; without
     a terminal it refuses unless --yes.
     """
+    from bridge.daemon.client import RpcError
+
     aws = aws_context(ctx, profile, region)
     try:
         result = _lifecycle(aws, "space.stop", "stopping", space, timeout, force=yes)

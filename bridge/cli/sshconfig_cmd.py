@@ -8,7 +8,7 @@ taking it out again. Only our Included file and one marked Include line are ever
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +16,11 @@ from bridge.cli import output, rpc
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef
 from bridge.ssh.command import smconnect_command
-from bridge.ssh.config import ConfigStatus, InstallPlan, SshConfig
 from bridge.ssh.hosts import HostEntry, HostIdentity
 from bridge.ssh.paths import SshPaths
-from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
+
+if TYPE_CHECKING:
+    from bridge.ssh.config import ConfigStatus, InstallPlan, SshConfig
 
 sshcfg_app = typer.Typer(help="Install, show or remove smconnect's ssh configuration.")
 
@@ -34,6 +35,9 @@ def manager(aws: AwsContext, prefix: str | None = None, *, fdpass: bool | None =
     Without ``--prefix``, the prefix of the installed config is kept (the daemon keeps it too);
     likewise its descriptor passing unless ``fdpass`` says otherwise (default: on).
     """
+    from bridge.ssh.config import SshConfig
+    from bridge.ssh.render import ConfigOptions, installed_fdpass, installed_prefix
+
     paths = SshPaths.for_home()
     prefix = prefix or installed_prefix(paths) or DEFAULT_PREFIX
     if fdpass is None:
@@ -127,16 +131,16 @@ def install_cmd(
         return
     paths = config.paths
     if result.user_config_changed:
-        output.stdout.print(f"Added smconnect's Include line at the top of {paths.user_config}")
+        output.stdout().print(f"Added smconnect's Include line at the top of {paths.user_config}")
         if result.backup:
-            output.stdout.print(f"  backup of the previous file: {result.backup}")
+            output.stdout().print(f"  backup of the previous file: {result.backup}")
     if result.our_config_changed:
-        output.stdout.print(f"Wrote {paths.our_config}")
+        output.stdout().print(f"Wrote {paths.our_config}")
     if not (result.user_config_changed or result.our_config_changed):
-        output.stdout.print("smconnect's ssh config is already up to date")
+        output.stdout().print("smconnect's ssh config is already up to date")
     hosts = ", ".join(result.aliases) or "none yet"
-    output.stdout.print(f"Identity: {identity.label()}", markup=False)
-    output.stdout.print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
+    output.stdout().print(f"Identity: {identity.label()}", markup=False)
+    output.stdout().print(f"Hosts: {hosts} (and any {config.options.wildcard[:-1]}<space>)")
     for ref in result.refused:
         output.say(
             f"warning: space {ref.domain_id}/{ref.name} got no Host entry: its name or domain "
@@ -168,7 +172,7 @@ def _print_dry_run(config: SshConfig, plan: InstallPlan, json_out: bool) -> None
         )
         return
     if not diff:
-        output.stdout.print("smconnect's ssh config is already up to date; nothing would change")
+        output.stdout().print("smconnect's ssh config is already up to date; nothing would change")
         return
     sys.stdout.flush()
     sys.stdout.buffer.write(diff.encode("utf-8", "surrogateescape"))
@@ -191,7 +195,7 @@ def show_cmd(
     if json_out:
         output.print_json(status_json(status))
         return
-    say = output.stdout.print
+    say = output.stdout().print
     paths = status.paths
     if not status.include_present:
         say(f"{paths.user_config}: no smconnect Include line")
@@ -247,13 +251,13 @@ def remove_cmd(
         return
     paths = config.paths
     if result.user_config_deleted:
-        output.stdout.print(f"Deleted {paths.user_config} (smconnect had created it)")
+        output.stdout().print(f"Deleted {paths.user_config} (smconnect had created it)")
     elif result.user_config_changed:
-        output.stdout.print(f"Removed smconnect's Include line from {paths.user_config}")
+        output.stdout().print(f"Removed smconnect's Include line from {paths.user_config}")
     for path in result.removed_files:
-        output.stdout.print(f"Deleted {path}")
+        output.stdout().print(f"Deleted {path}")
     if not result.user_config_changed and not result.removed_files:
-        output.stdout.print("smconnect's ssh config was not installed; nothing to remove")
+        output.stdout().print("smconnect's ssh config was not installed; nothing to remove")
 
 
 def explicit_profile(ctx: typer.Context, profile: str | None) -> str | None:
@@ -279,12 +283,12 @@ def _remove_profile(config: SshConfig, profile: str, json_out: bool) -> None:
         )
         return
     if not removed:
-        output.stdout.print(
+        output.stdout().print(
             f"no smconnect host of profile {profile} is installed; nothing to remove",
             markup=False,
         )
     for entry in removed:
-        output.stdout.print(f"Removed {entry.alias} ({entry.identity.label()})", markup=False)
+        output.stdout().print(f"Removed {entry.alias} ({entry.identity.label()})", markup=False)
 
 
 def register(app: typer.Typer) -> None:

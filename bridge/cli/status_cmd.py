@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from bridge.cli import costs, output
 from bridge.cli.context import AwsContext, JsonOpt, ProfileOpt, RegionOpt, aws_context
-from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
 from bridge.timestamps import parse_rfc3339
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 async def _gather(aws: AwsContext) -> dict[str, Any]:
+    from bridge.daemon.client import DaemonClient, DaemonUnavailable, RpcError
+
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
@@ -64,18 +65,22 @@ def status_cmd(
     Sessions show state, traffic, reconnects and latency; running spaces their uptime,
     projected idle shutdown and hourly price (as `list` does).
     """
+    import asyncio
+
     state = asyncio.run(_gather(aws_context(ctx, profile, region)))
     output.warn_rejected(state)  # on stderr, as `list` does: --json's stdout stays clean
     if json_out:
         output.print_json(state)
         return
-    output.stdout.print(daemon_line(state["daemon"]))
+    from rich.table import Table  # only for the tables: --json renders none
+
+    output.stdout().print(daemon_line(state["daemon"]))
     if state["spaces"]:
-        output.stdout.print(running_table(state["spaces"]))
+        output.stdout().print(running_table(state["spaces"]))
     sessions, forwards = state["sessions"], state["forwards"]
     if not sessions and not forwards:
         if state["daemon"] is not None:
-            output.stdout.print("no open sessions")
+            output.stdout().print("no open sessions")
         return
     if sessions:
         table = Table(title="Sessions", title_justify="left", box=None, header_style="bold")
@@ -92,9 +97,9 @@ def status_cmd(
                 f"{float(s.get('latency_ms', 0)):.0f} ms",
                 _age(s.get("opened_at")),
             )
-        output.stdout.print(table)
+        output.stdout().print(table)
     if forwards:
-        output.stdout.print(forward_table(forwards))
+        output.stdout().print(forward_table(forwards))
 
 
 def _age(opened_at: Any) -> str:
@@ -106,6 +111,8 @@ def _age(opened_at: Any) -> str:
 
 
 def running_table(spaces: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Running spaces", title_justify="left", box=None, header_style="bold")
     for column in ("Space", "Instance", *costs.COLUMNS):
         table.add_column(column, overflow="fold")
@@ -117,6 +124,9 @@ def running_table(spaces: list[dict[str, Any]]) -> Table:
 
 
 def forward_table(forwards: list[dict[str, Any]]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="Forwards", title_justify="left", box=None, header_style="bold")
     for column in ("ID", "Space", "Local", "Remote", "State"):
         table.add_column(column)

@@ -8,26 +8,15 @@ nothing is left half-written under a final name.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
-from bridge.daemon.client import DaemonClient, RpcError
-from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
 
 __all__ = ["parse_lanes", "parse_side", "parse_size", "register"]
 
@@ -66,6 +55,8 @@ def parse_lanes(text: str) -> int | str:
 
 def parse_size(text: str) -> int:
     """``4M``, ``512K``, ``1048576``: a chunk size within the daemon's range."""
+    from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
+
     units = {"": 1, "K": 1 << 10, "M": 1 << 20}
     number, unit = text.rstrip("kKmM"), text[len(text.rstrip("kKmM")) :].upper()
     try:
@@ -110,6 +101,17 @@ SFTP_NOTICE = (
 
 
 async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any]:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from bridge.daemon.client import DaemonClient, RpcError
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -171,6 +173,8 @@ def cp_cmd(
     region: RegionOpt = None,
 ) -> None:
     """Copy files to or from a space (scp's syntax), striped over several sessions."""
+    import asyncio
+
     if len(paths) < 2:
         raise CliError("usage: smconnect cp [-r] SRC... DEST", ExitCode.USAGE)
     params = _params(paths[:-1], paths[-1])
@@ -215,6 +219,8 @@ def sync_cmd(
     region: RegionOpt = None,
 ) -> None:
     """Make DEST a mirror of SRC's contents (one side a space), moving only what differs."""
+    import asyncio
+
     params = _params([src], dest)
     params["source"] = params.pop("sources")[0]
     params |= {"lanes": parse_lanes(lanes), "chunk": parse_size(chunk)}
