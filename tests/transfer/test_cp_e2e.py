@@ -14,6 +14,7 @@ import pytest
 from bridge.emulator.config import LimitsConfig
 from bridge.transfer.plan import CHUNK
 from tests.daemon.jupyter.kernels_helpers import Stack as Sandbox
+from tests.support import wait_until
 from tests.transfer.transfer_helpers import cp_json, sample_tree, tree_hashes
 
 
@@ -86,7 +87,17 @@ def test_auto_lanes_back_off_on_the_session_limit(stack: Sandbox, tmp_path: Path
     src.write_bytes(os.urandom(2 * CHUNK + 5))
     assert stack.smconnect("cp", str(src), "demo:warm.bin").returncode == 0  # the space runs
     plane = stack.emu.emulator.plane
-    live = sum(1 for s in stack.emu.emulator.broker.sessions.values() if not s.ended.is_set())
+
+    def settled() -> tuple[int] | None:
+        """Sessions still open on the space, once only the daemon's held channels are (the
+        first copy's lanes end after it returns: counted then, they made the cap too high)."""
+        live = sum(1 for s in stack.emu.emulator.broker.sessions.values() if not s.ended.is_set())
+        held = len(stack.call("sessions.status", autostart=False)["sessions"])
+        return (live,) if live == held else None  # a tuple: 0 sessions is an answer too
+
+    answer = wait_until(settled, timeout=30)
+    assert answer is not None, "the first copy's sessions did not end"
+    (live,) = answer
     original = plane.config
     plane.config = dataclasses.replace(original, limits=LimitsConfig(sessions_per_space=live + 3))
     try:
