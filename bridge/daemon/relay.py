@@ -174,7 +174,7 @@ class RelayService:
             if up in done and not down.done():
                 # ssh closed its side: let queued output drain briefly, then end the session;
                 # the passed socket's watcher hears of the clean end meanwhile.
-                await asyncio.gather(self._drain(down, stream), _tell_clean_end(stream))
+                await asyncio.gather(self._drain(down, stream), stream.end_clean())
             elif not up.done():
                 error = await self._why_ended(managed.workspace, managed)
                 if error is None:
@@ -228,10 +228,3 @@ class RelayService:
             log.warning("relay %s ended by the service: %s", managed.id, channel.service_reason)
             return redact(channel.service_reason)  # the proxy prints "the session ended: …"
         return None
-
-
-async def _tell_clean_end(stream: ByteStream) -> None:
-    """On the descriptor path, the watcher the proxy left behind holds ssh's stderr until it
-    hears how the session ended; once ssh has closed its side that is known (a normal end)."""
-    if isinstance(stream, SocketStream):
-        await stream.end_clean()

@@ -86,6 +86,10 @@ class RawStream:
         await self._opened.wait()
         await self._send(b"")
 
+    async def end_clean(self) -> None:
+        """Nothing to tell early: the relay process learns how the session ended from
+        ``close`` (``SocketStream.end_clean`` is the descriptor path's early word)."""
+
     async def close(self, error: str | None = None) -> None:
         """End the stream; ``error`` (a short kind, never a secret) tells the peer why."""
         self._mark_closed()
