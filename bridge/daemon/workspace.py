@@ -102,7 +102,8 @@ class Workspace:
         self._lock = asyncio.Lock()
         self._spaces: list[Space] | None = None
         self._spaces_at = 0.0
-        self._described: dict[str, tuple[Space, float]] = {}  # ref -> (space, when asked)
+        # ref -> (space, when asked, whether described with the app's activity)
+        self._described: dict[str, tuple[Space, float, bool]] = {}
         self._forgotten = 0  # forget_spaces() calls: a describe begun before one is not kept
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
@@ -211,7 +212,8 @@ class Workspace:
         round trip less, see ``StudioClient.describe_space``)."""
         ref = f"{domain_id}/{name}"
         held = self._described.get(ref)
-        if held is not None and time.monotonic() - held[1] <= max_age:
+        # One described without the activity serves only callers that do not want it.
+        if held is not None and time.monotonic() - held[1] <= max_age and (held[2] or not activity):
             return held[0]
         forgotten, asked = self._forgotten, time.monotonic()
         space = await self.run(
@@ -222,7 +224,7 @@ class Workspace:
         # describe from before a restart must not replace the one from after it).
         held = self._described.get(ref)
         if forgotten == self._forgotten and (held is None or held[1] <= asked):
-            self._described[ref] = (space, asked)
+            self._described[ref] = (space, asked, activity)
         return space
 
     def described_before(self, space: Space, moment: float) -> bool:
