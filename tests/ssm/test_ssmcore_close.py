@@ -9,10 +9,14 @@ situation on the virtual-clock link, exactly.
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from bridge.ssm.codec import MessageType, decode
 from bridge.ssm.core import ChannelClosed, CoreConfig, State
 
-from .ssmcore_link import Fate, Link
+from .ssmcore_link import Fate, Faults, Link
 
 PAYLOAD = bytes(range(256)) * 40  # 10 KiB: ten 1024-byte messages
 SESSION = ("the session ended", "sess-1")
@@ -65,7 +69,9 @@ def test_a_lost_message_before_channel_closed_is_not_a_clean_end() -> None:
     assert client.core.state is State.DRAINING  # a gap is known: wait for it to fill
     waited_from = link.now
     link.run(until=10.0, stop=lambda: client.core.state is State.CLOSED)
-    assert link.now - waited_from == CoreConfig().close_grace  # the agent is gone: nothing fills it
+    assert link.now - waited_from == pytest.approx(
+        CoreConfig().close_grace
+    )  # the agent is gone: nothing fills it
     assert bytes(client.received) == PAYLOAD[: 3 * 1024]  # in order, up to the gap
     assert _closed_event(link) == ChannelClosed(*SESSION, complete=False)
 
@@ -112,3 +118,49 @@ def test_while_waiting_the_client_acks_late_data_and_sends_nothing_else() -> Non
     acked = [decode(frame) for _, frame in client.sent_frames]
     assert [m.message_type for m in acked] == [MessageType.ACKNOWLEDGE.value]
     assert client.core.state is State.CLOSED
+
+
+def _lossy_session(seed: int) -> Link:
+    """Lossy, duplicating, reordering both ways; channel_closed (the service's own) is only
+    delayed, as in the emulator's fault injection."""
+    lossy = Faults(loss=0.1, dup=0.05, reorder=0.3, reorder_delay=0.05).fate(random.Random(seed))
+    closed = MessageType.CHANNEL_CLOSED.value
+
+    def fate(direction: str, frame: bytes) -> list[float]:
+        return [0.01] if decode(frame).message_type == closed else lossy(direction, frame)
+
+    link = Link.pair(CoreConfig(rate_limit=None), fate=fate)
+    link.run(until=30.0, stop=lambda: link.client.core.state is State.READY)
+    return link
+
+
+def test_seeded_ends_are_short_only_when_not_clean() -> None:
+    """The agent ends at a random moment with output unacked: whatever the faults, what the
+    client delivered is a prefix, and a clean end with known missing data never happens."""
+    truncated = 0
+    for seed in range(40):
+        link = _lossy_session(seed)
+        payload = random.Random(seed).randbytes(64 * 1024)
+        link.agent.core.send(payload, link.now)
+        link.run_for(random.Random(seed).uniform(0.0, 0.05))
+        link.agent.core.close_channel(link.now, *SESSION)
+        link.run(until=link.now + 10.0)
+        received = bytes(link.client.received)
+        assert payload.startswith(received)
+        if not _closed_event(link).complete:
+            truncated += 1
+            assert len(received) < len(payload)
+    assert truncated > 10  # the case under test did happen
+
+
+def test_seeded_ends_after_every_ack_are_complete() -> None:
+    """What the emulator's clean end does: close only once everything is acknowledged."""
+    for seed in range(20):
+        link = _lossy_session(seed)
+        payload = random.Random(seed).randbytes(64 * 1024)
+        link.agent.core.send(payload, link.now)
+        link.run(until=link.now + 30.0, stop=link.agent.core.all_acknowledged)
+        link.agent.core.close_channel(link.now, *SESSION)
+        link.run(until=link.now + 10.0)
+        assert bytes(link.client.received) == payload
+        assert _closed_event(link).complete
