@@ -174,6 +174,7 @@ class AgentSession:
         self._all_acked = asyncio.Event()
         self._ending: asyncio.Task[None] | None = None
         self._flushing = False  # ending gracefully: waiting for the client's acks
+        self._hurry = False  # an ungraceful finish() came during that wait: cut it short
         self._calm_timer: asyncio.TimerHandle | None = None
         self._release_timer: asyncio.TimerHandle | None = None
         self._drop_marks = {"sent": 0, "received": 0, "total": 0}
@@ -464,9 +465,13 @@ class AgentSession:
     # -- ending
 
     def finish(self, reason: str, *, graceful: bool = True) -> None:
-        """End the session: stop the target, flush, send channel_closed, close the socket."""
+        """End the session: stop the target, flush, send channel_closed, close the socket.
+
+        Already ending gracefully, an ungraceful call (``stop()``) ends the wait for acks."""
         if self._ending is None:
             self._ending = self._loop.create_task(self._finish(reason, graceful))
+        elif not graceful:
+            self._hurry = True
 
     async def wait_ended(self) -> None:
         await self.ended.wait()
@@ -484,7 +489,7 @@ class AgentSession:
             done = core.stats.messages_sent - core.in_flight  # messages acked so far
             if done != acked:
                 acked, progressed = done, now
-            if now - started >= limits.total:
+            if self._hurry or now - started >= limits.total:
                 break
             if self._ws is None:
                 window = self._orphan_timeout

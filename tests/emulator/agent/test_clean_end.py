@@ -145,3 +145,17 @@ async def test_a_client_that_never_resumes_is_given_up_after_the_resume_window(
     await asyncio.wait_for(session.ended.wait(), 5)
     assert 0.3 - 0.05 <= loop.time() - started < 1.5
     assert not session.resumable
+
+
+async def test_stopping_the_broker_cuts_the_wait_short(
+    broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
+) -> None:
+    _grant, client, session = await _ready(broker, target, clients)
+    broker.faults.drop_rate = 1.0
+    target.go.set()
+    await _until(lambda: session.is_ending)
+    assert client.ws is not None
+    await client.ws.close()  # gone, and resumable for orphan_timeout (600 s)
+    await client.disconnected.wait()
+    await asyncio.wait_for(broker.stop(), 2)
+    assert session.ended.is_set()
