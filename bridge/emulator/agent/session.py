@@ -22,6 +22,7 @@ from typing import Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from bridge.emulator.agent.faults import FaultPlan, FrameFaults, message_type_of
 from bridge.emulator.agent.pacing import InputRateMeter
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 _REORDER_RELEASE = 0.02  # a frame held back for reordering goes out after this at the latest
 _CALM_CHECK = 0.1  # how often a paused client's input rate is re-measured
 _OUT, _IN = "out", "in"
+_GOODBYE = (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY)  # a client that closed on purpose
 
 
 _ACK = MessageType.ACKNOWLEDGE.value.encode()
@@ -165,6 +167,7 @@ class AgentSession:
         self._orphan_timer: asyncio.TimerHandle | None = None
         self._flush_limits = flush
         self._attached_at = self._detached_at = self._loop.time()
+        self._said_goodbye = False  # the last websocket ended with the client's close frame
         self._held: collections.deque[bytes] = collections.deque()  # client data, target busy
         self._held_feeder: asyncio.Task[None] | None = None
         self._ws: ServerConnection | None = None
@@ -257,6 +260,8 @@ class AgentSession:
         if self._ws is ws:
             self._ws = None
             self._detached_at = self._loop.time()
+            received = ws.protocol.close_rcvd
+            self._said_goodbye = received is not None and received.code in _GOODBYE
             self.core.connection_lost(self._detached_at)
             if self._orphan_timeout is not None and self._ending is None:
                 self._orphan_timer = self._loop.call_later(self._orphan_timeout, self._orphaned)
@@ -478,8 +483,9 @@ class AgentSession:
 
     async def _flush(self) -> None:
         """Wait until the client has acked all output, within ``FlushLimits``: a client that
-        keeps acking, or that may still resume, gets its data before channel_closed. Checked a
-        few times a second, so the hot path (``_pump``) carries nothing for it."""
+        keeps acking, or that may still resume, gets its data before channel_closed (one that
+        closed its websocket itself will not: it is done reading). Checked a few times a
+        second, so the hot path (``_pump``) carries nothing for it."""
         limits, core, loop = self._flush_limits, self.core, self._loop
         started = loop.time()
         acked, progressed = -1, started
@@ -493,7 +499,7 @@ class AgentSession:
                 break
             if self._ws is None:
                 window = self._orphan_timeout
-                if window is not None and now - self._detached_at >= window:
+                if self._said_goodbye or (window is not None and now - self._detached_at >= window):
                     break
             elif now - max(progressed, self._attached_at) >= limits.stall:
                 break

@@ -88,7 +88,7 @@ async def test_output_unacked_across_a_drop_arrives_after_the_resume(
     target.go.set()
     await _until(lambda: session.is_ending)  # the target hung up: the session flushes
     assert client.ws is not None
-    await client.ws.close()  # ... and the websocket drops with all of it unacked
+    client.ws.transport.abort()  # ... and the websocket drops with all of it unacked
     await client.disconnected.wait()
     await asyncio.sleep(3 * STALL)  # a reconnect taking longer than the stall limit
     assert session.resumable and not session.ended.is_set()
@@ -139,7 +139,7 @@ async def test_a_client_that_never_resumes_is_given_up_after_the_resume_window(
     target.go.set()
     await _until(lambda: session.is_ending)
     assert client.ws is not None
-    await client.ws.close()
+    client.ws.transport.abort()  # dropped, not closed: a resume may come
     loop = asyncio.get_running_loop()
     started = loop.time()
     await asyncio.wait_for(session.ended.wait(), 5)
@@ -155,7 +155,22 @@ async def test_stopping_the_broker_cuts_the_wait_short(
     target.go.set()
     await _until(lambda: session.is_ending)
     assert client.ws is not None
-    await client.ws.close()  # gone, and resumable for orphan_timeout (600 s)
+    client.ws.transport.abort()  # gone, and resumable for orphan_timeout (600 s)
     await client.disconnected.wait()
     await asyncio.wait_for(broker.stop(), 2)
     assert session.ended.is_set()
+
+
+async def test_a_client_that_closed_its_websocket_is_not_waited_for(
+    broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
+) -> None:
+    """A close frame (1000, as our transport's close() sends) means the client is done reading:
+    no resume will come, so the session ends now rather than after the resume window."""
+    _grant, client, session = await _ready(broker, target, clients)
+    broker.faults.drop_rate = 1.0
+    target.go.set()
+    await _until(lambda: session.is_ending)
+    assert client.ws is not None
+    await client.ws.close()
+    await asyncio.wait_for(session.ended.wait(), 1)
+    assert not session.resumable
