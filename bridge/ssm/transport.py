@@ -460,11 +460,8 @@ class DataChannel:
             if event.complete:
                 self._finish(ChannelClosedError(f"the service closed the channel{reason}"))
             else:  # a gap never filled: the reader must not take this for the end (EOF)
-                self._finish(
-                    TruncatedError(
-                        f"the service closed the channel with data from the agent missing{reason}"
-                    )
-                )
+                why = f"the service closed the channel with the agent's data missing{reason}"
+                self._finish(TruncatedError(why))
         elif isinstance(event, SessionFailed):
             self._finish(event.error(event.reason))
         elif isinstance(event, HandshakeRequested):

@@ -102,7 +102,9 @@ class FlushLimits:
     """How long a clean end waits for the client to ack all output before channel_closed
     (which would otherwise cut the stream short). While a websocket is attached it waits as
     long as acks keep coming: ``stall`` is time without a new one. While detached it waits for
-    the resume, up to the session's ``orphan_timeout`` from the drop. ``total`` bounds it all."""
+    the resume, up to the session's ``orphan_timeout`` from the drop (not at all when the
+    client closed the websocket itself). ``total`` bounds it all; docs/design/emulator-agent.md.
+    """
 
     stall: float = 5.0
     total: float = 600.0
