@@ -75,6 +75,19 @@ async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
+async def _ending_unheard(
+    broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
+) -> tuple[SessionGrant, TestClient, AgentSession]:
+    """A ready session whose link goes dark (the output is lost, and no ack comes back) just
+    before its target sends and hangs up: it is ending, waiting for acks of all its output."""
+    grant, client, session = await _ready(broker, target, clients)
+    broker.faults.drop_rate = 1.0
+    target.go.set()
+    await _until(lambda: session.is_ending)
+    assert client.ws is not None
+    return grant, client, session
+
+
 def _closed(client: TestClient) -> ChannelClosed:
     (closed,) = [e for e in client.events if isinstance(e, ChannelClosed)]
     return closed
@@ -83,10 +96,7 @@ def _closed(client: TestClient) -> ChannelClosed:
 async def test_output_unacked_across_a_drop_arrives_after_the_resume(
     broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
 ) -> None:
-    grant, client, session = await _ready(broker, target, clients)
-    broker.faults.drop_rate = 1.0  # the link goes dark: the output is lost, and no ack comes
-    target.go.set()
-    await _until(lambda: session.is_ending)  # the target hung up: the session flushes
+    grant, client, session = await _ending_unheard(broker, target, clients)
     assert client.ws is not None
     client.ws.transport.abort()  # ... and the websocket drops with all of it unacked
     await client.disconnected.wait()
@@ -119,10 +129,7 @@ async def test_a_slow_but_steady_client_gets_everything(
 async def test_a_connected_client_that_acks_nothing_is_given_up_after_the_stall(
     broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
 ) -> None:
-    _grant, client, session = await _ready(broker, target, clients)
-    broker.faults.drop_rate = 1.0
-    target.go.set()
-    await _until(lambda: session.is_ending)
+    _grant, client, session = await _ending_unheard(broker, target, clients)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await asyncio.wait_for(session.ended.wait(), 5)
@@ -134,10 +141,7 @@ async def test_a_client_that_never_resumes_is_given_up_after_the_resume_window(
     broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
 ) -> None:
     broker.orphan_timeout = 0.3
-    _grant, client, session = await _ready(broker, target, clients)
-    broker.faults.drop_rate = 1.0
-    target.go.set()
-    await _until(lambda: session.is_ending)
+    _grant, client, session = await _ending_unheard(broker, target, clients)
     assert client.ws is not None
     client.ws.transport.abort()  # dropped, not closed: a resume may come
     loop = asyncio.get_running_loop()
@@ -150,10 +154,7 @@ async def test_a_client_that_never_resumes_is_given_up_after_the_resume_window(
 async def test_stopping_the_broker_cuts_the_wait_short(
     broker: SessionBroker, target: OneShotTarget, clients: Callable[..., TestClient]
 ) -> None:
-    _grant, client, session = await _ready(broker, target, clients)
-    broker.faults.drop_rate = 1.0
-    target.go.set()
-    await _until(lambda: session.is_ending)
+    _grant, client, session = await _ending_unheard(broker, target, clients)
     assert client.ws is not None
     client.ws.transport.abort()  # gone, and resumable for orphan_timeout (600 s)
     await client.disconnected.wait()
@@ -166,10 +167,7 @@ async def test_a_client_that_closed_its_websocket_is_not_waited_for(
 ) -> None:
     """A close frame (1000, as our transport's close() sends) means the client is done reading:
     no resume will come, so the session ends now rather than after the resume window."""
-    _grant, client, session = await _ready(broker, target, clients)
-    broker.faults.drop_rate = 1.0
-    target.go.set()
-    await _until(lambda: session.is_ending)
+    _grant, client, session = await _ending_unheard(broker, target, clients)
     assert client.ws is not None
     await client.ws.close()
     await asyncio.wait_for(session.ended.wait(), 1)
