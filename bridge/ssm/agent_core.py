@@ -93,7 +93,7 @@ class AgentChannelCore(SequencedCore):
                 )
             )
         )
-        self._enter_terminal(State.CLOSED)
+        self._stop_data(State.CLOSED)
 
     def _on_first_frame(self, now: float) -> None:
         pass  # the agent's handshake clock starts when it sends PT5, not on the peer's frame

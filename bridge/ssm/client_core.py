@@ -74,7 +74,7 @@ class ClientChannelCore(SequencedCore):
             self._fail(
                 f"the agent sent a KMS challenge; {hs.KMS_UNSUPPORTED_ERROR}", KMSUnsupported
             )
-        elif self._state is State.READY:
+        elif self._state in (State.READY, State.DRAINING):
             self._deliver(message, parsed)
         elif not self._handshake_seen and kind in _STANDARD_STREAM_TRIGGERS:
             self._session_type = "Standard_Stream"
@@ -109,6 +109,6 @@ class ClientChannelCore(SequencedCore):
             self._events.extend(self._early)
             self._early = []
 
-    def _enter_terminal(self, state: State) -> None:
-        super()._enter_terminal(state)
+    def _stop_data(self, state: State) -> None:
+        super()._stop_data(state)
         self._early = []

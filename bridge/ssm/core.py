@@ -22,6 +22,7 @@ AGENT_VERSION = "3.3.1802.0"
 class State(enum.Enum):
     HANDSHAKING = "handshaking"  # no application data flows yet
     READY = "ready"
+    DRAINING = "draining"  # channel_closed arrived with a gap: waiting for the missing messages
     CLOSED = "closed"  # channel_closed seen/sent, or closed locally
     FAILED = "failed"  # handshake failed or timed out, KMS requested, ...
 
@@ -42,6 +43,7 @@ class CoreConfig:
     max_rto: float = 3.0  # the reference caps at 1 s; see ssm-core.md "RTO" for why not
     handshake_timeout: float = 15.0  # agent: wait for HandshakeResponse; client: for Complete
     rto_backoff: float = 2.0  # RTO multiplier per round of timeouts (1.0 = plugin behaviour)
+    close_grace: float = 1.0  # channel_closed with a gap: how long to wait for it to fill
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -87,10 +89,16 @@ class FlagReceived:
 
 @dataclass(frozen=True, slots=True)
 class ChannelClosed:
-    """The peer/service closed the channel (``channel_closed``)."""
+    """The peer/service closed the channel (``channel_closed``).
+
+    ``complete`` False: the stream is known to be short. Messages beyond the last one delivered
+    had arrived, an earlier one never did (not within ``close_grace``, nor before the
+    connection went). True says only that no gap was seen: a lost tail leaves no trace.
+    """
 
     reason: str = ""
     session_id: str = ""
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ __all__ = [
     "HandshakeTimeout",
     "KMSUnsupported",
     "ResumeFailed",
+    "TruncatedError",
 ]
 
 
@@ -38,3 +39,10 @@ class ResumeFailed(ChannelError):
 
 class ChannelClosedError(ChannelError):
     """The channel is closed (``channel_closed`` from the service, or closed locally)."""
+
+
+class TruncatedError(ChannelError):
+    """The service closed the channel while data it had sent was known to be missing (a gap
+    in the sequence): the stream ended short, so the reader gets this instead of EOF.
+
+    Not a ``ChannelClosedError``: code that takes that for a normal end must not take this."""

@@ -55,6 +55,7 @@ from bridge.ssm.core import (
 from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, HandshakeTimeout
 
 _TERMINAL = frozenset({State.CLOSED, State.FAILED})
+_ENDING = _TERMINAL | {State.DRAINING}  # nothing more is accepted or resent
 
 
 class SequencedCore(abc.ABC):
@@ -129,6 +130,8 @@ class SequencedCore(abc.ABC):
         # receiving
         self._expected = 0
         self._reorder: dict[int, tuple[ClientMessage, object]] = {}
+        self._peer_closed = ("", "")  # channel_closed's reason and session id
+        self._close_deadline = 0.0  # DRAINING: when to stop waiting for the gap to fill
         # handshake
         self._handshake_deadline: float | None = None
         self._handshake_started = now
@@ -204,7 +207,8 @@ class SequencedCore(abc.ABC):
         """Queue application bytes; returns how many were accepted (0..len) under back-pressure.
 
         Bytes sent before READY are held and go out once the session is ready. Raises
-        ChannelClosedError once the channel is CLOSED or FAILED (nothing would ever leave).
+        ChannelClosedError once the channel is CLOSED or FAILED (nothing would ever leave);
+        while DRAINING it takes nothing (0), as a socket whose peer has closed.
         """
         self._check_open()
         self._now = now
@@ -228,12 +232,14 @@ class SequencedCore(abc.ABC):
         """Queue a Flag message in order with the data (it is never refused by back-pressure)."""
         self._check_open()
         self._now = now
+        if self._state is State.DRAINING:
+            return
         self._pending.append(Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
         self._pending_bytes += 4
 
     def writable(self) -> int:
         """How many bytes ``send()`` would accept now."""
-        if self._state in _TERMINAL:
+        if self._state in _ENDING:
             return 0
         return max(0, self._cfg.send_buffer - self._pending_bytes)
 
@@ -242,7 +248,7 @@ class SequencedCore(abc.ABC):
         return not self._pending and not self._unacked
 
     def tick(self, now: float) -> None:
-        """Run timers: retransmission, handshake timeout."""
+        """Run timers: retransmission, handshake timeout, the end of DRAINING."""
         self._now = now
         if (
             self._state is State.HANDSHAKING
@@ -250,7 +256,9 @@ class SequencedCore(abc.ABC):
             and now >= self._handshake_deadline
         ):
             self._handshake_timed_out()
-        if not self._connected or self._paused or self._state in _TERMINAL:
+        if self._state is State.DRAINING:
+            self._settle_close(now)
+        if not self._connected or self._paused or self._state in _ENDING:
             return
         expired = self._timers.expire(self._unacked, self._rto.current, now)
         for seq in expired:
@@ -303,6 +311,8 @@ class SequencedCore(abc.ABC):
         deadline: float | None = None
         if self._state is State.HANDSHAKING and self._handshake_deadline is not None:
             deadline = self._handshake_deadline
+        elif self._state is State.DRAINING:
+            deadline = self._close_deadline
         if not self._connected:
             return deadline
         candidates: list[float] = []
@@ -321,9 +331,14 @@ class SequencedCore(abc.ABC):
         return deadline
 
     def connection_lost(self, now: float) -> None:
-        """The websocket dropped: stop counting RTO against in-flight messages."""
+        """The websocket dropped: stop counting RTO against in-flight messages.
+
+        While DRAINING the channel closes at once: the service ended the session, so no
+        resume can bring the missing messages."""
         self._now = now
         self._connected = False
+        if self._state is State.DRAINING:
+            self._settle_close(now)
         self._timers.clear()
         self._retx.clear()
         self._tx.clear()
@@ -360,12 +375,16 @@ class SequencedCore(abc.ABC):
                 return
             self._on_peer_traffic()
             self._on_data(message, parsed)
+            if self._state is State.DRAINING:
+                self._settle_close(now)
         elif kind == MessageType.CHANNEL_CLOSED:
-            if self._state is State.CLOSED:
+            if self._state in (State.CLOSED, State.DRAINING):
                 return
-            reason, session_id = messages.parse_channel_closed(message.payload)
-            self._events.append(ChannelClosed(reason, session_id))
-            self._enter_terminal(State.CLOSED)
+            self._peer_closed = messages.parse_channel_closed(message.payload)
+            if self._state is State.READY:
+                self._stop_data(State.DRAINING)
+                self._close_deadline = now + self._cfg.close_grace
+            self._settle_close(now)
         elif kind == MessageType.PAUSE_PUBLICATION:
             self._stats.pauses_received += 1
             self._set_paused(True)
@@ -512,11 +531,24 @@ class SequencedCore(abc.ABC):
         if self._state in _TERMINAL:
             return
         self._events.append(SessionFailed(reason, error))
-        self._enter_terminal(State.FAILED)
+        self._stop_data(State.FAILED)
 
-    def _enter_terminal(self, state: State) -> None:
-        """Stop data for good. Control frames still queued (the refusing PT6, acks, the
-        channel_closed) go out; nothing is retransmitted any more."""
+    def _settle_close(self, now: float) -> None:
+        """After channel_closed, the one way to CLOSED. From READY the core is DRAINING; it
+        stays so while a gap is known (messages beyond ``_expected`` were received), the grace
+        lasts and the connection is up. The end is complete once no gap is left; incomplete
+        when the grace ran out or the connection went (the session is over: nothing can
+        resend the rest). A gap is the only evidence there is: a lost tail leaves none."""
+        complete = self._state is not State.DRAINING or not self._reorder
+        if not complete and self._connected and now < self._close_deadline:
+            return
+        self._events.append(ChannelClosed(*self._peer_closed, complete=complete))
+        self._stop_data(State.CLOSED)
+
+    def _stop_data(self, state: State) -> None:
+        """Stop sending data for good (CLOSED, FAILED, or DRAINING on the way to CLOSED).
+        Control frames still queued (the refusing PT6, acks, the channel_closed) go out;
+        nothing is retransmitted any more."""
         self._state = state
         self._handshake_deadline = None
         self._pending.clear()

@@ -44,6 +44,7 @@ from bridge.ssm.core import (
     PublicationPaused,
     SessionFailed,
     SessionReady,
+    State,
     TransportStats,
 )
 from bridge.ssm.dial import (
@@ -62,6 +63,7 @@ from bridge.ssm.errors import (
     ChannelError,
     HandshakeTimeout,
     ResumeFailed,
+    TruncatedError,
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
 from bridge.ssm.stream import ChannelTransport
@@ -374,6 +376,9 @@ class DataChannel:
     async def _reconnect(self) -> ClientConnection:
         """Resume after a drop: new token, original StreamUrl, same ClientId, bounded tries."""
         self._core.connection_lost(self._loop.time())
+        if self._core.state is State.CLOSED:  # a channel_closed that waited for missing data
+            self._pump()
+            raise self._outcome or ChannelClosedError("the service closed the channel")
         self._driver.cancel()  # no writer to drain what it would schedule; resumed re-arms it
         self._emit(ReconnectEvent(ReconnectPhase.DROPPED, reason="websocket closed"))
         if self._frames_on_connection:
@@ -452,7 +457,11 @@ class DataChannel:
             reason = f": {event.reason}" if event.reason else ""
             log.info("the service closed the data channel%s", reason)
             self._service_reason = event.reason or None
-            self._finish(ChannelClosedError(f"the service closed the channel{reason}"))
+            if event.complete:
+                self._finish(ChannelClosedError(f"the service closed the channel{reason}"))
+            else:  # a gap never filled: the reader must not take this for the end (EOF)
+                why = f"the service closed the channel with the agent's data missing{reason}"
+                self._finish(TruncatedError(why))
         elif isinstance(event, SessionFailed):
             self._finish(event.error(event.reason))
         elif isinstance(event, HandshakeRequested):

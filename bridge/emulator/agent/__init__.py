@@ -15,7 +15,7 @@ from bridge.emulator.agent.errors import (
 )
 from bridge.emulator.agent.faults import FaultPlan
 from bridge.emulator.agent.port import Address, Resolve
-from bridge.emulator.agent.session import AgentSession, SessionStats
+from bridge.emulator.agent.session import AgentSession, FlushLimits, SessionStats
 
 __all__ = [
     "Address",
@@ -23,6 +23,7 @@ __all__ = [
     "AgentSession",
     "BrokerNotRunning",
     "FaultPlan",
+    "FlushLimits",
     "Pacing",
     "Resolve",
     "ResumeRefused",

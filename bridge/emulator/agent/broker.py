@@ -41,7 +41,7 @@ from bridge.emulator.agent.port import (
     mux_supported,
     open_address,
 )
-from bridge.emulator.agent.session import AgentSession, SessionApp
+from bridge.emulator.agent.session import AgentSession, FlushLimits, SessionApp
 from bridge.emulator.agent.shell import ShellApp
 from bridge.ssm.codec import FrameError
 from bridge.ssm.core import CoreConfig
@@ -110,6 +110,7 @@ class SessionBroker:
         self.orphan_timeout = orphan_timeout
         self.idle_timeout = idle_timeout  # seconds without data either way: terminated
         self.faults = FaultPlan()
+        self.close_flush = FlushLimits()  # how long a clean end waits for the client's acks
         self._sessions: dict[str, AgentSession] = {}
         self._targets: dict[str, SessionTarget] = {}
         self._tokens: dict[str, str] = {}  # one-time token -> session id
@@ -186,6 +187,7 @@ class SessionBroker:
             meter=InputRateMeter(INPUT_LIMIT) if self.pacing == "realistic" else None,
             on_end=self._ended,
             orphan_timeout=self.orphan_timeout,
+            flush=self.close_flush,
         )
         self._sessions[session_id] = session
         self._targets[session_id] = target

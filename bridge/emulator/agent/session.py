@@ -22,6 +22,7 @@ from typing import Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from bridge.emulator.agent.faults import FaultPlan, FrameFaults, message_type_of
 from bridge.emulator.agent.pacing import InputRateMeter
@@ -46,16 +47,17 @@ __all__ = [
     "AgentSession",
     "AppFactory",
     "ChannelIO",
+    "FlushLimits",
     "SessionApp",
     "SessionStats",
 ]
 
 log = logging.getLogger(__name__)
 
-CLOSE_FLUSH_TIMEOUT = 5.0  # how long a clean end waits for the client to ack everything
 _REORDER_RELEASE = 0.02  # a frame held back for reordering goes out after this at the latest
 _CALM_CHECK = 0.1  # how often a paused client's input rate is re-measured
 _OUT, _IN = "out", "in"
+_GOODBYE = (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY)  # a client that closed on purpose
 
 
 _ACK = MessageType.ACKNOWLEDGE.value.encode()
@@ -95,6 +97,19 @@ class SessionApp(Protocol):
 AppFactory = Callable[["AgentSession"], SessionApp]
 
 
+@dataclass(frozen=True, slots=True)
+class FlushLimits:
+    """How long a clean end waits for the client to ack all output before channel_closed
+    (which would otherwise cut the stream short). While a websocket is attached it waits as
+    long as acks keep coming: ``stall`` is time without a new one. While detached it waits for
+    the resume, up to the session's ``orphan_timeout`` from the drop (not at all when the
+    client closed the websocket itself). ``total`` bounds it all; docs/design/emulator-agent.md.
+    """
+
+    stall: float = 5.0
+    total: float = 600.0
+
+
 @dataclass(slots=True)
 class SessionStats:
     """What the emulator itself did to a session (the core's own counters: ``core_stats``)."""
@@ -131,6 +146,7 @@ class AgentSession:
         meter: InputRateMeter | None,
         on_end: Callable[[AgentSession], None],
         orphan_timeout: float | None = None,
+        flush: FlushLimits = FlushLimits(),
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self.session_id = session_id
@@ -151,6 +167,9 @@ class AgentSession:
         self._on_end = on_end
         self._orphan_timeout = orphan_timeout
         self._orphan_timer: asyncio.TimerHandle | None = None
+        self._flush_limits = flush
+        self._attached_at = self._detached_at = self._loop.time()
+        self._said_goodbye = False  # the last websocket ended with the client's close frame
         self._held: collections.deque[bytes] = collections.deque()  # client data, target busy
         self._held_feeder: asyncio.Task[None] | None = None
         self._ws: ServerConnection | None = None
@@ -160,6 +179,7 @@ class AgentSession:
         self._all_acked = asyncio.Event()
         self._ending: asyncio.Task[None] | None = None
         self._flushing = False  # ending gracefully: waiting for the client's acks
+        self._hurry = False  # an ungraceful finish() came during that wait: cut it short
         self._calm_timer: asyncio.TimerHandle | None = None
         self._release_timer: asyncio.TimerHandle | None = None
         self._drop_marks = {"sent": 0, "received": 0, "total": 0}
@@ -195,6 +215,7 @@ class AgentSession:
             old.transport.abort()
         now = self._loop.time()
         self._ws = ws
+        self._attached_at = now
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
             self._orphan_timer = None
@@ -240,7 +261,10 @@ class AgentSession:
     def _detach(self, ws: ServerConnection) -> None:
         if self._ws is ws:
             self._ws = None
-            self.core.connection_lost(self._loop.time())
+            self._detached_at = self._loop.time()
+            received = ws.protocol.close_rcvd
+            self._said_goodbye = received is not None and received.code in _GOODBYE
+            self.core.connection_lost(self._detached_at)
             if self._orphan_timeout is not None and self._ending is None:
                 self._orphan_timer = self._loop.call_later(self._orphan_timeout, self._orphaned)
 
@@ -448,12 +472,46 @@ class AgentSession:
     # -- ending
 
     def finish(self, reason: str, *, graceful: bool = True) -> None:
-        """End the session: stop the target, flush, send channel_closed, close the socket."""
+        """End the session: stop the target, flush, send channel_closed, close the socket.
+
+        Already ending gracefully, an ungraceful call (``stop()``) ends the wait for acks."""
         if self._ending is None:
             self._ending = self._loop.create_task(self._finish(reason, graceful))
+        elif not graceful:
+            self._hurry = True
 
     async def wait_ended(self) -> None:
         await self.ended.wait()
+
+    async def _flush(self) -> None:
+        """Wait until the client has acked all output, within ``FlushLimits``: a client that
+        keeps acking, or that may still resume, gets its data before channel_closed (one that
+        closed its websocket itself will not: it is done reading). Checked a few times a
+        second, so the hot path (``_pump``) carries nothing for it."""
+        limits, core, loop = self._flush_limits, self.core, self._loop
+        started = loop.time()
+        acked, progressed = -1, started
+        poll = min(0.25, limits.stall / 4)
+        while not core.all_acknowledged():
+            now = loop.time()
+            done = core.stats.messages_sent - core.in_flight  # messages acked so far
+            if done != acked:
+                acked, progressed = done, now
+            if self._hurry or now - started >= limits.total:
+                break
+            if self._ws is None:
+                window = self._orphan_timeout
+                if self._said_goodbye or (window is not None and now - self._detached_at >= window):
+                    break
+            elif now - max(progressed, self._attached_at) >= limits.stall:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self._all_acked.wait()
+        if not core.all_acknowledged():
+            log.info(
+                "session %s: ending with output the client never acknowledged", self.session_id
+            )
 
     async def _finish(self, reason: str, graceful: bool) -> None:
         try:
@@ -469,9 +527,7 @@ class AgentSession:
             if graceful and self._started:
                 self._flushing = True
                 try:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(CLOSE_FLUSH_TIMEOUT):
-                            await self._all_acked.wait()
+                    await self._flush()
                 finally:
                     self._flushing = False
             self.close_reason = reason
