@@ -181,15 +181,55 @@ class SequencedCore(abc.ABC):
 
     def receive(self, frame: bytes, now: float) -> None:
         """Feed one binary websocket frame. Never raises for bad input: emits FrameRejected."""
+        self.receive_batch([frame], now)
+
+    def receive_batch(self, frames: list[bytes], now: float) -> None:
+        """Feed the frames of one socket read, in order (each as ``receive`` would).
+
+        Most frames of a transfer take a fast path: a standard ack is read without JSON or a
+        UUID (``_wire.ack_sequence``), and the next in-order plain Output message of a ready
+        channel is delivered without a ClientMessage (``_wire.data_message``), its ack built
+        with the batch's others in one pass (``_wire.ack_frames``). Anything else goes to the
+        full decoder, after the acks queued so far, so acks stay in order.
+        """
         self._now = now
-        if self._first_frame_seen:
-            acked = _wire.ack_sequence(frame)  # most frames of a transfer: no JSON, no UUID
-            if acked is not None:
-                self._on_peer_traffic()
-                self._on_ack(acked, now)
-                return
-            if self._state is State.READY and self._receive_next_output(frame):
-                return
+        acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
+        in_head = self._in_head
+        ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
+        stats, events = self._stats, self._events
+        for frame in frames:
+            if self._first_frame_seen:
+                sequence = ack_sequence(frame)
+                if sequence is not None:
+                    self._on_peer_traffic()
+                    self._on_ack(sequence, now)
+                    continue
+                if self._state is State.READY and not self._reorder:
+                    data = data_message(frame, in_head)
+                    if data is not None and data[0] == self._expected:
+                        sequence, wire_id, payload = data
+                        self._on_peer_traffic()
+                        acked.append((sequence, wire_id))
+                        self._expected = sequence + 1
+                        stats.messages_received += 1
+                        stats.bytes_received += len(payload)
+                        events.append(DataReceived(payload, PayloadType.OUTPUT))
+                        continue
+            if acked:
+                self._ack_batch(acked)
+                acked = []
+            self._receive_full(frame, now)
+            events = self._events
+        if acked:
+            self._ack_batch(acked)
+
+    def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
+        created = self._created_ms(self._now)
+        self._control.extend(_wire.ack_frames(self._IN_TYPE, acked, created, self._wire_ids))
+
+    def _receive_full(self, frame: bytes, now: float) -> None:
+        """The general path: decode, then dispatch (handshake, flags, order, duplicates)."""
+        self._now = now
         try:
             message = decode(frame)
             if not self._first_frame_seen:
@@ -382,28 +422,6 @@ class SequencedCore(abc.ABC):
         if kind == PayloadType.FLAG:
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
-
-    def _receive_next_output(self, frame: bytes) -> bool:
-        """Take ``frame`` if it is the next in-order plain Output message of a ready channel.
-
-        Most frames of a transfer: acked and delivered exactly as ``_dispatch`` would (both
-        sides deliver an Output payload when ready), without building a ClientMessage, a UUID
-        and the calls between. False: the caller runs the full decoder.
-        """
-        data = _wire.data_message(frame, self._in_head)
-        if data is None:
-            return False
-        seq, wire_id, payload = data
-        if seq != self._expected or self._reorder:
-            return False
-        self._on_peer_traffic()
-        self._ack(seq, _wire.id_text(wire_id))
-        self._expected = seq + 1
-        stats = self._stats
-        stats.messages_received += 1
-        stats.bytes_received += len(payload)
-        self._events.append(DataReceived(payload, PayloadType.OUTPUT))
-        return True
 
     def _on_ack(self, sequence_number: int, now: float) -> None:
         entry = self._unacked.pop(sequence_number, None)

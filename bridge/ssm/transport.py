@@ -360,12 +360,10 @@ class DataChannel:
         while self._outcome is None:
             await transport.wait_reading()
             batch = await receiver.receive(_MAX_READ_BATCH)
-            now = loop.time()
-            for frame in batch:
-                if isinstance(frame, str):
-                    continue  # the service sends only binary frames after the open
-                self._frames_on_connection += 1
-                core.receive(frame, now)
+            # The service sends only binary frames after the open.
+            frames = [frame for frame in batch if not isinstance(frame, str)]
+            self._frames_on_connection += len(frames)
+            core.receive_batch(frames, loop.time())
             self._pump()
 
     def _record_latency(self, latency: float) -> None:
