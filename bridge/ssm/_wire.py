@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from bridge.ssm.codec import HEADER_LENGTH, HEADER_SIZE, MessageFlags, MessageType
 
-_HEADER = struct.Struct(">I32sIQqQ16s32sII")  # the codec's layout; tests compare the bytes
 _ACK_TYPE = MessageType.ACKNOWLEDGE.value.encode().ljust(32, b" ")
 _ACK_HEAD = HEADER_LENGTH.to_bytes(4, "big") + _ACK_TYPE  # bytes 0..36 of a standard ack
 _ACK_BODY = re.compile(
@@ -32,6 +31,7 @@ _ACK_BODY = re.compile(
 )
 _DATA_TAIL = struct.Struct(">qQ16s32sII")  # header bytes 48..120: sequence .. PayloadLength
 _ACK_FIXED = struct.Struct(">I32sIQqQ")  # bytes 0..64 of an ack: the same for a whole batch
+_FIXED = struct.Struct(">I32sIQ")  # bytes 0..48 of any frame: the same for a batch of one type
 _LENGTHS = struct.Struct(">II")  # PayloadType, PayloadLength
 _VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))  # RFC 4122 variant bits, by translate
 _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
@@ -143,21 +143,24 @@ def pack(
     payload_type: int,
     payload: bytes,
 ) -> bytes:
-    return (
-        _HEADER.pack(
-            HEADER_LENGTH,
-            type_field,
-            1,
-            created_ms,
-            sequence,
-            flags,
-            wire_id,
-            hashlib.sha256(payload).digest(),
-            payload_type,
-            len(payload),
-        )
-        + payload
-    )
+    """One frame with the codec's exact bytes (the 120-byte header, then the payload)."""
+    head = fixed_head(type_field, created_ms)
+    return pack_after(head, sequence, flags, wire_id, payload_type, payload)
+
+
+def fixed_head(type_field: bytes, created_ms: int) -> bytes:
+    """Header bytes 0..48 (HeaderLength, the padded type, SchemaVersion 1, CreatedDate): what
+    every frame of one type framed in one batch shares; ``pack_after`` writes the rest."""
+    return _FIXED.pack(HEADER_LENGTH, type_field, 1, created_ms)
+
+
+def pack_after(
+    head: bytes, sequence: int, flags: int, wire_id: bytes, payload_type: int, payload: bytes
+) -> bytes:
+    """``pack`` of a frame whose first 48 bytes are ``head`` (``fixed_head``)."""
+    digest = hashlib.sha256(payload).digest()
+    tail = _DATA_TAIL.pack(sequence, flags, wire_id, digest, payload_type, len(payload))
+    return b"".join((head, tail, payload))
 
 
 def ack_frame(

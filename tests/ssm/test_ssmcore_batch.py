@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.ssm import _wire
+from bridge.ssm.codec import Flag, decode, encode
 from bridge.ssm.core import CoreConfig
 
 from .ssmcore_link import ack_for, make_frame, ready_client
@@ -105,3 +106,25 @@ def test_batches_do_what_the_general_decoder_does_frame_by_frame() -> None:
         reference = _run(batches, full=True)
         assert len(reference[1]) > 50, "the traffic delivered too little"  # type: ignore[arg-type]
         assert _run(batches) == reference, f"batches of {size}"
+
+
+def test_data_framed_in_batches_is_what_the_codec_writes() -> None:
+    """Data and a flag framed by the batch path: canonical codec frames, consecutive sequence
+    numbers, the bytes split at max_payload, the flag in its place, one CreatedDate per batch."""
+    client = ready_client(CoreConfig(rate_limit=None), random_bytes=_seeded(3))
+    data = bytes(range(256)) * 21  # 5376 bytes: five full messages and a partial one
+    client.send(data, 1.0)
+    client.send_flag(Flag.TERMINATE_SESSION, 1.0)
+    client.send(b"after the flag", 1.0)
+    frames = client.frames_to_send(1.5)
+    messages = [decode(frame) for frame in frames]
+    assert [encode(message) for message in messages] == frames
+    assert [m.sequence_number for m in messages] == list(range(1, 9))  # 0 was the handshake
+    assert [m.payload_type for m in messages] == [1] * 6 + [10, 1]
+    assert b"".join(m.payload for m in messages[:6]) == data
+    assert [len(m.payload) for m in messages[:6]] == [1024] * 5 + [256]
+    assert messages[7].payload == b"after the flag"
+    assert {m.created_date for m in messages} == {1_700_000_001_500}
+    assert len({m.message_id for m in messages}) == 8
+    assert client.stats.bytes_sent == len(data) + len(b"after the flag")
+    assert client.in_flight == 9 - 1  # the handshake's PT6 was acked by ready_client
