@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 # The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
-# ``transport`` and ``recv_messages.frames.queue`` attributes of a connection, checked on a live
-# one by the test).
+# ``transport``, ``paused`` and ``recv_messages.frames.queue`` attributes of a connection and
+# the parser's state, checked on a live one by the tests).
 INTERNALS: dict[type, tuple[str, ...]] = {
     Connection: ("send_context",),
     Protocol: ("send_binary", "data_to_send", "parse"),
@@ -75,9 +75,14 @@ def check_internals() -> list[str]:
 async def send_batch(ws: Connection, frames: list[bytes]) -> None:
     """Send ``frames`` as binary messages with one socket write, then wait for the drain.
 
-    Inside websockets' own send context, so its state checks (raising ConnectionClosed) and
-    write-buffer drain on exit still apply.
+    On an open plain connection whose write buffer is under its high-water mark this is one
+    ``transport.write`` and nothing to wait for, which is all websockets' send context would
+    do then (its drain returns at once); otherwise it runs inside that context, so its state
+    checks (raising ConnectionClosed) and the drain on exit apply.
     """
+    if _plain(ws.protocol) and not ws.paused and not ws.transport.is_closing():
+        _frame_and_write(ws, frames)
+        return
     if len(frames) == 1:
         await ws.send(frames[0])
         return

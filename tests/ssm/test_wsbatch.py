@@ -57,7 +57,7 @@ async def test_batches_arrive_as_separate_messages_in_order() -> None:
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
-            for attr in ("protocol", "transport"):
+            for attr in ("protocol", "transport", "paused"):
                 assert hasattr(ws, attr), _HINT.format(
                     version=websockets.__version__, missing=f"Connection.{attr}"
                 )
