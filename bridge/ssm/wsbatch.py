@@ -215,7 +215,9 @@ class _Splitter(asyncio.Protocol):
         self.assembled = ws.recv_messages.frames.queue
         self.messages: deque[bytes] = deque()
         self.wake = wake
-        self.pending = b""  # the start of a frame we have not seen the end of
+        self.pending: list[bytes] = []  # the start of a frame we have not seen the end of
+        self.pending_size = 0
+        self.needed = 0  # the bytes that frame needs in all (0: its header is incomplete)
         self.handing_on = 0  # bytes of the current frame still to hand to websockets
         limit = self.protocol.max_message_size
         self.max_size = limit if limit is not None else 1 << 63
@@ -233,9 +235,14 @@ class _Splitter(asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
-        if self.pending:
-            data = self.pending + data
-            self.pending = b""
+        if self.pending:  # joined once the frame is whole, not once per read of a large one
+            self.pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size < self.needed:
+                return
+            data = b"".join(self.pending)
+            self.pending = []
+        needed = 0
         end = len(data)
         pos = 0
         mine = self.mine()
@@ -266,18 +273,21 @@ class _Splitter(asyncio.Protocol):
             stop = start + size
             if head == _FIN_BINARY and not masked and mine and size <= self.max_size:
                 if stop > end:
+                    needed = stop - pos
                     break
                 messages.append(data[start:stop])
                 pos = stop
                 continue
             self.handing_on = stop - pos  # header included: websockets parses the whole frame
         if pos < end:
-            self.pending = data[pos:]
+            self.pending = [data[pos:]]
+            self.pending_size = end - pos
+            self.needed = needed
         self.wake()
 
     def eof_received(self) -> None:
         if self.pending:  # an incomplete frame: websockets reports the truncation
-            pending, self.pending = self.pending, b""
+            pending, self.pending = b"".join(self.pending), []
             self.ws.data_received(pending)
         self.ws.eof_received()  # None: the transport closes, as it would for websockets
         self.wake()
