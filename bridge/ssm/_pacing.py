@@ -38,9 +38,16 @@ class TokenBucket:
         self._refill(now)
         return self._tokens >= min(want, self._burst) - _EPSILON
 
-    def take(self) -> None:
+    def take(self, count: int = 1) -> None:
         if self._rate is not None:
-            self._tokens -= 1.0
+            self._tokens -= count
+
+    def allowance(self, now: float, most: int) -> int:
+        """How many messages (at most ``most``) may go out at ``now``, to ``take`` at once."""
+        if self._rate is None:
+            return most
+        self._refill(now)
+        return min(most, int(self._tokens + _EPSILON))
 
     def ready_at(self, want: int = 1) -> float:
         """The earliest time ``want`` messages (at most the burst) may go out (in the past

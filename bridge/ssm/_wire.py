@@ -7,7 +7,7 @@ header straight from the values, writes the acknowledge body from a template, an
 acknowledge frame of the shape every real peer writes with one regular expression, answering
 None (use the full decoder) for anything else. ``data_message`` does the same for a plain
 Output data message: the fields the receiver needs, its digest checked, no ClientMessage and
-no UUID object. Tests check all of it byte for byte against the
+no UUID object; ``ack_frames`` builds the acks of a batch of them at once. Tests check all of it byte for byte against the
 codec and the hand-written vectors, and that the fast reading agrees with the full one.
 """
 
@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from bridge.ssm.codec import HEADER_LENGTH, HEADER_SIZE, MessageFlags, MessageType
 
-_HEADER = struct.Struct(">I32sIQqQ16s32sII")  # the codec's layout; tests compare the bytes
 _ACK_TYPE = MessageType.ACKNOWLEDGE.value.encode().ljust(32, b" ")
 _ACK_HEAD = HEADER_LENGTH.to_bytes(4, "big") + _ACK_TYPE  # bytes 0..36 of a standard ack
 _ACK_BODY = re.compile(
@@ -31,6 +30,11 @@ _ACK_BODY = re.compile(
     rb'"IsSequentialMessage":(?:true|false)\}'
 )
 _DATA_TAIL = struct.Struct(">qQ16s32sII")  # header bytes 48..120: sequence .. PayloadLength
+_ACK_FIXED = struct.Struct(">I32sIQqQ")  # bytes 0..64 of an ack: the same for a whole batch
+_FIXED = struct.Struct(">I32sIQ")  # bytes 0..48 of any frame: the same for a batch of one type
+_LENGTHS = struct.Struct(">II")  # PayloadType, PayloadLength
+_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))  # RFC 4122 variant bits, by translate
+_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
 _NO_DATE = bytes(8)
 _OUTPUT = 1  # PayloadType.OUTPUT
 _ID_POOL = 256  # wire ids drawn per call of the randomness source
@@ -51,10 +55,19 @@ class WireIds:
     def __call__(self) -> bytes:
         at = self._at
         if at >= len(self._pool):
-            self._pool = self._random_bytes(16 * _ID_POOL)
+            self._refill()
             at = 0
         self._at = at + 16
-        return _as_wire_id(self._pool[at : at + 16])
+        pool = self._pool
+        return pool[at + 8 : at + 16] + pool[at : at + 8]
+
+    def _refill(self) -> None:
+        """Draw the next pool and set every id's version and variant bits in two passes
+        (the same ids ``_as_wire_id`` makes of the same random bytes)."""
+        raw = bytearray(self._random_bytes(16 * _ID_POOL))
+        raw[6::16] = raw[6::16].translate(_VERSION_4)
+        raw[8::16] = raw[8::16].translate(_VARIANT)
+        self._pool = bytes(raw)
 
 
 def new_wire_id(random_bytes: Callable[[int], bytes] = os.urandom) -> bytes:
@@ -107,8 +120,9 @@ def data_message(frame: bytes, head: bytes) -> tuple[int, bytes, bytes] | None:
 
 def id_text(wire_id: bytes) -> str:
     """``str(codec.uuid_from_wire(wire_id))`` without the UUID object (the id an ack names)."""
-    h = (wire_id[8:16] + wire_id[0:8]).hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    a = wire_id[8:16].hex()
+    b = wire_id[0:8].hex()
+    return f"{a[:8]}-{a[8:12]}-{a[12:]}-{b[:4]}-{b[4:]}"
 
 
 def message_head(message_type: str) -> bytes:
@@ -129,21 +143,24 @@ def pack(
     payload_type: int,
     payload: bytes,
 ) -> bytes:
-    return (
-        _HEADER.pack(
-            HEADER_LENGTH,
-            type_field,
-            1,
-            created_ms,
-            sequence,
-            flags,
-            wire_id,
-            hashlib.sha256(payload).digest(),
-            payload_type,
-            len(payload),
-        )
-        + payload
-    )
+    """One frame with the codec's exact bytes (the 120-byte header, then the payload)."""
+    head = fixed_head(type_field, created_ms)
+    return pack_after(head, sequence, flags, wire_id, payload_type, payload)
+
+
+def fixed_head(type_field: bytes, created_ms: int) -> bytes:
+    """Header bytes 0..48 (HeaderLength, the padded type, SchemaVersion 1, CreatedDate): what
+    every frame of one type framed in one batch shares; ``pack_after`` writes the rest."""
+    return _FIXED.pack(HEADER_LENGTH, type_field, 1, created_ms)
+
+
+def pack_after(
+    head: bytes, sequence: int, flags: int, wire_id: bytes, payload_type: int, payload: bytes
+) -> bytes:
+    """``pack`` of a frame whose first 48 bytes are ``head`` (``fixed_head``)."""
+    digest = hashlib.sha256(payload).digest()
+    tail = _DATA_TAIL.pack(sequence, flags, wire_id, digest, payload_type, len(payload))
+    return b"".join((head, tail, payload))
 
 
 def ack_frame(
@@ -161,3 +178,23 @@ def ack_frame(
         f'"AcknowledgedMessageSequenceNumber":{acked_sequence},"IsSequentialMessage":true}}'
     ).encode()
     return pack(_ACK_TYPE, created_ms, 0, MessageFlags.ACK, wire_id or new_wire_id(), 0, payload)
+
+
+def ack_frames(
+    acked_type: str, acked: list[tuple[int, bytes]], created_ms: int, wire_ids: WireIds
+) -> list[bytes]:
+    """``ack_frame`` for each (sequence, wire id of the acked message) of one batch, byte for
+    byte: the header's fixed part packed once, the ids formatted from the wire bytes."""
+    head = _ACK_FIXED.pack(HEADER_LENGTH, _ACK_TYPE, 1, created_ms, 0, MessageFlags.ACK)
+    opening = f'{{"AcknowledgedMessageType":"{acked_type}","AcknowledgedMessageId":"'
+    sha256 = hashlib.sha256
+    lengths = _LENGTHS.pack
+    frames: list[bytes] = []
+    for sequence, wire_id in acked:
+        payload = (
+            f"{opening}{id_text(wire_id)}"
+            f'","AcknowledgedMessageSequenceNumber":{sequence},"IsSequentialMessage":true}}'
+        ).encode()
+        digest = sha256(payload).digest()
+        frames.append(b"".join((head, wire_ids(), digest, lengths(0, len(payload)), payload)))
+    return frames

@@ -21,6 +21,7 @@ from websockets.frames import CloseCode
 
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.options import ChannelOptions
+from bridge.ssm.wsbatch import receiver_for
 from bridge.ssm.wslog import WebsocketSecretsFilter
 
 __all__ = [
@@ -161,6 +162,7 @@ async def close_websocket(ws: ClientConnection | None, *, clean: bool, timeout: 
 
 
 async def _discard_messages(ws: ClientConnection) -> None:
+    receiver = receiver_for(ws)  # the read loop's: it may hold messages websockets does not
     with contextlib.suppress(ConnectionClosed):
         while True:
-            await ws.recv()
+            await receiver.receive(1 << 16)

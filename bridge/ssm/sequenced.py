@@ -184,15 +184,55 @@ class SequencedCore(abc.ABC):
 
     def receive(self, frame: bytes, now: float) -> None:
         """Feed one binary websocket frame. Never raises for bad input: emits FrameRejected."""
+        self.receive_batch([frame], now)
+
+    def receive_batch(self, frames: list[bytes], now: float) -> None:
+        """Feed the frames of one socket read, in order (each as ``receive`` would).
+
+        Most frames of a transfer take a fast path: a standard ack is read without JSON or a
+        UUID (``_wire.ack_sequence``), and the next in-order plain Output message of a ready
+        channel is delivered without a ClientMessage (``_wire.data_message``), its ack built
+        with the batch's others in one pass (``_wire.ack_frames``). Anything else goes to the
+        full decoder, after the acks queued so far, so acks stay in order.
+        """
         self._now = now
-        if self._first_frame_seen:
-            acked = _wire.ack_sequence(frame)  # most frames of a transfer: no JSON, no UUID
-            if acked is not None:
-                self._on_peer_traffic()
-                self._on_ack(acked, now)
-                return
-            if self._state is State.READY and self._receive_next_output(frame):
-                return
+        acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
+        in_head = self._in_head
+        ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
+        stats, events = self._stats, self._events
+        for frame in frames:
+            if self._first_frame_seen:
+                sequence = ack_sequence(frame)
+                if sequence is not None:
+                    self._on_peer_traffic()
+                    self._on_ack(sequence, now)
+                    continue
+                if self._state is State.READY and not self._reorder:
+                    data = data_message(frame, in_head)
+                    if data is not None and data[0] == self._expected:
+                        sequence, wire_id, payload = data
+                        self._on_peer_traffic()
+                        acked.append((sequence, wire_id))
+                        self._expected = sequence + 1
+                        stats.messages_received += 1
+                        stats.bytes_received += len(payload)
+                        events.append(DataReceived(payload, PayloadType.OUTPUT))
+                        continue
+            if acked:
+                self._ack_batch(acked)
+                acked = []
+            self._receive_full(frame, now)
+            events = self._events
+        if acked:
+            self._ack_batch(acked)
+
+    def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
+        created = self._created_ms(self._now)
+        self._control.extend(_wire.ack_frames(self._IN_TYPE, acked, created, self._wire_ids))
+
+    def _receive_full(self, frame: bytes, now: float) -> None:
+        """The general path: decode, then dispatch (handshake, flags, order, duplicates)."""
+        self._now = now
         try:
             message = decode(frame)
             if not self._first_frame_seen:
@@ -285,7 +325,7 @@ class SequencedCore(abc.ABC):
         if not bucket.ready(now, self._pace_want()):
             return out
         while bucket.ready(now):
-            entry = self._next_to_transmit(now)
+            entry = self._next_to_transmit()
             if entry is None:
                 break
             bucket.take()
@@ -298,6 +338,11 @@ class SequencedCore(abc.ABC):
             entry.queued = False
             timers.started(now, entry.seq)
             out.append(entry.frame)
+        if self._state is State.READY and self._pending:
+            count = bucket.allowance(now, self._window_room())
+            if count > 0:
+                bucket.take(count)
+                self._send_pending(now, count, out)
         return out
 
     def events(self) -> list[Event]:
@@ -401,28 +446,6 @@ class SequencedCore(abc.ABC):
         if kind == PayloadType.FLAG:
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
-
-    def _receive_next_output(self, frame: bytes) -> bool:
-        """Take ``frame`` if it is the next in-order plain Output message of a ready channel.
-
-        Most frames of a transfer: acked and delivered exactly as ``_dispatch`` would (both
-        sides deliver an Output payload when ready), without building a ClientMessage, a UUID
-        and the calls between. False: the caller runs the full decoder.
-        """
-        data = _wire.data_message(frame, self._in_head)
-        if data is None:
-            return False
-        seq, wire_id, payload = data
-        if seq != self._expected or self._reorder:
-            return False
-        self._on_peer_traffic()
-        self._ack(seq, _wire.id_text(wire_id))
-        self._expected = seq + 1
-        stats = self._stats
-        stats.messages_received += 1
-        stats.bytes_received += len(payload)
-        self._events.append(DataReceived(payload, PayloadType.OUTPUT))
-        return True
 
     def _on_ack(self, sequence_number: int, now: float) -> None:
         entry = self._unacked.pop(sequence_number, None)
@@ -597,33 +620,48 @@ class SequencedCore(abc.ABC):
         entry.queued = True
         self._tx.append(entry.seq)
 
-    def _next_to_transmit(self, now: float) -> Outgoing | None:
+    def _next_to_transmit(self) -> Outgoing | None:
+        """The next framed message waiting to go: a resend, then a handshake message."""
         unacked = self._unacked
         for queue in (self._retx, self._tx):
             while queue:
                 entry = unacked.get(queue.popleft())
                 if entry is not None and entry.queued:
                     return entry
-        if self._state is State.READY and self._pending and self._window_open():
-            return self._frame_pending(now)
         return None
 
-    def _frame_pending(self, now: float) -> Outgoing:
-        """Frame the next message from the held bytes, at the moment it is first sent (so the
-        unframed backlog, not the in-flight list, is what back-pressure measures)."""
-        item = self._pending[0]
-        data = item.data
-        limit = self._cfg.max_payload
-        if len(data) > limit:
-            chunk = bytes(data[:limit])
-            del data[:limit]
-        else:
-            chunk = bytes(data)
-            self._pending.popleft()
-        self._pending_bytes -= len(chunk)
-        if item.payload_type != PayloadType.FLAG:
-            self._stats.bytes_sent += len(chunk)
-        return self._frame(item.payload_type, chunk, now)
+    def _send_pending(self, now: float, count: int, out: list[bytes]) -> None:
+        """Frame up to ``count`` messages from the held bytes and send them now, at the moment
+        they are first sent (so the unframed backlog, not the in-flight list, is what
+        back-pressure measures). Their 48-byte header start is packed once for the batch."""
+        head = _wire.fixed_head(self._out_type_field, self._created_ms(now))
+        pack_after, wire_ids = _wire.pack_after, self._wire_ids
+        pending, limit = self._pending, self._cfg.max_payload
+        unacked, started, stats = self._unacked, self._timers.started, self._stats
+        seq = self._next_seq
+        framed = payload_bytes = 0
+        while pending and framed < count:
+            item = pending[0]
+            data = item.data
+            if len(data) > limit:
+                chunk = bytes(data[:limit])
+                del data[:limit]
+            else:
+                chunk = bytes(data)
+                pending.popleft()
+            if item.payload_type != PayloadType.FLAG:
+                payload_bytes += len(chunk)
+            self._pending_bytes -= len(chunk)
+            flags = self._FIRST_FLAGS if seq == 0 else 0
+            frame = pack_after(head, seq, flags, wire_ids(), item.payload_type, chunk)
+            unacked[seq] = Outgoing(seq, frame, now, now, 1)
+            started(now, seq)
+            out.append(frame)
+            seq += 1
+            framed += 1
+        self._next_seq = seq
+        stats.messages_sent += framed
+        stats.bytes_sent += payload_bytes
 
     def _pace_want(self) -> int:
         """How many tokens to wait for before sending: the messages ready to go, at most
@@ -641,15 +679,17 @@ class SequencedCore(abc.ABC):
         return self._state is State.READY and bool(self._pending) and self._window_open()
 
     def _window_open(self) -> bool:
-        """Whether a new message may be framed: fewer than ``send_window`` unacked, and the
+        return self._window_room() > 0
+
+    def _window_room(self) -> int:
+        """How many new messages may be framed: fewer than ``send_window`` unacked, and the
         span from the oldest unacked one under ``send_span``, so that selective acks cannot
         let the sender run further ahead than the peer's reorder buffer (10000 messages in
         the plugin) holds; beyond it the peer drops without acking and everything is resent."""
-        if len(self._unacked) >= self._cfg.send_window:
-            return False
-        oldest = self._oldest_unacked
         unacked = self._unacked
+        oldest = self._oldest_unacked
         while oldest < self._next_seq and oldest not in unacked:
             oldest += 1
         self._oldest_unacked = oldest
-        return self._next_seq - oldest < self._cfg.send_span
+        cfg = self._cfg
+        return min(cfg.send_window - len(unacked), cfg.send_span - (self._next_seq - oldest))

@@ -67,7 +67,7 @@ from bridge.ssm.errors import (
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
 from bridge.ssm.stream import ChannelTransport
-from bridge.ssm.wsbatch import message_buffered
+from bridge.ssm.wsbatch import receiver_for
 
 __all__ = [
     "ChannelOptions",
@@ -354,21 +354,19 @@ class DataChannel:
             )
 
     async def _read_loop(self, ws: ClientConnection) -> None:
-        """Feed the core every frame one socket read brought, then act on them once (one
-        delivery to the application, one wake of the writer for the whole batch of acks)."""
+        """Feed the core every message one socket read brought (``wsbatch.receiver_for``: up
+        to ``_MAX_READ_BATCH``), then act on them once (one delivery to the application, one
+        wake of the writer for the whole batch of acks)."""
         core, loop, transport = self._core, self._loop, self._transport
-        batch = 0
+        receiver = receiver_for(ws)
         while self._outcome is None:
             await transport.wait_reading()
-            frame = await ws.recv()
-            if isinstance(frame, str):
-                continue  # the service sends only binary frames after the open
-            self._frames_on_connection += 1
-            core.receive(frame, loop.time())
-            batch += 1
-            if batch >= _MAX_READ_BATCH or not message_buffered(ws):
-                batch = 0
-                self._pump()
+            batch = await receiver.receive(_MAX_READ_BATCH)
+            # The service sends only binary frames after the open.
+            frames = [frame for frame in batch if not isinstance(frame, str)]
+            self._frames_on_connection += len(frames)
+            core.receive_batch(frames, loop.time())
+            self._pump()
 
     def _record_latency(self, latency: float) -> None:
         self._ws_latency = latency

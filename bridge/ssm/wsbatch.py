@@ -7,38 +7,58 @@ by websockets' C ``apply_mask``) and handed to the transport as one buffer; that
 websockets' per-frame ``Frame`` object, ``check`` and ``BytesIO`` serialization, which were the
 largest single cost per message. When the connection is not a plain one (an extension such as
 compression negotiated, a fragmented message in progress, debug logging on, or internals that
-look different), each frame goes through ``protocol.send_binary`` as before. On the read side,
-``message_buffered`` tells a reader that ``recv()`` has a whole message waiting, so it can take
-every frame one socket read brought before acting on them once. This is the only module that touches those websockets internals; ``pyproject.toml`` pins the websockets range they were checked against and
-``tests/ssm/test_wsbatch.py`` fails with a clear message if they change.
+look different), each frame goes through ``protocol.send_binary`` as before.
+
+On the read side, ``BatchReceiver`` (one per connection: ``receiver_for``) stands between the
+transport and the connection on a plain client connection and cuts whole binary messages out
+of each socket read itself, without websockets' per-frame parser generator, ``Frame`` and
+``Assembler``; every other frame still goes through websockets, whole, so pings, pongs, close
+and errors behave exactly as before. ``message_buffered`` tells the fallback reader that
+``recv()`` has a whole message waiting. This is the only module that touches those
+websockets internals; ``pyproject.toml`` pins the websockets range they were checked against
+and ``tests/ssm/test_wsbatch.py`` fails with a clear message if they change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
+import weakref
+from collections import deque
+from typing import Any
 
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.messages import Assembler, SimpleQueue
 from websockets.protocol import Protocol
 from websockets.protocol import Side as WsSide
 from websockets.protocol import State as WsState
+from websockets.streams import StreamReader
 
 try:  # the C version websockets ships for most platforms
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - a pure-Python build of websockets
     from websockets.utils import apply_mask
 
-__all__ = ["check_internals", "frame_binary", "message_buffered", "send_batch", "write_batch"]
+__all__ = [
+    "BatchReceiver",
+    "check_internals",
+    "frame_binary",
+    "message_buffered",
+    "receiver_for",
+    "send_batch",
+    "write_batch",
+]
 
 # The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
-# ``transport`` and ``recv_messages.frames.queue`` attributes of a connection, checked on a live
-# one by the test).
+# ``transport``, ``paused`` and ``recv_messages.frames.queue`` attributes of a connection and
+# the parser's state, checked on a live one by the tests).
 INTERNALS: dict[type, tuple[str, ...]] = {
     Connection: ("send_context",),
-    Protocol: ("send_binary", "data_to_send"),
+    Protocol: ("send_binary", "data_to_send", "parse"),
     Assembler: ("get",),
     SimpleQueue: ("get", "put"),
+    StreamReader: ("at_eof", "read_exact"),
 }
 
 
@@ -55,9 +75,14 @@ def check_internals() -> list[str]:
 async def send_batch(ws: Connection, frames: list[bytes]) -> None:
     """Send ``frames`` as binary messages with one socket write, then wait for the drain.
 
-    Inside websockets' own send context, so its state checks (raising ConnectionClosed) and
-    write-buffer drain on exit still apply.
+    On an open plain connection whose write buffer is under its high-water mark this is one
+    ``transport.write`` and nothing to wait for, which is all websockets' send context would
+    do then (its drain returns at once); otherwise it runs inside that context, so its state
+    checks (raising ConnectionClosed) and the drain on exit apply.
     """
+    if _plain(ws.protocol) and not ws.paused and not ws.transport.is_closing():
+        _frame_and_write(ws, frames)
+        return
     if len(frames) == 1:
         await ws.send(frames[0])
         return
@@ -152,3 +177,240 @@ def message_buffered(ws: Connection) -> bool:
     if not queue:
         return False
     return bool(getattr(queue[-1], "fin", False))
+
+
+# ---- receiving: whole binary messages parsed in bulk ---------------------------------------------
+
+
+def _at_frame_boundary(protocol: Protocol) -> bool:
+    """Whether websockets' parser has nothing buffered and waits for a new frame's first byte.
+
+    Idle between frames, ``Protocol.parse`` sits in ``reader.at_eof()`` (mid-frame it sits in
+    ``Frame.parse``'s ``read_exact``); only then may bytes be taken away from it.
+    """
+    reader = getattr(protocol, "reader", None)
+    if reader is None or getattr(reader, "buffer", True):
+        return False
+    generator: Any = getattr(protocol, "parser", None)
+    while getattr(generator, "gi_yieldfrom", None) is not None:
+        generator = generator.gi_yieldfrom
+    return getattr(generator, "gi_code", None) is StreamReader.at_eof.__code__
+
+
+class _Splitter(asyncio.Protocol):
+    """Stands between the transport and the connection: takes plain binary frames for itself.
+
+    Every frame the connection would deliver as one whole binary message (FIN, opcode 2, no
+    RSV bits, unmasked, within the size limit) while nothing else is queued in websockets is
+    cut out of the received bytes and queued here; anything else (pings, pongs, close, text,
+    fragments, a frame over the size limit, any frame once the connection is not OPEN or has
+    messages of its own queued) is handed to the connection exactly as it came, whole frames
+    only, so websockets' parser always resumes at a frame boundary. An incomplete frame at the
+    end of a read waits here for the rest (a frame websockets gets is handed on as it arrives).
+    """
+
+    def __init__(self, ws: Connection, wake: Any) -> None:
+        self.ws = ws
+        self.protocol = ws.protocol
+        self.assembled = ws.recv_messages.frames.queue
+        self.messages: deque[bytes] = deque()
+        self.wake = wake
+        self.pending: list[bytes] = []  # the start of a frame we have not seen the end of
+        self.pending_size = 0
+        self.needed = 0  # the bytes that frame needs in all (0: its header is incomplete)
+        self.handing_on = 0  # bytes of the current frame still to hand to websockets
+        limit = self.protocol.max_message_size
+        self.max_size = limit if limit is not None else 1 << 63
+        if self.protocol.max_fragment_size is not None:
+            self.max_size = min(self.max_size, self.protocol.max_fragment_size)
+
+    def mine(self) -> bool:
+        """Whether the next plain binary frame may be taken (websockets holds nothing)."""
+        protocol = self.protocol
+        return (
+            protocol.state is WsState.OPEN
+            and protocol.current_size is None
+            and not self.assembled
+            and not protocol.debug
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self.pending:  # joined once the frame is whole, not once per read of a large one
+            self.pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size < self.needed:
+                return
+            data = b"".join(self.pending)
+            self.pending = []
+        needed = 0
+        end = len(data)
+        pos = 0
+        mine = self.mine()
+        messages = self.messages
+        hand_on = self.ws.data_received
+        while pos < end:
+            if self.handing_on:  # the rest of a frame websockets is parsing
+                take = min(self.handing_on, end - pos)
+                self.handing_on -= take
+                hand_on(data[pos : pos + take])
+                pos += take
+                mine = self.mine()
+                continue
+            if end - pos < 2:
+                break
+            head = data[pos]
+            second = data[pos + 1]
+            size = second & 0x7F
+            start = pos + 2
+            if size >= 126:  # the 16- or 64-bit length form
+                start = pos + (4 if size == 126 else 10)
+                if end < start:
+                    break
+                size = int.from_bytes(data[pos + 2 : start])
+            masked = second & 0x80  # a server's frame is not; websockets fails one that is
+            if masked:
+                start += 4
+            stop = start + size
+            if head == _FIN_BINARY and not masked and mine and size <= self.max_size:
+                if stop > end:
+                    needed = stop - pos
+                    break
+                messages.append(data[start:stop])
+                pos = stop
+                continue
+            self.handing_on = stop - pos  # header included: websockets parses the whole frame
+        if pos < end:
+            self.pending = [data[pos:]]
+            self.pending_size = end - pos
+            self.needed = needed
+        self.wake()
+
+    def eof_received(self) -> None:
+        if self.pending:  # an incomplete frame: websockets reports the truncation
+            pending, self.pending = b"".join(self.pending), []
+            self.ws.data_received(pending)
+        self.ws.eof_received()  # None: the transport closes, as it would for websockets
+        self.wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ws.connection_lost(exc)
+        self.wake()
+
+    def pause_writing(self) -> None:
+        self.ws.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.ws.resume_writing()
+
+
+class BatchReceiver:
+    """The messages a client connection receives, several at a time, in order.
+
+    websockets parses every frame with a generator, builds a ``Frame``, queues it in an
+    ``Assembler`` and hands it to ``recv()`` one await at a time; at ~1000 SSM messages/s that
+    was the largest single cost of a channel's read side. Once the connection is OPEN, plain,
+    and websockets' parser is between frames, a ``_Splitter`` takes the transport's bytes and
+    cuts the plain binary frames out itself; everything else still goes through websockets
+    (pings are answered and pongs seen by it, a close frame closes the connection as before).
+    When the connection is not plain (compression, a server's side, debug logging) or the
+    internals look different, this is ``recv()`` plus ``message_buffered``.
+    """
+
+    def __init__(self, ws: Connection) -> None:
+        self._ws = ws
+        self._waiter: asyncio.Future[None] | None = None
+        self._splitter: _Splitter | None = None
+        assembler = getattr(ws, "recv_messages", None)  # pause reading at its marks too
+        self._high: int | None = getattr(assembler, "high", None)
+        self._low: int = getattr(assembler, "low", None) or 0
+        self._paused = False
+        self._try_install()
+
+    @property
+    def fast(self) -> bool:
+        """Whether plain binary frames are being cut out of the stream here."""
+        return self._splitter is not None
+
+    def _try_install(self) -> None:
+        ws = self._ws
+        protocol = getattr(ws, "protocol", None)
+        transport = getattr(ws, "transport", None)
+        if (
+            protocol is None
+            or transport is None
+            or getattr(protocol, "side", None) is not WsSide.CLIENT
+            or getattr(protocol, "extensions", None) != []
+            or getattr(protocol, "debug", True)
+            or protocol.state is not WsState.OPEN
+            or transport.is_closing()
+            or transport.get_protocol() is not ws
+            or not _at_frame_boundary(protocol)
+        ):
+            return
+        queue = getattr(getattr(getattr(ws, "recv_messages", None), "frames", None), "queue", None)
+        if not isinstance(queue, deque):
+            return
+        splitter = _Splitter(ws, self._wake)
+        transport.set_protocol(splitter)
+        self._splitter = splitter
+
+    def _wake(self) -> None:
+        splitter = self._splitter
+        high = self._high
+        if (
+            splitter is not None
+            and high is not None
+            and len(splitter.messages) > high
+            and not self._paused
+        ):
+            self._paused = True
+            self._ws.transport.pause_reading()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self, limit: int) -> list[bytes | str]:
+        """One or more messages (at most ``limit``), waiting for the first; as ``recv()``,
+        raises ``ConnectionClosed`` once the connection has ended and nothing is left."""
+        splitter = self._splitter
+        if splitter is None:
+            return await self._receive_websockets(limit)
+        messages = splitter.messages
+        while not messages:
+            if splitter.assembled or not splitter.mine() or self._ws.transport.is_closing():
+                return await self._receive_websockets(limit)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if len(messages) <= limit:
+            batch: list[bytes | str] = list(messages)
+            messages.clear()
+        else:
+            batch = [messages.popleft() for _ in range(limit)]
+        if self._paused and len(messages) <= self._low:
+            self._paused = False
+            if not getattr(self._ws.recv_messages, "paused", False):
+                self._ws.transport.resume_reading()
+        return batch
+
+    async def _receive_websockets(self, limit: int) -> list[bytes | str]:
+        ws = self._ws
+        batch: list[bytes | str] = [await ws.recv()]
+        while len(batch) < limit and message_buffered(ws):
+            batch.append(await ws.recv())
+        return batch
+
+
+_receivers: weakref.WeakKeyDictionary[Connection, BatchReceiver] = weakref.WeakKeyDictionary()
+
+
+def receiver_for(ws: Connection) -> BatchReceiver:
+    """The one ``BatchReceiver`` of ``ws``: once it has taken over the bytes, ``ws.recv()`` no
+    longer sees binary messages, so every reader of the connection (the read loop, then the
+    close's discarding reader) must go through the same one."""
+    receiver = _receivers.get(ws)
+    if receiver is None:
+        receiver = _receivers[ws] = BatchReceiver(ws)
+    return receiver

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -318,10 +319,15 @@ def drain(core: SequencedCore, now: float) -> list[bytes]:
     return core.frames_to_send(now)
 
 
-def ready_client(config: CoreConfig | None = None) -> ClientChannelCore:
+def ready_client(
+    config: CoreConfig | None = None, random_bytes: Callable[[int], bytes] | None = None
+) -> ClientChannelCore:
     """A client that finished a Port handshake by t=0.05, its PT6 acked after 50 ms:
-    RTT 0.09375, RTTVAR 0.0125, RTO 0.14375 (reference formulas, one 0.05 s sample)."""
-    client = ClientChannelCore(0.0, config=config, epoch=1_700_000_000.0)
+    RTT 0.09375, RTTVAR 0.0125, RTO 0.14375 (reference formulas, one 0.05 s sample).
+    ``random_bytes`` pins its randomness (the message ids it writes)."""
+    client = ClientChannelCore(
+        0.0, config=config, epoch=1_700_000_000.0, random_bytes=random_bytes or os.urandom
+    )
     client.receive(make_frame("output_stream_data", 0, PORT_REQUEST, 5, 1), 0.0)
     drain(client, 0.0)
     client.receive(make_frame("output_stream_data", 1, COMPLETE, 7), 0.0)

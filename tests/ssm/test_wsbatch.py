@@ -1,4 +1,4 @@
-"""The websockets internals behind batched writes are still there and still work.
+"""The websockets internals behind batched writes and reads are still there and still work.
 
 ``bridge/ssm/wsbatch.py`` reaches past websockets' public API; a websockets upgrade that moves
 those internals must fail here, by name, not as a hang or a garbled stream in the channel tests.
@@ -7,17 +7,29 @@ those internals must fail here, by name, not as a hang or a garbled stream in th
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ssl
+from pathlib import Path
 
+import pytest
 import websockets
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.streams import StreamReader
 
 from bridge.ssm.wsbatch import (
+    BatchReceiver,
     check_internals,
     frame_binary,
     message_buffered,
+    receiver_for,
     send_batch,
     write_batch,
 )
@@ -52,7 +64,7 @@ async def test_batches_arrive_as_separate_messages_in_order() -> None:
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
-            for attr in ("protocol", "transport"):
+            for attr in ("protocol", "transport", "paused"):
                 assert hasattr(ws, attr), _HINT.format(
                     version=websockets.__version__, missing=f"Connection.{attr}"
                 )
@@ -170,3 +182,214 @@ async def test_real_peer_reads_our_frames_byte_exactly() -> None:
 async def test_compressed_connection_falls_back_to_websockets_framing() -> None:
     payloads = _payloads()
     assert await _roundtrip(payloads, compression="deflate") == payloads
+
+
+# ---- receiving: BatchReceiver cuts plain binary frames out of the stream ---------------------
+
+
+def _server_frame(opcode: Opcode, payload: bytes, *, fin: bool = True) -> bytes:
+    return Frame(opcode, payload, fin=fin).serialize(mask=False)
+
+
+async def _idle(ws: ServerConnection) -> None:
+    await ws.wait_closed()
+
+
+async def _drain(receiver: BatchReceiver, count: int) -> list[bytes | str]:
+    got: list[bytes | str] = []
+    async with asyncio.timeout(5):
+        while len(got) < count:
+            got.extend(await receiver.receive(64))
+    return got
+
+
+async def test_plain_connection_takes_the_fast_path() -> None:
+    async with serve(_idle, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            assert receiver_for(ws).fast, _HINT.format(
+                version=websockets.__version__,
+                missing="Protocol.parser idle in StreamReader.at_eof between frames",
+            )
+            assert receiver_for(ws) is receiver_for(ws)
+
+
+async def test_split_reads_at_every_boundary_are_byte_exact() -> None:
+    """Each copy of a stream of binary, ping, text and fragmented frames, split at another byte:
+    the same messages, in order; websockets still sees (and answers) the ping."""
+    binaries = [bytes((n + i) % 256 for i in range(n)) for n in (0, 1, 125, 126, 127, 1140)]
+    stream = b"".join(
+        [
+            *(_server_frame(Opcode.BINARY, p) for p in binaries[:3]),
+            _server_frame(Opcode.PING, b"are you there"),
+            _server_frame(Opcode.BINARY, binaries[3]),
+            _server_frame(Opcode.TEXT, "tëxt".encode()),
+            _server_frame(Opcode.BINARY, binaries[4]),
+            _server_frame(Opcode.BINARY, b"frag", fin=False),
+            _server_frame(Opcode.CONT, b"mented"),
+            _server_frame(Opcode.BINARY, binaries[5]),
+        ]
+    )
+    expected: list[bytes | str] = [*binaries[:4], "tëxt", binaries[4], b"fragmented", binaries[5]]
+    async with serve(_idle, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            assert receiver.fast
+            for cut in range(len(stream) + 1):
+                protocol = ws.transport.get_protocol()
+                assert isinstance(protocol, asyncio.Protocol)
+                for part in (stream[:cut], stream[cut:]):
+                    if part:
+                        protocol.data_received(part)
+                assert await _drain(receiver, len(expected)) == expected, f"cut at {cut}"
+            assert receiver.fast  # every copy ended at a frame boundary: still cutting
+            assert ws.protocol.state is State.OPEN
+
+
+async def test_large_frames_in_every_length_form() -> None:
+    payloads = _payloads()  # 0 .. 70001 bytes: the 7-, 16- and 64-bit length forms
+    stream = frame_binary(payloads, mask=False)
+    async with serve(_idle, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            protocol = ws.transport.get_protocol()
+            assert isinstance(protocol, asyncio.Protocol)
+            for step in (1, 3, 1000, 65536, len(stream)):  # reads of these sizes
+                for offset in range(0, len(stream), step):
+                    protocol.data_received(stream[offset : offset + step])
+                assert await _drain(receiver, len(payloads)) == payloads, f"reads of {step}"
+
+
+async def test_real_peer_pings_interleaved_with_messages_are_answered() -> None:
+    payloads = [bytes([i]) * 1140 for i in range(200)]
+    pongs: list[float] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        for start in range(0, len(payloads), 20):
+            write_batch(ws, payloads[start : start + 20])
+            pongs.append(await asyncio.wait_for(await ws.ping(), 5))
+        await ws.close()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            assert receiver.fast
+            got = await _drain(receiver, len(payloads))
+            with pytest.raises(ConnectionClosedOK):
+                async with asyncio.timeout(5):
+                    await receiver.receive(64)
+    assert got == payloads
+    assert len(pongs) == 10
+    assert ws.close_code == 1000
+
+
+async def test_messages_before_the_peers_close_are_all_delivered() -> None:
+    payloads = [bytes([i % 256]) * 1140 for i in range(300)]  # over the queue's high mark
+
+    async def handler(ws: ServerConnection) -> None:
+        write_batch(ws, payloads)
+        await ws.close(4000, "done")
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            await asyncio.sleep(0.1)  # let it all arrive: reading pauses past the high mark
+            got: list[bytes | str] = []
+            with pytest.raises(ConnectionClosed):
+                async with asyncio.timeout(5):
+                    while True:
+                        got.extend(await receiver.receive(64))
+    assert got == payloads
+    assert (ws.close_code, ws.close_reason) == (4000, "done")
+
+
+async def test_a_truncated_frame_at_eof_fails_as_websockets_does() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        ws.transport.write(_server_frame(Opcode.BINARY, b"whole"))
+        ws.transport.write(_server_frame(Opcode.BINARY, b"x" * 500)[:300])
+        ws.transport.write_eof()
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            assert await _drain(receiver, 1) == [b"whole"]
+            with pytest.raises(ConnectionClosedError):
+                async with asyncio.timeout(5):
+                    await receiver.receive(64)
+    assert ws.close_code == 1006
+
+
+async def test_compressed_connection_receives_through_websockets() -> None:
+    payloads = [bytes([i]) * 1140 for i in range(50)]
+
+    async def handler(ws: ServerConnection) -> None:
+        for payload in payloads:
+            await ws.send(payload)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression="deflate") as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression="deflate") as ws:
+            receiver = receiver_for(ws)
+            assert not receiver.fast
+            assert await _drain(receiver, len(payloads)) == payloads
+
+
+def _tls_contexts(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh self-signed certificate for localhost, and a client
+    context that trusts it (the service's StreamUrl is wss://)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_tls_connection_takes_the_fast_path_byte_exactly(tmp_path: Path) -> None:
+    payloads = [bytes([i % 256]) * (1100 + i) for i in range(300)]
+    server_tls, client_tls = _tls_contexts(tmp_path)
+
+    async def handler(ws: ServerConnection) -> None:
+        for start in range(0, len(payloads), 50):
+            write_batch(ws, payloads[start : start + 50])
+            await asyncio.wait_for(await ws.ping(), 5)
+        await ws.close()
+
+    async with serve(handler, "localhost", 0, ssl=server_tls, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"wss://localhost:{port}"
+        async with connect(url, ssl=client_tls, compression=None) as ws:
+            receiver = receiver_for(ws)
+            assert receiver.fast
+            got = await _drain(receiver, len(payloads))
+            with pytest.raises(ConnectionClosedOK):
+                async with asyncio.timeout(5):
+                    await receiver.receive(64)
+    assert got == payloads
