@@ -58,7 +58,7 @@ def parse_lanes(text: str) -> int | str:
 
 def parse_size(text: str) -> int:
     """``4M``, ``512K``, ``1048576``: a chunk size within the daemon's range."""
-    from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
+    from bridge.transfer.limits import MAX_CHUNK, MIN_CHUNK
 
     units = {"": 1, "K": 1 << 10, "M": 1 << 20}
     number, unit = text.rstrip("kKmM"), text[len(text.rstrip("kKmM")) :].upper()
