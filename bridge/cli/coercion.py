@@ -3,7 +3,7 @@
 typer 0.29 converts every parameter of the command it runs (the root's ``--profile`` and
 ``--region`` included, even when absent) through a pydantic ``TypeAdapter`` it builds on first
 use. Importing pydantic (and ``importlib.metadata`` through its plugin loader) and building
-the adapters cost ~0.15 CPU s per run, more than the rest of a ``status --json``
+the adapters cost ~0.15 CPU s per run, a third of what a ``status --json`` cost
 (docs/design/efficiency.md, "CLI start").
 
 ``install()`` (called once by ``bridge.cli.app``) gives typer's parameters a runtime converter
