@@ -9,9 +9,11 @@ median CPU seconds (user + system) of the CLI process alone, from ``getrusage`` 
 waited-for child (a daemon it autostarts is detached and not counted).
 
 Cases: ``--help``, ``cp --help``, ``status --json`` without a daemon, and ``status --json``
-with a daemon started beforehand (``daemon start``). There are no AWS credentials in the
-sandbox, so the daemon answers ``spaces.list`` with a credentials error at once (the CLI
-prints one line and still exits 0); the figure is the CLI's cost, not AWS's.
+and ``cp FILE demo:f`` with a daemon started beforehand (``daemon start``). There are no AWS
+credentials in the sandbox, so the daemon answers ``spaces.list`` with a credentials error at
+once (the CLI prints one line and still exits 0) and refuses the copy the same way, after the
+CLI did all of its part (parse, plan the request, connect, call); the figure is the CLI's
+cost, not AWS's.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> None:
         subprocess.run([*cli, "daemon", "start"], env=env, cwd=tmp, capture_output=True, check=True)
         try:
             results["status_json_daemon"] = _case(["status", "--json"], env, options.runs)
+            (Path(tmp) / "f").write_bytes(b"x" * 1024)
+            results["cp_daemon"] = _case(["cp", str(Path(tmp) / "f"), "demo:f"], env, options.runs)
         finally:
             subprocess.run(
                 [*cli, "daemon", "stop"], env=env, cwd=tmp, capture_output=True, check=False

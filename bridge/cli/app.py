@@ -1,9 +1,11 @@
 """The typer application: every command but ``proxy`` (see ``bridge.__main__``).
 
 Registration is explicit: each ``*_cmd`` module defines its commands as plain functions and a
-``register(app)`` that adds them, and this module calls each ``register`` once, in the order
-``--help`` lists them. The command modules never import this one, so there is no import cycle
-and no command appears by the side effect of an import.
+``register(app)`` that adds them, and ``COMMANDS`` names each command's module, in the order
+``--help`` lists them. A module is imported and its commands built only when one of them is
+looked up (``bridge.cli.lazy``): a run builds the command it runs, not all of them. The
+command modules never import this one, so there is no import cycle and no command appears by
+the side effect of an import.
 
 ``run()`` is the console entry point's guard: whatever goes wrong, the user gets one line on
 stderr and a documented exit code (``bridge.cli.errors.ExitCode``), never a traceback; an
@@ -16,27 +18,50 @@ from typing import Annotated
 
 import typer
 
-from bridge.cli import (
-    auth_cmd,
-    daemon_cmd,
-    doctor_cmd,
-    emulator_cmd,
-    forward_cmd,
-    keepalive_cmd,
-    kernels_cmd,
-    logs_cmd,
-    spaces_cmd,
-    sshconfig_cmd,
-    status_cmd,
-    transfer_cmd,
-)
+from bridge.cli.coercion import install as install_quick_coercion
 from bridge.cli.context import EndpointOpt, ProfileOpt, RegionOpt, set_root
 from bridge.cli.helpstyle import install as install_help_style
+from bridge.cli.lazy import LazyGroup
 
 install_help_style()
+install_quick_coercion()
+
+_AUTH, _SPACES, _TRANSFER = (
+    "bridge.cli.auth_cmd",
+    "bridge.cli.spaces_cmd",
+    "bridge.cli.transfer_cmd",
+)
+COMMANDS: dict[str, str] = {
+    "login": _AUTH,
+    "configure": _AUTH,
+    "credentials": _AUTH,  # hidden (bridge/__main__.py runs it without typer)
+    "status": "bridge.cli.status_cmd",
+    "logs": "bridge.cli.logs_cmd",
+    "doctor": "bridge.cli.doctor_cmd",
+    "list": _SPACES,
+    "open": _SPACES,
+    "ssh": _SPACES,
+    "start": _SPACES,
+    "stop": _SPACES,
+    "forward": "bridge.cli.forward_cmd",
+    "kernels": "bridge.cli.kernels_cmd",
+    "keep-alive": "bridge.cli.keepalive_cmd",
+    "cp": _TRANSFER,
+    "sync": _TRANSFER,
+    "daemon": "bridge.cli.daemon_cmd",
+    "emulator": "bridge.cli.emulator_cmd",
+    "ssh-config": "bridge.cli.sshconfig_cmd",
+}
+"""Every command (or command group) by name: the module whose ``register(app)`` adds it."""
+
+
+class _Smconnect(LazyGroup):
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
     name="smconnect",
+    cls=_Smconnect,
     help="Connect local tools to Amazon SageMaker Studio spaces.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -70,20 +95,6 @@ def _root(
     session and the data channels.
     """
     set_root(ctx, profile, region, endpoint_url)
-
-
-auth_cmd.register(app)
-status_cmd.register(app)
-daemon_cmd.register(app)
-logs_cmd.register(app)
-doctor_cmd.register(app)
-emulator_cmd.register(app)
-spaces_cmd.register(app)
-forward_cmd.register(app)
-kernels_cmd.register(app)
-keepalive_cmd.register(app)
-sshconfig_cmd.register(app)
-transfer_cmd.register(app)
 
 
 def run() -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bridge.cli import output, rpc
 from bridge.cli.context import JsonOpt, ProfileOpt, RegionOpt, aws_context
 from bridge.cli.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["parse_lanes", "parse_side", "parse_size", "register"]
 
@@ -55,7 +58,7 @@ def parse_lanes(text: str) -> int | str:
 
 def parse_size(text: str) -> int:
     """``4M``, ``512K``, ``1048576``: a chunk size within the daemon's range."""
-    from bridge.transfer.plan import MAX_CHUNK, MIN_CHUNK
+    from bridge.transfer.limits import MAX_CHUNK, MIN_CHUNK
 
     units = {"": 1, "K": 1 << 10, "M": 1 << 20}
     number, unit = text.rstrip("kKmM"), text[len(text.rstrip("kKmM")) :].upper()
@@ -100,28 +103,49 @@ SFTP_NOTICE = (
 )
 
 
-async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any]:
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+class _Bar:
+    """The transfer's progress bar on a terminal; elsewhere nothing, and no rich imported."""
 
+    def __init__(self, show: bool) -> None:
+        self._progress: Progress | None = None
+        if show:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._task = self._progress.add_task("starting", total=None)
+
+    def __enter__(self) -> _Bar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, **fields: Any) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, **fields)
+
+
+async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any]:
     from bridge.daemon.client import DaemonClient, RpcError
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        disable=not show,
-    )
-    task = progress.add_task("starting", total=None)
+    bar = _Bar(show)
     said: list[bool] = []
 
     def say_method(how: object) -> None:
@@ -134,13 +158,13 @@ async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any
         if method == "transfer.progress":
             say_method(note.get("method"))
             files = f"{note['files']}/{note['total_files']} files, {note['lanes']} lanes"
-            progress.update(task, completed=note["bytes"], total=note["total"], description=files)
+            bar.update(completed=note["bytes"], total=note["total"], description=files)
         elif method == "progress":
-            progress.update(task, description=str(note.get("message", "")))
+            bar.update(description=str(note.get("message", "")))
 
     async with DaemonClient.connect(autostart=True) as client:
         try:
-            with progress:
+            with bar:
                 result: dict[str, Any] = await client.call(
                     method, params, timeout=7 * 86400.0, on_notification=on_notification
                 )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.transfer.lanes import TransferError
+from bridge.transfer.limits import CHUNK, MAX_CHUNK, MIN_CHUNK
 
 __all__ = [
     "CHUNK",
@@ -25,8 +26,6 @@ __all__ = [
     "plan_sync",
 ]
 
-CHUNK = 4 << 20  # a large file's unit of striping (and of resume)
-MIN_CHUNK, MAX_CHUNK = 64 << 10, 64 << 20  # the range a caller may choose
 SMALL = 1 << 20  # files up to this size travel whole, in one request with their hash
 
 

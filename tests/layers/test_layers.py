@@ -47,7 +47,7 @@ def test_the_graph_is_read() -> None:
     """Guards the guards: a parser that found nothing would pass every rule below."""
     targets = {(e.source, e.target) for e in BRIDGE_EDGES}
     assert ("bridge.ssh.config", "bridge.fsutil") in targets
-    assert ("bridge.cli.app", "bridge.cli.spaces_cmd") in targets
+    assert ("bridge.cli.spaces_cmd", "bridge.cli.output") in targets
     assert ("bridge.proxy", "bridge.paths") in targets
 
 
