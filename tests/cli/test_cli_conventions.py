@@ -80,11 +80,11 @@ def test_split_reads_ssh_options_before_the_space(
 def test_ssh_options_before_and_after_the_space(cli: Cli, tmp_path: Path) -> None:
     # -E takes a value: before, `-E FILE` was taken for the space ("no space named '-E'").
     before = tmp_path / "before.log"
-    ran = cli.run("ssh", "-v", "-E", str(before), "--yes", "demo", "--", "echo", "before-ok")
+    ran = cli.run("ssh", "-v", "-E", str(before), "--yes", "editor", "--", "echo", "before-ok")
     assert ran.ok().stdout.strip() == "before-ok"
     assert "debug1:" in before.read_text()  # ssh got -v and -E
     after = tmp_path / "after.log"
-    ran = cli.run("ssh", "demo", "-v", "-E", str(after), "echo", "after-ok").ok()
+    ran = cli.run("ssh", "editor", "-v", "-E", str(after), "echo", "after-ok").ok()
     assert ran.stdout.strip() == "after-ok" and "debug1:" in after.read_text()
     cli.run("ssh", "-o", "ConnectTimeout=5").fails(2, "needs a space", "your spaces: ", "demo")
 
