@@ -7,10 +7,8 @@ cases that would take minutes end to end.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,18 +17,14 @@ import pytest
 from bridge.cli.logs_cmd import Level, RecordFilter, parse_since
 from bridge.cli.ssh_args import split
 
-from .cli_helpers import SMCONNECT, Cli, read_until
+from .cli_helpers import Cli, read_until
+from .help_helpers import help_screens
 
 RFC3339_RECORD = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ ")
 
 
 def _help(*path: str) -> str:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    done = subprocess.run(
-        [SMCONNECT, *path, "--help"], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return help_screens()[path]
 
 
 # -- flags that read right ---------------------------------------------------------------------
