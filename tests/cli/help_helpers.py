@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-SMCONNECT = str(Path(sys.executable).parent / "smconnect")
 GLOBAL = "(global)"  # the section key of the top-level options
 HIDDEN_COMMANDS = frozenset({"proxy", "credentials"})  # routed in bridge/__main__.py
 ALWAYS = frozenset({"--help"})  # every command has it; documented once
