@@ -13,6 +13,7 @@ tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py. A ru
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,12 @@ from tests.support.other_user import OtherUser, throwaway_user
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(USER_ENV, CURRENT)
+    # A run started in the background by a non-interactive shell (``cmd &``) ignores SIGINT,
+    # and every child inherits that: the tests that interrupt a CLI or a remote shell's job
+    # with SIGINT or ^C would time out. An ignored SIGINT is not inherited past exec once
+    # this process handles it again.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

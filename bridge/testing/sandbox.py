@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,8 +199,22 @@ class Sandbox:
         finally:
             os.close(fd)
 
-    def stop_daemon(self) -> None:
+    def stop_daemon(self, wait: float = 30.0) -> bool:
+        """Stop this sandbox's daemon, if one runs: ``daemon.shutdown`` from this process (what
+        ``smconnect daemon stop`` sends, without a CLI process's start-up), then wait up to
+        ``wait`` seconds for it to be gone (it ends its sessions cleanly first), SIGKILL if it
+        is still there. False only if it had to be killed."""
         from bridge.daemon.client import DaemonError
 
-        with contextlib.suppress(DaemonError):  # not running
+        if self.daemon_pid() is None:
+            return True  # none was started (or it is gone already)
+        with contextlib.suppress(DaemonError):  # gone meanwhile
             self.call("daemon.shutdown", timeout=10, autostart=False)
+        deadline = time.monotonic() + wait
+        while (pid := self.daemon_pid()) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid is None:
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return False

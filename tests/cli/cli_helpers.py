@@ -7,9 +7,7 @@ by the first command, like for a user); the fixture stops it with ``smconnect da
 from __future__ import annotations
 
 import json
-import os
 import select
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from typing import Any, Self
 from bridge.cli.daemon_cmd import STOP_WAIT
 from bridge.emulator.config import DelaysConfig, DomainConfig, EmulatorConfig, SpaceConfig
 from bridge.testing.sandbox import SMCONNECT, Sandbox
-from tests.support import wait_until
 
 __all__ = [
     "DOMAIN",
@@ -132,18 +129,12 @@ class Cli(Sandbox):
     def our_config(self) -> Path:
         return self.home / ".ssh" / "smconnect" / "config"
 
-    def stop_daemon(self) -> None:
-        """Stop this HOME's daemon, if one runs, with ``daemon.shutdown`` from this process (what
-        ``smconnect daemon stop`` sends, without paying for a CLI process per test: that command
-        has its own tests); SIGKILL only if it is still there after ``STOP_WAIT`` seconds, and
-        then the test fails."""
-        if self.daemon_pid() is None:
-            return  # none was started (or it is gone already)
-        super().stop_daemon()
-        gone = wait_until(lambda: self.daemon_pid() is None, STOP_WAIT)
-        if not gone and (pid := self.daemon_pid()) is not None:
-            os.kill(pid, signal.SIGKILL)
-        assert gone, f"the daemon outlived daemon.shutdown by {STOP_WAIT:.0f} s"
+    def stop_daemon(self, wait: float = STOP_WAIT) -> bool:
+        """``Sandbox.stop_daemon`` (``smconnect daemon stop`` has its own tests), and the test
+        fails if the daemon had to be killed: it outlived ``daemon.shutdown`` by ``wait`` s."""
+        gone = super().stop_daemon(wait)
+        assert gone, f"the daemon outlived daemon.shutdown by {wait:.0f} s"
+        return gone
 
 
 def read_until(stream: Any, predicate: Callable[[str], bool], timeout: float) -> str:

@@ -55,6 +55,24 @@ def module_cli() -> Iterator[Cli]:
 
 
 @pytest.fixture
+def home_cli(module_cli: Cli) -> Iterator[Cli]:
+    """``module_cli`` for tests that change only files in its HOME and its environment: each
+    test finds both as the module's first test did (HOME emptied, environment put back), and
+    the daemon and emulator are started once per module."""
+    env = dict(module_cli.env)
+    try:
+        yield module_cli
+    finally:
+        module_cli.env.clear()
+        module_cli.env.update(env)
+        for entry in module_cli.home.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+@pytest.fixture
 def empty_cli(offline_cli: Cli) -> Iterator[Cli]:
     """A Cli whose region has a domain but no space (spaces elsewhere, as far as it knows)."""
     config = replace(cli_config(), domains=(DomainConfig(DOMAIN, "empty", ("default-user",), ()),))

@@ -7,10 +7,8 @@ cases that would take minutes end to end.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,18 +17,14 @@ import pytest
 from bridge.cli.logs_cmd import Level, RecordFilter, parse_since
 from bridge.cli.ssh_args import split
 
-from .cli_helpers import SMCONNECT, Cli, read_until
+from .cli_helpers import Cli, read_until
+from .help_helpers import help_screens
 
 RFC3339_RECORD = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ ")
 
 
 def _help(*path: str) -> str:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    done = subprocess.run(
-        [SMCONNECT, *path, "--help"], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return help_screens()[path]
 
 
 # -- flags that read right ---------------------------------------------------------------------
@@ -80,11 +74,11 @@ def test_split_reads_ssh_options_before_the_space(
 def test_ssh_options_before_and_after_the_space(cli: Cli, tmp_path: Path) -> None:
     # -E takes a value: before, `-E FILE` was taken for the space ("no space named '-E'").
     before = tmp_path / "before.log"
-    ran = cli.run("ssh", "-v", "-E", str(before), "--yes", "demo", "--", "echo", "before-ok")
+    ran = cli.run("ssh", "-v", "-E", str(before), "--yes", "editor", "--", "echo", "before-ok")
     assert ran.ok().stdout.strip() == "before-ok"
     assert "debug1:" in before.read_text()  # ssh got -v and -E
     after = tmp_path / "after.log"
-    ran = cli.run("ssh", "demo", "-v", "-E", str(after), "echo", "after-ok").ok()
+    ran = cli.run("ssh", "editor", "-v", "-E", str(after), "echo", "after-ok").ok()
     assert ran.stdout.strip() == "after-ok" and "debug1:" in after.read_text()
     cli.run("ssh", "-o", "ConnectTimeout=5").fails(2, "needs a space", "your spaces: ", "demo")
 

@@ -19,13 +19,11 @@ no ``--help``; they are documented, and must stay out of the command list.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 
-from .help_helpers import ALWAYS, DOC, GLOBAL, HIDDEN_COMMANDS, SMCONNECT, Help, help_tree
+from .help_helpers import ALWAYS, DOC, GLOBAL, HIDDEN_COMMANDS, Help, help_tree, renderer
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _LONG_OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
@@ -108,17 +106,9 @@ def _leaf_commands() -> list[str]:
 
 def _accepts_hidden(command: str, option: str) -> bool:
     path = () if command == GLOBAL else tuple(command.split())
-    env = {**os.environ, "COLUMNS": "240", "NO_COLOR": "1"}
-    done = subprocess.run(
-        [SMCONNECT, option, "x", *path, "--help"]
-        if command == GLOBAL
-        else [SMCONNECT, *path, option, "x", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    return done.returncode == 0
+    argv = [option, "x", *path] if command == GLOBAL else [*path, option, "x"]
+    code, _ = renderer().run(*argv, "--help")
+    return code == 0
 
 
 def test_every_command_has_a_section() -> None:

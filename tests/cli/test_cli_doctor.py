@@ -1,4 +1,7 @@
-"""doctor: every check reported with its fix, and the exit status follows the failures."""
+"""doctor: every check reported with its fix, and the exit status follows the failures.
+
+The tests share one daemon and emulator (``home_cli``): doctor only asks the daemon its status,
+and what each test changes (files in HOME, the environment) is put back after it."""
 
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ def _checks(cli: Cli, *args: str, **env: str) -> tuple[int, dict[str, dict[str, 
     return result.returncode, {c["name"]: c for c in report["checks"]}
 
 
-def test_doctor_reports_each_check_and_passes_once_fixed(cli: Cli, tmp_path: Path) -> None:
+def test_doctor_reports_each_check_and_passes_once_fixed(home_cli: Cli, tmp_path: Path) -> None:
+    cli = home_cli
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_editor(bin_dir, "code", extensions=("ms-python.python", "ms-vscode-remote.remote-ssh"))
@@ -60,7 +64,8 @@ def test_doctor_reports_each_check_and_passes_once_fixed(cli: Cli, tmp_path: Pat
     assert human.count("✓") == len(CHECKS) and "✗" not in human
 
 
-def test_doctor_without_credentials_or_editor(cli: Cli) -> None:
+def test_doctor_without_credentials_or_editor(home_cli: Cli) -> None:
+    cli = home_cli
     code, checks = _checks(cli, AWS_SECRET_ACCESS_KEY="wrong-secret")
     assert code == 1
     assert not checks["AWS credentials"]["ok"]
@@ -78,9 +83,12 @@ def test_doctor_without_credentials_or_editor(cli: Cli) -> None:
     assert "✗ AWS credentials" in human.stdout and "    fix: " in human.stdout
 
 
-def test_doctor_checks_the_config_openssh_reads_not_just_home(cli: Cli, tmp_path: Path) -> None:
+def test_doctor_checks_the_config_openssh_reads_not_just_home(
+    home_cli: Cli, tmp_path: Path
+) -> None:
     """OpenSSH reads ~/.ssh/config from the passwd entry, whatever $HOME says: installed under
     $HOME only, plain `ssh` finds no host, and doctor must not say ✓ (issue 16)."""
+    cli = home_cli
     cli.run("ssh-config", "install").ok()
     include = f'Include "{cli.home / ".ssh" / "smconnect" / "config"}"'
     # The real passwd entry: this test's HOME is a temporary directory, not that home.
@@ -99,17 +107,19 @@ def test_doctor_checks_the_config_openssh_reads_not_just_home(cli: Cli, tmp_path
     assert checks["ssh config"]["ok"], checks["ssh config"]
 
 
-def test_doctor_names_what_the_proxy_command_runs(cli: Cli) -> None:
+def test_doctor_names_what_the_proxy_command_runs(home_cli: Cli) -> None:
     """An install made in a shell with another region: same binary, so say what differs."""
+    cli = home_cli
     cli.run("ssh-config", "install").ok()
     _, checks = _checks(cli, AWS_REGION="eu-west-1")
     detail = str(checks["ssh config"]["detail"])
     assert "the ProxyCommand runs --region us-east-1 (this shell: eu-west-1)" in detail, detail
 
 
-def test_doctor_says_plainly_what_keyring_holds_keys(cli: Cli) -> None:
+def test_doctor_says_plainly_what_keyring_holds_keys(home_cli: Cli) -> None:
     """The sandbox's keyring is keyrings.alt's plaintext file: fine while unused, a failure
     once a profile keeps its keys there; no usable keyring at all likewise."""
+    cli = home_cli
     _, checks = _checks(cli)
     assert checks["keyring"]["ok"] and "plaintext file store" in str(checks["keyring"]["detail"])
     aws = cli.home / ".aws"
@@ -127,7 +137,8 @@ def test_doctor_says_plainly_what_keyring_holds_keys(cli: Cli) -> None:
     assert "needs a keyring, and none is usable" in str(checks["keyring"]["detail"])
 
 
-def test_doctor_bundle_has_the_facts_and_no_secrets(cli: Cli, tmp_path: Path) -> None:
+def test_doctor_bundle_has_the_facts_and_no_secrets(home_cli: Cli, tmp_path: Path) -> None:
+    cli = home_cli
     cli.run("ssh-config", "install").ok()
     planted = {
         "aws_secret_access_key = PLANTEDsecret0001",
@@ -158,7 +169,8 @@ def test_doctor_bundle_has_the_facts_and_no_secrets(cli: Cli, tmp_path: Path) ->
     assert '"name": "keyring"' in texts["doctor.json"]
 
 
-def test_doctor_says_where_the_region_comes_from(cli: Cli) -> None:
+def test_doctor_says_where_the_region_comes_from(home_cli: Cli) -> None:
+    cli = home_cli
     _, checks = _checks(cli)
     assert checks["AWS region"]["detail"] == "us-east-1 (from AWS_REGION)"
     del cli.env["AWS_REGION"], cli.env["AWS_DEFAULT_REGION"]  # set but empty is not unset

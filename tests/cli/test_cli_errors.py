@@ -99,7 +99,8 @@ def test_completion_of_profiles_regions_instance_types_and_forwards(cli: Cli) ->
     assert {"ml.t3.medium", "ml.t3.large"} <= types and all(t.startswith("ml.t3.") for t in types)
 
     assert _complete(cli, "smconnect forward --close ") == set()  # no daemon yet: none started
-    fwd = cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
+    # A Code Editor space: its app starts in milliseconds (JupyterLab's server takes seconds).
+    fwd = cli.run("forward", "editor", "0:8888", "--background", "--json").ok().json()
     assert _complete(cli, "smconnect forward --close ") == {fwd["id"]}
     cli.run("forward", "--close", fwd["id"]).ok()
 

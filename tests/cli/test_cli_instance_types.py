@@ -49,8 +49,9 @@ def test_start_switches_the_instance_type_of_a_running_space_only_with_consent(c
 
 
 def test_open_says_enabling_remote_access_only_when_it_does(cli: Cli) -> None:
-    # demo has remote access on already: only the type changes.
-    opened = cli.run("open", "demo", "--no-editor", "--instance-type", "ml.m5.xlarge").ok()
+    # editor has remote access on already: only the type changes (a Code Editor space: its app
+    # starts in milliseconds, where JupyterLab's Jupyter server takes seconds).
+    opened = cli.run("open", "editor", "--no-editor", "--instance-type", "ml.m5.xlarge").ok()
     assert "switching to ml.m5.xlarge" in opened.stderr
     assert "enabling remote access" not in opened.stderr
     locked = cli.run("open", "locked", "--no-editor").ok()

@@ -17,6 +17,9 @@ from bridge.daemon.settings import DaemonSettings
 from .e2e_helpers import Stack
 
 API_LOG = "bridge.emulator.control.server"
+# A Code Editor space: what is asked before StartSession is the same for every app type, and
+# its app starts in milliseconds (JupyterLab's Jupyter server takes seconds, twice here).
+SPACE, HOST = "editor", "sm-editor"
 
 
 def _calls(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -37,7 +40,7 @@ def _stop_behind_the_daemons_back(stack: Stack) -> None:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    app = {"DomainId": "d-emulator00001", "SpaceName": "demo", "AppType": "JupyterLab"}
+    app = {"DomainId": "d-emulator00001", "SpaceName": SPACE, "AppType": "CodeEditor"}
     sm.delete_app(**app, AppName="default")
     deadline = time.monotonic() + 20
     while sm.describe_app(**app, AppName="default")["Status"] != "Deleted":
@@ -49,20 +52,20 @@ def test_recent_description_is_reused_and_a_stale_one_refreshed(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=API_LOG)
-    stack.call("space.open", {"space": "demo", "endpoint_url": stack.emu.endpoint_url})
+    stack.call("space.open", {"space": SPACE, "endpoint_url": stack.emu.endpoint_url})
     caplog.clear()
-    done = stack.ssh("sm-demo", "true", timeout=60)
+    done = stack.ssh(HOST, "true", timeout=60)
     assert done.returncode == 0, done.stderr
     # The installed ssh config names the host's space: no listing of every space first.
     assert not [c for c in _calls(caplog) if c.startswith("List") and c != "ListApps -> 200"]
     caplog.clear()
-    done = stack.ssh("sm-demo", "true", timeout=60)  # the previous one described it just now
+    done = stack.ssh(HOST, "true", timeout=60)  # the previous one described it just now
     assert done.returncode == 0, done.stderr
     assert _calls(caplog) == ["StartSession -> 200"]
 
     _stop_behind_the_daemons_back(stack)
     caplog.clear()
-    done = stack.ssh("sm-demo", "true", timeout=60)
+    done = stack.ssh(HOST, "true", timeout=60)
     assert done.returncode == 0, done.stderr
     calls = _calls(caplog)
     # The reused description said "running": StartSession was refused, the space described

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from bridge.emulator import EmulatorThread, start_in_thread
 
-from .cred_helpers import LOG_ROOTS, SECRETS, SMCONNECT, Home, emulator_config
+from .cred_helpers import LOG_ROOTS, SECRETS, Home, emulator_config
 
 
 @pytest.fixture
@@ -29,7 +28,5 @@ def home(tmp_path_factory: pytest.TempPathFactory, emu: EmulatorThread) -> Itera
     try:
         yield h
     finally:
-        subprocess.run(
-            [SMCONNECT, "daemon", "stop"], env=h.env, capture_output=True, timeout=30, check=False
-        )
+        h.stop_daemon()
         LOG_ROOTS.append(root)

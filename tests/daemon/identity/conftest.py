@@ -30,5 +30,5 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     try:
         yield box
     finally:
-        box.smconnect("daemon", "stop", timeout=30)
+        box.stop_daemon()
         LOG_ROOTS.append(root)
