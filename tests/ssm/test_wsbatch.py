@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Frame, Opcode
@@ -203,6 +203,17 @@ async def _drain(receiver: BatchReceiver, count: int) -> list[bytes | str]:
     return got
 
 
+async def _drain_until_closed(ws: ClientConnection, count: int) -> list[bytes | str]:
+    """``count`` messages through the fast path, then the peer's clean close."""
+    receiver = receiver_for(ws)
+    assert receiver.fast
+    got = await _drain(receiver, count)
+    with pytest.raises(ConnectionClosedOK):
+        async with asyncio.timeout(5):
+            await receiver.receive(64)
+    return got
+
+
 async def test_plain_connection_takes_the_fast_path() -> None:
     async with serve(_idle, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
@@ -275,12 +286,7 @@ async def test_real_peer_pings_interleaved_with_messages_are_answered() -> None:
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
-            receiver = receiver_for(ws)
-            assert receiver.fast
-            got = await _drain(receiver, len(payloads))
-            with pytest.raises(ConnectionClosedOK):
-                async with asyncio.timeout(5):
-                    await receiver.receive(64)
+            got = await _drain_until_closed(ws, len(payloads))
     assert got == payloads
     assert len(pongs) == 10
     assert ws.close_code == 1000
@@ -386,10 +392,5 @@ async def test_tls_connection_takes_the_fast_path_byte_exactly(tmp_path: Path) -
         port = server.sockets[0].getsockname()[1]
         url = f"wss://localhost:{port}"
         async with connect(url, ssl=client_tls, compression=None) as ws:
-            receiver = receiver_for(ws)
-            assert receiver.fast
-            got = await _drain(receiver, len(payloads))
-            with pytest.raises(ConnectionClosedOK):
-                async with asyncio.timeout(5):
-                    await receiver.receive(64)
+            got = await _drain_until_closed(ws, len(payloads))
     assert got == payloads
