@@ -16,6 +16,13 @@ from bridge.emulator.config import DomainConfig
 
 from .accounts_helpers import PROFILES, account_config, write_profiles
 from .cli_helpers import DOMAIN, Cli, cli_config
+from .help_helpers import close_renderer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _renderer_closed_after_each_module() -> Iterator[None]:
+    yield
+    close_renderer()
 
 
 @pytest.fixture

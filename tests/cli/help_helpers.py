@@ -87,10 +87,19 @@ class Renderer:
 
 @cache
 def renderer() -> Renderer:
-    """The one renderer of this test run, closed when the run ends."""
+    """The one renderer of a test module, closed after it (``close_renderer``; the screens it
+    rendered stay cached): a process left running would look like a leak to tests that count
+    the test run's children."""
     one = Renderer()
-    atexit.register(one.close)
+    atexit.register(close_renderer)
     return one
+
+
+def close_renderer() -> None:
+    """Close the renderer if one was started; the next ``renderer()`` starts a new one."""
+    if renderer.cache_info().currsize:
+        renderer().close()
+        renderer.cache_clear()
 
 
 def _parse_help(text: str) -> Help:

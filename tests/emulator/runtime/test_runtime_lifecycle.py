@@ -45,6 +45,7 @@ async def test_code_editor_restart_new_key_no_jupyter(tmp_path: Path) -> None:
 
 async def test_stop_leaves_no_processes(tmp_path: Path) -> None:
     runtime = SpaceRuntime(space_name="demo-stop", app_type="JupyterLab", root=tmp_path)
+    others = {p.pid for p in psutil.Process().children(recursive=True)}  # not the runtime's
     await runtime.start()
     try:
         conn = await ssh_connect(runtime)
@@ -69,7 +70,8 @@ async def test_stop_leaves_no_processes(tmp_path: Path) -> None:
             url = "http://localhost/jupyterlab/default/api/kernels"
             async with http.post(url, json={"name": "python3"}, headers=headers) as response:
                 assert response.status == 201
-        started = {p.pid for p in psutil.Process().children(recursive=True)} | {detached}
+        started = {p.pid for p in psutil.Process().children(recursive=True)} - others
+        started.add(detached)
         names = " ".join(" ".join(psutil.Process(p).cmdline()) for p in _alive(started))
         for expected in ("sleep 300", "sleep 301", "sleep 302", "jupyter_server", "ipykernel"):
             assert expected in names
