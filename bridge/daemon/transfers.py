@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
+import posixpath
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -83,6 +85,8 @@ class TransferService:
         self._pool = pool
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._ids = itertools.count(1)
+        # Runs per destination, oldest first: each one's event is set once its lanes are closed.
+        self._writers: dict[tuple[str, str, str], list[asyncio.Event]] = {}
 
     def register(self, api: Api) -> None:
         api.add("transfer.start", self.transfer_start)
@@ -168,6 +172,47 @@ class TransferService:
         progress = progress_to(conn, space)
         space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
         alias = await self._spaces.alias(ws, space)
+        async with self._turn((space.arn, params.direction, _dest_key(params)), tid):
+            return await self._copy(conn, params, tid, want, run, ws, space, alias)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, key: tuple[str, str, str], tid: str) -> AsyncIterator[None]:
+        """Wait until every earlier run to the same destination has ended, its lanes closed.
+
+        A CLI killed with -9 cancels its run, but the run's cleanup (in-flight requests, file
+        handles closed, lanes shut) goes on for a while; a re-run started meanwhile would take
+        over the same partial and manifest while the old lanes still act on them (a cancelled
+        SFTP finish removed the partial under the re-run). So the re-run starts only when the
+        old run is gone; a second copy to a destination already being written waits its turn."""
+        ended = asyncio.Event()
+        queue = self._writers.setdefault(key, [])
+        earlier = list(queue)
+        queue.append(ended)
+        try:
+            if earlier:
+                log.info(
+                    "transfer %s waits for %d earlier run(s) to its destination", tid, len(earlier)
+                )
+            for event in earlier:
+                await event.wait()
+            yield
+        finally:
+            ended.set()
+            queue.remove(ended)
+            if not queue:
+                del self._writers[key]
+
+    async def _copy(
+        self,
+        conn: Connection,
+        params: RunParams,
+        tid: str,
+        want: int,
+        run: Runner,
+        ws: Workspace,
+        space: Any,
+        alias: str,
+    ) -> dict[str, Any]:
         opened: list[tuple[ManagedChannel, Lane]] = []
         try:
             strict = params.lanes != "auto"
@@ -285,6 +330,16 @@ class TransferService:
         for managed, lane in opened:
             await lane.close()
             await self._pool.release(managed)
+
+
+def _dest_key(params: RunParams) -> str:
+    """The destination as given, spelt one way: a local one absolute, a remote one relative to
+    the space user's home unless absolute (``~/x``, ``./x`` and ``x`` are the same)."""
+    if params.direction == "download":
+        return os.path.abspath(os.path.expanduser(params.dest))
+    dest = params.dest
+    dest = dest[2:] if dest.startswith("~/") else "." if dest == "~" else dest
+    return posixpath.normpath(dest or ".")
 
 
 def _progress(tid: str, stats: Stats) -> dict[str, Any]:

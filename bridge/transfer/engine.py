@@ -204,9 +204,17 @@ async def remote_walk(lane: Lane, path: str, *, top: bool = False) -> tuple[str,
 
 
 async def local(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run a file operation on this machine in a thread, its OSError as one line."""
+    """Run a file operation on this machine in a thread, its OSError as one line. A thread
+    cannot be stopped: when the run is cancelled, this still waits for it, so a cancelled run
+    has ended only once its writes and renames here have (a re-run waits for that)."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     try:
-        return await asyncio.to_thread(fn, *args)
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])
+        if not work.cancelled():
+            work.exception()  # retrieved: the run is cancelled, its failure no longer matters
+        raise
     except OSError as exc:
         name = getattr(exc, "filename", None)
         text = exc.strerror or str(exc)

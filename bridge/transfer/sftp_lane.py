@@ -121,7 +121,10 @@ class SftpLane(Lane):
     async def _finish(self, path: str, h: dict[str, Any]) -> None:
         """The helper's ``finish``: the partial (made empty for an empty file) must have the
         size and SHA-256 given, then gets the mode and mtime and is renamed into place; on a
-        mismatch it is removed and the destination stays untouched."""
+        mismatch (or a failed operation in the space) it is removed and the destination stays
+        untouched. A finish that is cancelled (the caller killed) or whose lane is lost leaves
+        the partial alone: it may be a re-run's by then, and removing it under that run's feet
+        failed the re-run with "No such file or directory"."""
         part = part_path(path)
         await self._write(path, 0, b"", truncate=False)
         try:
@@ -138,7 +141,7 @@ class SftpLane(Lane):
             if mtime is not None:
                 await self._sftp.utime(part, ns=(mtime, mtime))
             await self._sftp.posix_rename(part, path)
-        except BaseException:
+        except (TransferError, asyncssh.SFTPError):
             with contextlib.suppress(Exception):
                 await self._sftp.remove(part)
             raise

@@ -68,3 +68,23 @@ def test_kill_9_then_resume_over_sftp(stack: Stack, tmp_path: Path) -> None:
             assert summary["bytes"] == total
         assert (home / "model.bin").read_bytes() == src.read_bytes()
     assert back.read_bytes() == src.read_bytes()
+
+
+def test_a_rerun_never_meets_the_killed_runs_cancellation(stack: Stack, tmp_path: Path) -> None:
+    """kill -9 once every piece has landed: the daemon cancels the run in the middle of its
+    finish (reading the partial back, seconds at the service's pace), and the re-run starts at
+    once for the same destination. Before the fix the cancelled finish could remove the partial
+    the re-run had just taken over ("model.bin: No such file or directory"); now the re-run
+    waits until the old run's lanes are closed, then resumes from what it left."""
+    src = tmp_path / "model.bin"
+    src.write_bytes(os.urandom(PIECES * PIECE + 1234))
+    args = ["--lanes", "2", "--chunk", str(PIECE), str(src), "editor:model.bin"]
+    manifests = stack.state_dir / "transfers"
+    with space_without_python(stack, "editor", tmp_path / "bare") as home, realistic_pacing(stack):
+        (home / "model.bin").unlink(missing_ok=True)
+        first = stack.popen("cp", "--json", *args)
+        kill_when(first, lambda: landed_chunks(manifests.glob("*.smc-resume")) >= PIECES, 60)
+        summary = _cp(stack, *args)
+        assert summary["bytes"] == src.stat().st_size
+        assert (home / "model.bin").read_bytes() == src.read_bytes()
+        assert not list(home.glob(".*smc-part"))
