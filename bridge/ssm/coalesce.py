@@ -11,7 +11,6 @@ latency to interactive use.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from websockets.asyncio.client import ClientConnection
 
@@ -61,13 +60,17 @@ class WriteScheduler:
         while True:
             await wake.wait()
             wake.clear()
-            # Hold before draining, so frames are stamped when they really leave (RTO).
+            # Hold before draining, so frames are stamped when they really leave (RTO). One
+            # plain timer per hold, setting the same event: an ``asyncio.timeout`` per wait
+            # cost a timer each wake-up inside the hold and a cancellation to end it.
             deadline = last_write + coalesce
-            while loop.time() < deadline and not self.interactive():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline):
-                        await wake.wait()
-                wake.clear()
+            if loop.time() < deadline and not self.interactive():
+                held = [True]  # cleared by the timer: the loop may run it a hair early
+                timer = loop.call_at(deadline, _expire, held, wake)
+                while held[0] and not self.interactive():
+                    await wake.wait()
+                    wake.clear()
+                timer.cancel()
             if ws.transport.is_closing():
                 return
             frames = core.frames_to_send(loop.time())
@@ -77,3 +80,8 @@ class WriteScheduler:
                 await send_batch(ws, frames)
                 last_write = loop.time()
             self._driver.arm()
+
+
+def _expire(held: list[bool], wake: asyncio.Event) -> None:
+    held[0] = False
+    wake.set()

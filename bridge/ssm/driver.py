@@ -8,7 +8,9 @@ agent sessions, smux sessions and the test clients alike, so the timer rule live
 * ``arm()`` after every drain of the core's output: if a timer is already set at or before the
   core's deadline, keep it (it fires early, ticks harmlessly and re-arms); only an earlier
   deadline cancels and re-schedules. Deadlines move later on nearly every ack, so this keeps
-  timer churn off the hot path.
+  timer churn off the hot path. No deadline at all (everything acked, nothing to send) cancels
+  the timer: kept, it would fire for nothing, and while downloading that was a wake-up of an
+  otherwise idle loop for every few messages sent up (ssh's window adjusts).
 * when the timer fires: ``core.tick(now)``, then the owner's ``on_due()`` (deliver events,
   drain output, which arms again).
 * ``soon()`` runs ``on_due()`` once on the next loop turn however often it is asked, so a burst
@@ -63,9 +65,12 @@ class CoreDriver:
         if self._stopped:
             return
         deadline = self._core.next_deadline()
-        if deadline is None:
-            return
         timer = self._timer
+        if deadline is None:
+            if timer is not None:  # nothing timed is left: it would only wake the loop for nothing
+                timer.cancel()
+                self._timer = None
+            return
         if timer is not None:
             if self._at <= deadline:
                 return  # the earlier timer re-arms when it fires
