@@ -22,38 +22,30 @@ class _Core:
         return self.deadline
 
 
-async def test_a_deadline_that_passes_ticks_the_core_once() -> None:
+async def _armed(*deadlines: float | None) -> tuple[int, int]:
+    """Arm a driver once per deadline (seconds from now, or None for none), then wait past
+    them all: how often the core was ticked and the owner called."""
     loop = asyncio.get_running_loop()
     core, due = _Core(), []
     driver = CoreDriver(core, lambda: due.append(1), loop)
-    core.deadline = loop.time() + 0.02
-    driver.arm()
+    for offset in deadlines:
+        core.deadline = None if offset is None else loop.time() + offset
+        driver.arm()
     await asyncio.sleep(0.06)
-    assert (core.ticks, len(due)) == (1, 1)
+    return core.ticks, len(due)
+
+
+async def test_a_deadline_that_passes_ticks_the_core_once() -> None:
+    assert await _armed(0.02) == (1, 1)
 
 
 async def test_a_deadline_gone_before_it_passes_wakes_nothing() -> None:
     """Everything acked before the RTO: the timer must not fire (it did: a wake-up per
     message sent up while downloading)."""
-    loop = asyncio.get_running_loop()
-    core, due = _Core(), []
-    driver = CoreDriver(core, lambda: due.append(1), loop)
-    core.deadline = loop.time() + 0.02
-    driver.arm()
-    core.deadline = None
-    driver.arm()
-    await asyncio.sleep(0.06)
-    assert (core.ticks, len(due)) == (0, 0)
+    assert await _armed(0.02, None) == (0, 0)
 
 
 async def test_a_later_deadline_keeps_the_earlier_timer() -> None:
     """A deadline that moved later leaves the timer as it is: it fires early, ticks, re-arms."""
-    loop = asyncio.get_running_loop()
-    core, due = _Core(), []
-    driver = CoreDriver(core, lambda: due.append(1), loop)
-    core.deadline = loop.time() + 0.02
-    driver.arm()
-    core.deadline = loop.time() + 10
-    driver.arm()
-    await asyncio.sleep(0.06)
-    assert core.ticks == 1
+    ticks, _ = await _armed(0.02, 10)
+    assert ticks == 1
