@@ -73,6 +73,7 @@ class ForwardLink:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _rebuilding: bool = False
     _failed_at: float | None = None
+    _failed_changes: int = 0  # the workspace's ``changes`` at that failure
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -181,12 +182,15 @@ class ForwardLink:
                 assert self.ssh is not None
                 return self.ssh
             loop = asyncio.get_running_loop()
-            if self._failed_at is not None and loop.time() - self._failed_at < HOLD_OFF:
+            ws = self.spaces.workspace(self.context)
+            # A failure is answered from memory for a while, unless a start or stop of ours
+            # came since: a space just started must not be refused as still stopped.
+            recent = self._failed_at is not None and loop.time() - self._failed_at < HOLD_OFF
+            if recent and ws.changes == self._failed_changes:
                 raise ConnectionError(self.error or "the forward is not connected")
             self._rebuilding = True
             try:
                 await self._drop()
-                ws = self.spaces.workspace(self.context)
                 ws.forget_spaces()
                 space = await ws.resolve(self.space.ref)
                 if not space.running:
@@ -201,7 +205,7 @@ class ForwardLink:
                 self._failed_at = None
                 return ssh
             except Exception as exc:
-                self._failed_at = loop.time()
+                self._failed_at, self._failed_changes = loop.time(), ws.changes
                 self.error = redact(str(exc))
                 raise
             finally:

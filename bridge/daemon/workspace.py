@@ -198,6 +198,12 @@ class Workspace:
             return spaces
         return self._spaces
 
+    @property
+    def changes(self) -> int:
+        """How often ``forget_spaces()`` ran (a start or stop of ours, a failure): what was
+        learnt before a change may be stale."""
+        return self._forgotten
+
     def forget_spaces(self) -> None:
         """After a change of ours (a start, a stop) or a failure: list and describe afresh."""
         self._spaces = None
