@@ -340,9 +340,8 @@ class SequencedCore(abc.ABC):
             out.append(entry.frame)
         if self._state is State.READY and self._pending:
             count = bucket.allowance(now, self._window_room())
-            if count > 0:
-                bucket.take(count)
-                self._send_pending(now, count, out)
+            if count > 0:  # one token per message framed, not per message allowed
+                bucket.take(self._send_pending(now, count, out))
         return out
 
     def events(self) -> list[Event]:
@@ -630,10 +629,11 @@ class SequencedCore(abc.ABC):
                     return entry
         return None
 
-    def _send_pending(self, now: float, count: int, out: list[bytes]) -> None:
+    def _send_pending(self, now: float, count: int, out: list[bytes]) -> int:
         """Frame up to ``count`` messages from the held bytes and send them now, at the moment
         they are first sent (so the unframed backlog, not the in-flight list, is what
-        back-pressure measures). Their 48-byte header start is packed once for the batch."""
+        back-pressure measures); returns how many. Their 48-byte header start is packed once
+        for the batch."""
         head = _wire.fixed_head(self._out_type_field, self._created_ms(now))
         pack_after, wire_ids = _wire.pack_after, self._wire_ids
         pending, limit = self._pending, self._cfg.max_payload
@@ -662,6 +662,7 @@ class SequencedCore(abc.ABC):
         self._next_seq = seq
         stats.messages_sent += framed
         stats.bytes_sent += payload_bytes
+        return framed
 
     def _pace_want(self) -> int:
         """How many tokens to wait for before sending: the messages ready to go, at most

@@ -128,3 +128,14 @@ def test_data_framed_in_batches_is_what_the_codec_writes() -> None:
     assert len({m.message_id for m in messages}) == 8
     assert client.stats.bytes_sent == len(data) + len(b"after the flag")
     assert client.in_flight == 9 - 1  # the handshake's PT6 was acked by ready_client
+
+
+def test_a_small_send_spends_one_token_not_the_whole_burst() -> None:
+    """Under pacing a keystroke takes one token: the next one, at the same moment, still goes
+    out at once from the rest of the burst (a batch takes what it framed, not what it could)."""
+    client = ready_client(CoreConfig(rate_limit=960.0, rate_burst=32))
+    sent = []
+    for key in (b"l", b"s", b"\r"):
+        client.send(key, 1.0)
+        sent.append([decode(frame).payload for frame in client.frames_to_send(1.0)])
+    assert sent == [[b"l"], [b"s"], [b"\r"]]
