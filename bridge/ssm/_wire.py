@@ -173,11 +173,16 @@ def ack_frame(
     """An acknowledge frame (seq 0, flags 3, PT 0) with codec.AckPayload's exact JSON.
 
     ``wire_id`` is its MessageId in wire order (a fresh random one when None)."""
-    payload = (
+    payload = _ack_body(acked_type, acked_id, acked_sequence)
+    return pack(_ACK_TYPE, created_ms, 0, MessageFlags.ACK, wire_id or new_wire_id(), 0, payload)
+
+
+def _ack_body(acked_type: str, acked_id: str, acked_sequence: int) -> bytes:
+    """codec.AckPayload's exact JSON (the acked type is one of ours: an ASCII constant)."""
+    return (
         f'{{"AcknowledgedMessageType":"{acked_type}","AcknowledgedMessageId":"{acked_id}",'
         f'"AcknowledgedMessageSequenceNumber":{acked_sequence},"IsSequentialMessage":true}}'
     ).encode()
-    return pack(_ACK_TYPE, created_ms, 0, MessageFlags.ACK, wire_id or new_wire_id(), 0, payload)
 
 
 def ack_frames(
@@ -186,15 +191,11 @@ def ack_frames(
     """``ack_frame`` for each (sequence, wire id of the acked message) of one batch, byte for
     byte: the header's fixed part packed once, the ids formatted from the wire bytes."""
     head = _ACK_FIXED.pack(HEADER_LENGTH, _ACK_TYPE, 1, created_ms, 0, MessageFlags.ACK)
-    opening = f'{{"AcknowledgedMessageType":"{acked_type}","AcknowledgedMessageId":"'
     sha256 = hashlib.sha256
     lengths = _LENGTHS.pack
     frames: list[bytes] = []
     for sequence, wire_id in acked:
-        payload = (
-            f"{opening}{id_text(wire_id)}"
-            f'","AcknowledgedMessageSequenceNumber":{sequence},"IsSequentialMessage":true}}'
-        ).encode()
+        payload = _ack_body(acked_type, id_text(wire_id), sequence)
         digest = sha256(payload).digest()
         frames.append(b"".join((head, wire_ids(), digest, lengths(0, len(payload)), payload)))
     return frames
