@@ -24,17 +24,24 @@ def _interpreter_start() -> set[str]:
     return imported(done.stderr)
 
 
-def test_the_descriptor_path_imports_only_what_it_needs(opened_stack: Sandbox) -> None:
-    assert opened_stack.ssh("sm-demo", "true").returncode == 0  # the daemon and channel are up
+def _ssh_importtime(stack: Sandbox, fdpass: str, remote: str) -> set[str]:
+    """Run ``ssh sm-demo REMOTE`` with the generated ProxyCommand under ``-X importtime``
+    (``ProxyUseFdpass`` set to ``fdpass``); check it printed ``REMOTE``'s output, and return
+    the modules the proxy imported."""
     python, *rest = smconnect_command()
     command = shlex.join([python, "-X", "importtime", *rest, "proxy", "--fdpass"]) + " %n"
-    done = opened_stack.ssh(
-        "-o", f"ProxyCommand={command}", "-o", "ProxyUseFdpass=yes", "sm-demo", "echo via-fd"
+    done = stack.ssh(
+        "-o", f"ProxyCommand={command}", "-o", f"ProxyUseFdpass={fdpass}", "sm-demo", remote
     )  # fmt: skip
     stderr = done.stderr.decode()
     assert done.returncode == 0, stderr
-    assert done.stdout == b"via-fd\n"
-    loaded = imported(stderr)
+    assert done.stdout == remote.removeprefix("echo ").encode() + b"\n"
+    return imported(stderr)
+
+
+def test_the_descriptor_path_imports_only_what_it_needs(opened_stack: Sandbox) -> None:
+    assert opened_stack.ssh("sm-demo", "true").returncode == 0  # the daemon and channel are up
+    loaded = _ssh_importtime(opened_stack, "yes", "echo via-fd")
     assert "bridge.proxy" in loaded
     extra = loaded - _interpreter_start() - FDPASS_MODULES
     assert extra == set(), f"the descriptor path imported {sorted(extra)}"
@@ -43,12 +50,4 @@ def test_the_descriptor_path_imports_only_what_it_needs(opened_stack: Sandbox) -
 
 def test_the_relay_path_still_relays_with_its_own_imports(opened_stack: Sandbox) -> None:
     """``ProxyUseFdpass no``: the same command relays, importing ``threading`` on that path."""
-    python, *rest = smconnect_command()
-    command = shlex.join([python, "-X", "importtime", *rest, "proxy", "--fdpass"]) + " %n"
-    done = opened_stack.ssh(
-        "-o", f"ProxyCommand={command}", "-o", "ProxyUseFdpass=no", "sm-demo", "echo via-relay"
-    )  # fmt: skip
-    stderr = done.stderr.decode()
-    assert done.returncode == 0, stderr
-    assert done.stdout == b"via-relay\n"
-    assert "threading" in imported(stderr)
+    assert "threading" in _ssh_importtime(opened_stack, "no", "echo via-relay")
