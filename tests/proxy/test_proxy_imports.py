@@ -7,9 +7,10 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 from bridge.ssh.command import smconnect_command
-from bridge.testing.sandbox import Sandbox
+from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 from tests.proxy.proxy_helpers import FDPASS_MODULES, NOT_ON_THE_FAST_PATH, imported
 
 
@@ -51,3 +52,25 @@ def test_the_descriptor_path_imports_only_what_it_needs(opened_stack: Sandbox) -
 def test_the_relay_path_still_relays_with_its_own_imports(opened_stack: Sandbox) -> None:
     """``ProxyUseFdpass no``: the same command relays, importing ``threading`` on that path."""
     assert "threading" in _ssh_importtime(opened_stack, "no", "echo via-relay")
+
+
+def test_the_tcp_transport_relays_and_imports_socket_there_only(
+    opened_stack: Sandbox, tmp_path: Path
+) -> None:
+    """Where AF_UNIX is missing (forced here) the daemon listens on loopback TCP with a token
+    in ``daemon.tcp``: the proxy reads it, imports ``socket`` for that path only, and relays
+    (it passes no descriptor over TCP, so ssh runs with ``ProxyUseFdpass no``, as
+    ``ssh-config install --no-fdpass`` writes it), through real OpenSSH."""
+    tcp = Sandbox.create(
+        tmp_path / "home",
+        opened_stack.emu.env,
+        extra={**FAST_DAEMON, "SMCONNECT_DAEMON_TRANSPORT": "tcp"},
+        emulator=opened_stack.emu,
+    )
+    try:
+        tcp.call("space.open", {"space": "demo", "endpoint_url": tcp.emu.endpoint_url})
+        assert (tcp.runtime_dir / "daemon.tcp").exists()
+        loaded = _ssh_importtime(tcp, "no", "echo via-tcp")
+    finally:
+        tcp.stop_daemon()
+    assert {"socket", "threading"} <= loaded
