@@ -11,34 +11,46 @@ passes it to ssh in SCM_RIGHTS and exits: ssh then talks to the daemon directly,
 child (the watcher) stays on the hand-off connection only to print what the daemon says there
 (an idle-shutdown warning, an abnormal end). On a pipe (``-o ProxyUseFdpass=no``, other ssh
 clients) it relays as before. Progress goes to stderr (ssh shows it); a failure is one readable
-line on stderr, also appended to the proxy log. A test guards the import graph.
+line on stderr, also appended to the proxy log.
+
+The descriptor path is on every connection's critical path (ssh waits for this process to
+exit), so it imports only C modules and small ones of ours: ``_socket`` rather than ``socket``
+(whose enums and ``selectors`` cost ~15 ms of CPU), ``bridge.fastjson`` rather than ``json``
+(which brings ``re``), ``bridge.fastws``, ``bridge.paths`` without ``pathlib``. What only other
+paths need is imported where they start: ``threading`` and the pumps for the relay, ``socket``
+for the TCP transport, the asyncio client to start the daemon, ``redact`` for a message from
+elsewhere. ``tests/proxy/test_proxy_imports.py`` runs the proxy through real OpenSSH and a real
+daemon and checks what it loaded (docs/design/proxy.md, "Start-up budget").
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _socket
 import os
-import socket
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
 
 from bridge.aws.caller import caller_params
+from bridge.fastjson import dumps, loads
 from bridge.fastws import BINARY, CLOSE, TEXT, WebSocketError, WsClient
 from bridge.paths import (
-    DaemonPaths,
+    FD_SOCKET_NAME,
+    SOCKET_NAME,
+    TCP_ENDPOINT_NAME,
     RuntimeDirError,
-    default_paths,
+    runtime_dir_name,
+    state_dir_name,
     transport_kind,
     verify_private_dir,
 )
-from bridge.redact import redact
 
 TYPE_CHECKING = False  # typing itself is ~4 ms of the start; annotations are strings here
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any, NoReturn
+
+    Socket = _socket.socket
 
 OPEN_TIMEOUT = 900.0  # a cold start (app Pending → InService) can take minutes
 CONNECT_TIMEOUT = 5.0
@@ -55,6 +67,38 @@ WATCHER_NAME = b"smconnect-watch"  # /proc/<pid>/comm of the process left behind
 
 class ProxyError(Exception):
     """One line for stderr."""
+
+
+class DaemonDirs:
+    """Where the daemon's sockets and the proxy log are: ``bridge.paths.default_paths()``'s
+    directories, as strings, so the proxy does without ``pathlib``."""
+
+    __slots__ = ("runtime", "state")
+
+    def __init__(self, runtime: str, state: str) -> None:
+        self.runtime = runtime
+        self.state = state
+
+    @classmethod
+    def default(cls) -> DaemonDirs:
+        return cls(runtime_dir_name(), state_dir_name())
+
+    def runtime_file(self, name: str) -> str:
+        return os.path.join(self.runtime, name)
+
+
+class _Quietly:
+    """``contextlib.suppress``: ``contextlib`` (with ``collections`` and ``functools``) is ~8 ms
+    of CPU the descriptor path need not pay."""
+
+    def __init__(self, *kinds: type[BaseException]) -> None:
+        self._kinds = kinds
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, self._kinds)
 
 
 class _ArgumentError(Exception):
@@ -121,15 +165,25 @@ def notice_line(payload: bytes) -> str | None:
     the terminal), the same on both paths: a ``space.idle`` warning is one line, in the
     daemon's words; anything else is not ours to say (None)."""
     try:
-        message = json.loads(payload)
+        message = loads(payload)
     except ValueError:
         return None
-    params = message.get("params") if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        return None
+    params = message.get("params")
     if message.get("method") == "space.idle" and isinstance(params, dict):
         text = params.get("message")
         if isinstance(text, str) and text:
-            return redact(text)
+            return _redact(text)
     return None
+
+
+def _redact(text: str) -> str:
+    """``bridge.redact.redact``, imported when there is something to redact (it compiles its
+    patterns with ``re`` at import: a cost the descriptor path need not pay)."""
+    from bridge.redact import redact
+
+    return redact(text)
 
 
 def _notice(payload: bytes) -> None:
@@ -138,10 +192,11 @@ def _notice(payload: bytes) -> None:
         _say(line)
 
 
-def _log_failure(paths: DaemonPaths, message: str) -> None:
-    with contextlib.suppress(OSError):
-        paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(paths.state_dir / "proxy.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+def _log_failure(dirs: DaemonDirs, message: str) -> None:
+    with _Quietly(OSError):
+        os.makedirs(dirs.state, mode=0o700, exist_ok=True)
+        path = os.path.join(dirs.state, "proxy.log")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as log:
             log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}: {message}\n")
 
@@ -149,15 +204,27 @@ def _log_failure(paths: DaemonPaths, message: str) -> None:
 # -- reaching the daemon -------------------------------------------------------------------------
 
 
-def _dial(paths: DaemonPaths) -> WsClient:
-    verify_private_dir(paths.runtime_dir)
+def _unix_socket() -> Socket:
+    return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def _dial(dirs: DaemonDirs) -> WsClient:
+    verify_private_dir(dirs.runtime)
     headers: dict[str, str] = {}
+    sock: Socket
     if transport_kind() == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(CONNECT_TIMEOUT)
-        sock.connect(str(paths.socket))
+        sock = _unix_socket()
+        try:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect(dirs.runtime_file(SOCKET_NAME))
+        except BaseException:
+            sock.close()
+            raise
     else:
-        endpoint = json.loads(paths.tcp_endpoint.read_text())
+        import socket  # the TCP transport (no AF_UNIX) always relays: not the fast path
+
+        with open(dirs.runtime_file(TCP_ENDPOINT_NAME), encoding="utf-8") as file:
+            endpoint: Any = loads(file.read())
         headers["Authorization"] = f"Bearer {endpoint['token']}"
         sock = socket.create_connection(("127.0.0.1", int(endpoint["port"])), CONNECT_TIMEOUT)
     try:
@@ -191,39 +258,39 @@ def _start_daemon() -> None:
         raise ProxyError(str(exc)) from None
 
 
-def _connect(paths: DaemonPaths) -> WsClient:
+def _connect(dirs: DaemonDirs) -> WsClient:
     try:
-        return _dial(paths)
+        return _dial(dirs)
     except RuntimeDirError as exc:
         raise ProxyError(str(exc)) from None
-    except (OSError, ValueError, KeyError, WebSocketError):
+    except (OSError, ValueError, KeyError, TypeError, WebSocketError):
         _start_daemon()
     try:
-        return _dial(paths)
-    except (OSError, ValueError, KeyError, WebSocketError) as exc:
+        return _dial(dirs)
+    except (OSError, ValueError, KeyError, TypeError, WebSocketError) as exc:
         raise ProxyError(f"cannot reach the smconnect daemon: {exc}") from None
 
 
 # -- the relay -----------------------------------------------------------------------------------
 
 
-class _Relay:
-    def __init__(self, ws: WsClient) -> None:
-        import threading  # only this path has two threads
+def _close_message(ws: WsClient) -> str:
+    return f"the session ended: {ws.close_reason or 'no reason given'}"
 
+
+class _Opening:
+    """The ``proxy.open`` exchange, on both paths: progress lines on the way, then the answer
+    (``result``) and any messages that came with it (``early``, the relay's first bytes).
+    One thread: the relay's stdin pump starts only once this is done."""
+
+    def __init__(self, ws: WsClient) -> None:
         self.ws = ws
-        self._send_lock = threading.Lock()
-        self._stdout_open = True
-        self._early: list[tuple[int, bytes]] = []  # messages that came with the open answer
+        self.early: list[tuple[int, bytes]] = []
         self.result: dict[str, Any] = {}
 
-    def send(self, opcode: int, payload: bytes) -> None:
-        with self._send_lock:
-            self.ws.send(opcode, payload)
-
-    def open(self, params: dict[str, Any]) -> None:
+    def run(self, params: dict[str, Any]) -> None:
         request = {"jsonrpc": "2.0", "id": _OPEN_ID, "method": "proxy.open", "params": params}
-        self.send(TEXT, json.dumps(request).encode())
+        self.ws.send(TEXT, dumps(request).encode())
         self.ws.sock.settimeout(OPEN_TIMEOUT)
         try:
             while True:
@@ -231,13 +298,12 @@ class _Relay:
                 if not data:
                     raise ProxyError("the smconnect daemon closed the connection")
                 self.ws.feed(data)
-                with self._send_lock:
-                    messages = self.ws.messages()
+                messages = self.ws.messages()
                 for index, (opcode, payload) in enumerate(messages):
                     if opcode == CLOSE:
-                        raise ProxyError(self._close_message())
-                    if opcode == TEXT and self._answered(json.loads(payload)):
-                        self._early = messages[index + 1 :]
+                        raise ProxyError(_close_message(self.ws))
+                    if opcode == TEXT and self._answered(loads(payload)):
+                        self.early = messages[index + 1 :]
                         return
         except TimeoutError:
             raise ProxyError(
@@ -246,11 +312,11 @@ class _Relay:
         finally:
             self.ws.sock.settimeout(None)
 
-    def _answered(self, message: dict[str, Any]) -> bool:
+    def _answered(self, message: Any) -> bool:
         if message.get("id") != _OPEN_ID:
             params = message.get("params") or {}
             if message.get("method") == "progress" and params.get("message"):
-                _say(redact(str(params["message"])))
+                _say(_redact(str(params["message"])))
             return False
         error = message.get("error")
         if error:
@@ -258,9 +324,21 @@ class _Relay:
         self.result = message.get("result") or {}
         return True
 
-    def _close_message(self) -> str:
-        reason = self.ws.close_reason or "no reason given"
-        return f"the session ended: {reason}"
+
+class _Relay:
+    """The relay path: stdin → space in a thread, space → stdout in this one."""
+
+    def __init__(self, ws: WsClient, early: list[tuple[int, bytes]]) -> None:
+        import threading  # only this path has two threads
+
+        self.ws = ws
+        self._send_lock = threading.Lock()
+        self._stdout_open = True
+        self._early = early  # messages that came with the open answer
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        with self._send_lock:
+            self.ws.send(opcode, payload)
 
     def pump_stdin(self) -> None:
         """stdin → space. EOF is an empty binary message (a half-close)."""
@@ -269,8 +347,8 @@ class _Relay:
                 self.send(BINARY, data)
             self.send(BINARY, b"")
         except OSError:
-            with contextlib.suppress(OSError):
-                self.ws.sock.shutdown(socket.SHUT_RDWR)
+            with _Quietly(OSError):
+                self.ws.sock.shutdown(_socket.SHUT_RDWR)
 
     def pump_stdout(self) -> str | None:
         """space → stdout until the daemon closes the stream; returns an error, if any."""
@@ -287,7 +365,7 @@ class _Relay:
                     _notice(payload)
                 elif opcode == CLOSE:
                     code = self.ws.close_code
-                    return None if code in (1000, 1005, None) else self._close_message()
+                    return None if code in (1000, 1005, None) else _close_message(self.ws)
             data = self.ws.sock.recv(262144)
             if not data:  # no close frame: the daemon died or dropped us
                 return DAEMON_GONE
@@ -312,26 +390,44 @@ def _stdout_takes_a_descriptor() -> bool:
         return False
 
 
-def redeem_ticket(path: str, ticket: str) -> tuple[int, socket.socket]:
+_INT = 4  # sizeof(int) of SCM_RIGHTS descriptors wherever AF_UNIX passes them (LP64, ILP32)
+
+
+def _recv_fds(sock: Socket, maxfds: int) -> tuple[bytes, list[int]]:
+    """``socket.recv_fds(sock, 1, maxfds)`` on a bare ``_socket.socket`` (and without ``array``,
+    which imports ``collections.abc``)."""
+    data, ancdata, _flags, _addr = sock.recvmsg(1, _socket.CMSG_LEN(maxfds * _INT))
+    fds: list[int] = []
+    for level, kind, payload in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            whole = len(payload) - len(payload) % _INT
+            fds += (
+                int.from_bytes(payload[at : at + _INT], sys.byteorder, signed=True)
+                for at in range(0, whole, _INT)
+            )
+    return data, fds
+
+
+def redeem_ticket(path: str, ticket: str) -> tuple[int, Socket]:
     """The descriptor ``fd.sock`` hands out for ``ticket`` and the connection it came on (the
     daemon tells how the session ended there), or ProxyError with the refusal's reason."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _unix_socket()
     try:
         sock.settimeout(CONNECT_TIMEOUT)
         sock.connect(path)
         sock.sendall(ticket.encode("ascii") + b"\n")
-        data, fds, _flags, _addr = socket.recv_fds(sock, 1, 1)
+        data, fds = _recv_fds(sock, 1)
     except OSError as exc:
         sock.close()
         raise ProxyError(f"cannot fetch the connection from the smconnect daemon: {exc}") from None
     if data[:1] == _FD_OK and len(fds) == 1:
         sock.settimeout(None)
-        with contextlib.suppress(OSError):  # a daemon gone already shows at the end notice
+        with _Quietly(OSError):  # a daemon gone already shows at the end notice
             sock.sendall(_WATCH_HELLO)
         return fds[0], sock
     for fd in fds:
         os.close(fd)
-    with contextlib.suppress(OSError):
+    with _Quietly(OSError):
         data += sock.recv(1024)
     sock.close()
     reason = data[1:].decode("utf-8", "replace").strip() if data else "no answer"
@@ -340,19 +436,20 @@ def redeem_ticket(path: str, ticket: str) -> tuple[int, socket.socket]:
 
 def _pass_to_ssh(fd: int) -> None:
     """One byte with one descriptor on stdout, as OpenSSH's ``mm_receive_fd`` expects."""
-    out = socket.socket(fileno=os.dup(1))
+    passed = fd.to_bytes(_INT, sys.byteorder, signed=True)
+    out = _socket.socket(fileno=os.dup(1))
     try:
-        socket.send_fds(out, [b"\0"], [fd])
+        out.sendmsg([b"\0"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, passed)])
     finally:
         out.close()
         os.close(fd)
 
 
-def _lines(watch: socket.socket) -> Iterator[bytes]:
+def _lines(watch: Socket) -> Iterator[bytes]:
     """The hand-off connection's lines (each cut at ``_MAX_LINE``), the last one unfinished
     if the daemon closed mid-line; they end with the connection (or its error)."""
     data = b""
-    with contextlib.suppress(OSError):
+    try:
         while chunk := watch.recv(4096):
             data += chunk
             while b"\n" in data:
@@ -361,13 +458,13 @@ def _lines(watch: socket.socket) -> Iterator[bytes]:
             if len(data) > _MAX_LINE:  # no newline in sight: not ours to buffer
                 yield data[:_MAX_LINE]
                 data = b""
+    except OSError:
+        pass
     if data:
         yield data
 
 
-def how_it_ended(
-    watch: socket.socket, on_notice: Callable[[bytes], None] = lambda _: None
-) -> str | None:
+def how_it_ended(watch: Socket, on_notice: Callable[[bytes], None] = lambda _: None) -> str | None:
     """Wait on the hand-off connection for the daemon's end notice: None for a normal end,
     else the line that names the cause (the daemon closing without a notice means it died).
     Notices on the way (``~`` and a JSON-RPC notification) go to ``on_notice``; a line of a
@@ -383,7 +480,7 @@ def how_it_ended(
     return DAEMON_GONE
 
 
-def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
+def _stay_behind(watch: Socket, dirs: DaemonDirs, host: str) -> None:
     """Fork the process that prints the daemon's notices (``space.idle``) and names an abnormal
     end once ours has exited (ssh waits for the ProxyCommand itself, not for its children). The
     child keeps only ssh's stderr and the hand-off connection, leaves ssh's process group and
@@ -404,12 +501,12 @@ def _stay_behind(watch: socket.socket, paths: DaemonPaths, host: str) -> None:
         os.dup2(null, 0)
         os.dup2(null, 1)  # ssh's socketpair end: ours is no longer needed
         os.close(null)
-        with contextlib.suppress(OSError), open("/proc/self/comm", "wb") as comm:
+        with _Quietly(OSError), open("/proc/self/comm", "wb") as comm:
             comm.write(WATCHER_NAME)
         message = how_it_ended(watch, _notice)
         if message is not None:
             _say(message)
-            _log_failure(paths, f"{host}: {message}")
+            _log_failure(dirs, f"{host}: {message}")
         watch.close()  # the daemon waits for this before closing ssh's side
     except BaseException:  # noqa: S110 - nobody is left to tell; never a traceback
         pass
@@ -432,14 +529,14 @@ def context_params(args: ProxyArgs) -> dict[str, str | None]:
     }
 
 
-def _run(args: ProxyArgs, paths: DaemonPaths) -> int:
+def _run(args: ProxyArgs, dirs: DaemonDirs) -> int:
     fdpass = args.fdpass and transport_kind() == "unix" and _stdout_takes_a_descriptor()
-    ws = _connect(paths)
-    relay = _Relay(ws)
+    ws = _connect(dirs)
+    opening = _Opening(ws)
     # This ssh's caller: its shell's exported credentials or profile, sent on every connection,
     # so the daemon always has the freshest ones (docs/design/identity.md). A host of our ssh
     # config passes its own profile/region/endpoint (context_params); the wildcard, the shell's.
-    relay.open(
+    opening.run(
         {
             **caller_params(os.environ, args.profile),
             **context_params(args),
@@ -448,29 +545,28 @@ def _run(args: ProxyArgs, paths: DaemonPaths) -> int:
             "fdpass": fdpass,
         }
     )
-    ticket = relay.result.get("ticket")
+    ticket = opening.result.get("ticket")
     if isinstance(ticket, str):  # an older daemon, or one without fd.sock, just relays
         ws.close()
-        with contextlib.suppress(OSError):
-            ws.sock.close()
-        fd, watch = redeem_ticket(str(paths.fd_socket), ticket)
+        _close_quietly(ws.sock)
+        fd, watch = redeem_ticket(dirs.runtime_file(FD_SOCKET_NAME), ticket)
         try:
             _pass_to_ssh(fd)
         except OSError:
             watch.close()
             raise
-        _stay_behind(watch, paths, args.host)
+        _stay_behind(watch, dirs, args.host)
         _exit_at_once()
     import threading
 
+    relay = _Relay(ws, opening.early)
     threading.Thread(target=relay.pump_stdin, daemon=True).start()
     try:
         error = relay.pump_stdout()
     except OSError as exc:
         error = None if isinstance(exc, BrokenPipeError) else f"I/O error: {exc}"
     ws.close()
-    with contextlib.suppress(OSError):
-        ws.sock.close()
+    _close_quietly(ws.sock)
     if error:
         raise ProxyError(error)
     return 0
@@ -481,9 +577,14 @@ def _exit_at_once() -> NoReturn:
     ms). On the descriptor path ssh waits for this process to exit before it starts SSH's
     handshake (OpenSSH reaps the ProxyCommand once it has the descriptor), so every connection
     would pay that shutdown. Nothing is left to do but flush stderr."""
-    with contextlib.suppress(OSError, ValueError):
+    with _Quietly(OSError, ValueError):
         sys.stderr.flush()
     os._exit(0)
+
+
+def _close_quietly(sock: Socket) -> None:
+    with _Quietly(OSError):
+        sock.close()
 
 
 def _claim_standard_fds() -> None:
@@ -505,16 +606,16 @@ def main(argv: list[str]) -> int:
         _say(f"proxy: {exc} (usage: smconnect proxy [--profile P] [--region R] [--fdpass] HOST)")
         return 2
     try:
-        paths = default_paths()
+        dirs = DaemonDirs.default()
     except RuntimeDirError as exc:
-        _say(redact(str(exc)))
+        _say(_redact(str(exc)))
         return 1
     try:
-        return _run(args, paths)
+        return _run(args, dirs)
     except KeyboardInterrupt:
         return 130
     except (ProxyError, WebSocketError, OSError, RuntimeDirError) as exc:
-        message = redact(str(exc))
+        message = _redact(str(exc))
     _say(message)
-    _log_failure(paths, f"{args.host}: {message}")
+    _log_failure(dirs, f"{args.host}: {message}")
     return 1

@@ -11,6 +11,13 @@ Figures (medians over --runs):
                         interpreter plus every import the relay makes
   python_startup_ms     `python -c pass` with the same interpreter and flags, for reference
   proxy_own_startup_ms  proxy_startup_ms - python_startup_ms: what the relay itself adds
+                        (an argument error imports nothing lazy: a lower bound since issue 11)
+  proxy_fdpass_ms       the ProxyCommand on the descriptor path, as ssh runs it (stdout a unix
+                        socket), start to exit: ask the daemon, receive the descriptor, pass it
+                        on. ssh waits for this exit before its own handshake
+  proxy_fdpass_cpu_ms   that process's CPU (user + system)
+  ssh_true_cpu_ms_proxy `ssh sm-demo true`: CPU of ssh and the ProxyCommand together
+  ssh_true_cpu_ms_direct the same for the direct ssh (ssh alone): the floor
   echo_rtt_ms_proxy     one line echoed by `cat` in the space, round trip, through smconnect
   echo_rtt_ms_direct    the same straight to the space's SSH server
   daemon_rss_mb         the daemon's resident memory with 10 ssh sessions open
@@ -34,7 +41,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import resource
 import select
+import socket
 import statistics
 import subprocess
 import sys
@@ -172,6 +181,40 @@ with open(sys.argv[1], "w") as out:
     out.write(str(use.ru_utime + use.ru_stime))
 sys.exit(status)
 """
+
+
+def _proxy_fdpass(env: dict[str, str]) -> tuple[float, float]:
+    """The ProxyCommand's descriptor path alone, as ssh runs it: its stdout one end of a unix
+    socket pair, on which the descriptor arrives. Wall ms until it exited, and its CPU ms. The
+    passed connection is closed after the space's SSH banner, which ends that session (and
+    the watcher the proxy left behind, which holds its stderr until then)."""
+    ours, theirs = socket.socketpair()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with (
+        ours,
+        subprocess.Popen(
+            [*smconnect_command(), "proxy", "--fdpass", "sm-demo"],
+            stdin=subprocess.DEVNULL,
+            stdout=theirs.fileno(),
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as proxy,
+    ):
+        theirs.close()
+        _data, fds, _flags, _addr = socket.recv_fds(ours, 1, 1)
+        proxy.wait(timeout=120)
+        wall = (time.perf_counter() - start) * 1000
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for fd in fds:
+            with socket.socket(fileno=fd) as passed:
+                passed.settimeout(30)
+                passed.recv(64)
+        _out, err = proxy.communicate(timeout=120)
+    if proxy.returncode != 0 or len(fds) != 1:
+        raise SystemExit(f"bench: the proxy passed no descriptor: {err[-400:]!r}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu * 1000
 
 
 def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: Out, stdout: Out) -> float:
@@ -315,6 +358,13 @@ def measure(runs: int) -> dict[str, float]:
         figures["proxy_own_startup_ms"] = round(
             figures["proxy_startup_ms"] - figures["python_startup_ms"], 2
         )
+        fdpass = [_proxy_fdpass(env) for _ in range(runs * 2)]
+        figures["proxy_fdpass_ms"] = round(statistics.median(w for w, _ in fdpass), 2)
+        figures["proxy_fdpass_cpu_ms"] = round(statistics.median(c for _, c in fdpass), 2)
+        quiet = (subprocess.DEVNULL, subprocess.DEVNULL)
+        for suffix, argv in (("proxy", box.ssh_argv("sm-demo")), ("direct", direct_argv)):
+            cpu = [_ssh_cpu([*argv, "true"], env, *quiet) for _ in range(runs * 2)]
+            figures[f"ssh_true_cpu_ms_{suffix}"] = round(statistics.median(cpu) * 1000, 2)
         figures["echo_rtt_ms_proxy"] = _echo_rtt_ms(box.ssh_argv("sm-demo", "cat"), env, 50)
         figures["echo_rtt_ms_direct"] = _echo_rtt_ms([*direct_argv, "cat"], env, 50)
 

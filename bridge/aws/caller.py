@@ -9,7 +9,9 @@ read and send the same thing. Stdlib only, and nothing of the secret is kept or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False  # collections.abc imports collections: a cost of every ssh connection
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["caller_params", "context_params", "env_context"]
 

@@ -80,8 +80,10 @@ class Harness:
         return fd
 
     async def redeem_watched(self, ticket: str) -> tuple[int, socket.socket]:
-        """The descriptor and the hand-off connection the proxy's watcher keeps."""
-        return await asyncio.to_thread(redeem_ticket, str(self.path), ticket)
+        """The descriptor and the hand-off connection the proxy's watcher keeps (a bare
+        ``_socket.socket`` in the proxy, made a ``socket.socket`` here for ``with``)."""
+        fd, watch = await asyncio.to_thread(redeem_ticket, str(self.path), ticket)
+        return fd, socket.socket(fileno=watch.detach())
 
     async def redeem_as_older_proxy(self, ticket: str) -> tuple[int, socket.socket]:
         """What a proxy from before notices does: the ticket, the descriptor, no hello."""

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from bridge.__main__ import _proxy_argv
+from tests.proxy.proxy_helpers import FDPASS_MODULES, NOT_ON_THE_FAST_PATH, imported
 
 HEAVY = ("boto3", "botocore", "typer", "rich", "asyncssh", "asyncio", "websockets", "aiohttp")
 
@@ -75,21 +76,6 @@ def test_proxy_context_is_the_hosts_else_the_shells(
     assert context_params(_parse(argv)) == expected
 
 
-# What the ProxyCommand's own entry may load: the standard library and these of ours. Not
-# argparse (parsed by hand), threading (the descriptor path has one thread), dataclasses and
-# typing (inspect, ~15 ms: ``bridge.aws.caller`` and ``DaemonPaths`` do without).
-PROXY_MODULES = {
-    "bridge",
-    "bridge.__main__",
-    "bridge.aws",
-    "bridge.aws.caller",
-    "bridge.fastws",
-    "bridge.paths",
-    "bridge.proxy",
-    "bridge.redact",
-}
-
-
 def test_the_ssh_config_runs_the_proxy_without_site() -> None:
     """The generated ProxyCommand: this interpreter, isolated and without ``site`` (no
     site-packages, no ``.pth`` files), on ``bridge/proxy_start.py``; it loads nothing but the
@@ -109,8 +95,7 @@ def test_the_ssh_config_runs_the_proxy_without_site() -> None:
     lines = done.stderr.splitlines()
     said = [line for line in lines if not line.startswith("import time:")]
     assert len(said) == 1 and said[0].startswith("smconnect: proxy:"), said
-    timed = [line.split("|") for line in lines if line.startswith("import time:")]
-    loaded = {fields[2].strip() for fields in timed if fields[1].strip().isdigit()}
+    loaded = imported(done.stderr)
     ours = {m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names}
-    assert ours <= PROXY_MODULES, ours - PROXY_MODULES
-    assert not {"site", "argparse", "threading", "asyncio", "dataclasses", "typing"} & loaded
+    assert ours <= FDPASS_MODULES, ours - FDPASS_MODULES
+    assert not {"argparse", "dataclasses", *NOT_ON_THE_FAST_PATH} & loaded
