@@ -160,7 +160,10 @@ async def _run(method: str, params: dict[str, Any], show: bool) -> dict[str, Any
             files = f"{note['files']}/{note['total_files']} files, {note['lanes']} lanes"
             bar.update(completed=note["bytes"], total=note["total"], description=files)
         elif method == "progress":
-            bar.update(description=str(note.get("message", "")))
+            message = str(note.get("message", ""))
+            bar.update(description=message)
+            if note.get("phase") == "waiting" and not show:  # no bar: say why nothing moves
+                output.say(message)
 
     async with DaemonClient.connect(autostart=True) as client:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -172,18 +173,26 @@ class TransferService:
         progress = progress_to(conn, space)
         space = await self._spaces.ensure_running(ws, space, start=True, progress=progress)
         alias = await self._spaces.alias(ws, space)
-        async with self._turn((space.arn, params.direction, _dest_key(params)), tid):
+        dest = _dest_key(params)
+        shown = dest if params.direction == "download" else f"{params.space}:{dest}"
+        say = functools.partial(
+            progress, "waiting", f"waiting for an earlier copy to {shown} to finish"
+        )
+        async with self._turn((space.arn, params.direction, dest), tid, say):
             return await self._copy(conn, params, tid, want, run, ws, space, alias)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, key: tuple[str, str, str], tid: str) -> AsyncIterator[None]:
+    async def _turn(
+        self, key: tuple[str, str, str], tid: str, waiting: Callable[[], None]
+    ) -> AsyncIterator[None]:
         """Wait until every earlier run to the same destination has ended, its lanes closed.
 
         A CLI killed with -9 cancels its run, but the run's cleanup (in-flight requests, file
         handles closed, lanes shut) goes on for a while; a re-run started meanwhile would take
         over the same partial and manifest while the old lanes still act on them (a cancelled
         SFTP finish removed the partial under the re-run). So the re-run starts only when the
-        old run is gone; a second copy to a destination already being written waits its turn."""
+        old run is gone; a second copy to a destination already being written waits its turn,
+        and its caller is told why nothing moves yet (a ``progress`` notice, phase ``waiting``)."""
         ended = asyncio.Event()
         queue = self._writers.setdefault(key, [])
         earlier = list(queue)
@@ -193,6 +202,7 @@ class TransferService:
                 log.info(
                     "transfer %s waits for %d earlier run(s) to its destination", tid, len(earlier)
                 )
+                waiting()
             for event in earlier:
                 await event.wait()
             yield

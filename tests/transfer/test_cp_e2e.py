@@ -15,7 +15,15 @@ from bridge.emulator.config import LimitsConfig
 from bridge.transfer.plan import CHUNK
 from tests.daemon.jupyter.kernels_helpers import Stack as Sandbox
 from tests.support import wait_until
-from tests.transfer.transfer_helpers import cp_json, sample_tree, tree_hashes
+from tests.transfer.transfer_helpers import (
+    cp_json,
+    realistic_pacing,
+    sample_tree,
+    tree_hashes,
+)
+from tests.transfer.transfer_helpers import wait_until as until_landed
+
+PIECE = 256 << 10
 
 
 def cp(stack: Sandbox, *args: str) -> dict[str, Any]:
@@ -110,3 +118,26 @@ def test_auto_lanes_back_off_on_the_session_limit(stack: Sandbox, tmp_path: Path
     assert strict.returncode != 0 and len(strict.stderr.strip().splitlines()) == 1, strict.stderr
     assert "limit" in strict.stderr
     assert not (stack.space_home("demo") / "refused.bin").exists()
+
+
+def test_a_second_copy_to_the_same_destination_says_why_it_waits(
+    stack: Sandbox, tmp_path: Path
+) -> None:
+    """The second copy runs only once the first has ended (``TransferService._turn``); until
+    then it says so instead of showing nothing, and both leave the right file."""
+    first_src, second_src = tmp_path / "first.bin", tmp_path / "second.bin"
+    first_src.write_bytes(os.urandom(8 * PIECE))
+    second_src.write_bytes(os.urandom(PIECE))
+    args = ["--lanes", "1", "--chunk", str(PIECE)]
+    cp(stack, *args, str(first_src), str(second_src), "demo:")
+    dest = tmp_path / "same.bin"
+    with realistic_pacing(stack):  # the first download takes seconds: the second meets it
+        first = stack.popen("cp", "--json", *args, "demo:first.bin", str(dest))
+        until_landed(first, lambda: any(tmp_path.glob(".same.bin*")), 60)  # its partial
+        summary, stderr = cp_json(stack, *args, "demo:second.bin", str(dest))
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert f"waiting for an earlier copy to {dest} to finish" in stderr
+    assert "waiting" not in err
+    assert summary["bytes"] == PIECE
+    assert dest.read_bytes() == second_src.read_bytes()
