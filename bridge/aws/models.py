@@ -108,6 +108,7 @@ def prepare(loader: botocore.loaders.Loader, root: Path) -> bool:
         _warn_once(f"using botocore's full service models ({_why(exc)})")
         return False
     loader.search_paths.insert(0, str(target))
+    log.info("serving trimmed service models (%s) from %s", ", ".join(OPERATIONS), target)
     return True
 
 
