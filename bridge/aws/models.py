@@ -32,7 +32,15 @@ from typing import Any
 import botocore
 import botocore.loaders
 
-__all__ = ["OPERATIONS", "prepare", "reachable_shapes", "trim"]
+__all__ = [
+    "ENDPOINT_SERVICES",
+    "OPERATIONS",
+    "ModelLoader",
+    "prepare",
+    "reachable_shapes",
+    "trim",
+    "trim_endpoints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +63,14 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "ssm": ("ResumeSession", "TerminateSession"),
 }
 
+# Every service the daemon may build a client for: ours, and those botocore's credential
+# providers call (assume-role, SSO, sign-in). Their entries are kept in the trimmed endpoints
+# data (``trim_endpoints``); any other service resolves with its partition's defaults, as one
+# botocore does not know yet would.
+ENDPOINT_SERVICES = (*OPERATIONS, "pricing", "signin", "sso", "sso-oidc", "sts")
+
 _TYPE = "service-2"
+_ENDPOINTS = "endpoints"
 _KEY_FILE = "key"
 _BUILD_TIMEOUT = 120.0
 _warned: set[str] = set()
@@ -92,7 +107,32 @@ def trim(model: Mapping[str, Any], operations: Iterable[str]) -> dict[str, Any]:
     return trimmed
 
 
-def prepare(loader: botocore.loaders.Loader, root: Path) -> bool:
+def trim_endpoints(endpoints: Mapping[str, Any], prefixes: Iterable[str]) -> dict[str, Any]:
+    """botocore's endpoints data (~7 MB parsed: 300 services in 8 partitions) with only the
+    services of ``prefixes`` (their endpoint prefixes); every partition's own fields as is."""
+    keep = set(prefixes)
+    partitions = [
+        {**p, "services": {n: v for n, v in p["services"].items() if n in keep}}
+        for p in endpoints["partitions"]
+    ]
+    return {**endpoints, "partitions": partitions}
+
+
+class ModelLoader(botocore.loaders.Loader):
+    """botocore's loader, with the trimmed models' directory counted as built-in data.
+
+    botocore feeds endpoints data from anywhere but its own package to the endpoint rules as a
+    custom endpoint (``is_builtin_path``); the trimmed copy is botocore's own, cut, so it is
+    treated as botocore's."""
+
+    trimmed: str | None = None
+
+    def is_builtin_path(self, path: str) -> bool:
+        inside = self.trimmed is not None and path.startswith(self.trimmed + os.sep)
+        return inside or bool(super().is_builtin_path(path))
+
+
+def prepare(loader: ModelLoader, root: Path) -> bool:
     """Put the trimmed models first on ``loader``'s search path, building them if needed.
 
     Returns whether they are in use. Runs a child process the first time for a botocore
@@ -108,19 +148,21 @@ def prepare(loader: botocore.loaders.Loader, root: Path) -> bool:
         _warn_once(f"using botocore's full service models ({_why(exc)})")
         return False
     loader.search_paths.insert(0, str(target))
+    loader.trimmed = str(target)
     log.info("serving trimmed service models (%s) from %s", ", ".join(OPERATIONS), target)
     return True
 
 
 def _key(search_paths: list[str], versions: Mapping[str, str]) -> str:
     """botocore's version, our operations and every source file the loader would read."""
-    digest = hashlib.sha256(f"{botocore.__version__}\n{sorted(OPERATIONS.items())}".encode())
-    for service, version in sorted(versions.items()):
-        for path in _sources(search_paths, service, version):
-            digest.update(f"\n{path}\n".encode())
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 16), b""):
-                    digest.update(chunk)
+    ours = f"{botocore.__version__}\n{sorted(OPERATIONS.items())}\n{ENDPOINT_SERVICES}"
+    digest = hashlib.sha256(ours.encode())
+    sources = [p for s, v in sorted(versions.items()) for p in _sources(search_paths, s, v)]
+    for path in [*sources, *_endpoints_sources(search_paths)]:
+        digest.update(f"\n{path}\n".encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 16), b""):
+                digest.update(chunk)
     return digest.hexdigest()[:32]
 
 
@@ -131,6 +173,14 @@ def _sources(search_paths: list[str], service: str, version: str) -> Iterator[st
                 path = os.path.join(base, service, version, name + ext)
                 if os.path.isfile(path):
                     yield path
+
+
+def _endpoints_sources(search_paths: list[str]) -> Iterator[str]:
+    for base in search_paths:
+        for ext in (".json", ".json.gz"):
+            path = os.path.join(base, _ENDPOINTS + ext)
+            if os.path.isfile(path):
+                yield path
 
 
 def _build(
@@ -174,6 +224,11 @@ def _verify(target: Path, key: str, versions: Mapping[str, str]) -> None:
         if missing:
             raise ValueError(f"the cached {service} model lacks {', '.join(missing)}")
         reachable_shapes(model, OPERATIONS[service])  # KeyError on a shape missing
+    endpoints = target / f"{_ENDPOINTS}.json"
+    if endpoints.exists():
+        with open(endpoints, "rb") as f:
+            if not json.load(f)["partitions"]:
+                raise ValueError("the cached endpoints data has no partition")
 
 
 def _build_into(scratch: Path, spec: Mapping[str, Any]) -> None:
@@ -189,7 +244,19 @@ def _build_into(scratch: Path, spec: Mapping[str, Any]) -> None:
         out.mkdir(parents=True)
         with open(out / f"{_TYPE}.json", "w", encoding="utf-8") as f:
             json.dump(trim(model, OPERATIONS[service]), f, separators=(",", ":"))
+    endpoints, path = loader.load_data_with_path(_ENDPOINTS)
+    if loader.is_builtin_path(path):  # someone's own endpoints data stays whole and theirs
+        prefixes = [_endpoint_prefix(loader, s) for s in ENDPOINT_SERVICES]
+        with open(scratch / f"{_ENDPOINTS}.json", "w", encoding="utf-8") as f:
+            json.dump(trim_endpoints(endpoints, filter(None, prefixes)), f, separators=(",", ":"))
     (scratch / _KEY_FILE).write_text(spec["key"])
+
+
+def _endpoint_prefix(loader: botocore.loaders.Loader, service: str) -> str | None:
+    if service not in loader.list_available_services(_TYPE):
+        return None  # a service this botocore does not have (yet)
+    metadata = loader.load_service_model(service, _TYPE)["metadata"]
+    return str(metadata.get("endpointPrefix", service))
 
 
 def _why(exc: BaseException) -> str:

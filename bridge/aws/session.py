@@ -77,8 +77,10 @@ def _sharing_models(profile: str | None = None) -> botocore.session.Session:
         if loader is None:
             loader = botocore.loaders.create_loader(data_path)
             if _trimmed_root is not None:
-                from bridge.aws.models import prepare
+                from bridge.aws.models import ModelLoader, prepare
 
+                paths = list(loader.search_paths)  # as botocore derives them from data_path
+                loader = ModelLoader(extra_search_paths=paths, include_default_search_paths=False)
                 prepare(loader, _trimmed_root)
             _LOADERS[data_path] = loader
     session.register_component("data_loader", loader)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ import pytest
 from botocore import xform_name
 
 import bridge.aws.studio
-from bridge.aws.models import OPERATIONS, prepare, reachable_shapes
-from bridge.aws.session import make_session, use_trimmed_models
+from bridge.aws.models import ENDPOINT_SERVICES, OPERATIONS, ModelLoader, prepare, reachable_shapes
+from bridge.aws.session import SessionSpec, make_session, use_trimmed_models
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import DelaysConfig, default_config
 
@@ -32,8 +33,8 @@ def _full(service: str) -> dict[str, Any]:
     return model
 
 
-def _prepared(root: Path) -> botocore.loaders.Loader:
-    loader = botocore.loaders.create_loader()
+def _prepared(root: Path) -> ModelLoader:
+    loader = ModelLoader()
     assert prepare(loader, root)
     return loader
 
@@ -114,13 +115,63 @@ def test_a_damaged_cache_falls_back_to_the_full_model(
     _prepared(tmp_path)
     (model,) = tmp_path.glob("*/sagemaker/*/service-2.json")
     damage(model)
-    loader = botocore.loaders.create_loader()
+    loader = ModelLoader()
     with caplog.at_level(logging.WARNING, logger="bridge.aws.models"):
         assert not prepare(loader, tmp_path)
     assert not any(str(tmp_path) in p for p in loader.search_paths)
     assert "full service models" in caplog.text
     full = loader.load_service_model("sagemaker", "service-2")
     assert len(full["operations"]) == len(_full("sagemaker")["operations"])
+
+
+def test_trimmed_endpoints_keep_our_services_and_every_partition(tmp_path: Path) -> None:
+    full = botocore.loaders.create_loader().load_data("endpoints")
+    loader = _prepared(tmp_path)
+    trimmed, path = loader.load_data_with_path("endpoints")
+    assert path.startswith(str(tmp_path))
+    assert loader.is_builtin_path(path)  # botocore's own data, cut: its endpoint rules decide
+    assert len(trimmed["partitions"]) == len(full["partitions"])
+    for cut, whole in zip(trimmed["partitions"], full["partitions"], strict=True):
+        assert {k: v for k, v in cut.items() if k != "services"} == {
+            k: v for k, v in whole.items() if k != "services"
+        }
+        assert cut["services"] == {n: whole["services"][n] for n in cut["services"]}
+    assert "api.sagemaker" in trimmed["partitions"][0]["services"]
+    assert "ec2" not in trimmed["partitions"][0]["services"]
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_clients_resolve_as_with_botocores_full_data(
+    trimmed_models: Path, region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same endpoint, region and signing for every service the daemon may call, on AWS."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(trimmed_models / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(trimmed_models / "none"))
+    full = botocore.session.get_session()
+    ours = make_session(SessionSpec(region=region))
+    for service in ENDPOINT_SERVICES:
+        if service == "pricing" and region != "us-east-1":
+            continue  # pricing has a few regions only; both refuse the others alike
+        a = full.create_client(
+            service, region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        b = ours.client(service, aws_access_key_id="a", aws_secret_access_key="b")
+        seen = [
+            (
+                c.meta.endpoint_url,
+                c.meta.region_name,
+                c.meta.partition,
+                c._request_signer._signing_name,
+                c._request_signer.signature_version,
+            )
+            for c in (a, b)
+        ]
+        assert seen[0] == seen[1], service
+    assert len(ours.client("sagemaker").meta.service_model.operation_names) == len(
+        OPERATIONS["sagemaker"]
+    )
 
 
 @pytest.fixture(scope="module")
