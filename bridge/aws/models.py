@@ -210,6 +210,9 @@ def _build(
                 raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    for old in root.iterdir():  # an earlier botocore's: a loader still using one falls back
+        if old != target and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
     log.info("built trimmed service models for botocore %s in %s", botocore.__version__, target)
 
 

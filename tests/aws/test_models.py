@@ -89,6 +89,14 @@ def test_the_cache_is_built_once_and_reused(tmp_path: Path) -> None:
     assert (built[0] / "key").stat().st_mtime_ns == stamp
 
 
+def test_a_new_build_removes_an_earlier_botocores_cache(tmp_path: Path) -> None:
+    earlier = tmp_path / "0123456789abcdef"
+    (earlier / "sagemaker").mkdir(parents=True)
+    (earlier / "key").write_text(earlier.name)
+    _prepared(tmp_path)
+    assert not earlier.exists() and len(list(tmp_path.iterdir())) == 1
+
+
 @pytest.mark.parametrize(
     "damage",
     [
