@@ -1,4 +1,4 @@
-"""Trimmed botocore service models for the daemon: only the operations it calls.
+"""Trimmed botocore data for the daemon: only the operations and services it calls.
 
 botocore builds a client from a service's whole ``service-2.json``: SageMaker's holds hundreds of
 operations and parses to ~18 MB of Python objects, SSM's to ~7 MB, for the dozen calls the daemon
@@ -8,6 +8,8 @@ parse does not give the memory back (small objects in fragmented arenas; ``mallo
 operation we call with every shape it reaches (input, output, errors, transitively; each shape
 unchanged, documentation included) and writes the result under the daemon's state directory. The
 daemon then reads only that small file, through the shared loader's search path (first on it).
+botocore's ``endpoints.json`` (~7 MB parsed, loaded with the first client of any service) is cut
+the same way, to the services the daemon may call (``ENDPOINT_SERVICES``), every partition kept.
 
 The cache is keyed by botocore's version, ``OPERATIONS`` and a hash of the source model files,
 so an upgrade or a changed model builds a new one. Any doubt (no child, an unreadable or
