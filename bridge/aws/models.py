@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "ENDPOINT_SERVICES",
     "OPERATIONS",
     "ModelLoader",
+    "cached",
     "prepare",
     "reachable_shapes",
     "trim",
@@ -76,6 +78,7 @@ _ENDPOINTS = "endpoints"
 _KEY_FILE = "key"
 _BUILD_TIMEOUT = 120.0
 _warned: set[str] = set()
+_BUILD_LOCK = threading.Lock()  # one build at a time (the start-up warm-up, a first session)
 
 
 def reachable_shapes(model: Mapping[str, Any], operations: Iterable[str]) -> list[str]:
@@ -140,12 +143,8 @@ def prepare(loader: ModelLoader, root: Path) -> bool:
     Returns whether they are in use. Runs a child process the first time for a botocore
     version (about a second); the daemon itself never parses the full models here."""
     try:
-        versions = {s: loader.determine_latest_version(s, _TYPE) for s in OPERATIONS}
-        key = _key(loader.search_paths, versions)
-        target = root / key
-        if not (target / _KEY_FILE).is_file():
-            _build(loader.search_paths, versions, root, target, key)
-        _verify(target, key, versions)
+        target, versions = cached(loader, root)
+        _verify(target, target.name, versions)
     except Exception as exc:  # any doubt: botocore's own full models, as before
         _warn_once(f"using botocore's full service models ({_why(exc)})")
         return False
@@ -153,6 +152,18 @@ def prepare(loader: ModelLoader, root: Path) -> bool:
     loader.trimmed = str(target)
     log.info("serving trimmed service models (%s) from %s", ", ".join(OPERATIONS), target)
     return True
+
+
+def cached(loader: botocore.loaders.Loader, root: Path) -> tuple[Path, dict[str, str]]:
+    """The cache directory for ``loader``'s data (built first if it is not there yet) and the
+    API version of each service in it. Raises on any failure."""
+    versions = {s: loader.determine_latest_version(s, _TYPE) for s in OPERATIONS}
+    key = _key(loader.search_paths, versions)
+    target = root / key
+    with _BUILD_LOCK:
+        if not (target / _KEY_FILE).is_file():
+            _build(loader.search_paths, versions, root, target, key)
+    return target, versions
 
 
 def _key(search_paths: list[str], versions: Mapping[str, str]) -> str:
@@ -215,7 +226,7 @@ def _build(
     for old in root.iterdir():  # an earlier botocore's: a loader still using one falls back
         if old != target and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
-    log.info("built trimmed service models for botocore %s in %s", botocore.__version__, target)
+    log.debug("built trimmed service models for botocore %s in %s", botocore.__version__, target)
 
 
 def _verify(target: Path, key: str, versions: Mapping[str, str]) -> None:

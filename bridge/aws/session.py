@@ -88,12 +88,18 @@ def _sharing_models(profile: str | None = None) -> botocore.session.Session:
 
 
 def warm_models() -> None:
-    """Make the default loader now (a worker thread at the daemon's start), so building the
-    trimmed models' cache, about a second once per botocore version, is not on the first call's
-    path; a session made meanwhile waits for it. Any failure is left for that session to meet."""
+    """Build the trimmed models' cache now if it is missing (a worker thread at the daemon's
+    start), so that build, about a second once per botocore version, is not on the first call's
+    path; a session made meanwhile waits for it. Silent: the first session logs what it uses."""
+    root = _trimmed_root
+    if root is None:
+        return
+    from bridge.aws.models import cached
+
     try:
-        _sharing_models()
-    except Exception:  # a broken ~/.aws/config: the first real session reports it
+        data_path = botocore.session.Session().get_config_variable("data_path")
+        cached(botocore.loaders.create_loader(data_path), root)
+    except Exception:  # the first session tries again and says why it could not
         return
 
 
