@@ -10,7 +10,9 @@ as a fallback for ``AWS_DEFAULT_REGION`` (botocore itself reads only the latter)
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import botocore.config
@@ -21,7 +23,14 @@ import botocore.session
 from bridge.aws.context import EnvCredentials
 from bridge.aws.errors import ConfigurationError, CredentialsError, ProfileNotFound, SignInExpired
 
-__all__ = ["SessionSpec", "client_config", "make_session", "require_credentials"]
+__all__ = [
+    "SessionSpec",
+    "client_config",
+    "make_session",
+    "require_credentials",
+    "use_trimmed_models",
+    "warm_models",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,18 @@ class SessionSpec:
 
 # One botocore loader per data path for every session of the process (see _sharing_models).
 _LOADERS: dict[object, botocore.loaders.Loader] = {}
+_LOADERS_LOCK = threading.Lock()  # sessions are made in worker threads
+_trimmed_root: Path | None = None
+
+
+def use_trimmed_models(root: Path | None) -> None:
+    """Serve the daemon's clients the trimmed SageMaker and SSM models kept under ``root``
+    (``bridge.aws.models``) to the sessions made from now on; None: botocore's full models.
+    Sessions made before keep the loader they have."""
+    global _trimmed_root
+    with _LOADERS_LOCK:
+        _trimmed_root = root
+        _LOADERS.clear()
 
 
 def _sharing_models(profile: str | None = None) -> botocore.session.Session:
@@ -48,14 +69,38 @@ def _sharing_models(profile: str | None = None) -> botocore.session.Session:
     the daemon holds a session per identity (profile, exported credentials, region) and the
     SageMaker model alone is ~20 MB of parsed JSON, so each further identity cost that again.
     Shared, it is parsed and held once. A profile naming its own ``data_path`` gets a loader
-    of its own."""
+    of its own. In the daemon, the loader serves trimmed models (``use_trimmed_models``)."""
     session = botocore.session.Session(profile=profile)
     data_path = session.get_config_variable("data_path")
-    loader = _LOADERS.get(data_path)
-    if loader is None:
-        loader = _LOADERS[data_path] = botocore.loaders.create_loader(data_path)
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(data_path)
+        if loader is None:
+            loader = botocore.loaders.create_loader(data_path)
+            if _trimmed_root is not None:
+                from bridge.aws.models import ModelLoader, prepare
+
+                paths = list(loader.search_paths)  # as botocore derives them from data_path
+                loader = ModelLoader(extra_search_paths=paths, include_default_search_paths=False)
+                prepare(loader, _trimmed_root)
+            _LOADERS[data_path] = loader
     session.register_component("data_loader", loader)
     return session
+
+
+def warm_models() -> None:
+    """Build the trimmed models' cache now if it is missing (a worker thread at the daemon's
+    start), so that build, about a second once per botocore version, is not on the first call's
+    path; a session made meanwhile waits for it. Silent: the first session logs what it uses."""
+    root = _trimmed_root
+    if root is None:
+        return
+    from bridge.aws.models import cached
+
+    try:
+        data_path = botocore.session.Session().get_config_variable("data_path")
+        cached(botocore.loaders.create_loader(data_path), root)
+    except Exception:  # the first session tries again and says why it could not
+        return
 
 
 def _shared(session: boto3.Session) -> boto3.Session:

@@ -9,9 +9,11 @@ and ties their lifetimes to the server's.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from bridge.aws.pricing import PriceCache
+from bridge.aws.session import use_trimmed_models, warm_models
 from bridge.daemon import info
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
@@ -40,6 +42,9 @@ async def setup(
     ssh_paths = ssh_paths or SshPaths.for_home()
     pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
     prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
+    # SageMaker's and SSM's models cut to the operations we call: ~25 MB less for the daemon.
+    use_trimmed_models(default_paths().state_dir / "models")
+    threading.Thread(target=warm_models, name="smconnect-models", daemon=True).start()
     workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
     relay = RelayService(spaces, pool, description_reuse=settings.description_reuse)

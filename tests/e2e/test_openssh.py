@@ -146,6 +146,15 @@ def test_ssh_starts_the_daemon_on_either_path(
     assert done.stdout == b"started\n"
 
 
+def test_the_daemon_serves_trimmed_service_models(stack: Stack, opened: dict[str, Any]) -> None:
+    """Its SageMaker and SSM clients come from bridge/aws/models.py's cache (~25 MB less)."""
+    assert stack.ssh("sm-demo", "true").returncode == 0  # one ssh through the descriptor path
+    log = (stack.state_dir / "daemon.log").read_text()
+    assert "serving trimmed service models (sagemaker, ssm)" in log
+    assert "full service models" not in log
+    assert list((stack.state_dir / "models").glob("*/key"))
+
+
 def test_runs_commands_with_exit_status(
     stack: Stack, opened: dict[str, Any], path: list[str]
 ) -> None:
