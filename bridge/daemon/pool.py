@@ -42,6 +42,7 @@ from bridge.aws.credentials import (
 from bridge.aws.errors import CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Progress, SessionGrant, Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
+from bridge.daemon.early import EarlySession, EarlySessions
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
@@ -91,6 +92,9 @@ class ChannelPool:
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
+        self.early = EarlySessions(
+            self._terminate
+        )  # StartSession sent beside a description (early.py)
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -122,9 +126,12 @@ class ChannelPool:
         lane: int = 0,
         progress: Progress = _no_progress,
         retry_limit: bool = True,
+        early: EarlySession | None = None,
     ) -> ManagedChannel:
         """A new channel to ``space``'s SSH server, handshaken and ready; held once. An ssh
-        channel is the space's warm spare when there is one (``warm.py``), and starts the next."""
+        channel is the space's warm spare when there is one (``warm.py``), and starts the next.
+        ``early``: a StartSession already sent for this space, used instead of a new one
+        when it was granted (the caller discards it if it was not taken)."""
         key = ChannelKey(identity=ws.key, space_arn=space.arn, purpose=purpose, lane=lane)
         if purpose == "ssh":
             spare = self.warm.take(key)
@@ -133,7 +140,7 @@ class ChannelPool:
                 log.info("using warm channel %s for ssh to space %s", spare.id, space.ref)
                 self.warm.used(ws, space, key, ssh_host)
                 return spare
-        managed = await self._open_new(ws, space, key, ssh_host, progress, retry_limit)
+        managed = await self._open_new(ws, space, key, ssh_host, progress, retry_limit, early)
         if purpose == "ssh":
             self.warm.used(ws, space, key, ssh_host)
         return managed
@@ -146,9 +153,12 @@ class ChannelPool:
         ssh_host: str,
         progress: Progress,
         retry_limit: bool,
+        early: EarlySession | None = None,
     ) -> ManagedChannel:
         purpose = key.purpose
-        grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
+        grant = await early.take() if early is not None else None
+        if grant is None:
+            grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
@@ -169,13 +179,17 @@ class ChannelPool:
             }
             asyncio.get_running_loop().create_task(self._broadcast("session.state", params))
 
-        channel = await open_channel(
-            grant.stream_url,
-            grant.token_value,
-            resume=resume,
-            on_reconnect=on_reconnect,
-            config=self._core_config,
-        )
+        try:
+            channel = await open_channel(
+                grant.stream_url,
+                grant.token_value,
+                resume=resume,
+                on_reconnect=on_reconnect,
+                config=self._core_config,
+            )
+        except BaseException:  # no channel holds the session: end it, or it counts to the limit
+            await asyncio.shield(self._terminate(ws, grant.session_id, purpose))
+            raise
         managed = ManagedChannel(
             id=channel_id,
             key=key,
@@ -216,6 +230,7 @@ class ChannelPool:
         for timer in self._warned.values():
             timer.cancel()
         await self.warm.close()
+        await self.early.close()
         endings = [self._end(m, close_timeout=2.0) for m in list(self._channels.values())]
         if endings:
             _, late = await asyncio.wait(endings, timeout=TERMINATE_TIMEOUT + 2.0)
@@ -235,18 +250,20 @@ class ChannelPool:
         try:
             with contextlib.suppress(Exception):
                 await managed.channel.close(timeout=close_timeout)
-            session_id = managed.session_id
-            try:
-                await asyncio.wait_for(
-                    managed.workspace.run(lambda studio: studio.terminate_session(session_id)),
-                    TERMINATE_TIMEOUT,
-                )
-            except Exception as exc:  # logged, never raised: the channel is gone either way
-                log.warning("could not terminate session %s of %s: %s", session_id, managed.id, exc)
+            await self._terminate(managed.workspace, managed.session_id, managed.id)
             self._ended_at[managed.space.arn] = time.monotonic()
         finally:
             self._channels.pop(managed.id, None)
             log.info("closed channel %s", managed.id)
+
+    async def _terminate(self, ws: Workspace, session_id: str, what: str) -> None:
+        """TerminateSession, logged and never raised: the channel is gone either way."""
+        try:
+            await asyncio.wait_for(
+                ws.run(lambda studio: studio.terminate_session(session_id)), TERMINATE_TIMEOUT
+            )
+        except Exception as exc:
+            log.warning("could not terminate session %s of %s: %s", session_id, what, exc)
 
     async def _start_session(
         self, ws: Workspace, space: Space, progress: Progress, *, retry_limit: bool = True
@@ -281,8 +298,9 @@ class ChannelPool:
             for m in self._channels.values()
             if m.space.arn == space_arn
         )
-        ended = self._ended_at.get(space_arn)
-        return ending or (ended is not None and time.monotonic() - ended < ENDING_GRACE)
+        ended = max(self._ended_at.get(space_arn, 0.0), self.early.ended_at.get(space_arn, 0.0))
+        early = self.early.ending(space_arn)
+        return ending or early or (ended > 0.0 and time.monotonic() - ended < ENDING_GRACE)
 
     # -- SSH over a channel --------------------------------------------------------------------
 
