@@ -26,6 +26,7 @@ from typing import Any
 
 from bridge.aws.studio import SessionGrant, Space
 from bridge.daemon.workspace import Workspace
+from bridge.ssm.predial import PreDial
 
 __all__ = ["EarlySession", "EarlySessions"]
 
@@ -39,8 +40,11 @@ Terminate = Callable[[Workspace, str, str], Coroutine[Any, Any, None]]
 class EarlySession:
     """One StartSession on ``arn``, already under way; ``take`` it or ``discard`` it."""
 
-    def __init__(self, owner: EarlySessions, ws: Workspace, arn: str) -> None:
+    def __init__(
+        self, owner: EarlySessions, ws: Workspace, arn: str, predial: PreDial | None
+    ) -> None:
         self.arn = arn
+        self.predial = predial  # the websocket's connection, opening beside StartSession
         self._owner = owner
         self._ws = ws
         self._grant = asyncio.ensure_future(ws.run(lambda studio: studio.try_start_session(arn)))
@@ -67,6 +71,8 @@ class EarlySession:
         if self._done:
             return
         self._done = True
+        if self.predial is not None:
+            self.predial.close()
         self._owner.terminate_later(self._ws, self._grant, self.arn)
 
 
@@ -78,9 +84,9 @@ class EarlySessions:
         self._ending: dict[asyncio.Task[None], str] = {}  # termination -> space arn
         self.ended_at: dict[str, float] = {}  # space arn -> when an early session last ended
 
-    def start(self, ws: Workspace, arn: str) -> EarlySession:
+    def start(self, ws: Workspace, arn: str, predial: PreDial | None = None) -> EarlySession:
         log.debug("StartSession on %s sent beside its description", arn)
-        return EarlySession(self, ws, arn)
+        return EarlySession(self, ws, arn, predial)
 
     def terminate_later(
         self, ws: Workspace, grant: asyncio.Future[SessionGrant | None], arn: str

@@ -50,6 +50,7 @@ from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
+from bridge.ssm.predial import PreDial, expected_target
 from bridge.ssm.transport import ReconnectEvent, ReconnectPhase, open_channel
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
@@ -92,9 +93,9 @@ class ChannelPool:
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
-        self.early = EarlySessions(
-            self._terminate
-        )  # StartSession sent beside a description (early.py)
+        self.early = EarlySessions(self._terminate)  # StartSession beside a description
+        # (region, endpoint) -> the last StreamUrl StartSession gave: where the next will point
+        self._stream_urls: dict[tuple[str | None, str | None], str] = {}
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -145,6 +146,16 @@ class ChannelPool:
             self.warm.used(ws, space, key, ssh_host)
         return managed
 
+    def start_early(self, ws: Workspace, arn: str) -> EarlySession:
+        """StartSession on ``arn`` now, before the space is described (``early.py``), and the
+        websocket's connection opening beside it."""
+        return self.early.start(ws, arn, self._predial(ws))
+
+    def _predial(self, ws: Workspace) -> PreDial | None:
+        """The websocket's TCP and TLS handshakes, begun while StartSession runs."""
+        where = (ws.region, ws.key.endpoint_url)
+        return PreDial.start(expected_target(self._stream_urls.get(where), *where))
+
     async def _open_new(
         self,
         ws: Workspace,
@@ -155,10 +166,27 @@ class ChannelPool:
         retry_limit: bool,
         early: EarlySession | None = None,
     ) -> ManagedChannel:
+        predial = early.predial if early is not None else self._predial(ws)
+        try:
+            grant = await early.take() if early is not None else None
+            if grant is None:
+                grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
+            self._stream_urls[(ws.region, ws.key.endpoint_url)] = grant.stream_url
+            return await self._open_granted(ws, space, key, ssh_host, grant, predial)
+        finally:
+            if predial is not None:
+                predial.close()  # nothing if the dial took it
+
+    async def _open_granted(
+        self,
+        ws: Workspace,
+        space: Space,
+        key: ChannelKey,
+        ssh_host: str,
+        grant: SessionGrant,
+        predial: PreDial | None,
+    ) -> ManagedChannel:
         purpose = key.purpose
-        grant = await early.take() if early is not None else None
-        if grant is None:
-            grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
@@ -186,6 +214,7 @@ class ChannelPool:
                 resume=resume,
                 on_reconnect=on_reconnect,
                 config=self._core_config,
+                predial=predial,
             )
         except BaseException:  # no channel holds the session: end it, or it counts to the limit
             await asyncio.shield(self._terminate(ws, grant.session_id, purpose))

@@ -140,7 +140,7 @@ class RelayService:
         if ref is None or not ws.will_describe(ref, self._description_reuse):
             return None
         arn = ws.known_arn(ref)
-        return self._pool.early.start(ws, arn) if arn is not None else None
+        return self._pool.start_early(ws, arn) if arn is not None else None
 
     async def _open_on(
         self,

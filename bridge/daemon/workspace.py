@@ -111,6 +111,11 @@ class Workspace:
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
+    @property
+    def region(self) -> str | None:
+        """The region this identity's calls go to, once known (its client's, else as sent)."""
+        return self._studio.region if self._studio is not None else self.context.region
+
     async def studio(self) -> StudioClient:
         async with self._lock:
             if self._studio is None:
