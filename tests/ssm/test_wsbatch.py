@@ -27,7 +27,7 @@ from bridge.ssm.wsbatch import (
     send_batch,
     write_batch,
 )
-from tests.ssm.tls_helpers import tls_contexts
+from bridge.testing.tls import tls_contexts
 
 # Every header form of RFC 6455 5.2: 7-bit lengths up to 125, 16-bit from 126 to 65535,
 # 64-bit from 65536.

@@ -16,7 +16,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from bridge.ssm.dial import dial
 from bridge.ssm.options import ChannelOptions
 from bridge.ssm.predial import DialTarget, PreDial, expected_target, target_of
-from tests.ssm.tls_helpers import tls_contexts
+from bridge.testing.tls import tls_contexts
 
 OPEN_TEXT = '{"MessageSchemaVersion": "1.0"}'
 

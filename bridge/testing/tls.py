@@ -1,4 +1,5 @@
-"""A throwaway TLS certificate for websocket tests (the service's StreamUrl is wss://)."""
+"""A throwaway TLS certificate for websocket tests and benches (the service's StreamUrl is
+wss://): a server context for localhost and a client context that trusts it."""
 
 from __future__ import annotations
 
