@@ -90,6 +90,7 @@ class Workspace:
         poll_interval: float = 5.0,
         price_cache: PriceCache | None = None,
         newest: Callable[[Workspace], Workspace | None] = lambda ws: None,
+        arns: dict[str, str] | None = None,
     ) -> None:
         self.context = context
         self.key: IdentityKey = context.key
@@ -105,9 +106,10 @@ class Workspace:
         # ref -> (space, when asked, whether described with the app's activity)
         self._described: dict[str, tuple[Space, float, bool]] = {}
         self._forgotten = 0  # forget_spaces() calls: a describe begun before one is not kept
-        # ref -> the space's ARN as last described or listed; kept across forget_spaces(): an
-        # ARN names the space (domain and name), not a run of its app (``known_arn``)
-        self._arns: dict[str, str] = {}
+        # ref -> the space's ARN as last described or listed, shared by every identity of the
+        # same endpoint (``Workspaces``); kept across forget_spaces(): an ARN names the space
+        # (domain and name), not a run of its app (``known_arn``)
+        self._arns: dict[str, str] = {} if arns is None else arns
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -255,11 +257,13 @@ class Workspace:
         return self._held(f"{ref.domain_id}/{ref.name}", max_age, False) is None
 
     def known_arn(self, ref: SpaceRef) -> str | None:
-        """The ARN of ``ref`` without asking AWS: as this identity last described or listed
-        it, else built from another of its ARNs in the same domain, since a space's ARN is
-        ``arn:<partition>:sagemaker:<region>:<account>:space/<domain-id>/<space-name>`` (the
-        account and region are the domain's). A space deleted since, or a name built wrong,
-        only makes StartSession on it fail; it can never name another space than ``ref``."""
+        """The ARN of ``ref`` without asking AWS: as an identity of this endpoint last
+        described or listed it, else built from another ARN in the same domain, since a space's
+        ARN is ``arn:<partition>:sagemaker:<region>:<account>:space/<domain-id>/<space-name>``
+        (the account and region are the domain's). A space deleted since, a name built wrong,
+        or a space this identity may not use only makes StartSession on it fail (another
+        identity's knowledge grants nothing: the call is this identity's); it can never name
+        another space than ``ref``."""
         known = self._arns.get(f"{ref.domain_id}/{ref.name}")
         if known is not None:
             return known
@@ -336,6 +340,7 @@ class Workspaces:
         self._poll_interval = poll_interval
         self._price_cache = price_cache
         self._workspaces: dict[IdentityKey, Workspace] = {}
+        self._arns: dict[str | None, dict[str, str]] = {}  # endpoint -> Workspace._arns
         self._used: dict[IdentityKey, float] = {}
 
     def get(self, context: AwsContext) -> Workspace:
@@ -348,6 +353,7 @@ class Workspaces:
                 poll_interval=self._poll_interval,
                 newest=self._newest,
                 price_cache=self._price_cache,
+                arns=self._arns.setdefault(context.endpoint_url, {}),
             )
             self._workspaces[key] = ws
         self._used[key] = time.monotonic()
