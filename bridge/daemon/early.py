@@ -61,7 +61,10 @@ class EarlySession:
             return None
         self._done = True
         try:
-            return await self._grant
+            return await asyncio.shield(self._grant)
+        except asyncio.CancelledError:  # the caller gave up (ssh went away): end it anyway
+            self._owner.terminate_later(self._ws, self._grant, self.arn)
+            raise
         except Exception as exc:  # the describe or the pool's own StartSession says why
             log.debug("early StartSession on %s failed: %s", self.arn, type(exc).__name__)
             return None
