@@ -8,7 +8,8 @@ API and its websockets); the figures, medians over the runs, all measured in the
                       the space was described by the previous ssh a few seconds before, so
                       no describe call is made (SMCONNECT_DESCRIPTION_REUSE_SECONDS)
   ssh_true_ms_cold_fresh  the same with no recent description either (reuse off): every ssh
-                      also describes the space (DescribeSpace and ListApps, one round trip)
+                      also describes the space (DescribeSpace and ListApps, one round trip,
+                      with StartSession sent beside them once the daemon knows the ARN)
   ssh_true_ms_warm    the same with warm channels on, each ssh taking the ready spare
   ssh_true_ms_direct  `ssh` straight to the space's SSH server through a TCP delay line with
                       the same one-way delay: the floor

@@ -383,11 +383,22 @@ class StudioClient:
                 raise self._translate("StartSession", exc) from None
             except botocore.exceptions.BotoCoreError as exc:
                 raise self._translate("StartSession", exc) from None
-            return SessionGrant(
-                session_id=validate.session_id("StartSession", response.get("SessionId")),
-                stream_url=validate.stream_url("StartSession", response.get("StreamUrl")),
-                token_value=validate.token_value("StartSession", response.get("TokenValue")),
-            )
+            return _grant(response)
+
+    def try_start_session(self, arn: str) -> SessionGrant | None:
+        """One StartSession on a space's ARN alone, sent before the space is described
+        (``bridge.daemon.early``): no retry, no progress, and None for any refusal or failure,
+        which the description that follows explains (or ``start_session`` meets again)."""
+        try:
+            response = self._sm_sessions.start_session(ResourceIdentifier=arn)
+            return _grant(response)
+        except botocore.exceptions.ClientError as exc:
+            log.debug("early StartSession refused: %s", code_of(exc))
+        except botocore.exceptions.BotoCoreError as exc:
+            log.debug("early StartSession failed: %s", type(exc).__name__)
+        except InvalidResponse as exc:
+            log.warning("%s", exc)
+        return None
 
     def resume_session(self, session_id: str) -> str:
         """A new token for a dropped data channel (ssm:ResumeSession)."""
@@ -557,6 +568,15 @@ class StudioClient:
         return translate(
             operation, exc, endpoint_url=self._sm.meta.endpoint_url, region=self.region
         )
+
+
+def _grant(response: dict[str, Any]) -> SessionGrant:
+    """StartSession's answer, validated."""
+    return SessionGrant(
+        session_id=validate.session_id("StartSession", response.get("SessionId")),
+        stream_url=validate.stream_url("StartSession", response.get("StreamUrl")),
+        token_value=validate.token_value("StartSession", response.get("TokenValue")),
+    )
 
 
 def check_endpoint_url(url: str | None) -> None:

@@ -42,6 +42,7 @@ from bridge.aws.credentials import (
 from bridge.aws.errors import CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Progress, SessionGrant, Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
+from bridge.daemon.early import EarlySession, EarlySessions
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
@@ -49,6 +50,7 @@ from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
+from bridge.ssm.predial import PreDial, expected_target
 from bridge.ssm.transport import ReconnectEvent, ReconnectPhase, open_channel
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
@@ -91,6 +93,9 @@ class ChannelPool:
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
+        self.early = EarlySessions(self._terminate)  # StartSession beside a description
+        # (region, endpoint) -> the last StreamUrl StartSession gave: where the next will point
+        self._stream_urls: dict[tuple[str | None, str | None], str] = {}
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -122,9 +127,12 @@ class ChannelPool:
         lane: int = 0,
         progress: Progress = _no_progress,
         retry_limit: bool = True,
+        early: EarlySession | None = None,
     ) -> ManagedChannel:
         """A new channel to ``space``'s SSH server, handshaken and ready; held once. An ssh
-        channel is the space's warm spare when there is one (``warm.py``), and starts the next."""
+        channel is the space's warm spare when there is one (``warm.py``), and starts the next.
+        ``early``: a StartSession already sent for this space, used instead of a new one
+        when it was granted (the caller discards it if it was not taken)."""
         key = ChannelKey(identity=ws.key, space_arn=space.arn, purpose=purpose, lane=lane)
         if purpose == "ssh":
             spare = self.warm.take(key)
@@ -133,10 +141,20 @@ class ChannelPool:
                 log.info("using warm channel %s for ssh to space %s", spare.id, space.ref)
                 self.warm.used(ws, space, key, ssh_host)
                 return spare
-        managed = await self._open_new(ws, space, key, ssh_host, progress, retry_limit)
+        managed = await self._open_new(ws, space, key, ssh_host, progress, retry_limit, early)
         if purpose == "ssh":
             self.warm.used(ws, space, key, ssh_host)
         return managed
+
+    def start_early(self, ws: Workspace, arn: str) -> EarlySession:
+        """StartSession on ``arn`` now, before the space is described (``early.py``), and the
+        websocket's connection opening beside it."""
+        return self.early.start(ws, arn, self._predial(ws))
+
+    def _predial(self, ws: Workspace) -> PreDial | None:
+        """The websocket's TCP and TLS handshakes, begun while StartSession runs."""
+        where = (ws.region, ws.key.endpoint_url)
+        return PreDial.start(expected_target(self._stream_urls.get(where), *where))
 
     async def _open_new(
         self,
@@ -146,9 +164,29 @@ class ChannelPool:
         ssh_host: str,
         progress: Progress,
         retry_limit: bool,
+        early: EarlySession | None = None,
+    ) -> ManagedChannel:
+        predial = early.predial if early is not None else self._predial(ws)
+        try:
+            grant = await early.take() if early is not None else None
+            if grant is None:
+                grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
+            self._stream_urls[(ws.region, ws.key.endpoint_url)] = grant.stream_url
+            return await self._open_granted(ws, space, key, ssh_host, grant, predial)
+        finally:
+            if predial is not None:
+                predial.close()  # nothing if the dial took it
+
+    async def _open_granted(
+        self,
+        ws: Workspace,
+        space: Space,
+        key: ChannelKey,
+        ssh_host: str,
+        grant: SessionGrant,
+        predial: PreDial | None,
     ) -> ManagedChannel:
         purpose = key.purpose
-        grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
         channel_id = f"{purpose}-{next(self._ids)}"
 
         async def resume() -> str:
@@ -169,13 +207,18 @@ class ChannelPool:
             }
             asyncio.get_running_loop().create_task(self._broadcast("session.state", params))
 
-        channel = await open_channel(
-            grant.stream_url,
-            grant.token_value,
-            resume=resume,
-            on_reconnect=on_reconnect,
-            config=self._core_config,
-        )
+        try:
+            channel = await open_channel(
+                grant.stream_url,
+                grant.token_value,
+                resume=resume,
+                on_reconnect=on_reconnect,
+                config=self._core_config,
+                predial=predial,
+            )
+        except BaseException:  # no channel holds the session: end it, or it counts to the limit
+            await asyncio.shield(self._terminate(ws, grant.session_id, purpose))
+            raise
         managed = ManagedChannel(
             id=channel_id,
             key=key,
@@ -216,6 +259,7 @@ class ChannelPool:
         for timer in self._warned.values():
             timer.cancel()
         await self.warm.close()
+        await self.early.close()
         endings = [self._end(m, close_timeout=2.0) for m in list(self._channels.values())]
         if endings:
             _, late = await asyncio.wait(endings, timeout=TERMINATE_TIMEOUT + 2.0)
@@ -235,18 +279,20 @@ class ChannelPool:
         try:
             with contextlib.suppress(Exception):
                 await managed.channel.close(timeout=close_timeout)
-            session_id = managed.session_id
-            try:
-                await asyncio.wait_for(
-                    managed.workspace.run(lambda studio: studio.terminate_session(session_id)),
-                    TERMINATE_TIMEOUT,
-                )
-            except Exception as exc:  # logged, never raised: the channel is gone either way
-                log.warning("could not terminate session %s of %s: %s", session_id, managed.id, exc)
+            await self._terminate(managed.workspace, managed.session_id, managed.id)
             self._ended_at[managed.space.arn] = time.monotonic()
         finally:
             self._channels.pop(managed.id, None)
             log.info("closed channel %s", managed.id)
+
+    async def _terminate(self, ws: Workspace, session_id: str, what: str) -> None:
+        """TerminateSession, logged and never raised: the channel is gone either way."""
+        try:
+            await asyncio.wait_for(
+                ws.run(lambda studio: studio.terminate_session(session_id)), TERMINATE_TIMEOUT
+            )
+        except Exception as exc:
+            log.warning("could not terminate session %s of %s: %s", session_id, what, exc)
 
     async def _start_session(
         self, ws: Workspace, space: Space, progress: Progress, *, retry_limit: bool = True
@@ -281,8 +327,9 @@ class ChannelPool:
             for m in self._channels.values()
             if m.space.arn == space_arn
         )
-        ended = self._ended_at.get(space_arn)
-        return ending or (ended is not None and time.monotonic() - ended < ENDING_GRACE)
+        ended = max(self._ended_at.get(space_arn, 0.0), self.early.ended_at.get(space_arn, 0.0))
+        early = self.early.ending(space_arn)
+        return ending or early or (ended > 0.0 and time.monotonic() - ended < ENDING_GRACE)
 
     # -- SSH over a channel --------------------------------------------------------------------
 

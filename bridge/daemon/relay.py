@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from bridge.aws.errors import ConfigurationError, CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Space
 from bridge.daemon.dispatch import Api
+from bridge.daemon.early import EarlySession
 from bridge.daemon.errors import remote_access_disabled, translated
 from bridge.daemon.fdpass import ByteStream, FdPass, SocketStream
 from bridge.daemon.params import ContextParams
@@ -99,11 +100,22 @@ class RelayService:
         description could change (the app stopped, remote access was turned off meanwhile),
         the space is described afresh and the open tried once more, so a stale guess costs
         time, never a wrong answer. Credentials and the session limit are not about the space:
-        those failures are answered at once."""
+        those failures are answered at once. When the space must be described and its ARN is
+        known, StartSession goes out beside the description (``early.py``)."""
         started = time.monotonic()
-        space = await self._spaces.resolve_alias(ws, params.host, max_age=self._description_reuse)
+        early = self._early_session(ws, params.host)
         try:
-            return await self._open_on(conn, ws, space, params)
+            space = await self._spaces.resolve_alias(
+                ws, params.host, max_age=self._description_reuse
+            )
+        except BaseException:
+            if early is not None:
+                early.discard()
+            raise
+        if early is not None and not early.fits(space):
+            early.discard()  # at once: not running, another space, remote access off
+        try:
+            return await self._open_on(conn, ws, space, params, early)
         except _NOT_ABOUT_THE_SPACE:
             raise  # a fresh description would fail the same way, only later
         except Exception as exc:
@@ -114,11 +126,29 @@ class RelayService:
                 space.ref,
                 redact(str(exc)),
             )
+        finally:
+            if early is not None:
+                early.discard()  # nothing if the pool took it
         space = await self._spaces.resolve_alias(ws, params.host)
         return await self._open_on(conn, ws, space, params)
 
+    def _early_session(self, ws: Workspace, host: str) -> EarlySession | None:
+        """StartSession sent now, before the description, when one is coming (nothing held
+        from the last ``description_reuse`` seconds) for a host our ssh config names and
+        whose ARN is known (``Workspace.known_arn``); otherwise None: today's order."""
+        ref = self._spaces.installed_space(ws, host)
+        if ref is None or not ws.will_describe(ref, self._description_reuse):
+            return None
+        arn = ws.known_arn(ref)
+        return self._pool.start_early(ws, arn) if arn is not None else None
+
     async def _open_on(
-        self, conn: Connection, ws: Workspace, space: Space, params: ProxyParams
+        self,
+        conn: Connection,
+        ws: Workspace,
+        space: Space,
+        params: ProxyParams,
+        early: EarlySession | None = None,
     ) -> ManagedChannel:
         if space.remote_access != "ENABLED":  # refuse before starting anything (billable)
             raise remote_access_disabled(space.name)
@@ -126,7 +156,7 @@ class RelayService:
         space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
         await self._pool.host_key(ws, space, params.host, progress=progress)
         return await self._pool.open(
-            ws, space, purpose="ssh", ssh_host=params.host, progress=progress
+            ws, space, purpose="ssh", ssh_host=params.host, progress=progress, early=early
         )
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:

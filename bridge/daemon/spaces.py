@@ -199,7 +199,7 @@ class SpacesService:
         is described without listing every space first (a listing is several round trips, and
         the list is cached for seconds only); a space gone since the install falls through to
         the listing, which says what became of the name."""
-        installed = self._installed_space(ws, alias)
+        installed = self.installed_space(ws, alias)
         if installed is not None:
             with contextlib.suppress(SpaceNotFound):
                 return await ws.describe(
@@ -231,7 +231,7 @@ class SpacesService:
                 f"connect as that identity (`ssh {alias}` does)"
             ) from None
 
-    def _installed_space(self, ws: Workspace, alias: str) -> SpaceRef | None:
+    def installed_space(self, ws: Workspace, alias: str) -> SpaceRef | None:
         """The space our installed ssh config gives host ``alias`` for ``ws``'s identity."""
         mine = HostIdentity.of(ws.context)
         for entry in installed_table(self._ssh_paths, self.prefix):

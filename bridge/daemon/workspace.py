@@ -90,6 +90,7 @@ class Workspace:
         poll_interval: float = 5.0,
         price_cache: PriceCache | None = None,
         newest: Callable[[Workspace], Workspace | None] = lambda ws: None,
+        arns: dict[str, str] | None = None,
     ) -> None:
         self.context = context
         self.key: IdentityKey = context.key
@@ -105,8 +106,17 @@ class Workspace:
         # ref -> (space, when asked, whether described with the app's activity)
         self._described: dict[str, tuple[Space, float, bool]] = {}
         self._forgotten = 0  # forget_spaces() calls: a describe begun before one is not kept
+        # ref -> the space's ARN as last described or listed, shared by every identity of the
+        # same endpoint (``Workspaces``); kept across forget_spaces(): an ARN names the space
+        # (domain and name), not a run of its app (``known_arn``)
+        self._arns: dict[str, str] = {} if arns is None else arns
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
+
+    @property
+    def region(self) -> str | None:
+        """The region this identity's calls go to, once known (its client's, else as sent)."""
+        return self._studio.region if self._studio is not None else self.context.region
 
     async def studio(self) -> StudioClient:
         async with self._lock:
@@ -195,6 +205,7 @@ class Workspace:
                 lambda studio: (studio.list_spaces(), tuple(studio.rejected))
             )
             self._spaces, self._spaces_at = spaces, time.monotonic()
+            self._arns.update((s.ref, s.arn) for s in spaces)
             return spaces
         return self._spaces
 
@@ -217,14 +228,14 @@ class Workspace:
         ``max_age`` seconds ago; ``activity=False`` leaves out the app's last activity (one
         round trip less, see ``StudioClient.describe_space``)."""
         ref = f"{domain_id}/{name}"
-        held = self._described.get(ref)
-        # One described without the activity serves only callers that do not want it.
-        if held is not None and time.monotonic() - held[1] <= max_age and (held[2] or not activity):
-            return held[0]
+        reused = self._held(ref, max_age, activity)
+        if reused is not None:
+            return reused
         forgotten, asked = self._forgotten, time.monotonic()
         space = await self.run(
             lambda studio: studio.describe_space(domain_id, name, activity=activity)
         )
+        self._arns[space.ref] = space.arn
         # Kept for reuse only if nothing newer is known: no forget_spaces() (a start, a stop)
         # since it was asked, and no description asked later that came back first (a slow
         # describe from before a restart must not replace the one from after it).
@@ -232,6 +243,36 @@ class Workspace:
         if forgotten == self._forgotten and (held is None or held[1] <= asked):
             self._described[ref] = (space, asked, activity)
         return space
+
+    def _held(self, ref: str, max_age: float, activity: bool) -> Space | None:
+        """The description ``describe`` would hand out again without a call, if any (one
+        described without the activity serves only callers that do not want it)."""
+        held = self._described.get(ref)
+        if held is not None and time.monotonic() - held[1] <= max_age and (held[2] or not activity):
+            return held[0]
+        return None
+
+    def will_describe(self, ref: SpaceRef, max_age: float) -> bool:
+        """Whether ``describe(..., max_age=max_age, activity=False)`` of ``ref`` would ask AWS."""
+        return self._held(f"{ref.domain_id}/{ref.name}", max_age, False) is None
+
+    def known_arn(self, ref: SpaceRef) -> str | None:
+        """The ARN of ``ref`` without asking AWS: as an identity of this endpoint last
+        described or listed it, else built from another ARN in the same domain, since a space's
+        ARN is ``arn:<partition>:sagemaker:<region>:<account>:space/<domain-id>/<space-name>``
+        (the account and region are the domain's). A space deleted since, a name built wrong,
+        or a space this identity may not use only makes StartSession on it fail (another
+        identity's knowledge grants nothing: the call is this identity's); it can never name
+        another space than ``ref``."""
+        known = self._arns.get(f"{ref.domain_id}/{ref.name}")
+        if known is not None:
+            return known
+        marker = f":space/{ref.domain_id}/"
+        for arn in self._arns.values():
+            head, found, _ = arn.partition(marker)
+            if found:
+                return f"{head}{marker}{ref.name}"
+        return None
 
     def described_before(self, space: Space, moment: float) -> bool:
         """Whether ``space`` is a description made before ``moment`` (``time.monotonic()``)
@@ -299,6 +340,7 @@ class Workspaces:
         self._poll_interval = poll_interval
         self._price_cache = price_cache
         self._workspaces: dict[IdentityKey, Workspace] = {}
+        self._arns: dict[str | None, dict[str, str]] = {}  # endpoint -> Workspace._arns
         self._used: dict[IdentityKey, float] = {}
 
     def get(self, context: AwsContext) -> Workspace:
@@ -311,6 +353,7 @@ class Workspaces:
                 poll_interval=self._poll_interval,
                 newest=self._newest,
                 price_cache=self._price_cache,
+                arns=self._arns.setdefault(context.endpoint_url, {}),
             )
             self._workspaces[key] = ws
         self._used[key] = time.monotonic()

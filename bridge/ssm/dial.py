@@ -13,6 +13,7 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -21,6 +22,7 @@ from websockets.frames import CloseCode
 
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.options import ChannelOptions
+from bridge.ssm.predial import PreDial
 from bridge.ssm.wsbatch import receiver_for
 from bridge.ssm.wslog import WebsocketSecretsFilter
 
@@ -84,20 +86,59 @@ def describe_dial_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-async def dial(url: str, open_text: str, options: ChannelOptions) -> ClientConnection:
-    """Open a websocket to ``url`` exactly as given and send the OpenDataChannelInput text."""
+class _OnTransport(connect):
+    """websockets' client on a connection opened before the URL was known (``predial``):
+    the upgrade is made on it, as websockets itself does on a proxy's tunnel; a redirect
+    (the service sends none) would dial as usual."""
+
+    def __init__(self, transport: asyncio.Transport, uri: str, **kwargs: Any) -> None:
+        self._transport: asyncio.Transport | None = transport
+        super().__init__(uri, **kwargs)
+
+    async def open_tcp_connection(self) -> ClientConnection:
+        transport, self._transport = self._transport, None
+        if transport is None:
+            return await super().open_tcp_connection()
+        connection = self.factory(self.ws_uri)
+        transport.set_protocol(connection)
+        connection.connection_made(transport)
+        return connection
+
+
+def _connect(url: str, options: ChannelOptions, transport: asyncio.Transport | None) -> connect:
+    settings: dict[str, Any] = {
+        "compression": None,
+        "max_size": MAX_FRAME,
+        "max_queue": 64,
+        "open_timeout": options.open_timeout,
+        "ping_interval": None,  # our own keepalive: ping at once, then rarely, no deadline
+        "ping_timeout": None,
+        "close_timeout": options.close_timeout,
+        "logger": _ws_log,
+    }
+    if transport is None:
+        return connect(url, **settings)
+    return _OnTransport(transport, url, **settings)
+
+
+async def dial(
+    url: str, open_text: str, options: ChannelOptions, predial: PreDial | None = None
+) -> ClientConnection:
+    """Open a websocket to ``url`` exactly as given and send the OpenDataChannelInput text.
+    ``predial``: a connection opened while StartSession ran, used if it goes where ``url``
+    does (only the upgrade is left); a connection that fails before the server answered
+    the upgrade is dialled again at once, as if there had been none."""
+    transport = await predial.take(url) if predial is not None else None
     try:
-        ws = await connect(
-            url,
-            compression=None,
-            max_size=MAX_FRAME,
-            max_queue=64,
-            open_timeout=options.open_timeout,
-            ping_interval=None,  # our own keepalive: ping at once, then rarely, no deadline
-            ping_timeout=None,
-            close_timeout=options.close_timeout,
-            logger=_ws_log,
-        )
+        if transport is not None:
+            log.debug("upgrading the connection opened beforehand to %s", redact_url(url))
+            try:
+                ws = await _connect(url, options, transport)
+            except (OSError, TimeoutError, ConnectionClosed) as exc:
+                log.debug("pre-dialed connection failed (%s); dialling", describe_dial_error(exc))
+                ws = await _connect(url, options, None)
+        else:
+            ws = await _connect(url, options, None)
     except InvalidURI:
         raise ChannelError(f"invalid StreamUrl {redact_url(url)}") from None
     try:

@@ -66,6 +66,7 @@ from bridge.ssm.errors import (
     TruncatedError,
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
+from bridge.ssm.predial import PreDial
 from bridge.ssm.stream import ChannelTransport
 from bridge.ssm.wsbatch import receiver_for
 
@@ -264,8 +265,8 @@ class DataChannel:
 
     # ---- opening -----------------------------------------------------------------------------
 
-    async def _open(self, token: str) -> None:
-        ws = await self._dial_first(token)
+    async def _open(self, token: str, predial: PreDial | None = None) -> None:
+        ws = await self._dial_first(token, predial)
         self._ws = ws
         if self._options.ready_timeout is not None:
             self._ready_timer = self._loop.call_later(
@@ -273,14 +274,15 @@ class DataChannel:
             )
         self._supervisor = asyncio.create_task(self._supervise(ws), name="ssm-channel")
 
-    async def _dial_first(self, token: str) -> ClientConnection:
-        """Dial, retrying transient failures with the same token (the plugin's first-open loop)."""
+    async def _dial_first(self, token: str, predial: PreDial | None) -> ClientConnection:
+        """Dial, retrying transient failures with the same token (the plugin's first-open loop);
+        the first attempt on ``predial`` if it goes where the StreamUrl does."""
         last = ""
         for attempt, delay in enumerate([0.0, *self._options.retry.delays()[:-1]], start=1):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                return await self._dial(token)
+                return await self._dial(token, predial if attempt == 1 else None)
             except InvalidStatus as exc:
                 last = describe_dial_error(exc)
                 if exc.response.status_code < 500:
@@ -292,8 +294,8 @@ class DataChannel:
             )
         raise ChannelError(f"cannot open the data channel to {self.redacted_url}: {last}")
 
-    async def _dial(self, token: str) -> ClientConnection:
-        ws = await dial(self._url, self._core.open_frame(token), self._options)
+    async def _dial(self, token: str, predial: PreDial | None = None) -> ClientConnection:
+        ws = await dial(self._url, self._core.open_frame(token), self._options, predial)
         self._frames_on_connection = 0
         return ws
 
@@ -581,6 +583,7 @@ async def open_channel(
     resume: ResumeFn | None = None,
     on_reconnect: Callable[[ReconnectEvent], None] | None = None,
     options: ChannelOptions | None = None,
+    predial: PreDial | None = None,
     **overrides: Any,
 ) -> DataChannel:
     """Dial ``stream_url`` exactly as given, send the OpenDataChannelInput, start the channel.
@@ -589,9 +592,11 @@ async def open_channel(
     ``resume`` supplies a fresh TokenValue after a drop (ResumeSession) and raises to give up;
     without it a drop fails the channel. ``on_reconnect`` hears every ReconnectEvent. The
     channel's tunables are a ``ChannelOptions`` (``options``), any field of which may also be
-    given by name (``config=..., ready_timeout=...``) to override it.
+    given by name (``config=..., ready_timeout=...``) to override it. ``predial``: a
+    connection opened while StartSession ran (``bridge.ssm.predial``), used for the first
+    dial if it goes where ``stream_url`` does, else closed.
     """
     chosen = dataclasses.replace(options or ChannelOptions(), **overrides)
     channel = DataChannel(stream_url, resume=resume, on_reconnect=on_reconnect, options=chosen)
-    await channel._open(token)
+    await channel._open(token, predial)
     return channel

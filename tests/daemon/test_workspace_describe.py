@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.aws.context import AwsContext
+from bridge.daemon.workspace import Workspaces
 from bridge.emulator import EmulatorThread
+from bridge.ssh.aliases import SpaceRef
 
 from .daemon_helpers import running_space
 
@@ -22,3 +25,31 @@ async def test_a_description_without_activity_is_not_reused_for_one_with_it(
     # the fuller one now serves both kinds of caller
     assert await ws.describe(space.domain_id, space.name, max_age=60, activity=False) is full
     assert await ws.describe(space.domain_id, space.name, max_age=60) is full
+
+
+async def test_a_spaces_arn_is_known_from_any_identity_of_the_endpoint_or_built(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the early StartSession (``early.py``) is sent on: an ARN described by another
+    identity of the same endpoint, or built from an ARN of the same domain; one it cannot know
+    is None. The built one is the one AWS gives, and starts a session."""
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    workspaces = Workspaces(poll_interval=0.05)
+    first = workspaces.get(AwsContext(region=emulator.env["AWS_DEFAULT_REGION"]))
+    other = workspaces.get(AwsContext())  # another identity key (no region sent)
+    assert first.key != other.key
+    editor, demo = SpaceRef("editor", "d-emulator00001"), SpaceRef("demo", "d-emulator00001")
+    assert other.known_arn(editor) is None and other.known_arn(demo) is None
+    described = await first.describe(editor.domain_id, editor.name, activity=False)
+    assert other.known_arn(editor) == described.arn
+    built = other.known_arn(demo)
+    assert built == (await other.describe(demo.domain_id, demo.name, activity=False)).arn
+    assert other.known_arn(SpaceRef("x", "d-elsewhere")) is None
+    space = await other.resolve("editor")
+    await other.run(lambda studio: studio.start_app(space))
+    grant = await other.run(lambda studio: studio.try_start_session(described.arn))
+    assert grant is not None
+    await other.run(lambda studio: studio.terminate_session(grant.session_id))
+    await other.run(lambda studio: studio.stop_app(space))

@@ -7,16 +7,10 @@ those internals must fail here, by name, not as a hang or a garbled stream in th
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ssl
 from pathlib import Path
 
 import pytest
 import websockets
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
@@ -33,6 +27,7 @@ from bridge.ssm.wsbatch import (
     send_batch,
     write_batch,
 )
+from bridge.testing.tls import tls_contexts
 
 # Every header form of RFC 6455 5.2: 7-bit lengths up to 125, 16-bit from 126 to 65535,
 # 64-bit from 65536.
@@ -347,40 +342,9 @@ async def test_compressed_connection_receives_through_websockets() -> None:
             assert await _drain(receiver, len(payloads)) == payloads
 
 
-def _tls_contexts(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a fresh self-signed certificate for localhost, and a client
-    context that trusts it (the service's StreamUrl is wss://)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert_file, key_file)
-    return server, ssl.create_default_context(cafile=str(cert_file))
-
-
 async def test_tls_connection_takes_the_fast_path_byte_exactly(tmp_path: Path) -> None:
     payloads = [bytes([i % 256]) * (1100 + i) for i in range(300)]
-    server_tls, client_tls = _tls_contexts(tmp_path)
+    server_tls, client_tls = tls_contexts(tmp_path)
 
     async def handler(ws: ServerConnection) -> None:
         for start in range(0, len(payloads), 50):

@@ -1,0 +1,130 @@
+"""The websocket's connection opened before the StreamUrl is known (``bridge.ssm.predial``),
+against real websockets servers, plain and TLS: used for the upgrade when the URL goes where it
+does, closed unused (and a fresh dial made) when it does not or when it died meanwhile. Which
+TCP connection carried the websocket is told by its local port, as the server saw it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from bridge.ssm.dial import dial
+from bridge.ssm.options import ChannelOptions
+from bridge.ssm.predial import DialTarget, PreDial, expected_target, target_of
+from bridge.testing.tls import tls_contexts
+
+OPEN_TEXT = '{"MessageSchemaVersion": "1.0"}'
+
+
+class Server:
+    """A websocket server that notes each client's port and the first text it got."""
+
+    def __init__(self) -> None:
+        self.peers: list[int] = []
+        self.texts: list[str] = []
+        self.url = ""
+
+    async def handler(self, ws: ServerConnection) -> None:
+        self.peers.append(ws.remote_address[1])
+        self.texts.append(str(await ws.recv()))
+        await ws.close()
+
+
+@asynccontextmanager
+async def _server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    server = Server()
+    async with serve(server.handler, "localhost", 0, ssl=tls, compression=None) as running:
+        port = running.sockets[0].getsockname()[1]
+        server.url = f"{'wss' if tls else 'ws'}://localhost:{port}/v1/data-channel/s-1?x=y"
+        yield server
+
+
+async def _opened(predial: PreDial) -> int:
+    """The local port of the pre-dialed connection, once open."""
+    transport, _ = await predial._opening
+    return int(transport.get_extra_info("sockname")[1])
+
+
+async def _dial_and_close(url: str, predial: PreDial | None) -> None:
+    ws = await dial(url, OPEN_TEXT, ChannelOptions(), predial)
+    await ws.wait_closed()
+
+
+async def test_the_upgrade_runs_on_the_connection_opened_beforehand() -> None:
+    async with _server() as server:
+        predial = PreDial.start(target_of(server.url))
+        assert predial is not None
+        port = await _opened(predial)
+        await _dial_and_close(server.url, predial)
+    assert server.peers == [port] and server.texts == [OPEN_TEXT]
+
+
+async def test_tls_is_done_beforehand_too(tmp_path: Path) -> None:
+    server_tls, client_tls = tls_contexts(tmp_path)
+    async with _server(server_tls) as server:
+        target = target_of(server.url)
+        assert target is not None and target.secure and target.host == "localhost"
+        predial = PreDial(target, ssl_context=client_tls)
+        transport, _ = await predial._opening
+        assert transport.get_extra_info("ssl_object") is not None  # handshaken before the URL
+        port = transport.get_extra_info("sockname")[1]
+        await _dial_and_close(server.url, predial)
+    assert server.peers == [port] and server.texts == [OPEN_TEXT]
+
+
+async def test_a_wrong_guess_is_closed_unused_and_the_url_dialled() -> None:
+    got: list[bytes] = []
+
+    async def elsewhere(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append(await reader.read())  # b"" at the close: nothing was ever sent here
+        writer.close()
+
+    other = await asyncio.start_server(elsewhere, "localhost", 0)
+    try:
+        wrong = DialTarget(False, "localhost", other.sockets[0].getsockname()[1])
+        predial = PreDial(wrong)
+        port = await _opened(predial)
+        async with _server() as server:
+            await _dial_and_close(server.url, predial)
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        other.close()
+    assert got == [b""]
+    assert server.peers and server.peers != [port] and server.texts == [OPEN_TEXT]
+
+
+async def test_a_connection_that_died_meanwhile_is_replaced_by_a_fresh_dial() -> None:
+    async with _server() as server:
+        predial = PreDial.start(target_of(server.url))
+        assert predial is not None
+        transport, parked = await predial._opening
+        port = transport.get_extra_info("sockname")[1]
+        transport.abort()  # as a server or a middlebox closing an idle connection would
+        await asyncio.sleep(0)
+        assert not parked.usable
+        await _dial_and_close(server.url, predial)
+    assert server.peers and server.peers != [port] and server.texts == [OPEN_TEXT]
+
+
+def test_the_guess() -> None:
+    emulator = "ws://127.0.0.1:4100/v1/data-channel/s-1?role=publish_subscribe"
+    assert expected_target(emulator, None, "http://127.0.0.1:4000") == DialTarget(
+        False, "127.0.0.1", 4100
+    )
+    assert expected_target(None, "eu-west-1", None) == DialTarget(
+        True, "ssmmessages.eu-west-1.amazonaws.com", 443
+    )
+    assert expected_target(None, "cn-north-1", None) == DialTarget(
+        True, "ssmmessages.cn-north-1.amazonaws.com.cn", 443
+    )
+    assert expected_target(None, "us-east-1", "http://127.0.0.1:4000") is None  # never seen
+    assert expected_target(None, None, None) is None
+    assert target_of("https://example.com/") is None
