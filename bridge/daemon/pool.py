@@ -175,6 +175,7 @@ class ChannelPool:
             resume=resume,
             on_reconnect=on_reconnect,
             config=self._core_config,
+            read_hold=self._settings.read_hold,
         )
         managed = ManagedChannel(
             id=channel_id,
