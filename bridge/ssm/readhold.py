@@ -15,42 +15,60 @@ echo, an ack-only read during an upload, or the first message after a pause is n
 read that already brought ``ENOUGH_MESSAGES`` or more (the emulator's bursts, an unthrottled
 stream) gains nothing from waiting and is not held either.
 
-The hold delays our acks by up to its length, and the sender reads that as round-trip time:
-its RTT estimate rises towards half the hold and its RTO (RTT + max(10 ms, 4 RTTVAR), at least
-~10 ms above the RTT in the agent and the plugin: docs/design/ssm-protocol.md §5) stays above
-the longest sample as long as the hold stays well under that 10 ms floor; hence ``DEFAULT_HOLD``.
-A hold past the sender's RTO would make it resend messages that were only waiting in our
-kernel buffer.
+The hold delays our acks by up to its length, and the sender reads that as round-trip time.
+Its RTO is RTT + max(10 ms, 4 RTTVAR) in the agent and the plugin (docs/design/ssm-protocol.md
+§5): at least 10 ms above its smoothed RTT, which sits near 1 ms on a quiet stream. So the first
+hold of a stream is short (``FIRST_HOLD``), each next one ``HOLD_STEP`` longer, up to the
+channel's ``read_hold`` (``DEFAULT_HOLD``): by then the sender's samples, spread between ~0 and
+the hold, have raised its RTT estimate to about half the hold and its RTO to about 1.5 times
+it, above the longest sample. A hold past the sender's RTO would make it resend messages that
+were only waiting in our kernel buffer (the agent checks the oldest unacked message every
+100 ms; our emulator's core checks every message, so it shows such resends first:
+``scripts/bench_ssh.py`` reports them as ``agent_resends``).
 """
 
 from __future__ import annotations
 
-__all__ = ["BULK_BYTES", "DEFAULT_HOLD", "ENOUGH_MESSAGES", "ReadHold"]
+__all__ = ["BULK_BYTES", "DEFAULT_HOLD", "ENOUGH_MESSAGES", "FIRST_HOLD", "HOLD_STEP", "ReadHold"]
 
-DEFAULT_HOLD = 0.006
-"""Seconds reading pauses after a bulk read: ~6 messages gathered at the service's pacing, and
-4 ms under the senders' 10 ms RTO floor (``ChannelOptions.read_hold``; 0 turns holding off)."""
+DEFAULT_HOLD = 0.010
+"""Seconds, at most, that reading pauses after a bulk read: ~10 messages gathered at the
+service's pacing (``ChannelOptions.read_hold``; 0 turns holding off). Longer gained nothing
+measurable (15 ms: the same CPU) and drew more resends from the emulator's agent."""
+
+FIRST_HOLD = 0.004
+"""The first hold of a stream: 6 ms under the senders' RTO floor (their RTT + 10 ms)."""
+
+HOLD_STEP = 0.001
+"""How much longer each next hold of the same stream is: the sender's RTT estimate (a 1/8
+moving average over every ack, ~10 per hold) follows within a hold or two."""
 
 BULK_BYTES = 1024
 """Application bytes one read must deliver to count as bulk: one full agent message."""
 
 ENOUGH_MESSAGES = 16
-"""A read that brought this many messages is not held: the wake-up is already shared."""
+"""A read that brought this many messages is not held: the wake-up is already shared (the
+emulator's default bursts of 16, an unthrottled stream)."""
 
 
 class ReadHold:
-    """The read loop's decision, read by read, of whether to hold the next one."""
+    """The read loop's decision, read by read, of whether and how long to hold the next one."""
 
-    __slots__ = ("_streaming", "seconds")
+    __slots__ = ("_next", "most")
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._streaming = False  # the previous read was bulk
+    def __init__(self, most: float) -> None:
+        self.most = most
+        self._next = 0.0  # the next hold's length; 0 until the previous read was bulk
 
-    def after_read(self, delivered: int, messages: int, more_waiting: bool) -> bool:
-        """Whether to hold now, after a read that brought ``messages`` messages carrying
-        ``delivered`` bytes of in-order application data; ``more_waiting`` when messages are
-        already buffered for the next read (nothing to gather)."""
-        bulk = delivered >= BULK_BYTES
-        streaming, self._streaming = self._streaming and bulk, bulk
-        return streaming and self.seconds > 0 and messages < ENOUGH_MESSAGES and not more_waiting
+    def after_read(self, delivered: int, messages: int, more_waiting: bool) -> float:
+        """Seconds to hold now (0: none), after a read that brought ``messages`` messages
+        carrying ``delivered`` bytes of in-order application data; ``more_waiting`` when
+        messages are already buffered for the next read (nothing to gather)."""
+        if delivered < BULK_BYTES or self.most <= 0:
+            self._next = 0.0  # not streaming (any more): the next stream starts short
+            return 0.0
+        hold = self._next
+        self._next = min(self.most, hold + HOLD_STEP if hold else FIRST_HOLD)
+        if messages >= ENOUGH_MESSAGES or more_waiting:
+            return 0.0
+        return hold

@@ -378,9 +378,8 @@ class DataChannel:
             self._pump()
             self._reads += 1
             delivered = stats.bytes_received - before
-            if hold.after_read(delivered, len(frames), receiver.waiting > 0) and receiver.hold(
-                hold.seconds
-            ):
+            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0)
+            if seconds and receiver.hold(seconds):
                 self._holds += 1
 
     def _record_latency(self, latency: float) -> None:
