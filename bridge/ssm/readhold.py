@@ -11,9 +11,11 @@ messages, so one read and one pass cover several.
 The hold is only for bulk data: a read counts when it delivered at least ``BULK_BYTES`` of
 application data (the agent fills a 1024-byte message only when its read of the target found
 that much waiting), and the hold starts only on the second such read in a row, so a keystroke's
-echo, an ack-only read during an upload, or the first message after a pause is never held. A
-read that already brought ``ENOUGH_MESSAGES`` or more (the emulator's bursts, an unthrottled
-stream) gains nothing from waiting and is not held either.
+echo, an ack-only read during an upload, or the first message after a pause is never held
+(reads that carry only acks, such as the acks of ssh's window adjusts during a download,
+neither hold nor end a stream). A
+read that already brought ``ENOUGH_MESSAGES`` or more (an unthrottled stream) gains little
+from waiting and is not held either.
 
 The hold delays our acks by up to its length, and the sender reads that as round-trip time.
 Its RTO is RTT + max(10 ms, 4 RTTVAR) in the agent and the plugin (docs/design/ssm-protocol.md
@@ -29,12 +31,22 @@ were only waiting in our kernel buffer (the agent checks the oldest unacked mess
 
 from __future__ import annotations
 
-__all__ = ["BULK_BYTES", "DEFAULT_HOLD", "ENOUGH_MESSAGES", "FIRST_HOLD", "HOLD_STEP", "ReadHold"]
+__all__ = [
+    "BULK_BYTES",
+    "DEFAULT_HOLD",
+    "ENOUGH_MESSAGES",
+    "FIRST_HOLD",
+    "HOLD_STEP",
+    "QUIET_GAP",
+    "ReadHold",
+]
 
-DEFAULT_HOLD = 0.010
-"""Seconds, at most, that reading pauses after a bulk read: ~10 messages gathered at the
-service's pacing (``ChannelOptions.read_hold``; 0 turns holding off). Longer gained nothing
-measurable (15 ms: the same CPU) and drew more resends from the emulator's agent."""
+DEFAULT_HOLD = 0.020
+"""Seconds, at most, that reading pauses after a bulk read: ~20 messages gathered at the
+service's pacing, ~2 of the emulator's default bursts (``ChannelOptions.read_hold``; 0 turns
+holding off). Reached only after 16 growing holds; measured against 10 and 12 ms
+(docs/design/efficiency.md, "A bounded read hold"): a third less CPU per MiB downloading, no
+more resends from the emulator's agent than with no hold at all, on this loaded machine."""
 
 FIRST_HOLD = 0.004
 """The first hold of a stream: 6 ms under the senders' RTO floor (their RTT + 10 ms)."""
@@ -43,10 +55,14 @@ HOLD_STEP = 0.001
 """How much longer each next hold of the same stream is: the sender's RTT estimate (a 1/8
 moving average over every ack, ~10 per hold) follows within a hold or two."""
 
+QUIET_GAP = 3
+"""Data after more than this many longest holds without any: a new stream (a command's output
+after idle), whose first bulk read is not held and whose holds start short again."""
+
 BULK_BYTES = 1024
 """Application bytes one read must deliver to count as bulk: one full agent message."""
 
-ENOUGH_MESSAGES = 16
+ENOUGH_MESSAGES = 32
 """A read that brought this many messages is not held: the wake-up is already shared (the
 emulator's default bursts of 16, an unthrottled stream)."""
 
@@ -54,20 +70,28 @@ emulator's default bursts of 16, an unthrottled stream)."""
 class ReadHold:
     """The read loop's decision, read by read, of whether and how long to hold the next one."""
 
-    __slots__ = ("_next", "most")
+    __slots__ = ("_last", "_next", "most")
 
     def __init__(self, most: float) -> None:
         self.most = most
-        self._next = 0.0  # the next hold's length; 0 until the previous read was bulk
+        self._next = 0.0  # the next hold's length; 0 until the previous data read was bulk
+        self._last = float("-inf")  # when the last read that carried data came
 
-    def after_read(self, delivered: int, messages: int, more_waiting: bool) -> float:
-        """Seconds to hold now (0: none), after a read that brought ``messages`` messages
-        carrying ``delivered`` bytes of in-order application data; ``more_waiting`` when
-        messages are already buffered for the next read (nothing to gather)."""
-        if delivered < BULK_BYTES or self.most <= 0:
+    def after_read(self, delivered: int, messages: int, more_waiting: bool, now: float) -> float:
+        """Seconds to hold now (0: none), after a read at ``now`` that brought ``messages``
+        messages carrying ``delivered`` bytes of in-order application data; ``more_waiting``
+        when messages are already buffered for the next read (nothing to gather).
+
+        A read without data (the sender's acks of what we send, e.g. ssh's window adjusts
+        during a download) neither holds nor ends a stream; a small data read, or data after
+        a gap of ``QUIET_GAP`` holds, starts over short."""
+        if not delivered or self.most <= 0:
+            return 0.0
+        gap, self._last = now - self._last, now
+        if delivered < BULK_BYTES:
             self._next = 0.0  # not streaming (any more): the next stream starts short
             return 0.0
-        hold = self._next
+        hold = 0.0 if gap > QUIET_GAP * self.most else self._next  # this one may start one
         self._next = min(self.most, hold + HOLD_STEP if hold else FIRST_HOLD)
         if messages >= ENOUGH_MESSAGES or more_waiting:
             return 0.0

@@ -378,7 +378,7 @@ class DataChannel:
             self._pump()
             self._reads += 1
             delivered = stats.bytes_received - before
-            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0)
+            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0, loop.time())
             if seconds and receiver.hold(seconds):
                 self._holds += 1
 
