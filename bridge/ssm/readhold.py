@@ -14,8 +14,9 @@ that much waiting), and the hold starts only on the second such read in a row, s
 echo, an ack-only read during an upload, or the first message after a pause is never held
 (reads that carry only acks, such as the acks of ssh's window adjusts during a download,
 neither hold nor end a stream). A
-read that already brought ``ENOUGH_MESSAGES`` or more (an unthrottled stream) gains little
-from waiting and is not held either.
+read that already brought ``ENOUGH_MESSAGES`` or more, or came faster than ``PACED_RATE`` (an
+unthrottled stream, not paced by the service), gains little from waiting and is not held
+either.
 
 The hold delays our acks by up to its length, and the sender reads that as round-trip time.
 Its RTO is RTT + max(10 ms, 4 RTTVAR) in the agent and the plugin (docs/design/ssm-protocol.md
@@ -55,6 +56,12 @@ HOLD_STEP = 0.001
 """How much longer each next hold of the same stream is: the sender's RTT estimate (a 1/8
 moving average over every ack, ~10 per hold) follows within a hold or two."""
 
+PACED_RATE = 2000.0
+"""Messages per second, at most, that a held stream may arrive at: twice the service's ceiling.
+A faster one (unthrottled, or a backlog after a stall) is not paced by the service: holding it
+would only back it up in the kernel's buffers past the sender's RTO (measured: an unthrottled
+download held lost a fifth of its rate and drew ~2300 resends per 16 MiB)."""
+
 QUIET_GAP = 3
 """Data after more than this many longest holds without any: a new stream (a command's output
 after idle), whose first bulk read is not held and whose holds start short again."""
@@ -93,6 +100,6 @@ class ReadHold:
             return 0.0
         hold = 0.0 if gap > QUIET_GAP * self.most else self._next  # this one may start one
         self._next = min(self.most, hold + HOLD_STEP if hold else FIRST_HOLD)
-        if messages >= ENOUGH_MESSAGES or more_waiting:
+        if messages >= ENOUGH_MESSAGES or more_waiting or messages > PACED_RATE * gap:
             return 0.0
         return hold

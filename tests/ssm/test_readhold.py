@@ -12,6 +12,7 @@ from bridge.ssm.readhold import (
     ENOUGH_MESSAGES,
     FIRST_HOLD,
     HOLD_STEP,
+    PACED_RATE,
     QUIET_GAP,
     ReadHold,
 )
@@ -23,7 +24,7 @@ MOST = 0.010
 class Reads:
     """A ReadHold fed reads on an injected clock, ``step`` seconds apart."""
 
-    def __init__(self, most: float = MOST, step: float = 0.001) -> None:
+    def __init__(self, most: float = MOST, step: float = 0.005) -> None:
         self.hold = ReadHold(most)
         self.now = 100.0
         self.step = step
@@ -73,6 +74,15 @@ def test_a_read_with_enough_or_more_waiting_is_not_held() -> None:
     assert reads.read(ENOUGH_MESSAGES * BULK, ENOUGH_MESSAGES) == 0.0
     assert reads.read(2 * BULK, 2, more=True) == 0.0  # more already buffered
     assert reads.read(2 * BULK, 2) > 0.0
+
+
+def test_a_stream_faster_than_the_service_paces_is_not_held() -> None:
+    """Unthrottled (or a backlog after a stall): holding would back it up past the RTO."""
+    reads = Reads(step=0.001)
+    reads.read(BULK)
+    fast = int(PACED_RATE * 0.001) + 1  # messages in the 1 ms since the previous read
+    assert reads.read(fast * BULK, fast) == 0.0
+    assert reads.read(BULK, 1) > 0.0  # paced again: held
 
 
 def test_a_zero_read_hold_never_holds() -> None:
