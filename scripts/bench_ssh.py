@@ -30,7 +30,11 @@ CPU per MiB, under the realistic SSM pacing (a second emulator), --cpu-mib MiB e
   cpu_s_per_mib_up/_down_direct   a direct ssh to the space's SSH server (ssh alone): the floor
   client_cpu_s_per_mib_*          the ssh + proxy share of it (the rest is the daemon's)
   mb_s_up/_down[_relay|_direct]   the throughput of those transfers
+  agent_resends[_relay]           messages the emulator's agent retransmitted during them
 The space's side (its SSH server, the emulator) is not counted on any path.
+--agent-burst N sets how many messages the emulator's agent sends per pacing tick (default 16,
+bursts every ~17 ms); 1 is the real agent's pacing (one websocket message per millisecond).
+--read-hold-ms N sets the daemon's SMCONNECT_READ_HOLD_MS (0: no read hold), for before/after.
 """
 
 from __future__ import annotations
@@ -265,11 +269,12 @@ def _transfer(
     return figures
 
 
-def _bench_config(pacing: str) -> EmulatorConfig:
+def _bench_config(pacing: str, agent_burst: int = 16) -> EmulatorConfig:
     """The emulator every figure uses: fast app transitions, room for many sessions."""
     return dataclasses.replace(
         default_config(),
         pacing=pacing,
+        agent_burst=agent_burst,
         # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
         limits=LimitsConfig(sessions_per_space=32),
         delays=DelaysConfig(
@@ -280,10 +285,10 @@ def _bench_config(pacing: str) -> EmulatorConfig:
 
 @contextlib.contextmanager
 def _opened_space(
-    pacing: str, daemon_env: dict[str, str] = FAST_DAEMON
+    pacing: str, daemon_env: dict[str, str] = FAST_DAEMON, agent_burst: int = 16
 ) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
     """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
-    config = _bench_config(pacing)
+    config = _bench_config(pacing, agent_burst)
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
@@ -296,9 +301,40 @@ def _opened_space(
             box.stop_daemon()
 
 
-def measure_cpu(mib: int) -> dict[str, float]:
+def add_path_options(parser: argparse.ArgumentParser) -> None:
+    """The emulator's agent pacing and the daemon's read hold, for every bench of the path."""
+    parser.add_argument(
+        "--agent-burst",
+        type=int,
+        default=16,
+        help="messages the emulator's agent sends per pacing tick (1: like the real agent)",
+    )
+    parser.add_argument(
+        "--read-hold-ms",
+        type=float,
+        default=None,
+        help="the daemon's SMCONNECT_READ_HOLD_MS (0: no read hold; default: the daemon's)",
+    )
+
+
+def path_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, daemon_env: dict[str, str]
+) -> dict[str, str]:
+    """Check ``add_path_options``' values; ``daemon_env`` with the read hold applied."""
+    if not 1 <= args.agent_burst <= 32:
+        parser.error("--agent-burst must be in 1-32")
+    if args.read_hold_ms is None:
+        return daemon_env
+    if not 0 <= args.read_hold_ms <= 1000:
+        parser.error("--read-hold-ms must be in 0-1000")
+    return {**daemon_env, "SMCONNECT_READ_HOLD_MS": f"{args.read_hold_ms:g}"}
+
+
+def measure_cpu(
+    mib: int, agent_burst: int = 16, daemon_env: dict[str, str] = FAST_DAEMON
+) -> dict[str, float]:
     """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
-    with _opened_space("realistic") as (box, emulator, tmp):
+    with _opened_space("realistic", daemon_env, agent_burst) as (box, emulator, tmp):
         _run(box.ssh_argv("sm-demo", "true"), box.env)
         daemon_pid = int(box.call("daemon.status")["pid"])
         direct = UnixForwarder(_space_ssh_socket(emulator))
@@ -310,9 +346,18 @@ def measure_cpu(mib: int) -> dict[str, float]:
         }
         for suffix, argv in paths.items():
             pid = None if suffix == "_direct" else daemon_pid
+            resent = _agent_resends(emulator)
             for name, value in _transfer(argv, box.env, tmp, mib, pid).items():
                 figures[name + suffix] = value
+            if suffix != "_direct":
+                figures["agent_resends" + suffix] = _agent_resends(emulator) - resent
         return figures
+
+
+def _agent_resends(emulator: EmulatorThread) -> int:
+    """Messages the emulator's agent sent again (an ack later than its RTO, or lost)."""
+    sessions = list(emulator.emulator.broker.sessions.values())
+    return sum(session.core_stats.retransmissions for session in sessions)
 
 
 def _space_ssh_socket(emulator: EmulatorThread) -> str:
@@ -334,8 +379,8 @@ def _direct_argv(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def measure(runs: int) -> dict[str, float]:
-    with _opened_space("unthrottled") as (box, emulator, _tmp):
+def measure(runs: int, daemon_env: dict[str, str] = FAST_DAEMON) -> dict[str, float]:
+    with _opened_space("unthrottled", daemon_env) as (box, emulator, _tmp):
         env = box.env
 
         direct = UnixForwarder(_space_ssh_socket(emulator))
@@ -395,6 +440,7 @@ def main() -> None:
         "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
     )
     parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
+    add_path_options(parser)
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -417,9 +463,10 @@ def main() -> None:
         return
     if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
         parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
-    figures = {} if args.cpu_only else measure(args.runs)
+    daemon_env = path_options(parser, args, FAST_DAEMON)
+    figures = {} if args.cpu_only else measure(args.runs, daemon_env)
     if args.cpu_mib:
-        figures.update(measure_cpu(args.cpu_mib))
+        figures.update(measure_cpu(args.cpu_mib, args.agent_burst, daemon_env))
     if args.json:
         print(json.dumps(figures))
     else:

@@ -16,7 +16,8 @@ Figures (SIZE = 32 MiB, 256 KiB with --quick; MB/s = payload / the copy's own se
                                    plus the lanes' helpers (its reaped children)
   busy_{daemon,space}_{up,down}    CPU seconds / wall seconds of the copy at the most lanes: 1.0
                                    is one core; the emulator's Python runs on one core at most
-With --lanes N,M,...: only the random copies, over those lane counts, each with
+--agent-burst N and --read-hold-ms N as in scripts/bench_ssh.py (the agent's pacing, the daemon's
+read hold). With --lanes N,M,...: only the random copies, over those lane counts, each with
   {cpu,daemon_cpu,space_cpu}_s_per_mib_{up,down}_N and busy_{daemon,space}_{up,down}_N as above.
   resume_skipped_fraction          kill -9 of `cp` half-way (8 lanes, 1 MiB pieces), then the
                                    re-run's skipped_bytes / SIZE; the result is checked identical
@@ -37,7 +38,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_ssh import _cpu_s, _opened_space  # scripts/ is on sys.path when run as a script
+from bench_ssh import (  # scripts/ is on sys.path when run as a script
+    _cpu_s,
+    _opened_space,
+    add_path_options,
+    path_options,
+)
 
 from bridge.emulator import EmulatorThread
 from bridge.testing.sandbox import FAST_DAEMON, Sandbox
@@ -167,6 +173,8 @@ def measure(
     only: str = "all",
     lanes_list: tuple[int, ...] = (),
     chunk: str | None = None,
+    agent_burst: int = 16,
+    daemon_env: dict[str, str] = PACED_DAEMON,
 ) -> dict[str, float]:
     """The figures; ``only`` limits them to the small-files ratio (``small``) or the 8-lane
     rates and CPU (``cpu``), so one figure can be re-measured in a minute on a busy machine;
@@ -177,7 +185,7 @@ def measure(
     size = QUICK_SIZE if quick else mib << 20
     lane_counts = (1, 2) if quick else (1, 2, 4, 8) if only == "all" else (8,)
     lane_counts = lanes_list or lane_counts
-    with _opened_space("realistic", PACED_DAEMON) as (box, emulator, tmp):
+    with _opened_space("realistic", daemon_env, agent_burst) as (box, emulator, tmp):
         daemon = int(box.call("daemon.status")["pid"])
         figures: dict[str, float] = {"mib": size / (1 << 20)}
         random = tmp / "random.bin"
@@ -244,8 +252,12 @@ def main() -> None:
         metavar="SIZE",
         help="`cp --chunk` for the random copies (default 4M; a file of one chunk uses one lane)",
     )
+    add_path_options(parser)
     args = parser.parse_args()
-    figures = measure(args.quick, args.mib, args.only, args.lanes, args.chunk)
+    daemon_env = path_options(parser, args, PACED_DAEMON)
+    figures = measure(
+        args.quick, args.mib, args.only, args.lanes, args.chunk, args.agent_burst, daemon_env
+    )
     lines = [f"{name:28} {value:10.4f}" for name, value in figures.items()]
     print(json.dumps(figures) if args.json else "\n".join(lines))
 

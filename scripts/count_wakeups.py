@@ -1,4 +1,4 @@
-"""scripts/count_wakeups.py [--mib N] [--json]: the daemon's wake-ups and socket calls per MiB
+"""scripts/count_wakeups.py [--mib N] [--agent-burst N] [--read-hold-ms N] [--json]: the daemon's wake-ups and socket calls per MiB
 for one ssh upload and one download through the descriptor path, under the realistic SSM
 pacing (the set-up of scripts/bench_ssh.py). Counts, unlike CPU seconds, hardly move with the
 machine's load, so they show what a change to the data path saves.
@@ -29,7 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_ssh import _opened_space, _run  # scripts/ is on sys.path when run as a script
+from bench_ssh import (  # scripts/ is on sys.path when run as a script
+    _opened_space,
+    _run,
+    add_path_options,
+    path_options,
+)
 
 from bridge.testing.sandbox import FAST_DAEMON
 
@@ -113,15 +118,17 @@ def _per_mib(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=4)
+    add_path_options(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    daemon_env = path_options(parser, args, FAST_DAEMON)
     size = args.mib * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="count-wakeups-") as hook:
         Path(hook, "sitecustomize.py").write_text(_COUNTERS)
         out = Path(hook, "counters.json")
         path = os.pathsep.join([hook, os.environ.get("PYTHONPATH", "")])
-        env = {**FAST_DAEMON, "PYTHONPATH": path, "COUNT_WAKEUPS_OUT": str(out)}
-        with _opened_space("realistic", env) as (box, _emulator, tmp):
+        env = {**daemon_env, "PYTHONPATH": path, "COUNT_WAKEUPS_OUT": str(out)}
+        with _opened_space("realistic", env, args.agent_burst) as (box, _emulator, tmp):
             _run(box.ssh_argv("sm-demo", "true"), box.env)
             pid = int(box.call("daemon.status")["pid"])
             ssh = box.ssh_argv("sm-demo")

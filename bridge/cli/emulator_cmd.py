@@ -58,6 +58,14 @@ def serve(
             help="One-way delay in ms on every API call and websocket frame (a long link).",
         ),
     ] = None,
+    agent_burst: Annotated[
+        int | None,
+        typer.Option(
+            "--agent-burst",
+            help="Messages the agent sends per pacing tick (1-32, default 16; 1: like the real "
+            "agent, one websocket message per millisecond).",
+        ),
+    ] = None,
     hostile: Annotated[
         bool,
         typer.Option("--hostile", help="Add spaces and domains with hostile names (for testing)."),
@@ -84,6 +92,7 @@ def serve(
             session_limit=session_limit,
             hostile=True if hostile else None,
             latency_ms=latency_ms,
+            agent_burst=agent_burst,
         )
     except ConfigError as exc:
         typer.echo(f"smconnect emulator: {exc}", err=True)

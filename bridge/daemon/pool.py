@@ -215,6 +215,7 @@ class ChannelPool:
                 on_reconnect=on_reconnect,
                 config=self._core_config,
                 predial=predial,
+                read_hold=self._settings.read_hold,
             )
         except BaseException:  # no channel holds the session: end it, or it counts to the limit
             await asyncio.shield(self._terminate(ws, grant.session_id, purpose))

@@ -72,6 +72,12 @@ class DaemonSettings:
     (``SMCONNECT_WARM_CHANNELS=on|off``; docs/design/efficiency.md, "Warm channels")."""
     warm_idle: float = 600.0
     """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``)."""
+    read_hold: float = 0.020
+    """Seconds, at most, a data channel stops reading its websocket after a bulk read while
+    data streams, so one read gathers several messages; 0 for never (``SMCONNECT_READ_HOLD_MS``,
+    in ms; the channel's own default, ``bridge.ssm.readhold.DEFAULT_HOLD``, spelled here for
+    the same reason as ``DEFAULT_CHANNEL_RATE``; docs/design/efficiency.md, "A bounded read
+    hold")."""
     description_reuse: float = 10.0
     """Seconds a space's description serves the next ssh without describe calls, 0 for never
     (``SMCONNECT_DESCRIPTION_REUSE_SECONDS``; docs/design/proxy.md, "Opening a connection")."""
@@ -103,6 +109,8 @@ class DaemonSettings:
             idle_warning=_seconds(env, "SMCONNECT_IDLE_WARNING", default.idle_warning),
             warm_channels=_switch(env, "SMCONNECT_WARM_CHANNELS", default.warm_channels),
             warm_idle=_seconds(env, "SMCONNECT_WARM_IDLE_SECONDS", default.warm_idle),
+            read_hold=_seconds_or_never(env, "SMCONNECT_READ_HOLD_MS", default.read_hold * 1000)
+            / 1000,
             description_reuse=_seconds_or_never(
                 env, "SMCONNECT_DESCRIPTION_REUSE_SECONDS", default.description_reuse
             ),

@@ -171,6 +171,7 @@ def _broker_gateway(config: EmulatorConfig) -> SessionGateway:
         pacing="unthrottled" if config.pacing == "unthrottled" else "realistic",
         idle_timeout=idle or None,
         latency=config.latency_ms / 1000.0,
+        agent_burst=config.agent_burst,
     )
 
 

@@ -143,6 +143,10 @@ class EmulatorConfig:
     minute_seconds: float = 60.0  # how long one emulated minute lasts (idle timeouts)
     hostile: bool = False  # add spaces and domains with hostile names (see hostile.py)
     latency_ms: float = 0.0  # one-way delay on every API call and websocket frame (delay.py)
+    # Data messages the agent sends per pacing tick under a backlog (its core's pace_batch).
+    # 16: bursts every ~17 ms, kind to the client; 1: one message per websocket write about
+    # every millisecond, as the real agent sends (it sleeps 1 ms after each <= 1024-byte read).
+    agent_burst: int = 16
 
     def with_overrides(
         self,
@@ -153,6 +157,7 @@ class EmulatorConfig:
         session_limit: int | None = None,
         hostile: bool | None = None,
         latency_ms: float | None = None,
+        agent_burst: int | None = None,
     ) -> EmulatorConfig:
         """Command-line options win over the file."""
         updated = self
@@ -171,6 +176,8 @@ class EmulatorConfig:
             updated = replace(updated, hostile=hostile)
         if latency_ms is not None:
             updated = replace(updated, latency_ms=_latency(latency_ms, "--latency-ms"))
+        if agent_burst is not None:
+            updated = replace(updated, agent_burst=_agent_burst(agent_burst, "--agent-burst"))
         return updated
 
 
@@ -243,6 +250,7 @@ def config_from_mapping(data: Any) -> EmulatorConfig:
         minute_seconds=_minute(root.number("minute_seconds", 60.0), "minute_seconds"),
         hostile=root.boolean("hostile", False),
         latency_ms=_latency(root.number("latency_ms", 0.0), "latency_ms"),
+        agent_burst=_agent_burst(root.integer("agent_burst", 16), "agent_burst"),
     )
     root.done()
     return cfg
@@ -380,6 +388,15 @@ def _latency(value: float, where: str) -> float:
     if not low <= value <= high:
         raise ConfigError(f"{where}: {value} ms is outside {low:g}-{high:g}")
     return float(value)
+
+
+AGENT_BURST_MAX = 32  # the core's rate_burst: more tokens than that never accumulate
+
+
+def _agent_burst(value: int, where: str) -> int:
+    if not 1 <= value <= AGENT_BURST_MAX:
+        raise ConfigError(f"{where}: {value} is outside 1-{AGENT_BURST_MAX}")
+    return value
 
 
 def _delays(root: _Obj) -> DelaysConfig:

@@ -173,3 +173,5 @@ class TransportStats:
     reconnects: int  # websockets successfully resumed
     websocket_latency: float | None  # last ping/pong round trip, if a pong came back
     flags_received: Mapping[int, int] = field(default_factory=dict)  # Flag value -> count
+    websocket_reads: int = 0  # batches the read loop took from the websocket(s)
+    read_holds: int = 0  # reads after which reading was held for more (bridge/ssm/readhold.py)

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from bridge.ssm.core import CoreConfig
+from bridge.ssm.readhold import DEFAULT_HOLD
 
 __all__ = ["ChannelOptions", "RetryPolicy"]
 
@@ -38,7 +39,9 @@ class ChannelOptions:
     the ClientVersion we report (the agent picks basic port forwarding below 1.1.70); None is
     the core's. ``coalesce`` is the shortest gap between two websocket writes (0 writes every
     batch at once). ``resume_timeout`` bounds one call of ``resume`` (a hung ResumeSession
-    fails the channel). ``stream_limit`` is the StreamReader's buffer limit.
+    fails the channel). ``stream_limit`` is the StreamReader's buffer limit. ``read_hold`` is
+    how long reading the websocket pauses after a bulk read while data streams, so the next
+    read gathers several messages (``bridge.ssm.readhold``; 0 reads every message as it comes).
     """
 
     config: CoreConfig | None = None
@@ -52,3 +55,4 @@ class ChannelOptions:
     client_version: str | None = None
     coalesce: float = 0.004
     resume_timeout: float = 60.0
+    read_hold: float = DEFAULT_HOLD

@@ -67,6 +67,7 @@ from bridge.ssm.errors import (
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
 from bridge.ssm.predial import PreDial
+from bridge.ssm.readhold import ReadHold
 from bridge.ssm.stream import ChannelTransport
 from bridge.ssm.wsbatch import receiver_for
 
@@ -130,6 +131,8 @@ class DataChannel:
         self._reconnects = 0
         self._attempts_used = 0  # resume tries since the last connection that carried frames
         self._frames_on_connection = 0
+        self._reads = 0  # batches the read loop took from the websocket
+        self._holds = 0  # of which reading was then held (readhold)
         self._ws_latency: float | None = None
         self._flags: dict[int, int] = {}
         self._flag_listeners: list[Callable[[int], None]] = []
@@ -204,6 +207,8 @@ class DataChannel:
             reconnects=self._reconnects,
             websocket_latency=self._ws_latency,
             flags_received=MappingProxyType(dict(self._flags)),
+            websocket_reads=self._reads,
+            read_holds=self._holds,
         )
 
     async def wait_ready(self) -> SessionReady:
@@ -358,17 +363,26 @@ class DataChannel:
     async def _read_loop(self, ws: ClientConnection) -> None:
         """Feed the core every message one socket read brought (``wsbatch.receiver_for``: up
         to ``_MAX_READ_BATCH``), then act on them once (one delivery to the application, one
-        wake of the writer for the whole batch of acks)."""
+        wake of the writer for the whole batch of acks). While data streams in bulk, reading
+        then pauses for ``options.read_hold`` so the next read gathers more (``readhold``)."""
         core, loop, transport = self._core, self._loop, self._transport
+        stats = core.stats
         receiver = receiver_for(ws)
+        hold = ReadHold(self._options.read_hold)
         while self._outcome is None:
             await transport.wait_reading()
             batch = await receiver.receive(_MAX_READ_BATCH)
             # The service sends only binary frames after the open.
             frames = [frame for frame in batch if not isinstance(frame, str)]
             self._frames_on_connection += len(frames)
+            before = stats.bytes_received
             core.receive_batch(frames, loop.time())
             self._pump()
+            self._reads += 1
+            delivered = stats.bytes_received - before
+            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0, loop.time())
+            if seconds and receiver.hold(seconds):
+                self._holds += 1
 
     def _record_latency(self, latency: float) -> None:
         self._ws_latency = latency

@@ -323,7 +323,8 @@ class BatchReceiver:
         assembler = getattr(ws, "recv_messages", None)  # pause reading at its marks too
         self._high: int | None = getattr(assembler, "high", None)
         self._low: int = getattr(assembler, "low", None) or 0
-        self._paused = False
+        self._paused = False  # by us, for our own high-water mark
+        self._hold: asyncio.TimerHandle | None = None  # reading held until it fires
         self._try_install()
 
     @property
@@ -354,6 +355,47 @@ class BatchReceiver:
         transport.set_protocol(splitter)
         self._splitter = splitter
 
+    @property
+    def waiting(self) -> int:
+        """Messages already cut out and waiting for the next ``receive``."""
+        return 0 if self._splitter is None else len(self._splitter.messages)
+
+    @property
+    def holding(self) -> bool:
+        return self._hold is not None
+
+    def hold(self, seconds: float) -> bool:
+        """Stop reading the socket for ``seconds`` so the kernel gathers what comes meanwhile
+        for one read (``readhold``); ``receive`` waits for the hold's end. Returns whether a
+        hold was armed: not when reading the websockets way, already held, or closing.
+
+        Over TLS asyncio's SSL transport keeps reading the socket while paused (up to its
+        buffer limit) and only stops handing us the bytes: the reads after a hold are still
+        fewer, the socket's wake-ups are not.
+        """
+        transport = self._ws.transport
+        if self._splitter is None or self._hold is not None or transport.is_closing():
+            return False
+        if not self._paused:
+            transport.pause_reading()
+        self._hold = asyncio.get_running_loop().call_later(seconds, self._release)
+        return True
+
+    def _release(self) -> None:
+        """The hold's end: read again (unless our high-water mark still pauses us). No wake:
+        ``receive`` goes on once the gathered bytes are read, the next loop iteration."""
+        self._hold = None
+        transport = self._ws.transport
+        if not self._paused and not transport.is_closing():
+            transport.resume_reading()
+        if self.waiting:
+            self._wake()
+
+    def _end_hold(self) -> None:
+        handle, self._hold = self._hold, None
+        if handle is not None:
+            handle.cancel()
+
     def _wake(self) -> None:
         splitter = self._splitter
         high = self._high
@@ -376,8 +418,14 @@ class BatchReceiver:
         if splitter is None:
             return await self._receive_websockets(limit)
         messages = splitter.messages
-        while not messages:
-            if splitter.assembled or not splitter.mine() or self._ws.transport.is_closing():
+        while not messages or self._hold is not None:
+            if self._ws.transport.is_closing():  # dropped or closing: no hold waits for it
+                self._end_hold()
+                if messages:
+                    break
+            if not messages and (
+                splitter.assembled or not splitter.mine() or self._ws.transport.is_closing()
+            ):
                 return await self._receive_websockets(limit)
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -391,7 +439,7 @@ class BatchReceiver:
             batch = [messages.popleft() for _ in range(limit)]
         if self._paused and len(messages) <= self._low:
             self._paused = False
-            if not getattr(self._ws.recv_messages, "paused", False):
+            if self._hold is None and not getattr(self._ws.recv_messages, "paused", False):
                 self._ws.transport.resume_reading()
         return batch
 

@@ -16,6 +16,7 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.emulator import EmulatorThread
 from bridge.emulator.agent.faults import FaultPlan
 from bridge.ssm.core import CoreConfig
+from bridge.ssm.options import ChannelOptions
 
 from .daemon_helpers import running_space
 
@@ -37,6 +38,10 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
     assert settings.sign_in_warning == 600.0  # not positive: the default
     assert DaemonSettings.from_env({}).channel_rate == CoreConfig().rate_limit  # no drift
     assert DaemonSettings.from_env({"SMCONNECT_CHANNEL_RATE": "500"}).channel_rate == 500.0
+    assert DaemonSettings.from_env({}).read_hold == ChannelOptions().read_hold  # no drift
+    assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "12"}).read_hold == 0.012
+    assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "0"}).read_hold == 0.0
+    assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "x"}).read_hold == 0.020
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.poll_interval = 1.0  # type: ignore[misc]
 

@@ -17,6 +17,7 @@ from bridge.emulator.config import (
     default_config,
     load_config,
 )
+from bridge.emulator.control.wiring import BrokerGateway
 
 YAML = """
 region: eu-west-1
@@ -167,3 +168,18 @@ def test_limits_and_minutes() -> None:
     )
     assert EmulatorConfig().with_overrides(hostile=True).hostile
     assert config_from_mapping({"hostile": True}).hostile
+
+
+def test_agent_burst_reaches_the_agents_core() -> None:
+    """1 paces as the real agent does (one message per write); the default keeps bursts."""
+    assert EmulatorConfig().agent_burst == 16
+    assert config_from_mapping({"agent_burst": 1}).agent_burst == 1
+    assert EmulatorConfig().with_overrides(agent_burst=32).agent_burst == 32
+    for bad in (0, 33):
+        with pytest.raises(ConfigError, match="agent_burst"):
+            config_from_mapping({"agent_burst": bad})
+        with pytest.raises(ConfigError, match="--agent-burst"):
+            EmulatorConfig().with_overrides(agent_burst=bad)
+    gateway = BrokerGateway(agent_burst=1)
+    assert gateway.broker._core_config().pace_batch == 1
+    assert BrokerGateway().broker._core_config().pace_batch == 16

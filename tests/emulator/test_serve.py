@@ -137,6 +137,7 @@ def test_serve_bad_limits_are_one_line_and_exit_2() -> None:
     for option, value, text in (
         ("--session-limit", "0", "--session-limit: must be 1 or more"),
         ("--minute-seconds", "0", "--minute-seconds: must be more than 0 seconds"),
+        ("--agent-burst", "0", "--agent-burst: 0 is outside 1-32"),
     ):
         result = subprocess.run(
             [SMCONNECT, "emulator", "serve", option, value],

@@ -358,3 +358,56 @@ async def test_tls_connection_takes_the_fast_path_byte_exactly(tmp_path: Path) -
         async with connect(url, ssl=client_tls, compression=None) as ws:
             got = await _drain_until_closed(ws, len(payloads))
     assert got == payloads
+
+
+# ---- the read hold (bridge/ssm/readhold.py): reading paused, then one read for what came ----
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_a_hold_gathers_what_came_meanwhile_into_one_batch(tmp_path: Path, tls: bool) -> None:
+    """Twenty messages written one by one while reading is held arrive as one batch (over
+    TLS too, where asyncio's SSL transport keeps reading the socket and only stops handing
+    the bytes on), byte-exact and in order."""
+    server_tls, client_tls = tls_contexts(tmp_path) if tls else (None, None)
+    peer: asyncio.Future[ServerConnection] = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: ServerConnection) -> None:
+        peer.set_result(ws)
+        await ws.wait_closed()
+
+    payloads = [bytes([i]) * (1000 + i) for i in range(20)]
+    async with serve(handler, "localhost", 0, ssl=server_tls, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"{'wss' if tls else 'ws'}://localhost:{port}"
+        async with connect(url, ssl=client_tls, compression=None) as ws:
+            receiver = receiver_for(ws)
+            server_ws = await peer
+            assert receiver.fast
+            assert receiver.hold(0.1)
+            assert not receiver.hold(0.1)  # one hold at a time
+            for payload in payloads:  # each its own socket write, as the agent sends them
+                write_batch(server_ws, [payload])
+            async with asyncio.timeout(5):
+                batch = await receiver.receive(64)
+            assert batch == payloads
+            assert not receiver.holding
+            write_batch(server_ws, [b"after"])  # reading resumed: no hold, no wait
+            async with asyncio.timeout(5):
+                assert await receiver.receive(64) == [b"after"]
+
+
+async def test_a_connection_dropped_during_a_hold_ends_the_wait() -> None:
+    """A long hold does not wedge the reader of a connection that is aborted meanwhile."""
+    async with serve(_idle, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            receiver = receiver_for(ws)
+            assert receiver.hold(600)
+            reading = asyncio.create_task(receiver.receive(64))
+            await asyncio.sleep(0)  # the reader waits on the hold
+            assert not reading.done()
+            ws.transport.abort()
+            with pytest.raises(ConnectionClosed):
+                async with asyncio.timeout(5):
+                    await reading
+            assert not receiver.holding

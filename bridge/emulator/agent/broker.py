@@ -101,9 +101,15 @@ class SessionBroker:
         host: str = "127.0.0.1",
         orphan_timeout: float | None = 600.0,
         idle_timeout: float | None = None,
+        agent_burst: int = 16,
     ) -> None:
         if pacing not in ("realistic", "unthrottled"):
             raise ValueError(f"unknown pacing {pacing!r}")
+        if agent_burst < 1:
+            raise ValueError(f"agent_burst must be 1 or more, not {agent_burst}")
+        # Messages per pacing tick under a backlog: 1 writes each message on its own, about
+        # one per millisecond, as the real agent does (docs/design/emulator-agent.md "Pacing").
+        self.agent_burst = agent_burst
         self.pacing: Pacing = pacing
         self.handshake_timeout = handshake_timeout
         self.host = host
@@ -221,7 +227,9 @@ class SessionBroker:
 
     def _core_config(self) -> CoreConfig:
         rate = REALISTIC_RATE if self.pacing == "realistic" else None
-        return CoreConfig(rate_limit=rate, handshake_timeout=self.handshake_timeout)
+        return CoreConfig(
+            rate_limit=rate, handshake_timeout=self.handshake_timeout, pace_batch=self.agent_burst
+        )
 
     def _live(self, session_id: str) -> AgentSession:
         session = self._sessions.get(session_id)

@@ -31,8 +31,11 @@ class BrokerGateway:
         host: str = "127.0.0.1",
         idle_timeout: float | None = None,
         latency: float = 0.0,
+        agent_burst: int = 16,
     ) -> None:
-        self.broker = SessionBroker(pacing=pacing, host=host, idle_timeout=idle_timeout)
+        self.broker = SessionBroker(
+            pacing=pacing, host=host, idle_timeout=idle_timeout, agent_burst=agent_burst
+        )
         self._latency = latency
         self._line: DelayLine | None = None
 
