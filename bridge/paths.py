@@ -144,6 +144,16 @@ def state_dir_name() -> str:
     return os.path.join(base, "smconnect")
 
 
+def cache_dir_name() -> str:
+    """Where the daemon keeps what it can rebuild (the trimmed service models): the XDG cache
+    directory's ``smconnect``, or ``~/.cache/smconnect``. Not the state directory: a cache may
+    be shared by every state directory of a user (a test suite's hundreds of sandboxes share
+    one through ``XDG_CACHE_HOME``) and deleted at any time."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "smconnect")
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` 0700 or check an existing one is ours, a real directory and private.
 

@@ -13,7 +13,9 @@ tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py. A ru
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,12 @@ from tests.support.other_user import OtherUser, throwaway_user
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(USER_ENV, CURRENT)
+    # One cache directory for every daemon the suite starts (each has its own HOME and state):
+    # the trimmed service models are built once per run, not once per sandbox (~0.5 s of CPU
+    # each). tests/aws/test_models.py builds its own.
+    cache = tempfile.mkdtemp(prefix="smconnect-test-cache-")
+    os.environ["XDG_CACHE_HOME"] = cache
+    config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
     # A run started in the background by a non-interactive shell (``cmd &``) ignores SIGINT,
     # and every child inherits that: the tests that interrupt a CLI or a remote shell's job
     # with SIGINT or ^C would time out. An ignored SIGINT is not inherited past exec once

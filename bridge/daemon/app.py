@@ -9,7 +9,9 @@ and ties their lifetimes to the server's.
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from bridge.aws.pricing import PriceCache
@@ -25,10 +27,12 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
 from bridge.daemon.transfers import TransferService
 from bridge.daemon.workspace import Workspaces
-from bridge.paths import default_paths
+from bridge.paths import RuntimeDirError, cache_dir_name, default_paths, ensure_private_dir
 from bridge.ssh.paths import SshPaths
 
 __all__ = ["setup"]
+
+log = logging.getLogger("smconnect.daemon")
 
 
 async def setup(
@@ -43,7 +47,7 @@ async def setup(
     pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
     prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
     # SageMaker's and SSM's models cut to the operations we call: ~25 MB less for the daemon.
-    use_trimmed_models(default_paths().state_dir / "models")
+    use_trimmed_models(_models_root())
     threading.Thread(target=warm_models, name="smconnect-models", daemon=True).start()
     workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
@@ -88,3 +92,14 @@ async def setup(
 
     server.on_shutdown(close)
     server.on_shutdown(jupyter.close)  # callbacks run last-registered first: Jupyter's first
+
+
+def _models_root() -> Path | None:
+    """Where the trimmed models are cached: the user's cache directory (``cache_dir_name``),
+    which must be private, since botocore takes its endpoints and shapes from there; None
+    (botocore's full data) when it cannot be."""
+    try:
+        return ensure_private_dir(Path(cache_dir_name())) / "models"
+    except (OSError, RuntimeDirError) as exc:
+        log.warning("using botocore's full service models: %s", exc)
+        return None

@@ -94,7 +94,7 @@ class Result:
 
 # What a CLI test inherits from this process: nothing that could reach AWS or change how the
 # tools behave, only what a program needs to run.
-_KEEP = frozenset({"PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH"})
+_KEEP = frozenset({"PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "XDG_CACHE_HOME"})
 
 
 @dataclass

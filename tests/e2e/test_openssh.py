@@ -152,7 +152,7 @@ def test_the_daemon_serves_trimmed_service_models(stack: Stack, opened: dict[str
     log = (stack.state_dir / "daemon.log").read_text()
     assert "serving trimmed service models (sagemaker, ssm)" in log
     assert "full service models" not in log
-    assert list((stack.state_dir / "models").glob("*/key"))
+    assert list(Path(os.environ["XDG_CACHE_HOME"], "smconnect", "models").glob("*/key"))
 
 
 def test_runs_commands_with_exit_status(
