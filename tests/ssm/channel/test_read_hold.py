@@ -30,8 +30,12 @@ async def _download(realistic: Harness, **options: float) -> tuple[int, int, int
 
 
 async def test_a_paced_download_is_read_several_messages_at_a_time(realistic: Harness) -> None:
+    """Without the hold each ~1 ms message is a read of its own on a quiet machine (the next
+    test: no holds). Not asserted: that holds happened. On a loaded one the loop's own stalls
+    gather the messages, the reads then come faster than the service paces, and the hold
+    rightly stays off (``PACED_RATE``; a CI run saw 0 holds); tests/ssm/test_readhold.py
+    checks each decision with an injected clock."""
     messages, reads, holds = await _download(realistic)
-    assert holds > 0
     assert messages >= SIZE // 1024
     assert messages >= 3 * reads, (messages, reads, holds)
 
