@@ -23,7 +23,8 @@ Figures (medians over --runs):
   daemon_rss_mb         the daemon's resident memory with 10 ssh sessions open
 The emulator runs unthrottled so the figures show smconnect's own costs, not the SSM ceiling.
 
-CPU per MiB, under the realistic SSM pacing (a second emulator), --cpu-mib MiB each way:
+CPU per MiB, under the realistic SSM pacing (a second emulator; --pacing unthrottled for none),
+--cpu-mib MiB each way:
   cpu_s_per_mib_up/_down          the whole path: ssh + `smconnect proxy` + the daemon's CPU
                                   seconds per MiB, on the default path (descriptor passing)
   cpu_s_per_mib_up/_down_relay    the same with `-o ProxyUseFdpass=no` (the proxy relays)
@@ -331,10 +332,13 @@ def path_options(
 
 
 def measure_cpu(
-    mib: int, agent_burst: int = 16, daemon_env: dict[str, str] = FAST_DAEMON
+    mib: int,
+    agent_burst: int = 16,
+    daemon_env: dict[str, str] = FAST_DAEMON,
+    pacing: str = "realistic",
 ) -> dict[str, float]:
-    """The whole path's CPU per MiB under the realistic pacing, on each path and direct."""
-    with _opened_space("realistic", daemon_env, agent_burst) as (box, emulator, tmp):
+    """The whole path's CPU per MiB under ``pacing``, on each path and direct."""
+    with _opened_space(pacing, daemon_env, agent_burst) as (box, emulator, tmp):
         _run(box.ssh_argv("sm-demo", "true"), box.env)
         daemon_pid = int(box.call("daemon.status")["pid"])
         direct = UnixForwarder(_space_ssh_socket(emulator))
@@ -440,6 +444,13 @@ def main() -> None:
         "--cpu-mib", type=int, default=4, help="MiB each way for the CPU figures (0: skip them)"
     )
     parser.add_argument("--cpu-only", action="store_true", help="only the CPU figures")
+    parser.add_argument(
+        "--pacing",
+        choices=("realistic", "unthrottled"),
+        default="realistic",
+        help="the emulator's SSM pacing for the CPU figures (unthrottled: smconnect's own costs "
+        "at full speed; issue #11's unthrottled download figure is cpu_s_per_mib_down)",
+    )
     add_path_options(parser)
     parser.add_argument(
         "--latency-ms",
@@ -466,7 +477,7 @@ def main() -> None:
     daemon_env = path_options(parser, args, FAST_DAEMON)
     figures = {} if args.cpu_only else measure(args.runs, daemon_env)
     if args.cpu_mib:
-        figures.update(measure_cpu(args.cpu_mib, args.agent_burst, daemon_env))
+        figures.update(measure_cpu(args.cpu_mib, args.agent_burst, daemon_env, args.pacing))
     if args.json:
         print(json.dumps(figures))
     else:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from bridge.ssm import readhold
 from bridge.ssm.core import CoreConfig
 
 from .channel_helpers import BulkTarget, EchoTarget, Harness, read_all, seeded_digest
@@ -29,15 +32,19 @@ async def _download(realistic: Harness, **options: float) -> tuple[int, int, int
     return stats.messages_received, stats.websocket_reads, stats.read_holds
 
 
-async def test_a_paced_download_is_read_several_messages_at_a_time(realistic: Harness) -> None:
-    """Without the hold each ~1 ms message is a read of its own on a quiet machine (the next
-    test: no holds). Not asserted: that holds happened. On a loaded one the loop's own stalls
-    gather the messages, the reads then come faster than the service paces, and the hold
-    rightly stays off (``PACED_RATE``; a CI run saw 0 holds); tests/ssm/test_readhold.py
-    checks each decision with an injected clock."""
+async def test_a_paced_download_is_held_between_reads(
+    realistic: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read loop consults the hold and holds a paced download, byte-exact. Its timing
+    rules are off here (``PACED_RATE``, ``QUIET_GAP``): on a loaded machine the agent's
+    catch-up bursts after a stall look faster than the service paces, and a stall longer than
+    three holds starts a new stream, so two CI runs saw no hold at all (98 messages in 61
+    reads); those decisions are tested with an injected clock in tests/ssm/test_readhold.py."""
+    monkeypatch.setattr(readhold, "PACED_RATE", float("inf"))
+    monkeypatch.setattr(readhold, "QUIET_GAP", 1e9)
     messages, reads, holds = await _download(realistic)
     assert messages >= SIZE // 1024
-    assert messages >= 3 * reads, (messages, reads, holds)
+    assert holds > 0, (messages, reads, holds)
 
 
 async def test_no_hold_with_read_hold_zero(realistic: Harness) -> None:
