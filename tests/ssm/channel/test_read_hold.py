@@ -4,6 +4,7 @@ interactive exchange is never held (bridge/ssm/readhold.py)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -33,13 +34,18 @@ async def _download(realistic: Harness, **options: float) -> tuple[int, int, int
 
 
 async def test_a_paced_download_is_held_between_reads(
-    realistic: Harness, monkeypatch: pytest.MonkeyPatch
+    realistic: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The read loop consults the hold and holds a paced download, byte-exact. Its timing
-    rules are off here (``PACED_RATE``, ``QUIET_GAP``): on a loaded machine the agent's
-    catch-up bursts after a stall look faster than the service paces, and a stall longer than
-    three holds starts a new stream, so two CI runs saw no hold at all (98 messages in 61
-    reads); those decisions are tested with an injected clock in tests/ssm/test_readhold.py."""
+    """The read loop consults the hold and holds a paced download, byte-exact.
+
+    Logging is kept at INFO here: three full CI runs saw no hold at all (98 messages in 61
+    reads, the same each time) because an earlier test leaves the root logger at DEBUG, and
+    websockets' debug mode turns the batch receiver, and with it the hold, off (``wsbatch``);
+    ``--log-level=DEBUG`` reproduces it. The hold's timing rules are off too (``PACED_RATE``,
+    ``QUIET_GAP``), so a loaded machine's stalls cannot disarm it; those decisions are tested
+    with an injected clock in tests/ssm/test_readhold.py."""
+    for name in ("", "websockets", "smconnect", "bridge"):
+        caplog.set_level(logging.INFO, logger=name)
     monkeypatch.setattr(readhold, "PACED_RATE", float("inf"))
     monkeypatch.setattr(readhold, "QUIET_GAP", 1e9)
     messages, reads, holds = await _download(realistic)
