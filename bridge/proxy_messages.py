@@ -93,10 +93,10 @@ def notice(payload: bytes) -> None:
 def report(state_dir: str, host: str, message: str) -> None:
     """A failure of the connection to ``host``: one line on stderr, and in the proxy log."""
     say(message)
-    log_failure(state_dir, f"{host}: {message}")
+    _log_failure(state_dir, f"{host}: {message}")
 
 
-def log_failure(state_dir: str, message: str) -> None:
+def _log_failure(state_dir: str, message: str) -> None:
     """Append ``message`` to the proxy log (0600, in a 0700 state directory); best effort: a
     failure to log must not hide the failure itself, already on stderr."""
     with Quietly(OSError):
