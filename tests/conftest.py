@@ -8,6 +8,10 @@ user switch at each app start, and spaces rooted in pytest's 0700 temp folders s
 The default (``sagemaker-user`` as root) has its own tests, which lift this:
 tests/e2e/test_space_user.py and tests/emulator/runtime/test_space_user.py. A run started with
 ``SMCONNECT_EMULATOR_SPACE_USER=`` (set, empty) keeps the default everywhere.
+
+Logging is process-wide: after every test, whatever it changed (a logger's level, a handler on
+the root) is put back, so one test's logging set-up cannot change how a later one runs, and the
+test errors at teardown naming the change (``tests/support/logging_state.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pytest
 
 from bridge.emulator.runtime.space_user import CURRENT, USER_ENV
 from tests.support import log_scan
+from tests.support.logging_state import Snapshot
 from tests.support.other_user import OtherUser, throwaway_user
 
 
@@ -47,6 +52,22 @@ def other_user() -> Iterator[OtherUser]:
     """A local user made for this run (``useradd``) and removed after it; skips without root."""
     with throwaway_user() as user:
         yield user
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Set up before any other fixture of the test, so torn down after them (``caplog``'s own
+    restore included): what is still changed then is the test's leak. It is put back first,
+    so later tests run as they would alone, then the leaking test errors, naming the change."""
+    before = Snapshot.take()
+    yield
+    changes = before.restore()
+    if changes:
+        pytest.fail(
+            "this test left logging changed (restored; undo it in the test or its fixture): "
+            + "; ".join(changes),
+            pytrace=False,
+        )
 
 
 def _base_temp(session: pytest.Session) -> Path | None:

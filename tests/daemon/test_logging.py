@@ -18,19 +18,20 @@ from bridge.daemon.client import DaemonClient
 from bridge.daemon.logsetup import RedactingFormatter, setup_logging
 from bridge.daemon.server import DaemonServer
 from bridge.paths import DaemonPaths
+from tests.support.logging_state import Snapshot
 
 
 @pytest.fixture
 def daemon_log(daemon_paths: DaemonPaths) -> Iterator[logging.Handler]:
+    """The daemon's logging, set up in this process and undone after the test: all of it (the
+    root's level and handler, websockets' and asyncssh's levels), as found before the set-up.
+    Reading the root's level after ``setup_logging`` left it at DEBUG for every later test."""
+    before = Snapshot.take()
     handler = setup_logging(daemon_paths.log, "DEBUG")
-    root = logging.getLogger()
-    level = root.level
     try:
         yield handler
     finally:
-        root.removeHandler(handler)
-        handler.close()
-        root.setLevel(level)
+        before.restore()  # removes and closes the handler too
         logging.captureWarnings(False)
         sys.excepthook = sys.__excepthook__
 

@@ -17,7 +17,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from bridge.proxy import WATCHER_NAME
+from bridge.proxy_fdpass import WATCHER_NAME
 from bridge.ssh.known_hosts import KnownHosts
 from bridge.ssh.paths import SshPaths
 from tests.support import wait_until

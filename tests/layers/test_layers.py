@@ -5,7 +5,8 @@ From the bottom up:
 * foundation: ``bridge.fsutil``, ``bridge.paths``, ``bridge.redact`` (stdlib only);
 * lower layers: ``bridge.ssm`` (the SSM data channel), ``bridge.aws`` (boto3, credentials),
   ``bridge.ssh`` (the ssh config we own, ssh over a stream), independent of one another;
-* higher layers: ``bridge.daemon``, ``bridge.proxy`` (+ ``bridge.fastws``), ``bridge.cli``;
+* higher layers: ``bridge.daemon``, ``bridge.proxy`` and its ``bridge.proxy_*`` modules
+  (+ ``bridge.fastws``), ``bridge.cli``;
 * beside production: ``bridge.emulator`` (a fake AWS, built on the ssm protocol pieces) and
   ``bridge.testing`` (scaffolding that runs the real CLI and daemon against it).
 
@@ -25,7 +26,9 @@ BRIDGE_EDGES = internal(ALL_EDGES)
 
 FOUNDATION = ("bridge.fsutil", "bridge.paths", "bridge.redact")
 LOWER = ("bridge.ssm", "bridge.aws", "bridge.ssh")
-HIGHER = ("bridge.daemon", "bridge.cli", "bridge.emulator", "bridge.testing", "bridge.proxy")
+# The ProxyCommand: the entry point and what it was split into (docs/design/proxy.md).
+PROXY = ("bridge.proxy", "bridge.proxy_fdpass", "bridge.proxy_messages", "bridge.proxy_relay")
+HIGHER = ("bridge.daemon", "bridge.cli", "bridge.emulator", "bridge.testing", *PROXY)
 NOT_PRODUCTION = ("bridge.emulator", "bridge.testing")
 # The only production module that may reach the emulator: `smconnect emulator serve` starts
 # it, importing it when the command runs (never when the CLI starts).
@@ -98,7 +101,7 @@ def test_the_emulator_uses_only_the_ssm_protocol_pieces() -> None:
     assert _show(found) == []
 
 
-@pytest.mark.parametrize("entry", ["bridge.proxy", "bridge.__main__"])
+@pytest.mark.parametrize("entry", [*PROXY, "bridge.__main__"])
 def test_the_proxy_imports_no_boto3_typer_or_rich(entry: str) -> None:
     """Static twin of tests/proxy's runtime check, lazy imports included. ``bridge.__main__``
     routes ``proxy`` before importing the CLI, so only its proxy branch is followed."""

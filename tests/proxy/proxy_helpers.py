@@ -6,7 +6,8 @@ from __future__ import annotations
 # does); and the C modules the descriptor path uses instead of socket, json, hashlib, base64.
 FDPASS_MODULES = {
     "bridge", "bridge.__main__", "bridge.aws", "bridge.aws.caller", "bridge.fastjson",
-    "bridge.fastws", "bridge.paths", "bridge.proxy", "__future__",
+    "bridge.fastws", "bridge.paths", "bridge.proxy", "bridge.proxy_fdpass",
+    "bridge.proxy_messages", "__future__",
     "os", "stat", "_stat", "posixpath", "genericpath", "_collections_abc",
     "_socket", "_json", "_sha1", "binascii",
 }  # fmt: skip
@@ -15,6 +16,7 @@ NOT_ON_THE_FAST_PATH = {
     "socket", "selectors", "enum", "json", "re", "pathlib", "urllib.parse", "ipaddress",
     "hashlib", "_hashlib", "base64", "struct", "contextlib", "collections", "functools",
     "threading", "typing", "tempfile", "array", "bridge.redact", "site", "asyncio",
+    "bridge.proxy_relay",  # the relay fallback, threads and all
 }  # fmt: skip
 
 

@@ -20,7 +20,8 @@ import pytest
 
 from bridge.daemon.fdpass import FdPass, SocketStream
 from bridge.daemon.pool import ManagedChannel
-from bridge.proxy import DAEMON_GONE, ProxyError, how_it_ended, notice_line, redeem_ticket
+from bridge.proxy_fdpass import how_it_ended, redeem_ticket
+from bridge.proxy_messages import DAEMON_GONE, ProxyError, notice_line
 from tests.support.other_user import OtherUser
 
 # Run by /usr/bin/python3 as another user: what does fd.sock answer to a valid ticket?
