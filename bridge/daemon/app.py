@@ -17,6 +17,7 @@ from typing import Any
 from bridge.aws.pricing import PriceCache
 from bridge.aws.session import use_trimmed_models, warm_models
 from bridge.daemon import info
+from bridge.daemon.arns import KnownArns
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
 from bridge.daemon.keepalive import KeepAliveService
@@ -49,7 +50,11 @@ async def setup(
     # SageMaker's and SSM's models cut to the operations we call: ~25 MB less for the daemon.
     use_trimmed_models(_models_root())
     threading.Thread(target=warm_models, name="smconnect-models", daemon=True).start()
-    workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
+    # ARNs an earlier daemon learnt: its first connection's StartSession goes out early too
+    arns = KnownArns(default_paths().state_dir / "space-arns.json")
+    workspaces = Workspaces(
+        poll_interval=settings.poll_interval, price_cache=prices, known_arns=arns
+    )
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
     relay = RelayService(spaces, pool, description_reuse=settings.description_reuse)
     forwards = ForwardService(spaces, pool)

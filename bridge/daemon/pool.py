@@ -78,6 +78,12 @@ def _no_progress(phase: str, message: str) -> None:
     return None
 
 
+def _stream_url_key(ws: Workspace) -> tuple[str | None, str | None]:
+    """What StreamUrls are remembered by (``ChannelPool._stream_urls``): the service's
+    region and endpoint, which decide where the next StartSession's StreamUrl points."""
+    return (ws.region, ws.key.endpoint_url)
+
+
 class ChannelPool:
     def __init__(
         self, settings: DaemonSettings, *, broadcast: Broadcast, known_hosts: Path
@@ -93,8 +99,10 @@ class ChannelPool:
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
-        self.early = EarlySessions(self._terminate)  # StartSession beside a description
-        # (region, endpoint) -> the last StreamUrl StartSession gave: where the next will point
+        # StartSession beside a description, and every session no channel took; it records
+        # the sessions it ends in ``_ended_at`` too
+        self.early = EarlySessions(self._terminate, self._ended_at)
+        # ``_stream_url_key`` -> the last StreamUrl StartSession gave: where the next will point
         self._stream_urls: dict[tuple[str | None, str | None], str] = {}
 
     # -- what the pool holds -------------------------------------------------------------------
@@ -153,7 +161,7 @@ class ChannelPool:
 
     def _predial(self, ws: Workspace) -> PreDial | None:
         """The websocket's TCP and TLS handshakes, begun while StartSession runs."""
-        where = (ws.region, ws.key.endpoint_url)
+        where = _stream_url_key(ws)
         return PreDial.start(expected_target(self._stream_urls.get(where), *where))
 
     async def _open_new(
@@ -171,7 +179,7 @@ class ChannelPool:
             grant = await early.take() if early is not None else None
             if grant is None:
                 grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
-            self._stream_urls[(ws.region, ws.key.endpoint_url)] = grant.stream_url
+            self._stream_urls[_stream_url_key(ws)] = grant.stream_url
             return await self._open_granted(ws, space, key, ssh_host, grant, predial)
         finally:
             if predial is not None:
@@ -308,7 +316,7 @@ class ChannelPool:
         started = time.monotonic()
         while True:
             try:
-                return await ws.run(lambda studio: studio.start_session(space, progress=progress))
+                return await self._start_once(ws, space, progress)
             except SessionLimitExceeded:
                 if not retry_limit:
                     raise
@@ -322,13 +330,27 @@ class ChannelPool:
                 progress("session", "waiting for sessions that are ending")
                 await asyncio.sleep(LIMIT_RETRY)
 
+    async def _start_once(self, ws: Workspace, space: Space, progress: Progress) -> SessionGrant:
+        """One StartSession (with the studio client's own not-yet-ready retries). It runs in a
+        worker thread that a cancellation cannot stop: when our caller goes away meanwhile (ssh
+        killed), the session it grants is terminated as soon as it comes instead of counting
+        against the space's limit until the service ends it."""
+        call = asyncio.ensure_future(
+            ws.run(lambda studio: studio.start_session(space, progress=progress))
+        )
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            self.early.terminate_later(ws, call, space.arn, "its caller went away")
+            raise
+
     def _ours_ending(self, space_arn: str) -> bool:
         ending = any(
             m.ending is not None and not m.ending.done()
             for m in self._channels.values()
             if m.space.arn == space_arn
         )
-        ended = max(self._ended_at.get(space_arn, 0.0), self.early.ended_at.get(space_arn, 0.0))
+        ended = self._ended_at.get(space_arn, 0.0)
         early = self.early.ending(space_arn)
         return ending or early or (ended > 0.0 and time.monotonic() - ended < ENDING_GRACE)
 
