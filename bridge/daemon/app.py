@@ -17,12 +17,12 @@ from typing import Any
 from bridge.aws.pricing import PriceCache
 from bridge.aws.session import use_trimmed_models, warm_models
 from bridge.daemon import info
-from bridge.daemon.arns import KnownArns
 from bridge.daemon.forwards import ForwardService
 from bridge.daemon.jupyter import JupyterService
 from bridge.daemon.keepalive import KeepAliveService
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.relay import RelayService
+from bridge.daemon.remembered import KnownArns, KnownHostKeys
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
@@ -45,13 +45,19 @@ async def setup(
     """The daemon's ``Setup`` hook: build the services and install their methods."""
     settings = settings or DaemonSettings.from_env()
     ssh_paths = ssh_paths or SshPaths.for_home()
-    pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
+    state = default_paths().state_dir
+    pool = ChannelPool(
+        settings,
+        broadcast=server.broadcast,
+        known_hosts=ssh_paths.known_hosts,
+        host_keys=KnownHostKeys(state / "host-keys.json"),  # an earlier daemon's, per app run
+    )
     prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
     # SageMaker's and SSM's models cut to the operations we call: ~25 MB less for the daemon.
     use_trimmed_models(_models_root())
     threading.Thread(target=warm_models, name="smconnect-models", daemon=True).start()
     # ARNs an earlier daemon learnt: its first connection's StartSession goes out early too
-    arns = KnownArns(default_paths().state_dir / "space-arns.json")
+    arns = KnownArns(state / "space-arns.json")
     workspaces = Workspaces(
         poll_interval=settings.poll_interval, price_cache=prices, known_arns=arns
     )

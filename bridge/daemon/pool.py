@@ -43,6 +43,7 @@ from bridge.aws.errors import CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Progress, SessionGrant, Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.early import EarlySession, EarlySessions
+from bridge.daemon.remembered import KnownHostKeys
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
@@ -86,14 +87,20 @@ def _stream_url_key(ws: Workspace) -> tuple[str | None, str | None]:
 
 class ChannelPool:
     def __init__(
-        self, settings: DaemonSettings, *, broadcast: Broadcast, known_hosts: Path
+        self,
+        settings: DaemonSettings,
+        *,
+        broadcast: Broadcast,
+        known_hosts: Path,
+        host_keys: KnownHostKeys | None = None,
     ) -> None:
         self._settings = settings
         self._broadcast = broadcast
         self._known_hosts = known_hosts
         self._channels: dict[str, ManagedChannel] = {}
         self._ids = itertools.count(1)
-        self._host_keys: dict[tuple[str, str | None], str] = {}
+        # each app run's host key, learnt once (and kept for the next daemon: remembered.py)
+        self._host_keys = host_keys or KnownHostKeys(None)
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._warned: dict[Any, asyncio.TimerHandle] = {}
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
@@ -362,10 +369,9 @@ class ChannelPool:
         """The key this app run presents, learnt once per app run over a channel of its own,
         and put into our known_hosts under ``ssh_host``'s key alias (on every call: the alias
         of a space can change when another space of the same name appears)."""
-        cache_key = (space.arn, space.app_created)
         lock = self._host_key_locks.setdefault(space.arn, asyncio.Lock())
         async with lock:
-            key = self._host_keys.get(cache_key)
+            key = self._host_keys.get(space.arn, space.app_created)
             if key is None:
                 managed = await self.open(
                     ws, space, purpose="hostkey", ssh_host=ssh_host, progress=progress
@@ -375,7 +381,7 @@ class ChannelPool:
                     key = await fetch_host_key(reader, writer)
                 finally:
                     await self.release(managed)
-                self._host_keys[cache_key] = key
+                self._host_keys.put(space.arn, space.app_created, key)
             known = KnownHosts(self._known_hosts)
             await asyncio.to_thread(known.set_host_key, host_key_alias(ssh_host), key)
             return key

@@ -154,10 +154,24 @@ class RelayService:
             raise remote_access_disabled(space.name)
         progress = progress_to(conn, space)
         space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
-        await self._pool.host_key(ws, space, params.host, progress=progress)
-        return await self._pool.open(
-            ws, space, purpose="ssh", ssh_host=params.host, progress=progress, early=early
+        # The app run's host key (learnt over a channel of its own the first time) must be in
+        # our known_hosts before ssh gets its channel: both channels open at once.
+        host_key = asyncio.ensure_future(
+            self._pool.host_key(ws, space, params.host, progress=progress)
         )
+        try:
+            managed = await self._pool.open(
+                ws, space, purpose="ssh", ssh_host=params.host, progress=progress, early=early
+            )
+        except BaseException:
+            host_key.cancel()
+            raise
+        try:
+            await host_key
+        except BaseException:
+            await self._pool.release(managed)
+            raise
+        return managed
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
         """A notification to every ssh session of a space: its relay process, or on the

@@ -34,7 +34,7 @@ from bridge.aws.identity import Principal, caller_identity, exported_expired
 from bridge.aws.pricing import HourlyPrice, PriceCache, PriceClient
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
-from bridge.daemon.arns import KnownArns
+from bridge.daemon.remembered import KnownArns
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alias
 from bridge.ssh.errors import SshConfigError
 
@@ -112,7 +112,9 @@ class Workspace:
         # same endpoint (``Workspaces``); kept across forget_spaces(): an ARN names the space
         # (domain and name), not a run of its app (``known_arn``)
         self._arns: dict[str, str] = {} if arns is None else arns
-        self._arns_learnt = arns_learnt  # after any write: KnownArns.save keeps them (arns.py)
+        self._arns_learnt = (
+            arns_learnt  # after any write: KnownArns.save keeps them (remembered.py)
+        )
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -350,7 +352,7 @@ class Workspaces:
         self._poll_interval = poll_interval
         self._price_cache = price_cache
         self._workspaces: dict[IdentityKey, Workspace] = {}
-        # endpoint -> Workspace._arns, kept across daemons when given a file (``arns.py``)
+        # endpoint -> Workspace._arns, kept across daemons when given a file (``remembered.py``)
         self._arns = known_arns or KnownArns(None)
         self._used: dict[IdentityKey, float] = {}
 
