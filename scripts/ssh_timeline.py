@@ -9,7 +9,8 @@ cold and direct alternated ``--runs`` times.
     python scripts/ssh_timeline.py --latency-ms 40 --runs 3 [--fresh]
 
 ``--fresh``: no description reuse (every connection describes the space, with StartSession
-beside it). Reading it: docs/design/efficiency.md, "Cold: where the time goes".
+beside it); ``--new-daemon``: each cold connection is the first of a daemon started just before
+(implies ``--fresh``). Reading it: docs/design/efficiency.md, "Cold: where the time goes".
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=40.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fresh", action="store_true", help="no description reuse")
+    parser.add_argument("--new-daemon", action="store_true", help="a new daemon per connection")
     args = parser.parse_args()
     if not 0 < args.latency_ms <= 10000 or not 0 < args.runs <= 100:
         parser.error("--latency-ms must be in (0, 10000] and --runs in 1..100")
@@ -103,7 +105,7 @@ def main() -> None:
         extra = {
             **FAST_DAEMON,
             "SMCONNECT_WARM_CHANNELS": "off",
-            "SMCONNECT_DESCRIPTION_REUSE_SECONDS": "0" if args.fresh else "10",
+            "SMCONNECT_DESCRIPTION_REUSE_SECONDS": "0" if args.fresh or args.new_daemon else "10",
             "SMCONNECT_LOG_LEVEL": "debug",
         }
         box = Sandbox.create(Path(tmp) / "home", emulator.env, extra=extra)
@@ -116,6 +118,9 @@ def main() -> None:
             subprocess.run(direct_v, env=box.env, capture_output=True, check=True)
             subprocess.run(box.ssh_argv("sm-demo", "true"), env=box.env, capture_output=True)
             for run in range(args.runs):
+                if args.new_daemon:
+                    box.stop_daemon()
+                    box.call("sessions.status")  # started, nothing learnt in its memory
                 time.sleep(1.5)
                 start, rows = _ssh(box.ssh_argv("-v", "sm-demo", "true"), box.env)
                 end = rows[-1][0]
