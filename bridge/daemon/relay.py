@@ -168,10 +168,19 @@ class RelayService:
             raise
         try:
             await host_key
+        except SessionLimitExceeded:
+            # One slot short of the limit, the two channels at once need one too many: ssh's
+            # gives its slot back and they open one after the other, as they used to.
+            await self._pool.release(managed)
         except BaseException:
             await self._pool.release(managed)
             raise
-        return managed
+        else:
+            return managed
+        await self._pool.host_key(ws, space, params.host, progress=progress)
+        return await self._pool.open(
+            ws, space, purpose="ssh", ssh_host=params.host, progress=progress
+        )
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:
         """A notification to every ssh session of a space: its relay process, or on the
