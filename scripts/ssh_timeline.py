@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import datetime
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -135,4 +134,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
