@@ -10,6 +10,10 @@ API and its websockets); the figures, medians over the runs, all measured in the
   ssh_true_ms_cold_fresh  the same with no recent description either (reuse off): every ssh
                       also describes the space (DescribeSpace and ListApps, one round trip,
                       with StartSession sent beside them once the daemon knows the ARN)
+  ssh_true_ms_cold_new_daemon  the same as the first connection of a daemon started just
+                      before (nothing learnt in its memory: it describes the space, and needs
+                      the app run's host key); what an earlier daemon kept in the state
+                      directory (ARNs, host keys: bridge/daemon/remembered.py) is used
   ssh_true_ms_warm    the same with warm channels on, each ssh taking the ready spare
   ssh_true_ms_direct  `ssh` straight to the space's SSH server through a TCP delay line with
                       the same one-way delay: the floor
@@ -56,6 +60,14 @@ def _settle() -> None:
     spare) finish before the next one is timed: the emulator and its delay lines run in this
     process, and each figure is one connection's time, not its predecessor's leftovers."""
     time.sleep(SETTLE_SECONDS)
+
+
+def _first_of_a_new_daemon(box: Sandbox) -> float:
+    """The first ssh of a daemon started (by a call that learns nothing) just before."""
+    box.stop_daemon()
+    box.call("sessions.status")
+    _settle()
+    return _ssh_ms(box.ssh_argv("sm-demo", "true"), box.env)
 
 
 def _wait_for_spare(box: Sandbox, timeout: float = 30.0) -> None:
@@ -109,6 +121,7 @@ def measure_latency(
         settings = {  # box -> (warm channels, description reuse)
             "off": ("off", "10"),
             "fresh": ("off", "0"),
+            "new": ("off", "0"),
             "on": ("on", "10"),
         }
         boxes = {
@@ -131,7 +144,7 @@ def measure_latency(
             emulator.call(line.start)
             direct = direct_argv(line.port)
             _ssh_ms([*direct, "true"], boxes["off"].env)  # host key, page cache
-            cold, fresh, warm, plain = [], [], [], []
+            cold, fresh, new, warm, plain = [], [], [], [], []
             box = boxes["on"]
             _ssh_ms(box.ssh_argv("sm-demo", "true"), box.env)  # the first spare
             for _ in range(runs):
@@ -141,6 +154,7 @@ def measure_latency(
                 fresh.append(
                     _ssh_ms(boxes["fresh"].ssh_argv("sm-demo", "true"), boxes["fresh"].env)
                 )
+                new.append(_first_of_a_new_daemon(boxes["new"]))
                 _wait_for_spare(box)
                 _settle()
                 warm.append(_ssh_ms(box.ssh_argv("sm-demo", "true"), box.env))
@@ -151,6 +165,7 @@ def measure_latency(
                 "rtt_ms": 2 * latency_ms,
                 "ssh_true_ms_cold": statistics.median(cold),
                 "ssh_true_ms_cold_fresh": statistics.median(fresh),
+                "ssh_true_ms_cold_new_daemon": statistics.median(new),
                 "ssh_true_ms_warm": statistics.median(warm),
                 "ssh_true_ms_direct": statistics.median(plain),
                 "start_session_ms": _start_session_ms(emulator, runs),

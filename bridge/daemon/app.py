@@ -22,6 +22,7 @@ from bridge.daemon.jupyter import JupyterService
 from bridge.daemon.keepalive import KeepAliveService
 from bridge.daemon.pool import ChannelPool
 from bridge.daemon.relay import RelayService
+from bridge.daemon.remembered import KnownArns, KnownHostKeys
 from bridge.daemon.server import Connection, DaemonServer
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.spaces import REMOTE_HOME, SpacesService
@@ -44,12 +45,22 @@ async def setup(
     """The daemon's ``Setup`` hook: build the services and install their methods."""
     settings = settings or DaemonSettings.from_env()
     ssh_paths = ssh_paths or SshPaths.for_home()
-    pool = ChannelPool(settings, broadcast=server.broadcast, known_hosts=ssh_paths.known_hosts)
+    state = default_paths().state_dir
+    pool = ChannelPool(
+        settings,
+        broadcast=server.broadcast,
+        known_hosts=ssh_paths.known_hosts,
+        host_keys=KnownHostKeys(state / "host-keys.json"),  # an earlier daemon's, per app run
+    )
     prices = PriceCache(default_paths().state_dir / "prices.json")  # a day's GetProducts
     # SageMaker's and SSM's models cut to the operations we call: ~25 MB less for the daemon.
     use_trimmed_models(_models_root())
     threading.Thread(target=warm_models, name="smconnect-models", daemon=True).start()
-    workspaces = Workspaces(poll_interval=settings.poll_interval, price_cache=prices)
+    # ARNs an earlier daemon learnt: its first connection's StartSession goes out early too
+    arns = KnownArns(state / "space-arns.json")
+    workspaces = Workspaces(
+        poll_interval=settings.poll_interval, price_cache=prices, known_arns=arns
+    )
     spaces = SpacesService(workspaces, pool, ssh_paths=ssh_paths)
     relay = RelayService(spaces, pool, description_reuse=settings.description_reuse)
     forwards = ForwardService(spaces, pool)

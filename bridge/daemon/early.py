@@ -13,7 +13,10 @@ session is asked for at the same moment as the description; the description stil
 
 Every early session is either taken by the pool (then the pool's channel owns it) or
 terminated: it would otherwise count against the space's session limit until the service
-noticed. ``EarlySessions.close`` (daemon shutdown) waits for the terminations under way.
+noticed. The pool's own StartSession, when its caller goes away while the call is in flight,
+is ended the same way (``terminate_later``). ``EarlySessions.close`` (daemon shutdown) waits
+for the terminations under way; each one ended is recorded in the pool's ``ended_at`` (what its
+session-limit retry reads).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bridge.aws.studio import SessionGrant, Space
@@ -63,7 +66,7 @@ class EarlySession:
         try:
             return await asyncio.shield(self._grant)
         except asyncio.CancelledError:  # the caller gave up (ssh went away): end it anyway
-            self._owner.terminate_later(self._ws, self._grant, self.arn)
+            self._owner.terminate_later(self._ws, self._grant, self.arn, "its caller went away")
             raise
         except Exception as exc:  # the describe or the pool's own StartSession says why
             log.debug("early StartSession on %s failed: %s", self.arn, type(exc).__name__)
@@ -76,25 +79,30 @@ class EarlySession:
         self._done = True
         if self.predial is not None:
             self.predial.close()
-        self._owner.terminate_later(self._ws, self._grant, self.arn)
+        self._owner.terminate_later(
+            self._ws, self._grant, self.arn, "the description did not want it"
+        )
 
 
 class EarlySessions:
-    """Makes early sessions and sees every discarded one terminated (the pool holds one)."""
+    """Makes early sessions and sees every session no channel took terminated (the pool holds
+    one). ``ended_at`` is the pool's record (space arn -> when one of its sessions last
+    ended), written here too: one record of what may still count against the limit."""
 
-    def __init__(self, terminate: Terminate) -> None:
+    def __init__(self, terminate: Terminate, ended_at: dict[str, float]) -> None:
         self._end_session = terminate
         self._ending: dict[asyncio.Task[None], str] = {}  # termination -> space arn
-        self.ended_at: dict[str, float] = {}  # space arn -> when an early session last ended
+        self._ended_at = ended_at
 
     def start(self, ws: Workspace, arn: str, predial: PreDial | None = None) -> EarlySession:
         log.debug("StartSession on %s sent beside its description", arn)
         return EarlySession(self, ws, arn, predial)
 
     def terminate_later(
-        self, ws: Workspace, grant: asyncio.Future[SessionGrant | None], arn: str
+        self, ws: Workspace, grant: Awaitable[SessionGrant | None], arn: str, why: str
     ) -> None:
-        task = asyncio.get_running_loop().create_task(self._terminate(ws, grant, arn))
+        """End the session ``grant`` brings, once it comes (nothing if it fails or is None)."""
+        task = asyncio.get_running_loop().create_task(self._terminate(ws, grant, arn, why))
         self._ending[task] = arn
         task.add_done_callback(lambda done: self._ending.pop(done, None))
 
@@ -103,7 +111,7 @@ class EarlySessions:
         return arn in self._ending.values()
 
     async def _terminate(
-        self, ws: Workspace, grant: asyncio.Future[SessionGrant | None], arn: str
+        self, ws: Workspace, grant: Awaitable[SessionGrant | None], arn: str, why: str
     ) -> None:
         try:
             session = await grant
@@ -111,9 +119,9 @@ class EarlySessions:
             return  # refused or failed: no session to end
         if session is None:
             return
-        log.info("ending early session %s: the description did not want it", session.session_id)
-        await self._end_session(ws, session.session_id, "an early StartSession")
-        self.ended_at[arn] = time.monotonic()
+        log.info("ending session %s, which no channel took: %s", session.session_id, why)
+        await self._end_session(ws, session.session_id, "an untaken StartSession")
+        self._ended_at[arn] = time.monotonic()
 
     async def close(self) -> None:
         """Daemon shutdown: wait for the terminations under way."""

@@ -43,6 +43,7 @@ from bridge.aws.errors import CredentialsError, SessionLimitExceeded
 from bridge.aws.studio import Progress, SessionGrant, Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.early import EarlySession, EarlySessions
+from bridge.daemon.remembered import KnownHostKeys
 from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
@@ -78,23 +79,37 @@ def _no_progress(phase: str, message: str) -> None:
     return None
 
 
+def _stream_url_key(ws: Workspace) -> tuple[str | None, str | None]:
+    """What StreamUrls are remembered by (``ChannelPool._stream_urls``): the service's
+    region and endpoint, which decide where the next StartSession's StreamUrl points."""
+    return (ws.region, ws.key.endpoint_url)
+
+
 class ChannelPool:
     def __init__(
-        self, settings: DaemonSettings, *, broadcast: Broadcast, known_hosts: Path
+        self,
+        settings: DaemonSettings,
+        *,
+        broadcast: Broadcast,
+        known_hosts: Path,
+        host_keys: KnownHostKeys | None = None,
     ) -> None:
         self._settings = settings
         self._broadcast = broadcast
         self._known_hosts = known_hosts
         self._channels: dict[str, ManagedChannel] = {}
         self._ids = itertools.count(1)
-        self._host_keys: dict[tuple[str, str | None], str] = {}
+        # each app run's host key, learnt once (and kept for the next daemon: remembered.py)
+        self._host_keys = host_keys or KnownHostKeys(None)
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._warned: dict[Any, asyncio.TimerHandle] = {}
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
-        self.early = EarlySessions(self._terminate)  # StartSession beside a description
-        # (region, endpoint) -> the last StreamUrl StartSession gave: where the next will point
+        # StartSession beside a description, and every session no channel took; it records
+        # the sessions it ends in ``_ended_at`` too
+        self.early = EarlySessions(self._terminate, self._ended_at)
+        # ``_stream_url_key`` -> the last StreamUrl StartSession gave: where the next will point
         self._stream_urls: dict[tuple[str | None, str | None], str] = {}
 
     # -- what the pool holds -------------------------------------------------------------------
@@ -153,7 +168,7 @@ class ChannelPool:
 
     def _predial(self, ws: Workspace) -> PreDial | None:
         """The websocket's TCP and TLS handshakes, begun while StartSession runs."""
-        where = (ws.region, ws.key.endpoint_url)
+        where = _stream_url_key(ws)
         return PreDial.start(expected_target(self._stream_urls.get(where), *where))
 
     async def _open_new(
@@ -171,7 +186,7 @@ class ChannelPool:
             grant = await early.take() if early is not None else None
             if grant is None:
                 grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
-            self._stream_urls[(ws.region, ws.key.endpoint_url)] = grant.stream_url
+            self._stream_urls[_stream_url_key(ws)] = grant.stream_url
             return await self._open_granted(ws, space, key, ssh_host, grant, predial)
         finally:
             if predial is not None:
@@ -308,7 +323,7 @@ class ChannelPool:
         started = time.monotonic()
         while True:
             try:
-                return await ws.run(lambda studio: studio.start_session(space, progress=progress))
+                return await self._start_once(ws, space, progress)
             except SessionLimitExceeded:
                 if not retry_limit:
                     raise
@@ -322,13 +337,27 @@ class ChannelPool:
                 progress("session", "waiting for sessions that are ending")
                 await asyncio.sleep(LIMIT_RETRY)
 
+    async def _start_once(self, ws: Workspace, space: Space, progress: Progress) -> SessionGrant:
+        """One StartSession (with the studio client's own not-yet-ready retries). It runs in a
+        worker thread that a cancellation cannot stop: when our caller goes away meanwhile (ssh
+        killed), the session it grants is terminated as soon as it comes instead of counting
+        against the space's limit until the service ends it."""
+        call = asyncio.ensure_future(
+            ws.run(lambda studio: studio.start_session(space, progress=progress))
+        )
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            self.early.terminate_later(ws, call, space.arn, "its caller went away")
+            raise
+
     def _ours_ending(self, space_arn: str) -> bool:
         ending = any(
             m.ending is not None and not m.ending.done()
             for m in self._channels.values()
             if m.space.arn == space_arn
         )
-        ended = max(self._ended_at.get(space_arn, 0.0), self.early.ended_at.get(space_arn, 0.0))
+        ended = self._ended_at.get(space_arn, 0.0)
         early = self.early.ending(space_arn)
         return ending or early or (ended > 0.0 and time.monotonic() - ended < ENDING_GRACE)
 
@@ -340,10 +369,9 @@ class ChannelPool:
         """The key this app run presents, learnt once per app run over a channel of its own,
         and put into our known_hosts under ``ssh_host``'s key alias (on every call: the alias
         of a space can change when another space of the same name appears)."""
-        cache_key = (space.arn, space.app_created)
         lock = self._host_key_locks.setdefault(space.arn, asyncio.Lock())
         async with lock:
-            key = self._host_keys.get(cache_key)
+            key = self._host_keys.get(space.arn, space.app_created)
             if key is None:
                 managed = await self.open(
                     ws, space, purpose="hostkey", ssh_host=ssh_host, progress=progress
@@ -353,7 +381,7 @@ class ChannelPool:
                     key = await fetch_host_key(reader, writer)
                 finally:
                     await self.release(managed)
-                self._host_keys[cache_key] = key
+                self._host_keys.put(space.arn, space.app_created, key)
             known = KnownHosts(self._known_hosts)
             await asyncio.to_thread(known.set_host_key, host_key_alias(ssh_host), key)
             return key

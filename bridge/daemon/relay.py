@@ -154,9 +154,32 @@ class RelayService:
             raise remote_access_disabled(space.name)
         progress = progress_to(conn, space)
         space = await self._spaces.ensure_running(ws, space, start=params.start, progress=progress)
+        # The app run's host key (learnt over a channel of its own the first time) must be in
+        # our known_hosts before ssh gets its channel: both channels open at once.
+        host_key = asyncio.ensure_future(
+            self._pool.host_key(ws, space, params.host, progress=progress)
+        )
+        try:
+            managed = await self._pool.open(
+                ws, space, purpose="ssh", ssh_host=params.host, progress=progress, early=early
+            )
+        except BaseException:
+            host_key.cancel()
+            raise
+        try:
+            await host_key
+        except SessionLimitExceeded:
+            # One slot short of the limit, the two channels at once need one too many: ssh's
+            # gives its slot back and they open one after the other, as they used to.
+            await self._pool.release(managed)
+        except BaseException:
+            await self._pool.release(managed)
+            raise
+        else:
+            return managed
         await self._pool.host_key(ws, space, params.host, progress=progress)
         return await self._pool.open(
-            ws, space, purpose="ssh", ssh_host=params.host, progress=progress, early=early
+            ws, space, purpose="ssh", ssh_host=params.host, progress=progress
         )
 
     async def notify_space(self, space_arn: str, method: str, params: dict[str, Any]) -> None:

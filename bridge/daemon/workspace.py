@@ -34,6 +34,7 @@ from bridge.aws.identity import Principal, caller_identity, exported_expired
 from bridge.aws.pricing import HourlyPrice, PriceCache, PriceClient
 from bridge.aws.session import SessionSpec, make_session, require_credentials
 from bridge.aws.studio import Space, StudioClient
+from bridge.daemon.remembered import KnownArns
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alias
 from bridge.ssh.errors import SshConfigError
 
@@ -91,6 +92,7 @@ class Workspace:
         price_cache: PriceCache | None = None,
         newest: Callable[[Workspace], Workspace | None] = lambda ws: None,
         arns: dict[str, str] | None = None,
+        arns_learnt: Callable[[], None] = lambda: None,
     ) -> None:
         self.context = context
         self.key: IdentityKey = context.key
@@ -110,6 +112,9 @@ class Workspace:
         # same endpoint (``Workspaces``); kept across forget_spaces(): an ARN names the space
         # (domain and name), not a run of its app (``known_arn``)
         self._arns: dict[str, str] = {} if arns is None else arns
+        self._arns_learnt = (
+            arns_learnt  # after any write: KnownArns.save keeps them (remembered.py)
+        )
         # Why items of the last listing were left out (AWS described them invalidly).
         self.rejected: tuple[str, ...] = ()
 
@@ -206,6 +211,7 @@ class Workspace:
             )
             self._spaces, self._spaces_at = spaces, time.monotonic()
             self._arns.update((s.ref, s.arn) for s in spaces)
+            self._arns_learnt()
             return spaces
         return self._spaces
 
@@ -235,7 +241,9 @@ class Workspace:
         space = await self.run(
             lambda studio: studio.describe_space(domain_id, name, activity=activity)
         )
-        self._arns[space.ref] = space.arn
+        if self._arns.get(space.ref) != space.arn:
+            self._arns[space.ref] = space.arn
+            self._arns_learnt()
         # Kept for reuse only if nothing newer is known: no forget_spaces() (a start, a stop)
         # since it was asked, and no description asked later that came back first (a slow
         # describe from before a restart must not replace the one from after it).
@@ -335,12 +343,17 @@ class Workspaces:
     """
 
     def __init__(
-        self, *, poll_interval: float = 5.0, price_cache: PriceCache | None = None
+        self,
+        *,
+        poll_interval: float = 5.0,
+        price_cache: PriceCache | None = None,
+        known_arns: KnownArns | None = None,
     ) -> None:
         self._poll_interval = poll_interval
         self._price_cache = price_cache
         self._workspaces: dict[IdentityKey, Workspace] = {}
-        self._arns: dict[str | None, dict[str, str]] = {}  # endpoint -> Workspace._arns
+        # endpoint -> Workspace._arns, kept across daemons when given a file (``remembered.py``)
+        self._arns = known_arns or KnownArns(None)
         self._used: dict[IdentityKey, float] = {}
 
     def get(self, context: AwsContext) -> Workspace:
@@ -353,7 +366,8 @@ class Workspaces:
                 poll_interval=self._poll_interval,
                 newest=self._newest,
                 price_cache=self._price_cache,
-                arns=self._arns.setdefault(context.endpoint_url, {}),
+                arns=self._arns.for_endpoint(context.endpoint_url),
+                arns_learnt=self._arns.save,
             )
             self._workspaces[key] = ws
         self._used[key] = time.monotonic()

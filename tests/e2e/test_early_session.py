@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,45 @@ def test_start_session_goes_out_beside_the_description(
     # DescribeSpace; beside it, both arrive within the same one-way trip.
     assert "DescribeSpace -> 200" in calls and "ListApps -> 200" in calls
     assert calls["StartSession -> 200"] < calls["DescribeSpace -> 200"] + LATENCY
+
+
+def test_a_new_daemon_sends_its_first_start_session_beside_the_description(
+    far: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ARN an earlier daemon learnt is kept in the state directory (``remembered.py``): the
+    daemon the ProxyCommand starts afresh sends its very first StartSession early too."""
+    _wait_no_sessions(far)
+    far.stop_daemon()
+    assert f":space/{DOMAIN}/{SPACE}" in (far.state_dir / "space-arns.json").read_text()
+    caplog.set_level(logging.INFO, logger=API_LOG)
+    caplog.clear()
+    done = far.ssh(HOST, "true", timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = dict(_records(caplog))
+    assert calls["StartSession -> 200"] < calls["DescribeSpace -> 200"] + LATENCY, _records(caplog)
+
+
+def test_a_new_daemon_learns_an_unknown_host_key_beside_the_ssh_channel(
+    far: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No kept host key (a new app run, or none learnt yet): the host-key channel and ssh's
+    own open at once; ssh still finds the key in our known_hosts (BatchMode: no prompt)."""
+    _wait_no_sessions(far)
+    far.stop_daemon()
+    (far.state_dir / "host-keys.json").unlink()
+    caplog.set_level(logging.INFO, logger=API_LOG)
+    caplog.clear()
+    done = far.ssh(HOST, "true", timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = [c for c, _ in _records(caplog)]
+    assert calls.count("StartSession -> 200") == 2, calls  # ssh's (early) and the host key's
+    # ssh's channel, on the early session, is ready a round trip before the host-key channel
+    # (its StartSession waits for the description): it did not wait for that channel's turn
+    log = (far.state_dir / "daemon.log").read_text().rsplit("serving on", 1)[-1]
+    opened = re.findall(r"opened (ssh|hostkey) channel", log)
+    assert opened == ["ssh", "hostkey"], log[-2000:]
+    assert (far.state_dir / "host-keys.json").exists()
+    _wait_no_sessions(far)
 
 
 def test_a_session_the_description_refuses_is_terminated(

@@ -147,3 +147,27 @@ def test_daemon_shutdown_terminates_its_sessions(limited: Sandbox) -> None:
         for proc in held:
             proc.kill()
             proc.communicate()
+
+
+def test_one_slot_short_of_the_limit_the_host_key_is_learnt_after_all(
+    limited: Sandbox, tmp_path: Path
+) -> None:
+    """A new daemon that must learn the host key opens the ``hostkey`` channel beside ssh's;
+    with one slot left that is one session too many, and the two go one after the other."""
+    other = Sandbox.create(
+        tmp_path / "other", limited.emu.env, extra=FAST_DAEMON, emulator=limited.emu
+    )
+    try:
+        host = _open(limited)
+        assert _open(other) == host
+        held = _held_ssh(limited, host)  # one of the two slots
+        try:
+            other.stop_daemon()
+            (other.state_dir / "host-keys.json").unlink()  # as for a new run of the app
+            done = other.ssh(host, "echo ok", timeout=60)
+            assert done.returncode == 0 and done.stdout == b"ok\n", done.stderr
+        finally:
+            held.kill()
+            held.communicate()
+    finally:
+        other.stop_daemon()
