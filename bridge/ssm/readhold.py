@@ -25,19 +25,20 @@ Its RTO is RTT + max(10 ms, 4 RTTVAR) in the agent and the plugin (docs/design/s
 oldest message of the read has waited the whole hold and the newest hardly at all, so the
 core acks a read's messages newest first (``SequencedCore.receive_batch``): the sender's last
 samples are then the longest, its RTT estimate ends each read near the hold, and its RTO (RTT
-plus at least 10 ms) above it. With the acks oldest first the estimate would end each read near
-0 and the RTO near 10 ms plus a little: a 20 ms hold was about the most that was safe that way.
+plus at least 10 ms) above it. With the acks oldest first the estimate fell back near 0 after
+every read and the RTO to ~10 ms plus a little: a 20 ms hold was about the most that was safe.
 A stream's first hold is short (``FIRST_HOLD``, 6 ms under the RTO floor of a quiet sender);
 each next one is ``HOLD_STEP`` longer, up to the channel's ``read_hold`` (``DEFAULT_HOLD``):
 the sender's estimate follows the waits it sees, and a hold only 2 ms longer than the last
 stays inside the RTO (about the last wait + 10 ms) that the last read's acks left it, also
 when the sender's bursts (the emulator's 16 messages per tick) arrive at a phase that made the
-last waits short. Growing by a quarter each read instead drew resends at such bursts (a
-simulated sender: tests/ssm/test_readhold.py). A hold
-past the sender's RTO would make it resend messages that were only waiting in our kernel buffer
-(the agent checks the oldest unacked message every 100 ms; our emulator's core checks every
-message, so it shows such resends first: ``scripts/bench_ssh.py`` reports them as
-``agent_resends``).
+last waits short; growing by a quarter per read instead drew resends at such bursts (a
+simulated sender: tests/ssm/test_readhold.py). A hold past the sender's RTO would make it
+resend messages that were only waiting in our kernel buffer (the agent checks the oldest
+unacked message every 100 ms; our emulator's core checks every message, so it shows such
+resends first: ``scripts/bench_ssh.py`` reports them as ``agent_resends``). The hold costs
+latency only at the tail of a bulk stream (its last messages wait up to ``read_hold``); a
+keystroke's echo is never held. ``SMCONNECT_READ_HOLD_MS=0`` (``read_hold=0``) turns it off.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ class DataChannel:
         return self._reader, self._writer
 
     def deliver_to(self, sink: Sink | None) -> None:
-        """Received data goes to ``sink`` (``delivery.Sink``) when it takes it whole and the
+        """Received data goes to ``sink`` (``readside.Sink``) when it takes it whole and the
         stream's reader holds nothing, else to the reader as always; None detaches it."""
         self._read_side.sink = sink
 

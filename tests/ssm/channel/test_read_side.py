@@ -110,7 +110,7 @@ async def test_the_read_loop_writes_a_downloads_acks_itself(
     got = await asyncio.wait_for(reader.readexactly(SIZE), 30)
     assert hashlib.sha256(got).hexdigest() == seeded_digest(target.seed, SIZE)
     reads = channel.stats.websocket_reads
-    assert reads > 10
+    assert reads > 3
     assert wakes < reads / 2, (wakes, reads)
     session = next(iter(realistic.broker.sessions.values()))
     async with asyncio.timeout(10):  # the agent hears every ack
