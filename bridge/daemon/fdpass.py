@@ -91,6 +91,18 @@ class SocketStream:
         self._writer.write(data)
         await self._writer.drain()
 
+    def write_now(self, data: bytes) -> bool:
+        """Write ``data`` now if the socket has nothing buffered (ssh keeps up), else take
+        none of it: the channel's ``delivery.Sink``, so a read's data reaches ssh from the
+        channel's read loop, without a step of the relay's task. What the kernel does not
+        take at once asyncio buffers; the next data then goes the ``write`` way, with its
+        drain."""
+        transport = self._writer.transport
+        if transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        transport.write(data)
+        return True
+
     async def write_eof(self) -> None:
         with contextlib.suppress(OSError):
             self._writer.write_eof()

@@ -193,9 +193,11 @@ class RelayService:
     async def _relay_passed(self, managed: ManagedChannel, stream: SocketStream) -> None:
         """``_relay`` for a passed descriptor, its watcher reachable by ``notify_space``."""
         self._streams[managed.id] = (managed.space.arn, stream)
+        managed.channel.deliver_to(stream.write_now)  # the read loop writes to ssh directly
         try:
             await self._relay(managed, stream)
         finally:
+            managed.channel.deliver_to(None)
             self._streams.pop(managed.id, None)
 
     async def _relay(self, managed: ManagedChannel, stream: ByteStream) -> None:

@@ -193,9 +193,16 @@ class SequencedCore(abc.ABC):
         UUID (``_wire.ack_sequence``), and the next in-order plain Output message of a ready
         channel is delivered without a ClientMessage (``_wire.data_message``), its ack built
         with the batch's others in one pass (``_wire.ack_frames``). Anything else goes to the
-        full decoder, after the acks queued so far, so acks stay in order.
+        full decoder, after the acks queued so far.
+
+        The acks of one batch go out newest first (``newest_first``): the read loop may have
+        held the socket unread (``readhold``), so the batch's oldest message waited longest,
+        and the sender, which times every ack in the order it comes, ends the batch with its
+        RTT estimate near that wait, not near 0, and its RTO above the next hold.
         """
         self._now = now
+        control = self._control
+        queued = len(control)
         acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
         in_head = self._in_head
         ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
@@ -225,6 +232,8 @@ class SequencedCore(abc.ABC):
             events = self._events
         if acked:
             self._ack_batch(acked)
+        if len(control) - queued > 1:
+            newest_first(control, queued)
 
     def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
         created = self._created_ms(self._now)
@@ -694,3 +703,8 @@ class SequencedCore(abc.ABC):
         self._oldest_unacked = oldest
         cfg = self._cfg
         return min(cfg.send_window - len(unacked), cfg.send_span - (self._next_seq - oldest))
+
+
+def newest_first(control: deque[bytes], start: int) -> None:
+    """Reverse the frames of ``control`` from ``start`` on (the acks one batch queued)."""
+    control.extend([control.pop() for _ in range(len(control) - start)])

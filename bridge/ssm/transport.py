@@ -1,9 +1,9 @@
 """The client side of a data channel on a real websocket: the channel's life, open to close.
 
 The protocol lives in the sans-I/O ``ClientChannelCore``; this module only runs it. One
-supervisor task owns the connection's life; per websocket it runs one reader (frames into
-``core.receive``), the writer (``coalesce.WriteScheduler``: ``core.frames_to_send`` onto the
-socket), and the keepalive (``dial.keepalive``); ``driver.CoreDriver`` keeps one loop timer on
+supervisor task owns the connection's life; per websocket it runs the read side
+(``readside.ReadSide``), the writer (``coalesce.WriteScheduler``: ``core.frames_to_send`` onto
+the socket), and the keepalive (``dial.keepalive``); ``driver.CoreDriver`` keeps one loop timer on
 ``core.next_deadline()`` (retransmission, pacing, handshake timeout). Application bytes go in
 and out through ``stream.ChannelTransport``, a real ``asyncio.Transport``, so that
 ``StreamReader`` / ``StreamWriter`` flow control works end to end: a full reader stops us
@@ -67,9 +67,8 @@ from bridge.ssm.errors import (
 )
 from bridge.ssm.options import ChannelOptions, RetryPolicy
 from bridge.ssm.predial import PreDial
-from bridge.ssm.readhold import ReadHold
+from bridge.ssm.readside import ReadSide, Sink
 from bridge.ssm.stream import ChannelTransport
-from bridge.ssm.wsbatch import receiver_for
 
 __all__ = [
     "ChannelOptions",
@@ -86,9 +85,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ResumeFn = Callable[[], Awaitable[str]]
-# Frames taken from the websocket before acting on them: bounds what one delivery hands the
-# application (a reader that paused us sees at most this much more) and how long acks wait.
-_MAX_READ_BATCH = 64
 
 
 class DataChannel:
@@ -125,14 +121,9 @@ class DataChannel:
         self._close_task: asyncio.Task[None] | None = None
         self._driver = CoreDriver(self._core, self._on_timer, self._loop)
         self._ready_timer: asyncio.TimerHandle | None = None
-
         self._flushed = asyncio.Event()  # write buffer empty and everything acked (for close)
-
         self._reconnects = 0
         self._attempts_used = 0  # resume tries since the last connection that carried frames
-        self._frames_on_connection = 0
-        self._reads = 0  # batches the read loop took from the websocket
-        self._holds = 0  # of which reading was then held (readhold)
         self._ws_latency: float | None = None
         self._flags: dict[int, int] = {}
         self._flag_listeners: list[Callable[[int], None]] = []
@@ -146,6 +137,9 @@ class DataChannel:
         )
         self._scheduler = WriteScheduler(
             self._core, self._driver, self._transport, options.coalesce
+        )
+        self._read_side = ReadSide(
+            self._core, self._driver, self._transport, self._reader, self._protocol, options
         )
 
     # ---- public surface ----------------------------------------------------------------------
@@ -207,8 +201,8 @@ class DataChannel:
             reconnects=self._reconnects,
             websocket_latency=self._ws_latency,
             flags_received=MappingProxyType(dict(self._flags)),
-            websocket_reads=self._reads,
-            read_holds=self._holds,
+            websocket_reads=self._read_side.reads,
+            read_holds=self._read_side.holds,
         )
 
     async def wait_ready(self) -> SessionReady:
@@ -218,6 +212,11 @@ class DataChannel:
     def streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """The channel as a byte stream. Always the same pair; data is buffered until read."""
         return self._reader, self._writer
+
+    def deliver_to(self, sink: Sink | None) -> None:
+        """Received data goes to ``sink`` (``readside.Sink``) when it takes it whole and the
+        stream's reader holds nothing, else to the reader as always; None detaches it."""
+        self._read_side.sink = sink
 
     def add_flag_listener(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(flag)`` for every Flag the agent sends (ConnectToPortError, ...)."""
@@ -301,7 +300,7 @@ class DataChannel:
 
     async def _dial(self, token: str, predial: PreDial | None = None) -> ClientConnection:
         ws = await dial(self._url, self._core.open_frame(token), self._options, predial)
-        self._frames_on_connection = 0
+        self._read_side.connected()
         return ws
 
     # ---- the connection's life ---------------------------------------------------------------
@@ -315,7 +314,7 @@ class DataChannel:
                 if (
                     ws.close_code == CloseCode.POLICY_VIOLATION
                     and not self._reconnects
-                    and not self._frames_on_connection
+                    and not self._read_side.frames
                 ):
                     raise ChannelError(
                         f"the service refused the session token for {self.redacted_url} "
@@ -339,7 +338,10 @@ class DataChannel:
     async def _run_connection(self, ws: ClientConnection) -> None:
         """Run reader, writer and keepalive on one websocket until it drops or the channel ends."""
         tasks = [
-            asyncio.create_task(self._read_loop(ws), name="ssm-read"),
+            asyncio.create_task(
+                self._read_side.run(ws, self._pump, self._scheduler.wake, self._going),
+                name="ssm-read",
+            ),
             asyncio.create_task(self._scheduler.run(ws), name="ssm-write"),
         ]
         pinger = asyncio.create_task(
@@ -360,29 +362,8 @@ class DataChannel:
                 "data channel websocket to %s dropped (close code %s)", self.redacted_url, code
             )
 
-    async def _read_loop(self, ws: ClientConnection) -> None:
-        """Feed the core every message one socket read brought (``wsbatch.receiver_for``: up
-        to ``_MAX_READ_BATCH``), then act on them once (one delivery to the application, one
-        wake of the writer for the whole batch of acks). While data streams in bulk, reading
-        then pauses for ``options.read_hold`` so the next read gathers more (``readhold``)."""
-        core, loop, transport = self._core, self._loop, self._transport
-        stats = core.stats
-        receiver = receiver_for(ws)
-        hold = ReadHold(self._options.read_hold)
-        while self._outcome is None:
-            await transport.wait_reading()
-            batch = await receiver.receive(_MAX_READ_BATCH)
-            # The service sends only binary frames after the open.
-            frames = [frame for frame in batch if not isinstance(frame, str)]
-            self._frames_on_connection += len(frames)
-            before = stats.bytes_received
-            core.receive_batch(frames, loop.time())
-            self._pump()
-            self._reads += 1
-            delivered = stats.bytes_received - before
-            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0, loop.time())
-            if seconds and receiver.hold(seconds):
-                self._holds += 1
+    def _going(self) -> bool:
+        return self._outcome is None
 
     def _record_latency(self, latency: float) -> None:
         self._ws_latency = latency
@@ -395,7 +376,7 @@ class DataChannel:
             raise self._outcome or ChannelClosedError("the service closed the channel")
         self._driver.cancel()  # no writer to drain what it would schedule; resumed re-arms it
         self._emit(ReconnectEvent(ReconnectPhase.DROPPED, reason="websocket closed"))
-        if self._frames_on_connection:
+        if self._read_side.frames:
             self._attempts_used = 0  # a connection that carried frames resets the budget
         last = "websocket closed"
         for delay in self._options.retry.delays()[self._attempts_used :]:
@@ -439,26 +420,28 @@ class DataChannel:
 
     # ---- the core's events -------------------------------------------------------------------
 
-    def _pump(self) -> None:
+    def _pump(self, wake: bool = True) -> None:
         """After any input to the core: deliver its events (the data of a batch of frames in
-        one piece), feed it pending bytes, wake the writer."""
+        one piece), feed it pending bytes, wake the writer (unless the caller writes)."""
         data: list[bytes] = []
+        deliver = self._read_side.deliver
         for event in self._core.events():
             if type(event) is DataReceived:
                 data.append(event.data)
                 continue
             if data:
-                self._protocol.data_received(b"".join(data))
+                deliver(b"".join(data))
                 data.clear()
             self._handle(event)
         if data:
-            self._protocol.data_received(b"".join(data))
+            deliver(b"".join(data))
         transport = self._transport
         if transport.buffered:
             transport.feed(self._core.writable())
         if self._closing and not transport.buffered and self._core.all_acknowledged():
             self._flushed.set()
-        self._scheduler.wake()
+        if wake:
+            self._scheduler.wake()
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, SessionReady):

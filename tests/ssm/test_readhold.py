@@ -7,15 +7,17 @@ import itertools
 
 import pytest
 
+from bridge.ssm.core import CoreConfig, State
 from bridge.ssm.readhold import (
     BULK_BYTES,
-    ENOUGH_MESSAGES,
     FIRST_HOLD,
     HOLD_STEP,
     PACED_RATE,
     QUIET_GAP,
     ReadHold,
 )
+
+from .ssmcore_link import Link
 
 BULK = BULK_BYTES
 MOST = 0.010
@@ -68,21 +70,82 @@ def test_reads_of_acks_only_neither_hold_nor_end_a_stream() -> None:
     assert reads.read(BULK) >= longest
 
 
-def test_a_read_with_enough_or_more_waiting_is_not_held() -> None:
-    reads = Reads()
+def test_a_paced_read_is_held_however_many_messages_it_brought() -> None:
+    """Reads of 32 or more messages were never held: under a 50 ms hold a paced stream's
+    reads bring ~50, and holding only every other one halved what the hold gained."""
+    reads = Reads(most=0.050, step=0.040)
     reads.read(BULK)
-    assert reads.read(ENOUGH_MESSAGES * BULK, ENOUGH_MESSAGES) == 0.0
-    assert reads.read(2 * BULK, 2, more=True) == 0.0  # more already buffered
-    assert reads.read(2 * BULK, 2) > 0.0
+    assert reads.read(40 * BULK, 40) > 0.0  # 1000 messages/s: paced
+    assert reads.read(2 * BULK, 2, more=True) == 0.0  # more already buffered: nothing to gather
+    assert reads.read(40 * BULK, 40) > 0.0
 
 
 def test_a_stream_faster_than_the_service_paces_is_not_held() -> None:
-    """Unthrottled (or a backlog after a stall): holding would back it up past the RTO."""
+    """Unthrottled (or a long backlog): holding would back it up past the RTO."""
     reads = Reads(step=0.001)
     reads.read(BULK)
     fast = int(PACED_RATE * 0.001) + 1  # messages in the 1 ms since the previous read
-    assert reads.read(fast * BULK, fast) == 0.0
-    assert reads.read(BULK, 1) > 0.0  # paced again: held
+    assert not any(reads.read(fast * BULK, fast) for _ in range(6))
+
+
+def test_one_early_or_late_read_does_not_decide_whether_a_stream_is_paced() -> None:
+    """The rate is averaged over the last few reads: a paced stream's read that comes early
+    (the messages a stall held back) is still held, and one slow read in an unthrottled
+    stream does not arm the hold."""
+    paced = Reads(most=0.050, step=0.020)
+    for _ in range(6):
+        paced.read(20 * BULK, 20)  # 1000 messages/s
+    paced.step = 0.002
+    assert paced.read(20 * BULK, 20) > 0.0  # 10 000/s for this one read only
+    fast = Reads(most=0.050, step=0.002)
+    for _ in range(6):
+        fast.read(20 * BULK, 20)  # 10 000 messages/s
+    fast.step = 0.012
+    assert fast.read(20 * BULK, 20) == 0.0  # 1667/s for this one read only
+
+
+def _held_download(hold_most: float, burst: int, seconds: float) -> tuple[int, float, int]:
+    """A download from a sender timing every ack as the agent does (one ``SequencedCore``
+    to another, virtual time), read as the read loop reads it: whatever waits, then held
+    for what ``ReadHold`` says. The sender sends ``burst`` messages every ``burst`` ms (1:
+    the real agent; 16: the emulator's default). (resends, the longest hold, reads)."""
+    config = CoreConfig(rate_limit=1000.0, rate_burst=burst, pace_batch=burst)
+    link = Link.pair(config)
+    client, agent = link.client.core, link.agent.core
+    link.run(until=5.0, stop=lambda: client.state is agent.state is State.READY)
+    link.run_for(0.5)  # the handshake's last acks delivered: the link is idle
+    now, end, next_read = link.now, link.now + seconds, link.now
+    resent_before = agent.stats.retransmissions
+    hold = ReadHold(hold_most)
+    holds: list[float] = []
+    waiting: list[bytes] = []
+    while now < end:
+        if agent.writable() > 1 << 19:
+            agent.send(bytes(1 << 19), now)
+        agent.tick(now)
+        waiting += agent.frames_to_send(now)
+        if waiting and now >= next_read:
+            before = client.stats.bytes_received
+            client.receive_batch(waiting, now)
+            client.events()
+            for ack in client.frames_to_send(now):
+                agent.receive(ack, now + 0.0002)
+            delivered = client.stats.bytes_received - before
+            holds.append(hold.after_read(delivered, len(waiting), False, now))
+            next_read = now + holds[-1]
+            waiting = []
+        now += 0.0005
+    return agent.stats.retransmissions - resent_before, max(holds), len(holds)
+
+
+@pytest.mark.parametrize("burst", [1, 16])
+def test_a_sender_timing_every_ack_does_not_resend_under_long_holds(burst: int) -> None:
+    """50 ms holds, acks of a read newest first: the sender's RTO stays above every wait.
+    Oldest first (as before) it resent dozens to hundreds of messages in these 3 s."""
+    resent, longest, reads = _held_download(0.050, burst, 3.0)
+    assert longest == pytest.approx(0.050)
+    assert reads < 3.0 / 0.030  # held: most reads gathered 40-50 messages
+    assert resent == 0
 
 
 def test_a_zero_read_hold_never_holds() -> None:
