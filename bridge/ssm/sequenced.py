@@ -344,6 +344,20 @@ class SequencedCore(abc.ABC):
                 bucket.take(self._send_pending(now, count, out))
         return out
 
+    def has_output(self, now: float) -> bool:
+        """Whether ``frames_to_send(now)`` would return anything: a control frame, or a data
+        message the pacing lets go now. Pure, like the drains. The writer skips its pass (and
+        its coalescing hold) without one: woken by a read of acks or by bytes from the
+        application while the bucket refills, it has nothing to write until the driver's
+        pacing timer fires."""
+        if not self._connected:
+            return False
+        if self._control:
+            return True
+        if self._paused or self._state is State.CLOSED or not self._has_transmit_work():
+            return False
+        return self._bucket.ready(now, self._pace_want())
+
     def events(self) -> list[Event]:
         """Drain the events produced since the last call."""
         events = self._events
