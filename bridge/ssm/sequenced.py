@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 from bridge.ssm import _wire, messages
@@ -197,6 +197,7 @@ class SequencedCore(abc.ABC):
         """
         self._now = now
         acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
+        acks: list[int] = []  # sequences our messages' acks named, not yet applied
         in_head = self._in_head
         ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
         stats, events = self._stats, self._events
@@ -204,8 +205,9 @@ class SequencedCore(abc.ABC):
             if self._first_frame_seen:
                 sequence = ack_sequence(frame)
                 if sequence is not None:
-                    self._on_peer_traffic()
-                    self._on_ack(sequence, now)
+                    if not acks:  # once per run: it only ever changes state the first time
+                        self._on_peer_traffic()
+                    acks.append(sequence)
                     continue
                 if self._state is State.READY and not self._reorder:
                     data = data_message(frame, in_head)
@@ -221,10 +223,15 @@ class SequencedCore(abc.ABC):
             if acked:
                 self._ack_batch(acked)
                 acked = []
+            if acks:
+                self._on_acks(acks, now)
+                acks = []
             self._receive_full(frame, now)
             events = self._events
         if acked:
             self._ack_batch(acked)
+        if acks:
+            self._on_acks(acks, now)
 
     def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
         created = self._created_ms(self._now)
@@ -426,7 +433,7 @@ class SequencedCore(abc.ABC):
         if kind == MessageType.ACKNOWLEDGE:
             ack = AckPayload.from_json(message.payload)
             self._on_peer_traffic()
-            self._on_ack(ack.sequence_number, now)
+            self._on_acks((ack.sequence_number,), now)
         elif kind == self._IN_TYPE:
             parsed = self._validate(message)
             if self._state in _TERMINAL:
@@ -460,15 +467,30 @@ class SequencedCore(abc.ABC):
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
 
-    def _on_ack(self, sequence_number: int, now: float) -> None:
-        entry = self._unacked.pop(sequence_number, None)
-        if entry is None:
-            self._bump("acks_unmatched")
-            return
-        if entry.sends == 1:  # Karn: an ack of a resent message cannot be timed
-            self._rto.sample(now - entry.first_sent)
-            self._stats.rtt = self._rto.rtt
-            self._stats.rto = self._rto.current
+    def _on_acks(self, sequences: Sequence[int], now: float) -> None:
+        """Apply the acks of one read, in order. The RTT samples are those of one ack at a
+        time, but a batch's messages went out in one write (one ``first_sent``) and their acks
+        came in one read: a run of equal samples is fed at once (``RtoEstimator.sample``'s
+        ``count``), with the same result as one by one."""
+        unacked, rto = self._unacked, self._rto
+        sent_at, run, unmatched = 0.0, 0, 0
+        for sequence in sequences:
+            entry = unacked.pop(sequence, None)
+            if entry is None:
+                unmatched += 1
+            elif entry.sends == 1:  # Karn: an ack of a resent message cannot be timed
+                if run and entry.first_sent != sent_at:
+                    rto.sample(now - sent_at, run)
+                    run = 0
+                sent_at = entry.first_sent
+                run += 1
+        if run:
+            rto.sample(now - sent_at, run)
+            self._stats.rtt = rto.rtt
+            self._stats.rto = rto.current
+        if unmatched:
+            extra = self._stats.extra
+            extra["acks_unmatched"] = extra.get("acks_unmatched", 0) + unmatched
 
     def _on_data(self, message: ClientMessage, parsed: object) -> None:
         seq = message.sequence_number

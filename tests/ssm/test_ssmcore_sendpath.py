@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.ssm._rto import RtoEstimator
 from bridge.ssm.core import CoreConfig
 
 from .ssmcore_link import ack_for, data_messages, drain, make_frame, ready_client
@@ -67,3 +68,53 @@ def test_has_output_is_false_while_disconnected_or_paused() -> None:
     client.receive(make_frame("pause_publication", 0, b"", 0), 1.1)
     client.frames_to_send(1.1)
     assert not client.has_output(1.1)
+
+
+def test_equal_rtt_samples_at_once_match_one_by_one() -> None:
+    def estimator() -> RtoEstimator:
+        return RtoEstimator(
+            initial_rtt=0.1, initial_rto=0.2, min_variance=0.01, max_rto=3.0, backoff_factor=2.0
+        )
+
+    one_by_one, at_once = estimator(), estimator()
+    for seconds, count in ((0.004, 30), (0.02, 1), (0.0, 7)):
+        for _ in range(count):
+            one_by_one.sample(seconds)
+        at_once.sample(seconds, count)
+        assert (at_once.rtt, at_once.rttvar, at_once.rto) == (
+            one_by_one.rtt,
+            one_by_one.rttvar,
+            one_by_one.rto,
+        )
+
+
+def test_a_read_of_acks_samples_each_timed_message_once_in_order() -> None:
+    """Two bursts' acks in one read, one ack unmatched: the estimate is that of one sample
+    per message, burst by burst, as one ack at a time gave it."""
+    client = ready_client(CoreConfig(rate_limit=None))
+    client.send(bytes(3 * 1024), 1.0)
+    client.frames_to_send(1.0)  # seqs 1..3 at 1.0
+    client.send(bytes(2 * 1024), 1.01)
+    client.frames_to_send(1.01)  # seqs 4, 5 at 1.01
+    acks = [ack_for("input_stream_data", seq) for seq in (1, 2, 3, 99, 4, 5)]
+    client.receive_batch(acks, 1.02)
+    expected = RtoEstimator(
+        initial_rtt=0.1, initial_rto=0.2, min_variance=0.01, max_rto=3.0, backoff_factor=2.0
+    )
+    for seconds in (0.05, *[1.02 - 1.0] * 3, *[1.02 - 1.01] * 2):  # ready_client's first
+        expected.sample(seconds)
+    assert (client.stats.rtt, client.stats.rto) == (expected.rtt, expected.current)
+    assert client.stats.extra["acks_unmatched"] == 1
+    assert client.in_flight == 0
+
+
+def test_acks_of_resent_messages_are_not_timed() -> None:
+    client = ready_client(CoreConfig(rate_limit=None))
+    client.send(bytes(2 * 1024), 1.0)
+    client.frames_to_send(1.0)
+    client.tick(2.0)  # both timed out: resent
+    client.frames_to_send(2.0)
+    before = (client.stats.rtt, client.stats.rto)
+    client.receive_batch([ack_for("input_stream_data", seq) for seq in (1, 2)], 2.01)
+    assert (client.stats.rtt, client.stats.rto) == before  # Karn
+    assert client.in_flight == 0
