@@ -675,26 +675,29 @@ class SequencedCore(abc.ABC):
         pending, limit = self._pending, self._cfg.max_payload
         unacked, started, stats = self._unacked, self._timers.started, self._stats
         seq = self._next_seq
-        framed = payload_bytes = 0
+        framed = payload_bytes = taken = 0
         while pending and framed < count:
             item = pending[0]
             data = item.data
             if len(data) > limit:
-                chunk = bytes(data[:limit])
+                chunk = data[:limit]  # a copy already: framing copies it once more, no third
                 del data[:limit]
             else:
-                chunk = bytes(data)
+                chunk = data
                 pending.popleft()
-            if item.payload_type != PayloadType.FLAG:
-                payload_bytes += len(chunk)
-            self._pending_bytes -= len(chunk)
+            size = len(chunk)
+            taken += size
+            kind = item.payload_type
+            if kind != PayloadType.FLAG:
+                payload_bytes += size
             flags = self._FIRST_FLAGS if seq == 0 else 0
-            frame = pack_after(head, seq, flags, wire_ids(), item.payload_type, chunk)
+            frame = pack_after(head, seq, flags, wire_ids(), kind, chunk)
             unacked[seq] = Outgoing(seq, frame, now, now, 1)
             started(now, seq)
             out.append(frame)
             seq += 1
             framed += 1
+        self._pending_bytes -= taken
         self._next_seq = seq
         stats.messages_sent += framed
         stats.bytes_sent += payload_bytes
