@@ -36,6 +36,10 @@ The space's side (its SSH server, the emulator) is not counted on any path.
 --agent-burst N sets how many messages the emulator's agent sends per pacing tick (default 16,
 bursts every ~17 ms); 1 is the real agent's pacing (one websocket message per millisecond).
 --read-hold-ms N sets the daemon's SMCONNECT_READ_HOLD_MS (0: no read hold), for before/after.
+--daemon-pacing paced runs the daemon's channels paced as against AWS (its default ~960
+messages/s, token bucket: what scripts/bench_transfer.py does); the default here, unpaced
+(FAST_DAEMON), lets an upload run over the service's ceiling until the emulator pauses it. The
+paced upload is issue #11's honest `cpu_s_per_mib_up`.
 """
 
 from __future__ import annotations
@@ -302,8 +306,22 @@ def _opened_space(
             box.stop_daemon()
 
 
+# The daemon paces its channels as it does against AWS (FAST_DAEMON turns that off for the
+# unthrottled emulator): unpaced, an upload runs over the service's input ceiling, the emulator
+# answers with pause_publication as the service does, and the rate swings with the pauses.
+PACED_DAEMON = {**FAST_DAEMON, "SMCONNECT_CHANNEL_RATE": ""}
+
+
 def add_path_options(parser: argparse.ArgumentParser) -> None:
-    """The emulator's agent pacing and the daemon's read hold, for every bench of the path."""
+    """The emulator's agent pacing, the daemon's read hold and its own pacing, for every
+    bench of the path."""
+    parser.add_argument(
+        "--daemon-pacing",
+        choices=("paced", "unpaced"),
+        default=None,
+        help="the daemon's channels paced as against AWS (~960 messages/s) or not "
+        "(SMCONNECT_CHANNEL_RATE=unlimited); default: the bench's own",
+    )
     parser.add_argument(
         "--agent-burst",
         type=int,
@@ -321,9 +339,13 @@ def add_path_options(parser: argparse.ArgumentParser) -> None:
 def path_options(
     parser: argparse.ArgumentParser, args: argparse.Namespace, daemon_env: dict[str, str]
 ) -> dict[str, str]:
-    """Check ``add_path_options``' values; ``daemon_env`` with the read hold applied."""
+    """Check ``add_path_options``' values; ``daemon_env`` with the daemon's pacing and read
+    hold applied."""
     if not 1 <= args.agent_burst <= 32:
         parser.error("--agent-burst must be in 1-32")
+    if args.daemon_pacing is not None:
+        rate = "" if args.daemon_pacing == "paced" else "unlimited"
+        daemon_env = {**daemon_env, "SMCONNECT_CHANNEL_RATE": rate}
     if args.read_hold_ms is None:
         return daemon_env
     if not 0 <= args.read_hold_ms <= 1000:

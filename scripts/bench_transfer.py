@@ -16,8 +16,8 @@ Figures (SIZE = 32 MiB, 256 KiB with --quick; MB/s = payload / the copy's own se
                                    plus the lanes' helpers (its reaped children)
   busy_{daemon,space}_{up,down}    CPU seconds / wall seconds of the copy at the most lanes: 1.0
                                    is one core; the emulator's Python runs on one core at most
---agent-burst N and --read-hold-ms N as in scripts/bench_ssh.py (the agent's pacing, the daemon's
-read hold). With --lanes N,M,...: only the random copies, over those lane counts, each with
+--agent-burst N, --read-hold-ms N and --daemon-pacing as in scripts/bench_ssh.py (the agent's
+pacing, the daemon's read hold, the daemon's own pacing: paced here by default). With --lanes N,M,...: only the random copies, over those lane counts, each with
   {cpu,daemon_cpu,space_cpu}_s_per_mib_{up,down}_N and busy_{daemon,space}_{up,down}_N as above.
   resume_skipped_fraction          kill -9 of `cp` half-way (8 lanes, 1 MiB pieces), then the
                                    re-run's skipped_bytes / SIZE; the result is checked identical
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_ssh import (  # scripts/ is on sys.path when run as a script
+    PACED_DAEMON,
     _cpu_s,
     _opened_space,
     add_path_options,
@@ -46,14 +47,10 @@ from bench_ssh import (  # scripts/ is on sys.path when run as a script
 )
 
 from bridge.emulator import EmulatorThread
-from bridge.testing.sandbox import FAST_DAEMON, Sandbox
 from bridge.testing.sandbox import SMCONNECT as SMCONNECT_BIN
+from bridge.testing.sandbox import Sandbox
 
 SMCONNECT = [SMCONNECT_BIN]
-# The daemon paces its channels as it does against AWS (FAST_DAEMON turns that off for the
-# unthrottled emulator): unpaced, an upload runs over the service's input ceiling, the emulator
-# answers with pause_publication as the service does, and the rate swings with the pauses.
-PACED_DAEMON = {**FAST_DAEMON, "SMCONNECT_CHANNEL_RATE": ""}
 QUICK_SIZE = 256 << 10
 
 

@@ -1,4 +1,4 @@
-"""scripts/count_wakeups.py [--mib N] [--agent-burst N] [--read-hold-ms N] [--json]: the daemon's wake-ups and socket calls per MiB
+"""scripts/count_wakeups.py [--mib N] [--agent-burst N] [--read-hold-ms N] [--daemon-pacing paced] [--json]: the daemon's wake-ups and socket calls per MiB
 for one ssh upload and one download through the descriptor path, under the realistic SSM
 pacing (the set-up of scripts/bench_ssh.py). Counts, unlike CPU seconds, hardly move with the
 machine's load, so they show what a change to the data path saves.

@@ -35,11 +35,16 @@ class RtoEstimator:
         """The timeout to apply now: the estimate, times any backoff, capped."""
         return min(self._max, self.rto * self._backoff)
 
-    def sample(self, seconds: float) -> None:
+    def sample(self, seconds: float, count: int = 1) -> None:
+        """Feed ``count`` equal samples (the acks of one burst, read at once), exactly as
+        ``count`` calls would."""
         seconds = max(0.0, seconds)
-        self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.rtt - seconds)
-        self.rtt = 0.875 * self.rtt + 0.125 * seconds
-        self.rto = min(self._max, self.rtt + max(self._min_variance, 4 * self.rttvar))
+        rtt, rttvar = self.rtt, self.rttvar
+        for _ in range(count):
+            rttvar = 0.75 * rttvar + 0.25 * abs(rtt - seconds)
+            rtt = 0.875 * rtt + 0.125 * seconds
+        self.rtt, self.rttvar = rtt, rttvar
+        self.rto = min(self._max, rtt + max(self._min_variance, 4 * rttvar))
         self._backoff = 1.0
 
     def timed_out(self) -> None:

@@ -155,7 +155,12 @@ def fixed_head(type_field: bytes, created_ms: int) -> bytes:
 
 
 def pack_after(
-    head: bytes, sequence: int, flags: int, wire_id: bytes, payload_type: int, payload: bytes
+    head: bytes,
+    sequence: int,
+    flags: int,
+    wire_id: bytes,
+    payload_type: int,
+    payload: bytes | bytearray,
 ) -> bytes:
     """``pack`` of a frame whose first 48 bytes are ``head`` (``fixed_head``)."""
     digest = hashlib.sha256(payload).digest()

@@ -2,7 +2,10 @@
 
 Paced at ~1000 messages/s, every message (and every ack) would otherwise be its own syscall and
 wake-up on both ends; holding a batch for a few ms after the previous write turns that into a
-handful of frames per write, well inside the pacing burst. What is held: batches of acks only,
+handful of frames per write, well inside the pacing burst. A wake-up with nothing the core
+would send now (a read of acks during an upload, ssh's bytes while the token bucket refills)
+neither holds nor drains: it feeds the core and re-arms the driver, whose timer brings the
+writer back when the bucket allows the next batch. What is held: batches of acks only,
 and data while many messages are in flight (a transfer). What goes at once: data with little in
 flight (a keystroke, a request), even if an ack batch is being held, so coalescing never adds
 latency to interactive use.
@@ -40,6 +43,8 @@ class WriteScheduler:
         self._transport = transport
         self._coalesce = coalesce
         self._wake = asyncio.Event()
+        self.writes = 0  # batches written to the websocket(s)
+        self.holds = 0  # coalescing holds started (each one timer and at least one wake-up)
 
     def wake(self) -> None:
         self._wake.set()
@@ -60,11 +65,21 @@ class WriteScheduler:
         while True:
             await wake.wait()
             wake.clear()
+            if not core.has_output(loop.time()):
+                # Woken by acks or by bytes to send while the bucket refills: nothing to write
+                # or hold; the driver's timer (pacing, retransmission) wakes us when there is.
+                if ws.transport.is_closing():
+                    return
+                if self._transport.feed(core.writable()):
+                    wake.set()
+                self._driver.arm()
+                continue
             # Hold before draining, so frames are stamped when they really leave (RTO). One
             # plain timer per hold, setting the same event: an ``asyncio.timeout`` per wait
             # cost a timer each wake-up inside the hold and a cancellation to end it.
             deadline = last_write + coalesce
             if loop.time() < deadline and not self.interactive():
+                self.holds += 1
                 held = [True]  # cleared by the timer: the loop may run it a hair early
                 timer = loop.call_at(deadline, _expire, held, wake)
                 while held[0] and not self.interactive():
@@ -78,6 +93,7 @@ class WriteScheduler:
                 wake.set()  # framing freed core buffer: refill it and come round again
             if frames:
                 await send_batch(ws, frames)
+                self.writes += 1
                 last_write = loop.time()
             self._driver.arm()
 

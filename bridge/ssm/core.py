@@ -36,7 +36,7 @@ class CoreConfig:
     receive_buffer: int = 10000  # out-of-order messages held; beyond this, dropped unacked
     rate_limit: float | None = 960.0  # data messages/s (pacing); None = unthrottled
     rate_burst: int = 32  # rate + burst = 992 < 1000 in any 1 s; absorbs a ~33 ms loop stall
-    pace_batch: int = 16  # under a backlog, wait for this many tokens and send them together
+    pace_batch: int = 28  # under a backlog, wait for this many tokens and send them together
     initial_rtt: float = 0.1
     initial_rto: float = 0.2
     min_rto_variance: float = 0.01
@@ -175,3 +175,5 @@ class TransportStats:
     flags_received: Mapping[int, int] = field(default_factory=dict)  # Flag value -> count
     websocket_reads: int = 0  # batches the read loop took from the websocket(s)
     read_holds: int = 0  # reads after which reading was held for more (bridge/ssm/readhold.py)
+    websocket_writes: int = 0  # batches the writer wrote to the websocket(s) (ssm/coalesce.py)
+    write_holds: int = 0  # times the writer held a batch to coalesce it with the next output

@@ -26,16 +26,15 @@ from typing import ClassVar
 from bridge.ssm import _wire, messages
 from bridge.ssm._pacing import TokenBucket
 from bridge.ssm._rto import RtoEstimator
+from bridge.ssm._sender import ENDING, TERMINAL, SendSide
 from bridge.ssm._sendq import Outgoing, Pending, SendTimers
 from bridge.ssm.codec import (
     AckPayload,
     ClientMessage,
-    Flag,
     FrameError,
     MessageType,
     PayloadType,
     decode,
-    flag_payload,
     parse_flag,
 )
 from bridge.ssm.core import (
@@ -52,13 +51,12 @@ from bridge.ssm.core import (
     SessionReady,
     State,
 )
-from bridge.ssm.errors import ChannelClosedError, ChannelError, HandshakeError, HandshakeTimeout
+from bridge.ssm.errors import ChannelError, HandshakeError, HandshakeTimeout
 
-_TERMINAL = frozenset({State.CLOSED, State.FAILED})
-_ENDING = _TERMINAL | {State.DRAINING}  # nothing more is accepted or resent
+_TERMINAL, _ENDING = TERMINAL, ENDING
 
 
-class SequencedCore(abc.ABC):
+class SequencedCore(SendSide, abc.ABC):
     """One data channel's protocol state, shared by both sides. Survives websocket reconnects.
 
     ``ClientChannelCore`` and ``AgentChannelCore`` fill in what differs (the message type each
@@ -68,7 +66,6 @@ class SequencedCore(abc.ABC):
 
     _OUT_TYPE: ClassVar[str]  # the data message type this side sends
     _IN_TYPE: ClassVar[str]  # ... and the one it receives and acks
-    _FIRST_FLAGS: ClassVar[int] = 0  # flags of sequence number 0
     _VERSION: ClassVar[str]  # the version this side reports unless told otherwise
 
     def __init__(
@@ -170,16 +167,6 @@ class SequencedCore(abc.ABC):
     def paused(self) -> bool:
         return self._paused
 
-    @property
-    def queued_bytes(self) -> int:
-        """Application bytes accepted by ``send()`` and not yet framed (pacing, window)."""
-        return self._pending_bytes
-
-    @property
-    def in_flight(self) -> int:
-        """Data messages sent (or framed) and not acknowledged yet."""
-        return len(self._unacked)
-
     # -- the protocol, both sides
 
     def receive(self, frame: bytes, now: float) -> None:
@@ -204,6 +191,7 @@ class SequencedCore(abc.ABC):
         control = self._control
         queued = len(control)
         acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
+        acks: list[int] = []  # sequences our messages' acks named, not yet applied
         in_head = self._in_head
         ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
         stats, events = self._stats, self._events
@@ -211,8 +199,9 @@ class SequencedCore(abc.ABC):
             if self._first_frame_seen:
                 sequence = ack_sequence(frame)
                 if sequence is not None:
-                    self._on_peer_traffic()
-                    self._on_ack(sequence, now)
+                    if not acks:  # once per run: it only ever changes state the first time
+                        self._on_peer_traffic()
+                    acks.append(sequence)
                     continue
                 if self._state is State.READY and not self._reorder:
                     data = data_message(frame, in_head)
@@ -228,10 +217,15 @@ class SequencedCore(abc.ABC):
             if acked:
                 self._ack_batch(acked)
                 acked = []
+            if acks:
+                self._on_acks(acks, now)
+                acks = []
             self._receive_full(frame, now)
             events = self._events
         if acked:
             self._ack_batch(acked)
+        if acks:
+            self._on_acks(acks, now)
         if len(control) - queued > 1:
             newest_first(control, queued)
 
@@ -251,50 +245,6 @@ class SequencedCore(abc.ABC):
         except FrameError as exc:
             self._stats.frames_rejected += 1
             self._events.append(FrameRejected(str(exc)))
-
-    def send(self, data: bytes, now: float, payload_type: int = PayloadType.OUTPUT) -> int:
-        """Queue application bytes; returns how many were accepted (0..len) under back-pressure.
-
-        Bytes sent before READY are held and go out once the session is ready. Raises
-        ChannelClosedError once the channel is CLOSED or FAILED (nothing would ever leave);
-        while DRAINING it takes nothing (0), as a socket whose peer has closed.
-        """
-        self._check_open()
-        self._now = now
-        accepted = min(len(data), self.writable())
-        if accepted <= 0:
-            return 0
-        chunk = data[:accepted] if accepted < len(data) else data
-        tail = self._pending[-1] if self._pending else None
-        if (
-            payload_type == PayloadType.OUTPUT
-            and tail is not None
-            and tail.payload_type == PayloadType.OUTPUT
-        ):
-            tail.data += chunk  # coalesce small writes into full 1024-byte messages
-        else:
-            self._pending.append(Pending(int(payload_type), bytearray(chunk)))
-        self._pending_bytes += accepted
-        return accepted
-
-    def send_flag(self, flag: Flag, now: float) -> None:
-        """Queue a Flag message in order with the data (it is never refused by back-pressure)."""
-        self._check_open()
-        self._now = now
-        if self._state is State.DRAINING:
-            return
-        self._pending.append(Pending(PayloadType.FLAG, bytearray(flag_payload(flag))))
-        self._pending_bytes += 4
-
-    def writable(self) -> int:
-        """How many bytes ``send()`` would accept now."""
-        if self._state in _ENDING:
-            return 0
-        return max(0, self._cfg.send_buffer - self._pending_bytes)
-
-    def all_acknowledged(self) -> bool:
-        """Nothing queued and nothing in flight (for a clean close)."""
-        return not self._pending and not self._unacked
 
     def tick(self, now: float) -> None:
         """Run timers: retransmission, handshake timeout, the end of DRAINING."""
@@ -316,42 +266,6 @@ class SequencedCore(abc.ABC):
         if expired:
             self._rto.timed_out()
             self._stats.rto = self._rto.current
-
-    def frames_to_send(self, now: float) -> list[bytes]:
-        """Drain the binary frames that may go out now (acks at once, data within pacing).
-
-        Pure output: it runs no timers, so a retransmission or a handshake timeout waits for
-        the caller's ``tick()`` (the ``CoreDriver`` calls it when ``next_deadline()`` passes).
-        """
-        if not self._connected:
-            return []
-        out = list(self._control)
-        self._control.clear()
-        if self._paused or self._state is State.CLOSED:
-            return out
-        bucket = self._bucket
-        timers = self._timers
-        if not bucket.ready(now, self._pace_want()):
-            return out
-        while bucket.ready(now):
-            entry = self._next_to_transmit()
-            if entry is None:
-                break
-            bucket.take()
-            entry.sends += 1
-            if entry.sends == 1:
-                entry.first_sent = now
-            else:
-                self._stats.retransmissions += 1
-            entry.last_sent = now
-            entry.queued = False
-            timers.started(now, entry.seq)
-            out.append(entry.frame)
-        if self._state is State.READY and self._pending:
-            count = bucket.allowance(now, self._window_room())
-            if count > 0:  # one token per message framed, not per message allowed
-                bucket.take(self._send_pending(now, count, out))
-        return out
 
     def events(self) -> list[Event]:
         """Drain the events produced since the last call."""
@@ -421,7 +335,7 @@ class SequencedCore(abc.ABC):
         if kind == MessageType.ACKNOWLEDGE:
             ack = AckPayload.from_json(message.payload)
             self._on_peer_traffic()
-            self._on_ack(ack.sequence_number, now)
+            self._on_acks((ack.sequence_number,), now)
         elif kind == self._IN_TYPE:
             parsed = self._validate(message)
             if self._state in _TERMINAL:
@@ -454,16 +368,6 @@ class SequencedCore(abc.ABC):
         if kind == PayloadType.FLAG:
             return parse_flag(message.payload)
         return self._parse_handshake(kind, message.payload)
-
-    def _on_ack(self, sequence_number: int, now: float) -> None:
-        entry = self._unacked.pop(sequence_number, None)
-        if entry is None:
-            self._bump("acks_unmatched")
-            return
-        if entry.sends == 1:  # Karn: an ack of a resent message cannot be timed
-            self._rto.sample(now - entry.first_sent)
-            self._stats.rtt = self._rto.rtt
-            self._stats.rto = self._rto.current
 
     def _on_data(self, message: ClientMessage, parsed: object) -> None:
         seq = message.sequence_number
@@ -593,116 +497,8 @@ class SequencedCore(abc.ABC):
         self._paused = paused
         self._events.append(PublicationPaused() if paused else PublicationResumed())
 
-    def _check_open(self) -> None:
-        if self._state in _TERMINAL:
-            raise ChannelClosedError(f"the data channel is {self._state.value}")
-
     def _bump(self, counter: str) -> None:
         self._stats.extra[counter] = self._stats.extra.get(counter, 0) + 1
-
-    # -- sending
-
-    def _created_ms(self, now: float) -> int:
-        return max(1, int((now + self._epoch_offset) * 1000))
-
-    def _frame(self, payload_type: int, payload: bytes, now: float) -> Outgoing:
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        frame = _wire.pack(
-            self._out_type_field,
-            self._created_ms(now),
-            seq,
-            self._FIRST_FLAGS if seq == 0 else 0,
-            self._wire_ids(),
-            payload_type,
-            payload,
-        )
-        entry = Outgoing(seq, frame)
-        self._unacked[seq] = entry
-        self._stats.messages_sent += 1
-        return entry
-
-    def _queue_control_message(self, payload_type: int, payload: bytes, now: float) -> None:
-        """Frame a handshake message at once: it bypasses the hold-until-READY data queue."""
-        entry = self._frame(payload_type, payload, now)
-        entry.queued = True
-        self._tx.append(entry.seq)
-
-    def _next_to_transmit(self) -> Outgoing | None:
-        """The next framed message waiting to go: a resend, then a handshake message."""
-        unacked = self._unacked
-        for queue in (self._retx, self._tx):
-            while queue:
-                entry = unacked.get(queue.popleft())
-                if entry is not None and entry.queued:
-                    return entry
-        return None
-
-    def _send_pending(self, now: float, count: int, out: list[bytes]) -> int:
-        """Frame up to ``count`` messages from the held bytes and send them now, at the moment
-        they are first sent (so the unframed backlog, not the in-flight list, is what
-        back-pressure measures); returns how many. Their 48-byte header start is packed once
-        for the batch."""
-        head = _wire.fixed_head(self._out_type_field, self._created_ms(now))
-        pack_after, wire_ids = _wire.pack_after, self._wire_ids
-        pending, limit = self._pending, self._cfg.max_payload
-        unacked, started, stats = self._unacked, self._timers.started, self._stats
-        seq = self._next_seq
-        framed = payload_bytes = 0
-        while pending and framed < count:
-            item = pending[0]
-            data = item.data
-            if len(data) > limit:
-                chunk = bytes(data[:limit])
-                del data[:limit]
-            else:
-                chunk = bytes(data)
-                pending.popleft()
-            if item.payload_type != PayloadType.FLAG:
-                payload_bytes += len(chunk)
-            self._pending_bytes -= len(chunk)
-            flags = self._FIRST_FLAGS if seq == 0 else 0
-            frame = pack_after(head, seq, flags, wire_ids(), item.payload_type, chunk)
-            unacked[seq] = Outgoing(seq, frame, now, now, 1)
-            started(now, seq)
-            out.append(frame)
-            seq += 1
-            framed += 1
-        self._next_seq = seq
-        stats.messages_sent += framed
-        stats.bytes_sent += payload_bytes
-        return framed
-
-    def _pace_want(self) -> int:
-        """How many tokens to wait for before sending: the messages ready to go, at most
-        ``pace_batch`` (one for a keystroke; a batch per wake-up under a backlog)."""
-        cfg = self._cfg
-        want = len(self._retx) + len(self._tx)
-        if want < cfg.pace_batch and self._state is State.READY and self._pending:
-            room = cfg.send_window - len(self._unacked)
-            want += min(room, -(-self._pending_bytes // cfg.max_payload))
-        return max(1, min(want, cfg.pace_batch))
-
-    def _has_transmit_work(self) -> bool:
-        if self._retx or self._tx:
-            return True
-        return self._state is State.READY and bool(self._pending) and self._window_open()
-
-    def _window_open(self) -> bool:
-        return self._window_room() > 0
-
-    def _window_room(self) -> int:
-        """How many new messages may be framed: fewer than ``send_window`` unacked, and the
-        span from the oldest unacked one under ``send_span``, so that selective acks cannot
-        let the sender run further ahead than the peer's reorder buffer (10000 messages in
-        the plugin) holds; beyond it the peer drops without acking and everything is resent."""
-        unacked = self._unacked
-        oldest = self._oldest_unacked
-        while oldest < self._next_seq and oldest not in unacked:
-            oldest += 1
-        self._oldest_unacked = oldest
-        cfg = self._cfg
-        return min(cfg.send_window - len(unacked), cfg.send_span - (self._next_seq - oldest))
 
 
 def newest_first(control: deque[bytes], start: int) -> None:

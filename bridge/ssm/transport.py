@@ -203,6 +203,8 @@ class DataChannel:
             flags_received=MappingProxyType(dict(self._flags)),
             websocket_reads=self._read_side.reads,
             read_holds=self._read_side.holds,
+            websocket_writes=self._scheduler.writes,
+            write_holds=self._scheduler.holds,
         )
 
     async def wait_ready(self) -> SessionReady:

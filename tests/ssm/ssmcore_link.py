@@ -336,3 +336,50 @@ def ready_client(
     assert client.state is State.READY
     client.events()
     return client
+
+
+class _VirtualTimer:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualLoop:
+    """The part of an asyncio loop a ``CoreDriver`` uses (``time``, ``call_at``,
+    ``call_soon``), on a virtual clock: ``run_until`` runs the timers in time order."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.scheduled = 0  # call_at calls
+        self._timers: list[tuple[float, int, _VirtualTimer]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> _VirtualTimer:
+        self.scheduled += 1
+        timer = _VirtualTimer(when, callback)
+        heapq.heappush(self._timers, (when, self.scheduled, timer))
+        return timer
+
+    def call_soon(self, callback: Callable[[], object]) -> _VirtualTimer:
+        return self.call_at(self.now, callback)
+
+    def run_until(self, end: float) -> int:
+        """Run every live timer due by ``end``, advancing the clock; how many ran."""
+        ran = 0
+        while self._timers and self._timers[0][0] <= end:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self.now = max(self.now, when)
+            timer.callback()
+            ran += 1
+        self.now = max(self.now, end)
+        return ran
