@@ -203,6 +203,7 @@ class DataChannel:
             flags_received=MappingProxyType(dict(self._flags)),
             websocket_reads=self._read_side.reads,
             read_holds=self._read_side.holds,
+            ack_holds=self._read_side.ack_holds,
             websocket_writes=self._scheduler.writes,
             write_holds=self._scheduler.holds,
         )
@@ -492,9 +493,10 @@ class DataChannel:
     # ---- timer -------------------------------------------------------------------------------
 
     def _on_timer(self) -> None:
-        """The driver ticked the core: deliver, and wake the writer (which re-arms the timer)."""
+        """The driver ticked the core: deliver, wake the writer, read the acks left for it."""
         if self._outcome is None:
             self._pump()
+            self._read_side.on_tick()
 
     # ---- ending ------------------------------------------------------------------------------
 
@@ -515,7 +517,7 @@ class DataChannel:
                 if terminate:
                     await self._queue_flag(Flag.TERMINATE_SESSION)
                 self._pump()
-                await self._wait_flushed()
+                await self._wait_for(self._flushed)
         except TimeoutError:
             log.warning("closing the data channel before the agent acknowledged all data")
         except ChannelError:
@@ -530,9 +532,6 @@ class DataChannel:
             raise self._outcome
         self._core.send_flag(flag, self._loop.time())
         self._pump()
-
-    async def _wait_flushed(self) -> None:
-        await self._wait_for(self._flushed)
 
     async def _wait_for(self, event: asyncio.Event) -> None:
         """Wait for ``event``, or for the channel to end."""

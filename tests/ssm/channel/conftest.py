@@ -7,22 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.emulator.agent import SessionBroker
-
-from .channel_helpers import Harness, Space
+from .channel_helpers import Harness, harness_for
 
 
 async def _harness(tmp_path: Path, pacing: str) -> AsyncIterator[Harness]:
-    broker = SessionBroker(pacing=pacing)  # type: ignore[arg-type]
-    await broker.start()
-    space = Space(tmp_path)
-    harness = Harness(broker, space)
-    try:
+    async with harness_for(tmp_path, pacing) as harness:
         yield harness
-    finally:
-        await harness.close()
-        await broker.stop()
-        await space.close()
 
 
 @pytest.fixture
