@@ -21,13 +21,10 @@ from bridge.ssm.codec import Flag, PayloadType, flag_payload
 from bridge.ssm.core import ChannelStats, CoreConfig, State
 from bridge.ssm.errors import ChannelClosedError
 
-__all__ = ["ACK_WAIT_MARGIN", "ENDING", "TERMINAL", "SendSide"]
+__all__ = ["ENDING", "TERMINAL", "SendSide"]
 
 TERMINAL = frozenset({State.CLOSED, State.FAILED})
 ENDING = TERMINAL | {State.DRAINING}  # nothing more is accepted or resent
-ACK_WAIT_MARGIN = 0.003
-"""Seconds an unread ack leaves before its message's retransmission timer (``ack_wait``):
-the read that ends the wait, a loop turn late on a loaded machine, still comes first."""
 
 
 class SendSide:
@@ -158,32 +155,6 @@ class SendSide:
         if self._paused or self._state is State.CLOSED or not self._has_transmit_work():
             return False
         return self._bucket.ready(now, self._pace_want())
-
-    def ack_wait(self, now: float) -> float:
-        """Seconds the read loop may leave the websocket unread after a read that brought no
-        bulk data (0: read on at once). Only while a paced backlog waits (a full batch of
-        bytes unframed, nothing to resend): reads then bring only the acks of our bursts, each
-        its own wake-up between two pacing ticks; left unread they are read in the next
-        tick's pass (``readside``). At most one full batch's pacing interval, and
-        ``ACK_WAIT_MARGIN`` before the oldest message in flight would be resent: our RTO
-        sees the acks later and grows with the wait, never under it. No backlog (a
-        keystroke, a request, a download's acks): 0, so nothing interactive waits."""
-        cfg = self._cfg
-        rate = cfg.rate_limit
-        if (
-            rate is None
-            or not self._connected
-            or self._paused
-            or self._state is not State.READY
-            or self._retx
-            or self._pending_bytes < cfg.pace_batch * cfg.max_payload
-        ):
-            return 0.0
-        wait = cfg.pace_batch / rate
-        head = self._timers.head(self._unacked)
-        if head is not None:
-            wait = min(wait, head + self._rto.current - ACK_WAIT_MARGIN - now)
-        return max(0.0, wait)
 
     def _on_acks(self, sequences: Sequence[int], now: float) -> None:
         """Apply the acks of one read, in order. The RTT samples are those of one ack at a

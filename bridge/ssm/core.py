@@ -175,6 +175,5 @@ class TransportStats:
     flags_received: Mapping[int, int] = field(default_factory=dict)  # Flag value -> count
     websocket_reads: int = 0  # batches the read loop took from the websocket(s)
     read_holds: int = 0  # reads after which reading was held for more (bridge/ssm/readhold.py)
-    ack_holds: int = 0  # reads after which reading waited for our next pacing tick (readside)
     websocket_writes: int = 0  # batches the writer wrote to the websocket(s) (ssm/coalesce.py)
     write_holds: int = 0  # times the writer held a batch to coalesce it with the next output

@@ -13,8 +13,7 @@ application data (the agent fills a 1024-byte message only when its read of the 
 that much waiting), and the hold starts only on the second such read in a row, so a keystroke's
 echo, an ack-only read during an upload, or the first message after a pause is never held
 (reads that carry only acks, such as the acks of ssh's window adjusts during a download,
-neither hold nor end a stream; the acks of our own paced upload have a rule of their own,
-``readside``'s acks on the pacing tick). A stream that arrives faster than ``PACED_RATE`` (unthrottled,
+neither hold nor end a stream). A stream that arrives faster than ``PACED_RATE`` (unthrottled,
 not paced by the service), judged by its rate averaged over its last few reads
 (``RATE_MEMORY``) so that one late or early read does not decide, or a read that left messages
 waiting for the next one, gains nothing from waiting and is not held. How many messages a read

@@ -16,11 +16,6 @@ are not (docs/design/efficiency.md, "Fewer, larger reads").
   websocket is open and under its write high-water mark, and the last direct write is at least
   the writer's coalescing interval old, the read loop drains the core and writes the frames
   itself; otherwise the writer is woken as before (and holds, coalesces, drains).
-* **Acks on the tick** (``on_tick``): while our own send is paced with a backlog (an upload),
-  a read without bulk data leaves the next one for the driver's next pacing tick (at most
-  ``SequencedCore.ack_wait``: a batch's interval, and before our own retransmission timer),
-  so the agent's acks of each burst are read in the wake-up that sends the next burst, not in
-  one of their own between two ticks. No backlog (a keystroke, a download): read at once.
 * **Data** (``deliver``): a sink the stream's user attached (``DataChannel.deliver_to``: the
   daemon's relay to ssh's socket) takes a read's data when the ``StreamReader`` holds nothing
   (so order is kept: what the relay took from the reader it wrote in the same step) and the
@@ -38,10 +33,10 @@ from websockets.protocol import State as WsState
 
 from bridge.ssm.driver import CoreDriver
 from bridge.ssm.options import ChannelOptions
-from bridge.ssm.readhold import BULK_BYTES, ReadHold
+from bridge.ssm.readhold import ReadHold
 from bridge.ssm.sequenced import SequencedCore
 from bridge.ssm.stream import ChannelTransport
-from bridge.ssm.wsbatch import BatchReceiver, receiver_for, write_batch
+from bridge.ssm.wsbatch import receiver_for, write_batch
 
 __all__ = ["MAX_READ_BATCH", "ReadSide", "Sink"]
 
@@ -77,9 +72,6 @@ class ReadSide:
         self.frames = 0  # frames read on the current connection (``connected`` zeroes it)
         self.reads = 0  # batches taken from the websocket
         self.holds = 0  # of which reading was then held
-        self.ack_holds = 0  # of which reading was held until our next pacing tick
-        self._receiver: BatchReceiver | None = None
-        self._acks_held = False
 
     def connected(self) -> None:
         self.frames = 0
@@ -97,7 +89,7 @@ class ReadSide:
         core, transport = self._core, self._transport
         stats = core.stats
         loop = asyncio.get_running_loop()
-        receiver = self._receiver = receiver_for(ws)
+        receiver = receiver_for(ws)
         hold = ReadHold(self._options.read_hold)
         while running():
             await transport.wait_reading()
@@ -113,37 +105,9 @@ class ReadSide:
                 wake_writer()
             self.reads += 1
             delivered = stats.bytes_received - before
-            waiting, self._acks_held = receiver.waiting > 0, False
-            seconds = hold.after_read(delivered, len(frames), waiting, now)
+            seconds = hold.after_read(delivered, len(frames), receiver.waiting > 0, now)
             if seconds and receiver.hold(seconds):
                 self.holds += 1
-            elif delivered < BULK_BYTES and not waiting and self._hold_acks(now):
-                self.ack_holds += 1
-
-    def _hold_acks(self, now: float) -> bool:
-        """After a read without bulk data while our own send is paced with a backlog (an
-        upload): leave the next read (our bursts' acks) for the next pacing tick, which
-        ``on_tick`` ends the hold at, or for ``core.ack_wait``'s bound."""
-        seconds = self._core.ack_wait(now)
-        receiver = self._receiver
-        self._acks_held = bool(seconds and receiver is not None and receiver.hold(seconds))
-        return self._acks_held
-
-    def on_tick(self) -> None:
-        """The driver's timer fired (a pacing tick, a retransmission): read what waits in
-        the same wake-up as the burst the tick sends; if nothing did (the acks of the last
-        burst were read already), hold again once the socket was polled (two loop turns: the
-        next one's select polls it), rather than wake for the acks of this tick's burst."""
-        receiver = self._receiver
-        if self._acks_held and receiver is not None:
-            self._acks_held = False
-            receiver.release()
-            loop = asyncio.get_running_loop()
-            loop.call_soon(loop.call_soon, self._hold_again, receiver)
-
-    def _hold_again(self, receiver: BatchReceiver) -> None:
-        if receiver is self._receiver and not receiver.waiting and not receiver.holding:
-            self._hold_acks(asyncio.get_running_loop().time())
 
     def deliver(self, data: bytes) -> None:
         """Hand ``data`` (the next bytes in order) to the application."""

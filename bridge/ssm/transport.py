@@ -203,7 +203,6 @@ class DataChannel:
             flags_received=MappingProxyType(dict(self._flags)),
             websocket_reads=self._read_side.reads,
             read_holds=self._read_side.holds,
-            ack_holds=self._read_side.ack_holds,
             websocket_writes=self._scheduler.writes,
             write_holds=self._scheduler.holds,
         )
@@ -493,10 +492,9 @@ class DataChannel:
     # ---- timer -------------------------------------------------------------------------------
 
     def _on_timer(self) -> None:
-        """The driver ticked the core: deliver, wake the writer, read the acks left for it."""
+        """The driver ticked the core: deliver, and wake the writer (which re-arms the timer)."""
         if self._outcome is None:
             self._pump()
-            self._read_side.on_tick()
 
     # ---- ending ------------------------------------------------------------------------------
 

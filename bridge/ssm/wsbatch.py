@@ -381,12 +381,6 @@ class BatchReceiver:
         self._hold = asyncio.get_running_loop().call_later(seconds, self._release)
         return True
 
-    def release(self) -> None:
-        """End a hold now, as its timer would (the read loop's reason to wait is gone)."""
-        if self._hold is not None:
-            self._end_hold()
-            self._release()
-
     def _release(self) -> None:
         """The hold's end: read again (unless our high-water mark still pauses us). No wake:
         ``receive`` goes on once the gathered bytes are read, the next loop iteration."""

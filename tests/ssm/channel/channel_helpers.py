@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,18 +177,3 @@ class Harness:
         for channel in self.channels:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.close(timeout=2), 5)
-
-
-@contextlib.asynccontextmanager
-async def harness_for(tmp_path: Path, pacing: str) -> AsyncIterator[Harness]:
-    """A started broker (``unthrottled`` or ``realistic``) and a space, closed on exit."""
-    broker = SessionBroker(pacing=pacing)  # type: ignore[arg-type]
-    await broker.start()
-    space = Space(tmp_path)
-    harness = Harness(broker, space)
-    try:
-        yield harness
-    finally:
-        await harness.close()
-        await broker.stop()
-        await space.close()

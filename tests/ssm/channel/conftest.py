@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from .channel_helpers import Harness, harness_for
+from bridge.emulator.agent import SessionBroker
+
+from .channel_helpers import Harness, Space
 
 
 async def _harness(tmp_path: Path, pacing: str) -> AsyncIterator[Harness]:
-    async with harness_for(tmp_path, pacing) as harness:
+    broker = SessionBroker(pacing=pacing)  # type: ignore[arg-type]
+    await broker.start()
+    space = Space(tmp_path)
+    harness = Harness(broker, space)
+    try:
         yield harness
+    finally:
+        await harness.close()
+        await broker.stop()
+        await space.close()
 
 
 @pytest.fixture
