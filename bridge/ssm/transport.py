@@ -515,7 +515,7 @@ class DataChannel:
                 if terminate:
                     await self._queue_flag(Flag.TERMINATE_SESSION)
                 self._pump()
-                await self._wait_flushed()
+                await self._wait_for(self._flushed)
         except TimeoutError:
             log.warning("closing the data channel before the agent acknowledged all data")
         except ChannelError:
@@ -530,9 +530,6 @@ class DataChannel:
             raise self._outcome
         self._core.send_flag(flag, self._loop.time())
         self._pump()
-
-    async def _wait_flushed(self) -> None:
-        await self._wait_for(self._flushed)
 
     async def _wait_for(self, event: asyncio.Event) -> None:
         """Wait for ``event``, or for the channel to end."""
