@@ -6,8 +6,9 @@ atomically, only when something new was learnt; anything odd in them is ignored)
   send StartSession beside the space's description (``early.py``) instead of after it. A
   space's ARN names the space (its domain and name), not a run of its app. It is only ever a
   guess: the description still decides whether the early session is used, and a wrong ARN
-  only makes our own early StartSession fail or be terminated unused. An entry whose ARN does
-  not end in ``:space/<its domain>/<its name>`` is dropped on reading.
+  only makes our own early StartSession fail or be terminated unused. An entry whose ARN is not
+  a SageMaker space ARN (``validate.space_arn``) ending in ``:space/<its domain>/<its name>`` is
+  dropped on reading.
 * **Host keys** (``host-keys.json``: space ARN -> the key its app run presented, and that run's
   creation time) spare the first connection to an app run the pool's ``hostkey`` channel (a
   StartSession, a dial, a handshake and an SSH key exchange). A key is only ever used for the
@@ -25,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from bridge.aws import validate
 from bridge.paths import write_private_file
 
 __all__ = ["KnownArns", "KnownHostKeys"]
@@ -105,9 +107,18 @@ def _valid_arns(arns: dict[Any, Any]) -> dict[str, str]:
         if isinstance(ref, str)
         and isinstance(arn, str)
         and ref.count("/") == 1
-        and arn.startswith("arn:")
         and arn.endswith(f":space/{ref}")
+        and _is_space_arn(arn)
     }
+
+
+def _is_space_arn(arn: str) -> bool:
+    """``validate.space_arn``'s check, the one every ARN from AWS passed before it was kept."""
+    try:
+        validate.space_arn("space-arns.json", arn)
+    except validate.InvalidResponse:
+        return False
+    return True
 
 
 def _snapshot(by_endpoint: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

@@ -34,6 +34,7 @@ def test_odd_arn_entries_are_ignored(tmp_path: Path) -> None:
         "d-1/other": ARN,  # names another space
         "d-1/x": 5,
         "nodomain": "arn:aws:sagemaker:us-east-1:1:space/nodomain",
+        "d-1/forged": "arn:x:space/d-1/forged",  # not a SageMaker space ARN
     }
     path.write_text(json.dumps({"version": 1, "arns": {"": odd, "bad": []}}))
     assert KnownArns(path).for_endpoint(None) == {"d-1/demo": ARN}
