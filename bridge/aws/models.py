@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Every operation the daemon calls (bridge/aws/studio.py; tests/aws/test_models.py checks the
+# Every operation the daemon calls (bridge/aws/studio*.py; tests/aws/test_models.py checks the
 # list against the code). A call missing here would fail with AttributeError, so the test is
 # the guard.
 OPERATIONS: Mapping[str, tuple[str, ...]] = {

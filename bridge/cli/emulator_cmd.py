@@ -81,7 +81,9 @@ def serve(
     """
     import asyncio
 
-    from bridge.emulator.config import ConfigError, default_config, load_config
+    from bridge.emulator.config import default_config
+    from bridge.emulator.config_check import ConfigError
+    from bridge.emulator.config_load import load_config
 
     try:
         cfg = load_config(config) if config is not None else default_config()

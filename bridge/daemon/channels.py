@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.aws.context import IdentityKey
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.workspace import Workspace
 from bridge.ssm.transport import DataChannel
 from bridge.timestamps import rfc3339

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from bridge.aws.studio import SessionGrant, Space
+from bridge.aws.studio_space import SessionGrant, Space
 from bridge.daemon.workspace import Workspace
 from bridge.ssm.predial import PreDial
 

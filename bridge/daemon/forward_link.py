@@ -26,7 +26,7 @@ from typing import Any
 import asyncssh
 
 from bridge.aws.context import AwsContext
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.errors import app_not_running
 from bridge.daemon.pool import ChannelPool, ManagedChannel
 from bridge.daemon.spaces import SpacesService

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import ApiError, local_port_error, remote_access_disabled, translated
 from bridge.daemon.forward_link import ForwardLink, Listen

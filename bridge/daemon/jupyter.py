@@ -31,7 +31,7 @@ from typing import Any
 import asyncssh
 
 from bridge.aws.context import AwsContext
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import (
     ApiError,

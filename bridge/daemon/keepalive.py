@@ -39,7 +39,7 @@ import asyncssh
 
 from bridge.aws.context import IdentityKey
 from bridge.aws.idle import HEARTBEAT_COMMAND, IdleState
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import app_not_running, translated
 from bridge.daemon.params import SpaceParams

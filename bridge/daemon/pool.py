@@ -40,7 +40,8 @@ from bridge.aws.credentials import (
     sign_in_hint,
 )
 from bridge.aws.errors import CredentialsError, SessionLimitExceeded
-from bridge.aws.studio import Progress, SessionGrant, Space
+from bridge.aws.studio import Progress
+from bridge.aws.studio_space import SessionGrant, Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.early import EarlySession, EarlySessions
 from bridge.daemon.remembered import KnownHostKeys

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bridge.aws.errors import ConfigurationError, CredentialsError, SessionLimitExceeded
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.early import EarlySession
 from bridge.daemon.errors import remote_access_disabled, translated

@@ -19,7 +19,8 @@ from bridge.aws.context import AwsContext
 from bridge.aws.errors import SpaceNotFound
 from bridge.aws.instance_types import check_instance_type
 from bridge.aws.pricing import HourlyPrice
-from bridge.aws.studio import Progress, Space
+from bridge.aws.studio import Progress
+from bridge.aws.studio_space import Space
 from bridge.daemon.dispatch import Api
 from bridge.daemon.errors import ApiError, app_not_running, translated
 from bridge.daemon.params import ContextParams, SpaceParams

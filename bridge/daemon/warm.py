@@ -25,7 +25,7 @@ import time
 from typing import Protocol
 
 from bridge.aws.context import IdentityKey
-from bridge.aws.studio import Space
+from bridge.aws.studio_space import Space
 from bridge.daemon.channels import ChannelKey, ManagedChannel
 from bridge.daemon.workspace import Workspace
 

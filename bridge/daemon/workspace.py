@@ -33,7 +33,8 @@ from bridge.aws.errors import (
 from bridge.aws.identity import Principal, caller_identity, exported_expired
 from bridge.aws.pricing import HourlyPrice, PriceCache, PriceClient
 from bridge.aws.session import SessionSpec, make_session, require_credentials
-from bridge.aws.studio import Space, StudioClient
+from bridge.aws.studio import StudioClient
+from bridge.aws.studio_space import Space
 from bridge.daemon.remembered import KnownArns
 from bridge.ssh.aliases import DEFAULT_PREFIX, SpaceRef, alias_for, resolve_alias
 from bridge.ssh.errors import SshConfigError

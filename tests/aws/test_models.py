@@ -54,12 +54,15 @@ def trimmed_models(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_every_operation_the_studio_client_calls_is_kept() -> None:
-    """Read from studio.py itself: a call added there without its operation here fails."""
-    source = Path(bridge.aws.studio.__file__).read_text()
+    """Read from the client's modules themselves (studio.py, studio_lookup.py, ...): a call
+    added there without its operation here fails."""
+    modules = sorted(Path(bridge.aws.studio.__file__).parent.glob("studio*.py"))
+    assert len(modules) >= 3, modules
+    source = "\n".join(m.read_text() for m in modules)
     called = {
-        "sagemaker": set(re.findall(r"self\._sm(?:_sessions)?\.(\w+)\b", source))
-        | set(re.findall(r'_paginate\(\s*"(\w+)"', source)),
-        "ssm": set(re.findall(r"self\._ssm\.(\w+)\b", source)),
+        "sagemaker": set(re.findall(r"\bsm(?:_sessions)?\.(\w+)\b", source))
+        | set(re.findall(r'\bpaginate\(\s*"(\w+)"', source)),
+        "ssm": set(re.findall(r"\bssm\.(\w+)\b", source)),
     }
     for service, names in called.items():
         by_method = {xform_name(op): op for op in _full(service)["operations"]}

@@ -23,7 +23,8 @@ from bridge.aws.errors import (
     SpaceNotFound,
 )
 from bridge.aws.session import SessionSpec, make_session
-from bridge.aws.studio import Space, StudioClient
+from bridge.aws.studio import StudioClient
+from bridge.aws.studio_space import Space
 from bridge.emulator import EmulatorThread, start_in_thread
 from bridge.emulator.config import (
     DelaysConfig,

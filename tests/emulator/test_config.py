@@ -10,13 +10,12 @@ import pytest
 
 from bridge.emulator.config import (
     DEFAULT_ACCESS_KEY_ID,
-    ConfigError,
     EmulatorConfig,
     LimitsConfig,
-    config_from_mapping,
     default_config,
-    load_config,
 )
+from bridge.emulator.config_check import ConfigError
+from bridge.emulator.config_load import config_from_mapping, load_config
 from bridge.emulator.control.wiring import BrokerGateway
 
 YAML = """

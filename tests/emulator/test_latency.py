@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bridge.emulator import start_in_thread
-from bridge.emulator.config import ConfigError, config_from_mapping, default_config
+from bridge.emulator.config import default_config
+from bridge.emulator.config_check import ConfigError
+from bridge.emulator.config_load import config_from_mapping
 from bridge.emulator.delay import DelayLine
 from bridge.ssm.transport import open_channel
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from bridge.emulator.config import DOMAIN_ID_PATTERN, NAME_PATTERN
+from bridge.emulator.config_check import DOMAIN_ID_PATTERN, NAME_PATTERN
 from bridge.emulator.control.errors import (
     ApiError,
     in_use,
