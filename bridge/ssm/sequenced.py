@@ -182,10 +182,13 @@ class SequencedCore(SendSide, abc.ABC):
         with the batch's others in one pass (``_wire.ack_frames``). Anything else goes to the
         full decoder, after the acks queued so far.
 
-        The acks of one batch go out newest first (``newest_first``): the read loop may have
-        held the socket unread (``readhold``), so the batch's oldest message waited longest,
-        and the sender, which times every ack in the order it comes, ends the batch with its
-        RTT estimate near that wait, not near 0, and its RTO above the next hold.
+        The acks of one batch go out newest first but for the newest itself, which goes last
+        (``order_acks``): the read loop may have held the socket unread (``readhold``), so the
+        batch's oldest message waited longest and its newest hardly at all, and the sender
+        times every ack in the order it comes. Its RTT estimate ends the batch near the
+        longest wait, and the last sample, far below it, raises its RTTVAR by a quarter of the
+        hold: its RTO (RTT + 4 RTTVAR) ends near twice the hold, so a read that comes late by
+        up to about a hold does not cross it.
         """
         self._now = now
         control = self._control
@@ -227,7 +230,7 @@ class SequencedCore(SendSide, abc.ABC):
         if acks:
             self._on_acks(acks, now)
         if len(control) - queued > 1:
-            newest_first(control, queued)
+            order_acks(control, queued)
 
     def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
         created = self._created_ms(self._now)
@@ -501,6 +504,11 @@ class SequencedCore(SendSide, abc.ABC):
         self._stats.extra[counter] = self._stats.extra.get(counter, 0) + 1
 
 
-def newest_first(control: deque[bytes], start: int) -> None:
-    """Reverse the frames of ``control`` from ``start`` on (the acks one batch queued)."""
-    control.extend([control.pop() for _ in range(len(control) - start)])
+def order_acks(control: deque[bytes], start: int) -> None:
+    """Put the frames of ``control`` from ``start`` on (the acks one batch queued, oldest
+    message first) in the order the sender should time them: newest first, except the newest
+    itself, last (``SequencedCore.receive_batch``; docs/design/efficiency.md, "Holds of
+    100 ms")."""
+    frames = [control.pop() for _ in range(len(control) - start)]
+    control.extend(frames[1:])
+    control.extend(frames[:1])

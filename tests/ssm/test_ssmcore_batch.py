@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bridge.ssm import _wire
 from bridge.ssm.codec import Flag, decode, encode
 from bridge.ssm.core import CoreConfig
-from bridge.ssm.sequenced import newest_first
+from bridge.ssm.sequenced import order_acks
 
 from .ssmcore_link import ack_for, make_frame, ready_client
 
@@ -91,11 +91,11 @@ def _run(batches: list[list[bytes]], *, full: bool = False) -> tuple[object, ...
     events: list[object] = []
     for number, batch in enumerate(batches):
         now = 1.0 + number
-        if full:  # one by one, then the batch's acks newest first, as receive_batch sends them
+        if full:  # one by one, then the batch's acks ordered as receive_batch sends them
             queued = len(client._control)
             for frame in batch:
                 client._receive_full(frame, now)
-            newest_first(client._control, queued)
+            order_acks(client._control, queued)
         else:
             client.receive_batch(batch, now)
         out += client.frames_to_send(now)
@@ -145,9 +145,10 @@ def test_a_small_send_spends_one_token_not_the_whole_burst() -> None:
     assert sent == [[b"l"], [b"s"], [b"\r"]]
 
 
-def test_the_acks_of_one_batch_go_out_newest_first() -> None:
-    """After a read hold the batch's oldest message waited longest: acked last, its wait is
-    the sender's last RTT sample (bridge/ssm/readhold.py)."""
+def test_the_acks_of_one_batch_go_out_newest_first_but_the_newest_last() -> None:
+    """After a read hold the batch's oldest message waited longest and its newest hardly at
+    all: the sender's RTT estimate ends near the longest wait and its last sample, the
+    shortest, widens its RTTVAR and so its RTO (bridge/ssm/readhold.py)."""
     payload = b"x" * 1024
     client = ready_client(CoreConfig(rate_limit=None))
     client.receive_batch(
@@ -155,6 +156,6 @@ def test_the_acks_of_one_batch_go_out_newest_first() -> None:
     )
     acks = [decode(frame) for frame in client.frames_to_send(1.0)]
     acked = [json.loads(ack.payload)["AcknowledgedMessageSequenceNumber"] for ack in acks]
-    assert acked == list(range(8, 1, -1))
+    assert acked == [*range(7, 1, -1), 8]
     client.receive_batch([make_frame("output_stream_data", 9, payload)], 2.0)
     assert len(client.frames_to_send(2.0)) == 1
