@@ -72,7 +72,7 @@ class DaemonSettings:
     (``SMCONNECT_WARM_CHANNELS=on|off``; docs/design/efficiency.md, "Warm channels")."""
     warm_idle: float = 600.0
     """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``)."""
-    read_hold: float = 0.050
+    read_hold: float = 0.100
     """Seconds, at most, a data channel stops reading its websocket after a bulk read while
     data streams, so one read gathers several messages; 0 for never (``SMCONNECT_READ_HOLD_MS``,
     in ms; the channel's own default, ``bridge.ssm.readhold.DEFAULT_HOLD``, spelled here for

@@ -21,24 +21,31 @@ brought does not matter: a paced stream is held whatever it brings.
 
 The hold delays our acks by up to its length, and the sender reads that as round-trip time.
 Its RTO is RTT + max(10 ms, 4 RTTVAR) in the agent and the plugin (docs/design/ssm-protocol.md
-§5), a smoothed RTT fed one sample per ack, in the order the acks come. After a hold the
-oldest message of the read has waited the whole hold and the newest hardly at all, so the
-core acks a read's messages newest first (``SequencedCore.receive_batch``): the sender's last
-samples are then the longest, its RTT estimate ends each read near the hold, and its RTO (RTT
-plus at least 10 ms) above it. With the acks oldest first the estimate fell back near 0 after
-every read and the RTO to ~10 ms plus a little: a 20 ms hold was about the most that was safe.
-A stream's first hold is short (``FIRST_HOLD``, 6 ms under the RTO floor of a quiet sender);
-each next one is ``HOLD_STEP`` longer, up to the channel's ``read_hold`` (``DEFAULT_HOLD``):
-the sender's estimate follows the waits it sees, and a hold only 2 ms longer than the last
-stays inside the RTO (about the last wait + 10 ms) that the last read's acks left it, also
-when the sender's bursts (the emulator's 16 messages per tick) arrive at a phase that made the
-last waits short; growing by a quarter per read instead drew resends at such bursts (a
-simulated sender: tests/ssm/test_readhold.py). A hold past the sender's RTO would make it
-resend messages that were only waiting in our kernel buffer (the agent checks the oldest
-unacked message every 100 ms; our emulator's core checks every message, so it shows such
-resends first: ``scripts/bench_ssh.py`` reports them as ``agent_resends``). The hold costs
-latency only at the tail of a bulk stream (its last messages wait up to ``read_hold``); a
-keystroke's echo is never held. ``SMCONNECT_READ_HOLD_MS=0`` (``read_hold=0``) turns it off.
+§5), a smoothed RTT and RTTVAR fed one sample per ack, in the order the acks come. After a hold
+the oldest message of the read has waited the whole hold and the newest hardly at all, so the
+core acks a read's messages newest first but for the newest itself, which goes last
+(``SequencedCore.receive_batch``, ``sequenced.order_acks``): the sender's RTT estimate climbs to
+near the hold over the read's acks, and the last sample, ~0, adds a quarter of the hold to its
+RTTVAR, so its RTO ends each read near **twice the hold** (RTT ≈ ⅞ hold, 4 RTTVAR ≈ the hold
+plus the lag of the climb). The next read's oldest message waits one hold (the last read took
+everything), so a read may come late by about a hold before the sender's RTO passes: ~100 ms at
+the default hold, where a busy machine's late reads are a few to a few tens of ms. With the
+acks newest first only, the RTO ended ~10-25 ms above the hold (the 10 ms floor plus the
+climb's lag) whatever the hold, and a read late by more drew resends; oldest first it fell back
+to ~10 ms after every read (docs/design/efficiency.md, "Holds of 100 ms"; a simulated sender:
+tests/ssm/test_readhold.py). A read must take every message the hold gathered: split in two,
+the second part's acks (the shortest waits) end the sender's samples low, its RTO falls to a
+few tens of ms and the next hold crosses it (``readside.MAX_READ_BATCH`` is well above what a
+hold gathers at the service's pacing). A stream's first hold is short (``FIRST_HOLD``, 6 ms
+under the RTO floor of a quiet sender); each next one is ``HOLD_STEP`` longer, up to the
+channel's ``read_hold`` (``DEFAULT_HOLD``): a hold 5 ms longer than the last stays inside the
+RTO (about twice the last wait, at least the last wait + 10 ms) that the last read's acks left
+the sender. A hold past the sender's RTO would make it resend messages that were only waiting
+in our kernel buffer (the agent checks the oldest unacked message every 100 ms; our emulator's
+core checks every message, so it shows such resends first: ``scripts/bench_ssh.py`` reports
+them as ``agent_resends``). The hold costs latency only at the tail of a bulk stream (its last
+messages wait up to ``read_hold``); a keystroke's echo is never held.
+``SMCONNECT_READ_HOLD_MS=0`` (``read_hold=0``) turns it off.
 """
 
 from __future__ import annotations
@@ -54,17 +61,17 @@ __all__ = [
     "ReadHold",
 ]
 
-DEFAULT_HOLD = 0.050
-"""Seconds, at most, that reading pauses after a bulk read: ~50 messages gathered at the
-service's pacing, ~3 of the emulator's default bursts (``ChannelOptions.read_hold``; 0 turns
-holding off). Measured against 20 ms (docs/design/efficiency.md, "Fewer, larger reads")."""
+DEFAULT_HOLD = 0.100
+"""Seconds, at most, that reading pauses after a bulk read: ~100 messages gathered at the
+service's pacing, ~6 of the emulator's default bursts (``ChannelOptions.read_hold``; 0 turns
+holding off). Measured against 50 and 150 ms (docs/design/efficiency.md, "Holds of 100 ms")."""
 
 FIRST_HOLD = 0.004
 """The first hold of a stream: 6 ms under the senders' RTO floor (their RTT + 10 ms)."""
 
-HOLD_STEP = 0.002
-"""How much longer each next hold of the same stream is: 4 ms to 50 ms in 23 reads (~0.7 s of
-a download at the service's pacing)."""
+HOLD_STEP = 0.005
+"""How much longer each next hold of the same stream is: 4 ms to 100 ms in 20 reads (~1 s of
+a download at the service's pacing; at 2 ms a step it took ~2.5 s)."""
 
 PACED_RATE = 2000.0
 """Messages per second, at most, that a held stream may arrive at, averaged over its recent

@@ -40,10 +40,13 @@ from bridge.ssm.wsbatch import receiver_for, write_batch
 
 __all__ = ["MAX_READ_BATCH", "ReadSide", "Sink"]
 
-MAX_READ_BATCH = 128
+MAX_READ_BATCH = 512
 """Frames taken from the websocket before acting on them: bounds what one delivery hands the
-application (a reader that paused us sees at most this much more) and how long acks wait; above
-what a 50 ms hold gathers at the service's pacing."""
+application (a reader that paused us sees at most this much more) and how long acks wait. Well
+above what a hold gathers (~100 at the default 100 ms and the service's pacing, at most ~230 at
+twice its rate): a held read must be taken whole, or its second part's acks, the shortest
+waits, end the sender's RTT samples and its RTO falls under the next hold (``readhold``; at 128
+a 150 ms hold was split and drew resends)."""
 
 Sink = Callable[[bytes], bool]
 """Takes all of the bytes and returns True, or takes none and returns False."""

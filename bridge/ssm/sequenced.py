@@ -182,19 +182,23 @@ class SequencedCore(SendSide, abc.ABC):
         with the batch's others in one pass (``_wire.ack_frames``). Anything else goes to the
         full decoder, after the acks queued so far.
 
-        The acks of one batch go out newest first (``newest_first``): the read loop may have
-        held the socket unread (``readhold``), so the batch's oldest message waited longest,
-        and the sender, which times every ack in the order it comes, ends the batch with its
-        RTT estimate near that wait, not near 0, and its RTO above the next hold.
+        The acks of one batch go out newest first but for the newest itself, which goes last
+        (``order_acks``): the read loop may have held the socket unread (``readhold``), so the
+        batch's oldest message waited longest and its newest hardly at all, and the sender
+        times every ack in the order it comes. Its RTT estimate ends the batch near the
+        longest wait, and the last sample, far below it, raises its RTTVAR by a quarter of the
+        hold: its RTO (RTT + 4 RTTVAR) ends near twice the hold, so a read that comes late by
+        up to about a hold does not cross it.
         """
         self._now = now
         control = self._control
         queued = len(control)
         acked: list[tuple[int, bytes]] = []  # (sequence, wire id) of data taken, not yet acked
+        payloads: list[bytes] = []  # their payloads, not yet delivered
         acks: list[int] = []  # sequences our messages' acks named, not yet applied
         in_head = self._in_head
         ack_sequence, data_message = _wire.ack_sequence, _wire.data_message
-        stats, events = self._stats, self._events
+        expected = self._expected
         for frame in frames:
             if self._first_frame_seen:
                 sequence = ack_sequence(frame)
@@ -205,29 +209,41 @@ class SequencedCore(SendSide, abc.ABC):
                     continue
                 if self._state is State.READY and not self._reorder:
                     data = data_message(frame, in_head)
-                    if data is not None and data[0] == self._expected:
-                        sequence, wire_id, payload = data
-                        self._on_peer_traffic()
-                        acked.append((sequence, wire_id))
-                        self._expected = sequence + 1
-                        stats.messages_received += 1
-                        stats.bytes_received += len(payload)
-                        events.append(DataReceived(payload, PayloadType.OUTPUT))
+                    if data is not None and data[0] == expected:
+                        if not acked:  # once per run, as for acks
+                            self._on_peer_traffic()
+                        acked.append((expected, data[1]))
+                        payloads.append(data[2])
+                        expected += 1
                         continue
             if acked:
-                self._ack_batch(acked)
-                acked = []
+                self._take_run(acked, payloads, expected)
+                acked, payloads = [], []
             if acks:
                 self._on_acks(acks, now)
                 acks = []
             self._receive_full(frame, now)
-            events = self._events
+            expected = self._expected
         if acked:
-            self._ack_batch(acked)
+            self._take_run(acked, payloads, expected)
         if acks:
             self._on_acks(acks, now)
         if len(control) - queued > 1:
-            newest_first(control, queued)
+            order_acks(control, queued)
+
+    def _take_run(
+        self, acked: list[tuple[int, bytes]], payloads: list[bytes], expected: int
+    ) -> None:
+        """Deliver a run of in-order data messages taken on the fast path as one
+        ``DataReceived`` (what every reader of the channel joins anyway: a byte stream), and
+        queue their acks; ``expected`` is the sequence after the run's last."""
+        data = b"".join(payloads)
+        self._expected = expected
+        stats = self._stats
+        stats.messages_received += len(payloads)
+        stats.bytes_received += len(data)
+        self._events.append(DataReceived(data, PayloadType.OUTPUT))
+        self._ack_batch(acked)
 
     def _ack_batch(self, acked: list[tuple[int, bytes]]) -> None:
         created = self._created_ms(self._now)
@@ -501,6 +517,11 @@ class SequencedCore(SendSide, abc.ABC):
         self._stats.extra[counter] = self._stats.extra.get(counter, 0) + 1
 
 
-def newest_first(control: deque[bytes], start: int) -> None:
-    """Reverse the frames of ``control`` from ``start`` on (the acks one batch queued)."""
-    control.extend([control.pop() for _ in range(len(control) - start)])
+def order_acks(control: deque[bytes], start: int) -> None:
+    """Put the frames of ``control`` from ``start`` on (the acks one batch queued, oldest
+    message first) in the order the sender should time them: newest first, except the newest
+    itself, last (``SequencedCore.receive_batch``; docs/design/efficiency.md, "Holds of
+    100 ms")."""
+    frames = [control.pop() for _ in range(len(control) - start)]
+    control.extend(frames[1:])
+    control.extend(frames[:1])

@@ -41,7 +41,7 @@ def test_settings_are_read_once_from_the_given_environment() -> None:
     assert DaemonSettings.from_env({}).read_hold == ChannelOptions().read_hold  # no drift
     assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "12"}).read_hold == 0.012
     assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "0"}).read_hold == 0.0
-    assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "x"}).read_hold == 0.050
+    assert DaemonSettings.from_env({"SMCONNECT_READ_HOLD_MS": "x"}).read_hold == 0.100
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.poll_interval = 1.0  # type: ignore[misc]
 
