@@ -5,7 +5,9 @@ wake-up on both ends; holding a batch for a few ms after the previous write turn
 handful of frames per write, well inside the pacing burst. A wake-up with nothing the core
 would send now (a read of acks during an upload, ssh's bytes while the token bucket refills)
 neither holds nor drains: it feeds the core and re-arms the driver, whose timer brings the
-writer back when the bucket allows the next batch. What is held: batches of acks only,
+next batch. ``poke`` does that, and the write of a batch that needs no hold and no wait, from
+the caller's own step (the pacing timer's, the read loop's, the application's write); only a
+hold or a socket that must drain goes through the writer task. What is held: batches of acks only,
 and data while many messages are in flight (a transfer). What goes at once: data with little in
 flight (a keystroke, a request), even if an ack batch is being held, so coalescing never adds
 latency to interactive use.
