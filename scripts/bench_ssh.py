@@ -32,6 +32,8 @@ CPU per MiB, under the realistic SSM pacing (a second emulator; --pacing unthrot
   client_cpu_s_per_mib_*          the ssh + proxy share of it (the rest is the daemon's)
   mb_s_up/_down[_relay|_direct]   the throughput of those transfers
   agent_resends[_relay]           messages the emulator's agent retransmitted during them
+  agent_pauses[_relay]            pause_publication the emulator sent during them (our input
+                                  over the service's ceiling: 0 when the daemon paces)
 The space's side (its SSH server, the emulator) is not counted on any path.
 --agent-burst N sets how many messages the emulator's agent sends per pacing tick (default 16,
 bursts every ~17 ms); 1 is the real agent's pacing (one websocket message per millisecond).
@@ -372,11 +374,12 @@ def measure_cpu(
         }
         for suffix, argv in paths.items():
             pid = None if suffix == "_direct" else daemon_pid
-            resent = _agent_resends(emulator)
+            resent, paused = _agent_resends(emulator), _agent_pauses(emulator)
             for name, value in _transfer(argv, box.env, tmp, mib, pid).items():
                 figures[name + suffix] = value
             if suffix != "_direct":
                 figures["agent_resends" + suffix] = _agent_resends(emulator) - resent
+                figures["agent_pauses" + suffix] = _agent_pauses(emulator) - paused
         return figures
 
 
@@ -384,6 +387,12 @@ def _agent_resends(emulator: EmulatorThread) -> int:
     """Messages the emulator's agent sent again (an ack later than its RTO, or lost)."""
     sessions = list(emulator.emulator.broker.sessions.values())
     return sum(session.core_stats.retransmissions for session in sessions)
+
+
+def _agent_pauses(emulator: EmulatorThread) -> int:
+    """pause_publication frames the emulator sent (a client over its input ceiling)."""
+    sessions = list(emulator.emulator.broker.sessions.values())
+    return sum(session.stats.pauses_sent for session in sessions)
 
 
 def _space_ssh_socket(emulator: EmulatorThread) -> str:

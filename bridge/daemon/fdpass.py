@@ -41,6 +41,16 @@ NOTICE = b"~"  # during the session: a JSON-RPC notification and a newline (``sp
 WATCH_HELLO = b"notices "  # the watcher's first line, "notices 1": it reads NOTICE lines
 MAX_NOTICE = 4096  # a notice longer than this is not sent (the watcher's line limit)
 NOTICE_GRACE = 1.0  # how long the proxy's watcher gets to print before ssh sees the close
+READ_LIMIT = 64 * 1024
+"""The StreamReader's limit on ssh's socket: reading pauses once it holds twice this. While the
+channel's queue is full (``bridge.ssm.stream.HIGH``) the relay takes nothing from it, so ssh's
+bytes then wait in the kernel and are taken in one read (up to 256 KiB) when the queue falls
+low, instead of one read and one wake-up per ssh write (64 KB) up to 512 KiB held here."""
+SSH_SEND_BUFFER = 512 * 1024
+"""SO_SNDBUF of ssh's end (the kernel doubles it). ssh writes when its socket is writable, which
+for a unix socket is while under a quarter of this is queued: with the default (208 KiB) that
+was ~52 KiB, so ssh wrote 64 KB and waited for us to read it, and no read could be larger.
+With this ssh keeps ~256 KiB waiting, one read's worth, while the relay is not reading."""
 
 
 class ByteStream(Protocol):
@@ -278,6 +288,7 @@ class FdPass:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with theirs:
+                theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SSH_SEND_BUFFER)
                 socket.send_fds(conn, [OK], [theirs.fileno()])
         except OSError as exc:
             ours.close()
@@ -285,7 +296,7 @@ class FdPass:
             log.info("descriptor hand-off for channel %s failed: %s", managed.id, exc)
             await self._release(managed)
             return
-        reader, writer = await asyncio.open_connection(sock=ours, limit=262144)
+        reader, writer = await asyncio.open_connection(sock=ours, limit=READ_LIMIT)
         log.debug("channel %s handed over as a descriptor", managed.id)
         self._spawn(self._relay(managed, SocketStream(reader, writer, watcher=conn)))
 

@@ -1,9 +1,18 @@
 """The byte-stream face of a data channel: an ``asyncio.Transport`` for StreamReader/Writer.
 
 It owns what sits between the application and the channel: the write buffer (bytes written
-that the core has not taken yet; its size and watermarks are what make ``StreamWriter.drain()``
-wait for acks) and the read gate (a full StreamReader stops the channel reading the websocket).
-It talks to the channel only through the ``ByteChannel`` surface below.
+that the core has not taken yet) and the read gate (a full StreamReader stops the channel
+reading the websocket). It talks to the channel only through the ``ByteChannel`` surface below.
+
+Flow control counts every byte written and not yet sent: those buffered here and those the core
+holds unframed (``ByteChannel.queued_bytes``, up to its 1 MiB send buffer). Above ``HIGH`` the
+application is paused (``StreamWriter.drain()`` waits); it resumes below ``LOW``, checked after
+every drain of the core (``feed``). Counting only this buffer (16/64 KiB marks), a paced upload
+let the core fill to its 1 MiB and took ssh's bytes as ssh wrote them, ~32 KB at a time, each a
+read and a wake-up of its own (about 20 per MiB); with the marks on the whole queue the
+application's writer (the daemon's relay) stops reading its source while a quarter of a second
+of pacing is queued, so the source's kernel buffer fills and is taken in one read a refill, in
+the pacing tick's own wake-up (docs/design/efficiency.md, "The paced upload, fewer steps").
 """
 
 from __future__ import annotations
@@ -11,7 +20,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-__all__ = ["ByteChannel", "ChannelTransport"]
+__all__ = ["HIGH", "LOW", "ByteChannel", "ChannelTransport"]
+
+HIGH = 512 * 1024  # bytes written and not yet sent above which the application pauses
+LOW = 256 * 1024  # ... and at or below which it resumes: ~0.27 s at the service's pacing
 
 
 class ByteChannel(Protocol):
@@ -22,6 +34,11 @@ class ByteChannel(Protocol):
 
     @property
     def is_closing(self) -> bool: ...
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes the core took and has not framed yet (pacing, window)."""
+        ...
 
     def offer(self, data: bytes) -> int:
         """Hand bytes to the core now; returns how many it took (the rest stay buffered)."""
@@ -42,8 +59,8 @@ class ChannelTransport(asyncio.Transport):
         self._channel = channel
         self._protocol = protocol
         self._pending = bytearray()  # accepted from the application, not yet by the core
-        self._high = 64 * 1024
-        self._low = 16 * 1024
+        self._high = HIGH
+        self._low = LOW
         self._write_paused = False
         self._reading = asyncio.Event()
         self._reading.set()
@@ -58,8 +75,10 @@ class ChannelTransport(asyncio.Transport):
         return len(self._pending)
 
     def feed(self, room: int) -> bool:
-        """Offer up to ``room`` buffered bytes to the channel; True if any moved."""
+        """Offer up to ``room`` buffered bytes to the channel; True if any moved. Called after
+        every drain of the core, so the flow control follows the core's queue too."""
         if room <= 0 or not self._pending:
+            self._update_write_pressure()
             return False
         accepted = self._channel.offer(bytes(self._pending[:room]))
         del self._pending[:accepted]
@@ -121,27 +140,28 @@ class ChannelTransport(asyncio.Transport):
         self._channel.close_soon()
 
     def get_write_buffer_size(self) -> int:
-        return len(self._pending)
+        """Bytes written and not yet sent: buffered here, or in the core unframed."""
+        return len(self._pending) + self._channel.queued_bytes
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._low, self._high
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         if high is None:
-            high = 64 * 1024 if low is None else 4 * low
+            high = HIGH if low is None else 2 * low
         if low is None:
-            low = high // 4
+            low = high // 2
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._high, self._low = high, low
         self._update_write_pressure()
 
     def _update_write_pressure(self) -> None:
-        size = len(self._pending)
-        if size:
+        if self._pending:
             self.buffer_empty.clear()
         else:
             self.buffer_empty.set()
+        size = len(self._pending) + self._channel.queued_bytes
         if not self._write_paused and size > self._high:
             self._write_paused = True
             self._protocol.pause_writing()

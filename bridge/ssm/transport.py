@@ -254,12 +254,17 @@ class DataChannel:
         """Closing or ended: writes are dropped from here on."""
         return self._closing or self._outcome is not None
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes the core took and has not framed yet."""
+        return self._core.queued_bytes
+
     def offer(self, data: bytes) -> int:
         """Hand application bytes to the core now; returns how many it took."""
         return self._core.send(data, self._loop.time())
 
     def wake_writer(self) -> None:
-        self._scheduler.wake()
+        self._scheduler.poke()
 
     def close_soon(self) -> None:
         """Start a clean close (as :meth:`close`, without waiting for it)."""
@@ -341,7 +346,7 @@ class DataChannel:
         """Run reader, writer and keepalive on one websocket until it drops or the channel ends."""
         tasks = [
             asyncio.create_task(
-                self._read_side.run(ws, self._pump, self._scheduler.wake, self._going),
+                self._read_side.run(ws, self._pump, self._scheduler.poke, self._going),
                 name="ssm-read",
             ),
             asyncio.create_task(self._scheduler.run(ws), name="ssm-write"),
@@ -443,7 +448,7 @@ class DataChannel:
         if self._closing and not transport.buffered and self._core.all_acknowledged():
             self._flushed.set()
         if wake:
-            self._scheduler.wake()
+            self._scheduler.poke()
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, SessionReady):

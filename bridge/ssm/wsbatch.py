@@ -42,12 +42,14 @@ except ImportError:  # pragma: no cover - a pure-Python build of websockets
 
 __all__ = [
     "BatchReceiver",
+    "can_write_now",
     "check_internals",
     "frame_binary",
     "message_buffered",
     "receiver_for",
     "send_batch",
     "write_batch",
+    "write_now",
 ]
 
 # The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
@@ -80,7 +82,7 @@ async def send_batch(ws: Connection, frames: list[bytes]) -> None:
     do then (its drain returns at once); otherwise it runs inside that context, so its state
     checks (raising ConnectionClosed) and the drain on exit apply.
     """
-    if _plain(ws.protocol) and not ws.paused and not ws.transport.is_closing():
+    if can_write_now(ws):
         _frame_and_write(ws, frames)
         return
     if len(frames) == 1:
@@ -88,6 +90,17 @@ async def send_batch(ws: Connection, frames: list[bytes]) -> None:
         return
     async with ws.send_context():
         _frame_and_write(ws, frames)
+
+
+def can_write_now(ws: Connection) -> bool:
+    """Whether ``send_batch`` would write at once, with nothing to wait for: then
+    ``write_now`` does the same from any step, without awaiting."""
+    return _plain(ws.protocol) and not ws.paused and not ws.transport.is_closing()
+
+
+def write_now(ws: Connection, frames: list[bytes]) -> None:
+    """``send_batch`` on a connection that ``can_write_now``: one socket write."""
+    _frame_and_write(ws, frames)
 
 
 def write_batch(ws: Connection, frames: list[bytes]) -> None:

@@ -259,3 +259,13 @@ def test_the_watcher_skips_a_kind_it_does_not_know() -> None:
         assert how_it_ended(watch, notices.append) == "the session ended: space 'demo' stopped"
     assert notices == [b"not json"]
     assert notice_line(b"not json") is None
+
+
+async def test_the_passed_descriptor_queues_a_large_read_of_ssh_bytes(harness: Harness) -> None:
+    """ssh writes to its end while under a quarter of its send buffer is queued: with the
+    default buffer (208 KiB) that was ~52 KiB, so every read the daemon made was ssh's last
+    write (64 KB) and a wake-up of its own; the passed end's buffer lets ~256 KiB wait."""
+    fd = await harness.redeem(harness.issue("ch-buf"))
+    with socket.socket(fileno=fd) as sock:
+        # a unix socket is writable while under a quarter of its (doubled) buffer is queued
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4 >= 256 * 1024

@@ -8,13 +8,17 @@ couple them: the agent stops reading the websocket while the echo's writes back 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import hashlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bridge.emulator.agent import Address, SessionBroker, SessionGrant, SessionTarget
 from bridge.ssm.core import CoreConfig
@@ -177,3 +181,19 @@ class Harness:
         for channel in self.channels:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.close(timeout=2), 5)
+
+
+def count_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: type, name: str
+) -> collections.Counter[str]:
+    """Count the calls of ``owner.name`` (each still made) under the key ``name``."""
+    calls: collections.Counter[str] = collections.Counter()
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

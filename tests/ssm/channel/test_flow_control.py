@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+from bridge.ssm.core import CoreConfig
+from bridge.ssm.stream import HIGH, LOW
+
 from .channel_helpers import BulkTarget, EchoTarget, Harness, seeded_digest
 
 SIZE = 8 * 1024 * 1024
@@ -46,10 +49,38 @@ async def test_drain_waits_while_the_peer_acknowledges_nothing(harness: Harness)
             blocked = True
             break
     assert blocked, "drain() never applied back-pressure"
-    # the core holds its window and send buffer; beyond that the transport holds < high water
-    assert writer.transport.get_write_buffer_size() <= 64 * 1024 + len(block)
+    # written and not sent (here or unframed in the core): at most the high mark and a block
+    assert writer.transport.get_write_buffer_size() <= HIGH + len(block)
     assert written < 12 * 1024 * 1024
     harness.broker.faults.drop_rate = 0.0
     await asyncio.wait_for(writer.drain(), 20)  # retransmissions get it moving again
     writer.transport.abort()  # nobody reads the echo: don't wait for it at teardown
+    await asyncio.wait_for(channel.wait_closed(), 5)
+
+
+async def test_drain_waits_while_the_core_holds_the_high_mark_unsent(harness: Harness) -> None:
+    """A paced channel: the writer is paused once ``HIGH`` bytes wait unsent, counting those the
+    core took (before, only bytes the core had refused counted, so a writer filled the core's
+    1 MiB send buffer first: a relay then read its source, ssh, in every small piece it wrote);
+    it resumes once the pacing has sent the queue down to ``LOW``."""
+    target = BulkTarget(download=0, upload=2 * 1024 * 1024)
+    await harness.space.listen(22, target.handle)
+    config = CoreConfig(rate_limit=2000.0, rate_burst=32, pace_batch=28)  # 2 MB/s
+    channel, _grant = await harness.open(config=config)
+    await channel.wait_ready()
+    _reader, writer = channel.streams()
+    block = b"\1" * 65536
+    written = 0
+    while True:
+        writer.write(block)
+        written += len(block)
+        try:
+            await asyncio.wait_for(writer.drain(), 0.05)  # ~100 messages go meanwhile
+        except TimeoutError:
+            break
+    assert written <= HIGH + 2 * len(block), written
+    assert writer.transport.get_write_buffer_size() > LOW  # paused, not yet resumed
+    await asyncio.wait_for(writer.drain(), 10)  # the pacing sends it down to the low mark
+    assert writer.transport.get_write_buffer_size() <= LOW
+    writer.transport.abort()
     await asyncio.wait_for(channel.wait_closed(), 5)

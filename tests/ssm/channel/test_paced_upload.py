@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from bridge.ssm.coalesce import WriteScheduler
 from bridge.ssm.core import CoreConfig
 
-from .channel_helpers import BulkTarget, Harness, write_seeded
+from .channel_helpers import BulkTarget, Harness, count_calls, write_seeded
 
 SIZE = 400 * 1024  # 400 messages: ~0.1 s at 4000 messages/s
 
@@ -28,3 +31,25 @@ async def test_a_paced_upload_writes_once_per_batch_and_never_holds(harness: Har
     # the handshake's frames, then about one write per batch of 28 (a late timer may split one)
     assert stats.websocket_writes <= 3 + 2 * batches, stats
     assert stats.retransmissions == 0
+
+
+async def test_the_pacing_tick_writes_from_its_own_step(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer's step frames and writes each batch, and a read of acks re-arms the timer from
+    the read loop's step: the writer task is not woken for either (before, twice per batch:
+    one loop iteration and one task step more each)."""
+    calls = count_calls(monkeypatch, WriteScheduler, "wake")
+    target = BulkTarget(download=0, upload=SIZE)
+    await harness.space.listen(22, target.handle)
+    config = CoreConfig(rate_limit=4000.0, rate_burst=32, pace_batch=28)
+    channel, _grant = await harness.open(config=config)
+    await channel.wait_ready()
+    calls.clear()  # the handshake's are not the point
+    _reader, writer = channel.streams()
+    digest = await write_seeded(writer, 5, SIZE)
+    assert await asyncio.wait_for(target.received.get(), 30) == (digest, SIZE)
+    batches = SIZE // 1024 // 28
+    assert channel.stats.websocket_writes >= SIZE // 1024 // 32  # bursts of 28 to 32
+    assert calls["wake"] < batches, (calls, batches)  # a write of the test inside the hold: some
+    assert channel.stats.retransmissions == 0
