@@ -27,6 +27,7 @@ def _jupyter_status(port: int) -> dict[str, object]:
     return data
 
 
+@pytest.mark.long
 def test_forward_in_the_background_then_close(module_cli: Cli) -> None:
     fwd = module_cli.run("forward", "demo", "0:8888", "--background", "--json").ok().json()
     port = fwd["local_port"]

@@ -81,6 +81,7 @@ def test_rfc3339_normalises_the_three_formats(value: Any, expected: str) -> None
     assert parse_rfc3339(expected) == parse_rfc3339(rfc3339(parse_rfc3339(expected)))
 
 
+@pytest.mark.long
 def test_every_json_output_matches_its_schema(cli: Cli) -> None:
     stopped = cli.run("daemon", "status", "--json")  # not running yet: exit 5, still JSON
     assert stopped.returncode == 5

@@ -103,6 +103,7 @@ def _quiet_ssh(stack: Stack, *options: str) -> subprocess.Popen[bytes]:
     return proc
 
 
+@pytest.mark.long
 def test_steady_output_keeps_its_space_running_while_a_quiet_one_stops_after_a_warning(
     idle_stack: Stack,
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from bridge.ssm.core import CoreConfig
 
 from .ssmcore_link import Faults, Link, Source
@@ -13,6 +15,7 @@ from .ssmcore_link import Faults, Link, Source
 MIB = 1 << 20
 
 
+@pytest.mark.long
 def test_64_mib_each_way_through_loss_dup_reorder_and_reconnects() -> None:
     total = 64 * MIB
     reconnects = 10

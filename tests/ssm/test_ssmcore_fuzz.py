@@ -13,6 +13,8 @@ import random
 import struct
 import time
 
+import pytest
+
 from bridge.ssm.agent_core import AgentChannelCore
 from bridge.ssm.client_core import ClientChannelCore
 from bridge.ssm.codec import Flag, FrameError, decode
@@ -113,6 +115,7 @@ def fresh_core(kind: int, now: float) -> SequencedCore:
     return agent
 
 
+@pytest.mark.long
 def test_hundred_thousand_mutated_frames_never_crash() -> None:
     rng = random.Random(20261125)
     frames = corpus()

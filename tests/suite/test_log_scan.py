@@ -61,7 +61,9 @@ def test_secrets_are_found_outside_the_stores_meant_for_them(tmp_path: Path) -> 
     ]
 
 
-def _run_planted(tmp_path: Path, kind: str, plant: str) -> subprocess.CompletedProcess[str]:
+def _run_planted(
+    tmp_path: Path, kind: str, plant: str, workers: str = "0"
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_planted.py").write_text(PLANTED)
     env = {**os.environ, "KIND": kind, "PLANT": plant}
@@ -77,6 +79,8 @@ def _run_planted(tmp_path: Path, kind: str, plant: str) -> subprocess.CompletedP
                 "tests.conftest",
                 "-p",
                 "no:cacheprovider",
+                "-n",
+                workers,
                 "-c",
                 str(tmp_path / "pytest.ini"),
                 "--rootdir",
@@ -96,6 +100,9 @@ def _run_planted(tmp_path: Path, kind: str, plant: str) -> subprocess.CompletedP
         shutil.rmtree(tmp_path / "base", ignore_errors=True)
 
 
+# "0": serial; "1": one pytest-xdist worker, where the test runs in another process than the
+# one whose exit status counts.
+@pytest.mark.parametrize("workers", ["0", "1"])
 @pytest.mark.parametrize(
     ("kind", "plant", "named"),
     [
@@ -104,15 +111,16 @@ def _run_planted(tmp_path: Path, kind: str, plant: str) -> subprocess.CompletedP
     ],
 )
 def test_a_leak_fails_the_run_with_a_clear_message(
-    tmp_path: Path, kind: str, plant: str, named: str
+    tmp_path: Path, kind: str, plant: str, named: str, workers: str
 ) -> None:
-    proc = _run_planted(tmp_path, kind, plant)
+    proc = _run_planted(tmp_path, kind, plant, workers)
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout  # the test passed; the scan failed the run
     assert "SECRETS IN LOGS" in proc.stdout and named in proc.stdout, proc.stdout
 
 
-def test_a_clean_run_passes(tmp_path: Path) -> None:
-    proc = _run_planted(tmp_path, "pattern", "nothing secret here")
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_clean_run_passes(tmp_path: Path, workers: str) -> None:
+    proc = _run_planted(tmp_path, "pattern", "nothing secret here", workers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SECRETS IN LOGS" not in proc.stdout

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {
     "random_up_mb_s_1",
@@ -36,6 +38,7 @@ FIGURES = {
 }
 
 
+@pytest.mark.long
 def test_quick_bench_reports_every_figure() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_transfer.py"), "--quick", "--json"],

@@ -19,6 +19,7 @@ import pytest
 
 from tests.daemon.jupyter.kernels_helpers import Stack
 from tests.transfer.transfer_helpers import (
+    clear_manifests,
     helper_pids,
     landed_chunks,
     realistic_pacing,
@@ -50,13 +51,6 @@ def test_a_full_or_read_only_destination_fails_cleanly_both_ways(
             done = stack.smconnect("cp", "--chunk", PIECE, *args)
             one_line(done, needle)
             assert (side / "big.bin").read_bytes() == b"original"
-
-
-def clear_manifests(stack: Stack) -> Path:
-    manifests = stack.state_dir / "transfers"
-    for stale in manifests.glob("*"):
-        stale.unlink()
-    return manifests
 
 
 def live_sessions(stack: Stack) -> set[str]:

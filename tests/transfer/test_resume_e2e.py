@@ -8,7 +8,12 @@ import os
 from pathlib import Path
 
 from tests.daemon.jupyter.kernels_helpers import Stack
-from tests.transfer.transfer_helpers import kill_when, landed_chunks, realistic_pacing
+from tests.transfer.transfer_helpers import (
+    clear_manifests,
+    kill_when,
+    landed_chunks,
+    realistic_pacing,
+)
 
 PIECE = 256 << 10
 PIECES = 16
@@ -19,7 +24,7 @@ def test_kill_9_half_way_then_resume_both_ways(stack: Stack, tmp_path: Path) -> 
     src.write_bytes(os.urandom(PIECES * PIECE + 1234))
     total = src.stat().st_size
     args = ["--lanes", "2", "--chunk", str(PIECE)]
-    manifests = stack.state_dir / "transfers"
+    manifests = clear_manifests(stack)
     back = tmp_path / "back.bin"
     runs = [  # (cp's paths, where the manifest of landed chunks is kept)
         ([str(src), "demo:model.bin"], (manifests, "*.smc-resume")),

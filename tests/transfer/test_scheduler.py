@@ -18,9 +18,13 @@ from tests.transfer.transfer_helpers import local_lane
 @dataclass
 class _Gauge:
     """How many items are inside ``run`` at once; each waits until ``want`` have arrived
-    (or a short while), so the peak shows the scheduler's window, not the helper's speed."""
+    (or ``patience`` seconds), so the peak shows the scheduler's window, not the helper's
+    speed. A test that expects ``want`` to be reached waits long (a loaded machine is slow to
+    start them all, and the wait ends when they are in); one that expects a smaller window
+    waits a short while, which always runs out."""
 
     want: int
+    patience: float
     now: int = 0
     peak: int = 0
     full: asyncio.Event = field(default_factory=asyncio.Event)
@@ -38,16 +42,16 @@ class _Probe:
         if g.now >= g.want:
             g.full.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(g.full.wait(), 0.5)
+            await asyncio.wait_for(g.full.wait(), g.patience)
         await lane.request("list", {"path": ".", "top": True})
         g.now -= 1
         return []
 
 
-def _peak(tmp_path: Path, heavy: bool, want: int) -> int:
+def _peak(tmp_path: Path, heavy: bool, want: int, patience: float) -> int:
     async def main() -> int:
         lane, _ = await local_lane(0, tmp_path)
-        gauge = _Gauge(want)
+        gauge = _Gauge(want, patience)
         try:
             await Scheduler([lane]).run([_Probe(gauge, heavy) for _ in range(2 * want)])
         finally:
@@ -58,17 +62,18 @@ def _peak(tmp_path: Path, heavy: bool, want: int) -> int:
 
 
 def test_small_items_keep_many_requests_in_flight(tmp_path: Path) -> None:
-    assert _peak(tmp_path, heavy=False, want=32) == 32
+    assert _peak(tmp_path, heavy=False, want=32, patience=30) == 32
 
 
 def test_chunks_stay_within_the_window(tmp_path: Path) -> None:
-    assert _peak(tmp_path, heavy=True, want=8) == 4
+    assert _peak(tmp_path, heavy=True, want=8, patience=0.5) == 4
 
 
 @dataclass
 class _Spread:
-    """Which lane ran each chunk; each waits until ``want`` chunks run at once (or a short
-    while), so a lane hoarding chunks shows as fewer lanes."""
+    """Which lane ran each chunk; each waits until ``want`` chunks run at once (or 30 s: the
+    wait ends when they are in, and a loaded machine is slow to start them all), so a lane
+    hoarding chunks shows as fewer lanes."""
 
     want: int
     lanes: list[int] = field(default_factory=list)
@@ -80,7 +85,7 @@ class _Spread:
         if len(self.lanes) >= self.want:
             self.full.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.full.wait(), 0.5)
+            await asyncio.wait_for(self.full.wait(), 30)
         await lane.request("list", {"path": ".", "top": True})
         return []
 

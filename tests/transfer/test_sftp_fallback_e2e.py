@@ -11,6 +11,7 @@ from typing import Any
 from bridge.cli.transfer_cmd import SFTP_NOTICE
 from tests.daemon.jupyter.kernels_helpers import Stack
 from tests.transfer.transfer_helpers import (
+    clear_manifests,
     cp_json,
     kill_when,
     landed_chunks,
@@ -52,7 +53,7 @@ def test_kill_9_then_resume_over_sftp(stack: Stack, tmp_path: Path) -> None:
     args = ["--lanes", "2", "--chunk", str(PIECE)]
     back = tmp_path / "back.bin"
     runs = [
-        ([str(src), "editor:model.bin"], (stack.state_dir / "transfers", "*.smc-resume")),
+        ([str(src), "editor:model.bin"], (clear_manifests(stack), "*.smc-resume")),
         (["editor:model.bin", str(back)], (tmp_path, ".back.bin.smc-resume")),
     ]
     with space_without_python(stack, "editor", tmp_path / "bare") as home, realistic_pacing(stack):
@@ -79,7 +80,7 @@ def test_a_rerun_never_meets_the_killed_runs_cancellation(stack: Stack, tmp_path
     src = tmp_path / "model.bin"
     src.write_bytes(os.urandom(PIECES * PIECE + 1234))
     args = ["--lanes", "2", "--chunk", str(PIECE), str(src), "editor:model.bin"]
-    manifests = stack.state_dir / "transfers"
+    manifests = clear_manifests(stack)
     with space_without_python(stack, "editor", tmp_path / "bare") as home, realistic_pacing(stack):
         (home / "model.bin").unlink(missing_ok=True)
         first = stack.popen("cp", "--json", *args)

@@ -71,6 +71,17 @@ def realistic_pacing(stack: Stack) -> Iterator[None]:
         broker.pacing = "unthrottled"
 
 
+def clear_manifests(stack: Stack) -> Path:
+    """Empty ``stack``'s upload manifests folder and return it. The package's tests share one
+    daemon (and one state dir), and a copy another test cut off leaves its manifest there by
+    design: a test that reads "the first manifest found" (``landed_chunks``) or expects none
+    left must start from an empty folder, whichever tests ran before it on this worker."""
+    manifests = stack.state_dir / "transfers"
+    for stale in manifests.glob("*"):
+        stale.unlink()
+    return manifests
+
+
 def landed_chunks(manifest_glob: Iterator[Path]) -> int:
     """Chunks recorded in the first manifest found (its identity line not counted)."""
     for path in manifest_glob:

@@ -170,6 +170,7 @@ def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]
         shutil.copy(tmp_path / "code-server.log", ARTIFACTS / "code-server.log")
 
 
+@pytest.mark.long
 def test_connect_from_command_palette(
     tools: Tools, sandbox: Sandbox, code_server: str, tmp_path: Path
 ) -> None:

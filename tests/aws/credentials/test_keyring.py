@@ -111,13 +111,15 @@ def test_mfa_profile_prompts_once_and_reuses_the_cached_session(home: Home) -> N
 
 
 def test_role_profile_renews_its_session_by_itself(home: Home) -> None:
-    home.set_tokens(session_credentials=8)
+    # 60 s: the first use (two credential_process runs) must stay clear of the last
+    # MIN_SESSION_LEFT seconds on a loaded machine; the clock is then moved, not waited on.
+    home.set_tokens(session_credentials=60)
     _configure(
         home, "role", "--role-arn", "arn:aws:iam::123456789012:role/Dev", "--region", "us-east-1"
     )
     arn = home.caller_arn("role")
     assert arn.startswith("arn:aws:sts::123456789012:assumed-role/Dev/smconnect-")
     assert home.issuer.calls["AssumeRole"] == 1
-    home.advance_clock(8.2)  # the cached session expired: the next use assumes the role again
+    home.advance_clock(60.2)  # the cached session expired: the next use assumes the role again
     assert home.caller_arn("role") == arn
     assert home.issuer.calls["AssumeRole"] == 2

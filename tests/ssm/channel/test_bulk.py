@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from bridge.ssm.transport import ReconnectPhase
 
 from .channel_helpers import (
@@ -51,6 +53,7 @@ async def test_16mib_each_way_unthrottled(harness: Harness) -> None:
     print(f"16 MiB each way in {elapsed:.1f} s")
 
 
+@pytest.mark.long
 async def test_16mib_each_way_through_drops_loss_duplication_reordering(harness: Harness) -> None:
     faults = harness.broker.faults
     # App bytes both ways. Each drop lands after the batch that crossed the mark, so it

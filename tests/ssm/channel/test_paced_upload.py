@@ -16,6 +16,7 @@ from .channel_helpers import BulkTarget, Harness, count_calls, write_seeded
 SIZE = 400 * 1024  # 400 messages: ~0.1 s at 4000 messages/s
 
 
+@pytest.mark.solo
 async def test_a_paced_upload_writes_once_per_batch_and_never_holds(harness: Harness) -> None:
     target = BulkTarget(download=0, upload=SIZE)
     await harness.space.listen(22, target.handle)
