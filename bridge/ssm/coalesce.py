@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from bridge.ssm.driver import CoreDriver
 from bridge.ssm.sequenced import SequencedCore
 from bridge.ssm.stream import ChannelTransport
-from bridge.ssm.wsbatch import can_write_now, send_batch, write_now
+from bridge.ssm.wsbatch import can_write_now, send_batch, write_batch
 
 __all__ = ["WriteScheduler"]
 
@@ -155,7 +155,7 @@ class WriteScheduler:
         frames = core.frames_to_send(now)
         fed = self._transport.feed(core.writable())
         if frames:
-            write_now(ws, frames)
+            write_batch(ws, frames)
             self.writes += 1
             self._last_write = now
         if fed and core.has_output(now):

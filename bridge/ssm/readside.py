@@ -29,14 +29,13 @@ import asyncio
 from collections.abc import Callable
 
 from websockets.asyncio.client import ClientConnection
-from websockets.protocol import State as WsState
 
 from bridge.ssm.driver import CoreDriver
 from bridge.ssm.options import ChannelOptions
 from bridge.ssm.readhold import ReadHold
 from bridge.ssm.sequenced import SequencedCore
 from bridge.ssm.stream import ChannelTransport
-from bridge.ssm.wsbatch import receiver_for, write_batch
+from bridge.ssm.wsbatch import can_write_now, receiver_for, write_batch
 
 __all__ = ["MAX_READ_BATCH", "ReadSide", "Sink"]
 
@@ -126,9 +125,7 @@ class ReadSide:
             core.queued_bytes
             or self._transport.buffered
             or now - self._last_acks < self._options.coalesce
-            or ws.paused
-            or ws.state is not WsState.OPEN
-            or ws.transport.is_closing()
+            or not can_write_now(ws)
         ):
             return False
         frames = core.frames_to_send(now)

@@ -49,7 +49,6 @@ __all__ = [
     "receiver_for",
     "send_batch",
     "write_batch",
-    "write_now",
 ]
 
 # The methods we use of websockets beyond its public API, by owner (plus the ``protocol``,
@@ -94,17 +93,13 @@ async def send_batch(ws: Connection, frames: list[bytes]) -> None:
 
 def can_write_now(ws: Connection) -> bool:
     """Whether ``send_batch`` would write at once, with nothing to wait for: then
-    ``write_now`` does the same from any step, without awaiting."""
+    ``write_batch`` does the same from any step, without awaiting."""
     return _plain(ws.protocol) and not ws.paused and not ws.transport.is_closing()
 
 
-def write_now(ws: Connection, frames: list[bytes]) -> None:
-    """``send_batch`` on a connection that ``can_write_now``: one socket write."""
-    _frame_and_write(ws, frames)
-
-
 def write_batch(ws: Connection, frames: list[bytes]) -> None:
-    """Queue ``frames`` on the socket now, without waiting (the emulator's agent side).
+    """Queue ``frames`` on the socket now, without waiting (the emulator's agent side, and our
+    side's writes from a step that checked ``can_write_now``).
 
     On a connection that is no longer open the frames are dropped: the core resends them
     after a resume, and asyncio would only log each write to a closing transport.
