@@ -5,10 +5,8 @@ pytest of its own."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,8 @@ import pytest
 from bridge.emulator.config import DEFAULT_SECRET_ACCESS_KEY
 from tests.support import log_scan
 
-REPO = Path(__file__).resolve().parents[2]
+from .suite_helpers import run_inner_pytest
+
 PLANTED = """\
 import os
 from pathlib import Path
@@ -64,37 +63,12 @@ def test_secrets_are_found_outside_the_stores_meant_for_them(tmp_path: Path) -> 
 def _run_planted(
     tmp_path: Path, kind: str, plant: str, workers: str = "0"
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_planted.py").write_text(PLANTED)
-    env = {**os.environ, "KIND": kind, "PLANT": plant}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     try:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "tests.conftest",
-                "-p",
-                "no:cacheprovider",
-                "-n",
-                workers,
-                "-c",
-                str(tmp_path / "pytest.ini"),
-                "--rootdir",
-                str(tmp_path),
-                "--basetemp",
-                str(tmp_path / "base"),
-                str(tmp_path / "test_planted.py"),
-            ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return run_inner_pytest(
+            tmp_path,
+            ["-n", workers, str(tmp_path / "test_planted.py")],
+            {"KIND": kind, "PLANT": plant},
         )
     finally:  # the planted leak must not fail this session's own scan
         shutil.rmtree(tmp_path / "base", ignore_errors=True)

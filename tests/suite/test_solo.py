@@ -5,12 +5,10 @@ side by side. Proven on planted tests in a pytest of their own, with three worke
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from .suite_helpers import run_inner_pytest
+
 PLANTED = """\
 import os
 import time
@@ -45,26 +43,15 @@ def test_solo() -> None:
 
 
 def test_a_solo_test_shares_the_run_with_no_other_test(tmp_path: Path) -> None:
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     for name in ("a", "b"):
         (tmp_path / f"test_plain_{name}.py").write_text(PLANTED)
     (tmp_path / "test_solo.py").write_text(SOLO)
     record = tmp_path / "record"
-    env = {**os.environ, "RECORD": str(record)}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(tmp_path), env.get("PYTHONPATH", "")])
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest"),
-            *("-p", "no:cacheprovider", "-n", "3", "--dist", "loadfile"),
-            *("-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path)),
-            *("--basetemp", str(tmp_path / "base"), str(tmp_path)),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_inner_pytest(
+        tmp_path,
+        ["-n", "3", "--dist", "loadfile", str(tmp_path)],
+        {"RECORD": str(record)},
+        import_paths=[tmp_path],
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = sorted(
