@@ -504,10 +504,16 @@ class DataChannel:
     # ---- ending ------------------------------------------------------------------------------
 
     def _start_close(self, timeout: float | None = None, *, terminate: bool = False) -> None:
+        """Start the drain-then-close on the channel's own loop, not the running one: a
+        stream's finaliser (``StreamWriter.__del__``) can close it after that loop stopped. A
+        stopped loop runs the close if it runs again; a closed one never will, so nothing is
+        started (no coroutine left unawaited) and the channel is only marked closing."""
         if self._closing or self._outcome is not None:
             return
         self._closing = True
-        self._close_task = asyncio.create_task(
+        if self._loop.is_closed():
+            return
+        self._close_task = self._loop.create_task(
             self._drain_then_close(
                 self._options.close_timeout if timeout is None else timeout, terminate
             ),
