@@ -19,6 +19,7 @@ import os
 import shlex
 from typing import Any
 
+import botocore.exceptions
 from ssh_latency import _client
 
 from bridge.emulator import EmulatorThread
@@ -69,6 +70,9 @@ class PluginPath:
 
     def env(self) -> dict[str, str]:
         """The environment of the next ssh connection: ``base_env`` and a new session."""
-        grant = self._sm.start_session(ResourceIdentifier=self._arn)
+        try:
+            grant = self._sm.start_session(ResourceIdentifier=self._arn)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise SystemExit(f"bench: StartSession for the plugin failed: {exc}") from None
         grant.pop("ResponseMetadata", None)
         return {**self._base_env, _RESPONSE_VAR: json.dumps(grant)}
