@@ -34,6 +34,15 @@ CPU per MiB, under the realistic SSM pacing (a second emulator; --pacing unthrot
   agent_resends[_relay]           messages the emulator's agent retransmitted during them
   agent_pauses[_relay]            pause_publication the emulator sent during them (our input
                                   over the service's ceiling: 0 when the daemon paces)
+With --plugin PATH (a session-manager-plugin binary: AWS's, which you install; none ships
+here), the same transfers also run with ssh's ProxyCommand being that plugin, as AWS documents
+for SSH over Session Manager, through the same emulator (one SageMaker StartSession per ssh
+connection, called by the bench and not counted):
+  cpu_s_per_mib_up/_down_plugin   ssh + the plugin's CPU seconds per MiB (no daemon on this path)
+  client_cpu_s_per_mib_*_plugin   the same figure (the whole client side is ssh + plugin)
+  mb_s_up/_down_plugin            the throughput (the plugin sleeps 1 ms after each read of at
+                                  most 1024 bytes: its upload is slow by design)
+  agent_resends_plugin, agent_pauses_plugin  as above, during the plugin's transfers
 The space's side (its SSH server, the emulator) is not counted on any path.
 --agent-burst N sets how many messages the emulator's agent sends per pacing tick (default 16,
 bursts every ~17 ms); 1 is the real agent's pacing (one websocket message per millisecond).
@@ -245,10 +254,16 @@ def _ssh_cpu(argv: list[str], env: dict[str, str], stdin: Out, stdout: Out) -> f
 
 
 def _transfer(
-    argv: list[str], env: dict[str, str], tmp: Path, mib: int, daemon_pid: int | None
+    argv: list[str],
+    env: dict[str, str] | Callable[[], dict[str, str]],
+    tmp: Path,
+    mib: int,
+    daemon_pid: int | None,
 ) -> dict[str, float]:
     """Upload then download ``mib`` MiB through ``argv`` (an ssh command line without a
-    remote command); CPU seconds per MiB and MB/s each way."""
+    remote command); CPU seconds per MiB and MB/s each way. ``env`` may be a function called
+    before each connection (neither timed nor counted): the plugin's path needs a new session
+    for each."""
     size = mib * 1024 * 1024
     source = tmp / "cpu-up.bin"
     if not source.exists():
@@ -256,15 +271,16 @@ def _transfer(
     sink = tmp / "cpu-down.bin"
     figures: dict[str, float] = {}
     for way in ("up", "down"):
+        way_env = env() if callable(env) else env
         daemon_before = _cpu_s(daemon_pid) if daemon_pid else 0.0
         start = time.perf_counter()
         if way == "up":
             with source.open("rb") as stdin:
-                cpu = _ssh_cpu([*argv, "cat > /dev/null"], env, stdin, subprocess.DEVNULL)
+                cpu = _ssh_cpu([*argv, "cat > /dev/null"], way_env, stdin, subprocess.DEVNULL)
         else:
             with sink.open("wb") as stdout:
                 cpu = _ssh_cpu(
-                    [*argv, f"head -c {size} /dev/urandom"], env, subprocess.DEVNULL, stdout
+                    [*argv, f"head -c {size} /dev/urandom"], way_env, subprocess.DEVNULL, stdout
                 )
             if sink.stat().st_size != size:
                 raise SystemExit(f"bench: downloaded {sink.stat().st_size} bytes, not {size}")
@@ -360,22 +376,29 @@ def measure_cpu(
     agent_burst: int = 16,
     daemon_env: dict[str, str] = FAST_DAEMON,
     pacing: str = "realistic",
+    plugin: str | None = None,
 ) -> dict[str, float]:
-    """The whole path's CPU per MiB under ``pacing``, on each path and direct."""
+    """The whole path's CPU per MiB under ``pacing``, on each path and direct; with ``plugin``
+    (a session-manager-plugin binary) also through it, as ssh's ProxyCommand."""
     with _opened_space(pacing, daemon_env, agent_burst) as (box, emulator, tmp):
         _run(box.ssh_argv("sm-demo", "true"), box.env)
         daemon_pid = int(box.call("daemon.status")["pid"])
         direct = UnixForwarder(_space_ssh_socket(emulator))
         figures: dict[str, float] = {}
-        paths = {
-            "": box.ssh_argv("sm-demo"),
-            "_relay": box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"),
-            "_direct": [*_direct_argv(direct.port)],
+        paths: dict[str, tuple[list[str], dict[str, str] | Callable[[], dict[str, str]]]] = {
+            "": (box.ssh_argv("sm-demo"), box.env),
+            "_relay": (box.ssh_argv("-o", "ProxyUseFdpass=no", "sm-demo"), box.env),
+            "_direct": ([*_direct_argv(direct.port)], box.env),
         }
-        for suffix, argv in paths.items():
-            pid = None if suffix == "_direct" else daemon_pid
+        if plugin is not None:
+            from plugin_path import PluginPath
+
+            through = PluginPath(plugin, emulator, box.env)
+            paths["_plugin"] = (through.argv, through.env)
+        for suffix, (argv, env) in paths.items():
+            pid = daemon_pid if suffix in ("", "_relay") else None
             resent, paused = _agent_resends(emulator), _agent_pauses(emulator)
-            for name, value in _transfer(argv, box.env, tmp, mib, pid).items():
+            for name, value in _transfer(argv, env, tmp, mib, pid).items():
                 figures[name + suffix] = value
             if suffix != "_direct":
                 figures["agent_resends" + suffix] = _agent_resends(emulator) - resent
@@ -484,6 +507,14 @@ def main() -> None:
     )
     add_path_options(parser)
     parser.add_argument(
+        "--plugin",
+        metavar="PATH",
+        default=None,
+        help="a session-manager-plugin binary (AWS's, installed by you): the CPU figures also "
+        "run ssh with it as the ProxyCommand (the *_plugin figures: ssh + plugin; the bench's "
+        "own StartSession call per connection is not counted)",
+    )
+    parser.add_argument(
         "--latency-ms",
         type=float,
         default=None,
@@ -506,9 +537,16 @@ def main() -> None:
     if args.cpu_mib < 0 or (args.cpu_only and args.cpu_mib == 0):
         parser.error("--cpu-mib must be positive (and non-zero with --cpu-only)")
     daemon_env = path_options(parser, args, FAST_DAEMON)
+    if args.plugin is not None:
+        from plugin_path import check_plugin
+
+        if (problem := check_plugin(args.plugin)) or not args.cpu_mib:
+            parser.error(problem or "--plugin needs the CPU figures (--cpu-mib > 0)")
     figures = {} if args.cpu_only else measure(args.runs, daemon_env)
     if args.cpu_mib:
-        figures.update(measure_cpu(args.cpu_mib, args.agent_burst, daemon_env, args.pacing))
+        figures.update(
+            measure_cpu(args.cpu_mib, args.agent_burst, daemon_env, args.pacing, args.plugin)
+        )
     if args.json:
         print(json.dumps(figures))
     else:
