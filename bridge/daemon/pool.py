@@ -105,6 +105,7 @@ class ChannelPool:
         self._host_key_locks: dict[str, asyncio.Lock] = {}
         self._key_memo = KeyMemo()  # what our known_hosts held when we last set a key there
         self._warned: dict[Any, asyncio.TimerHandle] = {}
+        self._checks: set[asyncio.Task[None]] = set()  # sign-in deadlines being looked up
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
@@ -254,7 +255,11 @@ class ChannelPool:
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
         if purpose not in ("hostkey", "warm"):
-            await self._warn_before_sign_in_ends(ws)
+            # Beside the hand-over, not before it: reading the profile's SSO cache or keyring
+            # (in a worker thread) is no part of opening this channel.
+            checking = asyncio.get_running_loop().create_task(self._warn_before_sign_in_ends(ws))
+            self._checks.add(checking)
+            checking.add_done_callback(self._checks.discard)
         return managed
 
     def share(self, managed: ManagedChannel) -> ManagedChannel:
@@ -274,6 +279,8 @@ class ChannelPool:
     async def close(self) -> None:
         """Daemon shutdown: end every session still held, within ``TERMINATE_TIMEOUT`` in all
         (a session we cannot terminate in time ends when the space's SSH server closes it)."""
+        for check in list(self._checks):
+            check.cancel()
         for timer in self._warned.values():
             timer.cancel()
         await self.warm.close()
