@@ -49,7 +49,7 @@ from bridge.daemon.settings import DaemonSettings
 from bridge.daemon.warm import WarmChannels
 from bridge.daemon.workspace import Workspace
 from bridge.ssh.aliases import host_key_alias
-from bridge.ssh.known_hosts import KnownHosts
+from bridge.ssh.known_hosts import KeyMemo, KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
 from bridge.ssm.predial import PreDial, expected_target
@@ -103,7 +103,9 @@ class ChannelPool:
         # each app run's host key, learnt once (and kept for the next daemon: remembered.py)
         self._host_keys = host_keys or KnownHostKeys(None)
         self._host_key_locks: dict[str, asyncio.Lock] = {}
+        self._key_memo = KeyMemo()  # what our known_hosts held when we last set a key there
         self._warned: dict[Any, asyncio.TimerHandle] = {}
+        self._checks: set[asyncio.Task[None]] = set()  # sign-in deadlines being looked up
         self._core_config = CoreConfig(rate_limit=settings.channel_rate)
         self._ended_at: dict[str, float] = {}  # space arn -> when one of our sessions last ended
         self.warm = WarmChannels(self, idle=settings.warm_idle, enabled=settings.warm_channels)
@@ -253,7 +255,11 @@ class ChannelPool:
         self._channels[channel_id] = managed
         log.info("opened %s channel %s to space %s", purpose, channel_id, space.ref)
         if purpose not in ("hostkey", "warm"):
-            await self._warn_before_sign_in_ends(ws)
+            # Beside the hand-over, not before it: reading the profile's SSO cache or keyring
+            # (in a worker thread) is no part of opening this channel.
+            checking = asyncio.get_running_loop().create_task(self._warn_before_sign_in_ends(ws))
+            self._checks.add(checking)
+            checking.add_done_callback(self._checks.discard)
         return managed
 
     def share(self, managed: ManagedChannel) -> ManagedChannel:
@@ -273,6 +279,8 @@ class ChannelPool:
     async def close(self) -> None:
         """Daemon shutdown: end every session still held, within ``TERMINATE_TIMEOUT`` in all
         (a session we cannot terminate in time ends when the space's SSH server closes it)."""
+        for check in list(self._checks):
+            check.cancel()
         for timer in self._warned.values():
             timer.cancel()
         await self.warm.close()
@@ -383,8 +391,12 @@ class ChannelPool:
                 finally:
                     await self.release(managed)
                 self._host_keys.put(space.arn, space.app_created, key)
-            known = KnownHosts(self._known_hosts)
-            await asyncio.to_thread(known.set_host_key, host_key_alias(ssh_host), key)
+            # Set before every connection, beside its StartSession: unchanged since the last
+            # time (the usual case), one stat here and no worker thread (KeyMemo).
+            known = KnownHosts(self._known_hosts, self._key_memo)
+            alias = host_key_alias(ssh_host)
+            if not known.holds(alias, [key]):
+                await asyncio.to_thread(known.set_host_key, alias, key)
             return key
 
     async def open_ssh(

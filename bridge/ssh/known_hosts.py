@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 import struct
 from collections.abc import Iterable
@@ -60,11 +61,47 @@ def _entry_hosts(line: str) -> list[str]:
     return [h.lower() for h in hosts.split(",")]
 
 
-class KnownHosts:
-    """Read and replace host keys by alias in one known_hosts file."""
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """The file as it is now (device, inode, size, mtime): an atomic rewrite (ours) changes
+    the inode, an edit in place the size or mtime; None when it cannot be looked at."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def __init__(self, path: Path) -> None:
+
+class KeyMemo:
+    """Which keys a known_hosts file held for which names when this process last set them,
+    with the file's identity then. The daemon sets a space's key before every connection,
+    beside the connection's StartSession; when the file has not changed since it last did,
+    one ``stat`` answers instead of the directory lock, a read and a worker thread that
+    competes with StartSession's for the interpreter (efficiency.md, "Cold: this round").
+    Any change to the file, by us or another program, makes it read and set again."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[Path, str], tuple[tuple[str, ...], tuple[int, int, int, int]]] = {}
+
+    def holds(self, path: Path, name: str, keys: tuple[str, ...]) -> bool:
+        held = self._held.get((path, name))
+        return held is not None and held[0] == keys and held[1] == _identity(path)
+
+    def note(self, path: Path, name: str, keys: tuple[str, ...]) -> None:
+        """Called with the file's lock held, right after it was found or made to hold them."""
+        identity = _identity(path)
+        if identity is None:
+            self._held.pop((path, name), None)
+        else:
+            self._held[(path, name)] = (keys, identity)
+
+
+class KnownHosts:
+    """Read and replace host keys by alias in one known_hosts file; with a ``memo``, setting
+    the keys it last set, in a file unchanged since, reads nothing (``KeyMemo``)."""
+
+    def __init__(self, path: Path, memo: KeyMemo | None = None) -> None:
         self.path = path
+        self._memo = memo
 
     @classmethod
     def for_paths(cls, paths: SshPaths) -> KnownHosts:
@@ -95,10 +132,20 @@ class KnownHosts:
     def set_host_keys(self, alias: str, public_keys: Iterable[str]) -> bool:
         """Like ``set_host_key`` for a host that offers several key types."""
         name = self._name(alias)
-        keys = list(dict.fromkeys(_normalise_key(k) for k in public_keys))
+        keys = tuple(dict.fromkeys(_normalise_key(k) for k in public_keys))
         if not keys:
             raise KnownHostsError(f"no host key given for {alias}; use remove_host to forget it")
-        return self._rewrite(name, [f"{name} {k}\n" for k in keys])
+        if self.holds(alias, keys):
+            return False
+        return self._rewrite(name, [f"{name} {k}\n" for k in keys], keys)
+
+    def holds(self, alias: str, public_keys: Iterable[str]) -> bool:
+        """Whether the memo knows the file holds exactly these keys for ``alias`` (one
+        ``stat``, no read: cheap enough for an event loop); False without a memo."""
+        if self._memo is None:
+            return False
+        keys = tuple(dict.fromkeys(_normalise_key(k) for k in public_keys))
+        return self._memo.holds(self.path, self._name(alias), keys)
 
     def remove_host(self, alias: str) -> bool:
         """Forget every key for ``alias``; return whether there was one."""
@@ -124,7 +171,7 @@ class KnownHosts:
         text = (snapshot.data or b"").decode("utf-8", "surrogateescape")
         return text.splitlines(keepends=True)
 
-    def _rewrite(self, name: str, new_lines: list[str]) -> bool:
+    def _rewrite(self, name: str, new_lines: list[str], keys: tuple[str, ...] = ()) -> bool:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with fsutil.directory_lock(self.path.parent):
             before = self._read()
@@ -137,19 +184,22 @@ class KnownHosts:
                 kept[at - 1] += "\n"
             after = "".join(kept[:at] + new_lines + kept[at:])
             data = after.encode("utf-8", "surrogateescape")
-            if data == (before.data or b""):
-                return False
-            if not before.exists and not new_lines:
-                return False
-            try:
-                fsutil.atomic_write(self.path, data, expected=before, mode=0o600)
-            except fsutil.FileChangedError:
-                raise KnownHostsError(
-                    f"{self.path} changed while smconnect was updating it; connect again"
-                ) from None
-            except OSError as exc:
-                raise KnownHostsError(
-                    f"cannot write {self.path} ({exc.strerror or exc}); check the permissions "
-                    f"of {self.path.parent}"
-                ) from None
-            return True
+            changed = data != (before.data or b"") and (before.exists or bool(new_lines))
+            if changed:
+                self._write(data, before)
+            if self._memo is not None:
+                self._memo.note(self.path, name, keys)
+            return changed
+
+    def _write(self, data: bytes, before: fsutil.Snapshot) -> None:
+        try:
+            fsutil.atomic_write(self.path, data, expected=before, mode=0o600)
+        except fsutil.FileChangedError:
+            raise KnownHostsError(
+                f"{self.path} changed while smconnect was updating it; connect again"
+            ) from None
+        except OSError as exc:
+            raise KnownHostsError(
+                f"cannot write {self.path} ({exc.strerror or exc}); check the permissions "
+                f"of {self.path.parent}"
+            ) from None

@@ -23,6 +23,7 @@ from websockets.frames import CloseCode
 from bridge.ssm.errors import ChannelError
 from bridge.ssm.options import ChannelOptions
 from bridge.ssm.predial import PreDial
+from bridge.ssm.tls import shared_context
 from bridge.ssm.wsbatch import receiver_for
 from bridge.ssm.wslog import WebsocketSecretsFilter
 
@@ -105,7 +106,11 @@ class _OnTransport(connect):
         return connection
 
 
-def _connect(url: str, options: ChannelOptions, transport: asyncio.Transport | None) -> connect:
+async def _connect(
+    url: str, options: ChannelOptions, transport: asyncio.Transport | None
+) -> ClientConnection:
+    """websockets' client on ``transport``, or on a new connection; a ``wss`` dial uses the
+    process's one TLS context (``tls.py``) rather than asyncio's new one per connection."""
     settings: dict[str, Any] = {
         "compression": None,
         "max_size": MAX_FRAME,
@@ -116,9 +121,11 @@ def _connect(url: str, options: ChannelOptions, transport: asyncio.Transport | N
         "close_timeout": options.close_timeout,
         "logger": _ws_log,
     }
-    if transport is None:
-        return connect(url, **settings)
-    return _OnTransport(transport, url, **settings)
+    if transport is not None:
+        return await _OnTransport(transport, url, **settings)
+    if url[:4].lower() == "wss:":
+        settings["ssl"] = await shared_context()
+    return await connect(url, **settings)
 
 
 async def dial(

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
+from bridge.ssm.tls import shared_context
+
 __all__ = ["DialTarget", "PreDial", "expected_target", "target_of"]
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ class PreDial:
         target = self.target
         tls: ssl.SSLContext | None = None
         if target.secure:
-            tls = self._ssl or ssl.create_default_context()
+            tls = self._ssl or await shared_context()  # made once, off the loop (tls.py)
         transport, parked = await loop.create_connection(
             _Parked,
             target.host,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.aws.context import AwsContext
+from bridge.daemon import pool as pool_module
 from bridge.daemon.pool import ChannelKey, ChannelPool
 from bridge.daemon.settings import DaemonSettings
 from bridge.emulator import EmulatorThread
@@ -124,5 +126,37 @@ async def test_a_channel_that_fails_for_good_has_its_session_terminated(
         await pool.release(managed)  # the holder's release is harmless now
     finally:
         broker.faults = FaultPlan()
+        await pool.close()
+        await ws.run(lambda studio: studio.stop_app(space))
+
+
+async def test_the_sign_in_lookup_does_not_hold_up_the_new_channel(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """When the profile's sign-in ends is looked up (its SSO cache, a keyring: a worker
+    thread) beside the channel's hand-over to its caller, not before it."""
+    ws, space = await running_space(emulator, monkeypatch)
+    assert ws.context.credentials is None  # a profile's (the environment's): it is looked up
+    asked, answer, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_deadline(profile: str | None) -> None:
+        asked.set()
+        answer.wait(60)
+        answered.set()
+
+    monkeypatch.setattr(pool_module, "sign_in_deadline", slow_deadline)
+
+    async def broadcast(method: str, params: dict[str, Any]) -> int:
+        return 0
+
+    pool = ChannelPool(
+        DaemonSettings(channel_rate=None), broadcast=broadcast, known_hosts=tmp_path / "kh"
+    )
+    try:
+        managed = await pool.open(ws, space, purpose="forward", ssh_host="sm-editor")
+        assert managed.alive and not answered.is_set()  # handed over while the lookup waits
+        assert await asyncio.to_thread(asked.wait, 30)
+    finally:
+        answer.set()
         await pool.close()
         await ws.run(lambda studio: studio.stop_app(space))

@@ -11,9 +11,10 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from bridge import fsutil
 from bridge.ssh.aliases import SpaceRef
 from bridge.ssh.config import SshConfig
-from bridge.ssh.known_hosts import KnownHosts, KnownHostsError
+from bridge.ssh.known_hosts import KeyMemo, KnownHosts, KnownHostsError
 from bridge.ssh.paths import SshPaths
 from bridge.ssh.render import ConfigOptions
 
@@ -48,6 +49,34 @@ def test_set_replaces_and_remove_forgets(paths: SshPaths) -> None:
     assert not kh.remove_host("sm-demo")
     assert kh.get("sm-demo") == ()
     assert paths.known_hosts.read_text() == f"sm-other {_bare(other)}\n"
+
+
+def test_a_memo_answers_for_an_unchanged_file_without_reading_it(
+    paths: SshPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon sets a space's key before every connection: when it set that key last and
+    the file has not changed since, nothing is read or locked; any change makes it look."""
+    kh = KnownHosts(paths.known_hosts, KeyMemo())
+    key, other = _key(), _key()
+    assert not kh.holds("sm-demo", [key])
+    assert kh.set_host_key("sm-demo", key)
+    assert kh.holds("sm-demo", [key]) and kh.holds("sm-Demo", [key + " comment"])
+    assert not kh.holds("sm-demo", [other]) and not kh.holds("sm-other", [key])
+
+    def no_read(path: Path) -> fsutil.Snapshot:
+        raise AssertionError(f"{path} read although the memo holds its key")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fsutil, "read_snapshot", no_read)
+        assert not kh.set_host_key("sm-demo", key)
+
+    KnownHosts(paths.known_hosts).remove_host("sm-demo")  # another writer, without our memo
+    assert not kh.holds("sm-demo", [key])
+    assert kh.set_host_key("sm-demo", key)
+    assert kh.get("sm-demo") == (_bare(key),)
+    paths.known_hosts.write_text("")  # an edit in place: the same inode, another size
+    assert not kh.holds("sm-demo", [key])
+    assert not KnownHosts(paths.known_hosts).holds("sm-demo", [key])  # no memo: never
 
 
 def test_several_key_types_for_one_host(paths: SshPaths) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from bridge.ssm import tls
 from bridge.ssm.dial import dial
 from bridge.ssm.options import ChannelOptions
 from bridge.ssm.predial import DialTarget, PreDial, expected_target, target_of
@@ -128,3 +131,27 @@ def test_the_guess() -> None:
     assert expected_target(None, "us-east-1", "http://127.0.0.1:4000") is None  # never seen
     assert expected_target(None, None, None) is None
     assert target_of("https://example.com/") is None
+
+
+async def test_wss_dials_share_one_tls_context_made_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a TLS context reads the CA bundle (tens of ms of CPU): once per process, in a
+    worker thread, for pre-dials and plain dials (a reconnect) alike (``bridge.ssm.tls``)."""
+    server_tls, client_tls = tls_contexts(tmp_path)
+    made_on: list[threading.Thread] = []
+
+    def made() -> ssl.SSLContext:
+        made_on.append(threading.current_thread())
+        return client_tls  # trusts the test server, as the system's bundle trusts AWS
+
+    monkeypatch.setattr(tls._Shared, "context", None)
+    monkeypatch.setattr(tls.ssl, "create_default_context", made)
+    async with _server(server_tls) as server:
+        predial = PreDial.start(target_of(server.url))
+        assert predial is not None
+        await _dial_and_close(server.url, predial)
+        await _dial_and_close(server.url, None)  # asyncio's own context would not trust it
+        await _dial_and_close(server.url, PreDial.start(target_of(server.url)))
+    assert len(server.texts) == 3
+    assert len(made_on) == 1 and made_on[0] is not threading.current_thread()
