@@ -6,17 +6,20 @@ wrote. code-server has no Remote-SSH, so the extension's test hook (SMCONNECT_VS
 records the folder URI it would open; ssh to that host proves the URI leads somewhere.
 
 One code-server session (starting one costs ~8 s) plays a user's story through the command
-palette: connect to `demo`, attach a notebook kernel, stop the space, then run a command with a
-broken `smconnect.path`. The driver (vscode-extension/e2e/connect.mjs) reports what it saw as
+palette and the Explorer: connect to `demo`, attach a notebook kernel, upload a file from the
+Explorer's context menu and download it back into a folder, stop the space, then run a command
+with a broken `smconnect.path`. The driver (vscode-extension/e2e/connect.mjs) reports what it saw as
 JSON; the assertions are here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -35,6 +38,8 @@ from bridge.testing.sandbox import VENV_BIN, Sandbox
 from .vscode_helpers import ROOT, Tools
 
 ARTIFACTS = ROOT / "test-artifacts"
+UPLOAD_FILE = "explorer upload.bin"  # a space in the name, as users' files have
+DOWNLOAD_FOLDER = "downloads"
 USER_SETTINGS = {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,
@@ -174,6 +179,10 @@ def code_server(tools: Tools, sandbox: Sandbox, tmp_path: Path) -> Iterator[str]
 def test_connect_from_command_palette(
     tools: Tools, sandbox: Sandbox, code_server: str, tmp_path: Path
 ) -> None:
+    # What the Explorer transfers move: a file up into the space's home, then back down.
+    payload = hashlib.sha256(b"explorer").digest() * (1024 * 1024 // 32)  # 1 MiB
+    (sandbox.home / UPLOAD_FILE).write_bytes(payload)
+    (sandbox.home / DOWNLOAD_FOLDER).mkdir()
     # The driver and its Chromium run in their own process group, ended whatever happens.
     driver = subprocess.Popen(
         [str(tools.node), str(tools.e2e_script)],
@@ -184,6 +193,8 @@ def test_connect_from_command_palette(
             "ARTIFACTS": str(ARTIFACTS),
             "OPEN_LOG": sandbox.env["SMCONNECT_VSCODE_OPEN_LOG"],
             "SPACE": "demo",
+            "UPLOAD_FILE": UPLOAD_FILE,
+            "DOWNLOAD_FOLDER": DOWNLOAD_FOLDER,
             "MACHINE_SETTINGS": str(tmp_path / "user-data" / "Machine" / "settings.json"),
         },
         stdout=subprocess.PIPE,
@@ -227,6 +238,16 @@ def test_connect_from_command_palette(
     server = next(s for s in servers if s["space"] == "demo")
     assert server["url"] == found.group(1)
     assert re.fullmatch(r"demo \d+ ms", seen["statusConnected"]), seen["statusConnected"]
+
+    # The Explorer's "Upload to SageMaker space…" copied the file into the space's home, and
+    # "Download from SageMaker space…" on a folder brought it back: the same bytes each way.
+    moved = r"1 file, 1\.0 MiB in [0-9.]+ s over [0-9]+ lanes"
+    assert re.fullmatch(rf"SageMaker: uploading to demo: done \({moved}\)\.", seen["upload"])
+    assert re.fullmatch(rf"SageMaker: downloading from demo: done \({moved}\)\.", seen["download"])
+    remote = sandbox.ssh("sm-demo", f"sha256sum {shlex.quote(UPLOAD_FILE)}")
+    assert remote.returncode == 0, remote.stderr.decode()
+    assert remote.stdout.decode().split()[0] == hashlib.sha256(payload).hexdigest()
+    assert (sandbox.home / DOWNLOAD_FOLDER / UPLOAD_FILE).read_bytes() == payload
 
     # "Stop Space" offered only the running space; the message is built from the daemon's
     # answer (the space's app status after space.stop).

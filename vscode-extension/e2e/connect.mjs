@@ -3,7 +3,8 @@
 // remote folder URI. Prints one JSON line with what it saw; exits non-zero on any failure.
 //
 // Env: CODE_SERVER_URL, CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshots go here),
-//      OPEN_LOG (the file the extension appends the opened URI to), SPACE (default demo).
+//      OPEN_LOG (the file the extension appends the opened URI to), SPACE (default demo),
+//      UPLOAD_FILE / DOWNLOAD_FOLDER (names in the opened folder: the Explorer transfers).
 import { chromium } from 'playwright-core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -43,6 +44,32 @@ async function runCommand(page, title) {
   await command.waitFor({ timeout: 30_000 });
   await page.keyboard.press('Enter');
   step(`ran SageMaker: ${title}`);
+}
+// Right-click `name` in the Explorer, run our `item` from its context menu, pick the space,
+// answer the path prompt titled `title` (`remote`, or the default), and wait for the "done" notification.
+async function explorerTransfer(page, name, item, title, remote, verb) {
+  await page.keyboard.press('Control+Shift+E');
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+  await waitVisible(page, row, 30_000);
+  await row.click({ button: 'right' });
+  const entry = page.locator('.monaco-menu .action-item', { hasText: item }).first();
+  await waitVisible(page, entry, 30_000);
+  await entry.hover(); // the workbench's menus act on the focused item's Enter, not a synthetic click
+  await page.keyboard.press('Enter');
+  const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: space }).first();
+  await waitVisible(page, pick, 60_000);
+  await pick.click();
+  // The path prompt replaces the space picker in the same widget: wait for its own title.
+  const prompt = page.locator('.quick-input-widget .quick-input-title', { hasText: `${title} ${space}` }).first();
+  await waitVisible(page, prompt, 30_000);
+  const input = page.locator('.quick-input-widget input').first();
+  if (remote !== null) await input.fill(remote);
+  await input.press('Enter');
+  const done = page.locator('.notifications-toasts .notification-toast', { hasText: `${verb} ${space}: done` }).first();
+  await waitVisible(page, done, 120_000);
+  const text = (await done.locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ').trim();
+  step(text);
+  return text;
 }
 const step = (msg) => console.error(`[e2e ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -118,6 +145,15 @@ try {
   seen.statusConnected = (await connected.innerText()).trim();
   await page.screenshot({ path: path.join(artifacts, 'kernel.png') });
   step(`${seen.kernel} | status bar: ${seen.statusConnected}`);
+
+  // Explorer "Upload to SageMaker space…" on a file, then "Download from SageMaker space…" on a
+  // folder: each asks for the space and a path in it, shows a progress notification, and says
+  // what it moved (the test compares the bytes on both ends).
+  if (process.env.UPLOAD_FILE && process.env.DOWNLOAD_FOLDER) {
+    seen.upload = await explorerTransfer(page, process.env.UPLOAD_FILE, 'Upload to SageMaker space…', 'Upload to', null, 'uploading to');
+    seen.download = await explorerTransfer(page, process.env.DOWNLOAD_FOLDER, 'Download from SageMaker space…',
+      'Download from', process.env.UPLOAD_FILE, 'downloading from');
+  }
 
   // Stop Space lists only spaces with an app, and says when it is done.
   await runCommand(page, 'Stop Space');

@@ -371,7 +371,7 @@ class Controller implements vscode.Disposable {
         });
       },
     );
-    const line = `${summary.files} files, ${(summary.bytes / (1024 * 1024)).toFixed(1)} MiB in ${summary.seconds.toFixed(1)} s over ${summary.lanes} lanes`;
+    const line = `${summary.files} file${summary.files === 1 ? '' : 's'}, ${(summary.bytes / (1024 * 1024)).toFixed(1)} MiB in ${summary.seconds.toFixed(1)} s over ${summary.lanes} lanes`;
     this.log.info(`${title}: ${line}`);
     void vscode.window.showInformationMessage(`${title}: done (${line}).`);
   }
