@@ -51,6 +51,10 @@ bursts every ~17 ms); 1 is the real agent's pacing (one websocket message per mi
 messages/s, token bucket: what scripts/bench_transfer.py does); the default here, unpaced
 (FAST_DAEMON), lets an upload run over the service's ceiling until the emulator pauses it. The
 paced upload is issue #11's honest `cpu_s_per_mib_up`.
+--tls runs every emulator of the bench with its TLS on (HTTPS API, wss:// data channel, its own
+CA trusted through the sandbox's SSL_CERT_FILE and AWS_CA_BUNDLE), as the service serves it:
+the daemon's figures then include asyncio's SSL transport and the record encryption, and with
+--latency-ms the cold connection's TLS handshakes.
 """
 
 from __future__ import annotations
@@ -292,12 +296,13 @@ def _transfer(
     return figures
 
 
-def _bench_config(pacing: str, agent_burst: int = 16) -> EmulatorConfig:
+def _bench_config(pacing: str, agent_burst: int = 16, *, tls: bool = False) -> EmulatorConfig:
     """The emulator every figure uses: fast app transitions, room for many sessions."""
     return dataclasses.replace(
         default_config(),
         pacing=pacing,
         agent_burst=agent_burst,
+        tls=tls,
         # 10 ssh sessions at once for daemon_rss_mb, while earlier ones may still be ending.
         limits=LimitsConfig(sessions_per_space=32),
         delays=DelaysConfig(
@@ -308,10 +313,15 @@ def _bench_config(pacing: str, agent_burst: int = 16) -> EmulatorConfig:
 
 @contextlib.contextmanager
 def _opened_space(
-    pacing: str, daemon_env: dict[str, str] = FAST_DAEMON, agent_burst: int = 16
+    pacing: str,
+    daemon_env: dict[str, str] = FAST_DAEMON,
+    agent_burst: int = 16,
+    *,
+    tls: bool = False,
 ) -> Iterator[tuple[Sandbox, EmulatorThread, Path]]:
-    """An emulator with ``pacing``, a sandbox whose daemon has opened the space ``demo``."""
-    config = _bench_config(pacing, agent_burst)
+    """An emulator with ``pacing`` (and ``tls``), a sandbox whose daemon has opened the space
+    ``demo``."""
+    config = _bench_config(pacing, agent_burst, tls=tls)
     with (
         tempfile.TemporaryDirectory(prefix="smconnect-bench-") as tmp,
         start_in_thread(config) as emulator,
@@ -377,10 +387,12 @@ def measure_cpu(
     daemon_env: dict[str, str] = FAST_DAEMON,
     pacing: str = "realistic",
     plugin: str | None = None,
+    *,
+    tls: bool = False,
 ) -> dict[str, float]:
     """The whole path's CPU per MiB under ``pacing``, on each path and direct; with ``plugin``
     (a session-manager-plugin binary) also through it, as ssh's ProxyCommand."""
-    with _opened_space(pacing, daemon_env, agent_burst) as (box, emulator, tmp):
+    with _opened_space(pacing, daemon_env, agent_burst, tls=tls) as (box, emulator, tmp):
         _run(box.ssh_argv("sm-demo", "true"), box.env)
         daemon_pid = int(box.call("daemon.status")["pid"])
         direct = UnixForwarder(_space_ssh_socket(emulator))
@@ -437,8 +449,10 @@ def _direct_argv(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def measure(runs: int, daemon_env: dict[str, str] = FAST_DAEMON) -> dict[str, float]:
-    with _opened_space("unthrottled", daemon_env) as (box, emulator, _tmp):
+def measure(
+    runs: int, daemon_env: dict[str, str] = FAST_DAEMON, *, tls: bool = False
+) -> dict[str, float]:
+    with _opened_space("unthrottled", daemon_env, tls=tls) as (box, emulator, _tmp):
         env = box.env
 
         direct = UnixForwarder(_space_ssh_socket(emulator))
@@ -520,13 +534,20 @@ def main() -> None:
         default=None,
         help="only the connection figures on a link with this one-way delay (ssh_latency.py)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="the emulator serves HTTPS and wss:// under its own CA, as the service does",
+    )
     args = parser.parse_args()
     if args.latency_ms is not None:
         if not 0 < args.latency_ms <= 10000 or args.runs < 1:
             parser.error("--latency-ms must be in (0, 10000] and --runs positive")
         from ssh_latency import measure_latency
 
-        config = dataclasses.replace(_bench_config("unthrottled"), latency_ms=args.latency_ms)
+        config = dataclasses.replace(
+            _bench_config("unthrottled", tls=args.tls), latency_ms=args.latency_ms
+        )
         figures = measure_latency(config, args.runs, _direct_port, _direct_argv)
         print(
             json.dumps(figures)
@@ -542,10 +563,12 @@ def main() -> None:
 
         if (problem := check_plugin(args.plugin)) or not args.cpu_mib:
             parser.error(problem or "--plugin needs the CPU figures (--cpu-mib > 0)")
-    figures = {} if args.cpu_only else measure(args.runs, daemon_env)
+    figures = {} if args.cpu_only else measure(args.runs, daemon_env, tls=args.tls)
     if args.cpu_mib:
         figures.update(
-            measure_cpu(args.cpu_mib, args.agent_burst, daemon_env, args.pacing, args.plugin)
+            measure_cpu(
+                args.cpu_mib, args.agent_burst, daemon_env, args.pacing, args.plugin, tls=args.tls
+            )
         )
     if args.json:
         print(json.dumps(figures))

@@ -22,6 +22,10 @@ API and its websockets); the figures, medians over the runs, all measured in the
   goal_warm_ms        1.25 x direct           (the issue's goal for warm)
   goal_cold_ms        direct + StartSession + 3 round trips (the goal for cold)
 
+With ``--tls`` the emulator serves HTTPS and ``wss://`` (its own CA, trusted through the
+environment it gives the daemon): every cold figure then pays the TLS handshakes over the
+delay line, as on AWS.
+
 Each ssh is timed alone: the previous one's teardown gets SETTLE_SECONDS first (``_settle``).
 """
 
@@ -89,6 +93,7 @@ def _client(emulator: EmulatorThread, service: str) -> Any:
         region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        verify=env.get("AWS_CA_BUNDLE"),  # the emulator's CA with tls on, else the default
     )
 
 

@@ -6,11 +6,12 @@ Each connection is timed alone (1.5 s of settling before it), then printed as on
 in ms from ssh's start: ssh's own milestones (``ssh -v``) merged with the daemon's (its log),
 cold and direct alternated ``--runs`` times.
 
-    python scripts/ssh_timeline.py --latency-ms 40 --runs 3 [--fresh]
+    python scripts/ssh_timeline.py --latency-ms 40 --runs 3 [--fresh] [--new-daemon] [--tls]
 
 ``--fresh``: no description reuse (every connection describes the space, with StartSession
 beside it); ``--new-daemon``: each cold connection is the first of a daemon started just before
-(implies ``--fresh``). Reading it: docs/design/efficiency.md, "Cold: where the time goes".
+(implies ``--fresh``); ``--tls``: the emulator serves HTTPS and ``wss://`` (each new connection
+to it then shows as ``Starting new HTTPS connection``). Reading it: docs/design/efficiency.md, "Cold: where the time goes".
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ SSH_MARKS = (  # ssh -v lines worth a row: each later one is a round trip of SSH
 )
 DAEMON_MARKS = (
     ": proxy.open",
+    "Starting new HTTP",  # urllib3: a new connection (with --tls, its TLS handshake follows)
     "Sending http request",
     'HTTP/1.1" 200',
     "upgrading the connection",
@@ -96,10 +98,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fresh", action="store_true", help="no description reuse")
     parser.add_argument("--new-daemon", action="store_true", help="a new daemon per connection")
+    parser.add_argument("--tls", action="store_true", help="the emulator serves HTTPS and wss://")
     args = parser.parse_args()
     if not 0 < args.latency_ms <= 10000 or not 0 < args.runs <= 100:
         parser.error("--latency-ms must be in (0, 10000] and --runs in 1..100")
-    config = dataclasses.replace(_bench_config("unthrottled"), latency_ms=args.latency_ms)
+    config = dataclasses.replace(
+        _bench_config("unthrottled", tls=args.tls), latency_ms=args.latency_ms
+    )
     with tempfile.TemporaryDirectory() as tmp, start_in_thread(config) as emulator:
         extra = {
             **FAST_DAEMON,

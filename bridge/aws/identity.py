@@ -21,6 +21,7 @@ from bridge.aws.errors import (
     ExportedCredentialsExpired,
 )
 from bridge.aws.session import client_config
+from bridge.aws.studio_errors import untrusted_endpoint
 
 __all__ = ["Principal", "caller_identity", "exported_expired", "principal_of"]
 
@@ -76,6 +77,8 @@ def caller_identity(
             "HTTPS_PROXY, the region and AWS_ENDPOINT_URL"
         ) from None
     except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+        if (untrusted := untrusted_endpoint(exc)) is not None:
+            raise untrusted from None
         raise ConfigurationError(f"the exported credentials cannot be used: {exc}") from None
     return principal_of(str(answer["Account"]), str(answer["Arn"]))
 

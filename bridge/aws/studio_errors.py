@@ -6,6 +6,9 @@ module the wording; both are tested through the emulator (tests/aws, tests/cli/t
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import botocore.exceptions
 
 from bridge.aws import validate
@@ -18,7 +21,7 @@ from bridge.aws.errors import (
     SpaceNotFound,
 )
 
-__all__ = ["code_of", "message_of", "operation_name", "translate"]
+__all__ = ["code_of", "message_of", "operation_name", "translate", "untrusted_endpoint"]
 
 _CREDENTIAL_CODES = frozenset(
     {
@@ -33,8 +36,27 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 
+def untrusted_endpoint(exc: Exception) -> ConfigurationError | None:
+    """A TLS failure reaching an endpoint (its certificate not trusted, most often: a proxy's
+    or a private CA's), as one line naming the host; None for any other error. botocore's own
+    text is a URL and OpenSSL's, without what to do."""
+    if not isinstance(exc, botocore.exceptions.SSLError):
+        return None
+    url = str(exc.kwargs.get("endpoint_url", ""))
+    host = urlsplit(url).hostname or url or "the endpoint"
+    found = re.search(r"certificate verify failed: ([^(\]]+)", str(exc.kwargs.get("error", "")))
+    if found is None:
+        return ConfigurationError(f"the TLS connection to {host} failed: {exc}")
+    return ConfigurationError(
+        f"the TLS certificate of {host} is not trusted ({found.group(1).strip()}; "
+        "AWS_CA_BUNDLE or the system's CA bundle must hold its CA)"
+    )
+
+
 def translate(operation: str, exc: Exception, *, endpoint_url: str, region: str) -> AwsError:
     """One botocore failure of ``operation`` as our error, with what to do about it."""
+    if (untrusted := untrusted_endpoint(exc)) is not None:
+        return untrusted
     if isinstance(exc, botocore.exceptions.ClientError):
         code, message = code_of(exc), message_of(exc)
         if "scoped to a valid region" in message:  # signed for one region, sent to another's

@@ -66,6 +66,14 @@ def serve(
             "agent, one websocket message per millisecond).",
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve the API over HTTPS and the data channel as wss://, with a CA made at "
+            "start (the printed SSL_CERT_FILE and AWS_CA_BUNDLE make clients trust it).",
+        ),
+    ] = False,
     hostile: Annotated[
         bool,
         typer.Option("--hostile", help="Add spaces and domains with hostile names (for testing)."),
@@ -95,6 +103,7 @@ def serve(
             hostile=True if hostile else None,
             latency_ms=latency_ms,
             agent_burst=agent_burst,
+            tls=True if tls else None,
         )
     except ConfigError as exc:
         typer.echo(f"smconnect emulator: {exc}", err=True)

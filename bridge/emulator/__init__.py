@@ -1,5 +1,7 @@
 """A local SageMaker Studio: control plane (HTTP), session broker (websockets) and space
 runtimes on one event loop, reachable by unmodified boto3 through ``AWS_ENDPOINT_URL``.
+With ``tls`` the API is HTTPS and StreamUrls are ``wss://``, under a CA made at start
+(``tls.py``) that ``env()`` names for clients to trust.
 
 This module stays light: the control plane, the broker and the runtimes are imported when an
 emulator starts, so importing ``bridge.emulator.agent`` or ``.runtime`` costs nothing extra.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shutil
 import tempfile
 import threading
@@ -20,11 +23,14 @@ from typing import TYPE_CHECKING, TypeVar
 from bridge.emulator.config import EmulatorConfig, default_config
 
 if TYPE_CHECKING:
+    import ssl
+
     from bridge.emulator.agent import SessionBroker
     from bridge.emulator.control.plane import ControlPlane
     from bridge.emulator.control.ports import RuntimeFactory, SessionGateway
     from bridge.emulator.control.server import ControlServer
     from bridge.emulator.delay import DelayLine
+    from bridge.emulator.tls import EmulatorTls
 
 __all__ = ["Emulator", "EmulatorThread", "GatewayFactory", "start_in_thread"]
 
@@ -54,25 +60,31 @@ class Emulator:
         self._server: ControlServer | None = None
         self._api_line: DelayLine | None = None  # in front of the API with --latency-ms
         self._root: Path | None = None
+        self._tls: EmulatorTls | None = None
 
     async def start(self) -> None:
         from bridge.emulator.control.plane import ControlPlane
         from bridge.emulator.control.server import ControlServer
 
         gateway_factory, runtime_factory = self._gateway_factory, self._runtime_factory
-        if gateway_factory is None or runtime_factory is None:
+        if runtime_factory is None:
             from bridge.emulator.control import wiring
 
-            if gateway_factory is None:
-                gateway_factory = _broker_gateway
-            if runtime_factory is None:
-                runtime_factory = wiring.space_runtime
+            runtime_factory = wiring.space_runtime
         self._root = Path(tempfile.mkdtemp(prefix="smconnect-emulator-"))
         try:
+            tls = None
+            if self.config.tls:
+                from bridge.emulator.tls import make_tls
+
+                self._tls = await asyncio.to_thread(make_tls, self._root)
+                tls = self._tls.server
+            if gateway_factory is None:
+                gateway_factory = functools.partial(_broker_gateway, tls=tls)
             self._gateway = gateway_factory(self.config)
             await self._gateway.start()
             self._plane = ControlPlane(self.config, self._gateway, runtime_factory, self._root)
-            self._server = ControlServer(self._plane, self.config.host, self.config.port)
+            self._server = ControlServer(self._plane, self.config.host, self.config.port, tls)
             await self._server.start()
             if self.config.latency_ms > 0:
                 from bridge.emulator.delay import DelayLine
@@ -93,6 +105,7 @@ class Emulator:
         gateway, self._gateway = self._gateway, None
         root, self._root = self._root, None
         line, self._api_line = self._api_line, None
+        self._tls = None
         if line is not None:
             await line.stop()
         if plane is not None:
@@ -141,14 +154,17 @@ class Emulator:
         host = self.config.host
         if host in ("0.0.0.0", ""):  # noqa: S104 (a comparison, not a bind)
             host = "127.0.0.1"
+        scheme = "http" if self._tls is None else "https"
         if self._api_line is not None:
-            return f"http://127.0.0.1:{self._api_line.port}"
-        return f"http://{host}:{self._server.port}"
+            return f"{scheme}://127.0.0.1:{self._api_line.port}"
+        return f"{scheme}://{host}:{self._server.port}"
 
     def env(self) -> dict[str, str]:
         """What a shell or subprocess needs for boto3/the AWS CLI to talk to this emulator.
 
-        botocore reads AWS_DEFAULT_REGION (not AWS_REGION); other SDKs read AWS_REGION.
+        botocore reads AWS_DEFAULT_REGION (not AWS_REGION); other SDKs read AWS_REGION. With
+        ``tls``, the CA to trust: botocore reads AWS_CA_BUNDLE, Python's default SSL context
+        (the daemon's websockets) SSL_CERT_FILE, in place of the system's bundle.
         """
         cred = self.config.credentials[0]
         env = {
@@ -160,10 +176,12 @@ class Emulator:
         }
         if cred.session_token:
             env["AWS_SESSION_TOKEN"] = cred.session_token
+        if self._tls is not None:
+            env["AWS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = str(self._tls.ca_file)
         return env
 
 
-def _broker_gateway(config: EmulatorConfig) -> SessionGateway:
+def _broker_gateway(config: EmulatorConfig, tls: ssl.SSLContext | None = None) -> SessionGateway:
     from bridge.emulator.control.wiring import BrokerGateway
 
     idle = config.limits.session_idle_timeout_minutes * config.minute_seconds
@@ -172,6 +190,7 @@ def _broker_gateway(config: EmulatorConfig) -> SessionGateway:
         idle_timeout=idle or None,
         latency=config.latency_ms / 1000.0,
         agent_burst=config.agent_burst,
+        tls=tls,
     )
 
 

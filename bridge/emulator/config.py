@@ -128,6 +128,9 @@ class EmulatorConfig:
     # 16: bursts every ~17 ms, kind to the client; 1: one message per websocket write about
     # every millisecond, as the real agent sends (it sleeps 1 ms after each <= 1024-byte read).
     agent_burst: int = 16
+    # Serve the API over HTTPS and the data channel as wss://, as the service does, with a
+    # certificate of a CA made at start (tls.py); clients are told to trust it by env().
+    tls: bool = False
 
     def with_overrides(
         self,
@@ -139,6 +142,7 @@ class EmulatorConfig:
         hostile: bool | None = None,
         latency_ms: float | None = None,
         agent_burst: int | None = None,
+        tls: bool | None = None,
     ) -> EmulatorConfig:
         """Command-line options win over the file."""
         updated = self
@@ -162,6 +166,8 @@ class EmulatorConfig:
             updated = replace(updated, latency_ms=check.latency(latency_ms, "--latency-ms"))
         if agent_burst is not None:
             updated = replace(updated, agent_burst=check.agent_burst(agent_burst, "--agent-burst"))
+        if tls is not None:
+            updated = replace(updated, tls=tls)
         return updated
 
 

@@ -96,6 +96,7 @@ def config_from_mapping(data: Any) -> EmulatorConfig:
         hostile=root.boolean("hostile", False),
         latency_ms=check.latency(root.number("latency_ms", 0.0), "latency_ms"),
         agent_burst=check.agent_burst(root.integer("agent_burst", 16), "agent_burst"),
+        tls=root.boolean("tls", False),
     )
     root.done()
     return cfg

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,13 @@ def describe_dial_error(exc: BaseException) -> str:
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, ConnectionClosed):
         return f"connection closed during open (code {exc.rcvd.code if exc.rcvd else 'none'})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # The URL beside it names the host. Python's default context (tls.py) trusts the
+        # system's CA bundle, or the file SSL_CERT_FILE names instead.
+        why = exc.verify_message or exc.reason or "verify failed"
+        return f"TLS certificate not trusted ({why}; SSL_CERT_FILE or the system's CA bundle must hold its CA)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or type(exc).__name__}"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
     return type(exc).__name__

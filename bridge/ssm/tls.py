@@ -4,7 +4,8 @@
 test machine, during which an event loop does nothing else. Every ``wss`` dial used to make
 one: the pre-dial (``predial.py``) on the daemon's loop, beside StartSession on a cold
 connection, where it ran before StartSession's worker thread had even started, and asyncio
-for a plain dial or a reconnect. The emulator's ``ws://`` broker never showed it. One context
+for a plain dial or a reconnect. The emulator's ``ws://`` broker never showed it (with its
+``tls`` setting it serves ``wss://``: ``tests/e2e/test_tls.py``). One context
 now serves every connection (an ``SSLContext`` is meant to be shared; botocore's HTTPS pool
 keeps one too), built in a worker thread the first time it is needed. The CA bundle is
 therefore read once per daemon: a changed bundle counts from the next daemon on.

@@ -108,6 +108,7 @@ def test_overrides() -> None:
         ({"delays": {"app_start": -1}}, "delays.app_start: expected seconds (a number >= 0)"),
         ({"pacing": "fast"}, "pacing: expected one of realistic, unthrottled, got 'fast'"),
         ({"colour": "blue"}, "config: unknown key 'colour'"),
+        ({"tls": "yes"}, "config.tls: expected true or false, got a string"),
         ([1, 2], "config: expected a mapping, got a list"),
     ],
 )  # fmt: skip
@@ -182,3 +183,11 @@ def test_agent_burst_reaches_the_agents_core() -> None:
     gateway = BrokerGateway(agent_burst=1)
     assert gateway.broker._core_config().pace_batch == 1
     assert BrokerGateway().broker._core_config().pace_batch == 16
+
+
+def test_tls_is_off_unless_asked() -> None:
+    assert not EmulatorConfig().tls
+    assert not default_config().tls
+    assert config_from_mapping({"tls": True}).tls
+    assert EmulatorConfig().with_overrides(tls=True).tls
+    assert config_from_mapping({"tls": True}).with_overrides(tls=None).tls

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -67,14 +68,35 @@ def test_serve_prints_exports_serves_and_stops_on_sigint(tmp_path: Path) -> None
     assert "stopping" in stderr, stderr
 
 
-def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
+def _exports(proc: subprocess.Popen[str], count: int) -> dict[str, str]:
+    """The first ``count`` lines ``serve`` prints, each ``export NAME=value``."""
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(5)]
+    lines = [proc.stdout.readline() for _ in range(count)]
     env = {}
     for line in lines:
         assert line.startswith("export "), lines
         name, _, value = line[len("export ") :].strip().partition("=")
         env[name] = value
+    return env
+
+
+def _sagemaker(env: dict[str, str]) -> Any:
+    """A boto3 SageMaker client on the printed environment alone (the CA too, if printed)."""
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    return session.client(
+        "sagemaker",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        verify=env.get("AWS_CA_BUNDLE"),
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
+    env = _exports(proc, 5)
     assert set(env) == {
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",
@@ -82,16 +104,7 @@ def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
         "AWS_DEFAULT_REGION",
         "AWS_REGION",
     }
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    )
-    sm = session.client(
-        "sagemaker",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    sm = _sagemaker(env)
     assert [s["SpaceName"] for s in sm.list_spaces()["Spaces"]] == ["one"]
     apps = sm.list_apps(DomainIdEquals="d-served0001")["Apps"]
     assert [(a["SpaceName"], a["Status"]) for a in apps] == [("one", "InService")]
@@ -105,14 +118,18 @@ def _use_served_emulator(proc: subprocess.Popen[str]) -> None:
         raise AssertionError("the session limit from --session-limit was not applied")
 
 
-def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [SMCONNECT, "emulator", "serve", "--config", str(tmp_path / "nope.yaml")],
+def _serve_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SMCONNECT, "emulator", "serve", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
         env=_clean_env(),
     )
+
+
+def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = _serve_config(tmp_path / "nope.yaml")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
@@ -121,30 +138,36 @@ def test_serve_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("domains: [{id: d-x1, spaces: [{name: a, remote_access: maybe}]}]\n")
-    result = subprocess.run(
-        [SMCONNECT, "emulator", "serve", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_clean_env(),
-    )
+    result = _serve_config(bad)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "domains[0].spaces[0].remote_access" in result.stderr
 
+    bad.write_text("tls: yes please\n")
+    result = _serve_config(bad)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert (
+        result.stderr
+        == f"smconnect emulator: {bad}: config.tls: expected true or false, got a string\n"
+    )
 
-def test_serve_bad_limits_are_one_line_and_exit_2() -> None:
-    for option, value, text in (
-        ("--session-limit", "0", "--session-limit: must be 1 or more"),
-        ("--minute-seconds", "0", "--minute-seconds: must be more than 0 seconds"),
-        ("--agent-burst", "0", "--agent-burst: 0 is outside 1-32"),
-    ):
-        result = subprocess.run(
-            [SMCONNECT, "emulator", "serve", option, value],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=_clean_env(),
-        )
-        assert result.returncode == 2
-        assert result.stderr == f"smconnect emulator: {text}\n"
+
+def test_serve_tls_prints_the_ca_to_trust_and_serves_https() -> None:
+    proc = subprocess.Popen(
+        [SMCONNECT, "emulator", "serve", "--tls"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        env = _exports(proc, 7)
+        assert env["AWS_ENDPOINT_URL"].startswith("https://127.0.0.1:")
+        assert env["SSL_CERT_FILE"] == env["AWS_CA_BUNDLE"]
+        assert "demo" in [s["SpaceName"] for s in _sagemaker(env).list_spaces()["Spaces"]]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "serving https://127.0.0.1:" in stderr, stderr
+    assert "PRIVATE KEY" not in stderr

@@ -1,8 +1,9 @@
 """The emulated ``ssmmessages`` endpoint: StartSession grants, token checks, resume, terminate.
 
 Session ids and StreamUrls copy AWS's shapes (``<user>-<17 hex>``,
-``ws://host:port/v1/data-channel/<id>?role=publish_subscribe&cell-number=<n>``), so the
-client's parsing and log redaction meet the same strings as in production.
+``wss://host:port/v1/data-channel/<id>?role=publish_subscribe&cell-number=<n>``), so the
+client's parsing and log redaction meet the same strings as in production; the scheme is
+``ws://`` unless the broker was given a TLS context (the emulator's ``tls`` setting).
 
 Tokens are one-time. StartSession issues the first; each ``resume_session`` issues a fresh one
 and revokes any unused earlier token of that session. The first text frame's TokenValue must be
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -102,6 +104,7 @@ class SessionBroker:
         orphan_timeout: float | None = 600.0,
         idle_timeout: float | None = None,
         agent_burst: int = 16,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if pacing not in ("realistic", "unthrottled"):
             raise ValueError(f"unknown pacing {pacing!r}")
@@ -110,6 +113,7 @@ class SessionBroker:
         # Messages per pacing tick under a backlog: 1 writes each message on its own, about
         # one per millisecond, as the real agent does (docs/design/emulator-agent.md "Pacing").
         self.agent_burst = agent_burst
+        self.tls = tls  # a server context: StreamUrls are wss://, as the service's
         self.pacing: Pacing = pacing
         self.handshake_timeout = handshake_timeout
         self.host = host
@@ -126,6 +130,9 @@ class SessionBroker:
         self._cell = str(secrets.randbelow(90) + 10)
         self._activity: dict[str, tuple[int, float]] = {}  # id -> (bytes moved, when it moved)
         self._idle_watch: asyncio.Task[None] | None = None
+        # Websockets accepted, by the scheme they came in on: the proof a client's channel
+        # really ran over TLS (``tls``), not just that a wss URL was handed out.
+        self.accepted: dict[str, int] = {"ws": 0, "wss": 0}
 
     # -- lifecycle
 
@@ -144,6 +151,7 @@ class SessionBroker:
             # frame) before websockets aborts the socket and discards what it buffered
             close_timeout=10.0,
             logger=_ws_log,
+            ssl=self.tls,
         )
         self._port = self._server.sockets[0].getsockname()[1]
         if self.idle_timeout is not None:
@@ -205,8 +213,9 @@ class SessionBroker:
         """The StreamUrl of a session (ResumeSession returns it again; clients redial it)."""
         if session_id not in self._sessions:
             raise SessionNotFound(f"no session {session_id}")
+        scheme = "ws" if self.tls is None else "wss"
         return (
-            f"ws://{self.host}:{self.public_port or self._port}{_PATH_PREFIX}{session_id}"
+            f"{scheme}://{self.host}:{self.public_port or self._port}{_PATH_PREFIX}{session_id}"
             f"?role=publish_subscribe&cell-number={self._cell}"
         )
 
@@ -293,6 +302,7 @@ class SessionBroker:
         return BasicPortApp(session, dial_localhost, redial=kind == _LOCAL_PORT_FORWARDING)
 
     async def _handle(self, ws: ServerConnection) -> None:
+        self.accepted["ws" if ws.transport.get_extra_info("ssl_object") is None else "wss"] += 1
         path = urlsplit(ws.request.path if ws.request is not None else "").path
         session_id = path[len(_PATH_PREFIX) :] if path.startswith(_PATH_PREFIX) else ""
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,16 +35,24 @@ PRICING_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1", "cn-northwest-1")
 
 
 class ControlServer:
-    def __init__(self, plane: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.plane = plane
         self._host = host
         self._port = port
+        self._tls = tls  # HTTPS with this server context, as the service's endpoints
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{self._host}:{self.port}"
 
     async def start(self) -> None:
         app = web.Application()
@@ -54,7 +63,7 @@ class ControlServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._host, self._port))
-            site = web.SockSite(runner, sock)
+            site = web.SockSite(runner, sock, ssl_context=self._tls)
             await site.start()
         except BaseException:
             sock.close()

@@ -3,6 +3,7 @@ and ``SpaceRuntime``. Imported only when an Emulator starts without stand-ins.""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from bridge.emulator.agent import (
@@ -32,16 +33,19 @@ class BrokerGateway:
         idle_timeout: float | None = None,
         latency: float = 0.0,
         agent_burst: int = 16,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.broker = SessionBroker(
-            pacing=pacing, host=host, idle_timeout=idle_timeout, agent_burst=agent_burst
+            pacing=pacing, host=host, idle_timeout=idle_timeout, agent_burst=agent_burst, tls=tls
         )
         self._latency = latency
         self._line: DelayLine | None = None
 
     async def start(self) -> None:
         await self.broker.start(port=0)
-        if self._latency > 0:  # clients dial the delay line, which dials the broker
+        # Clients dial the delay line, which dials the broker: a TCP relay, so TLS runs end to
+        # end through it and its handshake pays the link's round trips.
+        if self._latency > 0:
             self._line = DelayLine(self.broker.host, self.broker.port, self._latency)
             await self._line.start()
             self.broker.public_port = self._line.port
