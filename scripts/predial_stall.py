@@ -67,12 +67,12 @@ async def _one(url: str) -> tuple[float, float]:
 
 
 def _trusting_bundle(directory: Path) -> ssl.SSLContext:
-    """A server context for localhost, its certificate added to a copy of the system's CA
+    """A server context for localhost, its CA added to a copy of the system's CA
     bundle, which ``SSL_CERT_FILE`` then names (as that bundle trusts AWS)."""
     server_tls, _ = tls_contexts(directory)
     system = ssl.get_default_verify_paths().cafile
     bundle = directory / "bundle.pem"
-    own = (directory / "cert.pem").read_bytes()
+    own = (directory / "ca.pem").read_bytes()  # the CA that signed the server certificate
     bundle.write_bytes((Path(system).read_bytes() if system else b"") + own)
     os.environ["SSL_CERT_FILE"] = str(bundle)
     return server_tls
