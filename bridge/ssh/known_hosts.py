@@ -71,6 +71,11 @@ def _identity(path: Path) -> tuple[int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _normalised(public_keys: Iterable[str]) -> tuple[str, ...]:
+    """The keys as the file holds them (``type base64``), each once, in the order given."""
+    return tuple(dict.fromkeys(_normalise_key(k) for k in public_keys))
+
+
 class KeyMemo:
     """Which keys a known_hosts file held for which names when this process last set them,
     with the file's identity then. The daemon sets a space's key before every connection,
@@ -132,10 +137,10 @@ class KnownHosts:
     def set_host_keys(self, alias: str, public_keys: Iterable[str]) -> bool:
         """Like ``set_host_key`` for a host that offers several key types."""
         name = self._name(alias)
-        keys = tuple(dict.fromkeys(_normalise_key(k) for k in public_keys))
+        keys = _normalised(public_keys)
         if not keys:
             raise KnownHostsError(f"no host key given for {alias}; use remove_host to forget it")
-        if self.holds(alias, keys):
+        if self._memo is not None and self._memo.holds(self.path, name, keys):
             return False
         return self._rewrite(name, [f"{name} {k}\n" for k in keys], keys)
 
@@ -144,8 +149,7 @@ class KnownHosts:
         ``stat``, no read: cheap enough for an event loop); False without a memo."""
         if self._memo is None:
             return False
-        keys = tuple(dict.fromkeys(_normalise_key(k) for k in public_keys))
-        return self._memo.holds(self.path, self._name(alias), keys)
+        return self._memo.holds(self.path, self._name(alias), _normalised(public_keys))
 
     def remove_host(self, alias: str) -> bool:
         """Forget every key for ``alias``; return whether there was one."""
