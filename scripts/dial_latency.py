@@ -1,11 +1,11 @@
 """What opening the websocket's connection beside StartSession saves (``bridge.ssm.predial``).
 
-The emulator's StreamUrl is ``ws://`` and its delay line cannot delay TCP's own handshake, so
-``bench_ssh.py --latency-ms`` cannot show this. Here a TLS websocket server (a throwaway
-certificate) sits behind a delay line (``--latency-ms`` one way); StartSession is stood in for
-by a wait of one round trip. Timed, median of ``--runs``: from "StartSession sent" to the
-websocket open, without and with the pre-dial. The delay line still accepts TCP at once, so
-the saving shown is TLS's handshake; on a real link TCP's round trip comes on top.
+Here a TLS websocket server (a throwaway certificate) sits behind a delay line
+(``--latency-ms`` one way, TCP's handshake included: ``bridge/emulator/delay.py``);
+StartSession is stood in for by a wait of one round trip. Timed, median of ``--runs``: from
+"StartSession sent" to the websocket open, without and with the pre-dial. The pre-dial runs
+TCP's and TLS's handshakes beside StartSession: TCP's hides behind it, TLS's does not (that is
+what ``bridge/ssm/spare_dial.py`` is for; ``bench_ssh.py --latency-ms 40 --tls`` shows it).
 
     python scripts/dial_latency.py --latency-ms 40 --runs 10 --json
 """

@@ -16,7 +16,8 @@ API and its websockets); the figures, medians over the runs, all measured in the
                       directory (ARNs, host keys: bridge/daemon/remembered.py) is used
   ssh_true_ms_warm    the same with warm channels on, each ssh taking the ready spare
   ssh_true_ms_direct  `ssh` straight to the space's SSH server through a TCP delay line with
-                      the same one-way delay: the floor
+                      the same one-way delay (TCP's handshake included, as on every line
+                      of the emulator: bridge/emulator/delay.py): the floor
   start_session_ms    one StartSession API call (boto3) on that link
   rtt_ms              one round trip (2 N)
   goal_warm_ms        1.25 x direct           (the issue's goal for warm)

@@ -52,7 +52,8 @@ from bridge.ssh.aliases import host_key_alias
 from bridge.ssh.known_hosts import KeyMemo, KnownHosts
 from bridge.ssh.over_stream import connect_ssh, fetch_host_key
 from bridge.ssm.core import CoreConfig
-from bridge.ssm.predial import PreDial, expected_target
+from bridge.ssm.predial import PreDial, expected_target, target_of
+from bridge.ssm.spare_dial import SpareDials
 from bridge.ssm.transport import ReconnectEvent, ReconnectPhase, open_channel
 
 __all__ = ["Broadcast", "ChannelKey", "ChannelPool", "ManagedChannel"]
@@ -114,6 +115,8 @@ class ChannelPool:
         self.early = EarlySessions(self._terminate, self._ended_at)
         # ``_stream_url_key`` -> the last StreamUrl StartSession gave: where the next will point
         self._stream_urls: dict[tuple[str | None, str | None], str] = {}
+        # one open TLS connection to each recently used wss endpoint, for the next cold dial
+        self.spare_dials = SpareDials(idle=settings.warm_idle, enabled=settings.spare_dial)
 
     # -- what the pool holds -------------------------------------------------------------------
 
@@ -170,9 +173,10 @@ class ChannelPool:
         return self.early.start(ws, arn, self._predial(ws))
 
     def _predial(self, ws: Workspace) -> PreDial | None:
-        """The websocket's TCP and TLS handshakes, begun while StartSession runs."""
+        """The websocket's TCP and TLS handshakes, begun while StartSession runs, or done
+        already (the endpoint's spare: ``spare_dial.py``)."""
         where = _stream_url_key(ws)
-        return PreDial.start(expected_target(self._stream_urls.get(where), *where))
+        return self.spare_dials.take(expected_target(self._stream_urls.get(where), *where))
 
     async def _open_new(
         self,
@@ -190,6 +194,7 @@ class ChannelPool:
             if grant is None:
                 grant = await self._start_session(ws, space, progress, retry_limit=retry_limit)
             self._stream_urls[_stream_url_key(ws)] = grant.stream_url
+            self.spare_dials.used(target_of(grant.stream_url))
             return await self._open_granted(ws, space, key, ssh_host, grant, predial)
         finally:
             if predial is not None:
@@ -283,6 +288,7 @@ class ChannelPool:
             check.cancel()
         for timer in self._warned.values():
             timer.cancel()
+        self.spare_dials.close()
         await self.warm.close()
         await self.early.close()
         endings = [self._end(m, close_timeout=2.0) for m in list(self._channels.values())]

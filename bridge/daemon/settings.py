@@ -71,7 +71,12 @@ class DaemonSettings:
     StartSession and the handshake; it costs one idle SSM session per space
     (``SMCONNECT_WARM_CHANNELS=on|off``; docs/design/efficiency.md, "Warm channels")."""
     warm_idle: float = 600.0
-    """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``)."""
+    """Seconds a space's warm channel outlives the space's last ssh (``SMCONNECT_WARM_IDLE_SECONDS``);
+    a spare TLS connection outlives its endpoint's last use as long."""
+    spare_dial: bool = True
+    """Keep one TLS connection open to a recently used ``wss`` data-channel endpoint, so the
+    next cold channel skips TLS's handshake; no SSM session (``SMCONNECT_SPARE_DIAL=on|off``;
+    ``bridge/ssm/spare_dial.py``, docs/design/efficiency.md, "A spare TLS connection")."""
     read_hold: float = 0.100
     """Seconds, at most, a data channel stops reading its websocket after a bulk read while
     data streams, so one read gathers several messages; 0 for never (``SMCONNECT_READ_HOLD_MS``,
@@ -109,6 +114,7 @@ class DaemonSettings:
             idle_warning=_seconds(env, "SMCONNECT_IDLE_WARNING", default.idle_warning),
             warm_channels=_switch(env, "SMCONNECT_WARM_CHANNELS", default.warm_channels),
             warm_idle=_seconds(env, "SMCONNECT_WARM_IDLE_SECONDS", default.warm_idle),
+            spare_dial=_switch(env, "SMCONNECT_SPARE_DIAL", default.spare_dial),
             read_hold=_seconds_or_never(env, "SMCONNECT_READ_HOLD_MS", default.read_hold * 1000)
             / 1000,
             description_reuse=_seconds_or_never(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,10 +72,12 @@ def expected_target(
 
 class _Parked(asyncio.Protocol):
     """Holds a connection until the websocket takes it: nothing is expected before the
-    upgrade, so anything received, or the end, makes it unusable."""
+    upgrade, so anything received, or the end, makes it unusable (and ``on_lost`` is told of
+    the end; the websocket's own protocol replaces this one when it takes the connection)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_lost: Callable[[], None] | None = None) -> None:
         self.usable = True
+        self._on_lost = on_lost
 
     def data_received(self, data: bytes) -> None:
         self.usable = False
@@ -85,6 +88,8 @@ class _Parked(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.usable = False
+        if self._on_lost is not None:
+            self._on_lost()
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -96,23 +101,45 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 class PreDial:
     """The TCP (and, for ``wss``, TLS) connection to ``target``, opening in the background."""
 
-    def __init__(self, target: DialTarget, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        target: DialTarget,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.target = target
         self._ssl = ssl_context
+        self._on_lost = on_lost
         self._opening = asyncio.ensure_future(self._open())
         self._opening.add_done_callback(_retrieve)
         self._taken = False
 
     @classmethod
-    def start(cls, target: DialTarget | None) -> PreDial | None:
+    def start(
+        cls, target: DialTarget | None, *, on_lost: Callable[[], None] | None = None
+    ) -> PreDial | None:
         """A pre-dial to ``target``; None without a target or when websockets would go through
-        a proxy to it (the tunnel is websockets' to build)."""
+        a proxy to it (the tunnel is websockets' to build). ``on_lost``: called if the
+        connection ends before a websocket takes it."""
         if target is None:
             return None
         scheme = "wss" if target.secure else "ws"
         if get_proxy(parse_uri(f"{scheme}://{target.host}:{target.port}/")) is not None:
             return None
-        return cls(target)
+        return cls(target, on_lost=on_lost)
+
+    def usable(self) -> bool:
+        """False once it was handed out or given up, its opening failed or its connection
+        ended; one still opening counts as usable."""
+        if self._taken:
+            return False
+        if not self._opening.done():
+            return True
+        if self._opening.cancelled() or self._opening.exception() is not None:
+            return False
+        transport, parked = self._opening.result()
+        return parked.usable and not transport.is_closing()
 
     async def _open(self) -> tuple[asyncio.Transport, _Parked]:
         loop = asyncio.get_running_loop()
@@ -121,7 +148,7 @@ class PreDial:
         if target.secure:
             tls = self._ssl or await shared_context()  # made once, off the loop (tls.py)
         transport, parked = await loop.create_connection(
-            _Parked,
+            lambda: _Parked(self._on_lost),
             target.host,
             target.port,
             ssl=tls,

@@ -58,6 +58,56 @@ async def test_delay_line_round_trip_and_order_without_serializing() -> None:
         server.close()
 
 
+async def _banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"banner")  # a server that speaks first, as sshd does
+    await writer.drain()
+    await reader.read()
+    writer.close()
+
+
+@pytest.mark.parametrize("handshake", [True, False])
+async def test_delay_line_charges_tcp_handshake_round_trip(handshake: bool) -> None:
+    """A new connection's first exchange costs two round trips (TCP's handshake, then the
+    exchange) whichever side speaks first; with ``tcp_handshake=False`` the connection is
+    free, as on loopback."""
+    loop = asyncio.get_running_loop()
+    echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    speaks_first = await asyncio.start_server(_banner, "127.0.0.1", 0)
+    lines = [
+        DelayLine("127.0.0.1", s.sockets[0].getsockname()[1], DELAY, tcp_handshake=handshake)
+        for s in (echo, speaks_first)
+    ]
+    for line in lines:
+        await line.start()
+    rounds = 2 if handshake else 1
+    try:
+        started = loop.time()
+        reader, writer = await asyncio.open_connection("127.0.0.1", lines[0].port)
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        first = loop.time() - started
+        assert rounds * 2 * DELAY <= first < (rounds + 1) * 2 * DELAY
+        started = loop.time()  # the next exchange on the same connection: one round trip
+        writer.write(b"pong")
+        assert await reader.readexactly(4) == b"pong"
+        assert 2 * DELAY <= loop.time() - started < 4 * DELAY
+        writer.close()
+
+        started = loop.time()
+        reader, writer = await asyncio.open_connection("127.0.0.1", lines[1].port)
+        assert await reader.readexactly(6) == b"banner"
+        # with the handshake, the server accepts 1.5 round trips in and its banner takes the
+        # last half; without it the banner is one delay away
+        least = 4 * DELAY if handshake else DELAY
+        assert least <= loop.time() - started < least + 2 * DELAY
+        writer.close()
+    finally:
+        for line in lines:
+            await line.stop()
+        echo.close()
+        speaks_first.close()
+
+
 async def test_delay_line_to_nothing_closes_the_client() -> None:
     server = await asyncio.start_server(_echo, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

@@ -1,0 +1,86 @@
+"""The pool's spare TLS connection against the emulator serving TLS, as the service does: once a
+channel has been dialled to the ``wss`` broker, the next cold channel's websocket rides a
+connection opened (and TLS-handshaken) before it was asked for; with the switch off, none."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.daemon.pool import ChannelPool
+from bridge.daemon.settings import DaemonSettings
+from bridge.emulator import EmulatorThread, start_in_thread
+from bridge.emulator.config import DelaysConfig, default_config
+from bridge.ssm import tls
+from bridge.ssm.predial import target_of
+
+from .daemon_helpers import running_space
+
+
+async def _quiet(method: str, params: dict[str, Any]) -> int:
+    return 0
+
+
+@pytest.fixture(scope="module")
+def tls_emulator() -> Iterator[EmulatorThread]:
+    fast = DelaysConfig(app_start=0.1, app_stop=0.1, start_session_failure_window=0.2)
+    config = dataclasses.replace(default_config(), pacing="unthrottled", delays=fast, tls=True)
+    with start_in_thread(config) as handle:
+        yield handle
+
+
+async def _until(probe: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not probe():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_a_cold_channel_rides_the_spare_tls_connection(
+    tls_emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, enabled: bool
+) -> None:
+    ws, space = await running_space(tls_emulator, monkeypatch)
+    monkeypatch.setattr(tls._Shared, "context", None)  # made again: trusting the emulator's CA
+    settings = DaemonSettings(channel_rate=None, warm_channels=False, spare_dial=enabled)
+    pool = ChannelPool(settings, broadcast=_quiet, known_hosts=tmp_path / "kh")
+    spares = pool.spare_dials
+    accepted = tls_emulator.emulator.broker.accepted
+    try:
+        # the first channel learns where StreamUrls point; the second is dialled there
+        for _ in range(2):
+            await pool.release(await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor"))
+        first_wss = accepted["wss"]
+        url = pool._stream_urls[next(iter(pool._stream_urls))]
+        target = target_of(url)
+        assert target is not None and target.secure
+        if not enabled:
+            await asyncio.sleep(0)
+            assert spares.spare(target) is None and spares.dialled == 0
+            return
+        await _until(lambda: spares.spare(target) is not None)
+        assert list(spares._targets) == [target]  # a guessed host no StreamUrl named: no spare
+        spare = spares.spare(target)
+        assert spare is not None
+        transport, _ = await spare._opening
+        assert transport.get_extra_info("ssl_object") is not None  # handshaken ahead
+        managed = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
+        assert spares.taken == 1 and not spare.usable()  # handed to this channel's dial
+        reader, _ = managed.channel.streams()
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"SSH-2.0-")
+        assert accepted["wss"] == first_wss + 1
+        await pool.release(managed)
+    finally:
+        await pool.close()
+        await ws.run(lambda studio: studio.stop_app(space))
+
+
+def test_the_switch_from_the_environment() -> None:
+    assert DaemonSettings.from_env({}).spare_dial is True
+    assert DaemonSettings.from_env({"SMCONNECT_SPARE_DIAL": "off"}).spare_dial is False
+    assert DaemonSettings.from_env({"SMCONNECT_SPARE_DIAL": "maybe"}).spare_dial is True
