@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import ssl
@@ -136,19 +137,31 @@ async def _connect(
     return await connect(url, **settings)
 
 
+PREDIALED_ANSWER = 2.0
+"""Seconds the upgrade on a connection opened beforehand may take before a fresh dial replaces
+it. Its TCP and TLS handshakes are done, so the answer is one round trip away; a connection
+that died silently meanwhile (a spare kept across a sleep, a network change or a NAT's
+timeout: ``spare_dial.py``) would otherwise hold the channel for the whole ``open_timeout``."""
+
+
+def _answered_soon(options: ChannelOptions) -> ChannelOptions:
+    return dataclasses.replace(options, open_timeout=min(options.open_timeout, PREDIALED_ANSWER))
+
+
 async def dial(
     url: str, open_text: str, options: ChannelOptions, predial: PreDial | None = None
 ) -> ClientConnection:
     """Open a websocket to ``url`` exactly as given and send the OpenDataChannelInput text.
     ``predial``: a connection opened while StartSession ran, used if it goes where ``url``
     does (only the upgrade is left); a connection that fails before the server answered
-    the upgrade is dialled again at once, as if there had been none."""
+    the upgrade, or leaves it unanswered for ``PREDIALED_ANSWER`` seconds, is dialled again
+    at once, as if there had been none."""
     transport = await predial.take(url) if predial is not None else None
     try:
         if transport is not None:
             log.debug("upgrading the connection opened beforehand to %s", redact_url(url))
             try:
-                ws = await _connect(url, options, transport)
+                ws = await _connect(url, _answered_soon(options), transport)
             except (OSError, TimeoutError, ConnectionClosed) as exc:
                 log.debug("pre-dialed connection failed (%s); dialling", describe_dial_error(exc))
                 ws = await _connect(url, options, None)

@@ -14,12 +14,17 @@ another after each use.
   loop (until the next use). How long the server let it live is learnt, per target: from
   then on each spare is replaced after ``RENEW`` of that time, before the server closes it,
   so a cold channel does not find its spare in the middle of a redial.
+* A spare is never older than ``max_age`` (30 s): a connection that died silently (a NAT's
+  timeout, a network change) is not kept for long, and one that spanned a sleep (the wall
+  clock moved more than the monotonic one) is not used at all. If one is used dead anyway,
+  the dial gives its upgrade ``PREDIALED_ANSWER`` (2 s) before it dials afresh (``dial.py``).
 * Plain ``ws`` targets get none: TCP's round trip hides behind StartSession's anyway.
 
 The cost: one idle TCP and TLS connection to the region's ``ssmmessages`` endpoint while a
 space there was used in the last ``idle`` seconds, and one TLS handshake each time the service
-closes it. How long the service keeps a connection that sends no request is not documented
-[I]; the emulator's websocket server closes it after 10 s, the websockets library's default.
+closes it or it reaches ``max_age`` (two a minute, unless the service closes it sooner). How long the service keeps a
+connection that sends no request is not documented [I]; the emulator's websocket server closes
+it after 10 s, the websockets library's default, so there a spare is renewed every 7 s.
 No SSM session is involved: nothing shows in Session Manager's history.
 """
 
@@ -27,17 +32,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.ssm.predial import DialTarget, PreDial
 
-__all__ = ["MIN_LIFE", "RENEW", "REPLACE_AFTER", "SpareDials"]
+__all__ = ["MAX_AGE", "MIN_LIFE", "RENEW", "REPLACE_AFTER", "SpareDials"]
 
 log = logging.getLogger(__name__)
 
 REPLACE_AFTER = 2.0  # seconds after a take: the new spare's handshake stays off the open's path
 MIN_LIFE = 5.0  # seconds a spare must live for a server's close of it to be answered by another
 RENEW = 0.7  # of the life the server last gave a spare: when the next one is replaced
+MAX_AGE = 30.0  # seconds: a spare is replaced at this age anyway [I: NATs and middleboxes]
+SLEPT = 2.0  # seconds the wall clock may run ahead of the monotonic one before a spare is stale
 
 
 @dataclass(slots=True)
@@ -45,7 +54,8 @@ class _Target:
     """One secure target's spare and timers."""
 
     spare: PreDial | None = None
-    born: float = 0.0
+    born: float = 0.0  # the spare's birth on the loop's (monotonic) clock
+    born_wall: float = 0.0  # and on the wall clock: a sleep moves only this one
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # by what they do
 
     def at(self, what: str, timer: asyncio.TimerHandle | None) -> None:
@@ -76,11 +86,15 @@ class SpareDials:
         enabled: bool = True,
         replace_after: float = REPLACE_AFTER,
         min_life: float = MIN_LIFE,
+        max_age: float = MAX_AGE,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.enabled = enabled
         self._idle = idle
         self._replace_after = replace_after
         self._min_life = min_life
+        self._max_age = max_age
+        self._wall = wall
         self._targets: dict[DialTarget, _Target] = {}
         self._lives: dict[DialTarget, float] = {}  # how long the server let a spare live
         self.dialled = 0  # spares opened
@@ -97,8 +111,12 @@ class SpareDials:
         if held is not None:
             spare, held.spare = held.spare, None
             held.at("renew", None)
+            if spare is not None and self._slept_since(held):
+                log.debug("spare connection to %s:%d spans a sleep: not used", *_where(target))
+                spare.close()
+                spare = None
         if spare is not None and spare.usable():
-            log.debug("using the spare connection to %s:%d", target.host, target.port)
+            log.debug("using the spare connection to %s:%d", *_where(target))
             self.taken += 1
             return spare
         if spare is not None:
@@ -142,14 +160,20 @@ class SpareDials:
         if spare is None:
             return
         loop = asyncio.get_running_loop()
-        held.spare, held.born = spare, loop.time()
+        held.spare, held.born, held.born_wall = spare, loop.time(), self._wall()
         self.dialled += 1
         life = self._lives.get(target)
-        if life is not None:
-            held.at("renew", loop.call_later(RENEW * life, self._renew, target, spare))
+        renew = self._max_age if life is None else min(RENEW * life, self._max_age)
+        held.at("renew", loop.call_later(renew, self._renew, target, spare))
+
+    def _slept_since(self, held: _Target) -> bool:
+        """The machine slept since the spare was born (its connection likely died unseen)."""
+        monotonic = asyncio.get_running_loop().time() - held.born
+        return self._wall() - held.born_wall - monotonic > SLEPT
 
     def _renew(self, target: DialTarget, spare: PreDial) -> None:
-        """Replace ``spare`` before the server closes it (it closed the last one this old)."""
+        """Replace ``spare`` before the server would close it (it closed the last one when
+        this much older) or before it is ``max_age`` old."""
         held = self._targets.get(target)
         if held is None or held.spare is not spare:
             return
@@ -168,7 +192,7 @@ class SpareDials:
         lived = asyncio.get_running_loop().time() - held.born
         if lived < self._min_life:
             log.debug("spare connection to %s:%d closed after %.1f s: not redialled",
-                      target.host, target.port, lived)  # fmt: skip
+                      *_where(target), lived)  # fmt: skip
             return
         self._lives[target] = min(lived, self._lives.get(target, lived))
         self._open(target)
@@ -178,3 +202,7 @@ class SpareDials:
         held = self._targets.pop(target, None)
         if held is not None:
             held.cancel()
+
+
+def _where(target: DialTarget) -> tuple[str, int]:
+    return target.host, target.port

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from bridge.ssm import dial as dial_module
 from bridge.ssm import tls
 from bridge.ssm.dial import dial
 from bridge.ssm.options import ChannelOptions
@@ -115,6 +116,48 @@ async def test_a_connection_that_died_meanwhile_is_replaced_by_a_fresh_dial() ->
         assert not parked.usable
         await _dial_and_close(server.url, predial)
     assert server.peers and server.peers != [port] and server.texts == [OPEN_TEXT]
+
+
+async def test_an_upgrade_left_unanswered_is_replaced_by_a_fresh_dial_soon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pre-dialed connection that died silently (a spare kept across a network change)
+    holds the channel ``PREDIALED_ANSWER`` seconds, not the whole open timeout (10 s)."""
+    monkeypatch.setattr(dial_module, "PREDIALED_ANSWER", 0.3)
+    loop = asyncio.get_running_loop()
+    accepted: list[asyncio.StreamWriter] = []
+    async with _server() as server:
+        real_port = int(server.url.split(":")[2].split("/")[0])
+
+        async def front(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(writer)
+            if len(accepted) == 1:  # the first connection: a dead peer that never answers
+                await reader.read()
+                return
+            up_reader, up_writer = await asyncio.open_connection("localhost", real_port)
+
+            async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+                while data := await src.read(65536):
+                    dst.write(data)
+                dst.close()
+
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        relay = await asyncio.start_server(front, "localhost", 0)
+        try:
+            port = relay.sockets[0].getsockname()[1]
+            url = server.url.replace(f":{real_port}/", f":{port}/")
+            predial = PreDial.start(target_of(url))
+            assert predial is not None
+            await _opened(predial)
+            started = loop.time()
+            await _dial_and_close(url, predial)
+            assert 0.3 <= loop.time() - started < ChannelOptions().open_timeout
+        finally:
+            for writer in accepted:
+                writer.close()
+            relay.close()
+    assert len(accepted) == 2 and server.texts == [OPEN_TEXT]
 
 
 def test_the_guess() -> None:

@@ -201,6 +201,35 @@ async def test_spares_are_renewed_before_the_server_would_close_them(
             spares.close()
 
 
+async def test_a_spare_is_replaced_at_its_max_age_and_not_used_after_a_sleep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that never closes idle connections still gets a fresh spare every
+    ``max_age``; a spare born before the machine slept (the wall clock jumped past the
+    monotonic one) is closed, not handed out."""
+    wall = [1_000_000.0]
+    async with _server(tmp_path, monkeypatch) as server:
+        target = _target(server)
+        spares = SpareDials(idle=60, replace_after=0, max_age=0.2, wall=lambda: wall[0])
+        try:
+            predial = spares.take(target)
+            assert predial is not None
+            spares.used(target)
+            predial.close()
+            await _until(lambda: spares.dialled >= 3)  # renewed twice at its max age
+            assert spares.closed_by_server == 0
+            spare = spares.spare(target)
+            assert spare is not None
+            await _handshaken(spare)
+            wall[0] += 3600  # an hour asleep: the loop's clock did not move
+            taken = spares.take(target)
+            assert taken is not None and taken is not spare
+            assert not spare.usable() and spares.taken == 0
+            await _dial_and_close(server.url, taken)  # a fresh connection instead
+        finally:
+            spares.close()
+
+
 async def test_an_unused_endpoint_loses_its_spare_and_close_closes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
