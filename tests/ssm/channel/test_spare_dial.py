@@ -82,6 +82,22 @@ def _target(server: Server) -> DialTarget:
     return target
 
 
+def _dialled_once(spares: SpareDials, target: DialTarget) -> None:
+    """A cold dial to ``target`` (its pre-dial given up) whose StreamUrl pointed there."""
+    predial = spares.take(target)
+    assert predial is not None
+    spares.used(target)
+    predial.close()
+
+
+async def _spare_of(spares: SpareDials, target: DialTarget) -> tuple[PreDial, int]:
+    """The spare ``target`` gets, once it is open; and its local port."""
+    await _until(lambda: spares.spare(target) is not None)
+    spare = spares.spare(target)
+    assert spare is not None
+    return spare, (await _handshaken(spare))[0]
+
+
 async def _dial_and_close(url: str, predial: PreDial | None) -> None:
     ws = await dial(url, OPEN_TEXT, ChannelOptions(), predial)
     await ws.wait_closed()
@@ -152,14 +168,8 @@ async def test_a_spare_the_server_closes_is_redialled_unless_it_died_young(
         target = _target(server)
         spares = SpareDials(idle=60, replace_after=0, min_life=min_life)
         try:
-            predial = spares.take(target)
-            assert predial is not None
-            spares.used(target)
-            predial.close()
-            await _until(lambda: spares.spare(target) is not None)
-            spare = spares.spare(target)
-            assert spare is not None
-            port, _ = await _handshaken(spare)
+            _dialled_once(spares, target)
+            spare, port = await _spare_of(spares, target)
             await _until(lambda: not spare.usable())  # the server closed it
             await asyncio.sleep(0)
             assert spares.closed_by_server == 1
@@ -184,10 +194,7 @@ async def test_spares_are_renewed_before_the_server_would_close_them(
         target = _target(server)
         spares = SpareDials(idle=60, replace_after=0, min_life=0.1)
         try:
-            predial = spares.take(target)
-            assert predial is not None
-            spares.used(target)
-            predial.close()
+            _dialled_once(spares, target)
             await _until(lambda: spares.closed_by_server == 1)
             assert 1.0 <= spares._lives[target] < 2.0
             learnt = spares.dialled
@@ -212,10 +219,7 @@ async def test_a_spare_is_replaced_at_its_max_age_and_not_used_after_a_sleep(
         target = _target(server)
         spares = SpareDials(idle=60, replace_after=0, max_age=0.2, wall=lambda: wall[0])
         try:
-            predial = spares.take(target)
-            assert predial is not None
-            spares.used(target)
-            predial.close()
+            _dialled_once(spares, target)
             await _until(lambda: spares.dialled >= 3)  # renewed twice at its max age
             assert spares.closed_by_server == 0
             spare = spares.spare(target)
@@ -236,26 +240,14 @@ async def test_an_unused_endpoint_loses_its_spare_and_close_closes_it(
     async with _server(tmp_path, monkeypatch) as server:
         target = _target(server)
         spares = SpareDials(idle=0.3, replace_after=0)
-        predial = spares.take(target)
-        assert predial is not None
-        spares.used(target)
-        predial.close()
-        await _until(lambda: spares.spare(target) is not None)
-        spare = spares.spare(target)
-        assert spare is not None
-        await _handshaken(spare)
+        _dialled_once(spares, target)
+        spare, _ = await _spare_of(spares, target)
         await _until(lambda: target not in spares._targets)  # idle: forgotten
         assert not spare.usable()
 
         spares = SpareDials(idle=60, replace_after=0)
-        predial = spares.take(target)
-        assert predial is not None
-        spares.used(target)
-        predial.close()
-        await _until(lambda: spares.spare(target) is not None)
-        spare = spares.spare(target)
-        assert spare is not None
-        await _handshaken(spare)
+        _dialled_once(spares, target)
+        spare, _ = await _spare_of(spares, target)
         spares.close()
         assert not spare.usable()
         after = spares.take(target)  # still a pre-dial, but no more spares
