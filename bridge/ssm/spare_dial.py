@@ -130,7 +130,11 @@ class SpareDials:
         if target is None or not target.secure or not self.enabled:
             return
         loop = asyncio.get_running_loop()
-        held = self._targets.setdefault(target, _Target())
+        held = self._targets.get(target)
+        if held is None:
+            held = self._targets[target] = _Target()
+            log.info("keeping a spare TLS connection to %s:%d for %.0f s after its last use "
+                     "(SMCONNECT_SPARE_DIAL=off: none)", *_where(target), self._idle)  # fmt: skip
         if held.spare is None:
             held.at("open", loop.call_later(self._replace_after, self._open, target))
         held.at("forget", loop.call_later(self._idle, self._forget, target))
@@ -201,6 +205,8 @@ class SpareDials:
         """``idle`` seconds since the target's last use: its spare is no longer worth it."""
         held = self._targets.pop(target, None)
         if held is not None:
+            log.info("no more spare TLS connection to %s:%d: unused for %.0f s",
+                     *_where(target), self._idle)  # fmt: skip
             held.cancel()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,13 @@ async def _until(probe: Any, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 async def test_a_cold_channel_rides_the_spare_tls_connection(
-    tls_emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, enabled: bool
+    tls_emulator: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    enabled: bool,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.ssm.spare_dial")
     ws, space = await running_space(tls_emulator, monkeypatch)
     monkeypatch.setattr(tls._Shared, "context", None)  # made again: trusting the emulator's CA
     settings = DaemonSettings(channel_rate=None, warm_channels=False, spare_dial=enabled)
@@ -59,10 +65,16 @@ async def test_a_cold_channel_rides_the_spare_tls_connection(
         url = pool._stream_urls[next(iter(pool._stream_urls))]
         target = target_of(url)
         assert target is not None and target.secure
+        said = [r.getMessage() for r in caplog.records if r.name == "bridge.ssm.spare_dial"]
         if not enabled:
             await asyncio.sleep(0)
-            assert spares.spare(target) is None and spares.dialled == 0
+            assert spares.spare(target) is None and spares.dialled == 0 and not said
             return
+        # the daemon's log says what it keeps open, once, naming the endpoint and nothing else
+        assert said == [
+            f"keeping a spare TLS connection to 127.0.0.1:{target.port} for 600 s after its "
+            "last use (SMCONNECT_SPARE_DIAL=off: none)"
+        ]
         await _until(lambda: spares.spare(target) is not None)
         assert list(spares._targets) == [target]  # a guessed host no StreamUrl named: no spare
         spare = spares.spare(target)
