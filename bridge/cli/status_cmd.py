@@ -21,7 +21,14 @@ async def _gather(aws: AwsContext) -> dict[str, Any]:
     try:
         client = await DaemonClient.open(autostart=False)
     except DaemonUnavailable:
-        return {"daemon": None, "sessions": [], "forwards": [], "rejected": [], "spaces": []}
+        return {
+            "daemon": None,
+            "sessions": [],
+            "forwards": [],
+            "rejected": [],
+            "spaces": [],
+            "spare_connections": [],
+        }
     try:
         daemon = await client.call("daemon.status", timeout=10.0)
         sessions = await client.call("sessions.status", timeout=10.0)
@@ -41,6 +48,7 @@ async def _gather(aws: AwsContext) -> dict[str, Any]:
         "forwards": sessions.get("forwards", []),
         "rejected": sessions.get("rejected", []),
         "spaces": spaces,
+        "spare_connections": sessions.get("spare_connections", []),
     }
 
 
@@ -81,6 +89,7 @@ def status_cmd(
     if not sessions and not forwards:
         if state["daemon"] is not None:
             output.stdout().print("no open sessions")
+        _print_spares(state["spare_connections"])
         return
     if sessions:
         table = Table(title="Sessions", title_justify="left", box=None, header_style="bold")
@@ -100,6 +109,27 @@ def status_cmd(
         output.stdout().print(table)
     if forwards:
         output.stdout().print(forward_table(forwards))
+    _print_spares(state["spare_connections"])
+
+
+def spare_lines(spares: list[dict[str, Any]]) -> list[str]:
+    """One line per TLS connection the daemon keeps open for the next cold connection."""
+    lines = []
+    for spare in spares:
+        age = spare.get("age_s")
+        when = f", {costs.describe_duration(float(age))} old" if age is not None else ""
+        lines.append(
+            f"spare TLS connection to {output.safe(spare.get('endpoint'))}: "
+            f"{output.safe(spare.get('state'))}{when} (SMCONNECT_SPARE_DIAL=off: none)"
+        )
+    return lines
+
+
+def _print_spares(spares: list[dict[str, Any]]) -> None:
+    from rich.text import Text  # plain text: nothing in a line is read as markup
+
+    for line in spare_lines(spares):
+        output.stdout().print(Text(line))
 
 
 def _age(opened_at: Any) -> str:

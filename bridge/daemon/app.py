@@ -83,6 +83,8 @@ async def setup(
             "forwards": forwards.describe(),
             # Items the last listings left out (AWS described them invalidly), values escaped.
             "rejected": workspaces.rejected(),
+            # The TLS connections kept open for the next cold channel (spare_dial.py).
+            "spare_connections": pool.spare_dials.describe(),
         }
 
     for service in (spaces, relay, forwards, jupyter, transfers, keepalive):

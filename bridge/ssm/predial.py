@@ -129,6 +129,10 @@ class PreDial:
             return None
         return cls(target, on_lost=on_lost)
 
+    def opened(self) -> bool:
+        """Whether its handshakes are done and it is still usable."""
+        return self._opening.done() and self.usable()
+
     def usable(self) -> bool:
         """False once it was handed out or given up, its opening failed or its connection
         ended; one still opening counts as usable."""

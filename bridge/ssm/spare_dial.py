@@ -35,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge.ssm.predial import DialTarget, PreDial
 
@@ -143,6 +144,23 @@ class SpareDials:
         """The spare held for ``target`` now, if any (what ``take`` would hand out)."""
         held = self._targets.get(target)
         return held.spare if held is not None else None
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What ``sessions.status`` reports: each endpoint a spare is kept for, whether its
+        spare is ``open``, ``opening`` or ``none`` (between two), and the spare's age."""
+        now = asyncio.get_running_loop().time()
+        described = []
+        for target, held in self._targets.items():
+            spare = held.spare
+            state = "none" if spare is None else "open" if spare.opened() else "opening"
+            described.append(
+                {
+                    "endpoint": f"{target.host}:{target.port}",
+                    "state": state,
+                    "age_s": None if spare is None else round(now - held.born, 1),
+                }
+            )
+        return described
 
     def close(self) -> None:
         """Close every spare and stop opening new ones (daemon shutdown)."""

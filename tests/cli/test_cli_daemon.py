@@ -19,6 +19,7 @@ def test_daemon_start_status_stop(offline_cli: Cli) -> None:
         "forwards": [],
         "rejected": [],
         "spaces": [],
+        "spare_connections": [],
     }
 
     started = cli.run("daemon", "start").ok().stdout

@@ -81,8 +81,13 @@ async def test_a_cold_channel_rides_the_spare_tls_connection(
         assert spare is not None
         transport, _ = await spare._opening
         assert transport.get_extra_info("ssl_object") is not None  # handshaken ahead
+        (shown,) = spares.describe()  # what sessions.status and `smconnect status` report
+        assert shown["endpoint"] == f"127.0.0.1:{target.port}" and shown["state"] == "open"
+        assert 0 <= shown["age_s"] < 60
         managed = await pool.open(ws, space, purpose="ssh", ssh_host="sm-editor")
         assert spares.taken == 1 and not spare.usable()  # handed to this channel's dial
+        (shown,) = spares.describe()
+        assert (shown["state"], shown["age_s"]) == ("none", None)  # the next one opens soon
         reader, _ = managed.channel.streams()
         assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"SSH-2.0-")
         assert accepted["wss"] == first_wss + 1
@@ -96,3 +101,19 @@ def test_the_switch_from_the_environment() -> None:
     assert DaemonSettings.from_env({}).spare_dial is True
     assert DaemonSettings.from_env({"SMCONNECT_SPARE_DIAL": "off"}).spare_dial is False
     assert DaemonSettings.from_env({"SMCONNECT_SPARE_DIAL": "maybe"}).spare_dial is True
+
+
+def test_status_says_what_is_kept_open_escaped() -> None:
+    from bridge.cli.status_cmd import spare_lines
+
+    lines = spare_lines(
+        [
+            {"endpoint": "ssmmessages.eu-west-1.amazonaws.com:443", "state": "open", "age_s": 75},
+            {"endpoint": "evil\x1b[2J:443", "state": "none", "age_s": None},
+        ]
+    )
+    assert lines == [
+        "spare TLS connection to ssmmessages.eu-west-1.amazonaws.com:443: open, 1m 15s old "
+        "(SMCONNECT_SPARE_DIAL=off: none)",
+        "spare TLS connection to evil\\x1b[2J:443: none (SMCONNECT_SPARE_DIAL=off: none)",
+    ]
