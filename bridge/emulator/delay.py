@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 
 __all__ = ["DelayLine"]
@@ -124,12 +123,8 @@ class DelayLine:
         wait = at - asyncio.get_running_loop().time()
         if wait > 0:
             await asyncio.sleep(wait)
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        sock = up_writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return up_reader, up_writer
+        # asyncio sets TCP_NODELAY on every TCP transport, this one and the client's alike
+        return await asyncio.open_connection(*self.target)
 
     async def _direction(
         self,
