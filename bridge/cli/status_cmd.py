@@ -80,36 +80,40 @@ def status_cmd(
     if json_out:
         output.print_json(state)
         return
-    from rich.table import Table  # only for the tables: --json renders none
+    from rich.text import Text  # only for the text output: --json renders none
 
     output.stdout().print(daemon_line(state["daemon"]))
     if state["spaces"]:
         output.stdout().print(running_table(state["spaces"]))
     sessions, forwards = state["sessions"], state["forwards"]
-    if not sessions and not forwards:
-        if state["daemon"] is not None:
-            output.stdout().print("no open sessions")
-        _print_spares(state["spare_connections"])
-        return
+    if not sessions and not forwards and state["daemon"] is not None:
+        output.stdout().print("no open sessions")
     if sessions:
-        table = Table(title="Sessions", title_justify="left", box=None, header_style="bold")
-        for column in ("Space", "Use", "State", "Sent", "Received", "Reconnects", "Latency", "Age"):
-            table.add_column(column)
-        for s in sessions:
-            table.add_row(
-                output.cell(s.get("space")),
-                output.cell(s.get("purpose")),
-                output.cell(s.get("state")),
-                output.human_bytes(float(s.get("bytes_sent", 0))),
-                output.human_bytes(float(s.get("bytes_received", 0))),
-                str(s.get("reconnects", 0)),
-                f"{float(s.get('latency_ms', 0)):.0f} ms",
-                _age(s.get("opened_at")),
-            )
-        output.stdout().print(table)
+        output.stdout().print(session_table(sessions))
     if forwards:
         output.stdout().print(forward_table(forwards))
-    _print_spares(state["spare_connections"])
+    for line in spare_lines(state["spare_connections"]):
+        output.stdout().print(Text(line))  # plain text: nothing in a line is read as markup
+
+
+def session_table(sessions: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Sessions", title_justify="left", box=None, header_style="bold")
+    for column in ("Space", "Use", "State", "Sent", "Received", "Reconnects", "Latency", "Age"):
+        table.add_column(column)
+    for s in sessions:
+        table.add_row(
+            output.cell(s.get("space")),
+            output.cell(s.get("purpose")),
+            output.cell(s.get("state")),
+            output.human_bytes(float(s.get("bytes_sent", 0))),
+            output.human_bytes(float(s.get("bytes_received", 0))),
+            str(s.get("reconnects", 0)),
+            f"{float(s.get('latency_ms', 0)):.0f} ms",
+            _age(s.get("opened_at")),
+        )
+    return table
 
 
 def spare_lines(spares: list[dict[str, Any]]) -> list[str]:
@@ -123,13 +127,6 @@ def spare_lines(spares: list[dict[str, Any]]) -> list[str]:
             f"{output.safe(spare.get('state'))}{when} (SMCONNECT_SPARE_DIAL=off: none)"
         )
     return lines
-
-
-def _print_spares(spares: list[dict[str, Any]]) -> None:
-    from rich.text import Text  # plain text: nothing in a line is read as markup
-
-    for line in spare_lines(spares):
-        output.stdout().print(Text(line))
 
 
 def _age(opened_at: Any) -> str:
