@@ -362,18 +362,27 @@ def add_path_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the daemon's SMCONNECT_READ_HOLD_MS (0: no read hold; default: the daemon's)",
     )
+    parser.add_argument(
+        "--spare-dial",
+        choices=("on", "off"),
+        default=None,
+        help="the daemon's SMCONNECT_SPARE_DIAL (its spare TLS connection; with --tls only "
+        "does it open one); default: the daemon's",
+    )
 
 
 def path_options(
     parser: argparse.ArgumentParser, args: argparse.Namespace, daemon_env: dict[str, str]
 ) -> dict[str, str]:
-    """Check ``add_path_options``' values; ``daemon_env`` with the daemon's pacing and read
-    hold applied."""
+    """Check ``add_path_options``' values; ``daemon_env`` with the daemon's pacing, spare
+    dial and read hold applied."""
     if not 1 <= args.agent_burst <= 32:
         parser.error("--agent-burst must be in 1-32")
     if args.daemon_pacing is not None:
         rate = "" if args.daemon_pacing == "paced" else "unlimited"
         daemon_env = {**daemon_env, "SMCONNECT_CHANNEL_RATE": rate}
+    if args.spare_dial is not None:
+        daemon_env = {**daemon_env, "SMCONNECT_SPARE_DIAL": args.spare_dial}
     if args.read_hold_ms is None:
         return daemon_env
     if not 0 <= args.read_hold_ms <= 1000:
